@@ -1,0 +1,219 @@
+//! `rkbench record`: resolve every input up front (clear errors before the model loads), build
+//! the trace header from what will actually be passed, then hand over to the suite loop.
+use crate::board::{self, SysRoot};
+use crate::cli::RecordArgs;
+use crate::error::{Error, Result};
+use crate::provenance;
+use crate::record::{self, RecordPlan};
+use crate::runtime::{library, AbiVersion, InitParams, Runtime};
+use crate::suite;
+use crate::trace::{BuildInfo, ModelInfo, RunHeader, RunParams, RuntimeInfo, SuiteInfo};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
+    if a.think && a.no_think {
+        return Err(Error::usage(
+            "--think and --no-think contradict each other; pass one",
+        ));
+    }
+    let abi_flag = a
+        .runtime_abi
+        .as_deref()
+        .map(str::parse::<AbiVersion>)
+        .transpose()
+        .map_err(|e| Error::usage(format!("--runtime-abi: {e}")))?;
+    let suite = suite::load(&a.suite).map_err(|e| Error::input(e.to_string()))?;
+    let model = model_info(&a.model)?;
+    let lib_path = library::resolve_lib(a.lib.as_deref())?;
+    let rt = Runtime::load(&lib_path, abi_flag)?;
+    let abi = rt.abi();
+    let think = if a.think {
+        Some(true)
+    } else if a.no_think {
+        Some(false)
+    } else {
+        None
+    };
+    if think == Some(true) && !abi.has_thinking() {
+        eprintln!("rkbench: warning: RKLLM {abi} has no enable_thinking; --think is ignored (the model's chat template decides)");
+    }
+    let threads = a
+        .threads
+        .map(|t| t as i8)
+        .unwrap_or(a.cpus_mask.count_ones() as i8);
+    let init = InitParams {
+        model_path: a.model.display().to_string(),
+        max_context_len: a.max_context_len,
+        max_new_tokens: a.max_new_tokens.map(|n| n as i32).unwrap_or(-1),
+        top_k: a.top_k,
+        n_keep: -1,
+        top_p: a.top_p,
+        temperature: a.temperature,
+        repeat_penalty: a.repeat_penalty,
+        frequency_penalty: a.frequency_penalty,
+        presence_penalty: a.presence_penalty,
+        mirostat: 0,
+        mirostat_tau: 5.0,
+        mirostat_eta: 0.1,
+        skip_special_token: true,
+        base_domain_id: 0,
+        embed_flash: 1,
+        enabled_cpus_num: threads,
+        enabled_cpus_mask: a.cpus_mask,
+        n_batch: 1,
+    };
+    let root = a.sysfs_root.clone().map(SysRoot).unwrap_or_default();
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.model));
+    let header = RunHeader {
+        rkbench: BuildInfo {
+            version: provenance::VERSION.into(),
+            git_commit: provenance::GIT_COMMIT.into(),
+            git_state: provenance::GIT_STATE.into(),
+            target: provenance::TARGET.into(),
+            profile: provenance::PROFILE.into(),
+            rustc: provenance::RUSTC.into(),
+        },
+        command_line: argv,
+        hostname: board::hostname(&root),
+        started_unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        runtime: RuntimeInfo {
+            lib_path: lib_path.display().to_string(),
+            lib_size: rt.file.size,
+            lib_sha256: rt.file.sha256.clone(),
+            abi: abi.as_str().into(),
+            version: rt.detection.version.clone(),
+            evidence: rt.detection.evidence.clone(),
+        },
+        model,
+        params: RunParams {
+            max_context_len: init.max_context_len,
+            max_new_tokens: init.max_new_tokens,
+            top_k: init.top_k,
+            top_p: init.top_p,
+            temperature: init.temperature,
+            repeat_penalty: init.repeat_penalty,
+            frequency_penalty: init.frequency_penalty,
+            presence_penalty: init.presence_penalty,
+            mirostat: init.mirostat,
+            mirostat_tau: init.mirostat_tau,
+            mirostat_eta: init.mirostat_eta,
+            n_keep: init.n_keep,
+            skip_special_token: init.skip_special_token,
+            base_domain_id: init.base_domain_id,
+            embed_flash: init.embed_flash,
+            enabled_cpus_num: init.enabled_cpus_num,
+            enabled_cpus_mask: init.enabled_cpus_mask,
+            n_batch: init.n_batch,
+            think: think.unwrap_or(false) && abi.has_thinking(),
+            timeout_ms: a.timeout.map(|d| d.as_millis() as u64).unwrap_or(0),
+            keep_history: false,
+        },
+        suite: SuiteInfo {
+            name: suite.name.clone(),
+            source: suite.source.clone(),
+            sha256: suite.sha256.clone(),
+            tests: suite.tests.len() as u32,
+        },
+        board: board::facts(&root),
+    };
+    let plan = RecordPlan {
+        init,
+        think,
+        timeout: a.timeout,
+        max_new_tokens: a.max_new_tokens,
+        clear_kv: !a.no_clear_kv,
+        checkpoint_interval: a.checkpoint_interval,
+        abort_grace: a.abort_grace,
+        quiet: a.quiet,
+        out: out.clone(),
+    };
+    if !a.quiet {
+        eprintln!(
+            "rkbench: recording suite {} ({} tests) with {} (RKLLM ABI {}, {}) into {}",
+            suite.name,
+            suite.tests.len(),
+            plan.init.model_path,
+            abi,
+            rt.detection.evidence,
+            out.display()
+        );
+    }
+    let outcome = record::record(rt, &suite, &plan, header)?;
+    if !a.quiet {
+        eprintln!(
+            "rkbench: trace written to {} ({:?})",
+            out.display(),
+            outcome
+        );
+    }
+    println!("{}", out.display());
+    Ok(outcome.exit_code())
+}
+
+fn default_out(model: &Path) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    PathBuf::from("traces").join(format!("{stem}-{stamp}.rktrace"))
+}
+
+/// Size and a fast fingerprint: sha256 over (size LE ‖ first 1 MiB ‖ last 1 MiB).
+pub fn model_info(path: &Path) -> Result<ModelInfo> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::input(format!(
+            "model file {shown}: {e}; pass --model PATH to an .rkllm file"
+        ))
+    })?;
+    if !meta.is_file() {
+        return Err(Error::input(format!(
+            "model path {shown} is not a file; pass --model PATH to an .rkllm file"
+        )));
+    }
+    let size = meta.len();
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::input(format!("cannot open model file {shown}: {e}")))?;
+    let mut h = Sha256::new();
+    h.update(size.to_le_bytes());
+    const MIB: u64 = 1 << 20;
+    let mut buf = vec![0u8; MIB as usize];
+    let n = read_full(&mut f, &mut buf)
+        .map_err(|e| Error::input(format!("cannot read model file {shown}: {e}")))?;
+    h.update(&buf[..n]);
+    if size > MIB {
+        f.seek(SeekFrom::Start(size.saturating_sub(MIB).max(MIB.min(size))))
+            .map_err(|e| Error::input(format!("cannot read model file {shown}: {e}")))?;
+        let n = read_full(&mut f, &mut buf)
+            .map_err(|e| Error::input(format!("cannot read model file {shown}: {e}")))?;
+        h.update(&buf[..n]);
+    }
+    Ok(ModelInfo {
+        path: path.display().to_string(),
+        file_name: path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        size,
+        fingerprint: library::hex(&h.finalize()),
+    })
+}
+
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}

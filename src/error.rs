@@ -1,0 +1,84 @@
+//! One error type for the CLI: a one-line message that names the file or flag and what to do,
+//! plus the documented exit code of its class.
+use std::fmt;
+
+/// Exit codes (documented in the README).
+pub mod exit {
+    /// Success (for `record`: every request finished or was stopped by its deadline/cap).
+    pub const OK: i32 = 0;
+    /// An unexpected internal failure (a bug: please report it).
+    pub const INTERNAL: i32 = 1;
+    /// Bad command line.
+    pub const USAGE: i32 = 2;
+    /// Bad input: a file or value given by the user (suite, model path, trace, library file).
+    pub const INPUT: i32 = 3;
+    /// The runtime library could not be loaded or initialised.
+    pub const RUNTIME: i32 = 4;
+    /// `verify`: at least one trace is damaged (a valid prefix may still be readable).
+    pub const DAMAGED: i32 = 5;
+    /// `record`: the runtime did not stop after `rkllm_abort`; trace written with status `hung`.
+    pub const HUNG: i32 = 6;
+    /// `record`: the runtime crashed; trace finalised with status `crashed`.
+    pub const CRASHED: i32 = 7;
+    /// `record`: interrupted by Ctrl-C / SIGTERM; trace finalised with status `interrupted`.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Internal,
+    Usage,
+    Input,
+    Runtime,
+}
+
+#[derive(Debug)]
+pub struct Error {
+    pub kind: Kind,
+    pub msg: String,
+}
+
+impl Error {
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::Usage,
+            msg: msg.into(),
+        }
+    }
+    pub fn input(msg: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::Input,
+            msg: msg.into(),
+        }
+    }
+    pub fn runtime(msg: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::Runtime,
+            msg: msg.into(),
+        }
+    }
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::Internal,
+            msg: msg.into(),
+        }
+    }
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            Kind::Internal => exit::INTERNAL,
+            Kind::Usage => exit::USAGE,
+            Kind::Input => exit::INPUT,
+            Kind::Runtime => exit::RUNTIME,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

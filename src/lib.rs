@@ -1,0 +1,18 @@
+//! rkbench: record every token of an RKLLM run on the board, replay reports anywhere.
+//!
+//! Data flows one way: [`suite`] → [`runtime`] (librkllmrt via libloading) → [`record`] →
+//! [`trace`] (framed rkyv records) → [`stats`] (pure functions) → [`report`] renderers.
+//! Record never computes report statistics; replay never touches the runtime.
+pub mod board;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod provenance;
+#[cfg(feature = "record")]
+pub mod record;
+pub mod report;
+#[cfg(feature = "record")]
+pub mod runtime;
+pub mod stats;
+pub mod suite;
+pub mod trace;

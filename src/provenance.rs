@@ -1,0 +1,26 @@
+//! Build provenance embedded by `build.rs`: shown by `--version` and stored in every trace header,
+//! so a number can always be traced back to the exact binary that measured it.
+
+/// Crate version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Short git commit of the source tree, or `unknown` outside a checkout.
+pub const GIT_COMMIT: &str = env!("RKBENCH_GIT_COMMIT");
+/// `clean`, `dirty` or `unknown`.
+pub const GIT_STATE: &str = env!("RKBENCH_GIT_STATE");
+/// Target triple the binary was built for.
+pub const TARGET: &str = env!("RKBENCH_TARGET");
+/// Cargo profile (`debug` / `release`).
+pub const PROFILE: &str = env!("RKBENCH_PROFILE");
+/// `rustc --version` of the compiler used.
+pub const RUSTC: &str = env!("RKBENCH_RUSTC");
+
+/// Whether this build can record (loads librkllmrt) or is replay-only.
+pub const RECORD_CAPABLE: bool = cfg!(feature = "record");
+
+/// The multi-line text printed by `rkbench --version`.
+pub fn long_version() -> String {
+    format!(
+        "rkbench {VERSION}\ncommit: {GIT_COMMIT} ({GIT_STATE})\ntarget: {TARGET}\nprofile: {PROFILE}\nrustc: {RUSTC}\nrecord: {}\n",
+        if RECORD_CAPABLE { "yes" } else { "no (replay-only build)" }
+    )
+}

@@ -1,0 +1,274 @@
+//! The JSON report: the complete record of a run's recomputed figures (schema in docs/JSON.md).
+use super::json_writer::JsonWriter;
+use super::text::utc;
+use super::{file_name, DEFINITIONS};
+use crate::stats::{Aggregate, RequestMetrics, Summary};
+use crate::trace::{RequestRecord, Trace};
+
+/// Bumped whenever a field changes meaning or is removed (additions keep it).
+pub const SCHEMA_VERSION: i64 = 1;
+
+fn aggregate(w: &mut JsonWriter, key: &str, a: Option<Aggregate>, d: usize) {
+    w.key(key);
+    match a {
+        None => {
+            w.null();
+        }
+        Some(a) => {
+            w.begin_object();
+            w.field_int("n", a.n as i64);
+            for (k, v) in [
+                ("mean", a.mean),
+                ("median", a.median),
+                ("min", a.min),
+                ("max", a.max),
+                ("stddev", a.stddev),
+                ("p90", a.p90),
+                ("p99", a.p99),
+            ] {
+                w.field_num(k, Some(v), d);
+            }
+            w.end_object();
+        }
+    }
+}
+
+pub fn render(trace: &Trace, s: &Summary) -> String {
+    let h = &trace.header;
+    let mut w = JsonWriter::new();
+    w.begin_object();
+    w.field_int("schema_version", SCHEMA_VERSION);
+    w.key("trace").begin_object();
+    w.field_str("file", &file_name(&trace.path));
+    w.field_str(
+        "format",
+        &format!("{}.{}", crate::trace::FORMAT_MAJOR, trace.format_minor),
+    );
+    w.field_int("frames", i64::from(trace.frames));
+    w.key("damage");
+    match &trace.damage {
+        Some(d) => w.str(&d.to_string()),
+        None => w.null(),
+    };
+    w.end_object();
+
+    w.key("run").begin_object();
+    w.field_str("started_utc", &utc(h.started_unix_ms));
+    w.field_str("hostname", &h.hostname);
+    w.key("command_line").begin_array();
+    for a in &h.command_line {
+        w.str(a);
+    }
+    w.end_array();
+    w.key("rkbench").begin_object();
+    w.field_str("version", &h.rkbench.version);
+    w.field_str("git_commit", &h.rkbench.git_commit);
+    w.field_str("git_state", &h.rkbench.git_state);
+    w.field_str("target", &h.rkbench.target);
+    w.field_str("profile", &h.rkbench.profile);
+    w.field_str("rustc", &h.rkbench.rustc);
+    w.end_object();
+    w.key("runtime").begin_object();
+    w.field_str("lib_path", &h.runtime.lib_path);
+    w.field_int("lib_size", h.runtime.lib_size as i64);
+    w.field_str("lib_sha256", &h.runtime.lib_sha256);
+    w.field_str("abi", &h.runtime.abi);
+    w.field_str("version", &h.runtime.version);
+    w.field_str("evidence", &h.runtime.evidence);
+    w.end_object();
+    w.key("model").begin_object();
+    w.field_str("path", &h.model.path);
+    w.field_str("file_name", &h.model.file_name);
+    w.field_int("size", h.model.size as i64);
+    w.field_str("fingerprint", &h.model.fingerprint);
+    w.end_object();
+    let p = &h.params;
+    w.key("params").begin_object();
+    w.field_int("max_context_len", i64::from(p.max_context_len));
+    w.field_int("max_new_tokens", i64::from(p.max_new_tokens));
+    w.field_int("top_k", i64::from(p.top_k));
+    w.field_num("top_p", Some(f64::from(p.top_p)), 3);
+    w.field_num("temperature", Some(f64::from(p.temperature)), 3);
+    w.field_num("repeat_penalty", Some(f64::from(p.repeat_penalty)), 3);
+    w.field_num("frequency_penalty", Some(f64::from(p.frequency_penalty)), 3);
+    w.field_num("presence_penalty", Some(f64::from(p.presence_penalty)), 3);
+    w.field_int("mirostat", i64::from(p.mirostat));
+    w.field_num("mirostat_tau", Some(f64::from(p.mirostat_tau)), 3);
+    w.field_num("mirostat_eta", Some(f64::from(p.mirostat_eta)), 3);
+    w.field_int("n_keep", i64::from(p.n_keep));
+    w.field_bool("skip_special_token", p.skip_special_token);
+    w.field_int("base_domain_id", i64::from(p.base_domain_id));
+    w.field_int("embed_flash", i64::from(p.embed_flash));
+    w.field_int("enabled_cpus_num", i64::from(p.enabled_cpus_num));
+    w.field_str("enabled_cpus_mask", &format!("0x{:X}", p.enabled_cpus_mask));
+    w.field_int("n_batch", i64::from(p.n_batch));
+    w.field_bool("think", p.think);
+    w.field_int("timeout_ms", p.timeout_ms as i64);
+    w.field_bool("keep_history", p.keep_history);
+    w.end_object();
+    w.key("suite").begin_object();
+    w.field_str("name", &h.suite.name);
+    w.field_str("source", &h.suite.source);
+    w.field_str("sha256", &h.suite.sha256);
+    w.field_int("tests", i64::from(h.suite.tests));
+    w.end_object();
+    w.key("board").begin_object();
+    for f in &h.board {
+        w.field_str(&f.key, &f.value);
+    }
+    w.end_object();
+    w.key("end");
+    match &trace.end {
+        Some(e) => {
+            w.begin_object();
+            w.field_str("status", e.status.as_str());
+            w.field_str("detail", &e.detail);
+            w.end_object();
+        }
+        None => {
+            w.null();
+        }
+    }
+    w.end_object();
+
+    w.key("summary").begin_object();
+    w.field_int("requests", s.requests as i64);
+    w.field_int("warmup", s.warmup as i64);
+    w.field_int("ok", s.ok as i64);
+    w.field_int("partial", s.partial as i64);
+    w.field_int("failed", s.failed as i64);
+    w.field_int("input_tokens", s.input_tokens);
+    w.field_int("output_tokens", s.output_tokens as i64);
+    w.field_num("duration_ms", Some(s.duration_ms), 3);
+    aggregate(&mut w, "ttft_ms", s.ttft_ms, 3);
+    aggregate(&mut w, "prefill_tok_s", s.prefill_tok_s, 3);
+    aggregate(&mut w, "decode_tok_s", s.decode_tok_s, 3);
+    aggregate(
+        &mut w,
+        "generation_speed_tok_s",
+        s.generation_speed_tok_s,
+        3,
+    );
+    aggregate(&mut w, "e2e_ms", s.e2e_ms, 3);
+    aggregate(
+        &mut w,
+        "output_tokens_per_request",
+        s.output_tokens_per_request,
+        3,
+    );
+    aggregate(&mut w, "runtime_prefill_tok_s", s.runtime_prefill_tok_s, 3);
+    aggregate(&mut w, "runtime_decode_tok_s", s.runtime_decode_tok_s, 3);
+    w.field_num(
+        "decode_tok_s_token_weighted",
+        s.decode_tok_s_token_weighted,
+        3,
+    );
+    aggregate(&mut w, "itl_ms_pooled", s.itl_ms, 3);
+    w.field_num("peak_memory_mb", s.peak_memory_mb, 1);
+    w.end_object();
+
+    w.key("requests").begin_array();
+    for (r, m) in trace.requests.iter().zip(&s.metrics) {
+        request(&mut w, r, m);
+    }
+    w.end_array();
+
+    w.key("definitions").begin_object();
+    for (k, v) in DEFINITIONS {
+        w.field_str(k, v);
+    }
+    w.end_object();
+    w.end_object();
+    w.finish()
+}
+
+fn opt_int(w: &mut JsonWriter, k: &str, v: Option<i64>) {
+    w.key(k);
+    match v {
+        Some(v) => w.int(v),
+        None => w.null(),
+    };
+}
+
+fn request(w: &mut JsonWriter, r: &RequestRecord, m: &RequestMetrics) {
+    w.begin_object();
+    w.field_int("index", i64::from(r.index));
+    w.field_str("id", &r.test_id);
+    w.field_str("name", &r.name);
+    w.field_str("category", &r.category);
+    w.field_str("status", r.status.as_str());
+    w.field_str("detail", &r.detail);
+    w.field_bool("warmup", r.warmup);
+    w.field_bool("think", r.think);
+    w.field_int("max_new_tokens", i64::from(r.max_new_tokens));
+    w.field_str(
+        "cap_enforced_by",
+        match r.cap_source {
+            crate::trace::CapSource::Runtime => "runtime (init)",
+            crate::trace::CapSource::RuntimePerRun => "runtime (per run)",
+            crate::trace::CapSource::Rkbench => "rkbench",
+        },
+    );
+    w.field_bool("hit_cap", m.hit_cap);
+    w.field_int("run_return", i64::from(r.run_return));
+    opt_int(w, "input_tokens", m.input_tokens);
+    w.field_int("output_tokens", m.output_tokens as i64);
+    w.field_int("waiting_tokens", r.waiting.len() as i64);
+    w.field_num("start_ms", Some(r.start_us as f64 / 1e3), 3);
+    w.field_num("ttft_ms", m.ttft_ms, 3);
+    w.field_num("e2e_ms", Some(m.e2e_ms), 3);
+    w.field_num("prefill_tok_s", m.prefill_tok_s, 3);
+    w.field_num("decode_tok_s", m.decode_tok_s, 3);
+    w.field_num("generation_speed_tok_s", m.generation_speed_tok_s, 3);
+    w.key("itl_ms");
+    match m.itl {
+        Some(i) => {
+            w.begin_object();
+            w.field_num("p50", Some(i.p50), 3);
+            w.field_num("p90", Some(i.p90), 3);
+            w.field_num("p99", Some(i.p99), 3);
+            w.field_num("max", Some(i.max), 3);
+            w.end_object();
+        }
+        None => {
+            w.null();
+        }
+    }
+    w.field_int("stalls", m.stalls as i64);
+    w.field_num("context_slope_ms_per_1k", m.context_slope_ms_per_1k, 3);
+    w.key("runtime_perf");
+    match m.runtime {
+        Some(p) => {
+            w.begin_object();
+            w.field_num("prefill_time_ms", Some(p.prefill_time_ms), 3);
+            w.field_int("prefill_tokens", p.prefill_tokens);
+            w.field_num("generate_time_ms", Some(p.generate_time_ms), 3);
+            w.field_int("generate_tokens", p.generate_tokens);
+            w.field_num("memory_usage_mb", Some(p.memory_usage_mb), 1);
+            w.field_num("prefill_tok_s", p.prefill_tok_s(), 3);
+            w.field_num("decode_tok_s", p.decode_tok_s(), 3);
+            w.end_object();
+        }
+        None => {
+            w.null();
+        }
+    }
+    w.field_bool("token_count_mismatch", m.token_count_mismatch);
+    w.key("think");
+    match m.think {
+        Some(t) => {
+            w.begin_object();
+            w.field_int("think_tokens", t.think_tokens as i64);
+            w.field_int("answer_tokens", t.answer_tokens as i64);
+            w.field_num("time_to_answer_ms", t.time_to_answer_ms, 3);
+            w.field_bool("unterminated", t.unterminated);
+            w.end_object();
+        }
+        None => {
+            w.null();
+        }
+    }
+    w.field_str("prompt", &r.prompt);
+    w.field_str("response", &r.response());
+    w.end_object();
+}

@@ -1,0 +1,204 @@
+//! A small JSON writer with deterministic output: keys in the order written, two-space
+//! indentation, numbers in fixed precision (no shortest-round-trip surprises across builds).
+use std::fmt::Write;
+
+pub struct JsonWriter {
+    out: String,
+    /// Per open container: whether it already has an element.
+    stack: Vec<bool>,
+    pending_key: bool,
+}
+
+impl Default for JsonWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl JsonWriter {
+    pub fn new() -> Self {
+        JsonWriter {
+            out: String::new(),
+            stack: Vec::new(),
+            pending_key: false,
+        }
+    }
+
+    pub fn finish(mut self) -> String {
+        self.out.push('\n');
+        self.out
+    }
+
+    fn indent(&mut self) {
+        self.out.push('\n');
+        for _ in 0..self.stack.len() {
+            self.out.push_str("  ");
+        }
+    }
+
+    fn before_value(&mut self) {
+        if self.pending_key {
+            self.pending_key = false;
+            return;
+        }
+        if let Some(has) = self.stack.last_mut() {
+            let comma = *has;
+            *has = true;
+            if comma {
+                self.out.push(',');
+            }
+            self.indent();
+        }
+    }
+
+    pub fn key(&mut self, k: &str) -> &mut Self {
+        self.before_value();
+        self.string_raw(k);
+        self.out.push_str(": ");
+        self.pending_key = true;
+        self
+    }
+
+    pub fn begin_object(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.push('{');
+        self.stack.push(false);
+        self
+    }
+
+    pub fn end_object(&mut self) -> &mut Self {
+        let had = self.stack.pop().unwrap_or(false);
+        if had {
+            self.indent();
+        }
+        self.out.push('}');
+        self
+    }
+
+    pub fn begin_array(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.push('[');
+        self.stack.push(false);
+        self
+    }
+
+    pub fn end_array(&mut self) -> &mut Self {
+        self.end_object_like(']')
+    }
+
+    fn end_object_like(&mut self, c: char) -> &mut Self {
+        let had = self.stack.pop().unwrap_or(false);
+        if had {
+            self.indent();
+        }
+        self.out.push(c);
+        self
+    }
+
+    fn string_raw(&mut self, s: &str) {
+        self.out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => self.out.push_str("\\\""),
+                '\\' => self.out.push_str("\\\\"),
+                '\n' => self.out.push_str("\\n"),
+                '\r' => self.out.push_str("\\r"),
+                '\t' => self.out.push_str("\\t"),
+                // Also escape characters that break JSON embedded in HTML/JS.
+                c if (c as u32) < 0x20
+                    || c == '\u{2028}'
+                    || c == '\u{2029}'
+                    || c == '<'
+                    || c == '>' =>
+                {
+                    let _ = write!(self.out, "\\u{:04x}", c as u32);
+                }
+                c => self.out.push(c),
+            }
+        }
+        self.out.push('"');
+    }
+
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.before_value();
+        self.string_raw(s);
+        self
+    }
+
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.before_value();
+        let _ = write!(self.out, "{v}");
+        self
+    }
+
+    pub fn bool(&mut self, v: bool) -> &mut Self {
+        self.before_value();
+        self.out.push_str(if v { "true" } else { "false" });
+        self
+    }
+
+    pub fn null(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.push_str("null");
+        self
+    }
+
+    /// A number with `decimals` fixed decimals; `null` if absent or not finite.
+    pub fn num(&mut self, v: Option<f64>, decimals: usize) -> &mut Self {
+        match v {
+            Some(x) if x.is_finite() => {
+                self.before_value();
+                // Avoid "-0.000".
+                let s = format!("{:.*}", decimals, x);
+                let s = if s
+                    .trim_start_matches('-')
+                    .chars()
+                    .all(|c| c == '0' || c == '.')
+                {
+                    s.trim_start_matches('-').to_string()
+                } else {
+                    s
+                };
+                self.out.push_str(&s);
+                self
+            }
+            _ => self.null(),
+        }
+    }
+
+    pub fn field_str(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k).str(v)
+    }
+    pub fn field_int(&mut self, k: &str, v: i64) -> &mut Self {
+        self.key(k).int(v)
+    }
+    pub fn field_num(&mut self, k: &str, v: Option<f64>, d: usize) -> &mut Self {
+        self.key(k).num(v, d)
+    }
+    pub fn field_bool(&mut self, k: &str, v: bool) -> &mut Self {
+        self.key(k).bool(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_valid_deterministic_json() {
+        let mut w = JsonWriter::new();
+        w.begin_object();
+        w.field_str("a", "x\"<y>\n");
+        w.field_num("b", Some(-0.0001), 2);
+        w.field_num("c", None, 2);
+        w.key("d").begin_array().int(1).int(2).end_array();
+        w.key("e").begin_object().end_object();
+        w.end_object();
+        let s = w.finish();
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["a"], "x\"<y>\n");
+        assert_eq!(v["b"], serde_json::json!(0.0));
+        assert!(v["c"].is_null());
+        assert_eq!(s, "{\n  \"a\": \"x\\\"\\u003cy\\u003e\\n\",\n  \"b\": 0.00,\n  \"c\": null,\n  \"d\": [\n    1,\n    2\n  ],\n  \"e\": {}\n}\n");
+    }
+}

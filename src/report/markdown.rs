@@ -1,0 +1,478 @@
+//! The Markdown report: the original report's sections (summary, configuration, performance
+//! metrics, token statistics, per-test details, observations), every figure recomputed from the
+//! trace and every parameter taken from what was recorded.
+use super::text::{md_fence, md_inline, num, utc};
+use super::{file_name, DEFINITIONS};
+use crate::stats::{Aggregate, RequestMetrics, Summary};
+use crate::trace::{Status, Trace};
+use std::fmt::Write;
+
+fn agg_row(out: &mut String, label: &str, a: Option<Aggregate>, d: usize) {
+    match a {
+        Some(a) => {
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                a.n,
+                num(Some(a.mean), d),
+                num(Some(a.median), d),
+                num(Some(a.min), d),
+                num(Some(a.max), d),
+                num(Some(a.stddev), d),
+                num(Some(a.p90), d),
+                num(Some(a.p99), d)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "| {label} | 0 | - | - | - | - | - | - | - |");
+        }
+    }
+}
+
+fn status_mark(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "✅ ok",
+        Status::Timeout => "⏱️ timeout (partial kept)",
+        Status::Interrupted => "⏹️ interrupted (partial kept)",
+        Status::Error => "❌ error",
+        Status::Hung => "🧊 hung (partial kept)",
+        Status::Crashed => "💥 crashed (partial kept)",
+        Status::InFlight => "… in flight when the trace ended (partial kept)",
+    }
+}
+
+pub fn render(trace: &Trace, s: &Summary) -> String {
+    let h = &trace.header;
+    let mut o = String::new();
+    let model = if h.model.file_name.is_empty() {
+        "model"
+    } else {
+        &h.model.file_name
+    };
+    let _ = writeln!(o, "# 🚀 {} NPU Benchmark Results\n", md_inline(model));
+    let _ = writeln!(
+        o,
+        "Recorded {} on `{}` with rkbench {} ({}); RKLLM runtime {} (ABI {}). Trace `{}`.\n",
+        utc(h.started_unix_ms),
+        md_inline(&h.hostname),
+        md_inline(&h.rkbench.version),
+        md_inline(&h.rkbench.git_commit),
+        if h.runtime.version.is_empty() {
+            "unknown version"
+        } else {
+            &h.runtime.version
+        },
+        h.runtime.abi,
+        md_inline(&file_name(&trace.path))
+    );
+    if let Some(d) = &trace.damage {
+        let _ = writeln!(
+            o,
+            "> ⚠️ **Damaged trace:** {d}. This report covers the valid part only.\n"
+        );
+    }
+    match &trace.end {
+        None => {
+            let _ = writeln!(o, "> ⚠️ **Incomplete run:** the trace has no end record (the recorder was killed or is still running).\n");
+        }
+        Some(e) if e.status != crate::trace::RunStatus::Complete => {
+            let _ = writeln!(
+                o,
+                "> ⚠️ **Run ended: {}** {}\n",
+                e.status.as_str(),
+                md_inline(&e.detail)
+            );
+        }
+        _ => {}
+    }
+
+    // Summary
+    let _ = writeln!(o, "## 📊 Summary\n");
+    let rate = if s.requests > 0 {
+        100.0 * s.ok as f64 / s.requests as f64
+    } else {
+        0.0
+    };
+    let mark = if s.ok == s.requests && s.requests > 0 {
+        "✅"
+    } else {
+        "⚠️"
+    };
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(
+        o,
+        "| Requests | {} ({} ok, {} partial, {} failed{}) |",
+        s.requests,
+        s.ok,
+        s.partial,
+        s.failed,
+        if s.warmup > 0 {
+            format!("; {} warm-up not counted", s.warmup)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(o, "| Success rate | {mark} {rate:.1} % |");
+    let _ = writeln!(
+        o,
+        "| Decode rate, mean of successful requests | {} tok/s |",
+        num(s.decode_tok_s.map(|a| a.mean), 2)
+    );
+    let _ = writeln!(
+        o,
+        "| Decode rate, token-weighted (all measured tokens) | {} tok/s |",
+        num(s.decode_tok_s_token_weighted, 2)
+    );
+    let _ = writeln!(
+        o,
+        "| TTFT, median | {} ms |",
+        num(s.ttft_ms.map(|a| a.median), 1)
+    );
+    let _ = writeln!(
+        o,
+        "| Prefill rate, mean | {} tok/s |",
+        num(s.prefill_tok_s.map(|a| a.mean), 2)
+    );
+    let _ = writeln!(
+        o,
+        "| Peak memory (runtime VmHWM) | {} MB |",
+        num(s.peak_memory_mb, 1)
+    );
+    let _ = writeln!(
+        o,
+        "| Total duration | {} s |",
+        num(Some(s.duration_ms / 1e3), 1)
+    );
+    let _ = writeln!(o);
+
+    // Configuration
+    let p = &h.params;
+    let _ = writeln!(o, "## ⚙️ Configuration\n");
+    let _ = writeln!(
+        o,
+        "Parameters as passed to the runtime (recorded in the trace):\n"
+    );
+    let mut cfg = String::new();
+    let _ = writeln!(
+        cfg,
+        "model            {} ({} bytes, fingerprint {})",
+        h.model.path,
+        h.model.size,
+        short(&h.model.fingerprint)
+    );
+    let _ = writeln!(
+        cfg,
+        "runtime          {} ({} bytes, sha256 {})",
+        h.runtime.lib_path,
+        h.runtime.lib_size,
+        short(&h.runtime.lib_sha256)
+    );
+    let _ = writeln!(
+        cfg,
+        "runtime ABI      {} ({})",
+        h.runtime.abi, h.runtime.evidence
+    );
+    let _ = writeln!(
+        cfg,
+        "suite            {} ({} tests, {}, sha256 {})",
+        h.suite.name,
+        h.suite.tests,
+        h.suite.source,
+        short(&h.suite.sha256)
+    );
+    let _ = writeln!(cfg, "max_context_len  {}", p.max_context_len);
+    let _ = writeln!(cfg, "max_new_tokens   {}", p.max_new_tokens);
+    let _ = writeln!(cfg, "top_k            {}", p.top_k);
+    let _ = writeln!(cfg, "top_p            {:.3}", p.top_p);
+    let _ = writeln!(cfg, "temperature      {:.3}", p.temperature);
+    let _ = writeln!(cfg, "repeat_penalty   {:.3}", p.repeat_penalty);
+    let _ = writeln!(cfg, "frequency_pen.   {:.3}", p.frequency_penalty);
+    let _ = writeln!(cfg, "presence_pen.    {:.3}", p.presence_penalty);
+    let _ = writeln!(
+        cfg,
+        "cpus             mask 0x{:X}, enabled_cpus_num {}",
+        p.enabled_cpus_mask, p.enabled_cpus_num
+    );
+    let _ = writeln!(
+        cfg,
+        "thinking         {}",
+        if p.think { "on" } else { "off" }
+    );
+    let _ = writeln!(
+        cfg,
+        "timeout          {}",
+        if p.timeout_ms == 0 {
+            "none".to_string()
+        } else {
+            format!("{} ms per request", p.timeout_ms)
+        }
+    );
+    let _ = writeln!(cfg, "command          {}", h.command_line.join(" "));
+    o.push_str(&md_fence(&cfg, "text"));
+    let _ = writeln!(o);
+    if !h.board.is_empty() {
+        let _ = writeln!(o, "<details><summary>Board</summary>\n");
+        let _ = writeln!(o, "| fact | value |\n|---|---|");
+        for f in &h.board {
+            let _ = writeln!(o, "| {} | {} |", md_inline(&f.key), md_inline(&f.value));
+        }
+        let _ = writeln!(o, "\n</details>\n");
+    }
+
+    // Performance metrics
+    let _ = writeln!(o, "## ⚡ Performance Metrics\n");
+    let _ = writeln!(o, "Per-request figures over the {} successful requests (percentiles: linear interpolation, type 7).\n", s.ok);
+    let _ = writeln!(o, "| metric | n | mean | median | min | max | stddev | p90 | p99 |\n|---|---|---|---|---|---|---|---|---|");
+    agg_row(&mut o, "TTFT (ms)", s.ttft_ms, 1);
+    agg_row(&mut o, "Prefill rate (tok/s)", s.prefill_tok_s, 2);
+    agg_row(&mut o, "Decode rate (tok/s)", s.decode_tok_s, 2);
+    agg_row(
+        &mut o,
+        "Generation Speed, original definition (tok/s)",
+        s.generation_speed_tok_s,
+        2,
+    );
+    agg_row(&mut o, "E2E latency (ms)", s.e2e_ms, 1);
+    agg_row(
+        &mut o,
+        "Runtime-reported prefill (tok/s)",
+        s.runtime_prefill_tok_s,
+        2,
+    );
+    agg_row(
+        &mut o,
+        "Runtime-reported decode (tok/s)",
+        s.runtime_decode_tok_s,
+        2,
+    );
+    agg_row(
+        &mut o,
+        "ITL, pooled over all measured tokens (ms)",
+        s.itl_ms,
+        1,
+    );
+    let _ = writeln!(o);
+
+    // Tokens
+    let _ = writeln!(o, "## 🔢 Token Statistics\n");
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| Input tokens (runtime count) | {} |", s.input_tokens);
+    let _ = writeln!(
+        o,
+        "| Output tokens (one callback = one token, partial requests included) | {} |",
+        s.output_tokens
+    );
+    let _ = writeln!(
+        o,
+        "| Output tokens per successful request, mean | {} |",
+        num(s.output_tokens_per_request.map(|a| a.mean), 1)
+    );
+    let mismatches = s.metrics.iter().filter(|m| m.token_count_mismatch).count();
+    let _ = writeln!(
+        o,
+        "| Requests where the runtime's count differs from the callbacks | {mismatches} |"
+    );
+    let _ = writeln!(o);
+
+    // Per request table
+    let _ = writeln!(o, "## 🧪 Per-Test Results\n");
+    let _ = writeln!(o, "| # | test | status | in | out | TTFT ms | prefill tok/s | decode tok/s | ITL p50/p99/max ms | stalls | E2E s |\n|---|---|---|---|---|---|---|---|---|---|---|");
+    for m in &s.metrics {
+        let _ = writeln!(
+            o,
+            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            m.index,
+            md_inline(&m.id),
+            if m.warmup { " (warm-up)" } else { "" },
+            m.status.as_str(),
+            m.input_tokens
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
+            m.output_tokens,
+            num(m.ttft_ms, 1),
+            num(m.prefill_tok_s, 2),
+            num(m.decode_tok_s, 2),
+            m.itl
+                .map(|i| format!("{:.1}/{:.1}/{:.1}", i.p50, i.p99, i.max))
+                .unwrap_or_else(|| "-".into()),
+            m.stalls,
+            num(Some(m.e2e_ms / 1e3), 2),
+        );
+    }
+    let _ = writeln!(o);
+
+    // Details
+    let _ = writeln!(o, "## 📝 Per-Test Details\n");
+    for (r, m) in trace.requests.iter().zip(&s.metrics) {
+        let _ = writeln!(
+            o,
+            "### {} — {} ({})\n",
+            md_inline(&r.test_id),
+            md_inline(&r.name),
+            md_inline(&r.category)
+        );
+        let _ = writeln!(
+            o,
+            "- **Status:** {}{}",
+            status_mark(r.status),
+            if r.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", md_inline(&r.detail))
+            }
+        );
+        detail_lines(&mut o, m);
+        let _ = writeln!(o, "\n**Prompt:**\n");
+        o.push_str(&md_fence(&r.prompt, "text"));
+        let _ = writeln!(o, "\n**Response** ({} tokens):\n", m.output_tokens);
+        o.push_str(&md_fence(&r.response(), "text"));
+        let _ = writeln!(o);
+    }
+
+    // Observations
+    let _ = writeln!(o, "## 🔍 Observations\n");
+    for line in observations(s) {
+        let _ = writeln!(o, "- {line}");
+    }
+    let _ = writeln!(o);
+
+    // Definitions
+    let _ = writeln!(o, "## 📐 Metric Definitions\n");
+    for (k, v) in DEFINITIONS {
+        let _ = writeln!(o, "- **{k}**: {v}");
+    }
+    o
+}
+
+fn short(h: &str) -> &str {
+    &h[..h.len().min(16)]
+}
+
+fn detail_lines(o: &mut String, m: &RequestMetrics) {
+    let _ = writeln!(
+        o,
+        "- **Decode rate:** {} tok/s · **Generation Speed (original def.):** {} tok/s",
+        num(m.decode_tok_s, 2),
+        num(m.generation_speed_tok_s, 2)
+    );
+    let _ = writeln!(
+        o,
+        "- **TTFT:** {} ms · **E2E:** {} ms · **Prefill rate:** {} tok/s",
+        num(m.ttft_ms, 1),
+        num(Some(m.e2e_ms), 1),
+        num(m.prefill_tok_s, 2)
+    );
+    let _ = writeln!(
+        o,
+        "- **Tokens:** {} in / {} out{}",
+        m.input_tokens
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into()),
+        m.output_tokens,
+        if m.hit_cap {
+            " (hit the output cap)"
+        } else {
+            ""
+        }
+    );
+    if let Some(p) = m.runtime {
+        let _ = writeln!(
+            o,
+            "- **Runtime perf:** prefill {} ms for {} tokens, generate {} ms for {} tokens ({} tok/s), memory {} MB{}",
+            num(Some(p.prefill_time_ms), 1),
+            p.prefill_tokens,
+            num(Some(p.generate_time_ms), 1),
+            p.generate_tokens,
+            num(p.decode_tok_s(), 2),
+            num(Some(p.memory_usage_mb), 1),
+            if m.token_count_mismatch { " ⚠️ token count differs from callbacks" } else { "" }
+        );
+    }
+    if let Some(t) = m.think {
+        let _ = writeln!(
+            o,
+            "- **Thinking:** {} think tokens, {} answer tokens, first answer token at {} ms{}",
+            t.think_tokens,
+            t.answer_tokens,
+            num(t.time_to_answer_ms, 1),
+            if t.unterminated {
+                " ⚠️ never left the think block"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+/// Statements computed from the data, never boilerplate.
+pub fn observations(s: &Summary) -> Vec<String> {
+    let mut v = Vec::new();
+    let measured: Vec<&RequestMetrics> = s.metrics.iter().filter(|m| !m.warmup).collect();
+    if let Some(m) = measured
+        .iter()
+        .filter(|m| m.decode_tok_s.is_some())
+        .max_by(|a, b| {
+            a.decode_tok_s
+                .partial_cmp(&b.decode_tok_s)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    {
+        v.push(format!(
+            "Fastest decode: {} at {} tok/s.",
+            md_inline(&m.id),
+            num(m.decode_tok_s, 2)
+        ));
+    }
+    if let Some(m) = measured
+        .iter()
+        .filter(|m| m.decode_tok_s.is_some())
+        .min_by(|a, b| {
+            a.decode_tok_s
+                .partial_cmp(&b.decode_tok_s)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    {
+        v.push(format!(
+            "Slowest decode: {} at {} tok/s.",
+            md_inline(&m.id),
+            num(m.decode_tok_s, 2)
+        ));
+    }
+    if let Some(m) = measured.iter().max_by_key(|m| m.output_tokens) {
+        v.push(format!(
+            "Longest output: {} with {} tokens.",
+            md_inline(&m.id),
+            m.output_tokens
+        ));
+    }
+    let partial: Vec<String> = measured
+        .iter()
+        .filter(|m| m.status != Status::Ok)
+        .map(|m| {
+            format!(
+                "{} ({}, {} tokens kept)",
+                md_inline(&m.id),
+                m.status.as_str(),
+                m.output_tokens
+            )
+        })
+        .collect();
+    if !partial.is_empty() {
+        v.push(format!("Not completed: {}.", partial.join(", ")));
+    }
+    let slopes =
+        crate::stats::Aggregate::of(measured.iter().filter_map(|m| m.context_slope_ms_per_1k));
+    if let Some(a) = slopes {
+        v.push(format!("Per-token latency grows by {} ms per 1000 tokens of context (median over {} requests).", num(Some(a.median), 2), a.n));
+    }
+    let stalls: usize = measured.iter().map(|m| m.stalls).sum();
+    v.push(format!("Stalls (ITL > 3× the request's median): {stalls}."));
+    if s.ttft_ms.is_some_and(|a| a.n >= 3) {
+        if let (Some(first), Some(a)) = (measured.first().and_then(|m| m.ttft_ms), s.ttft_ms) {
+            if first > a.median * 2.0 {
+                v.push(format!("The first request's TTFT ({} ms) is over twice the median: consider a warm-up request.", num(Some(first), 1)));
+            }
+        }
+    }
+    v
+}

@@ -1,0 +1,74 @@
+//! Report renderers: one file per format, all pure functions of (trace, summary).
+pub mod json;
+pub mod json_writer;
+pub mod markdown;
+pub mod text;
+
+use crate::stats::Summary;
+use crate::trace::Trace;
+
+/// Output formats of `rkbench report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Json,
+}
+
+impl Format {
+    pub fn parse_list(s: &str) -> Result<Vec<Format>, String> {
+        let mut v = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let f = match part {
+                "md" | "markdown" => Format::Markdown,
+                "json" => Format::Json,
+                other => return Err(format!(
+                    "unknown report format {other:?}; use md or json (comma-separated for several)"
+                )),
+            };
+            if !v.contains(&f) {
+                v.push(f);
+            }
+        }
+        if v.is_empty() {
+            return Err("--format is empty; use md or json".into());
+        }
+        Ok(v)
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// Render one trace in one format.
+pub fn render(trace: &Trace, format: Format) -> String {
+    let s = Summary::of(trace);
+    match format {
+        Format::Markdown => markdown::render(trace, &s),
+        Format::Json => json::render(trace, &s),
+    }
+}
+
+/// The trace's file name without directories (reports must not depend on where a file lives).
+pub fn file_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// Metric definitions, stated in every report.
+pub const DEFINITIONS: [(&str, &str); 9] = [
+    ("t0", "the moment rkbench calls rkllm_run; t_i = arrival of the callback carrying token i (i = 1..N); t_end = the FINISH/ERROR callback (or the abort/deadline). One monotonic clock, microsecond resolution."),
+    ("TTFT", "t1 − t0 (wall clock, includes prefill). The runtime's own prefill_time_ms is shown beside it where the runtime reports it."),
+    ("Prefill rate", "input tokens (the runtime's prefill_tokens) / TTFT."),
+    ("Decode rate", "(N − 1) / (t_N − t1): excludes the first token, whose delay is prefill."),
+    ("Generation Speed (original definition)", "N / (E2E − TTFT), kept for continuity with the report this project started from."),
+    ("ITL", "t_i − t_(i−1) for i ≥ 2; per-request p50/p90/p99/max; stalls = ITL > 3 × the request's median ITL."),
+    ("E2E", "t_end − t0."),
+    ("Output tokens", "one token callback (NORMAL or WAITING) = one token; never re-tokenized. Cross-checked against the runtime's generate_tokens."),
+    ("Aggregates", "per-request figures over successful requests: mean, median, min, max, sample stddev (n−1), p90, p99 by linear interpolation (type 7). Token-weighted decode and pooled ITL include partial (timeout/interrupted) requests."),
+];

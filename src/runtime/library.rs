@@ -1,0 +1,518 @@
+//! Finding, checking and loading `librkllmrt.so`: ELF sanity checks with clear errors, ABI
+//! detection (flag → embedded version banner → exported symbol set), and one table of every
+//! symbol resolved at load, so a missing symbol is named before anything runs.
+use super::abi::{self, v1_1, v1_2_0, v1_2_1, v1_3_0, LLMHandle};
+use crate::error::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::ffi::{c_char, c_int, c_void};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// An RKLLM C ABI generation. Versions inside a generation share every layout rkbench uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AbiVersion {
+    /// 1.1.x (1.1.4 headers).
+    V1_1,
+    V1_2_0,
+    /// 1.2.1 – 1.2.3.
+    V1_2_1,
+    V1_3_0,
+}
+
+impl AbiVersion {
+    pub const ALL: [AbiVersion; 4] = [Self::V1_1, Self::V1_2_0, Self::V1_2_1, Self::V1_3_0];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1_1 => "1.1",
+            Self::V1_2_0 => "1.2.0",
+            Self::V1_2_1 => "1.2.1",
+            Self::V1_3_0 => "1.3.0",
+        }
+    }
+
+    /// Map a runtime version ("1.2.3") to its ABI generation.
+    pub fn from_version(v: &str) -> Option<Self> {
+        let mut it = v.trim().split('.').map(|p| p.parse::<u32>().ok());
+        let (major, minor) = (it.next()??, it.next()??);
+        let patch = it.next().flatten().unwrap_or(0);
+        match (major, minor, patch) {
+            (1, 1, _) => Some(Self::V1_1),
+            (1, 2, 0) => Some(Self::V1_2_0),
+            (1, 2, 1..=3) => Some(Self::V1_2_1),
+            (1, 3, 0) => Some(Self::V1_3_0),
+            _ => None,
+        }
+    }
+
+    /// Callbacks return `int` (continue/pause) from 1.2.1.
+    pub fn callback_returns_int(self) -> bool {
+        self >= Self::V1_2_1
+    }
+    /// `RKLLMResult.perf` exists from 1.2.1.
+    pub fn has_perf(self) -> bool {
+        self >= Self::V1_2_1
+    }
+    /// `RKLLMInput.enable_thinking` exists from 1.2.1.
+    pub fn has_thinking(self) -> bool {
+        self >= Self::V1_2_1
+    }
+    /// Per-run `max_new_tokens` and sampling exist from 1.3.0.
+    pub fn has_per_run_params(self) -> bool {
+        self >= Self::V1_3_0
+    }
+}
+
+impl fmt::Display for AbiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AbiVersion {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::from_version(s).ok_or_else(|| {
+            format!("unsupported runtime ABI {s:?}; supported: 1.1.x, 1.2.0, 1.2.1, 1.2.2, 1.2.3, 1.3.0")
+        })
+    }
+}
+
+/// Facts about the library file, gathered without loading it (also used by `rkbench info`).
+#[derive(Debug, Clone)]
+pub struct LibraryFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    /// Version from the embedded `rkllm-runtime version: X.Y.Z` banner, if present.
+    pub banner_version: Option<String>,
+}
+
+const BANNER: &[u8] = b"rkllm-runtime version: ";
+
+/// Find the version the runtime prints at init inside the file's bytes.
+pub fn scan_banner(bytes: &[u8]) -> Option<String> {
+    let mut from = 0;
+    while let Some(pos) = find(&bytes[from..], BANNER) {
+        let start = from + pos + BANNER.len();
+        let ver: String = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b'.')
+            .map(|&b| b as char)
+            .collect();
+        let ver = ver.trim_end_matches('.').to_string();
+        if ver.contains('.') {
+            return Some(ver);
+        }
+        from = start;
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn host_machine() -> (u16, &'static str) {
+    if cfg!(target_arch = "aarch64") {
+        (183, "aarch64")
+    } else if cfg!(target_arch = "x86_64") {
+        (62, "x86_64")
+    } else {
+        (0, std::env::consts::ARCH)
+    }
+}
+
+fn machine_name(m: u16) -> String {
+    match m {
+        3 => "x86 (32-bit)".into(),
+        40 => "arm (32-bit, armhf)".into(),
+        62 => "x86_64".into(),
+        183 => "aarch64".into(),
+        243 => "riscv".into(),
+        other => format!("ELF machine {other}"),
+    }
+}
+
+/// Read the library file and check it is a shared object for this machine.
+pub fn inspect(path: &Path) -> Result<LibraryFile> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::input(format!(
+                "runtime library {shown} not found; pass --lib PATH or set RKLLM_LIB to librkllmrt.so"
+            ))
+        } else {
+            Error::input(format!("cannot read runtime library {shown}: {e}"))
+        }
+    })?;
+    check_elf(&bytes, &shown.to_string())?;
+    Ok(LibraryFile {
+        path: path.to_path_buf(),
+        size: bytes.len() as u64,
+        sha256: hex(&Sha256::digest(&bytes)),
+        banner_version: scan_banner(&bytes),
+    })
+}
+
+fn check_elf(b: &[u8], shown: &str) -> Result<()> {
+    if b.len() < 20 || &b[..4] != b"\x7fELF" {
+        return Err(Error::input(format!(
+            "{shown} is not an ELF shared library; pass the librkllmrt.so from rknn-llm's rkllm-runtime/Linux/librkllm_api"
+        )));
+    }
+    let (host, host_name) = host_machine();
+    let class64 = b[4] == 2;
+    let machine = u16::from_le_bytes([b[18], b[19]]);
+    if !class64 || (host != 0 && machine != host) {
+        return Err(Error::input(format!(
+            "{shown} is built for {}{}, but this rkbench runs on {host_name}; use the {host_name} librkllmrt.so (aarch64 on RK3588 boards)",
+            machine_name(machine),
+            if class64 { "" } else { " (32-bit ELF)" },
+        )));
+    }
+    let e_type = u16::from_le_bytes([b[16], b[17]]);
+    if e_type != 3 {
+        return Err(Error::input(format!(
+            "{shown} is an ELF file but not a shared object (e_type {e_type}); pass librkllmrt.so"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ABI chosen and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    pub abi: AbiVersion,
+    /// The version string found in the file, or empty.
+    pub version: String,
+    pub evidence: String,
+}
+
+/// Which optional symbols a library exports (the symbol-set evidence).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SymbolSet {
+    pub set_chat_template: bool,
+    pub get_kv_cache_size: bool,
+    pub set_function_tools: bool,
+}
+
+/// Decide the ABI: `--runtime-abi` flag, else the banner, else the symbol set.
+pub fn detect(
+    flag: Option<AbiVersion>,
+    banner: Option<&str>,
+    syms: SymbolSet,
+    shown: &str,
+) -> Result<Detection> {
+    let by_syms = if !syms.set_chat_template {
+        Some(AbiVersion::V1_1)
+    } else if !syms.get_kv_cache_size {
+        Some(AbiVersion::V1_2_0)
+    } else {
+        None // 1.2.1–1.3.0 export the same symbols
+    };
+    let sym_text = format!(
+        "symbols: rkllm_set_chat_template {}, rkllm_get_kv_cache_size {}",
+        if syms.set_chat_template {
+            "present"
+        } else {
+            "absent"
+        },
+        if syms.get_kv_cache_size {
+            "present"
+        } else {
+            "absent"
+        }
+    );
+    if let Some(abi) = flag {
+        return Ok(Detection {
+            abi,
+            version: banner.unwrap_or("").to_string(),
+            evidence: format!(
+                "--runtime-abi {abi} (banner: {}; {sym_text})",
+                banner.unwrap_or("none")
+            ),
+        });
+    }
+    if let Some(v) = banner {
+        let abi = AbiVersion::from_version(v).ok_or_else(|| {
+            Error::runtime(format!(
+                "{shown} reports rkllm-runtime version {v}, which this rkbench does not know; if its ABI matches a known one, pass --runtime-abi 1.2.1 (or 1.1, 1.2.0, 1.3.0)"
+            ))
+        })?;
+        let consistent = match by_syms {
+            Some(s) => s == abi,
+            None => abi >= AbiVersion::V1_2_1,
+        };
+        if !consistent {
+            return Err(Error::runtime(format!(
+                "{shown}: embedded version {v} disagrees with its exported symbols ({sym_text}); pass --runtime-abi VERSION to choose"
+            )));
+        }
+        return Ok(Detection {
+            abi,
+            version: v.to_string(),
+            evidence: format!("banner \"rkllm-runtime version: {v}\" in file; {sym_text}"),
+        });
+    }
+    match by_syms {
+        Some(abi) => Ok(Detection { abi, version: String::new(), evidence: format!("no version banner; {sym_text}") }),
+        None => Err(Error::runtime(format!(
+            "{shown}: cannot tell RKLLM 1.2.1–1.2.3 from 1.3.0 (no version banner in the file; {sym_text}); pass --runtime-abi 1.2.1 or --runtime-abi 1.3.0"
+        ))),
+    }
+}
+
+type HandleFn = unsafe extern "C" fn(LLMHandle) -> c_int;
+type InitFn = unsafe extern "C" fn(*mut LLMHandle, *mut c_void, *const c_void) -> c_int;
+type RunFn = unsafe extern "C" fn(LLMHandle, *mut c_void, *mut c_void, *mut c_void) -> c_int;
+type ClearKv120 = unsafe extern "C" fn(LLMHandle, c_int) -> c_int;
+type ClearKv121 = unsafe extern "C" fn(LLMHandle, c_int, *mut c_int, *mut c_int) -> c_int;
+type ChatTemplateFn =
+    unsafe extern "C" fn(LLMHandle, *const c_char, *const c_char, *const c_char) -> c_int;
+
+/// `rkllm_createDefaultParam` returns its struct by value, so its type differs per ABI.
+#[derive(Clone, Copy)]
+pub(crate) enum CreateDefault {
+    V1_1(unsafe extern "C" fn() -> v1_1::RKLLMParam),
+    V1_2_0(unsafe extern "C" fn() -> v1_2_0::RKLLMParam),
+    V1_2_1(unsafe extern "C" fn() -> v1_2_1::RKLLMParam),
+    V1_3_0(unsafe extern "C" fn() -> v1_3_0::RKLLMParam),
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum ClearKv {
+    None,
+    V1_2_0(ClearKv120),
+    V1_2_1(ClearKv121),
+}
+
+/// Every function rkbench calls, resolved once.
+#[derive(Clone, Copy)]
+pub(crate) struct Api {
+    pub create_default: CreateDefault,
+    pub init: InitFn,
+    pub run: RunFn,
+    pub abort: HandleFn,
+    pub is_running: HandleFn,
+    pub destroy: HandleFn,
+    pub clear_kv: ClearKv,
+    pub set_chat_template: Option<ChatTemplateFn>,
+}
+
+/// A loaded runtime library.
+pub struct Runtime {
+    pub file: LibraryFile,
+    pub detection: Detection,
+    pub(crate) api: Api,
+    // Keeps the code behind `api` mapped; dropped last.
+    _lib: libloading::Library,
+}
+
+const COMMON: [&str; 10] = [
+    "rkllm_createDefaultParam",
+    "rkllm_init",
+    "rkllm_load_lora",
+    "rkllm_load_prompt_cache",
+    "rkllm_release_prompt_cache",
+    "rkllm_destroy",
+    "rkllm_run",
+    "rkllm_run_async",
+    "rkllm_abort",
+    "rkllm_is_running",
+];
+const SINCE_1_2_0: [&str; 2] = ["rkllm_clear_kv_cache", "rkllm_set_chat_template"];
+const SINCE_1_2_1: [&str; 3] = [
+    "rkllm_get_kv_cache_size",
+    "rkllm_set_function_tools",
+    "rkllm_set_cross_attn_params",
+];
+
+/// The symbols a library of this ABI must export (15 for 1.2.1+).
+pub fn required_symbols(abi: AbiVersion) -> Vec<&'static str> {
+    let mut v = COMMON.to_vec();
+    if abi >= AbiVersion::V1_2_0 {
+        v.extend(SINCE_1_2_0);
+    }
+    if abi >= AbiVersion::V1_2_1 {
+        v.extend(SINCE_1_2_1);
+    }
+    v
+}
+
+impl Runtime {
+    /// Check, load and bind a runtime library.
+    pub fn load(path: &Path, abi_flag: Option<AbiVersion>) -> Result<Runtime> {
+        let file = inspect(path)?;
+        let shown = path.display().to_string();
+        // SAFETY: loading a shared library runs its initialisers. This is the user's RKLLM runtime
+        // (checked above to be an ELF shared object for this machine); running its code is the point.
+        let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
+            Error::runtime(format!(
+                "cannot load runtime library {shown}: {e}; check that its dependencies (libstdc++, libgomp) are installed"
+            ))
+        })?;
+        let has = |name: &str| {
+            let mut sym = name.as_bytes().to_vec();
+            sym.push(0);
+            // SAFETY: only checks that the symbol exists; the pointer is not used.
+            unsafe { lib.get::<*const c_void>(&sym) }.is_ok()
+        };
+        let syms = SymbolSet {
+            set_chat_template: has("rkllm_set_chat_template"),
+            get_kv_cache_size: has("rkllm_get_kv_cache_size"),
+            set_function_tools: has("rkllm_set_function_tools"),
+        };
+        let detection = detect(abi_flag, file.banner_version.as_deref(), syms, &shown)?;
+        for name in required_symbols(detection.abi) {
+            if !has(name) {
+                return Err(Error::runtime(format!(
+                    "runtime library {shown} has no symbol {name} (required by the RKLLM {} ABI); it is not a matching librkllmrt.so, or pass --runtime-abi",
+                    detection.abi
+                )));
+            }
+        }
+        let api = bind(&lib, detection.abi, &shown)?;
+        Ok(Runtime {
+            file,
+            detection,
+            api,
+            _lib: lib,
+        })
+    }
+
+    pub fn abi(&self) -> AbiVersion {
+        self.detection.abi
+    }
+}
+
+fn bind(lib: &libloading::Library, abi: AbiVersion, shown: &str) -> Result<Api> {
+    fn get<T: Copy>(lib: &libloading::Library, name: &str, shown: &str) -> Result<T> {
+        let mut sym = name.as_bytes().to_vec();
+        sym.push(0);
+        // SAFETY: `T` is the function-pointer type written from rkllm.h for the detected ABI; the
+        // pointer stays valid while `lib` is loaded, and `Runtime` keeps `lib` alive with the table.
+        unsafe { lib.get::<T>(&sym) }
+            .map(|s| *s)
+            .map_err(|_| Error::runtime(format!("runtime library {shown} has no symbol {name}")))
+    }
+    let create_default = match abi {
+        AbiVersion::V1_1 => CreateDefault::V1_1(get(lib, "rkllm_createDefaultParam", shown)?),
+        AbiVersion::V1_2_0 => CreateDefault::V1_2_0(get(lib, "rkllm_createDefaultParam", shown)?),
+        AbiVersion::V1_2_1 => CreateDefault::V1_2_1(get(lib, "rkllm_createDefaultParam", shown)?),
+        AbiVersion::V1_3_0 => CreateDefault::V1_3_0(get(lib, "rkllm_createDefaultParam", shown)?),
+    };
+    let clear_kv = match abi {
+        AbiVersion::V1_1 => ClearKv::None,
+        AbiVersion::V1_2_0 => ClearKv::V1_2_0(get(lib, "rkllm_clear_kv_cache", shown)?),
+        _ => ClearKv::V1_2_1(get(lib, "rkllm_clear_kv_cache", shown)?),
+    };
+    let set_chat_template = if abi >= AbiVersion::V1_2_0 {
+        Some(get::<ChatTemplateFn>(
+            lib,
+            "rkllm_set_chat_template",
+            shown,
+        )?)
+    } else {
+        None
+    };
+    Ok(Api {
+        create_default,
+        init: get(lib, "rkllm_init", shown)?,
+        run: get(lib, "rkllm_run", shown)?,
+        abort: get(lib, "rkllm_abort", shown)?,
+        is_running: get(lib, "rkllm_is_running", shown)?,
+        destroy: get(lib, "rkllm_destroy", shown)?,
+        clear_kv,
+        set_chat_template,
+    })
+}
+
+/// Where `record` looks for the runtime when `--lib` is not given.
+pub fn default_candidates() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(p) = std::env::var_os("RKLLM_LIB") {
+        v.push(PathBuf::from(p));
+    }
+    v.push(PathBuf::from("/usr/lib/librkllmrt.so"));
+    v.push(PathBuf::from("/usr/local/lib/librkllmrt.so"));
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        v.push(dir.join("librkllmrt.so"));
+    }
+    v
+}
+
+/// Resolve `--lib`, or the first default candidate that exists.
+pub fn resolve_lib(flag: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p.to_path_buf());
+    }
+    let cands = default_candidates();
+    cands.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let list: Vec<String> = cands.iter().map(|p| p.display().to_string()).collect();
+        Error::input(format!(
+            "no librkllmrt.so found (looked in: {}); pass --lib PATH or set RKLLM_LIB",
+            list.join(", ")
+        ))
+    })
+}
+
+#[allow(unused)]
+fn _assert_abi_consts() {
+    let _ = abi::RKLLM_RUN_NORMAL;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_map_to_generations() {
+        assert_eq!(AbiVersion::from_version("1.1.4"), Some(AbiVersion::V1_1));
+        assert_eq!(AbiVersion::from_version("1.2.0"), Some(AbiVersion::V1_2_0));
+        assert_eq!(AbiVersion::from_version("1.2.3"), Some(AbiVersion::V1_2_1));
+        assert_eq!(AbiVersion::from_version("1.3.0"), Some(AbiVersion::V1_3_0));
+        assert_eq!(AbiVersion::from_version("1.4.0"), None);
+        assert_eq!(AbiVersion::from_version("x"), None);
+    }
+
+    #[test]
+    fn banner_scan_skips_format_strings() {
+        let b = b"xx rkllm-runtime version: %s yy rkllm-runtime version: 1.2.1, rknpu";
+        assert_eq!(scan_banner(b).as_deref(), Some("1.2.1"));
+        assert_eq!(scan_banner(b"nothing here"), None);
+    }
+
+    #[test]
+    fn detection_rules() {
+        let all = SymbolSet {
+            set_chat_template: true,
+            get_kv_cache_size: true,
+            set_function_tools: true,
+        };
+        let none = SymbolSet::default();
+        assert_eq!(detect(None, None, none, "l").unwrap().abi, AbiVersion::V1_1);
+        assert!(detect(None, None, all, "l")
+            .unwrap_err()
+            .msg
+            .contains("--runtime-abi 1.2.1"));
+        assert_eq!(
+            detect(None, Some("1.3.0"), all, "l").unwrap().abi,
+            AbiVersion::V1_3_0
+        );
+        assert!(detect(None, Some("1.2.1"), none, "l").is_err());
+        assert_eq!(
+            detect(Some(AbiVersion::V1_2_1), Some("1.3.0"), all, "l")
+                .unwrap()
+                .abi,
+            AbiVersion::V1_2_1
+        );
+    }
+}

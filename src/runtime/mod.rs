@@ -1,0 +1,8 @@
+//! Everything that touches `librkllmrt.so`. The only module (with the trace mapper) allowed
+//! `unsafe`; each block states why it is sound.
+pub mod abi;
+pub mod library;
+pub mod session;
+
+pub use library::{AbiVersion, Detection, LibraryFile, Runtime};
+pub use session::{Aborter, CallbackSink, InitParams, PerfStats, RunOptions, Session};

@@ -1,0 +1,9 @@
+//! Statistics: pure functions from trace records to numbers. Nothing here reads a clock, a
+//! file or the environment, so the same trace always gives the same figures.
+pub mod aggregate;
+pub mod request;
+pub mod summary;
+
+pub use aggregate::Aggregate;
+pub use request::RequestMetrics;
+pub use summary::Summary;

@@ -1,0 +1,278 @@
+//! Per-request metrics, recomputed from raw token times (definitions in the README, §Metrics).
+use super::aggregate::{percentile, sorted};
+use crate::trace::{RequestRecord, Status};
+
+/// ITL percentiles of one request (ms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ItlStats {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// The runtime's own figures (from `RKLLMPerfStat`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuntimePerf {
+    pub prefill_time_ms: f64,
+    pub prefill_tokens: i64,
+    pub generate_time_ms: f64,
+    pub generate_tokens: i64,
+    pub memory_usage_mb: f64,
+}
+
+impl RuntimePerf {
+    pub fn prefill_tok_s(&self) -> Option<f64> {
+        rate(self.prefill_tokens as f64, self.prefill_time_ms / 1e3)
+    }
+    pub fn decode_tok_s(&self) -> Option<f64> {
+        rate(self.generate_tokens as f64, self.generate_time_ms / 1e3)
+    }
+}
+
+/// Split of a response into `<think>` reasoning and answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThinkSplit {
+    /// Tokens up to and including `</think>` (or to the end if it never closed).
+    pub think_tokens: usize,
+    pub answer_tokens: usize,
+    /// Time from t0 to the first token after `</think>` (ms).
+    pub time_to_answer_ms: Option<f64>,
+    /// The block never closed (e.g. the cap was hit while thinking).
+    pub unterminated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestMetrics {
+    pub index: u32,
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub status: Status,
+    pub warmup: bool,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: usize,
+    pub ttft_ms: Option<f64>,
+    pub e2e_ms: f64,
+    pub prefill_tok_s: Option<f64>,
+    pub decode_tok_s: Option<f64>,
+    /// The original report's "Generation Speed": N / (E2E − TTFT).
+    pub generation_speed_tok_s: Option<f64>,
+    pub itl: Option<ItlStats>,
+    /// ITL values > 3 × the request's median ITL.
+    pub stalls: usize,
+    /// Least-squares slope of ITL over token position (ms per 1000 tokens).
+    pub context_slope_ms_per_1k: Option<f64>,
+    pub runtime: Option<RuntimePerf>,
+    /// The runtime counted a different number of generated tokens than callbacks arrived.
+    pub token_count_mismatch: bool,
+    pub think: Option<ThinkSplit>,
+    /// The output cap was reached.
+    pub hit_cap: bool,
+}
+
+pub fn rate(count: f64, secs: f64) -> Option<f64> {
+    (secs > 0.0 && count.is_finite()).then(|| count / secs)
+}
+
+/// Inter-token latencies in ms (excludes the first token, whose delay is TTFT).
+pub fn itl_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
+    r.token_dt_us.iter().skip(1).map(|&d| f64::from(d) / 1e3)
+}
+
+impl RequestMetrics {
+    pub fn of(r: &RequestRecord) -> RequestMetrics {
+        let n = r.token_dt_us.len();
+        let times = r.token_times_us();
+        let ttft_ms = times.first().map(|&t| t as f64 / 1e3);
+        let e2e_ms = r.end_us as f64 / 1e3;
+        let runtime = r.perf.map(|p| RuntimePerf {
+            prefill_time_ms: f64::from(p.prefill_time_ms),
+            prefill_tokens: i64::from(p.prefill_tokens),
+            generate_time_ms: f64::from(p.generate_time_ms),
+            generate_tokens: i64::from(p.generate_tokens),
+            memory_usage_mb: f64::from(p.memory_usage_mb),
+        });
+        let input_tokens = runtime.map(|p| p.prefill_tokens).filter(|&t| t > 0);
+        let decode_tok_s = if n >= 2 {
+            rate((n - 1) as f64, (times[n - 1] - times[0]) as f64 / 1e6)
+        } else {
+            None
+        };
+        let generation_speed_tok_s = ttft_ms.and_then(|t| rate(n as f64, (e2e_ms - t) / 1e3));
+        let prefill_tok_s = match (input_tokens, ttft_ms) {
+            (Some(i), Some(t)) => rate(i as f64, t / 1e3),
+            _ => None,
+        };
+        let itl = sorted(itl_ms(r));
+        let itl_stats = (!itl.is_empty()).then(|| ItlStats {
+            p50: percentile(&itl, 50.0),
+            p90: percentile(&itl, 90.0),
+            p99: percentile(&itl, 99.0),
+            max: itl[itl.len() - 1],
+        });
+        let stalls = itl_stats
+            .map(|s| itl_ms(r).filter(|&x| x > 3.0 * s.p50).count())
+            .unwrap_or(0);
+        RequestMetrics {
+            index: r.index,
+            id: r.test_id.clone(),
+            name: r.name.clone(),
+            category: r.category.clone(),
+            status: r.status,
+            warmup: r.warmup,
+            input_tokens,
+            output_tokens: n,
+            ttft_ms,
+            e2e_ms,
+            prefill_tok_s,
+            decode_tok_s,
+            generation_speed_tok_s,
+            itl: itl_stats,
+            stalls,
+            context_slope_ms_per_1k: slope(r),
+            token_count_mismatch: runtime.is_some_and(|p| p.generate_tokens != n as i64),
+            runtime,
+            think: think_split(r, &times),
+            hit_cap: r.max_new_tokens > 0 && n >= r.max_new_tokens as usize,
+        }
+    }
+}
+
+/// Least-squares slope of ITL (ms) against token position, in ms per 1000 tokens.
+fn slope(r: &RequestRecord) -> Option<f64> {
+    let ys: Vec<f64> = itl_ms(r).collect();
+    if ys.len() < 8 {
+        return None;
+    }
+    let n = ys.len() as f64;
+    let mx = (n - 1.0) / 2.0;
+    let my = ys.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, y) in ys.iter().enumerate() {
+        let dx = i as f64 - mx;
+        sxy += dx * (y - my);
+        sxx += dx * dx;
+    }
+    (sxx > 0.0).then(|| sxy / sxx * 1000.0)
+}
+
+fn think_split(r: &RequestRecord, times: &[u64]) -> Option<ThinkSplit> {
+    let n = r.token_dt_us.len();
+    let mut opened = false;
+    let mut close = None;
+    let mut off = 0usize;
+    for i in 0..n {
+        let len = usize::from(r.text_len[i]);
+        let t = r.text.get(off..off + len).unwrap_or(&[]);
+        off += len;
+        if !opened && t.windows(7).any(|w| w == b"<think>") {
+            opened = true;
+        }
+        if t.windows(8).any(|w| w == b"</think>") {
+            close = Some(i);
+            break;
+        }
+    }
+    match (opened, close) {
+        (_, Some(c)) => Some(ThinkSplit {
+            think_tokens: c + 1,
+            answer_tokens: n - c - 1,
+            time_to_answer_ms: times.get(c + 1).map(|&t| t as f64 / 1e3),
+            unterminated: false,
+        }),
+        (true, None) => Some(ThinkSplit {
+            think_tokens: n,
+            answer_tokens: 0,
+            time_to_answer_ms: None,
+            unterminated: true,
+        }),
+        (false, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::PerfStat;
+
+    fn req(dts: &[u32], texts: &[&str]) -> RequestRecord {
+        RequestRecord {
+            token_dt_us: dts.to_vec(),
+            token_ids: (0..dts.len() as i32).collect(),
+            text_len: texts.iter().map(|t| t.len() as u16).collect(),
+            text: texts.concat().into_bytes(),
+            end_us: dts.iter().map(|&d| u64::from(d)).sum::<u64>() + 1000,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn hand_computed_request() {
+        // t1 = 1000 ms, then 3 tokens 100 ms apart: t = 1000, 1100, 1200, 1300 ms; end 1301 ms.
+        let mut r = req(
+            &[1_000_000, 100_000, 100_000, 100_000],
+            &["a", "b", "c", "d"],
+        );
+        r.perf = Some(PerfStat {
+            prefill_tokens: 50,
+            prefill_time_ms: 990.0,
+            generate_tokens: 4,
+            generate_time_ms: 300.0,
+            memory_usage_mb: 1.0,
+        });
+        let m = RequestMetrics::of(&r);
+        assert_eq!(m.output_tokens, 4);
+        assert_eq!(m.ttft_ms, Some(1000.0));
+        assert!((m.decode_tok_s.unwrap() - 10.0).abs() < 1e-9);
+        assert!((m.prefill_tok_s.unwrap() - 50.0).abs() < 1e-9);
+        // N / (E2E − TTFT) = 4 / 0.301 s
+        assert!((m.generation_speed_tok_s.unwrap() - 4.0 / 0.301).abs() < 1e-9);
+        assert_eq!(m.itl.unwrap().p50, 100.0);
+        assert_eq!(m.stalls, 0);
+        assert!(!m.token_count_mismatch);
+    }
+
+    #[test]
+    fn zero_and_one_token() {
+        let z = RequestMetrics::of(&req(&[], &[]));
+        assert_eq!(
+            (z.output_tokens, z.ttft_ms, z.decode_tok_s, z.itl),
+            (0, None, None, None)
+        );
+        let o = RequestMetrics::of(&req(&[5000], &["x"]));
+        assert_eq!(o.ttft_ms, Some(5.0));
+        assert_eq!(o.decode_tok_s, None);
+        assert!(o.itl.is_none());
+    }
+
+    #[test]
+    fn think_split_and_stall() {
+        let r = req(
+            &[10, 10, 10, 10, 100, 10],
+            &["<think>", " a", "</think>", "\n\n", " b", " c"],
+        );
+        let m = RequestMetrics::of(&r);
+        let t = m.think.unwrap();
+        assert_eq!((t.think_tokens, t.answer_tokens), (3, 3));
+        assert_eq!(t.time_to_answer_ms, Some(0.04));
+        assert_eq!(m.stalls, 1);
+        let lone = RequestMetrics::of(&req(&[10, 10, 10], &[" a", "</think>", " b"]))
+            .think
+            .unwrap();
+        assert_eq!((lone.think_tokens, lone.answer_tokens), (2, 1));
+        let open = RequestMetrics::of(&req(&[10, 10], &["<think>", " a"]))
+            .think
+            .unwrap();
+        assert!(open.unterminated);
+    }
+
+    #[test]
+    fn slope_of_linear_itl() {
+        // ITL grows 1 µs per token = 1 ms per 1000 tokens.
+        let dts: Vec<u32> = (0..100).map(|i| 1000 + i).collect();
+        let texts: Vec<&str> = vec!["x"; 100];
+        let m = RequestMetrics::of(&req(&dts, &texts));
+        assert!((m.context_slope_ms_per_1k.unwrap() - 1.0).abs() < 1e-9);
+    }
+}

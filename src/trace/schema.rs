@@ -1,0 +1,298 @@
+//! The records of a `.rktrace` file, format 1.
+//!
+//! Everything here is archived with rkyv (little-endian, 32-bit relative pointers, aligned), so the
+//! same bytes are produced on aarch64 and x86_64. Only fixed-width integers and floats are used
+//! (no `usize`). Times are microseconds on the recorder's monotonic clock; token times are deltas so
+//! a token costs 8 bytes (`u32` delta + `u32` id) plus its text.
+//!
+//! Compatibility rule: a released format's types are never edited. A new minor version may only add
+//! new `Record` variants (older readers skip them as "unsupported record"); anything else is a new
+//! major version whose reader upgrades the old types on read.
+use rkyv::{Archive, Deserialize, Serialize};
+
+/// One framed record. A trace is `RunHeader`, then any mix of `Request`/`Partial`/`Telemetry`,
+/// then `RunEnd` when the recorder finished cleanly.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum Record {
+    Header(RunHeader),
+    /// A request that ended (any status). Supersedes `Partial` frames with the same `index`.
+    Request(RequestRecord),
+    /// A checkpoint of a request still in flight, so a crash or kill loses at most one interval.
+    Partial(RequestRecord),
+    Telemetry(TelemetryBatch),
+    End(RunEnd),
+}
+
+/// Who produced the trace, with what, on what, and how it was configured.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct RunHeader {
+    pub rkbench: BuildInfo,
+    /// The full command line as typed (argv).
+    pub command_line: Vec<String>,
+    pub hostname: String,
+    /// Wall-clock start of the run (Unix ms, UTC). A recorded fact shown in reports, never "now".
+    pub started_unix_ms: u64,
+    pub runtime: RuntimeInfo,
+    pub model: ModelInfo,
+    pub params: RunParams,
+    pub suite: SuiteInfo,
+    /// Board facts (`key`, `value`), e.g. `board.model`, `kernel`, `cpu.policy4.governor`.
+    /// Sorted by key. A missing source is recorded as `unavailable (reason)`.
+    pub board: Vec<Fact>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct BuildInfo {
+    pub version: String,
+    pub git_commit: String,
+    pub git_state: String,
+    pub target: String,
+    pub profile: String,
+    pub rustc: String,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct RuntimeInfo {
+    pub lib_path: String,
+    pub lib_size: u64,
+    pub lib_sha256: String,
+    /// ABI generation used: `1.1`, `1.2.0`, `1.2.1` (covers 1.2.1–1.2.3) or `1.3.0`.
+    pub abi: String,
+    /// Version string found in the library, if any (e.g. `1.2.1`).
+    pub version: String,
+    /// How the ABI was chosen, e.g. `banner "rkllm-runtime version: 1.2.1" in file`.
+    pub evidence: String,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ModelInfo {
+    pub path: String,
+    pub file_name: String,
+    pub size: u64,
+    /// sha256 over (size as u64 LE ‖ first 1 MiB ‖ last 1 MiB): identifies the file in milliseconds.
+    pub fingerprint: String,
+}
+
+/// Every parameter handed to the runtime, as passed (not as requested), so reports never print literals.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct RunParams {
+    pub max_context_len: i32,
+    pub max_new_tokens: i32,
+    pub top_k: i32,
+    pub top_p: f32,
+    pub temperature: f32,
+    pub repeat_penalty: f32,
+    pub frequency_penalty: f32,
+    pub presence_penalty: f32,
+    pub mirostat: i32,
+    pub mirostat_tau: f32,
+    pub mirostat_eta: f32,
+    pub n_keep: i32,
+    pub skip_special_token: bool,
+    pub base_domain_id: i32,
+    pub embed_flash: i8,
+    pub enabled_cpus_num: i8,
+    pub enabled_cpus_mask: u32,
+    pub n_batch: u8,
+    pub think: bool,
+    /// Per-request deadline (0 = none).
+    pub timeout_ms: u64,
+    pub keep_history: bool,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct SuiteInfo {
+    pub name: String,
+    pub source: String,
+    pub sha256: String,
+    pub tests: u32,
+}
+
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default,
+)]
+pub struct Fact {
+    pub key: String,
+    pub value: String,
+}
+
+/// How a request ended.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rkyv(derive(Debug), compare(PartialEq))]
+pub enum Status {
+    /// FINISH callback received and `rkllm_run` returned 0.
+    #[default]
+    Ok,
+    /// The per-request deadline passed; aborted, tokens so far kept.
+    Timeout,
+    /// Ctrl-C / SIGTERM during the request; tokens so far kept.
+    Interrupted,
+    /// The runtime reported an error (ERROR callback or non-zero return).
+    Error,
+    /// The runtime did not stop after `rkllm_abort` within the bound.
+    Hung,
+    /// The runtime process died (signal) during the request.
+    Crashed,
+    /// Still in flight when the frame was written (only in `Partial` frames or a killed recorder).
+    InFlight,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Timeout => "timeout",
+            Status::Interrupted => "interrupted",
+            Status::Error => "error",
+            Status::Hung => "hung",
+            Status::Crashed => "crashed",
+            Status::InFlight => "in-flight",
+        }
+    }
+}
+
+/// Who enforced the per-request output cap.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rkyv(derive(Debug), compare(PartialEq))]
+pub enum CapSource {
+    /// No cap below the runtime's own `max_new_tokens`.
+    #[default]
+    Runtime,
+    /// 1.3.0 `RKLLMInferParam.max_new_tokens`.
+    RuntimePerRun,
+    /// Older runtimes: rkbench stopped generation from the callback at the cap.
+    Rkbench,
+}
+
+/// The runtime's own figures from the FINISH callback (`RKLLMPerfStat`, 1.2.1+).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Default)]
+pub struct PerfStat {
+    pub prefill_time_ms: f32,
+    pub prefill_tokens: i32,
+    pub generate_time_ms: f32,
+    pub generate_tokens: i32,
+    pub memory_usage_mb: f32,
+}
+
+/// One prompt's result: every token callback with its arrival time.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct RequestRecord {
+    /// Position in the run (0-based), unique per trace.
+    pub index: u32,
+    pub test_id: String,
+    pub name: String,
+    pub category: String,
+    pub prompt: String,
+    pub repeat_index: u32,
+    /// Warm-up requests are kept in the trace but excluded from statistics.
+    pub warmup: bool,
+    pub think: bool,
+    /// Requested output cap for this request (≤ 0 = none).
+    pub max_new_tokens: i32,
+    pub cap_source: CapSource,
+    pub status: Status,
+    /// Return value of `rkllm_run` (`i32::MIN` if it never returned).
+    pub run_return: i32,
+    /// Human-readable detail for non-ok statuses.
+    pub detail: String,
+    /// t0: the call into `rkllm_run`, µs since the run's clock origin.
+    pub start_us: u64,
+    /// t_end − t0 (µs): FINISH/ERROR callback, or the moment the request was closed otherwise.
+    pub end_us: u64,
+    /// `rkllm_run` return − t0 (µs), 0 if it never returned.
+    pub return_us: u64,
+    /// Per token: µs since the previous token (the first: since t0).
+    pub token_dt_us: Vec<u32>,
+    /// Per token: the runtime's token id.
+    pub token_ids: Vec<i32>,
+    /// Indices (into the token arrays) of tokens delivered with state WAITING.
+    pub waiting: Vec<u32>,
+    /// Per token: byte length of its text in `text`.
+    pub text_len: Vec<u16>,
+    /// Concatenated raw token bytes (valid UTF-8 only once complete characters arrived).
+    pub text: Vec<u8>,
+    /// Final callback state seen: 2 FINISH, 3 ERROR, -1 none.
+    pub final_state: i32,
+    pub perf: Option<PerfStat>,
+}
+
+/// A batch of board telemetry samples, columnar.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct TelemetryBatch {
+    /// Sample times, µs since the run's clock origin.
+    pub t_us: Vec<u64>,
+    pub series: Vec<Series>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    /// e.g. `npu.load.core0`, `npu.freq`, `thermal.soc-thermal`.
+    pub key: String,
+    /// e.g. `%`, `Hz`, `m°C`, `kB`.
+    pub unit: String,
+    /// One per sample; `i64::MIN` = not read at that sample.
+    pub values: Vec<i64>,
+}
+
+/// How the run ended.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rkyv(derive(Debug), compare(PartialEq))]
+pub enum RunStatus {
+    #[default]
+    Complete,
+    Interrupted,
+    Hung,
+    Crashed,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Complete => "complete",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Hung => "hung",
+            RunStatus::Crashed => "crashed",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct RunEnd {
+    pub status: RunStatus,
+    pub detail: String,
+    /// µs since the run's clock origin.
+    pub end_us: u64,
+    pub requests: u32,
+}
+
+impl RequestRecord {
+    /// Absolute token arrival times (µs since t0).
+    pub fn token_times_us(&self) -> Vec<u64> {
+        let mut t = 0u64;
+        self.token_dt_us
+            .iter()
+            .map(|&d| {
+                t += u64::from(d);
+                t
+            })
+            .collect()
+    }
+
+    /// The response text, lossily decoded (a torn multi-byte character becomes U+FFFD).
+    pub fn response(&self) -> String {
+        String::from_utf8_lossy(&self.text).into_owned()
+    }
+
+    /// Text of token `i` as raw bytes.
+    pub fn token_text(&self, i: usize) -> &[u8] {
+        let start: usize = self.text_len[..i].iter().map(|&l| usize::from(l)).sum();
+        let end = start + usize::from(self.text_len[i]);
+        self.text.get(start..end).unwrap_or(&[])
+    }
+
+    pub fn output_tokens(&self) -> usize {
+        self.token_dt_us.len()
+    }
+}

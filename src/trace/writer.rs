@@ -1,0 +1,60 @@
+//! Append-only trace writer. Each record is one frame; `sync` makes everything written so far
+//! durable, which the recorder calls after every finished request.
+use super::{encode_frame, file_header, schema::Record};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+pub struct TraceWriter {
+    file: File,
+    path: PathBuf,
+    seq: u32,
+    buf: Vec<u8>,
+    bytes: u64,
+}
+
+impl TraceWriter {
+    /// Create a new trace file; refuses to overwrite an existing one (traces are archives).
+    pub fn create(path: &Path) -> io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        file.write_all(&file_header())?;
+        Ok(TraceWriter {
+            file,
+            path: path.to_path_buf(),
+            seq: 0,
+            buf: Vec::with_capacity(1 << 16),
+            bytes: super::FILE_HEADER_LEN as u64,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Append one record as a frame (written to the OS, not yet synced).
+    pub fn append(&mut self, record: &Record) -> io::Result<()> {
+        let payload = rkyv::to_bytes::<rkyv::rancor::Error>(record)
+            .map_err(|e| io::Error::other(format!("encoding trace record: {e}")))?;
+        self.buf.clear();
+        encode_frame(self.seq, &payload, &mut self.buf);
+        self.file.write_all(&self.buf)?;
+        self.seq += 1;
+        self.bytes += self.buf.len() as u64;
+        Ok(())
+    }
+
+    /// Make every appended frame durable (`fdatasync`).
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
