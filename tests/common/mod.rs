@@ -1,0 +1,138 @@
+//! Shared helpers for integration tests: build the simulated runtimes once per ABI, run the real
+//! `rkbench` binary, read traces back.
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+pub const ABIS: [&str; 4] = ["1.1", "1.2.0", "1.2.1", "1.3.0"];
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rkbench"))
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn model() -> PathBuf {
+    root().join("fixtures/models/Qwen3-4B-sim.rkllm")
+}
+
+fn tmp_base() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// A fresh, empty directory for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = tmp_base().join("t").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn feature(abi: &str) -> &'static str {
+    match abi {
+        "1.1" => "abi-1-1",
+        "1.2.0" => "abi-1-2-0",
+        "1.2.1" => "abi-1-2-1",
+        "1.3.0" => "abi-1-3-0",
+        other => panic!("unknown abi {other}"),
+    }
+}
+
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+/// The simulated runtime (`fixtures/fake-rkllmrt`) built for `abi` (extra features optional).
+pub fn fake_lib(abi: &str) -> PathBuf {
+    fake_lib_with(abi, &[])
+}
+
+pub fn fake_lib_with(abi: &str, extra: &[&str]) -> PathBuf {
+    let _g = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut feats = vec![feature(abi)];
+    feats.extend_from_slice(extra);
+    let tag = feats.join("+");
+    let target = tmp_base().join("fake").join(&tag);
+    let lib = target.join("debug/librkllmrt.so");
+    static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    if built.lock().unwrap().contains(&tag) && lib.exists() {
+        return lib;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(root())
+        .args(["build", "-q", "-p", "fake-rkllmrt", "--no-default-features", "--features"])
+        .arg(feats.join(","))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("run cargo");
+    assert!(st.success(), "building fake-rkllmrt {tag} failed");
+    built.lock().unwrap().push(tag);
+    lib
+}
+
+/// The independent C implementation (`fixtures/c-rkllmrt`) built for `abi`.
+pub fn c_lib(abi: &str) -> PathBuf {
+    let _g = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let code = match abi {
+        "1.1" => "114",
+        "1.2.0" => "120",
+        "1.2.1" => "121",
+        "1.3.0" => "130",
+        other => panic!("unknown abi {other}"),
+    };
+    let out = tmp_base().join("c-rkllmrt").join(code);
+    let lib = out.join("librkllmrt.so");
+    if !lib.exists() {
+        let st = Command::new("sh")
+            .arg(root().join("fixtures/c-rkllmrt/build.sh"))
+            .arg(code)
+            .arg(&out)
+            .status()
+            .expect("run build.sh");
+        assert!(st.success(), "building c-rkllmrt {code} failed");
+    }
+    lib
+}
+
+/// Run rkbench with args and extra env; returns the output.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(bin());
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.env_remove("RKLLM_LIB");
+    c.output().expect("run rkbench")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `rkbench record` against `lib` with the simulated model, quiet, into `out`.
+pub fn record(lib: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let lib = lib.display().to_string();
+    let model = model().display().to_string();
+    let out = out.display().to_string();
+    let mut args = vec!["record", "-q", "--lib", &lib, "--model", &model, "--out", &out];
+    args.extend_from_slice(extra);
+    run(&args, env)
+}
+
+pub fn read_trace(p: &Path) -> rkbench::trace::Trace {
+    rkbench::trace::reader::read(p).expect("trace readable")
+}
+
+pub fn json_report(p: &Path) -> serde_json::Value {
+    let o = run(&["report", "--format", "json", &p.display().to_string()], &[]);
+    assert!(o.status.success(), "report failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("valid json")
+}
