@@ -109,6 +109,14 @@ pub struct RecordArgs {
         from_str_fn(parse_duration)
     )]
     pub checkpoint_interval: Duration,
+    /// fdatasync after every checkpoint too (default: only after each request; a crash loses
+    /// nothing either way, a power cut may lose the last in-flight checkpoints)
+    #[argh(switch)]
+    pub fsync_checkpoints: bool,
+    /// run the recorder in this process instead of a supervised child (a runtime crash then
+    /// leaves the trace without its end record, still readable up to the last checkpoint)
+    #[argh(switch)]
+    pub no_supervise: bool,
     /// keep the KV cache between requests (default: cleared with rkllm_clear_kv_cache)
     #[argh(switch)]
     pub no_clear_kv: bool,
@@ -127,12 +135,21 @@ pub struct ReportArgs {
     /// trace files
     #[argh(positional)]
     pub traces: Vec<PathBuf>,
-    /// formats, comma-separated: md, json (default md)
+    /// formats, comma-separated: md, json, html, csv (default md)
     #[argh(option, default = "String::from(\"md\")")]
     pub format: String,
-    /// output file (one trace, one format) or directory (several); default: stdout
+    /// output file (one trace, one format) or directory (several, written as <trace stem>.<ext>);
+    /// default: stdout
     #[argh(option, short = 'o')]
     pub out: Option<PathBuf>,
+    /// CSV rows: request (one per request, with its metrics; default) or token (one per token,
+    /// with its arrival time and text)
+    #[argh(
+        option,
+        default = "crate::report::CsvPer::Request",
+        from_str_fn(crate::report::CsvPer::parse)
+    )]
+    pub per: crate::report::CsvPer,
 }
 
 /// Check trace files: ok, truncated, corrupt, or not a trace.

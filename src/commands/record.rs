@@ -4,7 +4,7 @@ use crate::board::{self, SysRoot};
 use crate::cli::RecordArgs;
 use crate::error::{Error, Result};
 use crate::provenance;
-use crate::record::{self, RecordPlan};
+use crate::record::{self, supervise, RecordPlan};
 use crate::runtime::{library, AbiVersion, InitParams, Runtime};
 use crate::suite;
 use crate::trace::{BuildInfo, ModelInfo, RunHeader, RunParams, RuntimeInfo, SuiteInfo};
@@ -28,6 +28,17 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
     let suite = suite::load(&a.suite).map_err(|e| Error::input(e.to_string()))?;
     let model = model_info(&a.model)?;
     let lib_path = library::resolve_lib(a.lib.as_deref())?;
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.model));
+    if supervise::is_child() {
+        supervise::watch_parent();
+    } else if !a.no_supervise {
+        // Inputs are checked above so errors come from this process, once; the child redoes
+        // the cheap checks and runs the suite.
+        if out.exists() {
+            return Err(Error::input(format!("trace {} already exists; traces are never overwritten, choose another --out", out.display())));
+        }
+        return supervise::supervise(&argv, &out, a.quiet);
+    }
     let rt = Runtime::load(&lib_path, abi_flag)?;
     let abi = rt.abi();
     let think = if a.think {
@@ -66,7 +77,6 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         n_batch: 1,
     };
     let root = a.sysfs_root.clone().map(SysRoot).unwrap_or_default();
-    let out = a.out.clone().unwrap_or_else(|| default_out(&a.model));
     let header = RunHeader {
         rkbench: BuildInfo {
             version: provenance::VERSION.into(),
@@ -129,6 +139,7 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         max_new_tokens: a.max_new_tokens,
         clear_kv: !a.no_clear_kv,
         checkpoint_interval: a.checkpoint_interval,
+        fsync_checkpoints: a.fsync_checkpoints,
         abort_grace: a.abort_grace,
         quiet: a.quiet,
         out: out.clone(),

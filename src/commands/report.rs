@@ -1,7 +1,7 @@
 //! `rkbench report`: read traces, recompute, write each requested format.
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
-use crate::report::{self, Format};
+use crate::report::{self, CsvPer, Format, Options};
 use crate::trace::reader;
 use std::path::Path;
 
@@ -13,6 +13,12 @@ pub fn run(a: ReportArgs) -> Result<i32> {
     }
     let formats =
         Format::parse_list(&a.format).map_err(|e| Error::usage(format!("--format: {e}")))?;
+    if a.per != CsvPer::Request && !formats.contains(&Format::Csv) {
+        return Err(Error::usage(
+            "--per only applies to CSV output: add --format csv",
+        ));
+    }
+    let options = Options { csv_per: a.per };
     let several = formats.len() > 1 || a.traces.len() > 1;
     if several && a.out.is_none() {
         return Err(Error::usage(
@@ -28,7 +34,7 @@ pub fn run(a: ReportArgs) -> Result<i32> {
             );
         }
         for &f in &formats {
-            let text = report::render(&trace, f);
+            let text = report::render_with(&trace, f, options);
             match &a.out {
                 None => print!("{text}"),
                 Some(out) if several => {

@@ -115,9 +115,23 @@ impl Recorder {
         }
     }
 
-    /// A copy of the capture so far (for checkpoints), without closing the request.
-    pub fn snapshot(&self) -> Capture {
-        self.lock().cap.clone()
+    /// A copy of the tokens from index `from` on (for incremental checkpoints), without closing
+    /// the request. `waiting` holds absolute indices.
+    pub fn snapshot_from(&self, from: usize) -> Capture {
+        let b = self.lock();
+        let c = &b.cap;
+        let from = from.min(c.token_dt_us.len());
+        let skip: usize = c.text_len[..from].iter().map(|&l| usize::from(l)).sum();
+        Capture {
+            token_dt_us: c.token_dt_us[from..].to_vec(),
+            token_ids: c.token_ids[from..].to_vec(),
+            waiting: c.waiting.iter().copied().filter(|&w| w as usize >= from).collect(),
+            text_len: c.text_len[from..].to_vec(),
+            text: c.text[skip..].to_vec(),
+            final_state: c.final_state,
+            end_us: c.end_us,
+            perf: c.perf,
+        }
     }
 
     /// Tokens received in the current request.

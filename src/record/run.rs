@@ -7,7 +7,7 @@ use crate::error::{exit, Error, Result};
 use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime, Session};
 use crate::suite::{Suite, TestCase};
 use crate::trace::{
-    CapSource, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunStatus, Status, TraceWriter,
+    CapSource, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunStatus, Status, TokenChunk, TraceWriter,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,6 +25,8 @@ pub struct RecordPlan {
     pub max_new_tokens: Option<u32>,
     pub clear_kv: bool,
     pub checkpoint_interval: Duration,
+    /// `fdatasync` after every checkpoint too (survives power loss, not just a crash).
+    pub fsync_checkpoints: bool,
     pub abort_grace: Duration,
     pub quiet: bool,
     pub out: PathBuf,
@@ -53,8 +55,18 @@ impl Outcome {
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
 
 fn install_signal_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if SIGNALS.fetch_add(1, Ordering::SeqCst) >= 1 {
+    let first: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+    let _ = ctrlc::set_handler(move || {
+        // A signal that reaches us twice at once (the terminal's process-group SIGINT plus the
+        // supervisor forwarding it) counts once; a second Ctrl-C later exits immediately.
+        let mut f = first.lock().unwrap_or_else(|e| e.into_inner());
+        if f.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) {
+            return;
+        }
+        let again = f.is_some();
+        *f = Some(Instant::now());
+        SIGNALS.fetch_add(1, Ordering::SeqCst);
+        if again {
             eprintln!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
             std::process::exit(exit::INTERRUPTED);
         }
@@ -225,13 +237,19 @@ pub fn record(
         if !plan.quiet {
             eprintln!("[{}/{}] {} ({}) ...", index + 1, total, test.id, test.name);
         }
-        let deadline = test.timeout.or(plan.timeout).map(|d| t0 + d);
+        let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
+        // The request is visible in the trace from its start: a crash before the first token
+        // still shows which test was running.
+        writer.append(&Record::Partial(rec.clone())).map_err(io)?;
         let mut aborted_at: Option<Instant> = None;
         let mut reason: Option<Status> = None;
         let mut last_checkpoint = Instant::now();
-        let mut checkpointed_tokens = 0u32;
+        let mut checkpointed = 0usize;
+        // ≤ 1.2.0 callbacks cannot ask to stop, so rkbench aborts at its cap: poll faster then.
+        let abort_at_cap = our_cap.is_some() && !abi.callback_returns_int();
+        let tick = if abort_at_cap { Duration::from_millis(1) } else { plan.checkpoint_interval.clamp(Duration::from_millis(1), Duration::from_millis(20)) };
         let done = loop {
-            match ev_rx.recv_timeout(Duration::from_millis(20)) {
+            match ev_rx.recv_timeout(tick) {
                 Ok(FromRuntime::Done { rc, at, err }) => break Some((rc, at, err)),
                 Ok(_) => continue,
                 Err(RecvTimeoutError::Disconnected) => break None,
@@ -243,8 +261,7 @@ pub fn record(
                     reason = Some(Status::Interrupted);
                 } else if deadline.is_some_and(|d| now >= d) {
                     reason = Some(Status::Timeout);
-                } else if our_cap.is_some() && recorder.cap_hit() && !abi.callback_returns_int() {
-                    // ≤ 1.2.0 callbacks cannot ask to stop: abort at our cap.
+                } else if abort_at_cap && recorder.cap_hit() {
                     aborter.abort();
                     aborted_at = Some(now);
                 }
@@ -255,17 +272,25 @@ pub fn record(
             } else if aborted_at.is_some_and(|a| now.duration_since(a) >= plan.abort_grace) {
                 break None; // hung: the runtime ignores rkllm_abort
             }
-            let toks = recorder.tokens();
-            if toks > checkpointed_tokens
-                && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
-            {
-                let mut partial = rec.clone();
-                fill(&mut partial, &recorder.snapshot(), abi);
-                partial.end_us = micros(now.duration_since(t0));
-                writer.append(&Record::Partial(partial)).map_err(io)?;
-                writer.sync().map_err(io)?;
+            if recorder.tokens() as usize > checkpointed && now.duration_since(last_checkpoint) >= plan.checkpoint_interval {
+                let tail = recorder.snapshot_from(checkpointed);
+                let n = tail.token_dt_us.len();
+                writer
+                    .append(&Record::Tokens(TokenChunk {
+                        index: rec.index,
+                        first: checkpointed as u32,
+                        token_dt_us: tail.token_dt_us,
+                        token_ids: tail.token_ids,
+                        waiting: tail.waiting,
+                        text_len: tail.text_len,
+                        text: tail.text,
+                    }))
+                    .map_err(io)?;
+                if plan.fsync_checkpoints {
+                    writer.sync().map_err(io)?;
+                }
+                checkpointed += n;
                 last_checkpoint = now;
-                checkpointed_tokens = toks;
             }
         };
         let capture = recorder.finish();

@@ -2,6 +2,7 @@
 use super::json_writer::JsonWriter;
 use super::text::utc;
 use super::{file_name, DEFINITIONS};
+use crate::stats::telemetry::{MinMax, RequestTelemetry};
 use crate::stats::{Aggregate, RequestMetrics, Summary};
 use crate::trace::{RequestRecord, Trace};
 
@@ -167,9 +168,12 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
     w.field_num("peak_memory_mb", s.peak_memory_mb, 1);
     w.end_object();
 
+    warnings(&mut w, trace, s);
+
+    let tele = crate::stats::telemetry::per_request(trace);
     w.key("requests").begin_array();
-    for (r, m) in trace.requests.iter().zip(&s.metrics) {
-        request(&mut w, r, m);
+    for (i, (r, m)) in trace.requests.iter().zip(&s.metrics).enumerate() {
+        request(&mut w, r, m, tele.as_ref().and_then(|t| t.get(i)));
     }
     w.end_array();
 
@@ -190,7 +194,12 @@ fn opt_int(w: &mut JsonWriter, k: &str, v: Option<i64>) {
     };
 }
 
-fn request(w: &mut JsonWriter, r: &RequestRecord, m: &RequestMetrics) {
+fn request(
+    w: &mut JsonWriter,
+    r: &RequestRecord,
+    m: &RequestMetrics,
+    tele: Option<&RequestTelemetry>,
+) {
     w.begin_object();
     w.field_int("index", i64::from(r.index));
     w.field_str("id", &r.test_id);
@@ -268,7 +277,73 @@ fn request(w: &mut JsonWriter, r: &RequestRecord, m: &RequestMetrics) {
             w.null();
         }
     }
+    request_telemetry(w, tele);
     w.field_str("prompt", &r.prompt);
     w.field_str("response", &r.response());
+    w.end_object();
+}
+
+/// `warnings`: always present (empty when none), in `stats::warnings` order.
+fn warnings(w: &mut JsonWriter, trace: &Trace, s: &Summary) {
+    w.key("warnings").begin_array();
+    for x in crate::stats::warnings::of(trace, s) {
+        w.begin_object();
+        w.field_str("code", x.code);
+        w.field_str("message", &x.message);
+        w.field_str("fix", &x.fix);
+        w.field_bool("invalidates_comparison", x.invalidates_comparison);
+        w.end_object();
+    }
+    w.end_array();
+}
+
+fn min_max(w: &mut JsonWriter, k: &str, r: Option<MinMax>) {
+    w.key(k);
+    match r {
+        Some(r) => {
+            w.begin_object();
+            w.field_int("min", r.min);
+            w.field_int("max", r.max);
+            w.end_object();
+        }
+        None => {
+            w.null();
+        }
+    }
+}
+
+/// Per-request `telemetry`: board state in the request's window, in the trace's units; `null`
+/// when the trace has no telemetry at all.
+fn request_telemetry(w: &mut JsonWriter, t: Option<&RequestTelemetry>) {
+    w.key("telemetry");
+    let Some(t) = t else {
+        w.null();
+        return;
+    };
+    w.begin_object();
+    w.field_int("samples", t.samples as i64);
+    w.field_num("npu_load_pct", t.npu_load_pct, 1);
+    w.field_num("npu_load_decode_pct", t.npu_load_decode_pct, 1);
+    min_max(w, "npu_freq_hz", t.npu_freq_hz);
+    min_max(w, "dmc_freq_hz", t.dmc_freq_hz);
+    w.key("cpu_freq_khz").begin_object();
+    for (p, r) in &t.cpu_freq_khz {
+        min_max(w, p, Some(*r));
+    }
+    w.end_object();
+    w.key("max_temp");
+    match &t.max_temp_mc {
+        Some((zone, mc)) => {
+            w.begin_object();
+            w.field_str("zone", zone);
+            w.field_int("millicelsius", *mc);
+            w.end_object();
+        }
+        None => {
+            w.null();
+        }
+    }
+    w.field_num("process_cpu_pct", t.process_cpu_pct, 1);
+    opt_int(w, "rss_max_kb", t.rss_max_kb);
     w.end_object();
 }

@@ -85,6 +85,7 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         }
         _ => {}
     }
+    warnings_section(&mut o, trace, s);
 
     // Summary
     let _ = writeln!(o, "## 📊 Summary\n");
@@ -300,6 +301,7 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         );
     }
     let _ = writeln!(o);
+    board_state_section(&mut o, trace);
 
     // Details
     let _ = writeln!(o, "## 📝 Per-Test Details\n");
@@ -475,4 +477,109 @@ pub fn observations(s: &Summary) -> Vec<String> {
         }
     }
     v
+}
+
+/// "⚠️ Warnings": the board conditions that qualify every figure below (see
+/// `stats::warnings`), placed before the summary so nobody quotes a number without them.
+fn warnings_section(o: &mut String, trace: &Trace, s: &Summary) {
+    let ws = crate::stats::warnings::of(trace, s);
+    if ws.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## ⚠️ Warnings\n");
+    let invalid = ws.iter().filter(|w| w.invalidates_comparison).count();
+    if invalid > 0 {
+        let _ = writeln!(
+            o,
+            "{invalid} of these make the figures unfit for comparison with runs made under other conditions (⛔).\n"
+        );
+    }
+    for w in &ws {
+        let _ = writeln!(
+            o,
+            "- {}**{}**: {}\n  - **Fix:** {}",
+            if w.invalidates_comparison { "⛔ " } else { "" },
+            w.code,
+            md_inline(&w.message),
+            md_inline(&w.fix)
+        );
+    }
+    let _ = writeln!(o);
+}
+
+/// A frequency range in MHz: `600–1000`, or one value when it did not move.
+fn mhz_range(r: Option<crate::stats::telemetry::MinMax>, per_mhz: f64) -> String {
+    match r {
+        None => "-".into(),
+        Some(r) if r.min == r.max => format!("{:.0}", r.min as f64 / per_mhz),
+        Some(r) => format!(
+            "{:.0}–{:.0}",
+            r.min as f64 / per_mhz,
+            r.max as f64 / per_mhz
+        ),
+    }
+}
+
+/// "Board state during each request": only when the trace has telemetry.
+fn board_state_section(o: &mut String, trace: &Trace) {
+    let Some(tele) = crate::stats::telemetry::per_request(trace) else {
+        return;
+    };
+    let mut policies: Vec<&str> = tele
+        .iter()
+        .flat_map(|t| t.cpu_freq_khz.iter().map(|(p, _)| p.as_str()))
+        .collect();
+    policies.sort();
+    policies.dedup();
+    let _ = writeln!(o, "### 🌡️ Board state during each request\n");
+    let interval = trace
+        .header
+        .board
+        .iter()
+        .find(|f| f.key == "telemetry.interval_ms")
+        .map(|f| format!(" every {} ms", md_inline(&f.value)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "Telemetry sampled{interval}; each request's window is t0 to t_end. NPU load is the mean over cores (whole request / decode only). `-`: no sample in the window.\n"
+    );
+    let mut head = String::from("| # | test | samples | NPU load % | NPU MHz | DDR MHz |");
+    let mut rule = String::from("|---|---|---|---|---|---|");
+    for p in &policies {
+        let _ = write!(head, " CPU {} MHz |", md_inline(p));
+        rule.push_str("---|");
+    }
+    head.push_str(" max °C | process CPU % | RSS MB |");
+    rule.push_str("---|---|---|");
+    let _ = writeln!(o, "{head}\n{rule}");
+    for (r, t) in trace.requests.iter().zip(&tele) {
+        let mut row = format!(
+            "| {} | {}{} | {} | {} / {} | {} | {} |",
+            r.index,
+            md_inline(&r.test_id),
+            if r.warmup { " (warm-up)" } else { "" },
+            t.samples,
+            num(t.npu_load_pct, 0),
+            num(t.npu_load_decode_pct, 0),
+            mhz_range(t.npu_freq_hz, 1e6),
+            mhz_range(t.dmc_freq_hz, 1e6),
+        );
+        for p in &policies {
+            let r = t.cpu_freq_khz.iter().find(|(q, _)| q == p).map(|(_, r)| *r);
+            let _ = write!(row, " {} |", mhz_range(r, 1e3));
+        }
+        let temp = t
+            .max_temp_mc
+            .as_ref()
+            .map(|(z, v)| format!("{:.1} ({})", *v as f64 / 1e3, md_inline(z)))
+            .unwrap_or_else(|| "-".into());
+        let _ = write!(
+            row,
+            " {temp} | {} | {} |",
+            num(t.process_cpu_pct, 0),
+            num(t.rss_max_kb.map(|k| k as f64 / 1024.0), 0)
+        );
+        let _ = writeln!(o, "{row}");
+    }
+    let _ = writeln!(o);
 }

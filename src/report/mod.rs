@@ -1,8 +1,13 @@
 //! Report renderers: one file per format, all pure functions of (trace, summary).
+pub mod csv;
+pub mod html;
 pub mod json;
 pub mod json_writer;
 pub mod markdown;
+pub mod svg;
 pub mod text;
+
+pub use csv::CsvPer;
 
 use crate::stats::Summary;
 use crate::trace::Trace;
@@ -12,6 +17,17 @@ use crate::trace::Trace;
 pub enum Format {
     Markdown,
     Json,
+    /// One self-contained page with inline SVG charts.
+    Html,
+    /// A table for spreadsheets/pandas; rows per request or per token (see [`Options`]).
+    Csv,
+}
+
+/// Renderer options that only some formats use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// What one CSV row is (`--per request|token`).
+    pub csv_per: CsvPer,
 }
 
 impl Format {
@@ -21,8 +37,10 @@ impl Format {
             let f = match part {
                 "md" | "markdown" => Format::Markdown,
                 "json" => Format::Json,
+                "html" | "htm" => Format::Html,
+                "csv" => Format::Csv,
                 other => return Err(format!(
-                    "unknown report format {other:?}; use md or json (comma-separated for several)"
+                    "unknown report format {other:?}; use md, json, html or csv (comma-separated for several)"
                 )),
             };
             if !v.contains(&f) {
@@ -30,7 +48,7 @@ impl Format {
             }
         }
         if v.is_empty() {
-            return Err("--format is empty; use md or json".into());
+            return Err("--format is empty; use md, json, html or csv".into());
         }
         Ok(v)
     }
@@ -39,16 +57,25 @@ impl Format {
         match self {
             Format::Markdown => "md",
             Format::Json => "json",
+            Format::Html => "html",
+            Format::Csv => "csv",
         }
     }
 }
 
-/// Render one trace in one format.
+/// Render one trace in one format with default options.
 pub fn render(trace: &Trace, format: Format) -> String {
+    render_with(trace, format, Options::default())
+}
+
+/// Render one trace in one format.
+pub fn render_with(trace: &Trace, format: Format, options: Options) -> String {
     let s = Summary::of(trace);
     match format {
         Format::Markdown => markdown::render(trace, &s),
         Format::Json => json::render(trace, &s),
+        Format::Html => html::render(trace, &s),
+        Format::Csv => csv::render(trace, &s, options.csv_per),
     }
 }
 

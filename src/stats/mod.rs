@@ -3,6 +3,8 @@
 pub mod aggregate;
 pub mod request;
 pub mod summary;
+pub mod telemetry;
+pub mod warnings;
 
 pub use aggregate::Aggregate;
 pub use request::RequestMetrics;

@@ -1,7 +1,7 @@
 //! Trace reader: maps the file, checks every frame's length, marker and crc32, validates each
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
-use super::schema::{ArchivedRecord, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch};
+use super::schema::{ArchivedRecord, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk};
 use super::{FILE_HEADER_LEN, FORMAT_MAJOR, FRAME_HEADER_LEN, FRAME_MAGIC, MAGIC, MAX_FRAME_LEN};
 use std::fmt;
 use std::fs::File;
@@ -97,6 +97,8 @@ pub struct Trace {
     pub frames: u32,
     pub file_len: u64,
     pub damage: Option<Damage>,
+    /// Length of the valid prefix (where a writer may resume appending).
+    pub valid_len: u64,
     /// Frames with a valid crc whose record kind this version does not know (newer minor).
     pub skipped_unknown: u32,
 }
@@ -146,11 +148,13 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
         frames: 0,
         file_len: bytes.len() as u64,
         damage: None,
+        valid_len: FILE_HEADER_LEN as u64,
         skipped_unknown: 0,
     };
     let mut have_header = false;
     let mut finals: Vec<(u32, RequestRecord)> = Vec::new();
     let mut partials: Vec<(u32, RequestRecord)> = Vec::new();
+    let mut chunks: Vec<TokenChunk> = Vec::new();
     let mut off = FILE_HEADER_LEN;
     // The payload copy below guarantees 16-byte alignment even if `bytes` is not aligned.
     let mut aligned = rkyv::util::AlignedVec::<16>::new();
@@ -206,6 +210,7 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
         };
         trace.frames += 1;
         off += FRAME_HEADER_LEN + padded.min(rest.len() - FRAME_HEADER_LEN);
+        trace.valid_len = off as u64;
         let Some(record) = record else {
             // Valid crc but unknown layout: a record kind from a newer minor version.
             trace.skipped_unknown += 1;
@@ -227,6 +232,7 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
             Record::Partial(r) => partials.push((r.index, r)),
             Record::Telemetry(t) => trace.telemetry.push(t),
             Record::End(e) => trace.end = Some(e),
+            Record::Tokens(c) => chunks.push(c),
         }
     }
     if !have_header {
@@ -235,23 +241,53 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
             damage: trace.damage,
         });
     }
-    trace.requests = merge_requests(finals, partials);
+    trace.requests = merge_requests(finals, partials, chunks);
     Ok(trace)
 }
 
-/// Final frames win; otherwise the latest checkpoint of a request is kept.
+/// Final frames win; otherwise the latest checkpoint of a request plus the token chunks that
+/// continue it exactly (a chunk that would leave a gap is ignored).
 fn merge_requests(
     finals: Vec<(u32, RequestRecord)>,
     partials: Vec<(u32, RequestRecord)>,
+    chunks: Vec<TokenChunk>,
 ) -> Vec<RequestRecord> {
     let mut by_index: std::collections::BTreeMap<u32, RequestRecord> = Default::default();
     for (i, r) in partials {
         by_index.insert(i, r);
     }
+    for c in chunks {
+        if let Some(r) = by_index.get_mut(&c.index) {
+            extend_with_chunk(r, &c);
+        }
+    }
+    for r in by_index.values_mut() {
+        // An in-flight request ends, as far as anyone knows, at its last token.
+        r.end_us = r.end_us.max(r.token_dt_us.iter().map(|&d| u64::from(d)).sum());
+    }
     for (i, r) in finals {
         by_index.insert(i, r);
     }
     by_index.into_values().collect()
+}
+
+fn extend_with_chunk(r: &mut RequestRecord, c: &TokenChunk) {
+    let have = r.token_dt_us.len();
+    let first = c.first as usize;
+    let n = c.token_dt_us.len();
+    if first > have || c.token_ids.len() != n || c.text_len.len() != n {
+        return;
+    }
+    let skip = have - first;
+    if skip >= n {
+        return;
+    }
+    let skip_bytes: usize = c.text_len[..skip].iter().map(|&l| usize::from(l)).sum();
+    r.token_dt_us.extend_from_slice(&c.token_dt_us[skip..]);
+    r.token_ids.extend_from_slice(&c.token_ids[skip..]);
+    r.text_len.extend_from_slice(&c.text_len[skip..]);
+    r.text.extend_from_slice(c.text.get(skip_bytes..).unwrap_or(&[]));
+    r.waiting.extend(c.waiting.iter().copied().filter(|&w| w as usize >= have));
 }
 
 #[cfg(test)]
@@ -326,6 +362,38 @@ mod tests {
             t.damage
         );
         assert!(t.requests.is_empty());
+    }
+
+    #[test]
+    fn chunks_continue_a_partial_and_gaps_are_ignored() {
+        let mut out = file_header().to_vec();
+        let chunk = |first: u32, ids: &[i32]| {
+            Record::Tokens(TokenChunk {
+                index: 0,
+                first,
+                token_dt_us: vec![10; ids.len()],
+                token_ids: ids.to_vec(),
+                waiting: vec![],
+                text_len: vec![1; ids.len()],
+                text: ids.iter().map(|&i| b'a' + i as u8).collect(),
+            })
+        };
+        let recs = vec![
+            Record::Header(RunHeader::default()),
+            Record::Partial(RequestRecord { index: 0, status: Status::InFlight, ..Default::default() }),
+            chunk(0, &[0, 1]),
+            chunk(1, &[1, 2, 3]),
+            chunk(9, &[9]),
+        ];
+        for (i, r) in recs.iter().enumerate() {
+            let p = rkyv::to_bytes::<rkyv::rancor::Error>(r).unwrap();
+            encode_frame(i as u32, &p, &mut out);
+        }
+        let t = parse(&out, "t".into()).unwrap();
+        assert_eq!(t.requests[0].token_ids, vec![0, 1, 2, 3]);
+        assert_eq!(t.requests[0].text, b"abcd");
+        assert_eq!(t.requests[0].end_us, 40);
+        assert_eq!(t.valid_len, out.len() as u64);
     }
 
     #[test]

@@ -21,6 +21,22 @@ pub enum Record {
     Partial(RequestRecord),
     Telemetry(TelemetryBatch),
     End(RunEnd),
+    /// Tokens of an in-flight request appended since its last checkpoint (incremental, so a
+    /// long request costs O(tokens) to checkpoint, not O(tokens²)).
+    Tokens(TokenChunk),
+}
+
+/// A slice of an in-flight request's tokens, starting at token `first`.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct TokenChunk {
+    pub index: u32,
+    pub first: u32,
+    pub token_dt_us: Vec<u32>,
+    pub token_ids: Vec<i32>,
+    /// Absolute token indices of WAITING tokens in this chunk.
+    pub waiting: Vec<u32>,
+    pub text_len: Vec<u16>,
+    pub text: Vec<u8>,
 }
 
 /// Who produced the trace, with what, on what, and how it was configured.

@@ -32,6 +32,17 @@ impl TraceWriter {
         })
     }
 
+    /// Reopen an existing trace to append after its valid prefix (used by the supervisor to
+    /// finalise the trace of a crashed recorder): a torn tail is cut off first.
+    pub fn resume(path: &Path, valid_len: u64, next_seq: u32) -> io::Result<Self> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(valid_len)?;
+        let mut file = file;
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(valid_len))?;
+        Ok(TraceWriter { file, path: path.to_path_buf(), seq: next_seq, buf: Vec::with_capacity(1 << 16), bytes: valid_len })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
