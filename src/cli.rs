@@ -92,6 +92,10 @@ pub struct RecordArgs {
     /// ask the model not to think, overriding the suite
     #[argh(switch)]
     pub no_think: bool,
+    /// replace the runtime's chat template (RKLLM ≥ 1.2.0): a JSON array of three strings,
+    /// [system, prefix, postfix], e.g. '["", "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"]'
+    #[argh(option)]
+    pub chat_template: Option<String>,
     /// per-request deadline (e.g. 5m); at the deadline the request is aborted and its tokens kept
     #[argh(option, from_str_fn(parse_duration))]
     pub timeout: Option<Duration>,

@@ -40,7 +40,7 @@ fn default_suite_figures_match_the_simulated_runtime() {
         // Decode ≈ 1 / ((313 ms + slope) × scale).
         let decode = r["decode_tok_s"].as_f64().unwrap();
         let expect = 1000.0 / (313.0 * SCALE);
-        assert!(decode <= expect * 1.05 && decode >= expect * 0.6, "{id}: decode {decode} vs {expect}");
+        assert!(decode <= expect * 1.15 && decode >= expect * 0.6, "{id}: decode {decode} vs {expect}");
         // Our wall-clock TTFT and the runtime's own prefill figure agree.
         let rt_prefill = r["runtime_perf"]["prefill_time_ms"].as_f64().unwrap() * SCALE;
         assert!((ttft - rt_prefill).abs() <= rt_prefill * 0.5 + 5.0, "{id}: {ttft} vs runtime {rt_prefill}");

@@ -51,6 +51,19 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
     if think == Some(true) && !abi.has_thinking() {
         eprintln!("rkbench: warning: RKLLM {abi} has no enable_thinking; --think is ignored (the model's chat template decides)");
     }
+    let chat_template = match &a.chat_template {
+        None => None,
+        Some(t) => {
+            let v: Vec<String> = serde_json::from_str(t)
+                .ok()
+                .filter(|v: &Vec<String>| v.len() == 3)
+                .ok_or_else(|| Error::usage("--chat-template takes a JSON array of three strings: [system, prefix, postfix]"))?;
+            if abi < AbiVersion::V1_2_0 {
+                return Err(Error::usage(format!("--chat-template needs rkllm_set_chat_template, which RKLLM {abi} does not have (1.2.0+)")));
+            }
+            Some((v[0].clone(), v[1].clone(), v[2].clone()))
+        }
+    };
     let threads = a
         .threads
         .map(|t| t as i8)
@@ -130,7 +143,16 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
             sha256: suite.sha256.clone(),
             tests: suite.tests.len() as u32,
         },
-        board: board::facts(&root),
+        board: {
+            let mut f = board::facts(&root);
+            if let Some((sys, pre, post)) = &chat_template {
+                for (k, v) in [("chat_template.system", sys), ("chat_template.prefix", pre), ("chat_template.postfix", post)] {
+                    f.push(crate::trace::Fact { key: k.into(), value: v.clone() });
+                }
+                f.sort();
+            }
+            f
+        },
     };
     let plan = RecordPlan {
         init,
@@ -143,6 +165,7 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         abort_grace: a.abort_grace,
         quiet: a.quiet,
         out: out.clone(),
+        chat_template,
     };
     if !a.quiet {
         eprintln!(

@@ -30,6 +30,8 @@ pub struct RecordPlan {
     pub abort_grace: Duration,
     pub quiet: bool,
     pub out: PathBuf,
+    /// (system, prefix, postfix) for `rkllm_set_chat_template`.
+    pub chat_template: Option<(String, String, String)>,
 }
 
 /// How a recording ended, for the exit code.
@@ -136,6 +138,7 @@ pub fn record(
     let (ev_tx, ev_rx) = mpsc::channel::<FromRuntime>();
     let sink = Arc::clone(&recorder);
     let clear_kv = plan.clear_kv;
+    let chat_template = plan.chat_template.clone();
     let aborter_slot: Arc<std::sync::Mutex<Option<crate::runtime::Aborter>>> = Default::default();
     let slot = Arc::clone(&aborter_slot);
     // The runtime thread is never joined: if the runtime hangs, the process exits around it.
@@ -150,6 +153,19 @@ pub fn record(
                     return;
                 }
             };
+            if let Some((sys, pre, post)) = &chat_template {
+                match session.set_chat_template(sys, pre, post) {
+                    Ok(Some(0)) | Ok(None) => {}
+                    Ok(Some(rc)) => {
+                        let _ = ev_tx.send(FromRuntime::InitFailed(Error::runtime(format!("rkllm_set_chat_template failed with code {rc}; check the --chat-template strings"))));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = ev_tx.send(FromRuntime::InitFailed(e));
+                        return;
+                    }
+                }
+            }
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(session.aborter());
             let _ = ev_tx.send(FromRuntime::Ready);
             while let Ok(job) = job_rx.recv() {
