@@ -13,6 +13,7 @@ pub struct Cli {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once; argh needs the plain struct
 pub enum Command {
     Record(RecordArgs),
     Report(ReportArgs),
@@ -124,6 +125,41 @@ pub struct RecordArgs {
     /// keep the KV cache between requests (default: cleared with rkllm_clear_kv_cache)
     #[argh(switch)]
     pub no_clear_kv: bool,
+    /// run each test N times (default 1; multiplies the suite's per-test repeat)
+    #[argh(option, default = "1")]
+    pub repeat: u32,
+    /// warm-up requests before the measured ones: kept in the trace, marked, not in statistics
+    #[argh(option, default = "0")]
+    pub warmup: u32,
+    /// order of repeated tests: interleaved (a b a b, default), blocked (a a b b), shuffled
+    #[argh(option, default = "String::from(\"interleaved\")")]
+    pub order: String,
+    /// seed for --order shuffled (default 0)
+    #[argh(option, default = "0")]
+    pub seed: u64,
+    /// pause between requests (e.g. 30s) so the board cools down
+    #[argh(option, from_str_fn(parse_duration))]
+    pub cooldown: Option<Duration>,
+    /// stop cleanly between requests once the run has lasted this long (e.g. 30m)
+    #[argh(option, from_str_fn(parse_duration))]
+    pub max_duration: Option<Duration>,
+    /// run at least this many measured requests (repeating the suite if needed)
+    #[argh(option, default = "0")]
+    pub min_requests: u32,
+    /// sweep a parameter: --sweep max-context-len=4096,8192 (repeatable; every combination is
+    /// recorded into its own trace in the --out directory, with index.json)
+    #[argh(option)]
+    pub sweep: Vec<String>,
+    /// board telemetry sampling interval (default 200ms)
+    #[argh(
+        option,
+        default = "Duration::from_millis(200)",
+        from_str_fn(parse_duration)
+    )]
+    pub sample_interval: Duration,
+    /// do not sample board telemetry
+    #[argh(switch)]
+    pub no_telemetry: bool,
     /// no progress output on stderr
     #[argh(switch, short = 'q')]
     pub quiet: bool,

@@ -9,11 +9,26 @@ fn default_suite_through_every_abi() {
     let dir = tempdir("abi-default");
     for abi in ABIS {
         let out = dir.join(format!("{abi}.rktrace"));
-        let o = record(&fake_lib(abi), &out, &["--suite", "default"], &[("FAKE_RKLLM_TIME_SCALE", "0.005"), ("FAKE_RKLLM_OUTPUT_TOKENS", "16"), ("FAKE_RKLLM_JITTER", "0")]);
+        let o = record(
+            &fake_lib(abi),
+            &out,
+            &["--suite", "default"],
+            &[
+                ("FAKE_RKLLM_TIME_SCALE", "0.005"),
+                ("FAKE_RKLLM_OUTPUT_TOKENS", "16"),
+                ("FAKE_RKLLM_JITTER", "0"),
+            ],
+        );
         assert!(o.status.success(), "{abi}: {}", stderr(&o));
         let j = json_report(&out);
         assert_eq!(j["run"]["runtime"]["abi"], abi);
-        assert!(j["run"]["runtime"]["evidence"].as_str().unwrap().contains(&format!("rkllm-runtime version: {}", if abi == "1.1" { "1.1.4" } else { abi })));
+        assert!(j["run"]["runtime"]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "rkllm-runtime version: {}",
+                if abi == "1.1" { "1.1.4" } else { abi }
+            )));
         let reqs = j["requests"].as_array().unwrap();
         assert_eq!(reqs.len(), 10, "{abi}");
         for r in reqs {
@@ -22,10 +37,16 @@ fn default_suite_through_every_abi() {
             let input = (r["prompt"].as_str().unwrap().len() as f64 / 4.0).ceil();
             let expect_ttft = (125.0 + 30.0 * input) * 0.005;
             let ttft = r["ttft_ms"].as_f64().unwrap();
-            assert!(ttft >= expect_ttft * 0.95 && ttft <= expect_ttft * 1.7 + 5.0, "{abi}: TTFT {ttft} vs {expect_ttft}");
+            assert!(
+                ttft >= expect_ttft * 0.95 && ttft <= expect_ttft * 1.7 + 5.0,
+                "{abi}: TTFT {ttft} vs {expect_ttft}"
+            );
             let decode = r["decode_tok_s"].as_f64().unwrap();
             let expect = 1000.0 / (313.0 * 0.005);
-            assert!(decode <= expect * 1.15 && decode >= expect * 0.5, "{abi}: decode {decode} vs {expect}");
+            assert!(
+                decode <= expect * 1.15 && decode >= expect * 0.5,
+                "{abi}: decode {decode} vs {expect}"
+            );
             // The runtime's perf stats exist from 1.2.1 only.
             assert_eq!(r["runtime_perf"].is_null(), abi < "1.2.1", "{abi}");
         }
@@ -38,10 +59,21 @@ fn per_request_caps_are_enforced_on_every_abi() {
     for abi in ABIS {
         let out = dir.join(format!("{abi}.rktrace"));
         // quick: caps 32, 48, 64; the runtime would generate 100.
-        let o = record(&fake_lib(abi), &out, &["--suite", "quick"], &[("FAKE_RKLLM_TIME_SCALE", "0.005"), ("FAKE_RKLLM_OUTPUT_TOKENS", "100")]);
+        let o = record(
+            &fake_lib(abi),
+            &out,
+            &["--suite", "quick"],
+            &[
+                ("FAKE_RKLLM_TIME_SCALE", "0.005"),
+                ("FAKE_RKLLM_OUTPUT_TOKENS", "100"),
+            ],
+        );
         assert!(o.status.success(), "{abi}: {}", stderr(&o));
         let j = json_report(&out);
-        assert_eq!(j["run"]["params"]["max_new_tokens"], 64, "{abi}: init cap = the largest");
+        assert_eq!(
+            j["run"]["params"]["max_new_tokens"], 64,
+            "{abi}: init cap = the largest"
+        );
         let reqs = j["requests"].as_array().unwrap();
         for (r, cap) in reqs.iter().zip([32u64, 48, 64]) {
             let n = r["output_tokens"].as_u64().unwrap();
@@ -51,7 +83,11 @@ fn per_request_caps_are_enforced_on_every_abi() {
             } else if abi == "1.3.0" {
                 assert_eq!((n, by), (cap, "runtime (per run)"), "{abi}");
             } else if abi == "1.2.1" {
-                assert_eq!((n, by), (cap, "rkbench"), "{abi}: the callback asks to stop at the cap");
+                assert_eq!(
+                    (n, by),
+                    (cap, "rkbench"),
+                    "{abi}: the callback asks to stop at the cap"
+                );
             } else {
                 // ≤ 1.2.0: the callback cannot stop generation, so rkbench calls rkllm_abort.
                 assert_eq!(by, "rkbench", "{abi}");
@@ -66,24 +102,57 @@ fn per_request_caps_are_enforced_on_every_abi() {
 fn thinking_reaches_runtimes_that_have_it() {
     let dir = tempdir("abi-think");
     let out = dir.join("t.rktrace");
-    let o = record(&fake_lib("1.2.1"), &out, &["--suite", "quick", "--think", "--max-new-tokens", "60"], &[("FAKE_RKLLM_TIME_SCALE", "0.002"), ("FAKE_RKLLM_OUTPUT_TOKENS", "40")]);
+    let o = record(
+        &fake_lib("1.2.1"),
+        &out,
+        &["--suite", "quick", "--think", "--max-new-tokens", "60"],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.002"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "40"),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let j = json_report(&out);
     for r in j["requests"].as_array().unwrap() {
-        assert!(r["response"].as_str().unwrap().starts_with("<think>"), "{}", r["response"]);
+        assert!(
+            r["response"].as_str().unwrap().starts_with("<think>"),
+            "{}",
+            r["response"]
+        );
         let t = &r["think"];
         assert!(t["think_tokens"].as_u64().unwrap() > 2);
-        assert_eq!(t["think_tokens"].as_u64().unwrap() + t["answer_tokens"].as_u64().unwrap(), 40);
+        assert_eq!(
+            t["think_tokens"].as_u64().unwrap() + t["answer_tokens"].as_u64().unwrap(),
+            40
+        );
     }
     assert_eq!(j["run"]["params"]["think"], true);
     // 1.1 has no enable_thinking: a clear warning, and the trace records thinking as off.
     let out = dir.join("old.rktrace");
     let o = run(
-        &["record", "--suite", "quick", "--think", "--lib", &fake_lib("1.1").display().to_string(), "--model", &model().display().to_string(), "--out", &out.display().to_string()],
-        &[("FAKE_RKLLM_TIME_SCALE", "0.002"), ("FAKE_RKLLM_OUTPUT_TOKENS", "5")],
+        &[
+            "record",
+            "--suite",
+            "quick",
+            "--think",
+            "--lib",
+            &fake_lib("1.1").display().to_string(),
+            "--model",
+            &model().display().to_string(),
+            "--out",
+            &out.display().to_string(),
+        ],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.002"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "5"),
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("RKLLM 1.1 has no enable_thinking"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("RKLLM 1.1 has no enable_thinking"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(json_report(&out)["run"]["params"]["think"], false);
 }
 
@@ -93,14 +162,35 @@ fn chat_template_is_set_where_the_runtime_has_it() {
     let out = dir.join("t.rktrace");
     let params = dir.join("p.txt");
     let tpl = r#"["You are terse.", "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"]"#;
-    let o = record(&fake_lib("1.2.1"), &out, &["--suite", "quick", "--chat-template", tpl], &[("FAKE_RKLLM_TIME_SCALE", "0.002"), ("FAKE_RKLLM_OUTPUT_TOKENS", "4"), ("FAKE_RKLLM_TRACE_PARAMS", &params.display().to_string())]);
+    let o = record(
+        &fake_lib("1.2.1"),
+        &out,
+        &["--suite", "quick", "--chat-template", tpl],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.002"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "4"),
+            ("FAKE_RKLLM_TRACE_PARAMS", &params.display().to_string()),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let p = std::fs::read_to_string(&params).unwrap();
     assert!(p.contains("system_prompt=You are terse."), "{p}");
-    assert_eq!(json_report(&out)["run"]["board"]["chat_template.system"], "You are terse.");
-    let o = record(&fake_lib("1.1"), &dir.join("old.rktrace"), &["--suite", "quick", "--chat-template", tpl], &[]);
+    assert_eq!(
+        json_report(&out)["run"]["board"]["chat_template.system"],
+        "You are terse."
+    );
+    let o = record(
+        &fake_lib("1.1"),
+        &dir.join("old.rktrace"),
+        &["--suite", "quick", "--chat-template", tpl],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("needs rkllm_set_chat_template, which RKLLM 1.1 does not have"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs rkllm_set_chat_template, which RKLLM 1.1 does not have"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -111,18 +201,43 @@ fn detection_without_a_version_banner() {
     let o = record(&lib, &dir.join("a.rktrace"), &["--suite", "quick"], &[]);
     assert_eq!(o.status.code(), Some(4));
     let e = stderr(&o);
-    assert!(e.contains("cannot tell RKLLM 1.2.1–1.2.3 from 1.3.0") && e.contains("--runtime-abi 1.2.1"), "{e}");
+    assert!(
+        e.contains("cannot tell RKLLM 1.2.1–1.2.3 from 1.3.0") && e.contains("--runtime-abi 1.2.1"),
+        "{e}"
+    );
     let out = dir.join("b.rktrace");
-    let o = record(&lib, &out, &["--suite", "quick", "--runtime-abi", "1.2.1"], &[("FAKE_RKLLM_TIME_SCALE", "0.002"), ("FAKE_RKLLM_OUTPUT_TOKENS", "4")]);
+    let o = record(
+        &lib,
+        &out,
+        &["--suite", "quick", "--runtime-abi", "1.2.1"],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.002"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "4"),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(json_report(&out)["run"]["runtime"]["evidence"].as_str().unwrap().starts_with("--runtime-abi 1.2.1"));
+    assert!(json_report(&out)["run"]["runtime"]["evidence"]
+        .as_str()
+        .unwrap()
+        .starts_with("--runtime-abi 1.2.1"));
     // 1.2.0 is recognisable by its symbols alone.
     let out = dir.join("c.rktrace");
-    let o = record(&fake_lib_with("1.2.0", &["no-banner"]), &out, &["--suite", "quick"], &[("FAKE_RKLLM_TIME_SCALE", "0.002"), ("FAKE_RKLLM_OUTPUT_TOKENS", "4")]);
+    let o = record(
+        &fake_lib_with("1.2.0", &["no-banner"]),
+        &out,
+        &["--suite", "quick"],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.002"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "4"),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let j = json_report(&out);
     assert_eq!(j["run"]["runtime"]["abi"], "1.2.0");
-    assert!(j["run"]["runtime"]["evidence"].as_str().unwrap().contains("no version banner"));
+    assert!(j["run"]["runtime"]["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("no version banner"));
 }
 
 #[test]
@@ -131,7 +246,15 @@ fn independent_c_runtime_for_every_abi() {
     for abi in ABIS {
         let out = dir.join(format!("{abi}.rktrace"));
         let params = dir.join(format!("{abi}.params"));
-        let o = record(&c_lib(abi), &out, &["--suite", "quick", "--top-k", "9", "--temperature", "0.5"], &[("C_RKLLM_TOKENS", "10"), ("C_RKLLM_TRACE_PARAMS", &params.display().to_string())]);
+        let o = record(
+            &c_lib(abi),
+            &out,
+            &["--suite", "quick", "--top-k", "9", "--temperature", "0.5"],
+            &[
+                ("C_RKLLM_TOKENS", "10"),
+                ("C_RKLLM_TRACE_PARAMS", &params.display().to_string()),
+            ],
+        );
         assert!(o.status.success(), "{abi}: {}", stderr(&o));
         let j = json_report(&out);
         for r in j["requests"].as_array().unwrap() {
@@ -139,6 +262,9 @@ fn independent_c_runtime_for_every_abi() {
             assert_eq!(r["status"], "ok", "{abi}");
         }
         let p = std::fs::read_to_string(&params).unwrap();
-        assert!(p.lines().any(|l| l == "top_k=9") && p.lines().any(|l| l == "temperature=0.5"), "{abi}: {p}");
+        assert!(
+            p.lines().any(|l| l == "top_k=9") && p.lines().any(|l| l == "temperature=0.5"),
+            "{abi}: {p}"
+        );
     }
 }

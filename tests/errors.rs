@@ -5,7 +5,10 @@ use common::*;
 
 fn one_line_error(o: &std::process::Output) -> String {
     let e = stderr(o);
-    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("rkbench: error:")).collect();
+    let lines: Vec<&str> = e
+        .lines()
+        .filter(|l| l.starts_with("rkbench: error:"))
+        .collect();
     assert_eq!(lines.len(), 1, "expected one error line, got:\n{e}");
     assert!(!e.contains("panicked"), "{e}");
     lines[0].to_string()
@@ -14,10 +17,18 @@ fn one_line_error(o: &std::process::Output) -> String {
 #[test]
 fn missing_library() {
     let dir = tempdir("err-nolib");
-    let o = record(&dir.join("nope/librkllmrt.so"), &dir.join("t.rktrace"), &[], &[]);
+    let o = record(
+        &dir.join("nope/librkllmrt.so"),
+        &dir.join("t.rktrace"),
+        &[],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3));
     let l = one_line_error(&o);
-    assert!(l.contains("nope/librkllmrt.so not found") && l.contains("--lib"), "{l}");
+    assert!(
+        l.contains("nope/librkllmrt.so not found") && l.contains("--lib"),
+        "{l}"
+    );
 }
 
 #[test]
@@ -45,13 +56,23 @@ fn wrong_architecture() {
     let o = record(&lib, &dir.join("t.rktrace"), &[], &[]);
     assert_eq!(o.status.code(), Some(3));
     let l = one_line_error(&o);
-    assert!(l.contains("is built for arm (32-bit, armhf)") && l.contains("but this rkbench runs on"), "{l}");
+    assert!(
+        l.contains("is built for arm (32-bit, armhf)") && l.contains("but this rkbench runs on"),
+        "{l}"
+    );
     h[4] = 2;
-    h[18] = if cfg!(target_arch = "x86_64") { 183 } else { 62 };
+    h[18] = if cfg!(target_arch = "x86_64") {
+        183
+    } else {
+        62
+    };
     std::fs::write(&lib, &h).unwrap();
     let o = record(&lib, &dir.join("t.rktrace"), &[], &[]);
     let l = one_line_error(&o);
-    assert!(l.contains("is built for aarch64") || l.contains("is built for x86_64"), "{l}");
+    assert!(
+        l.contains("is built for aarch64") || l.contains("is built for x86_64"),
+        "{l}"
+    );
 }
 
 #[test]
@@ -60,7 +81,12 @@ fn missing_symbol() {
     let src = dir.join("lib.c");
     std::fs::write(&src, "const char banner[] = \"rkllm-runtime version: 1.2.1\";\nint rkllm_init(void){return 0;}\nint rkllm_set_chat_template(void){return 0;}\nint rkllm_get_kv_cache_size(void){return 0;}\n").unwrap();
     let lib = dir.join("librkllmrt.so");
-    let st = std::process::Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status().unwrap();
+    let st = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .unwrap();
     assert!(st.success());
     let o = record(&lib, &dir.join("t.rktrace"), &[], &[]);
     assert_eq!(o.status.code(), Some(4));
@@ -74,11 +100,20 @@ fn unknown_runtime_version_and_bad_abi_flag() {
     let src = dir.join("lib.c");
     std::fs::write(&src, "const char banner[] = \"rkllm-runtime version: 9.9.9\";\nint rkllm_init(void){return 0;}\n").unwrap();
     let lib = dir.join("librkllmrt.so");
-    assert!(std::process::Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status().unwrap().success());
+    assert!(std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .unwrap()
+        .success());
     let o = record(&lib, &dir.join("t.rktrace"), &[], &[]);
     assert_eq!(o.status.code(), Some(4));
     let l = one_line_error(&o);
-    assert!(l.contains("version 9.9.9") && l.contains("--runtime-abi"), "{l}");
+    assert!(
+        l.contains("version 9.9.9") && l.contains("--runtime-abi"),
+        "{l}"
+    );
     let o = record(&lib, &dir.join("t.rktrace"), &["--runtime-abi", "2.0"], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(one_line_error(&o).contains("--runtime-abi"));
@@ -88,10 +123,25 @@ fn unknown_runtime_version_and_bad_abi_flag() {
 fn missing_model() {
     let dir = tempdir("err-model");
     let lib = c_lib("1.2.1");
-    let o = run(&["record", "-q", "--lib", &lib.display().to_string(), "--model", "/nonexistent/m.rkllm", "--out", &dir.join("t.rktrace").display().to_string()], &[]);
+    let o = run(
+        &[
+            "record",
+            "-q",
+            "--lib",
+            &lib.display().to_string(),
+            "--model",
+            "/nonexistent/m.rkllm",
+            "--out",
+            &dir.join("t.rktrace").display().to_string(),
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3));
     let l = one_line_error(&o);
-    assert!(l.contains("model file /nonexistent/m.rkllm") && l.contains("--model"), "{l}");
+    assert!(
+        l.contains("model file /nonexistent/m.rkllm") && l.contains("--model"),
+        "{l}"
+    );
 }
 
 #[test]
@@ -111,8 +161,17 @@ fn init_failure_names_the_code() {
 fn bad_suite_file() {
     let dir = tempdir("err-suite");
     let suite = dir.join("s.json");
-    std::fs::write(&suite, "{\n  \"name\": \"x\",\n  \"tests\": [ { \"id\": \"a\", \"promt\": \"hi\" } ]\n}\n").unwrap();
-    let o = record(&c_lib("1.2.1"), &dir.join("t.rktrace"), &["--suite", &suite.display().to_string()], &[]);
+    std::fs::write(
+        &suite,
+        "{\n  \"name\": \"x\",\n  \"tests\": [ { \"id\": \"a\", \"promt\": \"hi\" } ]\n}\n",
+    )
+    .unwrap();
+    let o = record(
+        &c_lib("1.2.1"),
+        &dir.join("t.rktrace"),
+        &["--suite", &suite.display().to_string()],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3));
     let l = one_line_error(&o);
     assert!(l.contains("s.json:3:") && l.contains("promt"), "{l}");

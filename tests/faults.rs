@@ -28,7 +28,12 @@ fn deadline_keeps_partial_tokens_and_the_next_test_starts_at_once() {
         &fake_lib("1.2.1"),
         &out,
         &["--suite", "quick", "--timeout", "400ms"],
-        &[("FAKE_RKLLM_TIME_SCALE", "0.01"), ("FAKE_RKLLM_OUTPUT_TOKENS", "20"), ("FAKE_RKLLM_HANG_AFTER", "5"), ("FAKE_RKLLM_FAULT_RUN", "1")],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "20"),
+            ("FAKE_RKLLM_HANG_AFTER", "5"),
+            ("FAKE_RKLLM_FAULT_RUN", "1"),
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let t = read_trace(&out);
@@ -44,8 +49,15 @@ fn deadline_keeps_partial_tokens_and_the_next_test_starts_at_once() {
     assert_eq!(r2.output_tokens(), 20);
     // Nothing queued behind the aborted request: the next one starts right after it.
     let gap_us = r2.start_us - (r1.start_us + r1.return_us);
-    assert!(gap_us < 200_000, "next request started {gap_us} µs after the abort returned");
-    assert!(r1.end_us >= 400_000 && r1.end_us < 1_500_000, "{}", r1.end_us);
+    assert!(
+        gap_us < 200_000,
+        "next request started {gap_us} µs after the abort returned"
+    );
+    assert!(
+        r1.end_us >= 400_000 && r1.end_us < 1_500_000,
+        "{}",
+        r1.end_us
+    );
     let j = json_report(&out);
     assert_eq!(j["requests"][1]["status"], "timeout");
     assert_eq!(j["summary"]["partial"], 1);
@@ -58,7 +70,14 @@ fn runtime_ignoring_abort_is_recorded_as_hung() {
     let o = record(
         &fake_lib("1.2.1"),
         &out,
-        &["--suite", "quick", "--timeout", "300ms", "--abort-grace", "300ms"],
+        &[
+            "--suite",
+            "quick",
+            "--timeout",
+            "300ms",
+            "--abort-grace",
+            "300ms",
+        ],
         &[
             ("FAKE_RKLLM_TIME_SCALE", "0.01"),
             ("FAKE_RKLLM_OUTPUT_TOKENS", "20"),
@@ -86,7 +105,12 @@ fn crash_keeps_finished_requests_and_the_crashing_ones_tokens() {
         &fake_lib("1.2.1"),
         &out,
         &["--suite", "quick", "--checkpoint-interval", "1ms"],
-        &[("FAKE_RKLLM_TIME_SCALE", "0.1"), ("FAKE_RKLLM_OUTPUT_TOKENS", "12"), ("FAKE_RKLLM_CRASH_AFTER", "7"), ("FAKE_RKLLM_FAULT_RUN", "1")],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.1"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "12"),
+            ("FAKE_RKLLM_CRASH_AFTER", "7"),
+            ("FAKE_RKLLM_FAULT_RUN", "1"),
+        ],
     );
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
     assert!(stderr(&o).contains("SIGSEGV"), "{}", stderr(&o));
@@ -95,12 +119,20 @@ fn crash_keeps_finished_requests_and_the_crashing_ones_tokens() {
     let t = read_trace(&out);
     let end = t.end.as_ref().unwrap();
     assert_eq!(end.status, RunStatus::Crashed);
-    assert!(end.detail.contains("signal 11 (SIGSEGV)") && end.detail.contains("quick_02"), "{}", end.detail);
+    assert!(
+        end.detail.contains("signal 11 (SIGSEGV)") && end.detail.contains("quick_02"),
+        "{}",
+        end.detail
+    );
     assert_eq!(t.requests.len(), 2);
     assert_eq!(t.requests[0].status, Status::Ok);
     assert_eq!(t.requests[0].output_tokens(), 12);
     assert_eq!(t.requests[1].status, Status::Crashed);
-    assert_eq!(t.requests[1].output_tokens(), 7, "every token before the crash is kept");
+    assert_eq!(
+        t.requests[1].output_tokens(),
+        7,
+        "every token before the crash is kept"
+    );
     let md = stdout(&run(&["report", &out.display().to_string()], &[]));
     assert!(md.contains("crashed"));
 }
@@ -111,7 +143,15 @@ fn sigint_mid_run_leaves_a_valid_trace() {
     let out = dir.join("t.rktrace");
     let lib = fake_lib("1.2.1");
     let mut child = Command::new(bin())
-        .args(["record", "-q", "--suite", "default", "--checkpoint-interval", "5ms", "--lib"])
+        .args([
+            "record",
+            "-q",
+            "--suite",
+            "default",
+            "--checkpoint-interval",
+            "5ms",
+            "--lib",
+        ])
         .arg(&lib)
         .arg("--model")
         .arg(model())
@@ -124,7 +164,10 @@ fn sigint_mid_run_leaves_a_valid_trace() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(900));
-    let st = Command::new("kill").args(["-s", "INT", &child.id().to_string()]).status().unwrap();
+    let st = Command::new("kill")
+        .args(["-s", "INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(st.success());
     let status = wait_with_timeout(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(130));
@@ -156,7 +199,15 @@ fn sigkill_at_random_moments_never_loses_finished_requests() {
         let delay = Duration::from_millis(30 + x % 900);
         let out = dir.join(format!("k{i}.rktrace"));
         let mut child = Command::new(bin())
-            .args(["record", "-q", "--suite", "quick", "--checkpoint-interval", "2ms", "--lib"])
+            .args([
+                "record",
+                "-q",
+                "--suite",
+                "quick",
+                "--checkpoint-interval",
+                "2ms",
+                "--lib",
+            ])
             .arg(&lib)
             .arg("--model")
             .arg(model())
@@ -171,7 +222,9 @@ fn sigkill_at_random_moments_never_loses_finished_requests() {
             .unwrap();
         std::thread::sleep(delay);
         // Kill the supervisor and the recorder together, as a power cut of the process tree would.
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", child.id())]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+            .status();
         let _ = child.wait();
         if !out.exists() {
             continue; // killed before the trace was created
@@ -181,17 +234,27 @@ fn sigkill_at_random_moments_never_loses_finished_requests() {
                 recovered += 1;
                 for r in &t.requests {
                     if r.status == Status::Ok {
-                        assert_eq!(r.output_tokens(), 30, "run {i}: a finished request is intact");
+                        assert_eq!(
+                            r.output_tokens(),
+                            30,
+                            "run {i}: a finished request is intact"
+                        );
                     } else {
                         assert_eq!(r.status, Status::InFlight, "run {i}");
                     }
                 }
             }
-            Err(rkbench::trace::reader::TraceError::NoHeader { .. } | rkbench::trace::reader::TraceError::NotATrace { .. }) => {
+            Err(
+                rkbench::trace::reader::TraceError::NoHeader { .. }
+                | rkbench::trace::reader::TraceError::NotATrace { .. },
+            ) => {
                 // Killed while writing the file header / run header: nothing was measured yet.
             }
             Err(e) => panic!("run {i}: unreadable trace: {e}"),
         }
     }
-    assert!(recovered >= 10, "only {recovered} of 20 runs got far enough to test recovery");
+    assert!(
+        recovered >= 10,
+        "only {recovered} of 20 runs got far enough to test recovery"
+    );
 }

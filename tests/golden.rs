@@ -18,12 +18,25 @@ fn traces() -> Vec<PathBuf> {
 #[test]
 fn committed_traces_regenerate_their_golden_reports() {
     let traces = traces();
-    assert!(traces.len() >= 3, "expected the committed sample traces in traces/");
+    assert!(
+        traces.len() >= 3,
+        "expected the committed sample traces in traces/"
+    );
     let bless = std::env::var_os("RKBENCH_BLESS").is_some();
     let out = tempdir("golden");
     let formats = golden_formats();
     for t in &traces {
-        let o = run(&["report", &t.display().to_string(), "--format", &formats.join(","), "-o", &out.display().to_string()], &[]);
+        let o = run(
+            &[
+                "report",
+                &t.display().to_string(),
+                "--format",
+                &formats.join(","),
+                "-o",
+                &out.display().to_string(),
+            ],
+            &[],
+        );
         assert!(o.status.success(), "{}: {}", t.display(), stderr(&o));
         let stem = t.file_stem().unwrap().to_string_lossy().into_owned();
         for ext in &formats {
@@ -35,7 +48,12 @@ fn committed_traces_regenerate_their_golden_reports() {
                 std::fs::write(&golden, &got).unwrap();
                 continue;
             }
-            let want = std::fs::read(&golden).unwrap_or_else(|_| panic!("missing golden {}; run RKBENCH_BLESS=1 cargo test --test golden", golden.display()));
+            let want = std::fs::read(&golden).unwrap_or_else(|_| {
+                panic!(
+                    "missing golden {}; run RKBENCH_BLESS=1 cargo test --test golden",
+                    golden.display()
+                )
+            });
             assert!(got == want, "{name} differs from {}; if intended, rerun with RKBENCH_BLESS=1 and review the diff", golden.display());
         }
     }
@@ -44,12 +62,18 @@ fn committed_traces_regenerate_their_golden_reports() {
 #[test]
 fn reports_are_identical_across_runs_and_working_directories() {
     for t in traces() {
-        let a = run(&["report", "--format", "json", &t.display().to_string()], &[]);
+        let a = run(
+            &["report", "--format", "json", &t.display().to_string()],
+            &[],
+        );
         // Same trace through another path: the report must not depend on where the file lives.
         let dir = tempdir("golden-copy");
         let copy = dir.join(t.file_name().unwrap());
         std::fs::copy(&t, &copy).unwrap();
-        let b = run(&["report", "--format", "json", &copy.display().to_string()], &[("TZ", "Asia/Tokyo"), ("LC_ALL", "de_DE.UTF-8")]);
+        let b = run(
+            &["report", "--format", "json", &copy.display().to_string()],
+            &[("TZ", "Asia/Tokyo"), ("LC_ALL", "de_DE.UTF-8")],
+        );
         assert!(a.status.success() && b.status.success());
         assert_eq!(a.stdout, b.stdout, "{}", t.display());
     }

@@ -7,7 +7,12 @@ use rkbench::trace::reader::{parse, TraceError};
 fn recorded_trace() -> Vec<u8> {
     let dir = tempdir("robust");
     let out = dir.join("t.rktrace");
-    let o = record(&c_lib("1.2.1"), &out, &["--suite", "quick"], &[("C_RKLLM_TOKENS", "24")]);
+    let o = record(
+        &c_lib("1.2.1"),
+        &out,
+        &["--suite", "quick"],
+        &[("C_RKLLM_TOKENS", "24")],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     std::fs::read(&out).unwrap()
 }
@@ -47,18 +52,33 @@ fn random_bit_flips_and_truncations_never_panic() {
                 // Whatever was recovered is a prefix of the original requests.
                 assert!(t.requests.len() <= clean.requests.len(), "case {case}");
                 if b.len() < good.len() {
-                    assert!(t.damage.is_some() || t.frames < clean.frames || b.len() == t.valid_len as usize, "case {case}");
+                    assert!(
+                        t.damage.is_some()
+                            || t.frames < clean.frames
+                            || b.len() == t.valid_len as usize,
+                        "case {case}"
+                    );
                 }
                 // And every report format renders it.
-                for f in [rkbench::report::Format::Markdown, rkbench::report::Format::Json] {
+                for f in [
+                    rkbench::report::Format::Markdown,
+                    rkbench::report::Format::Json,
+                ] {
                     let _ = rkbench::report::render(&t, f);
                 }
             }
-            Ok(Err(TraceError::NotATrace { .. } | TraceError::NoHeader { .. } | TraceError::NewerFormat { .. })) => refused += 1,
+            Ok(Err(
+                TraceError::NotATrace { .. }
+                | TraceError::NoHeader { .. }
+                | TraceError::NewerFormat { .. },
+            )) => refused += 1,
             Ok(Err(e)) => panic!("case {case}: unexpected error {e}"),
         }
     }
-    assert!(recovered > 100 && refused > 10, "recovered {recovered}, refused {refused}");
+    assert!(
+        recovered > 100 && refused > 10,
+        "recovered {recovered}, refused {refused}"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@ use crate::board::{self, SysRoot};
 use crate::cli::RecordArgs;
 use crate::error::{Error, Result};
 use crate::provenance;
+use crate::record::schedule::Order;
 use crate::record::{self, supervise, RecordPlan};
 use crate::runtime::{library, AbiVersion, InitParams, Runtime};
 use crate::suite;
@@ -25,9 +26,28 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         .map(str::parse::<AbiVersion>)
         .transpose()
         .map_err(|e| Error::usage(format!("--runtime-abi: {e}")))?;
+    let order: Order = a
+        .order
+        .parse()
+        .map_err(|e: String| Error::usage(format!("--order: {e}")))?;
+    if a.sample_interval < std::time::Duration::from_millis(10) {
+        return Err(Error::usage("--sample-interval must be at least 10ms"));
+    }
     let suite = suite::load(&a.suite).map_err(|e| Error::input(e.to_string()))?;
     let model = model_info(&a.model)?;
     let lib_path = library::resolve_lib(a.lib.as_deref())?;
+    if !a.sweep.is_empty() && !supervise::is_child() {
+        let axes = a
+            .sweep
+            .iter()
+            .map(|s| record::sweep::parse_axis(s))
+            .collect::<Result<Vec<_>>>()?;
+        let dir = a
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out(&a.model).with_extension("sweep"));
+        return record::sweep::run(&argv, &axes, &dir, a.quiet);
+    }
     let out = a.out.clone().unwrap_or_else(|| default_out(&a.model));
     if supervise::is_child() {
         supervise::watch_parent();
@@ -35,7 +55,10 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         // Inputs are checked above so errors come from this process, once; the child redoes
         // the cheap checks and runs the suite.
         if out.exists() {
-            return Err(Error::input(format!("trace {} already exists; traces are never overwritten, choose another --out", out.display())));
+            return Err(Error::input(format!(
+                "trace {} already exists; traces are never overwritten, choose another --out",
+                out.display()
+            )));
         }
         return supervise::supervise(&argv, &out, a.quiet);
     }
@@ -146,8 +169,15 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         board: {
             let mut f = board::facts(&root);
             if let Some((sys, pre, post)) = &chat_template {
-                for (k, v) in [("chat_template.system", sys), ("chat_template.prefix", pre), ("chat_template.postfix", post)] {
-                    f.push(crate::trace::Fact { key: k.into(), value: v.clone() });
+                for (k, v) in [
+                    ("chat_template.system", sys),
+                    ("chat_template.prefix", pre),
+                    ("chat_template.postfix", post),
+                ] {
+                    f.push(crate::trace::Fact {
+                        key: k.into(),
+                        value: v.clone(),
+                    });
                 }
                 f.sort();
             }
@@ -166,6 +196,14 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         quiet: a.quiet,
         out: out.clone(),
         chat_template,
+        repeat: a.repeat.max(1),
+        warmup: a.warmup,
+        order,
+        seed: a.seed,
+        cooldown: a.cooldown.unwrap_or_default(),
+        max_duration: a.max_duration,
+        min_requests: a.min_requests,
+        telemetry: (!a.no_telemetry).then(|| (root.clone(), a.sample_interval)),
     };
     if !a.quiet {
         eprintln!(

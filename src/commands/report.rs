@@ -26,6 +26,35 @@ pub fn run(a: ReportArgs) -> Result<i32> {
         ));
     }
     for path in &a.traces {
+        if path.is_dir() {
+            let sweep = report::sweep::load(path).map_err(Error::input)?;
+            for &f in &formats {
+                let text = match f {
+                    Format::Markdown => report::sweep::markdown(&sweep),
+                    Format::Json => report::sweep::json(&sweep),
+                    _ => {
+                        return Err(Error::usage(format!(
+                            "a sweep directory ({}) reports as md or json",
+                            path.display()
+                        )))
+                    }
+                };
+                match &a.out {
+                    None => print!("{text}"),
+                    Some(out) if several => {
+                        std::fs::create_dir_all(out).map_err(|e| {
+                            Error::input(format!("cannot create {}: {e}", out.display()))
+                        })?;
+                        write(
+                            &out.join(format!("{}.{}", sweep.name, f.extension())),
+                            &text,
+                        )?;
+                    }
+                    Some(out) => write(out, &text)?,
+                }
+            }
+            continue;
+        }
         let trace = reader::read(path).map_err(|e| Error::input(e.to_string()))?;
         if let Some(d) = &trace.damage {
             eprintln!(

@@ -1,7 +1,10 @@
 //! The board side: drive the runtime through a suite and write the trace.
+pub mod progress;
 pub mod recorder;
 pub mod run;
+pub mod schedule;
 pub mod supervise;
+pub mod sweep;
 pub mod telemetry;
 
 pub use run::{record, Outcome, RecordPlan};

@@ -2,7 +2,7 @@
 //! buffers reserved before the request starts (no allocation per token in steady state), and
 //! atomics the orchestrator and progress display can read without touching the buffers.
 use crate::runtime::{CallbackSink, PerfStats};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -32,6 +32,12 @@ struct Buffers {
 
 pub struct Recorder {
     inner: Mutex<Buffers>,
+    /// Clock origin for the progress atomics below.
+    origin: Instant,
+    /// µs since `origin` of the first and latest token of the current request (for the live
+    /// decode rate; read by the progress display without touching the buffers).
+    first_us: AtomicU64,
+    last_us: AtomicU64,
     tokens: AtomicU32,
     /// Stop asking for tokens after this many (u32::MAX = no cap of ours).
     cap: AtomicU32,
@@ -56,6 +62,9 @@ impl Recorder {
                 cap: Capture::default(),
                 stray: 0,
             }),
+            origin: now,
+            first_us: AtomicU64::new(0),
+            last_us: AtomicU64::new(0),
             tokens: AtomicU32::new(0),
             cap: AtomicU32::new(u32::MAX),
             cap_hit: AtomicBool::new(false),
@@ -125,7 +134,12 @@ impl Recorder {
         Capture {
             token_dt_us: c.token_dt_us[from..].to_vec(),
             token_ids: c.token_ids[from..].to_vec(),
-            waiting: c.waiting.iter().copied().filter(|&w| w as usize >= from).collect(),
+            waiting: c
+                .waiting
+                .iter()
+                .copied()
+                .filter(|&w| w as usize >= from)
+                .collect(),
             text_len: c.text_len[from..].to_vec(),
             text: c.text[skip..].to_vec(),
             final_state: c.final_state,
@@ -137,6 +151,15 @@ impl Recorder {
     /// Tokens received in the current request.
     pub fn tokens(&self) -> u32 {
         self.tokens.load(Ordering::Relaxed)
+    }
+    /// Live decode rate of the current request: (n − 1) / (t_last − t_first), tokens/s.
+    pub fn live_decode_rate(&self) -> Option<f64> {
+        let n = self.tokens();
+        let span = self
+            .last_us
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.first_us.load(Ordering::Relaxed));
+        (n >= 2 && span > 0).then(|| f64::from(n - 1) / (span as f64 / 1e6))
     }
     /// Whether the cap of ours was reached.
     pub fn cap_hit(&self) -> bool {
@@ -176,7 +199,12 @@ impl CallbackSink for Recorder {
             c.waiting.push(i);
         }
         drop(b);
+        let since = micros(now.duration_since(self.origin));
+        self.last_us.store(since, Ordering::Relaxed);
         let n = self.tokens.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == 1 {
+            self.first_us.store(since, Ordering::Relaxed);
+        }
         if n >= self.cap.load(Ordering::Relaxed) {
             self.cap_hit.store(true, Ordering::Relaxed);
             return false;

@@ -2,12 +2,17 @@
 //! orchestrating thread enforces deadlines and caps, checkpoints in-flight requests, handles
 //! Ctrl-C, and is the only writer of the trace. If the runtime never returns after
 //! `rkllm_abort`, the orchestrator can still finish the trace and exit.
+use super::progress::Progress;
 use super::recorder::{Capture, Recorder};
+use super::schedule::{self, Order};
+use super::telemetry::Sampler;
+use crate::board::SysRoot;
 use crate::error::{exit, Error, Result};
 use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime, Session};
 use crate::suite::{Suite, TestCase};
 use crate::trace::{
-    CapSource, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunStatus, Status, TokenChunk, TraceWriter,
+    CapSource, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunStatus, Status, TokenChunk,
+    TraceWriter,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,6 +37,20 @@ pub struct RecordPlan {
     pub out: PathBuf,
     /// (system, prefix, postfix) for `rkllm_set_chat_template`.
     pub chat_template: Option<(String, String, String)>,
+    /// Each test this many times (× the test's own `repeat`).
+    pub repeat: u32,
+    /// Warm-up requests before the measured ones (kept in the trace, marked, not counted).
+    pub warmup: u32,
+    pub order: Order,
+    pub seed: u64,
+    /// Pause between requests (lets the board cool down; telemetry keeps sampling).
+    pub cooldown: Duration,
+    /// Stop between requests once the run has lasted this long…
+    pub max_duration: Option<Duration>,
+    /// …but not before this many measured requests (the schedule repeats if needed).
+    pub min_requests: u32,
+    /// Board telemetry: the sysfs root and the sampling interval (`None` = off).
+    pub telemetry: Option<(SysRoot, Duration)>,
 }
 
 /// How a recording ended, for the exit code.
@@ -131,6 +150,18 @@ pub fn record(
         ))
     })?;
     let io = |e: std::io::Error| Error::internal(format!("writing trace: {e}"));
+    let sampler = plan
+        .telemetry
+        .as_ref()
+        .map(|(root, every)| Sampler::start(root.clone(), *every, origin));
+    match &sampler {
+        Some(s) => header.board.extend(s.facts()),
+        None => header.board.push(crate::trace::Fact {
+            key: "telemetry".into(),
+            value: "unavailable (disabled by --no-telemetry)".into(),
+        }),
+    }
+    header.board.sort();
     writer.append(&Record::Header(header)).map_err(io)?;
     writer.sync().map_err(io)?;
 
@@ -191,6 +222,9 @@ pub fn record(
     match ev_rx.recv() {
         Ok(FromRuntime::Ready) => {}
         Ok(FromRuntime::InitFailed(e)) => {
+            if let Some(b) = sampler.and_then(|s| s.stop()) {
+                writer.append(&Record::Telemetry(b)).map_err(io)?;
+            }
             end_run(&mut writer, origin, RunStatus::Failed, &e.msg, 0)?;
             return Err(e);
         }
@@ -202,15 +236,72 @@ pub fn record(
         .take();
     let aborter = aborter.ok_or_else(|| Error::internal("no abort handle"))?;
 
-    let total = suite.tests.len();
+    let slots = schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed);
+    let mut progress = Progress::new(plan.quiet, slots.len());
+    if let Some(s) = &sampler {
+        let absent: Vec<String> = s
+            .absent()
+            .into_iter()
+            .map(|(k, why)| format!("{k} ({why})"))
+            .collect();
+        if !absent.is_empty() {
+            progress.note(&format!(
+                "rkbench: telemetry not available here: {}",
+                absent.join(", ")
+            ));
+        }
+    }
+    let mut tally = [0u32; 3]; // ok, partial, failed
+    let mut last_telemetry = Instant::now();
     let mut outcome = Outcome::Complete;
-    for (index, test) in suite.tests.iter().enumerate() {
+    let mut written = 0u32;
+    let mut measured = 0u32;
+    let mut slot_iter = 0usize;
+    let mut stop_reason = String::new();
+    loop {
+        if let Some(max) = plan.max_duration {
+            if origin.elapsed() >= max && measured >= plan.min_requests {
+                stop_reason = format!(
+                    "stopped after {} (--max-duration)",
+                    humantime::format_duration(Duration::from_secs(origin.elapsed().as_secs()))
+                );
+                break;
+            }
+        }
+        // The schedule repeats only to reach --min-requests.
+        let slot = match slots.get(slot_iter) {
+            Some(s) => *s,
+            None if measured < plan.min_requests && !slots.is_empty() => {
+                let extra = slots.iter().filter(|s| !s.warmup).count();
+                let k = (slot_iter - slots.len()) % extra.max(1);
+                let mut s = *slots
+                    .iter()
+                    .filter(|s| !s.warmup)
+                    .nth(k)
+                    .unwrap_or(&slots[0]);
+                s.repeat +=
+                    (1 + (slot_iter - slots.len()) / extra.max(1)) as u32 * plan.repeat.max(1);
+                s
+            }
+            None => break,
+        };
         if SIGNALS.load(Ordering::SeqCst) > 0 {
             outcome = Outcome::Interrupted;
             break;
         }
+        if slot_iter > 0 && !plan.cooldown.is_zero() {
+            let until = Instant::now() + plan.cooldown;
+            while Instant::now() < until && SIGNALS.load(Ordering::SeqCst) == 0 {
+                std::thread::sleep(
+                    Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
+                );
+                flush_telemetry(&sampler, &mut writer, &mut last_telemetry, false)?;
+            }
+        }
+        let index = written as usize;
+        let test = &suite.tests[slot.test];
         let think = plan.think.or(test.think).unwrap_or(false);
-        let cap = caps[index];
+        let cap = caps[slot.test];
         let (cap_source, our_cap, per_run) = match cap {
             Some(c) if runtime_cap > 0 && c as i32 >= runtime_cap => (CapSource::Runtime, None, 0),
             Some(c) if abi.has_per_run_params() => (CapSource::RuntimePerRun, None, c as i32),
@@ -233,8 +324,8 @@ pub fn record(
             name: test.name.clone(),
             category: test.category.clone(),
             prompt: test.prompt.clone(),
-            repeat_index: 0,
-            warmup: false,
+            repeat_index: slot.repeat,
+            warmup: slot.warmup,
             think,
             max_new_tokens: cap.map(|c| c as i32).unwrap_or(-1),
             cap_source,
@@ -250,9 +341,7 @@ pub fn record(
             _ => return Err(Error::internal("runtime thread did not start the request")),
         };
         rec.start_us = micros(t0.duration_since(origin));
-        if !plan.quiet {
-            eprintln!("[{}/{}] {} ({}) ...", index + 1, total, test.id, test.name);
-        }
+        progress.start_request(slot_iter, &test.id, slot.warmup);
         let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
         // The request is visible in the trace from its start: a crash before the first token
         // still shows which test was running.
@@ -263,7 +352,12 @@ pub fn record(
         let mut checkpointed = 0usize;
         // ≤ 1.2.0 callbacks cannot ask to stop, so rkbench aborts at its cap: poll faster then.
         let abort_at_cap = our_cap.is_some() && !abi.callback_returns_int();
-        let tick = if abort_at_cap { Duration::from_millis(1) } else { plan.checkpoint_interval.clamp(Duration::from_millis(1), Duration::from_millis(20)) };
+        let tick = if abort_at_cap {
+            Duration::from_millis(1)
+        } else {
+            plan.checkpoint_interval
+                .clamp(Duration::from_millis(1), Duration::from_millis(20))
+        };
         let done = loop {
             match ev_rx.recv_timeout(tick) {
                 Ok(FromRuntime::Done { rc, at, err }) => break Some((rc, at, err)),
@@ -288,7 +382,9 @@ pub fn record(
             } else if aborted_at.is_some_and(|a| now.duration_since(a) >= plan.abort_grace) {
                 break None; // hung: the runtime ignores rkllm_abort
             }
-            if recorder.tokens() as usize > checkpointed && now.duration_since(last_checkpoint) >= plan.checkpoint_interval {
+            if recorder.tokens() as usize > checkpointed
+                && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
+            {
                 let tail = recorder.snapshot_from(checkpointed);
                 let n = tail.token_dt_us.len();
                 writer
@@ -308,6 +404,19 @@ pub fn record(
                 checkpointed += n;
                 last_checkpoint = now;
             }
+            flush_telemetry(&sampler, &mut writer, &mut last_telemetry, false)?;
+            let tele = sampler
+                .as_ref()
+                .map(|s| super::telemetry::progress_line(&s.latest()))
+                .unwrap_or_default();
+            progress.tick(
+                slot_iter,
+                &test.id,
+                recorder.tokens(),
+                recorder.live_decode_rate(),
+                now.duration_since(t0),
+                &tele,
+            );
         };
         let capture = recorder.finish();
         fill(&mut rec, &capture, abi);
@@ -347,20 +456,27 @@ pub fn record(
             }
         }
         writer.append(&Record::Request(rec.clone())).map_err(io)?;
+        flush_telemetry(&sampler, &mut writer, &mut last_telemetry, true)?;
         writer.sync().map_err(io)?;
-        if !plan.quiet {
-            eprintln!("      {}", summary_line(&rec));
+        written += 1;
+        if !rec.warmup {
+            measured += 1;
+            let k = match rec.status {
+                Status::Ok => 0,
+                Status::Error => 2,
+                _ if rec.token_ids.is_empty() => 2,
+                _ => 1,
+            };
+            tally[k] += 1;
         }
+        slot_iter += 1;
+        progress.finish_request(slot_iter - 1, &test.id, t0.elapsed(), &summary_line(&rec));
         if rec.status == Status::Hung {
-            outcome = Outcome::Hung;
-            end_run(
-                &mut writer,
-                origin,
-                RunStatus::Hung,
-                &rec.detail,
-                index as u32 + 1,
-            )?;
-            return Ok(outcome);
+            if let Some(b) = sampler.and_then(|s| s.stop()) {
+                writer.append(&Record::Telemetry(b)).map_err(io)?;
+            }
+            end_run(&mut writer, origin, RunStatus::Hung, &rec.detail, written)?;
+            return Ok(Outcome::Hung);
         }
         if rec.status == Status::Interrupted {
             outcome = Outcome::Interrupted;
@@ -368,18 +484,50 @@ pub fn record(
         }
     }
     drop(job_tx);
-    let done = suite.tests.len().min(
-        // requests written
-        suite.tests.len(),
-    );
+    if let Some(s) = sampler {
+        if let Some(b) = s.stop() {
+            writer.append(&Record::Telemetry(b)).map_err(io)?;
+        }
+    }
     let (status, detail) = match outcome {
-        Outcome::Complete => (RunStatus::Complete, String::new()),
+        Outcome::Complete => (RunStatus::Complete, stop_reason),
         Outcome::Interrupted => (RunStatus::Interrupted, "interrupted by signal".to_string()),
         Outcome::Hung => (RunStatus::Hung, String::new()),
     };
-    end_run(&mut writer, origin, status, &detail, done as u32)?;
+    end_run(&mut writer, origin, status, &detail, written)?;
+    progress.note(&format!(
+        "rkbench: done: {written} requests ({} warm-up), {} ok, {} partial, {} failed, in {:.1} s{}",
+        written - measured,
+        tally[0],
+        tally[1],
+        tally[2],
+        origin.elapsed().as_secs_f64(),
+        if detail.is_empty() { String::new() } else { format!("; {detail}") }
+    ));
     Ok(outcome)
 }
+
+/// Append the telemetry sampled since the last batch, every couple of seconds (or now).
+fn flush_telemetry(
+    sampler: &Option<Sampler>,
+    w: &mut TraceWriter,
+    last: &mut Instant,
+    now: bool,
+) -> Result<()> {
+    let Some(s) = sampler else { return Ok(()) };
+    if !now && last.elapsed() < TELEMETRY_BATCH_EVERY {
+        return Ok(());
+    }
+    *last = Instant::now();
+    if let Some(b) = s.take_batch() {
+        w.append(&Record::Telemetry(b))
+            .map_err(|e| Error::internal(format!("writing trace: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Telemetry batches are written this often (samples are taken at `--sample-interval`).
+const TELEMETRY_BATCH_EVERY: Duration = Duration::from_secs(2);
 
 fn end_run(
     w: &mut TraceWriter,

@@ -54,7 +54,8 @@ pub fn signal_name(sig: i32) -> &'static str {
 
 /// Run `argv` (this rkbench's own command line, with `--out` resolved) as a supervised child.
 pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
-    let exe = std::env::current_exe().map_err(|e| Error::internal(format!("cannot find own executable: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::internal(format!("cannot find own executable: {e}")))?;
     let mut args: Vec<String> = argv.iter().skip(1).cloned().collect();
     if !args.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
         args.push("--out".into());
@@ -73,9 +74,13 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
     // `Child::wait` would close the pipe; keep our end open for as long as we live.
     let _keep_pipe_open = child.stdin.take();
     let _ = ctrlc::set_handler(move || {
-        let _ = Command::new("kill").args(["-s", "INT", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "INT", &pid.to_string()])
+            .status();
     });
-    let status = child.wait().map_err(|e| Error::internal(format!("waiting for the recorder: {e}")))?;
+    let status = child
+        .wait()
+        .map_err(|e| Error::internal(format!("waiting for the recorder: {e}")))?;
     if let Some(code) = status.code() {
         return Ok(code);
     }
@@ -85,7 +90,10 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
 
 /// Close a trace whose recorder died from signal `sig`.
 pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
-    let what = format!("the recorder process died from signal {sig} ({})", signal_name(sig));
+    let what = format!(
+        "the recorder process died from signal {sig} ({})",
+        signal_name(sig)
+    );
     // Give the kernel a moment to release the file (it already has every written byte).
     std::thread::sleep(Duration::from_millis(10));
     let trace = match reader::read(out) {
@@ -96,10 +104,15 @@ pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
         }
     };
     if trace.end.is_some() {
-        eprintln!("rkbench: {what} after finishing the trace {}", out.display());
+        eprintln!(
+            "rkbench: {what} after finishing the trace {}",
+            out.display()
+        );
         return Ok(exit::CRASHED);
     }
-    let io = |e: std::io::Error| Error::internal(format!("finalising crashed trace {}: {e}", out.display()));
+    let io = |e: std::io::Error| {
+        Error::internal(format!("finalising crashed trace {}: {e}", out.display()))
+    };
     let mut w = TraceWriter::resume(out, trace.valid_len, trace.frames).map_err(io)?;
     let mut crashed_test = String::new();
     let mut end_us = 0;
@@ -115,7 +128,11 @@ pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
     }
     w.append(&Record::End(RunEnd {
         status: RunStatus::Crashed,
-        detail: if crashed_test.is_empty() { what.clone() } else { format!("{what} during {crashed_test}") },
+        detail: if crashed_test.is_empty() {
+            what.clone()
+        } else {
+            format!("{what} during {crashed_test}")
+        },
         end_us,
         requests: trace.requests.len() as u32,
     }))
@@ -124,7 +141,11 @@ pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
     if !quiet {
         eprintln!(
             "rkbench: {what}{}; trace finalised with status crashed: {}",
-            if crashed_test.is_empty() { String::new() } else { format!(" during {crashed_test}") },
+            if crashed_test.is_empty() {
+                String::new()
+            } else {
+                format!(" during {crashed_test}")
+            },
             out.display()
         );
     }

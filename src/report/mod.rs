@@ -5,6 +5,7 @@ pub mod json;
 pub mod json_writer;
 pub mod markdown;
 pub mod svg;
+pub mod sweep;
 pub mod text;
 
 pub use csv::CsvPer;

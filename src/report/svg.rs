@@ -53,7 +53,7 @@ impl ChartSpec {
             title: title.to_string(),
             x_label: x_label.to_string(),
             y_label: y_label.to_string(),
-            width: 760.0,
+            width: 1000.0,
             height: 320.0,
             y_from_zero: true,
             x_from_zero: true,
@@ -111,14 +111,17 @@ impl Histogram {
         let width = nice_step(span, max_bins.max(1));
         let lo = (min / width).floor() * width;
         let mut n = (((top - lo) / width).floor() as usize + 1).max(1);
-        // The last bin is closed on the right: a value exactly at `top` belongs to it.
-        if lo + width * (n - 1) as f64 >= top && n > 1 && top > min {
+        // The last bin is closed on the right: a value exactly at `top` belongs to it rather
+        // than to a bin of its own.
+        if n > 1 && lo + width * (n - 1) as f64 >= top {
             n -= 1;
         }
+        // Everything up to the last drawn edge is binned, so no bar hides values it seems to cover.
+        let edge = lo + width * n as f64;
         let mut counts = vec![0usize; n];
         let mut overflow = 0;
         for &x in &v {
-            if x > top {
+            if x > edge {
                 overflow += 1;
                 continue;
             }
@@ -230,7 +233,10 @@ impl Axis {
     fn label(&self, v: f64) -> String {
         let s = format!("{:.*}", self.decimals, v);
         // "-0" and "-0.0" are artefacts of rounding, not data.
-        if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+        if s.trim_start_matches('-')
+            .chars()
+            .all(|c| c == '0' || c == '.')
+        {
             s.trim_start_matches('-').to_string()
         } else {
             s
@@ -268,6 +274,8 @@ const MARGIN_RIGHT: f64 = 20.0;
 const MARGIN_TOP: f64 = 34.0;
 const MARGIN_BOTTOM: f64 = 48.0;
 const LEGEND_ROW: f64 = 18.0;
+/// Space between the x-axis label and the first legend row.
+const LEGEND_PAD: f64 = 8.0;
 
 fn legend_label(name: &str) -> String {
     if name.chars().count() > LEGEND_MAX_CHARS {
@@ -297,13 +305,20 @@ fn legend_layout(names: &[&str], width: f64) -> Vec<(usize, f64, String)> {
 }
 
 fn style_of(i: usize) -> (&'static str, &'static str) {
-    (PALETTE[i % PALETTE.len()], DASHES[(i / PALETTE.len()) % DASHES.len()])
+    (
+        PALETTE[i % PALETTE.len()],
+        DASHES[(i / PALETTE.len()) % DASHES.len()],
+    )
 }
 
 /// The `<svg>` opening, title, axes, grid and labels, common to every chart kind. Returns the
 /// frame for plotting and the y position where the legend starts.
 fn open(out: &mut String, spec: &ChartSpec, x: Axis, y: Axis, legend_rows: usize) -> Frame {
-    let total_h = spec.height + legend_rows as f64 * LEGEND_ROW;
+    let total_h = if legend_rows > 0 {
+        spec.height + legend_rows as f64 * LEGEND_ROW + LEGEND_PAD
+    } else {
+        spec.height
+    };
     let id = html_escape(&spec.id);
     let _ = write!(
         out,
@@ -395,7 +410,7 @@ fn open(out: &mut String, spec: &ChartSpec, x: Axis, y: Axis, legend_rows: usize
 }
 
 fn legend(out: &mut String, spec: &ChartSpec, names: &[&str], marker_circle: bool) {
-    if names.len() < 2 {
+    if names.is_empty() {
         return;
     }
     let plot_w = spec.width - MARGIN_LEFT - MARGIN_RIGHT;
@@ -403,7 +418,7 @@ fn legend(out: &mut String, spec: &ChartSpec, names: &[&str], marker_circle: boo
     for (i, (row, x, label)) in legend_layout(names, plot_w).into_iter().enumerate() {
         let (color, dash) = style_of(i);
         let x0 = MARGIN_LEFT + x;
-        let y0 = spec.height + row as f64 * LEGEND_ROW - 4.0;
+        let y0 = spec.height + row as f64 * LEGEND_ROW + LEGEND_PAD + 2.0;
         let _ = write!(out, "<g><title>{}</title>", html_escape(names[i]));
         if marker_circle {
             let _ = write!(
@@ -453,7 +468,7 @@ fn no_data(out: &mut String, f: &Frame) {
 }
 
 fn legend_rows(spec: &ChartSpec, names: &[&str]) -> usize {
-    if names.len() < 2 {
+    if names.is_empty() {
         return 0;
     }
     legend_layout(names, spec.width - MARGIN_LEFT - MARGIN_RIGHT)
@@ -510,7 +525,9 @@ pub fn line_chart(spec: &ChartSpec, series: &[Series]) -> String {
     let mut out = String::new();
     let f = open(&mut out, spec, x, y, legend_rows(spec, &names));
     let mut any = false;
-    out.push_str("<g class=\"data\" fill=\"none\" stroke-width=\"1.6\" stroke-linejoin=\"round\">\n");
+    out.push_str(
+        "<g class=\"data\" fill=\"none\" stroke-width=\"1.6\" stroke-linejoin=\"round\">\n",
+    );
     for (i, s) in series.iter().enumerate() {
         let (color, dash) = style_of(i);
         let mut d = String::new();
@@ -605,22 +622,18 @@ pub fn histogram(spec: &ChartSpec, h: Option<&Histogram>) -> String {
     };
     let n = h.counts.len();
     let top = h.lo + h.width * n as f64;
-    // Room for the overflow bar: two bin widths right of the last edge.
+    // Room for the overflow bar: a gap of one bin, then a bar two bins wide.
     let x_max = if h.overflow > 0 {
-        top + 2.0 * h.width
+        top + 3.0 * h.width
     } else {
         top
     };
-    let y_max = h
-        .counts
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(h.overflow) as f64;
+    let y_max = h.counts.iter().copied().max().unwrap_or(0).max(h.overflow) as f64;
     let x = Axis::of(h.lo, x_max, spec.x_from_zero, 8);
     let y = Axis::of(0.0, y_max, true, 5);
     let f = open(&mut out, spec, x, y, 0);
+    let d = decimals_for(h.width);
+    let bin_label = |v: f64| format!("{v:.d$}");
     out.push_str("<g class=\"data\" fill=\"#4e79a7\">\n");
     for (i, &c) in h.counts.iter().enumerate() {
         if c == 0 {
@@ -636,14 +649,14 @@ pub fn histogram(spec: &ChartSpec, h: Option<&Histogram>) -> String {
             x0 + 0.5,
             (x1 - x0 - 1.0).max(0.5),
             f.bottom() - y0,
-            f.x.label(a),
-            f.x.label(b)
+            bin_label(a),
+            bin_label(b)
         );
     }
     out.push_str("</g>\n");
     if h.overflow > 0 {
         let a = top + h.width;
-        let (x0, x1) = (f.px(a), f.px(a + h.width));
+        let (x0, x1) = (f.px(a), f.px(a + 2.0 * h.width));
         let y0 = f.py(h.overflow as f64);
         let _ = writeln!(
             out,
@@ -652,11 +665,11 @@ pub fn histogram(spec: &ChartSpec, h: Option<&Histogram>) -> String {
             x0 + 0.5,
             (x1 - x0 - 1.0).max(0.5),
             f.bottom() - y0,
-            f.x.label(top),
+            bin_label(top),
             h.overflow,
             (x0 + x1) / 2.0,
             y0 - 4.0,
-            f.x.label(top)
+            bin_label(top)
         );
     }
     out.push_str("</svg>\n");
@@ -700,7 +713,10 @@ mod tests {
         let mut spec = ChartSpec::new("c<1>", "a & <b>", "x\"", "y'");
         spec.bands = vec![(0.5, 1.5)];
         let s = vec![
-            Series::new("</text><script>alert(1)</script>", vec![(0.0, 1.0), (1.0, 2.0)]),
+            Series::new(
+                "</text><script>alert(1)</script>",
+                vec![(0.0, 1.0), (1.0, 2.0)],
+            ),
             Series::new("two", vec![(0.0, f64::NAN), (2.0, 3.0)]),
         ];
         let a = line_chart(&spec, &s);
@@ -712,7 +728,10 @@ mod tests {
         assert!(a.starts_with("<svg") && a.ends_with("</svg>\n"));
         let sc = scatter(&spec, &s);
         assert!(!sc.contains("<script") && sc.contains("<circle"));
-        let h = histogram(&spec, Histogram::of(&[1.0, 2.0, 50.0], 10, Some(2.0)).as_ref());
+        let h = histogram(
+            &spec,
+            Histogram::of(&[1.0, 2.0, 50.0], 10, Some(2.0)).as_ref(),
+        );
         assert!(h.contains("class=\"overflow\"") && !h.contains("<b>"));
         assert!(histogram(&spec, None).contains("no data"));
         assert!(line_chart(&spec, &[]).contains("no data"));

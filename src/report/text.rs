@@ -52,7 +52,7 @@ pub fn md_inline(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '`' | '*' | '_' | '[' | ']' | '#' | '\\' => {
+            '`' | '*' | '[' | ']' | '\\' => {
                 out.push('\\');
                 out.push(c);
             }

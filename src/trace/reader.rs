@@ -1,7 +1,9 @@
 //! Trace reader: maps the file, checks every frame's length, marker and crc32, validates each
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
-use super::schema::{ArchivedRecord, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk};
+use super::schema::{
+    ArchivedRecord, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk,
+};
 use super::{FILE_HEADER_LEN, FORMAT_MAJOR, FRAME_HEADER_LEN, FRAME_MAGIC, MAGIC, MAX_FRAME_LEN};
 use std::fmt;
 use std::fs::File;
@@ -263,7 +265,9 @@ fn merge_requests(
     }
     for r in by_index.values_mut() {
         // An in-flight request ends, as far as anyone knows, at its last token.
-        r.end_us = r.end_us.max(r.token_dt_us.iter().map(|&d| u64::from(d)).sum());
+        r.end_us = r
+            .end_us
+            .max(r.token_dt_us.iter().map(|&d| u64::from(d)).sum());
     }
     for (i, r) in finals {
         by_index.insert(i, r);
@@ -286,8 +290,10 @@ fn extend_with_chunk(r: &mut RequestRecord, c: &TokenChunk) {
     r.token_dt_us.extend_from_slice(&c.token_dt_us[skip..]);
     r.token_ids.extend_from_slice(&c.token_ids[skip..]);
     r.text_len.extend_from_slice(&c.text_len[skip..]);
-    r.text.extend_from_slice(c.text.get(skip_bytes..).unwrap_or(&[]));
-    r.waiting.extend(c.waiting.iter().copied().filter(|&w| w as usize >= have));
+    r.text
+        .extend_from_slice(c.text.get(skip_bytes..).unwrap_or(&[]));
+    r.waiting
+        .extend(c.waiting.iter().copied().filter(|&w| w as usize >= have));
 }
 
 #[cfg(test)]
@@ -378,9 +384,13 @@ mod tests {
                 text: ids.iter().map(|&i| b'a' + i as u8).collect(),
             })
         };
-        let recs = vec![
+        let recs = [
             Record::Header(RunHeader::default()),
-            Record::Partial(RequestRecord { index: 0, status: Status::InFlight, ..Default::default() }),
+            Record::Partial(RequestRecord {
+                index: 0,
+                status: Status::InFlight,
+                ..Default::default()
+            }),
             chunk(0, &[0, 1]),
             chunk(1, &[1, 2, 3]),
             chunk(9, &[9]),
@@ -418,7 +428,7 @@ mod tests {
             status: Status::InFlight,
             ..Default::default()
         };
-        let recs = vec![
+        let recs = [
             Record::Header(RunHeader::default()),
             Record::Partial(r.clone()),
             {

@@ -13,6 +13,8 @@ use rkyv::{Archive, Deserialize, Serialize};
 /// One framed record. A trace is `RunHeader`, then any mix of `Request`/`Partial`/`Telemetry`,
 /// then `RunEnd` when the recorder finished cleanly.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+// Boxing the header would change the archived layout for no gain: records are built one at a time.
+#[allow(clippy::large_enum_variant)]
 pub enum Record {
     Header(RunHeader),
     /// A request that ended (any status). Supersedes `Partial` frames with the same `index`.

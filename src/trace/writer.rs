@@ -40,7 +40,13 @@ impl TraceWriter {
         let mut file = file;
         use std::io::Seek;
         file.seek(io::SeekFrom::Start(valid_len))?;
-        Ok(TraceWriter { file, path: path.to_path_buf(), seq: next_seq, buf: Vec::with_capacity(1 << 16), bytes: valid_len })
+        Ok(TraceWriter {
+            file,
+            path: path.to_path_buf(),
+            seq: next_seq,
+            buf: Vec::with_capacity(1 << 16),
+            bytes: valid_len,
+        })
     }
 
     pub fn path(&self) -> &Path {

@@ -25,7 +25,9 @@ fn tmp_base() -> PathBuf {
 
 /// A fresh, empty directory for one test.
 pub fn tempdir(name: &str) -> PathBuf {
-    let d = tmp_base().join("t").join(format!("{name}-{}", std::process::id()));
+    let d = tmp_base()
+        .join("t")
+        .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -63,7 +65,14 @@ pub fn fake_lib_with(abi: &str, extra: &[&str]) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let st = Command::new(cargo)
         .current_dir(root())
-        .args(["build", "-q", "-p", "fake-rkllmrt", "--no-default-features", "--features"])
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "fake-rkllmrt",
+            "--no-default-features",
+            "--features",
+        ])
         .arg(feats.join(","))
         .arg("--target-dir")
         .arg(&target)
@@ -122,7 +131,9 @@ pub fn record(lib: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> O
     let lib = lib.display().to_string();
     let model = model().display().to_string();
     let out = out.display().to_string();
-    let mut args = vec!["record", "-q", "--lib", &lib, "--model", &model, "--out", &out];
+    let mut args = vec![
+        "record", "-q", "--lib", &lib, "--model", &model, "--out", &out,
+    ];
     args.extend_from_slice(extra);
     run(&args, env)
 }
@@ -132,7 +143,10 @@ pub fn read_trace(p: &Path) -> rkbench::trace::Trace {
 }
 
 pub fn json_report(p: &Path) -> serde_json::Value {
-    let o = run(&["report", "--format", "json", &p.display().to_string()], &[]);
+    let o = run(
+        &["report", "--format", "json", &p.display().to_string()],
+        &[],
+    );
     assert!(o.status.success(), "report failed: {}", stderr(&o));
     serde_json::from_slice(&o.stdout).expect("valid json")
 }

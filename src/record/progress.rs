@@ -1,0 +1,172 @@
+//! Live progress on stderr for a person watching a long run: one line updated in place on a
+//! terminal, plain periodic lines otherwise, nothing with `--quiet`. It only reads snapshots
+//! (atomics of the recorder, the sampler's latest values); it never touches the token path.
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+pub struct Progress {
+    enabled: bool,
+    tty: bool,
+    total: usize,
+    started: Instant,
+    last_draw: Instant,
+    /// Durations of finished requests, for the ETA.
+    done: Vec<Duration>,
+    line_open: bool,
+}
+
+/// How often the in-place line is redrawn, and how often a plain line is printed.
+const TTY_EVERY: Duration = Duration::from_millis(250);
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+impl Progress {
+    pub fn new(quiet: bool, total: usize) -> Self {
+        Self::with_tty(quiet, total, std::io::stderr().is_terminal())
+    }
+
+    pub fn with_tty(quiet: bool, total: usize, tty: bool) -> Self {
+        let now = Instant::now();
+        Progress {
+            enabled: !quiet,
+            tty,
+            total,
+            started: now,
+            last_draw: now,
+            done: Vec::new(),
+            line_open: false,
+        }
+    }
+
+    fn eta(&self, position: usize, current: Duration) -> Option<Duration> {
+        if self.done.is_empty() {
+            return None;
+        }
+        let mean = self.done.iter().sum::<Duration>() / self.done.len() as u32;
+        let left = self.total.saturating_sub(position + 1) as u32;
+        Some((mean * left + mean.saturating_sub(current)).max(Duration::ZERO))
+    }
+
+    pub fn start_request(&mut self, position: usize, id: &str, warmup: bool) {
+        if !self.enabled {
+            return;
+        }
+        let w = if warmup { " (warm-up)" } else { "" };
+        if self.tty {
+            self.draw(&format!(
+                "[{}/{}] {id}{w} prefill…",
+                position + 1,
+                self.total
+            ));
+        } else {
+            eprintln!("[{}/{}] {id}{w} started", position + 1, self.total);
+        }
+        self.last_draw = Instant::now();
+    }
+
+    /// Called from the orchestrator's loop; draws at most every 250 ms (TTY) / 10 s (plain).
+    pub fn tick(
+        &mut self,
+        position: usize,
+        id: &str,
+        tokens: u32,
+        rate: Option<f64>,
+        elapsed: Duration,
+        telemetry: &str,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let every = if self.tty { TTY_EVERY } else { PLAIN_EVERY };
+        if self.last_draw.elapsed() < every {
+            return;
+        }
+        self.last_draw = Instant::now();
+        let rate = rate
+            .map(|r| format!("{r:.2} tok/s"))
+            .unwrap_or_else(|| "-".into());
+        let eta = self
+            .eta(position, elapsed)
+            .map(|d| format!(", ETA {}", secs(d)))
+            .unwrap_or_default();
+        let line = format!(
+            "[{}/{}] {id}: {tokens} tok, {rate}, {} (run {}{eta}){}{telemetry}",
+            position + 1,
+            self.total,
+            secs(elapsed),
+            secs(self.started.elapsed()),
+            if telemetry.is_empty() { "" } else { ", " }
+        );
+        if self.tty {
+            self.draw(&line);
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    pub fn finish_request(&mut self, position: usize, id: &str, took: Duration, summary: &str) {
+        self.done.push(took);
+        if !self.enabled {
+            return;
+        }
+        self.clear();
+        eprintln!("[{}/{}] {id}: {summary}", position + 1, self.total);
+    }
+
+    pub fn note(&mut self, msg: &str) {
+        if self.enabled {
+            self.clear();
+            eprintln!("{msg}");
+        }
+    }
+
+    fn draw(&mut self, line: &str) {
+        let mut e = std::io::stderr().lock();
+        // Keep to one terminal line: clip to a conservative width.
+        let clipped: String = line.chars().take(150).collect();
+        let _ = write!(e, "\r\x1b[2K{clipped}");
+        let _ = e.flush();
+        self.line_open = true;
+    }
+
+    fn clear(&mut self) {
+        if self.tty && self.line_open {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            self.line_open = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(secs(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(secs(Duration::from_secs(125)), "2m05s");
+        assert_eq!(secs(Duration::from_secs(3725)), "1h02m");
+    }
+
+    #[test]
+    fn eta_from_finished_requests() {
+        let mut p = Progress::with_tty(true, 4, false);
+        assert_eq!(p.eta(0, Duration::ZERO), None);
+        p.done.push(Duration::from_secs(10));
+        // at position 1 with 4 s elapsed: 2 more requests (20 s) + 6 s left of this one
+        assert_eq!(
+            p.eta(1, Duration::from_secs(4)),
+            Some(Duration::from_secs(26))
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! llama-bench-style parameter sweeps: `--sweep max-context-len=4096,8192 --sweep threads=2,4`
+//! records the suite once per combination, each in a fresh recorder process (so the runtime is
+//! re-initialised), into one directory with an `index.json` that `rkbench report DIR` reads.
+use crate::error::{exit, Error, Result};
+use crate::report::json_writer::JsonWriter;
+use std::path::Path;
+
+/// Record flags that can be swept.
+pub const SWEEPABLE: [&str; 11] = [
+    "max-context-len",
+    "max-new-tokens",
+    "cpus-mask",
+    "threads",
+    "top-k",
+    "top-p",
+    "temperature",
+    "repeat-penalty",
+    "frequency-penalty",
+    "presence-penalty",
+    "timeout",
+];
+
+/// One swept parameter and its values, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Axis {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+pub fn parse_axis(s: &str) -> Result<Axis> {
+    let (key, vals) = s.split_once('=').ok_or_else(|| {
+        Error::usage(format!(
+            "--sweep {s:?}: use KEY=V1,V2 (e.g. max-context-len=4096,8192)"
+        ))
+    })?;
+    let key = key.trim().trim_start_matches("--").to_string();
+    if !SWEEPABLE.contains(&key.as_str()) {
+        return Err(Error::usage(format!(
+            "--sweep: {key:?} cannot be swept; choose one of {}",
+            SWEEPABLE.join(", ")
+        )));
+    }
+    let values: Vec<String> = vals
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.is_empty() {
+        return Err(Error::usage(format!("--sweep {key}: no values")));
+    }
+    Ok(Axis { key, values })
+}
+
+/// Every combination, first axis slowest.
+pub fn combinations(axes: &[Axis]) -> Vec<Vec<(String, String)>> {
+    let mut out: Vec<Vec<(String, String)>> = vec![vec![]];
+    for a in axes {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                a.values.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push((a.key.clone(), v.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// A file-name-safe label for a combination.
+pub fn label(combo: &[(String, String)]) -> String {
+    combo
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    })
+                    .collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Remove `--flag VALUE` / `--flag=VALUE` pairs for the given flags from an argv.
+pub fn strip_flags(argv: &[String], flags: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        let name = a
+            .strip_prefix("--")
+            .map(|n| n.split('=').next().unwrap_or(n));
+        if let Some(n) = name {
+            if flags.contains(&n) {
+                i += if a.contains('=') { 1 } else { 2 };
+                continue;
+            }
+        }
+        out.push(a.clone());
+        i += 1;
+    }
+    out
+}
+
+/// Run every combination through the supervisor; write `index.json`. Returns the exit code.
+pub fn run(argv: &[String], axes: &[Axis], dir: &Path, quiet: bool) -> Result<i32> {
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Error::input(format!(
+            "sweep output directory {} exists and is not empty; choose another --out",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    let mut strip: Vec<&str> = vec!["sweep", "out"];
+    strip.extend(axes.iter().map(|a| a.key.as_str()));
+    let base = strip_flags(argv, &strip);
+    let combos = combinations(axes);
+    let mut results = Vec::new();
+    let mut code = exit::OK;
+    for (i, combo) in combos.iter().enumerate() {
+        let name = format!("{:02}_{}.rktrace", i + 1, label(combo));
+        let out = dir.join(&name);
+        let mut args = base.clone();
+        for (k, v) in combo {
+            args.push(format!("--{k}"));
+            args.push(v.clone());
+        }
+        args.push("--out".into());
+        args.push(out.display().to_string());
+        if !quiet {
+            eprintln!(
+                "rkbench: sweep {}/{}: {}",
+                i + 1,
+                combos.len(),
+                label(combo)
+            );
+        }
+        let c = super::supervise::supervise(&args, &out, quiet)?;
+        results.push((name, combo.clone(), c));
+        write_index(dir, axes, &results)?;
+        if c != exit::OK {
+            code = c;
+        }
+        if c == exit::INTERRUPTED || c == exit::USAGE || c == exit::INPUT || c == exit::RUNTIME {
+            break;
+        }
+    }
+    Ok(code)
+}
+
+/// (trace file name, parameters, exit code) of one finished combination.
+type Finished = (String, Vec<(String, String)>, i32);
+
+fn write_index(dir: &Path, axes: &[Axis], results: &[Finished]) -> Result<()> {
+    let mut w = JsonWriter::new();
+    w.begin_object();
+    w.field_int("sweep_index_version", 1);
+    w.key("axes").begin_array();
+    for a in axes {
+        w.str(&a.key);
+    }
+    w.end_array();
+    w.key("runs").begin_array();
+    for (name, combo, code) in results {
+        w.begin_object();
+        w.field_str("trace", name);
+        w.key("params").begin_object();
+        for (k, v) in combo {
+            w.field_str(k, v);
+        }
+        w.end_object();
+        w.field_int("exit_code", i64::from(*code));
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    std::fs::write(dir.join("index.json"), w.finish()).map_err(|e| {
+        Error::input(format!(
+            "cannot write {}: {e}",
+            dir.join("index.json").display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_and_labels() {
+        let a = parse_axis("max-context-len=4096,8192").unwrap();
+        let b = parse_axis("--cpus-mask=0xF0,0xFF").unwrap();
+        let c = combinations(&[a, b]);
+        assert_eq!(c.len(), 4);
+        assert_eq!(label(&c[1]), "max-context-len=4096_cpus-mask=0xFF");
+        assert!(parse_axis("model=x")
+            .unwrap_err()
+            .msg
+            .contains("cannot be swept"));
+        assert!(parse_axis("threads").is_err());
+    }
+
+    #[test]
+    fn strips_flag_pairs() {
+        let argv: Vec<String> = [
+            "rkbench",
+            "record",
+            "--sweep",
+            "threads=2,4",
+            "--model",
+            "m",
+            "--threads=3",
+            "--out",
+            "d",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            strip_flags(&argv, &["sweep", "out", "threads"]),
+            vec!["rkbench", "record", "--model", "m"]
+        );
+    }
+}

@@ -1,0 +1,377 @@
+//! CSV export for spreadsheets and pandas: one row per request (`--per request`, the default) or
+//! one row per token (`--per token`), straight from the recomputed metrics and the raw token
+//! times.
+//!
+//! Conventions, chosen so `pandas.read_csv` loads the file without options:
+//! - RFC 4180: a header row, CRLF between records, fields quoted by [`csv_field`] when they hold
+//!   a comma, quote or line break (model text does; a quoted field may contain a bare LF).
+//!   Control characters other than LF and TAB are written as visible `\u{..}` escapes, so a
+//!   stray CR or NUL in model output cannot split or truncate a record.
+//! - A value that does not exist (no TTFT for a request without tokens, no runtime figures on
+//!   older runtimes) is an empty field, which pandas reads as NaN; never `-` or `0`.
+//! - Numbers use a fixed number of decimals (3: microsecond resolution for milliseconds), never
+//!   locale or shortest-round-trip formatting, so the file is byte-identical everywhere.
+//! - Booleans are `true`/`false`, which pandas parses as `bool`.
+//!
+//! Caveat for pandas users: its default NA parsing turns token texts such as `null` or `NaN`
+//! into NaN; pass `keep_default_na=False` for the `text` column when that matters.
+use super::text::csv_field;
+use crate::stats::{RequestMetrics, Summary};
+use crate::trace::{RequestRecord, Trace};
+use std::fmt::Write;
+
+/// Record terminator (RFC 4180 §2.1).
+const EOL: &str = "\r\n";
+/// Decimals for every float column.
+const DECIMALS: usize = 3;
+
+/// What one CSV row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvPer {
+    /// One row per request with its metrics.
+    #[default]
+    Request,
+    /// One row per token with its arrival time and text.
+    Token,
+}
+
+impl CsvPer {
+    /// Parse the `--per` option value.
+    pub fn parse(s: &str) -> Result<CsvPer, String> {
+        match s.trim() {
+            "request" | "requests" => Ok(CsvPer::Request),
+            "token" | "tokens" => Ok(CsvPer::Token),
+            other => Err(format!(
+                "unknown --per value {other:?}; use request (one CSV row per request) or token (one row per token)"
+            )),
+        }
+    }
+}
+
+/// Columns of `--per request`.
+pub const REQUEST_COLUMNS: [&str; 24] = [
+    "index",
+    "id",
+    "name",
+    "category",
+    "status",
+    "warmup",
+    "input_tokens",
+    "output_tokens",
+    "ttft_ms",
+    "e2e_ms",
+    "prefill_tok_s",
+    "decode_tok_s",
+    "generation_speed_tok_s",
+    "itl_p50_ms",
+    "itl_p90_ms",
+    "itl_p99_ms",
+    "itl_max_ms",
+    "stalls",
+    "runtime_prefill_ms",
+    "runtime_generate_ms",
+    "runtime_generate_tokens",
+    "memory_mb",
+    "think_tokens",
+    "answer_tokens",
+];
+
+/// Columns of `--per token`. `t_ms` is since the request's t0; `itl_ms` is empty for the first
+/// token (its delay is TTFT, not an inter-token latency).
+pub const TOKEN_COLUMNS: [&str; 8] = [
+    "request_index",
+    "test_id",
+    "token_index",
+    "t_ms",
+    "itl_ms",
+    "token_id",
+    "waiting",
+    "text",
+];
+
+/// Render the trace as CSV.
+pub fn render(trace: &Trace, s: &Summary, per: CsvPer) -> String {
+    match per {
+        CsvPer::Request => per_request(s),
+        CsvPer::Token => per_token(trace),
+    }
+}
+
+fn f(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.DECIMALS$}"),
+        _ => String::new(),
+    }
+}
+
+fn i<T: ToString>(x: Option<T>) -> String {
+    x.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn row(out: &mut String, fields: &[String]) {
+    out.push_str(&fields.join(","));
+    out.push_str(EOL);
+}
+
+fn header(out: &mut String, cols: &[&str]) {
+    row(out, &cols.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+}
+
+fn per_request(s: &Summary) -> String {
+    let mut out = String::new();
+    header(&mut out, &REQUEST_COLUMNS);
+    for m in &s.metrics {
+        row(&mut out, &request_fields(m));
+    }
+    out
+}
+
+fn request_fields(m: &RequestMetrics) -> Vec<String> {
+    let rt = m.runtime;
+    vec![
+        m.index.to_string(),
+        csv_field(&m.id),
+        csv_field(&m.name),
+        csv_field(&m.category),
+        m.status.as_str().to_string(),
+        m.warmup.to_string(),
+        i(m.input_tokens),
+        m.output_tokens.to_string(),
+        f(m.ttft_ms),
+        f(Some(m.e2e_ms)),
+        f(m.prefill_tok_s),
+        f(m.decode_tok_s),
+        f(m.generation_speed_tok_s),
+        f(m.itl.map(|t| t.p50)),
+        f(m.itl.map(|t| t.p90)),
+        f(m.itl.map(|t| t.p99)),
+        f(m.itl.map(|t| t.max)),
+        m.stalls.to_string(),
+        f(rt.map(|p| p.prefill_time_ms)),
+        f(rt.map(|p| p.generate_time_ms)),
+        i(rt.map(|p| p.generate_tokens)),
+        f(rt.map(|p| p.memory_usage_mb)),
+        i(m.think.map(|t| t.think_tokens)),
+        i(m.think.map(|t| t.answer_tokens)),
+    ]
+}
+
+fn per_token(trace: &Trace) -> String {
+    let mut out = String::new();
+    header(&mut out, &TOKEN_COLUMNS);
+    for r in &trace.requests {
+        tokens(&mut out, r);
+    }
+    out
+}
+
+fn tokens(out: &mut String, r: &RequestRecord) {
+    let n = r.token_dt_us.len();
+    let mut waiting = vec![false; n];
+    for &w in &r.waiting {
+        if let Some(slot) = waiting.get_mut(w as usize) {
+            *slot = true;
+        }
+    }
+    let id = csv_field(&r.test_id);
+    let (mut t_us, mut off) = (0u64, 0usize);
+    for (k, &dt) in r.token_dt_us.iter().enumerate() {
+        t_us += u64::from(dt);
+        // Walk the text with a running offset (token_text() would rescan from the start: O(n²)).
+        // A damaged record with short arrays yields empty fields rather than a panic.
+        let len = r.text_len.get(k).map_or(0, |&l| usize::from(l));
+        let bytes = r.text.get(off..off + len).unwrap_or(&[]);
+        off += len;
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{},{},{}{EOL}",
+            r.index,
+            id,
+            k,
+            f(Some(t_us as f64 / 1e3)),
+            if k == 0 {
+                String::new()
+            } else {
+                f(Some(f64::from(dt) / 1e3))
+            },
+            i(r.token_ids.get(k)),
+            waiting[k],
+            // A token may end inside a multi-byte character; its bytes become U+FFFD here
+            // (CSV is text). The exact bytes are in the trace.
+            csv_field(&String::from_utf8_lossy(bytes)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{PerfStat, RunHeader, Status};
+
+    /// A strict RFC 4180 parser for the tests: returns the records, or an error for a stray
+    /// quote or an unterminated quoted field.
+    fn parse_rfc4180(s: &str) -> Result<Vec<Vec<String>>, String> {
+        let mut rows = Vec::new();
+        let mut row = Vec::new();
+        let mut field = String::new();
+        let mut chars = s.chars().peekable();
+        let mut at_field_start = true;
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if at_field_start => {
+                    loop {
+                        match chars.next() {
+                            None => return Err("unterminated quoted field".into()),
+                            Some('"') if chars.peek() == Some(&'"') => {
+                                chars.next();
+                                field.push('"');
+                            }
+                            Some('"') => break,
+                            Some(c) => field.push(c),
+                        }
+                    }
+                    match chars.peek() {
+                        None | Some(',') | Some('\r') => {}
+                        Some(c) => return Err(format!("{c:?} after closing quote")),
+                    }
+                    at_field_start = false;
+                }
+                '"' => return Err("quote inside an unquoted field".into()),
+                ',' => {
+                    row.push(std::mem::take(&mut field));
+                    at_field_start = true;
+                }
+                '\r' => {
+                    if chars.next() != Some('\n') {
+                        return Err("CR without LF".into());
+                    }
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                    at_field_start = true;
+                }
+                '\n' => return Err("bare LF outside a quoted field".into()),
+                c => {
+                    field.push(c);
+                    at_field_start = false;
+                }
+            }
+        }
+        if !field.is_empty() || !row.is_empty() {
+            return Err("last record not terminated".into());
+        }
+        Ok(rows)
+    }
+
+    fn hostile_trace() -> Trace {
+        let texts = [
+            "Hello, \"world\"",
+            "\n```\n",
+            "</pre><script>alert(1)</script>",
+            "\r\u{0}\u{1b}[31m",
+            "null",
+            "\u{e9}",
+        ];
+        let mut bytes: Vec<u8> = texts.concat().into_bytes();
+        // A torn multi-byte character in the last token.
+        bytes.push(0xE2);
+        let mut text_len: Vec<u16> = texts.iter().map(|t| t.len() as u16).collect();
+        *text_len.last_mut().unwrap() += 1;
+        let good = RequestRecord {
+            index: 0,
+            test_id: "t,1\"x".into(),
+            name: "name\nwith newline".into(),
+            category: "cat\r\nCR".into(),
+            token_dt_us: vec![250_000, 30_000, 31_000, 29_000, 120_000, 30_000],
+            token_ids: vec![1, 2, 3, 4, 5, 6],
+            waiting: vec![1],
+            text_len,
+            text: bytes,
+            end_us: 600_000,
+            perf: Some(PerfStat {
+                prefill_time_ms: 240.5,
+                prefill_tokens: 17,
+                generate_time_ms: 240.0,
+                generate_tokens: 6,
+                memory_usage_mb: 1024.25,
+            }),
+            ..Default::default()
+        };
+        let failed = RequestRecord {
+            index: 1,
+            test_id: "empty".into(),
+            status: Status::Error,
+            end_us: 5,
+            ..Default::default()
+        };
+        super::super::html::testdata::trace(
+            RunHeader::default(),
+            vec![good, failed],
+            Vec::new(),
+            None,
+        )
+    }
+
+    #[test]
+    fn per_request_parses_back_with_constant_width() {
+        let t = hostile_trace();
+        let out = render(&t, &Summary::of(&t), CsvPer::Request);
+        let rows = parse_rfc4180(&out).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|r| r.len() == REQUEST_COLUMNS.len()));
+        assert_eq!(rows[0], REQUEST_COLUMNS);
+        assert_eq!(rows[1][1], "t,1\"x");
+        assert_eq!(rows[1][2], "name\nwith newline");
+        // CR is made visible, so it cannot end a record.
+        assert_eq!(rows[1][3], "cat\\u{000d}\nCR");
+        assert_eq!(rows[1][8], "250.000");
+        assert_eq!(rows[1][21], "1024.250");
+        // Missing values are empty fields.
+        assert_eq!(rows[2][8], "");
+        assert_eq!(rows[2][13], "");
+        assert_eq!(rows[2][4], "error");
+        assert_eq!(rows[2][5], "false");
+    }
+
+    #[test]
+    fn per_token_parses_back_and_keeps_text() {
+        let t = hostile_trace();
+        let out = render(&t, &Summary::of(&t), CsvPer::Token);
+        let rows = parse_rfc4180(&out).unwrap();
+        assert_eq!(rows.len(), 1 + 6);
+        assert!(rows.iter().all(|r| r.len() == TOKEN_COLUMNS.len()));
+        assert_eq!(rows[1][3], "250.000");
+        assert_eq!(rows[1][4], "");
+        assert_eq!(rows[2][3], "280.000");
+        assert_eq!(rows[2][4], "30.000");
+        assert_eq!(rows[2][6], "true");
+        assert_eq!(rows[1][7], "Hello, \"world\"");
+        assert_eq!(rows[2][7], "\n```\n");
+        assert_eq!(rows[3][7], "</pre><script>alert(1)</script>");
+        assert_eq!(rows[4][7], "\\u{000d}\\u{0000}\\u{001b}[31m");
+        assert_eq!(rows[6][7], "\u{e9}\u{fffd}");
+        assert!(!out.contains('\u{0}'));
+    }
+
+    #[test]
+    fn deterministic_and_parse_option() {
+        let t = hostile_trace();
+        let s = Summary::of(&t);
+        for per in [CsvPer::Request, CsvPer::Token] {
+            assert_eq!(render(&t, &s, per), render(&t, &s, per));
+        }
+        assert_eq!(CsvPer::parse("token"), Ok(CsvPer::Token));
+        assert_eq!(CsvPer::parse("request"), Ok(CsvPer::Request));
+        assert!(CsvPer::parse("row").is_err());
+    }
+
+    #[test]
+    fn the_test_parser_rejects_broken_csv() {
+        assert!(parse_rfc4180("a,\"b\r\n").is_err());
+        assert!(parse_rfc4180("a,b\"c\r\n").is_err());
+        assert!(parse_rfc4180("a\nb\r\n").is_err());
+        assert_eq!(
+            parse_rfc4180("a,\"b\"\"\r\nc\"\r\n").unwrap(),
+            vec![vec!["a".to_string(), "b\"\r\nc".to_string()]]
+        );
+    }
+}
