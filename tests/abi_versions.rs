@@ -14,7 +14,7 @@ fn default_suite_through_every_abi() {
             &out,
             &["--suite", "default"],
             &[
-                ("FAKE_RKLLM_TIME_SCALE", "0.005"),
+                ("FAKE_RKLLM_TIME_SCALE", "0.02"),
                 ("FAKE_RKLLM_OUTPUT_TOKENS", "16"),
                 ("FAKE_RKLLM_JITTER", "0"),
             ],
@@ -35,14 +35,14 @@ fn default_suite_through_every_abi() {
             assert_eq!(r["status"], "ok", "{abi}");
             assert_eq!(r["output_tokens"], 16, "{abi}");
             let input = (r["prompt"].as_str().unwrap().len() as f64 / 4.0).ceil();
-            let expect_ttft = (125.0 + 30.0 * input) * 0.005;
+            let expect_ttft = (125.0 + 30.0 * input) * 0.02;
             let ttft = r["ttft_ms"].as_f64().unwrap();
             assert!(
                 ttft >= expect_ttft * 0.95 && ttft <= expect_ttft * 1.7 + 5.0,
                 "{abi}: TTFT {ttft} vs {expect_ttft}"
             );
             let decode = r["decode_tok_s"].as_f64().unwrap();
-            let expect = 1000.0 / (313.0 * 0.005);
+            let expect = 1000.0 / (313.0 * 0.02);
             assert!(
                 decode <= expect * 1.15 && decode >= expect * 0.5,
                 "{abi}: decode {decode} vs {expect}"

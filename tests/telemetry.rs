@@ -5,32 +5,83 @@ mod common;
 use common::*;
 
 fn tree(name: &str) -> String {
-    root().join("fixtures/sysfs").join(name).display().to_string()
+    root()
+        .join("fixtures/sysfs")
+        .join(name)
+        .display()
+        .to_string()
 }
 
-const ENV: [(&str, &str); 2] = [("FAKE_RKLLM_TIME_SCALE", "0.02"), ("FAKE_RKLLM_OUTPUT_TOKENS", "30")];
+const ENV: [(&str, &str); 2] = [
+    ("FAKE_RKLLM_TIME_SCALE", "0.02"),
+    ("FAKE_RKLLM_OUTPUT_TOKENS", "30"),
+];
 
 #[test]
 fn healthy_board_samples_and_provenance() {
     let dir = tempdir("tele-healthy");
     let out = dir.join("t.rktrace");
-    let o = record(&fake_lib("1.2.1"), &out, &["--suite", "quick", "--sysfs-root", &tree("rk3588-healthy"), "--sample-interval", "20ms"], &ENV);
+    let o = record(
+        &fake_lib("1.2.1"),
+        &out,
+        &[
+            "--suite",
+            "quick",
+            "--sysfs-root",
+            &tree("rk3588-healthy"),
+            "--sample-interval",
+            "20ms",
+        ],
+        &ENV,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let t = read_trace(&out);
     assert!(!t.telemetry.is_empty(), "telemetry batches in the trace");
-    let keys: Vec<&str> = t.telemetry[0].series.iter().map(|s| s.key.as_str()).collect();
-    for k in ["npu.load.core0", "npu.freq", "dmc.freq", "cpu.policy4.freq", "thermal.npu-thermal", "proc.rss", "mem.available"] {
+    let keys: Vec<&str> = t.telemetry[0]
+        .series
+        .iter()
+        .map(|s| s.key.as_str())
+        .collect();
+    for k in [
+        "npu.load.core0",
+        "npu.freq",
+        "dmc.freq",
+        "cpu.policy4.freq",
+        "thermal.npu-thermal",
+        "proc.rss",
+        "mem.available",
+    ] {
         assert!(keys.contains(&k), "{k} missing from {keys:?}");
     }
-    let npu = t.telemetry[0].series.iter().find(|s| s.key == "npu.freq").unwrap();
+    let npu = t.telemetry[0]
+        .series
+        .iter()
+        .find(|s| s.key == "npu.freq")
+        .unwrap();
     assert_eq!(npu.values[0], 1_000_000_000);
-    let fact = |k: &str| t.header.board.iter().find(|f| f.key == k).map(|f| f.value.clone()).unwrap_or_default();
+    let fact = |k: &str| {
+        t.header
+            .board
+            .iter()
+            .find(|f| f.key == k)
+            .map(|f| f.value.clone())
+            .unwrap_or_default()
+    };
     assert_eq!(fact("board.model"), "Orange Pi 5 Max");
     assert_eq!(fact("cpu.policy4.governor"), "performance");
     assert_eq!(fact("dmc.governor"), "performance");
-    assert!(fact("rknpu.driver").contains("0.9"), "{}", fact("rknpu.driver"));
+    assert!(
+        fact("rknpu.driver").contains("0.9"),
+        "{}",
+        fact("rknpu.driver")
+    );
     let j = json_report(&out);
-    assert_eq!(j["warnings"].as_array().unwrap().len(), 0, "{}", j["warnings"]);
+    assert_eq!(
+        j["warnings"].as_array().unwrap().len(),
+        0,
+        "{}",
+        j["warnings"]
+    );
     let tele = &j["requests"][0]["telemetry"];
     assert!(!tele.is_null(), "per-request board state");
     let md = stdout(&run(&["report", &out.display().to_string()], &[]));
@@ -41,18 +92,40 @@ fn healthy_board_samples_and_provenance() {
 fn throttling_board_raises_the_warnings() {
     let dir = tempdir("tele-throttle");
     let out = dir.join("t.rktrace");
-    let o = record(&fake_lib("1.2.1"), &out, &["--suite", "quick", "--sysfs-root", &tree("rk3588-throttling"), "--sample-interval", "40ms"], &ENV);
+    let o = record(
+        &fake_lib("1.2.1"),
+        &out,
+        &[
+            "--suite",
+            "quick",
+            "--sysfs-root",
+            &tree("rk3588-throttling"),
+            "--sample-interval",
+            "40ms",
+        ],
+        &ENV,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let j = json_report(&out);
-    let codes: Vec<&str> = j["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
     for c in ["cpu-governor", "dmc-missing", "hot"] {
         assert!(codes.contains(&c), "{c} not in {codes:?}");
     }
     for w in j["warnings"].as_array().unwrap() {
-        assert!(!w["message"].as_str().unwrap().is_empty() && !w["fix"].as_str().unwrap().is_empty());
+        assert!(
+            !w["message"].as_str().unwrap().is_empty() && !w["fix"].as_str().unwrap().is_empty()
+        );
     }
     let md = stdout(&run(&["report", &out.display().to_string()], &[]));
-    assert!(md.contains("⚠️ Warnings") && md.contains("ondemand"), "warnings in the Markdown report");
+    assert!(
+        md.contains("⚠️ Warnings") && md.contains("ondemand"),
+        "warnings in the Markdown report"
+    );
 }
 
 #[test]
@@ -62,23 +135,60 @@ fn this_machine_records_with_sources_marked_absent() {
     let o = record(&fake_lib("1.2.1"), &out, &["--suite", "quick"], &ENV);
     assert!(o.status.success(), "{}", stderr(&o));
     let t = read_trace(&out);
-    let npu = t.header.board.iter().find(|f| f.key == "telemetry.npu.load").map(|f| f.value.clone());
+    let npu = t
+        .header
+        .board
+        .iter()
+        .find(|f| f.key == "telemetry.npu.load")
+        .map(|f| f.value.clone());
     if !std::path::Path::new("/sys/kernel/debug/rknpu/load").exists() {
-        assert!(npu.unwrap_or_default().starts_with("unavailable ("), "absent sources are recorded once as unavailable");
+        assert!(
+            npu.unwrap_or_default().starts_with("unavailable ("),
+            "absent sources are recorded once as unavailable"
+        );
     }
-    let o = record(&fake_lib("1.2.1"), &dir.join("n.rktrace"), &["--suite", "quick", "--no-telemetry"], &ENV);
+    let o = record(
+        &fake_lib("1.2.1"),
+        &dir.join("n.rktrace"),
+        &["--suite", "quick", "--no-telemetry"],
+        &ENV,
+    );
     assert!(o.status.success());
     let t = read_trace(&dir.join("n.rktrace"));
     assert!(t.telemetry.is_empty());
-    assert!(t.header.board.iter().any(|f| f.key == "telemetry" && f.value.contains("--no-telemetry")));
+    assert!(t
+        .header
+        .board
+        .iter()
+        .any(|f| f.key == "telemetry" && f.value.contains("--no-telemetry")));
 }
 
 #[test]
 fn info_prints_every_field() {
-    let o = run(&["info", "--lib", &fake_lib("1.2.1").display().to_string(), "--sysfs-root", &tree("rk3588-healthy")], &[]);
+    let o = run(
+        &[
+            "info",
+            "--lib",
+            &fake_lib("1.2.1").display().to_string(),
+            "--sysfs-root",
+            &tree("rk3588-healthy"),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
-    for want in ["runtime.abi              1.2.1", "runtime.sha256", "Orange Pi 5 Max", "rockchip,rk3588", "npu.max_hz", "1000000000", "dmc.governor", "performance", "mem.memtotal", "kernel"] {
+    for want in [
+        "runtime.abi              1.2.1",
+        "runtime.sha256",
+        "Orange Pi 5 Max",
+        "rockchip,rk3588",
+        "npu.max_hz",
+        "1000000000",
+        "dmc.governor",
+        "performance",
+        "mem.memtotal",
+        "kernel",
+    ] {
         assert!(s.contains(want), "{want} missing:\n{s}");
     }
     // On this machine without a board: every missing source says why, nothing fails.

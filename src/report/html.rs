@@ -85,9 +85,11 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
          <a href=\"#requests\">Requests</a><a href=\"#details\">Details</a>\
          <a href=\"#definitions\">Definitions</a></nav>"
     );
+    verdict_and_warnings(&mut o, trace, s);
     summary(&mut o, s);
     configuration(&mut o, trace);
     performance(&mut o, s);
+    peer_metrics(&mut o, trace);
     charts(&mut o, trace, s);
     request_table(&mut o, s);
     details(&mut o, trace, s);
@@ -1054,4 +1056,60 @@ mod tests {
         assert_eq!(out.matches("no data").count(), 3);
         assert!(itl_histogram(&t).is_none());
     }
+}
+
+/// The verdict first, then every board warning with its cause and fix.
+fn verdict_and_warnings(o: &mut String, trace: &Trace, s: &Summary) {
+    let ws = crate::stats::warnings::of(trace, s);
+    let v = crate::stats::verdict::of(trace, s, &ws);
+    if v.valid {
+        let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: ✅ VALID</strong> — every request completed, the trace is intact, and no board condition invalidates comparison.</p></section>");
+    } else {
+        let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: ❌ INVALID</strong> for comparison:</p><ul>");
+        for r in &v.reasons {
+            let _ = writeln!(o, "<li>{}</li>", html_escape(r));
+        }
+        let _ = writeln!(o, "</ul></section>");
+    }
+    if !ws.is_empty() {
+        let _ = writeln!(o, "<section id=\"warnings\"><h2>Warnings</h2><ul>");
+        for w in &ws {
+            let _ = writeln!(
+                o,
+                "<li><strong>{}</strong>{}: {} <em>Fix:</em> {}</li>",
+                html_escape(w.code),
+                if w.invalidates_comparison {
+                    " (invalidates comparison)"
+                } else {
+                    ""
+                },
+                html_escape(&w.message),
+                html_escape(&w.fix)
+            );
+        }
+        let _ = writeln!(o, "</ul></section>");
+    }
+}
+
+/// The same trace under each peer tool's definitions.
+fn peer_metrics(o: &mut String, trace: &Trace) {
+    let _ = writeln!(o, "<section id=\"peers\"><h2>Peer metrics (same trace, their definitions)</h2><table><thead><tr><th>tool</th><th>metric</th><th>definition</th><th>over</th><th>n</th><th>mean</th><th>median</th><th>p99</th><th>σ</th></tr></thead><tbody>");
+    for m in crate::stats::peers::of(&trace.requests) {
+        let d = if m.unit == "ms" { 1 } else { 2 };
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html_escape(m.tool),
+            html_escape(m.metric),
+            html_escape(m.unit),
+            html_escape(m.definition),
+            html_escape(m.population),
+            m.n,
+            num(m.mean, d),
+            num(m.median, d),
+            num(m.p99, d),
+            num(m.std, d)
+        );
+    }
+    let _ = writeln!(o, "</tbody></table></section>");
 }

@@ -132,6 +132,31 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
     }
     w.end_object();
 
+    let v = crate::stats::verdict::of(trace, s, &crate::stats::warnings::of(trace, s));
+    w.key("verdict").begin_object();
+    w.field_str("result", if v.valid { "VALID" } else { "INVALID" });
+    w.key("reasons").begin_array();
+    for r in &v.reasons {
+        w.str(r);
+    }
+    w.end_array();
+    w.end_object();
+    w.key("peer_metrics").begin_array();
+    for m in crate::stats::peers::of(&trace.requests) {
+        w.begin_object();
+        w.field_str("tool", m.tool);
+        w.field_str("metric", m.metric);
+        w.field_str("unit", m.unit);
+        w.field_str("definition", m.definition);
+        w.field_str("population", m.population);
+        w.field_int("n", m.n as i64);
+        w.field_num("mean", m.mean, 3);
+        w.field_num("median", m.median, 3);
+        w.field_num("p99", m.p99, 3);
+        w.field_num("std", m.std, 3);
+        w.end_object();
+    }
+    w.end_array();
     w.key("summary").begin_object();
     w.field_int("requests", s.requests as i64);
     w.field_int("warmup", s.warmup as i64);

@@ -50,6 +50,17 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         &h.model.file_name
     };
     let _ = writeln!(o, "# 🚀 {} NPU Benchmark Results\n", md_inline(model));
+    let warnings = crate::stats::warnings::of(trace, s);
+    let v = crate::stats::verdict::of(trace, s, &warnings);
+    if v.valid {
+        let _ = writeln!(o, "**Verdict: ✅ VALID** — every request completed, the trace is intact, and no board condition invalidates comparison.\n");
+    } else {
+        let _ = writeln!(o, "**Verdict: ❌ INVALID** for comparison:\n");
+        for r in &v.reasons {
+            let _ = writeln!(o, "- {}", md_inline(r));
+        }
+        let _ = writeln!(o);
+    }
     let _ = writeln!(
         o,
         "Recorded {} on `{}` with rkbench {} ({}); RKLLM runtime {} (ABI {}). Trace `{}`.\n",
@@ -332,6 +343,7 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
     }
 
     // Observations
+    peers_section(&mut o, trace);
     let _ = writeln!(o, "## 🔍 Observations\n");
     for line in observations(s) {
         let _ = writeln!(o, "- {line}");
@@ -580,6 +592,31 @@ fn board_state_section(o: &mut String, trace: &Trace) {
             num(t.rss_max_kb.map(|k| k as f64 / 1024.0), 0)
         );
         let _ = writeln!(o, "{row}");
+    }
+    let _ = writeln!(o);
+}
+
+/// The same trace under each peer tool's definitions, labelled with the source.
+fn peers_section(o: &mut String, trace: &Trace) {
+    let _ = writeln!(o, "## 🔁 Peer Metrics (same trace, their definitions)\n");
+    let _ = writeln!(o, "\"ITL\" and \"TPOT\" mean different things in different tools; each row is computed exactly as that tool defines it (its own percentile method and σ).\n");
+    let _ = writeln!(o, "| tool | metric | definition | over | n | mean | median | p99 | σ |\n|---|---|---|---|---|---|---|---|---|");
+    for m in crate::stats::peers::of(&trace.requests) {
+        let d = if m.unit == "ms" { 1 } else { 2 };
+        let _ = writeln!(
+            o,
+            "| {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} |",
+            m.tool,
+            m.metric,
+            m.unit,
+            md_inline(m.definition),
+            m.population,
+            m.n,
+            num(m.mean, d),
+            num(m.median, d),
+            num(m.p99, d),
+            num(m.std, d)
+        );
     }
     let _ = writeln!(o);
 }

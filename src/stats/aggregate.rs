@@ -16,12 +16,12 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
-/// Nearest-rank percentile (MLPerf LoadGen): the smallest value with at least p% of the sample
-/// at or below it.
+/// MLPerf LoadGen's percentile: the sorted value at index ⌊n·p⌋ (no interpolation), clamped
+/// to the last element.
 pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
     debug_assert!(!sorted.is_empty());
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    let idx = ((p / 100.0) * sorted.len() as f64).floor() as usize;
+    sorted[idx.min(sorted.len() - 1)]
 }
 
 /// Sort a sample of finite values (NaNs are dropped).
@@ -92,9 +92,11 @@ mod tests {
     #[test]
     fn nearest_rank_is_mlperf() {
         let s: Vec<f64> = (1..=10).map(f64::from).collect();
-        assert_eq!(nearest_rank(&s, 90.0), 9.0);
+        // index ⌊n·p⌋: 10·0.9 = 9 → the 10th value; 10·0.5 = 5 → the 6th.
+        assert_eq!(nearest_rank(&s, 90.0), 10.0);
         assert_eq!(nearest_rank(&s, 99.0), 10.0);
-        assert_eq!(nearest_rank(&s, 50.0), 5.0);
+        assert_eq!(nearest_rank(&s, 50.0), 6.0);
+        assert_eq!(nearest_rank(&s, 0.0), 1.0);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Statistics: pure functions from trace records to numbers. Nothing here reads a clock, a
 //! file or the environment, so the same trace always gives the same figures.
 pub mod aggregate;
+pub mod peers;
 pub mod request;
 pub mod summary;
 pub mod telemetry;
+pub mod verdict;
 pub mod warnings;
 
 pub use aggregate::Aggregate;
