@@ -233,7 +233,7 @@ fn request(
     w.field_str("status", r.status.as_str());
     w.field_str("detail", &r.detail);
     w.field_bool("warmup", r.warmup);
-    w.field_bool("think", r.think);
+    w.field_bool("think_requested", r.think);
     w.field_int("max_new_tokens", i64::from(r.max_new_tokens));
     w.field_str(
         "cap_enforced_by",
