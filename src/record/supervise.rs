@@ -62,6 +62,9 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
         args.push(out.display().to_string());
     }
     let mut child = Command::new(exe)
+        // Keep argv[0] as the user typed it: the trace records the command line, and it should
+        // not carry this machine's absolute paths.
+        .arg0(argv.first().map(String::as_str).unwrap_or("rkbench"))
         .args(&args)
         .env(CHILD_ENV, "1")
         .stdin(Stdio::piped())
