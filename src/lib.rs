@@ -3,6 +3,9 @@
 //! Data flows one way: [`suite`] → [`runtime`] (librkllmrt via libloading) → [`record`] →
 //! [`trace`] (framed rkyv records) → [`stats`] (pure functions) → [`report`] renderers.
 //! Record never computes report statistics; replay never touches the runtime.
+//!
+//! `unsafe` is denied everywhere except the FFI module and the one function that maps a trace.
+#![deny(unsafe_code)]
 pub mod board;
 pub mod cli;
 pub mod commands;
@@ -12,6 +15,7 @@ pub mod provenance;
 pub mod record;
 pub mod report;
 #[cfg(feature = "record")]
+#[allow(unsafe_code)] // the FFI boundary to librkllmrt.so
 pub mod runtime;
 pub mod stats;
 pub mod suite;

@@ -2,6 +2,7 @@
 pub mod progress;
 pub mod recorder;
 pub mod run;
+pub mod runtime_thread;
 pub mod schedule;
 pub mod supervise;
 pub mod sweep;

@@ -1,14 +1,15 @@
 //! The suite loop: one runtime thread owns the RKLLM session and blocks in `rkllm_run`; the
-//! orchestrating thread enforces deadlines and caps, checkpoints in-flight requests, handles
-//! Ctrl-C, and is the only writer of the trace. If the runtime never returns after
-//! `rkllm_abort`, the orchestrator can still finish the trace and exit.
+//! orchestrating thread (here) enforces deadlines and caps, checkpoints in-flight requests,
+//! handles Ctrl-C, shows progress, and is the only writer of the trace. If the runtime never
+//! returns after `rkllm_abort`, the orchestrator can still finish the trace and exit.
 use super::progress::Progress;
 use super::recorder::{Capture, Recorder};
-use super::schedule::{self, Order};
+use super::runtime_thread::{Job, RuntimeLink, Wait};
+use super::schedule::{self, Order, Slot};
 use super::telemetry::Sampler;
 use crate::board::SysRoot;
 use crate::error::{exit, Error, Result};
-use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime, Session};
+use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime};
 use crate::suite::{Suite, TestCase};
 use crate::trace::{
     CapSource, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunStatus, Status, TokenChunk,
@@ -16,7 +17,6 @@ use crate::trace::{
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,26 +95,63 @@ fn install_signal_handler() {
     });
 }
 
-/// The output cap of one test and how it is enforced.
+/// The output cap of one test.
 pub fn effective_cap(plan_cap: Option<u32>, test: &TestCase) -> Option<u32> {
     plan_cap.or(test.max_new_tokens)
 }
 
-struct Job {
-    opts: RunOptions,
-    expect: usize,
-    cap: Option<u32>,
+fn io(e: std::io::Error) -> Error {
+    Error::internal(format!("writing trace: {e}"))
 }
 
-enum FromRuntime {
-    Ready,
-    InitFailed(Error),
-    Started(Instant),
-    Done {
-        rc: i32,
-        at: Instant,
-        err: Option<String>,
-    },
+/// The trace being written, with the telemetry sampler whose batches go into it.
+struct TraceOut {
+    writer: TraceWriter,
+    sampler: Option<Sampler>,
+    last_batch: Instant,
+    origin: Instant,
+}
+
+/// Telemetry batches are written this often (samples are taken at `--sample-interval`).
+const TELEMETRY_BATCH_EVERY: Duration = Duration::from_secs(2);
+
+impl TraceOut {
+    fn append(&mut self, r: &Record) -> Result<()> {
+        self.writer.append(r).map_err(io)
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.writer.sync().map_err(io)
+    }
+
+    /// Append the telemetry sampled since the last batch, every couple of seconds (or now).
+    fn flush_telemetry(&mut self, now: bool) -> Result<()> {
+        let Some(s) = &self.sampler else {
+            return Ok(());
+        };
+        if !now && self.last_batch.elapsed() < TELEMETRY_BATCH_EVERY {
+            return Ok(());
+        }
+        self.last_batch = Instant::now();
+        if let Some(b) = s.take_batch() {
+            self.writer.append(&Record::Telemetry(b)).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Stop sampling, write the last batch and the run end, make it durable.
+    fn finish(&mut self, status: RunStatus, detail: &str, requests: u32) -> Result<()> {
+        if let Some(b) = self.sampler.take().and_then(Sampler::stop) {
+            self.append(&Record::Telemetry(b))?;
+        }
+        self.append(&Record::End(RunEnd {
+            status,
+            detail: detail.to_string(),
+            end_us: micros(self.origin.elapsed()),
+            requests,
+        }))?;
+        self.sync()
+    }
 }
 
 /// Run the suite and write the trace. `header` is complete except for what is filled here.
@@ -143,13 +180,12 @@ pub fn record(
     header.params.max_new_tokens = init.max_new_tokens;
     let runtime_cap = init.max_new_tokens;
 
-    let mut writer = TraceWriter::create(&plan.out).map_err(|e| {
+    let writer = TraceWriter::create(&plan.out).map_err(|e| {
         Error::input(format!(
             "cannot create trace {}: {e}; choose another --out path",
             plan.out.display()
         ))
     })?;
-    let io = |e: std::io::Error| Error::internal(format!("writing trace: {e}"));
     let sampler = plan
         .telemetry
         .as_ref()
@@ -162,83 +198,31 @@ pub fn record(
         }),
     }
     header.board.sort();
-    writer.append(&Record::Header(header)).map_err(io)?;
-    writer.sync().map_err(io)?;
+    let mut out = TraceOut {
+        writer,
+        sampler,
+        last_batch: Instant::now(),
+        origin,
+    };
+    out.append(&Record::Header(header))?;
+    out.sync()?;
 
-    let (job_tx, job_rx) = mpsc::channel::<Job>();
-    let (ev_tx, ev_rx) = mpsc::channel::<FromRuntime>();
-    let sink = Arc::clone(&recorder);
-    let clear_kv = plan.clear_kv;
-    let chat_template = plan.chat_template.clone();
-    let aborter_slot: Arc<std::sync::Mutex<Option<crate::runtime::Aborter>>> = Default::default();
-    let slot = Arc::clone(&aborter_slot);
-    // The runtime thread is never joined: if the runtime hangs, the process exits around it.
-    std::thread::Builder::new()
-        .name("rkllm-runtime".into())
-        .spawn(move || {
-            let rt = rt;
-            let mut session = match Session::init(&rt, &init, sink) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = ev_tx.send(FromRuntime::InitFailed(e));
-                    return;
-                }
-            };
-            if let Some((sys, pre, post)) = &chat_template {
-                match session.set_chat_template(sys, pre, post) {
-                    Ok(Some(0)) | Ok(None) => {}
-                    Ok(Some(rc)) => {
-                        let _ = ev_tx.send(FromRuntime::InitFailed(Error::runtime(format!("rkllm_set_chat_template failed with code {rc}; check the --chat-template strings"))));
-                        return;
-                    }
-                    Err(e) => {
-                        let _ = ev_tx.send(FromRuntime::InitFailed(e));
-                        return;
-                    }
-                }
-            }
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(session.aborter());
-            let _ = ev_tx.send(FromRuntime::Ready);
-            while let Ok(job) = job_rx.recv() {
-                let t0 = session.sink().begin(job.expect, job.cap);
-                let _ = ev_tx.send(FromRuntime::Started(t0));
-                let (rc, err) = match session.run(&job.opts) {
-                    Ok(rc) => (rc, None),
-                    Err(e) => (-1, Some(e.msg)),
-                };
-                let at = Instant::now();
-                if session.sink().cap_hit() {
-                    // Paused at our cap: make sure the runtime does not resume it on the next run.
-                    session.aborter().abort();
-                }
-                if clear_kv {
-                    session.clear_kv_cache();
-                }
-                let _ = ev_tx.send(FromRuntime::Done { rc, at, err });
-            }
-        })
-        .map_err(|e| Error::internal(format!("cannot start runtime thread: {e}")))?;
-
-    match ev_rx.recv() {
-        Ok(FromRuntime::Ready) => {}
-        Ok(FromRuntime::InitFailed(e)) => {
-            if let Some(b) = sampler.and_then(|s| s.stop()) {
-                writer.append(&Record::Telemetry(b)).map_err(io)?;
-            }
-            end_run(&mut writer, origin, RunStatus::Failed, &e.msg, 0)?;
+    let link = match RuntimeLink::start(
+        rt,
+        init,
+        Arc::clone(&recorder),
+        plan.clear_kv,
+        plan.chat_template.clone(),
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            out.finish(RunStatus::Failed, &e.msg, 0)?;
             return Err(e);
         }
-        _ => return Err(Error::internal("runtime thread ended before init")),
-    }
-    let aborter = aborter_slot
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let aborter = aborter.ok_or_else(|| Error::internal("no abort handle"))?;
-
+    };
     let slots = schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed);
     let mut progress = Progress::new(plan.quiet, slots.len());
-    if let Some(s) = &sampler {
+    if let Some(s) = &out.sampler {
         let absent: Vec<String> = s
             .absent()
             .into_iter()
@@ -251,75 +235,138 @@ pub fn record(
             ));
         }
     }
-    let mut tally = [0u32; 3]; // ok, partial, failed
-    let mut last_telemetry = Instant::now();
-    let mut outcome = Outcome::Complete;
-    let mut written = 0u32;
-    let mut measured = 0u32;
-    let mut slot_iter = 0usize;
-    let mut stop_reason = String::new();
-    loop {
-        if let Some(max) = plan.max_duration {
-            if origin.elapsed() >= max && measured >= plan.min_requests {
-                stop_reason = format!(
-                    "stopped after {} (--max-duration)",
-                    humantime::format_duration(Duration::from_secs(origin.elapsed().as_secs()))
-                );
+    let mut o = Orchestrator {
+        plan,
+        suite,
+        abi,
+        origin,
+        recorder,
+        link,
+        out,
+        progress,
+        caps,
+        runtime_cap,
+    };
+    o.run_schedule(&slots)
+}
+
+/// Everything the suite loop works with.
+struct Orchestrator<'a> {
+    plan: &'a RecordPlan,
+    suite: &'a Suite,
+    abi: AbiVersion,
+    origin: Instant,
+    recorder: Arc<Recorder>,
+    link: RuntimeLink,
+    out: TraceOut,
+    progress: Progress,
+    caps: Vec<Option<u32>>,
+    runtime_cap: i32,
+}
+
+fn interrupted() -> bool {
+    SIGNALS.load(Ordering::SeqCst) > 0
+}
+
+impl Orchestrator<'_> {
+    /// Run the planned requests, honouring stop rules and cool-down; finish the trace.
+    fn run_schedule(&mut self, slots: &[Slot]) -> Result<Outcome> {
+        let plan = self.plan;
+        let mut tally = [0u32; 3]; // ok, partial, failed
+        let (mut written, mut measured, mut position) = (0u32, 0u32, 0usize);
+        let mut stop_reason = String::new();
+        let mut outcome = Outcome::Complete;
+        loop {
+            if let Some(max) = plan.max_duration {
+                if self.origin.elapsed() >= max && measured >= plan.min_requests {
+                    let took = Duration::from_secs(self.origin.elapsed().as_secs());
+                    stop_reason = format!(
+                        "stopped after {} (--max-duration)",
+                        humantime::format_duration(took)
+                    );
+                    break;
+                }
+            }
+            let Some(slot) = next_slot(slots, position, measured, plan) else {
+                break;
+            };
+            if interrupted() {
+                outcome = Outcome::Interrupted;
                 break;
             }
-        }
-        // The schedule repeats only to reach --min-requests.
-        let slot = match slots.get(slot_iter) {
-            Some(s) => *s,
-            None if measured < plan.min_requests && !slots.is_empty() => {
-                let extra = slots.iter().filter(|s| !s.warmup).count();
-                let k = (slot_iter - slots.len()) % extra.max(1);
-                let mut s = *slots
-                    .iter()
-                    .filter(|s| !s.warmup)
-                    .nth(k)
-                    .unwrap_or(&slots[0]);
-                s.repeat +=
-                    (1 + (slot_iter - slots.len()) / extra.max(1)) as u32 * plan.repeat.max(1);
-                s
+            if position > 0 {
+                self.cool_down()?;
             }
-            None => break,
+            let rec = self.run_request(slot, position, written)?;
+            written += 1;
+            position += 1;
+            if !rec.warmup {
+                measured += 1;
+                tally[match rec.status {
+                    Status::Ok => 0,
+                    Status::Error => 2,
+                    _ if rec.token_ids.is_empty() => 2,
+                    _ => 1,
+                }] += 1;
+            }
+            match rec.status {
+                Status::Hung => {
+                    self.out.finish(RunStatus::Hung, &rec.detail, written)?;
+                    return Ok(Outcome::Hung);
+                }
+                Status::Interrupted => {
+                    outcome = Outcome::Interrupted;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (status, detail) = match outcome {
+            Outcome::Complete => (RunStatus::Complete, stop_reason),
+            Outcome::Interrupted => (RunStatus::Interrupted, "interrupted by signal".to_string()),
+            Outcome::Hung => (RunStatus::Hung, String::new()),
         };
-        if SIGNALS.load(Ordering::SeqCst) > 0 {
-            outcome = Outcome::Interrupted;
-            break;
+        self.out.finish(status, &detail, written)?;
+        self.progress.note(&format!(
+            "rkbench: done: {written} requests ({} warm-up), {} ok, {} partial, {} failed, in {:.1} s{}",
+            written - measured,
+            tally[0],
+            tally[1],
+            tally[2],
+            self.origin.elapsed().as_secs_f64(),
+            if detail.is_empty() { String::new() } else { format!("; {detail}") }
+        ));
+        Ok(outcome)
+    }
+
+    /// `--cooldown`: wait between requests, still sampling and still answering Ctrl-C.
+    fn cool_down(&mut self) -> Result<()> {
+        let until = Instant::now() + self.plan.cooldown;
+        while Instant::now() < until && !interrupted() {
+            std::thread::sleep(
+                Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
+            );
+            self.out.flush_telemetry(false)?;
         }
-        if slot_iter > 0 && !plan.cooldown.is_zero() {
-            let until = Instant::now() + plan.cooldown;
-            while Instant::now() < until && SIGNALS.load(Ordering::SeqCst) == 0 {
-                std::thread::sleep(
-                    Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
-                );
-                flush_telemetry(&sampler, &mut writer, &mut last_telemetry, false)?;
-            }
-        }
-        let index = written as usize;
-        let test = &suite.tests[slot.test];
+        Ok(())
+    }
+
+    /// One request: submit it, watch deadline/cap/signals while checkpointing, write its record.
+    fn run_request(&mut self, slot: Slot, position: usize, index: u32) -> Result<RequestRecord> {
+        let (plan, abi) = (self.plan, self.abi);
+        let test = &self.suite.tests[slot.test];
         let think = plan.think.or(test.think).unwrap_or(false);
-        let cap = caps[slot.test];
+        let cap = self.caps[slot.test];
         let (cap_source, our_cap, per_run) = match cap {
-            Some(c) if runtime_cap > 0 && c as i32 >= runtime_cap => (CapSource::Runtime, None, 0),
+            Some(c) if self.runtime_cap > 0 && c as i32 >= self.runtime_cap => {
+                (CapSource::Runtime, None, 0)
+            }
             Some(c) if abi.has_per_run_params() => (CapSource::RuntimePerRun, None, c as i32),
             Some(c) => (CapSource::Rkbench, Some(c), 0),
             None => (CapSource::Runtime, None, 0),
         };
-        let job = Job {
-            opts: RunOptions {
-                prompt: test.prompt.clone(),
-                enable_thinking: think && abi.has_thinking(),
-                keep_history: false,
-                max_new_tokens: per_run,
-            },
-            expect: cap.map(|c| c as usize + 16).unwrap_or(4096),
-            cap: our_cap,
-        };
         let mut rec = RequestRecord {
-            index: index as u32,
+            index,
             test_id: test.id.clone(),
             name: test.name.clone(),
             category: test.category.clone(),
@@ -333,92 +380,27 @@ pub fn record(
             run_return: i32::MIN,
             ..Default::default()
         };
-        job_tx
-            .send(job)
-            .map_err(|_| Error::internal("runtime thread gone"))?;
-        let t0 = match ev_rx.recv() {
-            Ok(FromRuntime::Started(t0)) => t0,
-            _ => return Err(Error::internal("runtime thread did not start the request")),
-        };
-        rec.start_us = micros(t0.duration_since(origin));
-        progress.start_request(slot_iter, &test.id, slot.warmup);
-        let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
+        let t0 = self.link.submit(Job {
+            opts: RunOptions {
+                prompt: test.prompt.clone(),
+                enable_thinking: think && abi.has_thinking(),
+                keep_history: false,
+                max_new_tokens: per_run,
+            },
+            expect: cap.map(|c| c as usize + 16).unwrap_or(4096),
+            cap: our_cap,
+        })?;
+        rec.start_us = micros(t0.duration_since(self.origin));
+        self.progress.start_request(position, &test.id, slot.warmup);
         // The request is visible in the trace from its start: a crash before the first token
         // still shows which test was running.
-        writer.append(&Record::Partial(rec.clone())).map_err(io)?;
-        let mut aborted_at: Option<Instant> = None;
-        let mut reason: Option<Status> = None;
-        let mut last_checkpoint = Instant::now();
-        let mut checkpointed = 0usize;
+        self.out.append(&Record::Partial(rec.clone()))?;
+        let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
         // ≤ 1.2.0 callbacks cannot ask to stop, so rkbench aborts at its cap: poll faster then.
         let abort_at_cap = our_cap.is_some() && !abi.callback_returns_int();
-        let tick = if abort_at_cap {
-            Duration::from_millis(1)
-        } else {
-            plan.checkpoint_interval
-                .clamp(Duration::from_millis(1), Duration::from_millis(20))
-        };
-        let done = loop {
-            match ev_rx.recv_timeout(tick) {
-                Ok(FromRuntime::Done { rc, at, err }) => break Some((rc, at, err)),
-                Ok(_) => continue,
-                Err(RecvTimeoutError::Disconnected) => break None,
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-            let now = Instant::now();
-            if aborted_at.is_none() {
-                if SIGNALS.load(Ordering::SeqCst) > 0 {
-                    reason = Some(Status::Interrupted);
-                } else if deadline.is_some_and(|d| now >= d) {
-                    reason = Some(Status::Timeout);
-                } else if abort_at_cap && recorder.cap_hit() {
-                    aborter.abort();
-                    aborted_at = Some(now);
-                }
-                if reason.is_some() {
-                    aborter.abort();
-                    aborted_at = Some(now);
-                }
-            } else if aborted_at.is_some_and(|a| now.duration_since(a) >= plan.abort_grace) {
-                break None; // hung: the runtime ignores rkllm_abort
-            }
-            if recorder.tokens() as usize > checkpointed
-                && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
-            {
-                let tail = recorder.snapshot_from(checkpointed);
-                let n = tail.token_dt_us.len();
-                writer
-                    .append(&Record::Tokens(TokenChunk {
-                        index: rec.index,
-                        first: checkpointed as u32,
-                        token_dt_us: tail.token_dt_us,
-                        token_ids: tail.token_ids,
-                        waiting: tail.waiting,
-                        text_len: tail.text_len,
-                        text: tail.text,
-                    }))
-                    .map_err(io)?;
-                if plan.fsync_checkpoints {
-                    writer.sync().map_err(io)?;
-                }
-                checkpointed += n;
-                last_checkpoint = now;
-            }
-            flush_telemetry(&sampler, &mut writer, &mut last_telemetry, false)?;
-            let tele = sampler
-                .as_ref()
-                .map(|s| super::telemetry::progress_line(&s.latest()))
-                .unwrap_or_default();
-            progress.tick(
-                slot_iter,
-                &test.id,
-                recorder.tokens(),
-                recorder.live_decode_rate(),
-                now.duration_since(t0),
-                &tele,
-            );
-        };
-        let capture = recorder.finish();
+        let (done, reason) = self.watch(&rec, position, &test.id, t0, deadline, abort_at_cap)?;
+
+        let capture = self.recorder.finish();
         fill(&mut rec, &capture, abi);
         match done {
             Some((rc, at, err)) => {
@@ -427,8 +409,7 @@ pub fn record(
                 rec.end_us = capture.end_us.unwrap_or(rec.return_us);
                 rec.status = match reason {
                     Some(s) => s,
-                    None if rc != 0 => Status::Error,
-                    None if capture.final_state == 3 => Status::Error,
+                    None if rc != 0 || capture.final_state == 3 => Status::Error,
                     None => Status::Ok,
                 };
                 rec.detail = match (rec.status, err) {
@@ -455,96 +436,119 @@ pub fn record(
                 );
             }
         }
-        writer.append(&Record::Request(rec.clone())).map_err(io)?;
-        flush_telemetry(&sampler, &mut writer, &mut last_telemetry, true)?;
-        writer.sync().map_err(io)?;
-        written += 1;
-        if !rec.warmup {
-            measured += 1;
-            let k = match rec.status {
-                Status::Ok => 0,
-                Status::Error => 2,
-                _ if rec.token_ids.is_empty() => 2,
-                _ => 1,
-            };
-            tally[k] += 1;
-        }
-        slot_iter += 1;
-        progress.finish_request(slot_iter - 1, &test.id, t0.elapsed(), &summary_line(&rec));
-        if rec.status == Status::Hung {
-            if let Some(b) = sampler.and_then(|s| s.stop()) {
-                writer.append(&Record::Telemetry(b)).map_err(io)?;
+        self.out.append(&Record::Request(rec.clone()))?;
+        self.out.flush_telemetry(true)?;
+        self.out.sync()?;
+        self.progress
+            .finish_request(position, &test.id, t0.elapsed(), &summary_line(&rec));
+        Ok(rec)
+    }
+
+    /// Wait for the running request, enforcing its deadline, our cap and Ctrl-C, and appending
+    /// new tokens to the trace every `--checkpoint-interval`. Returns how `rkllm_run` returned
+    /// (`None` if it never did within the abort grace) and why rkbench stopped it, if it did.
+    #[allow(clippy::type_complexity)]
+    fn watch(
+        &mut self,
+        rec: &RequestRecord,
+        position: usize,
+        id: &str,
+        t0: Instant,
+        deadline: Option<Instant>,
+        abort_at_cap: bool,
+    ) -> Result<(Option<(i32, Instant, Option<String>)>, Option<Status>)> {
+        let plan = self.plan;
+        let tick = if abort_at_cap {
+            Duration::from_millis(1)
+        } else {
+            plan.checkpoint_interval
+                .clamp(Duration::from_millis(1), Duration::from_millis(20))
+        };
+        let mut aborted_at: Option<Instant> = None;
+        let mut reason: Option<Status> = None;
+        let mut last_checkpoint = Instant::now();
+        let mut checkpointed = 0usize;
+        loop {
+            match self.link.wait(tick) {
+                Wait::Done { rc, at, err } => return Ok((Some((rc, at, err)), reason)),
+                Wait::Gone => return Ok((None, reason)),
+                Wait::Tick => {}
             }
-            end_run(&mut writer, origin, RunStatus::Hung, &rec.detail, written)?;
-            return Ok(Outcome::Hung);
-        }
-        if rec.status == Status::Interrupted {
-            outcome = Outcome::Interrupted;
-            break;
+            let now = Instant::now();
+            match aborted_at {
+                None => {
+                    if interrupted() {
+                        reason = Some(Status::Interrupted);
+                    } else if deadline.is_some_and(|d| now >= d) {
+                        reason = Some(Status::Timeout);
+                    }
+                    if reason.is_some() || (abort_at_cap && self.recorder.cap_hit()) {
+                        self.link.aborter.abort();
+                        aborted_at = Some(now);
+                    }
+                }
+                // Hung: the runtime ignores rkllm_abort.
+                Some(a) if now.duration_since(a) >= plan.abort_grace => return Ok((None, reason)),
+                Some(_) => {}
+            }
+            if self.recorder.tokens() as usize > checkpointed
+                && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
+            {
+                checkpointed += self.checkpoint(rec.index, checkpointed)?;
+                last_checkpoint = now;
+            }
+            self.out.flush_telemetry(false)?;
+            let tele = self
+                .out
+                .sampler
+                .as_ref()
+                .map(|s| super::telemetry::progress_line(&s.latest()))
+                .unwrap_or_default();
+            self.progress.tick(
+                position,
+                id,
+                self.recorder.tokens(),
+                self.recorder.live_decode_rate(),
+                now.duration_since(t0),
+                &tele,
+            );
         }
     }
-    drop(job_tx);
-    if let Some(s) = sampler {
-        if let Some(b) = s.stop() {
-            writer.append(&Record::Telemetry(b)).map_err(io)?;
+
+    /// Append the tokens from `from` on as a `Tokens` frame; returns how many.
+    fn checkpoint(&mut self, index: u32, from: usize) -> Result<usize> {
+        let tail = self.recorder.snapshot_from(from);
+        let n = tail.token_dt_us.len();
+        self.out.append(&Record::Tokens(TokenChunk {
+            index,
+            first: from as u32,
+            token_dt_us: tail.token_dt_us,
+            token_ids: tail.token_ids,
+            waiting: tail.waiting,
+            text_len: tail.text_len,
+            text: tail.text,
+        }))?;
+        if self.plan.fsync_checkpoints {
+            self.out.sync()?;
         }
+        Ok(n)
     }
-    let (status, detail) = match outcome {
-        Outcome::Complete => (RunStatus::Complete, stop_reason),
-        Outcome::Interrupted => (RunStatus::Interrupted, "interrupted by signal".to_string()),
-        Outcome::Hung => (RunStatus::Hung, String::new()),
-    };
-    end_run(&mut writer, origin, status, &detail, written)?;
-    progress.note(&format!(
-        "rkbench: done: {written} requests ({} warm-up), {} ok, {} partial, {} failed, in {:.1} s{}",
-        written - measured,
-        tally[0],
-        tally[1],
-        tally[2],
-        origin.elapsed().as_secs_f64(),
-        if detail.is_empty() { String::new() } else { format!("; {detail}") }
-    ));
-    Ok(outcome)
 }
 
-/// Append the telemetry sampled since the last batch, every couple of seconds (or now).
-fn flush_telemetry(
-    sampler: &Option<Sampler>,
-    w: &mut TraceWriter,
-    last: &mut Instant,
-    now: bool,
-) -> Result<()> {
-    let Some(s) = sampler else { return Ok(()) };
-    if !now && last.elapsed() < TELEMETRY_BATCH_EVERY {
-        return Ok(());
+/// The next planned request; past the plan, the schedule repeats only to reach --min-requests.
+fn next_slot(slots: &[Slot], position: usize, measured: u32, plan: &RecordPlan) -> Option<Slot> {
+    if let Some(s) = slots.get(position) {
+        return Some(*s);
     }
-    *last = Instant::now();
-    if let Some(b) = s.take_batch() {
-        w.append(&Record::Telemetry(b))
-            .map_err(|e| Error::internal(format!("writing trace: {e}")))?;
+    if measured >= plan.min_requests || slots.is_empty() {
+        return None;
     }
-    Ok(())
-}
-
-/// Telemetry batches are written this often (samples are taken at `--sample-interval`).
-const TELEMETRY_BATCH_EVERY: Duration = Duration::from_secs(2);
-
-fn end_run(
-    w: &mut TraceWriter,
-    origin: Instant,
-    status: RunStatus,
-    detail: &str,
-    requests: u32,
-) -> Result<()> {
-    let io = |e: std::io::Error| Error::internal(format!("writing trace: {e}"));
-    w.append(&Record::End(RunEnd {
-        status,
-        detail: detail.to_string(),
-        end_us: micros(origin.elapsed()),
-        requests,
-    }))
-    .map_err(io)?;
-    w.sync().map_err(io)
+    let measured_slots: Vec<&Slot> = slots.iter().filter(|s| !s.warmup).collect();
+    let per_round = measured_slots.len().max(1);
+    let past = position - slots.len();
+    let mut s = **measured_slots.get(past % per_round).unwrap_or(&&slots[0]);
+    s.repeat += (1 + past / per_round) as u32 * plan.repeat.max(1);
+    Some(s)
 }
 
 fn fill(rec: &mut RequestRecord, c: &Capture, abi: AbiVersion) {

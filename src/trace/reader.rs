@@ -106,6 +106,7 @@ pub struct Trace {
 }
 
 /// Map a trace file read-only. The only `unsafe` outside the FFI module.
+#[allow(unsafe_code)]
 fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only and private to this process. Traces are append-only
     // archives; the one hazard is another process truncating the file while we read it (SIGBUS),

@@ -1,0 +1,149 @@
+//! The one thread that owns the RKLLM session. It blocks in `rkllm_run` for each job while the
+//! orchestrator keeps the clock; it is never joined, so a runtime that hangs cannot hang rkbench.
+use super::recorder::Recorder;
+use crate::error::{Error, Result};
+use crate::runtime::{Aborter, InitParams, RunOptions, Runtime, Session};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One request for the runtime thread.
+pub struct Job {
+    pub opts: RunOptions,
+    /// Tokens to reserve room for before the run (no allocation on the token path).
+    pub expect: usize,
+    /// rkbench's own cap for this request (the callback asks to stop there).
+    pub cap: Option<u32>,
+}
+
+/// What the runtime thread reports.
+pub enum Event {
+    Ready(Aborter),
+    InitFailed(Error),
+    /// `rkllm_run` is about to be called; t0.
+    Started(Instant),
+    /// `rkllm_run` returned `rc` at `at`.
+    Done {
+        rc: i32,
+        at: Instant,
+        err: Option<String>,
+    },
+}
+
+/// The orchestrator's end of the runtime thread.
+pub struct RuntimeLink {
+    jobs: Sender<Job>,
+    events: Receiver<Event>,
+    pub aborter: Aborter,
+}
+
+/// What waiting for a running job can return.
+pub enum Wait {
+    Done {
+        rc: i32,
+        at: Instant,
+        err: Option<String>,
+    },
+    Tick,
+    Gone,
+}
+
+impl RuntimeLink {
+    /// Start the session on its own thread and wait until `rkllm_init` (and the chat template)
+    /// succeeded.
+    pub fn start(
+        rt: Runtime,
+        init: InitParams,
+        recorder: Arc<Recorder>,
+        clear_kv: bool,
+        chat_template: Option<(String, String, String)>,
+    ) -> Result<RuntimeLink> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (ev_tx, events) = mpsc::channel::<Event>();
+        std::thread::Builder::new()
+            .name("rkllm-runtime".into())
+            .spawn(move || serve(rt, init, recorder, clear_kv, chat_template, job_rx, ev_tx))
+            .map_err(|e| Error::internal(format!("cannot start runtime thread: {e}")))?;
+        match events.recv() {
+            Ok(Event::Ready(aborter)) => Ok(RuntimeLink {
+                jobs,
+                events,
+                aborter,
+            }),
+            Ok(Event::InitFailed(e)) => Err(e),
+            _ => Err(Error::internal("runtime thread ended before init")),
+        }
+    }
+
+    /// Hand a job over and return its t0.
+    pub fn submit(&self, job: Job) -> Result<Instant> {
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::internal("runtime thread gone"))?;
+        match self.events.recv() {
+            Ok(Event::Started(t0)) => Ok(t0),
+            _ => Err(Error::internal("runtime thread did not start the request")),
+        }
+    }
+
+    /// Wait up to `tick` for the running job to end.
+    pub fn wait(&self, tick: Duration) -> Wait {
+        loop {
+            match self.events.recv_timeout(tick) {
+                Ok(Event::Done { rc, at, err }) => return Wait::Done { rc, at, err },
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) => return Wait::Tick,
+                Err(RecvTimeoutError::Disconnected) => return Wait::Gone,
+            }
+        }
+    }
+}
+
+fn serve(
+    rt: Runtime,
+    init: InitParams,
+    recorder: Arc<Recorder>,
+    clear_kv: bool,
+    chat_template: Option<(String, String, String)>,
+    jobs: Receiver<Job>,
+    events: Sender<Event>,
+) {
+    let mut session = match Session::init(&rt, &init, recorder) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = events.send(Event::InitFailed(e));
+            return;
+        }
+    };
+    if let Some((sys, pre, post)) = &chat_template {
+        let failed = match session.set_chat_template(sys, pre, post) {
+            Ok(Some(0)) | Ok(None) => None,
+            Ok(Some(rc)) => Some(Error::runtime(format!(
+                "rkllm_set_chat_template failed with code {rc}; check the --chat-template strings"
+            ))),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
+            let _ = events.send(Event::InitFailed(e));
+            return;
+        }
+    }
+    let _ = events.send(Event::Ready(session.aborter()));
+    while let Ok(job) = jobs.recv() {
+        let t0 = session.sink().begin(job.expect, job.cap);
+        let _ = events.send(Event::Started(t0));
+        let (rc, err) = match session.run(&job.opts) {
+            Ok(rc) => (rc, None),
+            Err(e) => (-1, Some(e.msg)),
+        };
+        let at = Instant::now();
+        if session.sink().cap_hit() {
+            // Paused at our cap: make sure the runtime does not resume it on the next run.
+            session.aborter().abort();
+        }
+        if clear_kv {
+            session.clear_kv_cache();
+        }
+        let _ = events.send(Event::Done { rc, at, err });
+    }
+}
