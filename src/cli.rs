@@ -107,10 +107,10 @@ pub struct RecordArgs {
         from_str_fn(parse_duration)
     )]
     pub abort_grace: Duration,
-    /// write a checkpoint of the request in flight at most this often (default 2s)
+    /// append new tokens of the request in flight to the trace this often (default 1s)
     #[argh(
         option,
-        default = "Duration::from_secs(2)",
+        default = "Duration::from_secs(1)",
         from_str_fn(parse_duration)
     )]
     pub checkpoint_interval: Duration,
