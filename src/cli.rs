@@ -18,6 +18,7 @@ pub enum Command {
     Record(RecordArgs),
     Report(ReportArgs),
     Verify(VerifyArgs),
+    Compare(CompareArgs),
     Info(InfoArgs),
 }
 
@@ -190,6 +191,24 @@ pub struct ReportArgs {
         from_str_fn(crate::report::CsvPer::parse)
     )]
     pub per: crate::report::CsvPer,
+}
+
+/// Compare a candidate trace with a baseline: per metric (ratio ± σ) and per test.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "compare")]
+pub struct CompareArgs {
+    /// the baseline trace
+    #[argh(positional)]
+    pub baseline: PathBuf,
+    /// the candidate trace
+    #[argh(positional)]
+    pub candidate: PathBuf,
+    /// md (default) or json
+    #[argh(option, default = "String::from(\"md\")")]
+    pub format: String,
+    /// output file (default: stdout)
+    #[argh(option, short = 'o')]
+    pub out: Option<PathBuf>,
 }
 
 /// Check trace files: ok, truncated, corrupt, or not a trace.

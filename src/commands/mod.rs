@@ -1,4 +1,5 @@
 //! One function per subcommand: turn parsed arguments into calls on the library modules.
+pub mod compare;
 pub mod info;
 #[cfg(feature = "record")]
 pub mod record;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
         }
         Command::Report(a) => report::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Info(a) => info::run(a),
     }
 }

@@ -1,4 +1,5 @@
 //! Report renderers: one file per format, all pure functions of (trace, summary).
+pub mod compare;
 pub mod csv;
 pub mod html;
 pub mod json;

@@ -1,0 +1,34 @@
+//! `rkbench compare BASELINE CANDIDATE`.
+use crate::cli::CompareArgs;
+use crate::error::{Error, Result};
+use crate::report::compare;
+use crate::trace::reader;
+
+pub fn run(a: CompareArgs) -> Result<i32> {
+    let read = |p: &std::path::Path| {
+        let t = reader::read(p).map_err(|e| Error::input(e.to_string()))?;
+        if let Some(d) = &t.damage {
+            eprintln!(
+                "rkbench: warning: {}: {d}; comparing the valid part",
+                p.display()
+            );
+        }
+        Ok::<_, Error>(t)
+    };
+    let (b, c) = (read(&a.baseline)?, read(&a.candidate)?);
+    let text = match a.format.as_str() {
+        "md" | "markdown" => compare::markdown(&b, &c),
+        "json" => compare::json(&b, &c),
+        other => {
+            return Err(Error::usage(format!(
+                "--format {other:?}: compare writes md or json"
+            )))
+        }
+    };
+    match &a.out {
+        None => print!("{text}"),
+        Some(p) => std::fs::write(p, text)
+            .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?,
+    }
+    Ok(0)
+}

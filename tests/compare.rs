@@ -1,0 +1,79 @@
+//! `rkbench compare`: two recordings of the simulated runtime at different decode speeds.
+mod common;
+use common::*;
+
+#[test]
+fn compare_finds_the_faster_run_and_names_the_difference() {
+    let dir = tempdir("compare");
+    let (a, b) = (dir.join("base.rktrace"), dir.join("cand.rktrace"));
+    let env = |ms: &'static str| {
+        [
+            ("FAKE_RKLLM_TIME_SCALE", "0.02"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "24"),
+            ("FAKE_RKLLM_DECODE_MS", ms),
+            ("FAKE_RKLLM_JITTER", "0"),
+        ]
+    };
+    assert!(record(
+        &fake_lib("1.2.1"),
+        &a,
+        &["--suite", "quick", "--repeat", "2"],
+        &env("313")
+    )
+    .status
+    .success());
+    assert!(record(
+        &fake_lib("1.2.1"),
+        &b,
+        &["--suite", "quick", "--repeat", "2", "--top-k", "5"],
+        &env("200")
+    )
+    .status
+    .success());
+    let o = run(
+        &[
+            "compare",
+            &a.display().to_string(),
+            &b.display().to_string(),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let decode = j["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "Decode rate")
+        .unwrap();
+    let r = decode["ratio"].as_f64().unwrap();
+    assert!(
+        r > 1.3 && r < 1.75,
+        "313 ms → 200 ms per token is ~1.56× faster, got {r}"
+    );
+    assert_eq!(decode["verdict"], "better");
+    let diffs = j["differences"].as_array().unwrap();
+    assert!(
+        diffs.iter().any(|d| d["setting"] == "sampling"),
+        "{diffs:?}"
+    );
+    let md = stdout(&run(
+        &[
+            "compare",
+            &a.display().to_string(),
+            &b.display().to_string(),
+        ],
+        &[],
+    ));
+    assert!(
+        md.contains("## What differs") && md.contains("| Decode rate (tok/s) |"),
+        "{md}"
+    );
+    let o = run(
+        &["compare", &a.display().to_string(), "/nonexistent.rktrace"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3));
+}
