@@ -2,7 +2,8 @@
 callback that appends time.perf_counter_ns(), the token id and the text to Python lists.
 
 Drives the same simulated librkllmrt.so (RKLLM 1.2.1 ABI) as the Rust bench and prints one JSON
-object: ns/token of a run with the recording callback and of a run with a no-op callback.
+object: ns/token of runs with the recording callback and with a no-op callback, and of the two
+callback bodies called directly from Python (no runtime, no trampoline).
 
 usage: ctypes_recorder.py LIB MODEL TOKENS REPS
 The FAKE_RKLLM_* environment (zero delay, fixed output length) is set by the caller.
@@ -131,6 +132,22 @@ def main():
             out[f"{name}_ns_per_token"].append(dt / tokens)
     for h in handles.values():
         lib.rkllm_destroy(h)
+
+    # The callback bodies alone, called from Python with a real RKLLMResult pointer (no runtime,
+    # no foreign-thread trampoline): best of `reps` loops each.
+    res = RKLLMResult()
+    res.text = b" word"
+    res.token_id = 1234
+    ptr = ctypes.pointer(res)
+    for name, fn in (("noop", noop), ("record", record)):
+        best = float("inf")
+        for _ in range(reps):
+            del times[:], ids[:], texts[:]
+            t0 = perf_counter_ns()
+            for _ in range(tokens):
+                fn(ptr, None, 0)
+            best = min(best, (perf_counter_ns() - t0) / tokens)
+        out[f"direct_{name}_ns_per_token"] = best
     print(json.dumps(out))
 
 

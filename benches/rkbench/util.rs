@@ -159,7 +159,10 @@ impl Report {
 
     pub fn finish(self, env: &Env) {
         println!("\n== Goals");
-        println!("   {:<44} {:>22}   {:<20} verdict", "figure", "measured", "goal");
+        println!(
+            "   {:<44} {:>22}   {:<20} verdict",
+            "figure", "measured", "goal"
+        );
         for g in &self.goals {
             println!(
                 "   {:<44} {:>22}   {:<20} {}",

@@ -112,8 +112,9 @@ struct TraceOut {
     origin: Instant,
 }
 
-/// Telemetry batches are written this often (samples are taken at `--sample-interval`).
-const TELEMETRY_BATCH_EVERY: Duration = Duration::from_secs(2);
+/// Telemetry batches are written this often (samples are taken at `--sample-interval`); each
+/// batch repeats the series keys, so fewer, larger batches are smaller per sample.
+const TELEMETRY_BATCH_EVERY: Duration = Duration::from_secs(10);
 
 impl TraceOut {
     fn append(&mut self, r: &Record) -> Result<()> {
