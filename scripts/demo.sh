@@ -14,7 +14,7 @@ FAKE_RKLLM_TIME_SCALE="$scale" ./target/release/rkbench record \
     --model fixtures/models/Qwen3-4B-sim.rkllm \
     --suite default --timeout 10m --out "$trace"
 ./target/release/rkbench verify "$trace"
-./target/release/rkbench report "$trace" --format md,json -o "$out"
+./target/release/rkbench report "$trace" --format md,json,html,csv -o "$out"
 echo
 echo "trace:   $trace"
-echo "reports: $(ls "$out"/*.md "$out"/*.json | tr '\n' ' ')"
+echo "reports: $(ls "$out"/*.md "$out"/*.json "$out"/*.html "$out"/*.csv | tr "\n" " ")"

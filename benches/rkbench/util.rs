@@ -160,12 +160,12 @@ impl Report {
     pub fn finish(self, env: &Env) {
         println!("\n== Goals");
         println!(
-            "   {:<44} {:>22}   {:<20} verdict",
+            "   {:<44} {:>24}   {:<18} verdict",
             "figure", "measured", "goal"
         );
         for g in &self.goals {
             println!(
-                "   {:<44} {:>22}   {:<20} {}",
+                "   {:<44} {:>24}   {:<18} {}",
                 g.what,
                 g.measured,
                 g.target,
