@@ -1,0 +1,39 @@
+//! `cargo bench --bench rkbench`: rkbench's performance figures, each beside its comparison and
+//! goal (docs/PERFORMANCE.md). Without `--bench` (e.g. `cargo test --benches`) or with
+//! `RKBENCH_BENCH_QUICK=1` it runs everything at small sizes as a smoke test.
+//!
+//! 1. Recorder cost per token through the real FFI callback path (simulated runtime, zero
+//!    delay), heap allocations per token, and a Python ctypes recorder of the same callback.
+//! 2. Trace bytes per token and a realistic run's file beside the same data as JSON Lines.
+//! 3. Replay throughput (read + validate + statistics) beside a Python recompute from JSON
+//!    Lines, and `rkbench report` over 1,000 traces.
+//!
+//! Environment: `RKBENCH_FAKE_LIB` (a prebuilt simulated runtime, 1.2.1 ABI; default: built here
+//! in release mode), `RKBENCH_BENCH_OUT` (results JSON path).
+mod alloc;
+mod callback;
+mod jsonl;
+mod replay;
+mod size;
+mod util;
+
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
+
+fn main() {
+    alloc::mark_main_thread();
+    let env = util::Env::new();
+    let mut report = util::Report::default();
+    println!(
+        "rkbench benchmarks ({} mode){}",
+        if env.full { "full" } else { "quick" },
+        env.python
+            .as_ref()
+            .map(|p| format!(", comparisons with {p}"))
+            .unwrap_or_default()
+    );
+    callback::run(&env, &mut report);
+    size::run(&env, &mut report);
+    replay::run(&env, &mut report);
+    report.finish(&env);
+}
