@@ -108,6 +108,7 @@ fn hostile_model_text_cannot_break_reports() {
         damage: None,
         valid_len: 0,
         skipped_unknown: 0,
+        journal_requests: 0,
     };
     let md = rkbench::report::render(&trace, rkbench::report::Format::Markdown);
     // The response fence must be longer than any backtick run inside it.

@@ -1,16 +1,16 @@
 //! Figure 2: trace bytes per token, and a realistic run's file beside the same data as JSON Lines.
 use crate::jsonl;
 use crate::util::{thousands, Env, Report};
-use rkbench::trace::{reader, ArchivedRecord, ArchivedRequestRecord, ArchivedTokenChunk, Record};
+use rkbench::trace::{kind, reader, ArchivedRequestRecord, ArchivedTokenChunk};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
 /// The simulator's time scale for the recorded run, and the checkpoint interval that gives the
-/// same checkpoint cadence per token as the default 2 s at board speed.
+/// same checkpoint cadence per token as the default 1 s at board speed.
 const SCALE: f64 = 0.001;
-const CHECKPOINT_AT_SCALE: &str = "2ms";
+const CHECKPOINT_AT_SCALE: &str = "1ms";
 
 /// Record the default suite with the real binary; returns the trace path.
 fn record(env: &Env, out_tokens: u32, name: &str, checkpoint: Option<&str>) -> std::path::PathBuf {
@@ -52,33 +52,30 @@ struct Kind {
     text: u64,
 }
 
-fn breakdown(path: &Path) -> BTreeMap<&'static str, Kind> {
+fn breakdown(path: &Path, text_in_requests: u64) -> BTreeMap<&'static str, Kind> {
     let bytes = std::fs::read(path).expect("read trace");
     let mut kinds: BTreeMap<&'static str, Kind> = BTreeMap::new();
     kinds.entry("file header").or_default().bytes = 16;
     let mut off = 16;
-    let mut aligned = rkyv::util::AlignedVec::<16>::new();
     while off + 16 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap()) as usize;
         let frame = 16 + ((len + 15) & !15);
-        aligned.clear();
-        aligned.extend_from_slice(&bytes[off + 16..off + 16 + len]);
-        let rec = rkyv::from_bytes::<Record, rkyv::rancor::Error>(&aligned).expect("frame");
-        let (kind, text) = match &rec {
-            Record::Header(_) => ("header", 0),
-            Record::Request(r) => ("request (final)", r.text.len()),
-            Record::Partial(r) => ("partial (checkpoint)", r.text.len()),
-            Record::Tokens(c) => ("tokens (checkpoint)", c.text.len()),
-            Record::Telemetry(_) => ("telemetry", 0),
-            Record::End(_) => ("end", 0),
+        let name = match bytes[off + 10] {
+            kind::HEADER => "header",
+            kind::REQUEST => "request (final)",
+            kind::PARTIAL => "partial (checkpoint)",
+            kind::TOKENS => "tokens (checkpoint)",
+            kind::TELEMETRY => "telemetry",
+            kind::END => "end",
+            _ => "unknown",
         };
-        let k = kinds.entry(kind).or_default();
+        let k = kinds.entry(name).or_default();
         k.frames += 1;
         k.bytes += frame as u64;
-        k.text += text as u64;
         off += frame;
     }
     assert_eq!(off, bytes.len(), "whole file parsed");
+    kinds.entry("request (final)").or_default().text = text_in_requests;
     kinds
 }
 
@@ -99,30 +96,20 @@ pub fn run(env: &Env, out: &mut Report) {
         "≤ 8 B/token",
         Some(true),
     );
-    // Every frame's payload is one archived `Record`: an enum as large as its largest variant.
-    let record_size = std::mem::size_of::<ArchivedRecord>();
+    // Each frame's payload is the archived root of its own kind (no enum padding).
     let chunk = std::mem::size_of::<ArchivedTokenChunk>();
     let request = std::mem::size_of::<ArchivedRequestRecord>();
     out.line(
-        "size.archived_record_bytes",
-        "archived Record enum (every frame's root)",
-        json!({"record": record_size, "token_chunk": chunk, "request": request}),
-        &format!(
-            "{record_size} B, of which a Tokens chunk uses {chunk} B and a Request {request} B (rest: zero padding)"
-        ),
+        "size.archived_root_bytes",
+        "fixed part of the archived roots",
+        json!({"token_chunk": chunk, "request": request}),
+        &format!("a Tokens chunk (journal) {chunk} B, a Request {request} B, plus their arrays"),
     );
-    for (name, checkpoint, label) in [
-        (
-            "board_cadence",
-            Some(CHECKPOINT_AT_SCALE),
-            "checkpoint cadence of a board run: a token chunk every 2 s ≈ 6 tokens",
-        ),
-        (
-            "no_chunks",
-            None,
-            "requests shorter than the 2 s checkpoint interval: no token chunks",
-        ),
-    ] {
+    for (name, checkpoint, label) in [(
+        "board_cadence",
+        Some(CHECKPOINT_AT_SCALE),
+        "checkpoints at a board run's cadence go to the journal, deleted at the clean end",
+    )] {
         let path = record(env, per_request, name, checkpoint);
         let trace = reader::read(&path).expect("read trace");
         assert!(trace.damage.is_none() && trace.end.is_some(), "clean trace");
@@ -132,7 +119,8 @@ pub fn run(env: &Env, out: &mut Report) {
             .map(|r| r.token_dt_us.len() as u64)
             .sum();
         let file = std::fs::metadata(&path).unwrap().len();
-        let kinds = breakdown(&path);
+        let text_in_requests: u64 = trace.requests.iter().map(|r| r.text.len() as u64).sum();
+        let kinds = breakdown(&path, text_in_requests);
         let text_all: u64 = kinds.values().map(|k| k.text).sum();
         let final_kind = &kinds["request (final)"];
         let checkpoint_bytes: u64 = kinds

@@ -168,6 +168,11 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         },
         board: {
             let mut f = board::facts(&root);
+            f.push(crate::trace::Fact {
+                key: "clock".into(),
+                value: "CLOCK_MONOTONIC (std::time::Instant), microseconds; token times are deltas"
+                    .into(),
+            });
             if let Some((sys, pre, post)) = &chat_template {
                 for (k, v) in [
                     ("chat_template.system", sys),

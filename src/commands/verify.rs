@@ -13,9 +13,17 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
         match reader::read(p) {
             Ok(t) => match &t.damage {
                 None => println!(
-                    "{shown}: ok ({} frames, {} requests, {})",
+                    "{shown}: ok ({} frames, {} requests, {}{})",
                     t.frames,
                     t.requests.len(),
+                    if t.journal_requests > 0 {
+                        format!(
+                            "{} in-flight request recovered from its journal, ",
+                            t.journal_requests
+                        )
+                    } else {
+                        String::new()
+                    },
                     t.end
                         .as_ref()
                         .map(|e| format!("run {}", e.status.as_str()))

@@ -12,8 +12,8 @@ use crate::error::{exit, Error, Result};
 use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime};
 use crate::suite::{Suite, TestCase};
 use crate::trace::{
-    CapSource, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunStatus, Status, TokenChunk,
-    TraceWriter,
+    CapSource, Journal, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunStatus, Status,
+    TokenChunk, TraceWriter,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -104,9 +104,11 @@ fn io(e: std::io::Error) -> Error {
     Error::internal(format!("writing trace: {e}"))
 }
 
-/// The trace being written, with the telemetry sampler whose batches go into it.
+/// The trace being written, its checkpoint journal, and the telemetry sampler whose batches go
+/// into it.
 struct TraceOut {
     writer: TraceWriter,
+    journal: Journal,
     sampler: Option<Sampler>,
     last_batch: Instant,
     origin: Instant,
@@ -140,6 +142,23 @@ impl TraceOut {
         Ok(())
     }
 
+    /// Checkpoint into the journal (the request in flight).
+    fn checkpoint(&mut self, r: &Record, sync: bool) -> Result<()> {
+        self.journal.append(r).map_err(io)?;
+        if sync {
+            self.journal.sync().map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// A request's final frame: durable in the trace, then its checkpoints are dropped.
+    fn request_done(&mut self, r: &RequestRecord) -> Result<()> {
+        self.append(&Record::Request(r.clone()))?;
+        self.flush_telemetry(true)?;
+        self.sync()?;
+        self.journal.reset().map_err(io)
+    }
+
     /// Stop sampling, write the last batch and the run end, make it durable.
     fn finish(&mut self, status: RunStatus, detail: &str, requests: u32) -> Result<()> {
         if let Some(b) = self.sampler.take().and_then(Sampler::stop) {
@@ -151,7 +170,8 @@ impl TraceOut {
             end_us: micros(self.origin.elapsed()),
             requests,
         }))?;
-        self.sync()
+        self.sync()?;
+        self.journal.remove().map_err(io)
     }
 }
 
@@ -201,6 +221,7 @@ pub fn record(
     header.board.sort();
     let mut out = TraceOut {
         writer,
+        journal: Journal::new(&plan.out),
         sampler,
         last_batch: Instant::now(),
         origin,
@@ -393,9 +414,9 @@ impl Orchestrator<'_> {
         })?;
         rec.start_us = micros(t0.duration_since(self.origin));
         self.progress.start_request(position, &test.id, slot.warmup);
-        // The request is visible in the trace from its start: a crash before the first token
-        // still shows which test was running.
-        self.out.append(&Record::Partial(rec.clone()))?;
+        // The request is visible from its start: a crash before the first token still shows
+        // which test was running.
+        self.out.checkpoint(&Record::Partial(rec.clone()), false)?;
         let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
         // ≤ 1.2.0 callbacks cannot ask to stop, so rkbench aborts at its cap: poll faster then.
         let abort_at_cap = our_cap.is_some() && !abi.callback_returns_int();
@@ -437,9 +458,7 @@ impl Orchestrator<'_> {
                 );
             }
         }
-        self.out.append(&Record::Request(rec.clone()))?;
-        self.out.flush_telemetry(true)?;
-        self.out.sync()?;
+        self.out.request_done(&rec)?;
         self.progress
             .finish_request(position, &test.id, t0.elapsed(), &summary_line(&rec));
         Ok(rec)
@@ -520,7 +539,7 @@ impl Orchestrator<'_> {
     fn checkpoint(&mut self, index: u32, from: usize) -> Result<usize> {
         let tail = self.recorder.snapshot_from(from);
         let n = tail.token_dt_us.len();
-        self.out.append(&Record::Tokens(TokenChunk {
+        let chunk = Record::Tokens(TokenChunk {
             index,
             first: from as u32,
             token_dt_us: tail.token_dt_us,
@@ -528,10 +547,8 @@ impl Orchestrator<'_> {
             waiting: tail.waiting,
             text_len: tail.text_len,
             text: tail.text,
-        }))?;
-        if self.plan.fsync_checkpoints {
-            self.out.sync()?;
-        }
+        });
+        self.out.checkpoint(&chunk, self.plan.fsync_checkpoints)?;
         Ok(n)
     }
 }

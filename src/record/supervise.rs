@@ -141,6 +141,8 @@ pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
     }))
     .map_err(io)?;
     w.sync().map_err(io)?;
+    // Its in-flight request is now in the trace.
+    let _ = std::fs::remove_file(crate::trace::journal_path(out));
     if !quiet {
         eprintln!(
             "rkbench: {what}{}; trace finalised with status crashed: {}",

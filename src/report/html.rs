@@ -839,7 +839,7 @@ fn definitions(o: &mut String) {
 #[cfg(test)]
 pub(crate) mod testdata {
     use crate::trace::{
-        encode_frame, file_header, reader, Record, RequestRecord, RunEnd, RunHeader,
+        encode_frame, encode_record, file_header, reader, Record, RequestRecord, RunEnd, RunHeader,
         TelemetryBatch, Trace,
     };
 
@@ -849,14 +849,14 @@ pub(crate) mod testdata {
         telemetry: Vec<TelemetryBatch>,
         end: Option<RunEnd>,
     ) -> Trace {
-        let mut bytes = file_header().to_vec();
+        let mut bytes = file_header(0).to_vec();
         let mut records = vec![Record::Header(header)];
         records.extend(requests.into_iter().map(Record::Request));
         records.extend(telemetry.into_iter().map(Record::Telemetry));
         records.extend(end.map(Record::End));
         for (seq, r) in records.iter().enumerate() {
-            let payload = rkyv::to_bytes::<rkyv::rancor::Error>(r).unwrap();
-            encode_frame(seq as u32, &payload, &mut bytes);
+            let (kind, payload) = encode_record(r).unwrap();
+            encode_frame(seq as u32, kind, &payload, &mut bytes);
         }
         reader::parse(&bytes, "/somewhere/run.rktrace".into()).unwrap()
     }

@@ -31,6 +31,59 @@ pub fn sorted(values: impl IntoIterator<Item = f64>) -> Vec<f64> {
     v
 }
 
+/// Type-7 percentiles of integer samples by selection (O(n) each, no sort), reordering `buf`.
+/// Gives exactly what [`percentile`] gives on the sorted values. `buf` must be non-empty.
+pub fn percentiles_u32(buf: &mut [u32], ps: &[f64]) -> Vec<f64> {
+    let n = buf.len();
+    ps.iter()
+        .map(|&p| {
+            if n == 1 {
+                return f64::from(buf[0]);
+            }
+            let h = (n - 1) as f64 * (p / 100.0).clamp(0.0, 1.0);
+            let lo = h.floor() as usize;
+            let (_, &mut x_lo, upper) = buf.select_nth_unstable(lo);
+            let x_hi = upper.iter().copied().min().unwrap_or(x_lo);
+            f64::from(x_lo) + (h - lo as f64) * (f64::from(x_hi) - f64::from(x_lo))
+        })
+        .collect()
+}
+
+/// An [`Aggregate`] of integer samples (e.g. µs deltas) without sorting, scaled by `scale`.
+pub fn aggregate_u32(buf: &mut [u32], scale: f64) -> Option<Aggregate> {
+    let n = buf.len();
+    if n == 0 {
+        return None;
+    }
+    let (mut sum, mut min, mut max) = (0u64, u32::MAX, 0u32);
+    for &x in buf.iter() {
+        sum += u64::from(x);
+        min = min.min(x);
+        max = max.max(x);
+    }
+    let mean = sum as f64 / n as f64;
+    let stddev = if n > 1 {
+        (buf.iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1) as f64)
+            .sqrt()
+    } else {
+        0.0
+    };
+    let p = percentiles_u32(buf, &[50.0, 90.0, 99.0]);
+    Some(Aggregate {
+        n,
+        mean: mean * scale,
+        median: p[0] * scale,
+        min: f64::from(min) * scale,
+        max: f64::from(max) * scale,
+        stddev: stddev * scale,
+        p90: p[1] * scale,
+        p99: p[2] * scale,
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Aggregate {
     pub n: usize,
@@ -97,6 +150,35 @@ mod tests {
         assert_eq!(nearest_rank(&s, 99.0), 10.0);
         assert_eq!(nearest_rank(&s, 50.0), 6.0);
         assert_eq!(nearest_rank(&s, 0.0), 1.0);
+    }
+
+    #[test]
+    fn selection_matches_sorting() {
+        let mut x: u64 = 7;
+        for n in [1usize, 2, 3, 10, 101, 1000] {
+            let v: Vec<u32> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 100_000) as u32
+                })
+                .collect();
+            let s = sorted(v.iter().map(|&u| f64::from(u)));
+            let mut buf = v.clone();
+            let got = percentiles_u32(&mut buf, &[0.0, 50.0, 90.0, 99.0, 100.0]);
+            for (g, p) in got.iter().zip([0.0, 50.0, 90.0, 99.0, 100.0]) {
+                assert_eq!(*g, percentile(&s, p), "n={n} p={p}");
+            }
+            let a = aggregate_u32(&mut v.clone(), 1.0).unwrap();
+            let b = Aggregate::of_sorted(&s).unwrap();
+            assert_eq!(
+                (a.n, a.median, a.p90, a.p99, a.min, a.max),
+                (b.n, b.median, b.p90, b.p99, b.min, b.max)
+            );
+            assert!((a.mean - b.mean).abs() < 1e-6 && (a.stddev - b.stddev).abs() < 1e-6);
+        }
+        assert!(aggregate_u32(&mut [], 1.0).is_none());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Per-request metrics, recomputed from raw token times (definitions in the README, §Metrics).
-use super::aggregate::{percentile, sorted};
+use super::aggregate::percentiles_u32;
 use crate::trace::{RequestRecord, Status};
 
 /// ITL percentiles of one request (ms).
@@ -82,9 +82,16 @@ pub fn itl_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
 
 impl RequestMetrics {
     pub fn of(r: &RequestRecord) -> RequestMetrics {
+        Self::of_with(r, &mut Vec::new())
+    }
+
+    /// As [`RequestMetrics::of`], reusing `buf` for the ITL selection (no allocation per request
+    /// once it has grown).
+    pub fn of_with(r: &RequestRecord, buf: &mut Vec<u32>) -> RequestMetrics {
         let n = r.token_dt_us.len();
-        let times = r.token_times_us();
-        let ttft_ms = times.first().map(|&t| t as f64 / 1e3);
+        let t1 = r.token_dt_us.first().map(|&d| u64::from(d));
+        let t_n: u64 = r.token_dt_us.iter().map(|&d| u64::from(d)).sum();
+        let ttft_ms = t1.map(|t| t as f64 / 1e3);
         let e2e_ms = r.end_us as f64 / 1e3;
         let runtime = r.perf.map(|p| RuntimePerf {
             prefill_time_ms: f64::from(p.prefill_time_ms),
@@ -94,25 +101,36 @@ impl RequestMetrics {
             memory_usage_mb: f64::from(p.memory_usage_mb),
         });
         let input_tokens = runtime.map(|p| p.prefill_tokens).filter(|&t| t > 0);
-        let decode_tok_s = if n >= 2 {
-            rate((n - 1) as f64, (times[n - 1] - times[0]) as f64 / 1e6)
-        } else {
-            None
+        let decode_tok_s = match t1 {
+            Some(t1) if n >= 2 => rate((n - 1) as f64, (t_n - t1) as f64 / 1e6),
+            _ => None,
         };
         let generation_speed_tok_s = ttft_ms.and_then(|t| rate(n as f64, (e2e_ms - t) / 1e3));
         let prefill_tok_s = match (input_tokens, ttft_ms) {
             (Some(i), Some(t)) => rate(i as f64, t / 1e3),
             _ => None,
         };
-        let itl = sorted(itl_ms(r));
-        let itl_stats = (!itl.is_empty()).then(|| ItlStats {
-            p50: percentile(&itl, 50.0),
-            p90: percentile(&itl, 90.0),
-            p99: percentile(&itl, 99.0),
-            max: itl[itl.len() - 1],
+        buf.clear();
+        buf.extend_from_slice(r.token_dt_us.get(1..).unwrap_or(&[]));
+        let itl_stats = (!buf.is_empty()).then(|| {
+            let max = buf.iter().copied().max().unwrap_or(0);
+            let p = percentiles_u32(buf, &[50.0, 90.0, 99.0]);
+            ItlStats {
+                p50: p[0] / 1e3,
+                p90: p[1] / 1e3,
+                p99: p[2] / 1e3,
+                max: f64::from(max) / 1e3,
+            }
         });
         let stalls = itl_stats
-            .map(|s| itl_ms(r).filter(|&x| x > 3.0 * s.p50).count())
+            .map(|s| {
+                let limit = 3.0 * s.p50 * 1e3;
+                r.token_dt_us
+                    .iter()
+                    .skip(1)
+                    .filter(|&&d| f64::from(d) > limit)
+                    .count()
+            })
             .unwrap_or(0);
         RequestMetrics {
             index: r.index,
@@ -133,7 +151,7 @@ impl RequestMetrics {
             context_slope_ms_per_1k: slope(r),
             token_count_mismatch: runtime.is_some_and(|p| p.generate_tokens != n as i64),
             runtime,
-            think: think_split(r, &times),
+            think: think_split(r),
             hit_cap: r.max_new_tokens > 0 && n >= r.max_new_tokens as usize,
         }
     }
@@ -141,23 +159,28 @@ impl RequestMetrics {
 
 /// Least-squares slope of ITL (ms) against token position, in ms per 1000 tokens.
 fn slope(r: &RequestRecord) -> Option<f64> {
-    let ys: Vec<f64> = itl_ms(r).collect();
+    let ys = r.token_dt_us.get(1..).unwrap_or(&[]);
     if ys.len() < 8 {
         return None;
     }
     let n = ys.len() as f64;
     let mx = (n - 1.0) / 2.0;
-    let my = ys.iter().sum::<f64>() / n;
+    let my = ys.iter().map(|&y| f64::from(y)).sum::<f64>() / n / 1e3;
     let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (i, y) in ys.iter().enumerate() {
+    for (i, &y) in ys.iter().enumerate() {
         let dx = i as f64 - mx;
-        sxy += dx * (y - my);
+        sxy += dx * (f64::from(y) / 1e3 - my);
         sxx += dx * dx;
     }
     (sxx > 0.0).then(|| sxy / sxx * 1000.0)
 }
 
-fn think_split(r: &RequestRecord, times: &[u64]) -> Option<ThinkSplit> {
+fn think_split(r: &RequestRecord) -> Option<ThinkSplit> {
+    // Cheap exit for the common case: no think markers anywhere in the text.
+    if !r.text.windows(8).any(|w| w == b"</think>") && !r.text.windows(7).any(|w| w == b"<think>") {
+        return None;
+    }
+    let times = r.token_times_us();
     let n = r.token_dt_us.len();
     let mut opened = false;
     let mut close = None;

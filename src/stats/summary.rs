@@ -1,8 +1,8 @@
 //! Run-level aggregates. Per-request means use successful requests; token-level statistics
 //! (token-weighted decode rate, pooled ITL) include partial requests, which are never silently
 //! dropped: their counts are reported beside every figure.
-use super::aggregate::Aggregate;
-use super::request::{itl_ms, rate, RequestMetrics};
+use super::aggregate::{aggregate_u32, Aggregate};
+use super::request::{rate, RequestMetrics};
 use crate::trace::{RequestRecord, Status, Trace};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +47,11 @@ impl Summary {
     }
 
     pub fn of_requests(reqs: &[RequestRecord], end_us: Option<u64>) -> Summary {
-        let metrics: Vec<RequestMetrics> = reqs.iter().map(RequestMetrics::of).collect();
+        let mut buf = Vec::new();
+        let metrics: Vec<RequestMetrics> = reqs
+            .iter()
+            .map(|r| RequestMetrics::of_with(r, &mut buf))
+            .collect();
         let measured: Vec<(&RequestRecord, &RequestMetrics)> = reqs
             .iter()
             .zip(&metrics)
@@ -97,7 +101,13 @@ impl Summary {
             runtime_decode_tok_s: agg(&|m| m.runtime.and_then(|p| p.decode_tok_s())),
             runtime_prefill_tok_s: agg(&|m| m.runtime.and_then(|p| p.prefill_tok_s())),
             decode_tok_s_token_weighted: rate(decode_n as f64, decode_us as f64 / 1e6),
-            itl_ms: Aggregate::of(measured.iter().flat_map(|(r, _)| itl_ms(r))),
+            itl_ms: {
+                buf.clear();
+                for (r, _) in &measured {
+                    buf.extend_from_slice(r.token_dt_us.get(1..).unwrap_or(&[]));
+                }
+                aggregate_u32(&mut buf, 1e-3)
+            },
             peak_memory_mb: measured
                 .iter()
                 .filter_map(|(_, m)| m.runtime.map(|p| p.memory_usage_mb))

@@ -2,9 +2,12 @@
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
 use super::schema::{
-    ArchivedRecord, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk,
+    kind as k, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk,
 };
-use super::{FILE_HEADER_LEN, FORMAT_MAJOR, FRAME_HEADER_LEN, FRAME_MAGIC, MAGIC, MAX_FRAME_LEN};
+use super::{
+    FILE_HEADER_LEN, FLAG_JOURNAL, FORMAT_MAJOR, FRAME_HEADER_LEN, FRAME_MAGIC, MAGIC,
+    MAX_FRAME_LEN,
+};
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
@@ -61,6 +64,9 @@ pub enum TraceError {
         path: String,
         damage: Option<Damage>,
     },
+    IsJournal {
+        path: String,
+    },
 }
 
 impl fmt::Display for TraceError {
@@ -74,6 +80,10 @@ impl fmt::Display for TraceError {
             TraceError::NewerFormat { path, major, minor } => write!(
                 f,
                 "{path} uses trace format {major}.{minor}, newer than this rkbench reads ({FORMAT_MAJOR}.x); upgrade rkbench"
+            ),
+            TraceError::IsJournal { path } => write!(
+                f,
+                "{path} is a checkpoint journal, not a trace; pass the .rktrace file beside it (its journal is merged automatically)"
             ),
             TraceError::NoHeader { path, damage } => match damage {
                 Some(d) => write!(f, "{path}: no readable run header, nothing to recover ({d})"),
@@ -103,6 +113,8 @@ pub struct Trace {
     pub valid_len: u64,
     /// Frames with a valid crc whose record kind this version does not know (newer minor).
     pub skipped_unknown: u32,
+    /// In-flight requests recovered from the checkpoint journal beside the trace.
+    pub journal_requests: u32,
 }
 
 /// Map a trace file read-only. The only `unsafe` outside the FFI module.
@@ -115,8 +127,23 @@ fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     unsafe { memmap2::MmapOptions::new().map(file) }
 }
 
-/// Read and validate a whole trace.
+/// Read and validate a whole trace, merging its checkpoint journal if the run did not end.
 pub fn read(path: &Path) -> Result<Trace, TraceError> {
+    let mut trace = read_file(path, false)?;
+    if trace.end.is_none() {
+        let jp = super::journal_path(path);
+        if jp.exists() {
+            // A journal that cannot be read adds nothing; the trace itself stays valid.
+            if let Ok(j) = read_file(&jp, true) {
+                trace.journal_requests = j.requests.len() as u32;
+                merge_journal(&mut trace, j.requests);
+            }
+        }
+    }
+    Ok(trace)
+}
+
+fn read_file(path: &Path, journal: bool) -> Result<Trace, TraceError> {
     let shown = path.display().to_string();
     let io_err = |err| TraceError::Io {
         path: shown.clone(),
@@ -128,11 +155,40 @@ pub fn read(path: &Path) -> Result<Trace, TraceError> {
         return Err(TraceError::NotATrace { path: shown });
     }
     let map = map_file(&file).map_err(io_err)?;
-    parse(&map, shown)
+    parse_any(&map, shown, journal)
 }
 
 /// Parse trace bytes (the mapped file, or a buffer in tests and the fuzzer).
 pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
+    parse_any(bytes, path, false)
+}
+
+/// Parse a checkpoint journal (no header record; only `Partial`/`Tokens` frames).
+pub fn parse_journal(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
+    parse_any(bytes, path, true)
+}
+
+/// Decode one validated payload of a known kind; `None` for an unknown kind or layout.
+fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
+    use rkyv::rancor::Error;
+    macro_rules! get {
+        ($t:ty, $v:path) => {{
+            let a = rkyv::access::<rkyv::Archived<$t>, Error>(payload).ok()?;
+            Some($v(rkyv::deserialize::<$t, Error>(a).ok()?))
+        }};
+    }
+    match kind {
+        k::HEADER => get!(RunHeader, Record::Header),
+        k::REQUEST => get!(RequestRecord, Record::Request),
+        k::PARTIAL => get!(RequestRecord, Record::Partial),
+        k::TELEMETRY => get!(TelemetryBatch, Record::Telemetry),
+        k::END => get!(RunEnd, Record::End),
+        k::TOKENS => get!(TokenChunk, Record::Tokens),
+        _ => None,
+    }
+}
+
+fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceError> {
     if bytes.len() < FILE_HEADER_LEN || bytes[..8] != MAGIC {
         return Err(TraceError::NotATrace { path });
     }
@@ -140,6 +196,14 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
     let minor = u16::from_le_bytes([bytes[10], bytes[11]]);
     if major != FORMAT_MAJOR {
         return Err(TraceError::NewerFormat { path, major, minor });
+    }
+    let flags = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    if (flags & FLAG_JOURNAL != 0) != journal {
+        return Err(if journal {
+            TraceError::NotATrace { path }
+        } else {
+            TraceError::IsJournal { path }
+        });
     }
     let mut trace = Trace {
         path,
@@ -153,13 +217,14 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
         damage: None,
         valid_len: FILE_HEADER_LEN as u64,
         skipped_unknown: 0,
+        journal_requests: 0,
     };
-    let mut have_header = false;
+    let mut have_header = journal;
     let mut finals: Vec<(u32, RequestRecord)> = Vec::new();
     let mut partials: Vec<(u32, RequestRecord)> = Vec::new();
     let mut chunks: Vec<TokenChunk> = Vec::new();
     let mut off = FILE_HEADER_LEN;
-    // The payload copy below guarantees 16-byte alignment even if `bytes` is not aligned.
+    // The payload copy guarantees 16-byte alignment even if `bytes` is not aligned.
     let mut aligned = rkyv::util::AlignedVec::<16>::new();
     while off < bytes.len() {
         let frame_no = trace.frames;
@@ -175,18 +240,15 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
             frames_kept: frame_no,
         };
         // A tail of zeros is what a crash leaves on many filesystems: a torn write, not corruption.
-        if rest.iter().all(|&b| b == 0) {
-            trace.damage = Some(truncated);
-            break;
-        }
-        if rest.len() < FRAME_HEADER_LEN {
+        if rest.iter().all(|&b| b == 0) || rest.len() < FRAME_HEADER_LEN {
             trace.damage = Some(truncated);
             break;
         }
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        let kind = rest[10];
         let seq = u32::from_le_bytes([rest[12], rest[13], rest[14], rest[15]]);
-        if rest[8..12] != FRAME_MAGIC || len > MAX_FRAME_LEN || seq != frame_no {
+        if rest[8..10] != FRAME_MAGIC || len > MAX_FRAME_LEN || seq != frame_no {
             trace.damage = Some(corrupt("bad frame header"));
             break;
         }
@@ -197,7 +259,7 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
         }
         let payload = &rest[FRAME_HEADER_LEN..FRAME_HEADER_LEN + len as usize];
         let is_last = rest.len() <= FRAME_HEADER_LEN + padded;
-        if crc32fast::hash(payload) != crc {
+        if super::frame_crc(kind, payload) != crc {
             trace.damage = Some(if is_last {
                 truncated
             } else {
@@ -207,15 +269,12 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
         }
         aligned.clear();
         aligned.extend_from_slice(payload);
-        let record = match rkyv::access::<ArchivedRecord, rkyv::rancor::Error>(&aligned) {
-            Ok(archived) => rkyv::deserialize::<Record, rkyv::rancor::Error>(archived).ok(),
-            Err(_) => None,
-        };
+        let record = decode(kind, &aligned);
         trace.frames += 1;
         off += FRAME_HEADER_LEN + padded.min(rest.len() - FRAME_HEADER_LEN);
         trace.valid_len = off as u64;
         let Some(record) = record else {
-            // Valid crc but unknown layout: a record kind from a newer minor version.
+            // Valid crc but unknown kind or layout: a record from a newer minor version.
             trace.skipped_unknown += 1;
             continue;
         };
@@ -246,6 +305,16 @@ pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
     }
     trace.requests = merge_requests(finals, partials, chunks);
     Ok(trace)
+}
+
+/// Add the journal's in-flight requests that the trace has no final record for.
+fn merge_journal(trace: &mut Trace, journal: Vec<RequestRecord>) {
+    for r in journal {
+        if !trace.requests.iter().any(|x| x.index == r.index) {
+            trace.requests.push(r);
+        }
+    }
+    trace.requests.sort_by_key(|r| r.index);
 }
 
 /// Final frames win; otherwise the latest checkpoint of a request plus the token chunks that
@@ -301,10 +370,10 @@ fn extend_with_chunk(r: &mut RequestRecord, c: &TokenChunk) {
 mod tests {
     use super::*;
     use crate::trace::schema::*;
-    use crate::trace::{encode_frame, file_header};
+    use crate::trace::{encode_frame, encode_record, file_header};
 
     fn sample() -> Vec<u8> {
-        let mut out = file_header().to_vec();
+        let mut out = file_header(0).to_vec();
         let recs = [
             Record::Header(RunHeader {
                 hostname: "h".into(),
@@ -325,8 +394,8 @@ mod tests {
             }),
         ];
         for (i, r) in recs.iter().enumerate() {
-            let p = rkyv::to_bytes::<rkyv::rancor::Error>(r).unwrap();
-            encode_frame(i as u32, &p, &mut out);
+            let (k, p) = encode_record(r).unwrap();
+            encode_frame(i as u32, k, &p, &mut out);
         }
         out
     }
@@ -373,7 +442,7 @@ mod tests {
 
     #[test]
     fn chunks_continue_a_partial_and_gaps_are_ignored() {
-        let mut out = file_header().to_vec();
+        let mut out = file_header(0).to_vec();
         let chunk = |first: u32, ids: &[i32]| {
             Record::Tokens(TokenChunk {
                 index: 0,
@@ -397,8 +466,8 @@ mod tests {
             chunk(9, &[9]),
         ];
         for (i, r) in recs.iter().enumerate() {
-            let p = rkyv::to_bytes::<rkyv::rancor::Error>(r).unwrap();
-            encode_frame(i as u32, &p, &mut out);
+            let (k, p) = encode_record(r).unwrap();
+            encode_frame(i as u32, k, &p, &mut out);
         }
         let t = parse(&out, "t".into()).unwrap();
         assert_eq!(t.requests[0].token_ids, vec![0, 1, 2, 3]);
@@ -423,7 +492,7 @@ mod tests {
 
     #[test]
     fn partial_superseded_by_final() {
-        let mut out = file_header().to_vec();
+        let mut out = file_header(0).to_vec();
         let mut r = RequestRecord {
             index: 0,
             status: Status::InFlight,
@@ -443,8 +512,8 @@ mod tests {
             }),
         ];
         for (i, r) in recs.iter().enumerate() {
-            let p = rkyv::to_bytes::<rkyv::rancor::Error>(r).unwrap();
-            encode_frame(i as u32, &p, &mut out);
+            let (k, p) = encode_record(r).unwrap();
+            encode_frame(i as u32, k, &p, &mut out);
         }
         let t = parse(&out, "t".into()).unwrap();
         assert_eq!(t.requests.len(), 2);

@@ -10,22 +10,33 @@
 //! major version whose reader upgrades the old types on read.
 use rkyv::{Archive, Deserialize, Serialize};
 
-/// One framed record. A trace is `RunHeader`, then any mix of `Request`/`Partial`/`Telemetry`,
-/// then `RunEnd` when the recorder finished cleanly.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-// Boxing the header would change the archived layout for no gain: records are built one at a time.
-#[allow(clippy::large_enum_variant)]
+/// One framed record. A trace is `Header`, then any mix of `Request`/`Telemetry`, then `End`
+/// when the recorder finished cleanly; `Partial`/`Tokens` checkpoints live in the journal beside
+/// it. Each variant is archived as its own rkyv root and the kind goes in the frame header, so a
+/// small record does not pay for the largest one.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built and written one at a time
 pub enum Record {
     Header(RunHeader),
-    /// A request that ended (any status). Supersedes `Partial` frames with the same `index`.
+    /// A request that ended (any status). Supersedes checkpoints with the same `index`.
     Request(RequestRecord),
-    /// A checkpoint of a request still in flight, so a crash or kill loses at most one interval.
+    /// Journal: a request has started (its metadata, no tokens yet).
     Partial(RequestRecord),
     Telemetry(TelemetryBatch),
     End(RunEnd),
-    /// Tokens of an in-flight request appended since its last checkpoint (incremental, so a
-    /// long request costs O(tokens) to checkpoint, not O(tokens²)).
+    /// Journal: tokens of an in-flight request appended since its last checkpoint (incremental,
+    /// so a long request costs O(tokens) to checkpoint, not O(tokens²)).
     Tokens(TokenChunk),
+}
+
+/// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.
+pub mod kind {
+    pub const HEADER: u8 = 1;
+    pub const REQUEST: u8 = 2;
+    pub const PARTIAL: u8 = 3;
+    pub const TELEMETRY: u8 = 4;
+    pub const END: u8 = 5;
+    pub const TOKENS: u8 = 6;
 }
 
 /// A slice of an in-flight request's tokens, starting at token `first`.
