@@ -32,8 +32,17 @@ fn main() {
             .map(|p| format!(", comparisons with {p}"))
             .unwrap_or_default()
     );
-    callback::run(&env, &mut report);
-    size::run(&env, &mut report);
-    replay::run(&env, &mut report);
+    // RKBENCH_BENCH_ONLY=callback|size|replay runs one section (e.g. while tuning it).
+    let only = std::env::var("RKBENCH_BENCH_ONLY").unwrap_or_default();
+    let want = |s: &str| only.is_empty() || only == s;
+    if want("callback") {
+        callback::run(&env, &mut report);
+    }
+    if want("size") {
+        size::run(&env, &mut report);
+    }
+    if want("replay") {
+        replay::run(&env, &mut report);
+    }
     report.finish(&env);
 }

@@ -176,8 +176,18 @@ fn slope(r: &RequestRecord) -> Option<f64> {
 }
 
 fn think_split(r: &RequestRecord) -> Option<ThinkSplit> {
-    // Cheap exit for the common case: no think markers anywhere in the text.
-    if !r.text.windows(8).any(|w| w == b"</think>") && !r.text.windows(7).any(|w| w == b"<think>") {
+    // Cheap exit for the common case: no think marker anywhere in the text.
+    let has = |pat: &[u8]| {
+        let mut rest = &r.text[..];
+        while let Some(i) = rest.iter().position(|&b| b == b'<') {
+            if rest[i..].starts_with(pat) {
+                return true;
+            }
+            rest = &rest[i + 1..];
+        }
+        false
+    };
+    if !has(b"<think>") && !has(b"</think>") {
         return None;
     }
     let times = r.token_times_us();
