@@ -19,6 +19,7 @@ pub enum Command {
     Report(ReportArgs),
     Verify(VerifyArgs),
     Compare(CompareArgs),
+    Suite(SuiteArgs),
     Info(InfoArgs),
 }
 
@@ -176,6 +177,9 @@ pub struct ReportArgs {
     /// trace files
     #[argh(positional)]
     pub traces: Vec<PathBuf>,
+    /// render several traces on this many threads (default 1; the output is the same for any value)
+    #[argh(option, default = "1")]
+    pub jobs: usize,
     /// formats, comma-separated: md, json, html, csv (default md)
     #[argh(option, default = "String::from(\"md\")")]
     pub format: String,
@@ -218,6 +222,18 @@ pub struct VerifyArgs {
     /// trace files
     #[argh(positional)]
     pub traces: Vec<PathBuf>,
+}
+
+/// List, show or check prompt suites (built-in names or JSON files).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "suite")]
+pub struct SuiteArgs {
+    /// list | show SUITE | check FILE...
+    #[argh(positional)]
+    pub action: String,
+    /// suite names or files
+    #[argh(positional)]
+    pub suites: Vec<String>,
 }
 
 /// Show the runtime library, its detected ABI, and the board state.

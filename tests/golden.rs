@@ -79,13 +79,41 @@ fn reports_are_identical_across_runs_and_working_directories() {
     }
 }
 
+/// Every report format is pinned by a golden file.
 fn golden_formats() -> Vec<&'static str> {
-    let help = stdout(&run(&["report", "--help"], &[]));
-    let mut v = vec!["md", "json"];
-    for f in ["html", "csv"] {
-        if help.contains(f) {
-            v.push(f);
-        }
+    vec!["md", "json", "html", "csv"]
+}
+
+#[test]
+fn jobs_do_not_change_a_byte() {
+    let traces: Vec<String> = traces().iter().map(|p| p.display().to_string()).collect();
+    let (a, b) = (tempdir("jobs-1"), tempdir("jobs-3"));
+    for (dir, jobs) in [(&a, "1"), (&b, "3")] {
+        let mut args = vec![
+            "report",
+            "--format",
+            "md,json,html,csv",
+            "--jobs",
+            jobs,
+            "-o",
+        ];
+        let d = dir.display().to_string();
+        args.push(&d);
+        args.extend(traces.iter().map(String::as_str));
+        let o = run(&args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
     }
-    v
+    let mut names: Vec<_> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), traces.len() * 4);
+    for n in names {
+        assert_eq!(
+            std::fs::read(a.join(&n)).unwrap(),
+            std::fs::read(b.join(&n)).unwrap(),
+            "{n:?}"
+        );
+    }
 }

@@ -253,3 +253,39 @@ fn progress_line_updates_in_place_on_a_terminal() {
     assert!(!stderr(&o).contains('\x1b'));
     assert!(stderr(&o).is_empty(), "-q prints nothing: {}", stderr(&o));
 }
+
+#[test]
+fn suite_list_show_check() {
+    let o = run(&["suite", "list"], &[]);
+    assert!(o.status.success());
+    let s = stdout(&o);
+    for name in ["default", "quick", "context"] {
+        assert!(s.contains(name), "{s}");
+    }
+    let s = stdout(&run(&["suite", "show", "default"], &[]));
+    assert!(
+        s.contains("completion_01") && s.contains("consistency_01"),
+        "{s}"
+    );
+    let dir = tempdir("rc-suite");
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"name\": \"x\", \"tests\": []}").unwrap();
+    let o = run(
+        &[
+            "suite",
+            "check",
+            &root()
+                .join("fixtures/suites/quick.json")
+                .display()
+                .to_string(),
+            &bad.display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let s = stdout(&o);
+    assert!(
+        s.contains("quick.json: ok (3 tests") && s.contains("bad.json"),
+        "{s}"
+    );
+}

@@ -15,6 +15,7 @@ mod callback;
 mod jsonl;
 mod replay;
 mod size;
+mod telemetry;
 mod util;
 
 #[global_allocator]
@@ -32,7 +33,7 @@ fn main() {
             .map(|p| format!(", comparisons with {p}"))
             .unwrap_or_default()
     );
-    // RKBENCH_BENCH_ONLY=callback|size|replay runs one section (e.g. while tuning it).
+    // RKBENCH_BENCH_ONLY=callback|size|replay|telemetry runs one section (e.g. while tuning it).
     let only = std::env::var("RKBENCH_BENCH_ONLY").unwrap_or_default();
     let want = |s: &str| only.is_empty() || only == s;
     if want("callback") {
@@ -43,6 +44,9 @@ fn main() {
     }
     if want("replay") {
         replay::run(&env, &mut report);
+    }
+    if want("telemetry") {
+        telemetry::run(&env, &mut report);
     }
     report.finish(&env);
 }

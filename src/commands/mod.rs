@@ -4,6 +4,7 @@ pub mod info;
 #[cfg(feature = "record")]
 pub mod record;
 pub mod report;
+pub mod suite;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
@@ -22,6 +23,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
         Command::Report(a) => report::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Suite(a) => suite::run(a),
         Command::Info(a) => info::run(a),
     }
 }

@@ -25,60 +25,36 @@ pub fn run(a: ReportArgs) -> Result<i32> {
             "several traces or formats need an output directory: pass -o DIR",
         ));
     }
-    for path in &a.traces {
-        if path.is_dir() {
-            let sweep = report::sweep::load(path).map_err(Error::input)?;
-            for &f in &formats {
-                let text = match f {
-                    Format::Markdown => report::sweep::markdown(&sweep),
-                    Format::Json => report::sweep::json(&sweep),
-                    _ => {
-                        return Err(Error::usage(format!(
-                            "a sweep directory ({}) reports as md or json",
-                            path.display()
-                        )))
-                    }
-                };
-                match &a.out {
-                    None => print!("{text}"),
-                    Some(out) if several => {
-                        std::fs::create_dir_all(out).map_err(|e| {
-                            Error::input(format!("cannot create {}: {e}", out.display()))
-                        })?;
-                        write(
-                            &out.join(format!("{}.{}", sweep.name, f.extension())),
-                            &text,
-                        )?;
-                    }
-                    Some(out) => write(out, &text)?,
-                }
-            }
-            continue;
+    if a.jobs <= 1 || a.traces.len() <= 1 {
+        for path in &a.traces {
+            one(path, &formats, options, a.out.as_deref(), several)?;
         }
-        let trace = reader::read(path).map_err(|e| Error::input(e.to_string()))?;
-        if let Some(d) = &trace.damage {
-            eprintln!(
-                "rkbench: warning: {}: {d}; reporting the valid part",
-                path.display()
-            );
-        }
-        for &f in &formats {
-            let text = report::render_with(&trace, f, options);
-            match &a.out {
-                None => print!("{text}"),
-                Some(out) if several => {
-                    std::fs::create_dir_all(out).map_err(|e| {
-                        Error::input(format!("cannot create {}: {e}", out.display()))
-                    })?;
-                    let stem = path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "trace".into());
-                    write(&out.join(format!("{stem}.{}", f.extension())), &text)?;
-                }
-                Some(out) => write(out, &text)?,
-            }
-        }
+        return Ok(0);
+    }
+    // Each trace is rendered independently into its own files, so any --jobs gives the same
+    // bytes; errors are reported for the first failing trace in command-line order.
+    let jobs = a.jobs.min(a.traces.len());
+    let results: Vec<(usize, Result<()>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|j| {
+                let (traces, formats, out) = (&a.traces, &formats, a.out.as_deref());
+                scope.spawn(move || {
+                    (j..traces.len())
+                        .step_by(jobs)
+                        .map(|i| (i, one(&traces[i], formats, options, out, several)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut results = results;
+    results.sort_by_key(|(i, _)| *i);
+    for (_, r) in results {
+        r?;
     }
     Ok(0)
 }
@@ -86,4 +62,67 @@ pub fn run(a: ReportArgs) -> Result<i32> {
 fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text)
         .map_err(|e| Error::input(format!("cannot write report {}: {e}", path.display())))
+}
+
+/// Report one trace (or sweep directory) in every requested format.
+fn one(
+    path: &Path,
+    formats: &[Format],
+    options: Options,
+    out: Option<&Path>,
+    several: bool,
+) -> Result<()> {
+    if path.is_dir() {
+        let sweep = report::sweep::load(path).map_err(Error::input)?;
+        for &f in formats {
+            let text = match f {
+                Format::Markdown => report::sweep::markdown(&sweep),
+                Format::Json => report::sweep::json(&sweep),
+                _ => {
+                    return Err(Error::usage(format!(
+                        "a sweep directory ({}) reports as md or json",
+                        path.display()
+                    )))
+                }
+            };
+            match out {
+                None => print!("{text}"),
+                Some(out) if several => {
+                    std::fs::create_dir_all(out).map_err(|e| {
+                        Error::input(format!("cannot create {}: {e}", out.display()))
+                    })?;
+                    write(
+                        &out.join(format!("{}.{}", sweep.name, f.extension())),
+                        &text,
+                    )?;
+                }
+                Some(out) => write(out, &text)?,
+            }
+        }
+        return Ok(());
+    }
+    let trace = reader::read(path).map_err(|e| Error::input(e.to_string()))?;
+    if let Some(d) = &trace.damage {
+        eprintln!(
+            "rkbench: warning: {}: {d}; reporting the valid part",
+            path.display()
+        );
+    }
+    for &f in formats {
+        let text = report::render_with(&trace, f, options);
+        match out {
+            None => print!("{text}"),
+            Some(out) if several => {
+                std::fs::create_dir_all(out)
+                    .map_err(|e| Error::input(format!("cannot create {}: {e}", out.display())))?;
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "trace".into());
+                write(&out.join(format!("{stem}.{}", f.extension())), &text)?;
+            }
+            Some(out) => write(out, &text)?,
+        }
+    }
+    Ok(())
 }

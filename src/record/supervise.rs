@@ -85,6 +85,12 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
         .wait()
         .map_err(|e| Error::internal(format!("waiting for the recorder: {e}")))?;
     if let Some(code) = status.code() {
+        if code == 127 && !out.exists() {
+            eprintln!(
+                "rkbench: error: the recorder process could not start (exit 127); under qemu-user without binfmt_misc, pass --no-supervise"
+            );
+            return Ok(exit::INTERNAL);
+        }
         return Ok(code);
     }
     let sig = status.signal().unwrap_or(0);

@@ -1,0 +1,98 @@
+//! `rkbench suite list|show|check`: what a run would execute, before it runs on a board.
+use crate::cli::SuiteArgs;
+use crate::error::{exit, Error, Result};
+use crate::suite::{self, Suite};
+
+pub fn run(a: SuiteArgs) -> Result<i32> {
+    match a.action.as_str() {
+        "list" => {
+            for (name, _) in suite::BUILTIN {
+                let s = suite::load(name).map_err(|e| Error::internal(e.to_string()))?;
+                println!("{name:<10} {:>3} tests  {}", s.tests.len(), s.description);
+            }
+            Ok(exit::OK)
+        }
+        "show" => {
+            let [spec] = a.suites.as_slice() else {
+                return Err(Error::usage(
+                    "suite show takes one suite: rkbench suite show default",
+                ));
+            };
+            let s = suite::load(spec).map_err(|e| Error::input(e.to_string()))?;
+            show(&s);
+            Ok(exit::OK)
+        }
+        "check" => {
+            if a.suites.is_empty() {
+                return Err(Error::usage(
+                    "suite check takes one or more files: rkbench suite check my-suite.json",
+                ));
+            }
+            let mut code = exit::OK;
+            for spec in &a.suites {
+                match suite::load(spec) {
+                    Ok(s) => println!(
+                        "{spec}: ok ({} tests, sha256 {})",
+                        s.tests.len(),
+                        &s.sha256[..12]
+                    ),
+                    Err(e) => {
+                        println!("{e}");
+                        code = exit::INPUT;
+                    }
+                }
+            }
+            Ok(code)
+        }
+        other => Err(Error::usage(format!(
+            "unknown suite action {other:?}; use list, show SUITE or check FILE"
+        ))),
+    }
+}
+
+fn show(s: &Suite) {
+    println!(
+        "suite {} ({}), {} tests, sha256 {}",
+        s.name,
+        s.source,
+        s.tests.len(),
+        s.sha256
+    );
+    if !s.description.is_empty() {
+        println!("{}", s.description);
+    }
+    for t in &s.tests {
+        let mut opts = Vec::new();
+        if let Some(n) = t.max_new_tokens {
+            opts.push(format!("max_new_tokens {n}"));
+        }
+        if let Some(d) = t.timeout {
+            opts.push(format!("timeout {}", humantime::format_duration(d)));
+        }
+        if let Some(th) = t.think {
+            opts.push(format!("think {th}"));
+        }
+        if t.repeat > 1 {
+            opts.push(format!("repeat {}", t.repeat));
+        }
+        println!(
+            "\n{} — {} [{}] ({} chars{}{})",
+            t.id,
+            t.name,
+            t.category,
+            t.prompt.chars().count(),
+            if opts.is_empty() { "" } else { "; " },
+            opts.join(", ")
+        );
+        let preview: String = t.prompt.chars().take(200).collect();
+        println!(
+            "  {}{}",
+            preview.replace('\n', " "),
+            if t.prompt.chars().count() > 200 {
+                "…"
+            } else {
+                ""
+            }
+        );
+    }
+}
