@@ -28,6 +28,7 @@ const CSS: &str = "\
 :root{color-scheme:light}
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d1d1f;background:#fafafa;margin:0}
 main{max-width:1100px;margin:0 auto;padding:16px 24px 48px;background:#fff}
+#verdict .ok,#verdict .bad{padding:1px 8px;border-radius:4px;color:#fff}#verdict .ok{background:#1a7f37}#verdict .bad{background:#c62828}
 h1{font-size:24px;margin:8px 0 4px}h2{font-size:19px;margin:32px 0 10px;border-bottom:1px solid #ddd;padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}
 .meta{color:#555;margin:0 0 12px}
@@ -1063,9 +1064,9 @@ fn verdict_and_warnings(o: &mut String, trace: &Trace, s: &Summary) {
     let ws = crate::stats::warnings::of(trace, s);
     let v = crate::stats::verdict::of(trace, s, &ws);
     if v.valid {
-        let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: ✅ VALID</strong> — every request completed, the trace is intact, and no board condition invalidates comparison.</p></section>");
+        let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: <span class=\"ok\">VALID</span></strong> — every request completed, the trace is intact, and no board condition invalidates comparison.</p></section>");
     } else {
-        let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: ❌ INVALID</strong> for comparison:</p><ul>");
+        let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: <span class=\"bad\">INVALID</span></strong> for comparison:</p><ul>");
         for r in &v.reasons {
             let _ = writeln!(o, "<li>{}</li>", html_escape(r));
         }
