@@ -117,3 +117,53 @@ fn jobs_do_not_change_a_byte() {
         );
     }
 }
+
+/// The committed samples show what they are there to show (so a blessed golden cannot be garbage).
+#[test]
+fn sample_traces_show_what_they_are_for() {
+    let g =
+        |name: &str| std::fs::read_to_string(root().join("fixtures/golden").join(name)).unwrap();
+    let default: serde_json::Value = serde_json::from_str(&g("qwen3-4b-sim-default.json")).unwrap();
+    assert_eq!(default["verdict"]["result"], "VALID");
+    assert_eq!(default["summary"]["ok"], 10);
+    let d = default["summary"]["decode_tok_s"]["mean"].as_f64().unwrap();
+    assert!(
+        (2.9..3.3).contains(&d),
+        "Qwen3-4B calibration: ~3.1 tok/s, got {d}"
+    );
+    assert_eq!(default["warnings"].as_array().unwrap().len(), 0);
+    let slow: serde_json::Value =
+        serde_json::from_str(&g("qwen3-4b-sim-timeout-throttling.json")).unwrap();
+    assert_eq!(slow["verdict"]["result"], "INVALID");
+    let timeouts = slow["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "timeout")
+        .count();
+    assert!(timeouts >= 1, "deadline-stopped requests kept");
+    assert!(slow["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "timeout")
+        .all(|r| r["output_tokens"].as_u64().unwrap() > 0));
+    let codes: Vec<&str> = slow["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"cpu-governor") && codes.contains(&"dmc-missing") && codes.contains(&"hot"),
+        "{codes:?}"
+    );
+    let think: serde_json::Value = serde_json::from_str(&g("qwen3-4b-sim-think.json")).unwrap();
+    assert!(think["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| !r["think"].is_null()));
+    let html = g("qwen3-4b-sim-default.html");
+    assert!(html.matches("class=\"chart\"").count() >= 4 && !html.contains("<script"));
+}

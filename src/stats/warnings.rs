@@ -595,7 +595,13 @@ fn first_request_outlier(measured: &[(&RequestRecord, &RequestMetrics)]) -> Opti
             ));
         }
     };
-    check("TTFT", "ms", &|m| m.ttft_ms);
+    // TTFT grows with the prompt, so compare the prefill rate (TTFT per input token) where the
+    // runtime reports input tokens; raw TTFT only when it does not.
+    if first.prefill_tok_s.is_some() && rest.iter().all(|m| m.prefill_tok_s.is_some()) {
+        check("prefill", "tok/s", &|m| m.prefill_tok_s);
+    } else {
+        check("TTFT", "ms", &|m| m.ttft_ms);
+    }
     check("decode", "tok/s", &|m| m.decode_tok_s);
     if parts.is_empty() {
         return None;
@@ -607,7 +613,7 @@ fn first_request_outlier(measured: &[(&RequestRecord, &RequestMetrics)]) -> Opti
             first.id,
             parts.join("; ")
         ),
-        fix: "Run a warm-up request before measuring (warm-up requests stay in the trace but are left out of the statistics), or compare medians.".into(),
+        fix: "Run a warm-up request before measuring (`--warmup 1`: warm-up requests stay in the trace but are left out of the statistics), or compare medians.".into(),
         invalidates_comparison: false,
     })
 }
