@@ -3,6 +3,7 @@
 # Installs what the tests need on a fresh Debian machine (a C compiler is already required by
 # cargo; chromium is used by the HTML report test and skipped with a note when absent).
 set -euo pipefail
+set -o pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
@@ -10,4 +11,10 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
 fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
+# One closing line with the totals over every test binary (cargo prints one line per binary,
+# the last ones being empty doc-test runs).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) g += $(i-1) } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, g }' "$log" | tee target/test-summary.txt
