@@ -20,6 +20,9 @@ pub mod exit {
     pub const HUNG: i32 = 6;
     /// `record`: the runtime crashed; trace finalised with status `crashed`.
     pub const CRASHED: i32 = 7;
+    /// `record`: the supervised recorder process could not be started (e.g. under qemu-user
+    /// without binfmt_misc); run with `--no-supervise`.
+    pub const CANNOT_EXEC: i32 = 127;
     /// `record`: interrupted by Ctrl-C / SIGTERM; trace finalised with status `interrupted`.
     pub const INTERRUPTED: i32 = 130;
 }

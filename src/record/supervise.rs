@@ -89,7 +89,7 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
             eprintln!(
                 "rkbench: error: the recorder process could not start (exit 127); under qemu-user without binfmt_misc, pass --no-supervise"
             );
-            return Ok(exit::INTERNAL);
+            return Ok(exit::CANNOT_EXEC);
         }
         return Ok(code);
     }
