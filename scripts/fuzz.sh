@@ -10,5 +10,5 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 corpus=target/fuzz-corpus/trace_reader
 mkdir -p "$corpus"
 cp traces/*.rktrace "$corpus"/ 2>/dev/null || true
-RUSTC_BOOTSTRAP=1 cargo fuzz run trace_reader "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048 2>&1 | tee target/fuzz.log | tail -n 5
+RUSTC_BOOTSTRAP=1 cargo fuzz run trace_reader "$corpus" -- -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 2>&1 | tee target/fuzz.log | tail -n 5
 grep -E "Done [0-9]+ runs" target/fuzz.log
