@@ -58,19 +58,19 @@ pub fn aggregate_u32(buf: &mut [u32], scale: f64) -> Option<Aggregate> {
     if n == 0 {
         return None;
     }
-    let (mut sum, mut min, mut max) = (0u64, u32::MAX, 0u32);
+    // One pass, exact integer sums (u128 cannot overflow for any realistic n).
+    let (mut sum, mut sq, mut min, mut max) = (0u64, 0u128, u32::MAX, 0u32);
     for &x in buf.iter() {
         sum += u64::from(x);
+        sq += u128::from(x) * u128::from(x);
         min = min.min(x);
         max = max.max(x);
     }
     let mean = sum as f64 / n as f64;
     let stddev = if n > 1 {
-        (buf.iter()
-            .map(|&x| (f64::from(x) - mean).powi(2))
-            .sum::<f64>()
-            / (n - 1) as f64)
-            .sqrt()
+        // Σ(x − mean)² = (nΣx² − (Σx)²)/n, exact before the divisions.
+        let ss = sq * n as u128 - u128::from(sum) * u128::from(sum);
+        (ss as f64 / n as f64 / (n - 1) as f64).sqrt()
     } else {
         0.0
     };

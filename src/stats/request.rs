@@ -90,7 +90,16 @@ impl RequestMetrics {
     pub fn of_with(r: &RequestRecord, buf: &mut Vec<u32>) -> RequestMetrics {
         let n = r.token_dt_us.len();
         let t1 = r.token_dt_us.first().map(|&d| u64::from(d));
-        let t_n: u64 = r.token_dt_us.iter().map(|&d| u64::from(d)).sum();
+        // One pass over the ITL deltas for everything that needs them in order: their sum (t_N),
+        // max, and the exact integer sums of the least-squares slope.
+        let ys = r.token_dt_us.get(1..).unwrap_or(&[]);
+        let (mut max, mut sum_y, mut sum_iy) = (0u32, 0u64, 0u128);
+        for (i, &y) in ys.iter().enumerate() {
+            max = max.max(y);
+            sum_y += u64::from(y);
+            sum_iy += i as u128 * u128::from(y);
+        }
+        let t_n: u64 = t1.unwrap_or(0) + sum_y;
         let ttft_ms = t1.map(|t| t as f64 / 1e3);
         let e2e_ms = r.end_us as f64 / 1e3;
         let runtime = r.perf.map(|p| RuntimePerf {
@@ -111,9 +120,8 @@ impl RequestMetrics {
             _ => None,
         };
         buf.clear();
-        buf.extend_from_slice(r.token_dt_us.get(1..).unwrap_or(&[]));
+        buf.extend_from_slice(ys);
         let itl_stats = (!buf.is_empty()).then(|| {
-            let max = buf.iter().copied().max().unwrap_or(0);
             let p = percentiles_u32(buf, &[50.0, 90.0, 99.0]);
             ItlStats {
                 p50: p[0] / 1e3,
@@ -148,7 +156,7 @@ impl RequestMetrics {
             generation_speed_tok_s,
             itl: itl_stats,
             stalls,
-            context_slope_ms_per_1k: slope(r),
+            context_slope_ms_per_1k: slope(ys.len(), sum_y, sum_iy),
             token_count_mismatch: runtime.is_some_and(|p| p.generate_tokens != n as i64),
             runtime,
             think: think_split(r),
@@ -157,22 +165,17 @@ impl RequestMetrics {
     }
 }
 
-/// Least-squares slope of ITL (ms) against token position, in ms per 1000 tokens.
-fn slope(r: &RequestRecord) -> Option<f64> {
-    let ys = r.token_dt_us.get(1..).unwrap_or(&[]);
-    if ys.len() < 8 {
+/// Least-squares slope of ITL against token position, in ms per 1000 tokens (= µs per token),
+/// from exact integer sums over y_i (µs), i = 0..n: Σ(i − ī)(y − ȳ) = Σiy − (n−1)/2·Σy and
+/// Σ(i − ī)² = n(n² − 1)/12, so slope = 6·(2Σiy − (n−1)Σy) / (n(n² − 1)).
+fn slope(n: usize, sum_y: u64, sum_iy: u128) -> Option<f64> {
+    if n < 8 {
         return None;
     }
-    let n = ys.len() as f64;
-    let mx = (n - 1.0) / 2.0;
-    let my = ys.iter().map(|&y| f64::from(y)).sum::<f64>() / n / 1e3;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (i, &y) in ys.iter().enumerate() {
-        let dx = i as f64 - mx;
-        sxy += dx * (f64::from(y) / 1e3 - my);
-        sxx += dx * dx;
-    }
-    (sxx > 0.0).then(|| sxy / sxx * 1000.0)
+    let n = n as i128;
+    let num = 2 * sum_iy as i128 - (n - 1) * i128::from(sum_y);
+    let den = n * (n * n - 1);
+    (den > 0).then(|| 6.0 * num as f64 / den as f64)
 }
 
 fn think_split(r: &RequestRecord) -> Option<ThinkSplit> {
