@@ -2,7 +2,7 @@
 //! Every missing source is recorded as `unavailable (reason)` rather than failing: rkbench must
 //! run on a laptop, in a container, or on a board without debugfs access.
 use crate::trace::Fact;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where `/sys` and `/proc` are read from (`/` normally; a fixture tree in tests).
 #[derive(Debug, Clone)]
@@ -141,9 +141,4 @@ pub fn facts(root: &SysRoot) -> Vec<Fact> {
 pub fn hostname(root: &SysRoot) -> String {
     root.read("/proc/sys/kernel/hostname")
         .unwrap_or_else(|_| "unknown".into())
-}
-
-/// Convenience for tests and `info`.
-pub fn exists(root: &SysRoot, abs: &str) -> bool {
-    Path::new(&root.path(abs)).exists()
 }

@@ -67,12 +67,7 @@ impl JsonWriter {
     }
 
     pub fn end_object(&mut self) -> &mut Self {
-        let had = self.stack.pop().unwrap_or(false);
-        if had {
-            self.indent();
-        }
-        self.out.push('}');
-        self
+        self.close('}')
     }
 
     pub fn begin_array(&mut self) -> &mut Self {
@@ -83,10 +78,10 @@ impl JsonWriter {
     }
 
     pub fn end_array(&mut self) -> &mut Self {
-        self.end_object_like(']')
+        self.close(']')
     }
 
-    fn end_object_like(&mut self, c: char) -> &mut Self {
+    fn close(&mut self, c: char) -> &mut Self {
         let had = self.stack.pop().unwrap_or(false);
         if had {
             self.indent();

@@ -1,7 +1,7 @@
 //! Finding, checking and loading `librkllmrt.so`: ELF sanity checks with clear errors, ABI
 //! detection (flag → embedded version banner → exported symbol set), and one table of every
 //! symbol resolved at load, so a missing symbol is named before anything runs.
-use super::abi::{self, v1_1, v1_2_0, v1_2_1, v1_3_0, LLMHandle};
+use super::abi::{v1_1, v1_2_0, v1_2_1, v1_3_0, LLMHandle};
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::ffi::{c_char, c_int, c_void};
@@ -462,11 +462,6 @@ pub fn resolve_lib(flag: Option<&Path>) -> Result<PathBuf> {
             list.join(", ")
         ))
     })
-}
-
-#[allow(unused)]
-fn _assert_abi_consts() {
-    let _ = abi::RKLLM_RUN_NORMAL;
 }
 
 #[cfg(test)]

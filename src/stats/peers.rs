@@ -22,17 +22,6 @@ pub struct PeerMetric {
     pub std: Option<f64>,
 }
 
-fn times_ms(r: &RequestRecord) -> Vec<f64> {
-    let mut t = 0u64;
-    r.token_dt_us
-        .iter()
-        .map(|&d| {
-            t += u64::from(d);
-            t as f64 / 1e3
-        })
-        .collect()
-}
-
 /// Population (`ddof = 0`) or sample (`ddof = 1`) standard deviation.
 fn std(v: &[f64], ddof: usize) -> Option<f64> {
     if v.len() <= ddof {
@@ -84,7 +73,15 @@ pub fn of(requests: &[RequestRecord]) -> Vec<PeerMetric> {
     let ok: Vec<(&RequestRecord, Vec<f64>)> = requests
         .iter()
         .filter(|r| !r.warmup && r.status == Status::Ok && !r.token_dt_us.is_empty())
-        .map(|r| (r, times_ms(r)))
+        .map(|r| {
+            (
+                r,
+                r.token_times_us()
+                    .into_iter()
+                    .map(|t| t as f64 / 1e3)
+                    .collect::<Vec<f64>>(),
+            )
+        })
         .collect();
     let per = |f: &dyn Fn(&RequestRecord, &[f64]) -> Option<f64>| -> Vec<f64> {
         ok.iter().filter_map(|(r, t)| f(r, t)).collect()
