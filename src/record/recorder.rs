@@ -111,17 +111,8 @@ impl Recorder {
     pub fn finish(&self) -> Capture {
         let mut b = self.lock();
         b.active = false;
-        let c = &mut b.cap;
-        Capture {
-            token_dt_us: c.token_dt_us.clone(),
-            token_ids: c.token_ids.clone(),
-            waiting: c.waiting.clone(),
-            text_len: c.text_len.clone(),
-            text: c.text.clone(),
-            final_state: c.final_state,
-            end_us: c.end_us,
-            perf: c.perf,
-        }
+        // A copy, so the buffers keep their reserved capacity for the next request.
+        b.cap.clone()
     }
 
     /// A copy of the tokens from index `from` on (for incremental checkpoints), without closing

@@ -422,16 +422,15 @@ impl Orchestrator<'_> {
         let abort_at_cap = our_cap.is_some() && !abi.callback_returns_int();
         let (done, reason) = self.watch(&rec, position, &test.id, t0, deadline, abort_at_cap)?;
 
-        let capture = self.recorder.finish();
-        fill(&mut rec, &capture, abi);
+        let end_us = fill(&mut rec, self.recorder.finish(), abi);
         match done {
             Some((rc, at, err)) => {
                 rec.run_return = rc;
                 rec.return_us = micros(at.duration_since(t0));
-                rec.end_us = capture.end_us.unwrap_or(rec.return_us);
+                rec.end_us = end_us.unwrap_or(rec.return_us);
                 rec.status = match reason {
                     Some(s) => s,
-                    None if rc != 0 || capture.final_state == 3 => Status::Error,
+                    None if rc != 0 || rec.final_state == 3 => Status::Error,
                     None => Status::Ok,
                 };
                 rec.detail = match (rec.status, err) {
@@ -569,12 +568,13 @@ fn next_slot(slots: &[Slot], position: usize, measured: u32, plan: &RecordPlan) 
     Some(s)
 }
 
-fn fill(rec: &mut RequestRecord, c: &Capture, abi: AbiVersion) {
-    rec.token_dt_us = c.token_dt_us.clone();
-    rec.token_ids = c.token_ids.clone();
-    rec.waiting = c.waiting.clone();
-    rec.text_len = c.text_len.clone();
-    rec.text = c.text.clone();
+/// Move a request's capture into its record; returns t_end − t0 if FINISH/ERROR arrived.
+fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> Option<u64> {
+    rec.token_dt_us = c.token_dt_us;
+    rec.token_ids = c.token_ids;
+    rec.waiting = c.waiting;
+    rec.text_len = c.text_len;
+    rec.text = c.text;
     rec.final_state = c.final_state;
     rec.perf = if abi.has_perf() {
         c.perf.map(|p| PerfStat {
@@ -587,31 +587,23 @@ fn fill(rec: &mut RequestRecord, c: &Capture, abi: AbiVersion) {
     } else {
         None
     };
+    c.end_us
 }
 
 fn micros(d: Duration) -> u64 {
     d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
+/// The one-line result shown after each request, with the report's own definitions.
 fn summary_line(r: &RequestRecord) -> String {
-    let n = r.token_ids.len();
-    let secs = r.end_us as f64 / 1e6;
-    let first = r.token_dt_us.first().map(|&d| d as f64 / 1e3);
-    let decode = if n > 1 {
-        let span: u64 = r.token_dt_us[1..].iter().map(|&d| u64::from(d)).sum();
-        if span > 0 {
-            format!("{:.2} tok/s decode", (n - 1) as f64 / (span as f64 / 1e6))
-        } else {
-            "-".into()
-        }
-    } else {
-        "-".into()
-    };
+    let m = crate::stats::RequestMetrics::of(r);
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     format!(
-        "{}: {n} tokens, TTFT {}, {decode}, {secs:.1} s",
+        "{}: {} tokens, TTFT {}, {}, {:.1} s",
         r.status.as_str(),
-        first
-            .map(|f| format!("{f:.0} ms"))
-            .unwrap_or_else(|| "-".into())
+        m.output_tokens,
+        or_dash(m.ttft_ms.map(|f| format!("{f:.0} ms"))),
+        or_dash(m.decode_tok_s.map(|d| format!("{d:.2} tok/s decode"))),
+        m.e2e_ms / 1e3
     )
 }
