@@ -10,7 +10,6 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// Set in the child's environment.
 pub const CHILD_ENV: &str = "RKBENCH_RECORD_CHILD";
@@ -103,8 +102,6 @@ pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
         "the recorder process died from signal {sig} ({})",
         signal_name(sig)
     );
-    // Give the kernel a moment to release the file (it already has every written byte).
-    std::thread::sleep(Duration::from_millis(10));
     let trace = match reader::read(out) {
         Ok(t) => t,
         Err(e) => {

@@ -16,6 +16,17 @@ pub struct TraceWriter {
 }
 
 impl TraceWriter {
+    /// A writer appending to `file` at byte `bytes`, next frame number `seq`.
+    fn at(file: File, path: &Path, seq: u32, bytes: u64) -> Self {
+        TraceWriter {
+            file,
+            path: path.to_path_buf(),
+            seq,
+            buf: Vec::with_capacity(1 << 16),
+            bytes,
+        }
+    }
+
     /// Create a new trace file; refuses to overwrite an existing one (traces are archives).
     pub fn create(path: &Path) -> io::Result<Self> {
         if let Some(dir) = path.parent() {
@@ -25,13 +36,7 @@ impl TraceWriter {
         }
         let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
         file.write_all(&file_header(0))?;
-        Ok(TraceWriter {
-            file,
-            path: path.to_path_buf(),
-            seq: 0,
-            buf: Vec::with_capacity(1 << 16),
-            bytes: super::FILE_HEADER_LEN as u64,
-        })
+        Ok(Self::at(file, path, 0, FILE_HEADER_LEN as u64))
     }
 
     /// Reopen an existing trace to append after its valid prefix (used by the supervisor to
@@ -42,13 +47,7 @@ impl TraceWriter {
         let mut file = file;
         use std::io::Seek;
         file.seek(io::SeekFrom::Start(valid_len))?;
-        Ok(TraceWriter {
-            file,
-            path: path.to_path_buf(),
-            seq: next_seq,
-            buf: Vec::with_capacity(1 << 16),
-            bytes: valid_len,
-        })
+        Ok(Self::at(file, path, next_seq, valid_len))
     }
 
     pub fn path(&self) -> &Path {
@@ -106,13 +105,7 @@ impl Journal {
                 .truncate(true)
                 .open(&self.path)?;
             file.write_all(&file_header(FLAG_JOURNAL))?;
-            self.inner = Some(TraceWriter {
-                file,
-                path: self.path.clone(),
-                seq: 0,
-                buf: Vec::with_capacity(1 << 12),
-                bytes: FILE_HEADER_LEN as u64,
-            });
+            self.inner = Some(TraceWriter::at(file, &self.path, 0, FILE_HEADER_LEN as u64));
         }
         match &mut self.inner {
             Some(w) => w.append(record),
