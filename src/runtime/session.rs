@@ -122,6 +122,16 @@ macro_rules! fill_common {
     }};
 }
 
+/// The fields 1.2.0 added (`n_keep`, and the CPU/flash fields of `RKLLMExtendParam`).
+macro_rules! fill_since_1_2 {
+    ($p:expr, $ip:expr) => {{
+        $p.n_keep = $ip.n_keep;
+        $p.extend_param.embed_flash = $ip.embed_flash;
+        $p.extend_param.enabled_cpus_num = $ip.enabled_cpus_num;
+        $p.extend_param.enabled_cpus_mask = $ip.enabled_cpus_mask;
+    }};
+}
+
 impl<S: CallbackSink> Session<S> {
     /// `rkllm_createDefaultParam` + our parameters + `rkllm_init`.
     pub fn init(rt: &Runtime, ip: &InitParams, sink: Arc<S>) -> Result<Self> {
@@ -151,10 +161,7 @@ impl<S: CallbackSink> Session<S> {
                 CreateDefault::V1_2_0(f) => {
                     let mut p = f();
                     fill_common!(p, ip, path);
-                    p.n_keep = ip.n_keep;
-                    p.extend_param.embed_flash = ip.embed_flash;
-                    p.extend_param.enabled_cpus_num = ip.enabled_cpus_num;
-                    p.extend_param.enabled_cpus_mask = ip.enabled_cpus_mask;
+                    fill_since_1_2!(p, ip);
                     let cb: v1_1::LLMResultCallback = trampoline_void::<S>;
                     (api.init)(
                         &mut handle,
@@ -165,10 +172,7 @@ impl<S: CallbackSink> Session<S> {
                 CreateDefault::V1_2_1(f) => {
                     let mut p = f();
                     fill_common!(p, ip, path);
-                    p.n_keep = ip.n_keep;
-                    p.extend_param.embed_flash = ip.embed_flash;
-                    p.extend_param.enabled_cpus_num = ip.enabled_cpus_num;
-                    p.extend_param.enabled_cpus_mask = ip.enabled_cpus_mask;
+                    fill_since_1_2!(p, ip);
                     p.extend_param.n_batch = ip.n_batch;
                     let cb: v1_2_1::LLMResultCallback = trampoline_int::<S>;
                     (api.init)(
@@ -180,11 +184,8 @@ impl<S: CallbackSink> Session<S> {
                 CreateDefault::V1_3_0(f) => {
                     let mut p = f();
                     fill_common!(p, ip, path);
-                    p.n_keep = ip.n_keep;
+                    fill_since_1_2!(p, ip);
                     p.ignore_eos_token = false;
-                    p.extend_param.embed_flash = ip.embed_flash;
-                    p.extend_param.enabled_cpus_num = ip.enabled_cpus_num;
-                    p.extend_param.enabled_cpus_mask = ip.enabled_cpus_mask;
                     p.extend_param.n_batch = ip.n_batch;
                     let cb = Box::new(v1_3_0::RKLLMCallback {
                         result_callback: Some(trampoline_int::<S>),
