@@ -85,19 +85,7 @@ fn one(
                     )))
                 }
             };
-            match out {
-                None => print!("{text}"),
-                Some(out) if several => {
-                    std::fs::create_dir_all(out).map_err(|e| {
-                        Error::input(format!("cannot create {}: {e}", out.display()))
-                    })?;
-                    write(
-                        &out.join(format!("{}.{}", sweep.name, f.extension())),
-                        &text,
-                    )?;
-                }
-                Some(out) => write(out, &text)?,
-            }
+            emit(&text, out, several, &sweep.name, f)?;
         }
         return Ok(());
     }
@@ -108,21 +96,34 @@ fn one(
             path.display()
         );
     }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trace".into());
     for &f in formats {
-        let text = report::render_with(&trace, f, options);
-        match out {
-            None => print!("{text}"),
-            Some(out) if several => {
-                std::fs::create_dir_all(out)
-                    .map_err(|e| Error::input(format!("cannot create {}: {e}", out.display())))?;
-                let stem = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "trace".into());
-                write(&out.join(format!("{stem}.{}", f.extension())), &text)?;
-            }
-            Some(out) => write(out, &text)?,
-        }
+        emit(
+            &report::render_with(&trace, f, options),
+            out,
+            several,
+            &stem,
+            f,
+        )?;
     }
     Ok(())
+}
+
+/// Send one rendered report where it goes: stdout, the `-o` file, or `DIR/<stem>.<ext>`.
+fn emit(text: &str, out: Option<&Path>, several: bool, stem: &str, f: Format) -> Result<()> {
+    match out {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(dir) if several => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+            write(&dir.join(format!("{stem}.{}", f.extension())), text)
+        }
+        Some(file) => write(file, text),
+    }
 }
