@@ -82,7 +82,7 @@ impl Progress {
         tokens: u32,
         rate: Option<f64>,
         elapsed: Duration,
-        telemetry: &str,
+        telemetry: impl FnOnce() -> String,
     ) {
         if !self.enabled {
             return;
@@ -92,6 +92,8 @@ impl Progress {
             return;
         }
         self.last_draw = Instant::now();
+        // Built only when a line is drawn: the caller ticks far more often than that.
+        let telemetry = telemetry();
         let rate = rate
             .map(|r| format!("{r:.2} tok/s"))
             .unwrap_or_else(|| "-".into());

@@ -517,19 +517,18 @@ impl Orchestrator<'_> {
                 last_checkpoint = now;
             }
             self.out.flush_telemetry(false)?;
-            let tele = self
-                .out
-                .sampler
-                .as_ref()
-                .map(|s| super::telemetry::progress_line(&s.latest()))
-                .unwrap_or_default();
+            let sampler = self.out.sampler.as_ref();
             self.progress.tick(
                 position,
                 id,
                 self.recorder.tokens(),
                 self.recorder.live_decode_rate(),
                 now.duration_since(t0),
-                &tele,
+                || {
+                    sampler
+                        .map(|s| super::telemetry::progress_line(&s.latest()))
+                        .unwrap_or_default()
+                },
             );
         }
     }
