@@ -10,6 +10,7 @@ pub mod board;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod http;
 pub mod provenance;
 #[cfg(feature = "record")]
 pub mod record;

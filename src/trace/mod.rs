@@ -12,6 +12,7 @@
 //! crash and the recorder deletes on a clean end, so the trace itself holds each token once.
 pub mod reader;
 pub mod schema;
+pub mod server;
 pub mod writer;
 
 pub use reader::{Damage, Trace};
@@ -23,7 +24,7 @@ pub const MAGIC: [u8; 8] = *b"RKBTRACE";
 /// Format major version: a reader refuses unknown newer majors with a clear error.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version: newer minors only add record kinds, which older readers skip.
-pub const FORMAT_MINOR: u16 = 0;
+pub const FORMAT_MINOR: u16 = 1;
 /// Size of the file header.
 pub const FILE_HEADER_LEN: usize = 16;
 /// Size of a frame header.
@@ -82,6 +83,9 @@ pub(crate) fn encode_record(
         Record::Telemetry(x) => (kind::TELEMETRY, rkyv::to_bytes::<Error>(x)?),
         Record::End(x) => (kind::END, rkyv::to_bytes::<Error>(x)?),
         Record::Tokens(x) => (kind::TOKENS, rkyv::to_bytes::<Error>(x)?),
+        Record::ServerRun(x) => (server::kind::SERVER_RUN, rkyv::to_bytes::<Error>(x)?),
+        Record::ServerRequest(x) => (server::kind::SERVER_REQUEST, rkyv::to_bytes::<Error>(x)?),
+        Record::ServerPartial(x) => (server::kind::SERVER_PARTIAL, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

@@ -4,6 +4,7 @@
 use super::schema::{
     kind as k, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk,
 };
+use super::server::{kind as sk, ServerRequest, ServerRun, ServerTrace};
 use super::{
     FILE_HEADER_LEN, FLAG_JOURNAL, FORMAT_MAJOR, FRAME_HEADER_LEN, FRAME_MAGIC, MAGIC,
     MAX_FRAME_LEN,
@@ -115,6 +116,8 @@ pub struct Trace {
     pub skipped_unknown: u32,
     /// In-flight requests recovered from the checkpoint journal beside the trace.
     pub journal_requests: u32,
+    /// A run measured through an HTTP server: its chunks (`requests` holds their token view).
+    pub server: Option<ServerTrace>,
 }
 
 /// Map a trace file read-only. The only `unsafe` outside the FFI module.
@@ -137,6 +140,9 @@ pub fn read(path: &Path) -> Result<Trace, TraceError> {
             if let Ok(j) = read_file(&jp, true) {
                 trace.journal_requests = j.requests.len() as u32;
                 merge_journal(&mut trace, j.requests);
+                if let (Some(s), Some(js)) = (&mut trace.server, j.server) {
+                    s.merge_journal(js);
+                }
             }
         }
     }
@@ -184,6 +190,9 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         k::TELEMETRY => get!(TelemetryBatch, Record::Telemetry),
         k::END => get!(RunEnd, Record::End),
         k::TOKENS => get!(TokenChunk, Record::Tokens),
+        sk::SERVER_RUN => get!(ServerRun, Record::ServerRun),
+        sk::SERVER_REQUEST => get!(ServerRequest, Record::ServerRequest),
+        sk::SERVER_PARTIAL => get!(ServerRequest, Record::ServerPartial),
         _ => None,
     }
 }
@@ -218,11 +227,13 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceEr
         valid_len: FILE_HEADER_LEN as u64,
         skipped_unknown: 0,
         journal_requests: 0,
+        server: None,
     };
     let mut have_header = journal;
     let mut finals: Vec<(u32, RequestRecord)> = Vec::new();
     let mut partials: Vec<(u32, RequestRecord)> = Vec::new();
     let mut chunks: Vec<TokenChunk> = Vec::new();
+    let mut server = super::server::Collected::default();
     let mut off = FILE_HEADER_LEN;
     // The payload copy guarantees 16-byte alignment even if `bytes` is not aligned.
     let mut aligned = rkyv::util::AlignedVec::<16>::new();
@@ -301,6 +312,9 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceEr
             Record::Telemetry(t) => trace.telemetry.push(t),
             Record::End(e) => trace.end = Some(e),
             Record::Tokens(c) => chunks.push(c),
+            Record::ServerRun(s) => server.run = Some(s),
+            Record::ServerRequest(r) => server.finals.push(r),
+            Record::ServerPartial(r) => server.partials.push(r),
         }
     }
     if !have_header {
@@ -310,6 +324,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceEr
         });
     }
     trace.requests = merge_requests(finals, partials, chunks);
+    server.into_trace(&mut trace.requests, &mut trace.server);
     Ok(trace)
 }
 

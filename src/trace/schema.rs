@@ -27,6 +27,12 @@ pub enum Record {
     /// Journal: tokens of an in-flight request appended since its last checkpoint (incremental,
     /// so a long request costs O(tokens) to checkpoint, not O(tokens²)).
     Tokens(TokenChunk),
+    /// The HTTP server a run measured (kind 16; see [`super::server`]).
+    ServerRun(super::server::ServerRun),
+    /// A request sent to a server, with every chunk (kind 17).
+    ServerRequest(super::server::ServerRequest),
+    /// Journal: snapshot of a server request in flight (kind 18).
+    ServerPartial(super::server::ServerRequest),
 }
 
 /// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.

@@ -1,0 +1,272 @@
+//! What one event of a stream says: its kind, its text, and every server count or timing in it.
+//! One function per protocol, from the servers' documented formats (see docs/SERVERS.md).
+use crate::trace::server::{ChunkKind, ServerTiming};
+use serde_json::Value;
+
+/// One classified event.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parsed {
+    pub kind: Option<ChunkKind>,
+    /// Content / reasoning text; for other kinds the raw event (kept, never interpreted again).
+    pub text: String,
+    /// Running output-token count of the server in this chunk (llama-server `timings.predicted_n`).
+    pub server_n: Option<i64>,
+    pub finish_reason: Option<String>,
+    /// Output-token total and the field it came from.
+    pub total: Option<(u64, String)>,
+    pub prompt_tokens: Option<u64>,
+    pub timings: Vec<ServerTiming>,
+    /// Ollama `done: true` (the stream's own end marker).
+    pub done: bool,
+}
+
+impl Parsed {
+    pub fn kind(&self) -> ChunkKind {
+        self.kind.unwrap_or(ChunkKind::Other)
+    }
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// The unit an API defines for a numeric field, by its name.
+fn unit_of(field: &str, ollama: bool) -> &'static str {
+    let leaf = field.rsplit('.').next().unwrap_or(field);
+    if leaf.ends_with("_per_second") || leaf == "tokens_per_second" {
+        "tok/s"
+    } else if leaf.ends_with("_ms") || leaf.ends_with("_per_token_ms") {
+        "ms"
+    } else if leaf.ends_with("_duration") && ollama {
+        "ns"
+    } else if leaf.ends_with("_mb") {
+        "MB"
+    } else if leaf.ends_with("_n")
+        || leaf.ends_with("_tokens")
+        || leaf.ends_with("_count")
+        || leaf.ends_with("cached_tokens")
+    {
+        "tokens"
+    } else {
+        "?"
+    }
+}
+
+/// Every number under `v` (one level of nesting), as `prefix.key`.
+fn numbers(v: &Value, prefix: &str, ollama: bool, out: &mut Vec<ServerTiming>) {
+    let Some(obj) = v.as_object() else { return };
+    for (k, x) in obj {
+        let field = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        if let Some(f) = x.as_f64() {
+            out.push(ServerTiming {
+                unit: unit_of(&field, ollama).to_string(),
+                field,
+                raw: f,
+            });
+        } else if x.is_object() && !prefix.contains('.') {
+            numbers(x, &field, ollama, out);
+        }
+    }
+}
+
+/// An OpenAI-compatible `chat.completion.chunk` (or `text_completion`) SSE payload.
+pub fn openai(data: &str) -> Parsed {
+    let mut p = Parsed::default();
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        p.kind = Some(ChunkKind::Error);
+        p.text = data.to_string();
+        return p;
+    };
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        p.kind = Some(ChunkKind::Error);
+        p.text = data.to_string();
+        return p;
+    }
+    if let Some(t) = v.get("timings") {
+        numbers(t, "timings", false, &mut p.timings);
+        p.server_n = t.get("predicted_n").and_then(Value::as_i64);
+    }
+    if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+        numbers(u, "usage", false, &mut p.timings);
+        // The original tool's server puts word counts in completion_tokens and RKLLM's own
+        // count in generate_tokens: never use word counts.
+        if let Some(n) = u.get("generate_tokens").and_then(Value::as_u64) {
+            p.total = Some((n, "usage.generate_tokens".into()));
+        } else if let Some(n) = u.get("completion_tokens").and_then(Value::as_u64) {
+            p.total = Some((n, "usage.completion_tokens".into()));
+        }
+        p.prompt_tokens = u
+            .get("prefill_tokens")
+            .or_else(|| u.get("prompt_tokens"))
+            .and_then(Value::as_u64);
+    }
+    let choice = v
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first());
+    let Some(c) = choice else {
+        p.kind = Some(if v.get("usage").is_some_and(|u| u.is_object()) {
+            ChunkKind::Usage
+        } else {
+            ChunkKind::Other
+        });
+        p.text = data.to_string();
+        return p;
+    };
+    p.finish_reason = str_of(c, "finish_reason").map(str::to_string);
+    let delta = c.get("delta").or_else(|| c.get("message"));
+    let content = delta
+        .and_then(|d| str_of(d, "content"))
+        .or_else(|| str_of(c, "text"));
+    let reasoning =
+        delta.and_then(|d| str_of(d, "reasoning_content").or_else(|| str_of(d, "reasoning")));
+    let tool = delta
+        .and_then(|d| d.get("tool_calls"))
+        .is_some_and(|t| t.as_array().is_some_and(|a| !a.is_empty()));
+    let role = delta.is_some_and(|d| d.get("role").is_some_and(|r| !r.is_null()));
+    let (kind, text) = if let Some(t) = content.filter(|t| !t.is_empty()) {
+        (ChunkKind::Content, t.to_string())
+    } else if let Some(t) = reasoning.filter(|t| !t.is_empty()) {
+        (ChunkKind::Reasoning, t.to_string())
+    } else if tool {
+        (ChunkKind::ToolCall, data.to_string())
+    } else if p.finish_reason.is_some() {
+        (ChunkKind::Finish, data.to_string())
+    } else if role {
+        (ChunkKind::Role, String::new())
+    } else if content.is_some() || reasoning.is_some() {
+        (ChunkKind::Empty, String::new())
+    } else {
+        (ChunkKind::Other, data.to_string())
+    };
+    p.kind = Some(kind);
+    p.text = text;
+    p
+}
+
+/// One Ollama NDJSON line (`/api/chat` or `/api/generate`; rkllama's too).
+pub fn ollama(line: &str) -> Parsed {
+    let mut p = Parsed::default();
+    let Ok(v) = serde_json::from_str::<Value>(line) else {
+        p.kind = Some(ChunkKind::Error);
+        p.text = line.to_string();
+        return p;
+    };
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        p.kind = Some(ChunkKind::Error);
+        p.text = line.to_string();
+        return p;
+    }
+    let msg = v.get("message");
+    let content = msg
+        .and_then(|m| str_of(m, "content"))
+        .or_else(|| str_of(&v, "response"));
+    let thinking = msg
+        .and_then(|m| str_of(m, "thinking"))
+        .or_else(|| str_of(&v, "thinking"));
+    p.done = v.get("done").and_then(Value::as_bool).unwrap_or(false);
+    if p.done {
+        for key in [
+            "total_duration",
+            "load_duration",
+            "prompt_eval_count",
+            "prompt_eval_duration",
+            "prompt_eval_cached_count",
+            "eval_count",
+            "eval_duration",
+        ] {
+            if let Some(f) = v.get(key).and_then(Value::as_f64) {
+                p.timings.push(ServerTiming {
+                    field: key.into(),
+                    raw: f,
+                    unit: unit_of(key, true).into(),
+                });
+            }
+        }
+        p.total = v
+            .get("eval_count")
+            .and_then(Value::as_u64)
+            .map(|n| (n, "eval_count".into()));
+        p.prompt_tokens = v.get("prompt_eval_count").and_then(Value::as_u64);
+        p.finish_reason = Some(str_of(&v, "done_reason").unwrap_or("done").to_string());
+    }
+    let (kind, text) = if let Some(t) = content.filter(|t| !t.is_empty()) {
+        (ChunkKind::Content, t.to_string())
+    } else if let Some(t) = thinking.filter(|t| !t.is_empty()) {
+        (ChunkKind::Reasoning, t.to_string())
+    } else if p.done {
+        (ChunkKind::Finish, line.to_string())
+    } else {
+        (ChunkKind::Empty, String::new())
+    };
+    p.kind = Some(kind);
+    p.text = text;
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_kinds() {
+        let k = |s: &str| openai(s).kind();
+        assert_eq!(
+            k(r#"{"choices":[{"delta":{"role":"assistant"},"finish_reason":null}]}"#),
+            ChunkKind::Role
+        );
+        assert_eq!(
+            k(r#"{"choices":[{"delta":{"role":"assistant","content":"Hi"}}]}"#),
+            ChunkKind::Content
+        );
+        assert_eq!(
+            k(r#"{"choices":[{"delta":{"content":""},"finish_reason":null}]}"#),
+            ChunkKind::Empty
+        );
+        assert_eq!(
+            k(r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#),
+            ChunkKind::Reasoning
+        );
+        assert_eq!(
+            k(r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#),
+            ChunkKind::Finish
+        );
+        assert_eq!(
+            k(r#"{"choices":[],"usage":{"completion_tokens":3}}"#),
+            ChunkKind::Usage
+        );
+        assert_eq!(k(r#"{"error":{"message":"boom"}}"#), ChunkKind::Error);
+        assert_eq!(k("not json"), ChunkKind::Error);
+        assert_eq!(k(r#"{"prompt_progress":{"total":3}}"#), ChunkKind::Other);
+    }
+
+    #[test]
+    fn original_tool_word_counts_are_never_the_total() {
+        let p = openai(
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"completion_tokens":7,"generate_tokens":12,"prefill_time_ms":80.5}}"#,
+        );
+        assert_eq!(p.total, Some((12, "usage.generate_tokens".into())));
+        assert!(p
+            .timings
+            .iter()
+            .any(|t| t.field == "usage.prefill_time_ms" && t.unit == "ms"));
+    }
+
+    #[test]
+    fn ollama_final_line_counters_in_ns() {
+        let p = ollama(
+            r#"{"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":9,"eval_duration":123,"prompt_eval_count":4}"#,
+        );
+        assert_eq!(p.kind(), ChunkKind::Finish);
+        assert_eq!(p.total, Some((9, "eval_count".into())));
+        assert_eq!(p.finish_reason.as_deref(), Some("stop"));
+        assert!(p
+            .timings
+            .iter()
+            .any(|t| t.field == "eval_duration" && t.unit == "ns"));
+    }
+}

@@ -1,0 +1,600 @@
+//! A blocking HTTP/1.1 client over plain TCP, just enough to time a streaming answer.
+//!
+//! Why not a crate: the timing contract is "a chunk's arrival is the `read()` that delivered its
+//! bytes", which needs the socket reads themselves; the blocking clients on crates.io either
+//! buffer below the body `Read` (so a read's time is not a chunk's time) or pull in TLS and a
+//! runtime the static board binary does not want. This is ~300 lines of std: one request per
+//! connection (`Connection: close`), `Content-Length`, chunked or close-delimited bodies, and a
+//! read timeout so the caller can enforce deadlines and Ctrl-C between reads. No TLS: boards
+//! serve plain HTTP on the LAN or localhost.
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// Largest response head accepted (a server sending more is not an HTTP server we can time).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// `http://HOST:PORT[/prefix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub host: String,
+    pub port: u16,
+    /// Path prefix without a trailing slash ("" for none), prepended to every endpoint.
+    pub prefix: String,
+}
+
+impl Url {
+    pub fn parse(s: &str) -> Result<Url, String> {
+        let rest = if let Some(r) = s.strip_prefix("http://") {
+            r
+        } else if s.starts_with("https://") {
+            return Err(format!(
+                "{s}: https is not supported (no TLS in rkbench; boards serve plain HTTP), use http://HOST:PORT"
+            ));
+        } else {
+            return Err(format!("{s}: not an http:// URL; use http://HOST:PORT"));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (host, port) = if let Some(h) = authority.strip_prefix('[') {
+            let end = h
+                .find(']')
+                .ok_or_else(|| format!("{s}: unclosed '[' in the host"))?;
+            let port = h[end + 1..].strip_prefix(':').unwrap_or("80");
+            (h[..end].to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p),
+                None => (authority.to_string(), "80"),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("{s}: no host; use http://HOST:PORT"));
+        }
+        let port =
+            port.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| {
+                format!("{s}: {port:?} is not a port number; use http://HOST:PORT")
+            })?;
+        Ok(Url {
+            host,
+            port,
+            prefix: path.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The server runs on this machine (loopback): its telemetry shares the token clock.
+    pub fn is_local(&self) -> bool {
+        let h = self.host.to_ascii_lowercase();
+        h == "localhost"
+            || h == "::1"
+            || h.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|a| a.is_loopback())
+    }
+
+    /// `host:port` as sent in the `Host` header.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "http://{}{}", self.authority(), self.prefix)
+    }
+}
+
+/// What one call of [`Exchange::poll`] saw.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The response head is complete.
+    Head { status: u16, at: Instant },
+    /// Decoded body bytes; `at` is when `read()` returned them, `read` numbers that read.
+    Data {
+        bytes: Vec<u8>,
+        at: Instant,
+        read: u32,
+    },
+    /// The body ended: by its length / last chunk (`clean`), or by the server closing early.
+    End { at: Instant, clean: bool },
+    /// Nothing arrived within the tick: the caller checks its deadline and signals.
+    Tick,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    Length(u64),
+    /// Chunked: the state of the decoder.
+    ChunkSize,
+    ChunkData(u64),
+    ChunkDataEnd,
+    Trailer,
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Body(Body),
+    Done,
+}
+
+/// One request and its streamed response.
+pub struct Exchange {
+    sock: TcpStream,
+    /// Received bytes not yet decoded.
+    raw: Vec<u8>,
+    state: State,
+    reads: u32,
+    last_read_at: Instant,
+    pub status: u16,
+    /// Response headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Open a connection and send one request (`Connection: close`). `tick` is the read timeout
+/// between polls; `connect_timeout` bounds the TCP connect.
+pub fn send(
+    url: &Url,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    connect_timeout: Duration,
+    tick: Duration,
+) -> io::Result<Exchange> {
+    let addrs: Vec<_> = (url.host.as_str(), url.port).to_socket_addrs()?.collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
+    let mut sock = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, connect_timeout) {
+            Ok(s) => {
+                sock = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let mut sock = sock.ok_or(last)?;
+    sock.set_nodelay(true)?;
+    sock.set_read_timeout(Some(tick.max(Duration::from_millis(1))))?;
+    sock.set_write_timeout(Some(connect_timeout.max(Duration::from_secs(1))))?;
+    let mut req = format!(
+        "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: rkbench/{}\r\nAccept: text/event-stream, application/x-ndjson, application/json\r\nAccept-Encoding: identity\r\nConnection: close\r\n",
+        url.prefix,
+        url.authority(),
+        crate::provenance::VERSION
+    );
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    if let Some(b) = body {
+        bytes.extend_from_slice(b.as_bytes());
+    }
+    sock.write_all(&bytes)?;
+    sock.flush()?;
+    Ok(Exchange {
+        sock,
+        raw: Vec::new(),
+        state: State::Head,
+        reads: 0,
+        last_read_at: Instant::now(),
+        status: 0,
+        headers: Vec::new(),
+    })
+}
+
+impl Exchange {
+    /// The value of response header `name` (lower-case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Advance: return the head, the next decoded body bytes, the end, or `Tick` when nothing
+    /// arrived within the read timeout.
+    pub fn poll(&mut self) -> io::Result<Event> {
+        loop {
+            if let Some(ev) = self.decode()? {
+                return Ok(ev);
+            }
+            if self.state == State::Done {
+                return Ok(Event::End {
+                    at: self.last_read_at,
+                    clean: true,
+                });
+            }
+            let mut buf = [0u8; 16 * 1024];
+            match self.sock.read(&mut buf) {
+                Ok(0) => {
+                    let at = Instant::now();
+                    let clean = self.state == State::Body(Body::Close);
+                    if self.state == State::Head {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the server closed the connection before sending a response",
+                        ));
+                    }
+                    self.state = State::Done;
+                    return Ok(Event::End { at, clean });
+                }
+                Ok(n) => {
+                    // The arrival time of everything decoded from these bytes.
+                    self.last_read_at = Instant::now();
+                    self.reads += 1;
+                    self.raw.extend_from_slice(&buf[..n]);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(Event::Tick)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Event::Tick),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Read the whole body (probes and non-streaming requests), at most `limit` bytes, giving up
+    /// at `deadline`.
+    pub fn read_to_end(&mut self, limit: usize, deadline: Instant) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            match self.poll()? {
+                Event::Head { .. } => {}
+                Event::Data { bytes, .. } => {
+                    out.extend_from_slice(&bytes);
+                    if out.len() > limit {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("response larger than {limit} bytes"),
+                        ));
+                    }
+                }
+                Event::End { .. } => return Ok(out),
+                Event::Tick if Instant::now() >= deadline => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no complete response in time",
+                    ))
+                }
+                Event::Tick => {}
+            }
+        }
+    }
+
+    /// Close the connection (a client deadline): both directions, so the server sees it.
+    pub fn close(&mut self) {
+        let _ = self.sock.shutdown(Shutdown::Both);
+        self.state = State::Done;
+    }
+
+    /// Decode what `raw` holds: the head, or body bytes. `None` = need more input.
+    fn decode(&mut self) -> io::Result<Option<Event>> {
+        match self.state {
+            State::Done => Ok(None),
+            State::Head => {
+                let Some(end) = find(&self.raw, b"\r\n\r\n") else {
+                    if self.raw.len() > MAX_HEAD {
+                        return Err(invalid("response head larger than 64 KiB"));
+                    }
+                    return Ok(None);
+                };
+                let head = String::from_utf8_lossy(&self.raw[..end]).into_owned();
+                self.raw.drain(..end + 4);
+                let mut lines = head.split("\r\n");
+                let status_line = lines.next().unwrap_or("");
+                let mut parts = status_line.splitn(3, ' ');
+                let version = parts.next().unwrap_or("");
+                if !version.starts_with("HTTP/1.") {
+                    return Err(invalid(&format!(
+                        "not an HTTP/1.x response: {status_line:?}"
+                    )));
+                }
+                self.status = parts
+                    .next()
+                    .and_then(|c| c.parse().ok())
+                    .ok_or_else(|| invalid(&format!("bad status line {status_line:?}")))?;
+                self.headers = lines
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                    .collect();
+                let chunked = self
+                    .header("transfer-encoding")
+                    .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+                let length = self
+                    .header("content-length")
+                    .and_then(|v| v.parse::<u64>().ok());
+                let body = if chunked {
+                    Body::ChunkSize
+                } else if let Some(n) = length {
+                    Body::Length(n)
+                } else if self.status == 204 || self.status == 304 {
+                    Body::Length(0)
+                } else {
+                    Body::Close
+                };
+                self.state = State::Body(body);
+                Ok(Some(Event::Head {
+                    status: self.status,
+                    at: self.last_read_at,
+                }))
+            }
+            State::Body(_) => {
+                let mut out = Vec::new();
+                let finished = self.decode_body(&mut out)?;
+                if finished {
+                    self.state = State::Done;
+                }
+                if !out.is_empty() {
+                    return Ok(Some(Event::Data {
+                        bytes: out,
+                        at: self.last_read_at,
+                        read: self.reads,
+                    }));
+                }
+                if finished {
+                    return Ok(Some(Event::End {
+                        at: self.last_read_at,
+                        clean: true,
+                    }));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Move body bytes from `raw` to `out`; true when the body is complete.
+    fn decode_body(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        let mut pos = 0usize;
+        let result = loop {
+            let State::Body(b) = self.state else {
+                break Ok(true);
+            };
+            let avail = &self.raw[pos..];
+            match b {
+                Body::Close => {
+                    out.extend_from_slice(avail);
+                    pos = self.raw.len();
+                    break Ok(false);
+                }
+                Body::Length(0) => break Ok(true),
+                Body::Length(n) | Body::ChunkData(n) => {
+                    if avail.is_empty() {
+                        break Ok(false);
+                    }
+                    let k = (n as usize).min(avail.len());
+                    out.extend_from_slice(&avail[..k]);
+                    pos += k;
+                    let left = n - k as u64;
+                    self.state = State::Body(match b {
+                        Body::Length(_) => Body::Length(left),
+                        _ if left == 0 => Body::ChunkDataEnd,
+                        _ => Body::ChunkData(left),
+                    });
+                }
+                Body::ChunkDataEnd => {
+                    if avail.len() < 2 {
+                        break Ok(false);
+                    }
+                    if &avail[..2] != b"\r\n" {
+                        break Err(invalid("chunked body: missing CRLF after chunk data"));
+                    }
+                    pos += 2;
+                    self.state = State::Body(Body::ChunkSize);
+                }
+                Body::ChunkSize => {
+                    let Some(e) = find(avail, b"\r\n") else {
+                        if avail.len() > 1024 {
+                            break Err(invalid("chunked body: chunk-size line too long"));
+                        }
+                        break Ok(false);
+                    };
+                    let line = String::from_utf8_lossy(&avail[..e]);
+                    let hex = line.split(';').next().unwrap_or("").trim();
+                    let size = u64::from_str_radix(hex, 16)
+                        .map_err(|_| invalid(&format!("chunked body: bad chunk size {hex:?}")))?;
+                    pos += e + 2;
+                    self.state = State::Body(if size == 0 {
+                        Body::Trailer
+                    } else {
+                        Body::ChunkData(size)
+                    });
+                }
+                Body::Trailer => {
+                    let Some(e) = find(avail, b"\r\n") else {
+                        break Ok(false);
+                    };
+                    pos += e + 2;
+                    if e == 0 {
+                        break Ok(true);
+                    }
+                }
+            }
+        };
+        self.raw.drain(..pos.min(self.raw.len()));
+        result
+    }
+}
+
+fn invalid(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `GET path` (or `POST` with a body) and the whole answer: status and body text. For probes.
+pub fn fetch(
+    url: &Url,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> io::Result<(u16, String)> {
+    let deadline = Instant::now() + timeout;
+    let mut x = send(url, method, path, body, timeout, Duration::from_millis(50))?;
+    let bytes = x.read_to_end(4 << 20, deadline)?;
+    Ok((x.status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn urls() {
+        let u = Url::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.prefix.as_str()),
+            ("127.0.0.1", 8080, "")
+        );
+        assert!(u.is_local());
+        let u = Url::parse("http://board.local:11434/ollama/").unwrap();
+        assert_eq!(u.prefix, "/ollama");
+        assert!(!u.is_local());
+        assert_eq!(u.to_string(), "http://board.local:11434/ollama");
+        let u = Url::parse("http://[::1]:8000").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 8000));
+        assert!(u.is_local());
+        assert_eq!(Url::parse("http://h").unwrap().port, 80);
+        assert!(Url::parse("https://h:1").unwrap_err().contains("no TLS"));
+        assert!(Url::parse("h:1").is_err());
+        assert!(Url::parse("http://h:99999").is_err());
+        assert!(Url::parse("http://:80").is_err());
+    }
+
+    /// Serve `parts` one write at a time (with a pause so each is its own read), then close.
+    fn serve(parts: Vec<Vec<u8>>) -> Url {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            for p in parts {
+                s.write_all(&p).unwrap();
+                s.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Url::parse(&format!("http://127.0.0.1:{port}")).unwrap()
+    }
+
+    fn collect(url: &Url) -> (u16, Vec<(Vec<u8>, u32)>, bool) {
+        let mut x = send(
+            url,
+            "GET",
+            "/",
+            None,
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+        )
+        .unwrap();
+        let mut data = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match x.poll().unwrap() {
+                Event::Head { .. } => {}
+                Event::Data { bytes, read, .. } => data.push((bytes, read)),
+                Event::End { clean, .. } => return (x.status, data, clean),
+                Event::Tick => assert!(Instant::now() < deadline, "no end"),
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_body_split_anywhere_decodes_per_read() {
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let body = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n".to_vec();
+        let mut all = head.clone();
+        all.extend_from_slice(&body);
+        // Every split of the response into two writes decodes to the same body.
+        for cut in 1..all.len() {
+            let url = serve(vec![all[..cut].to_vec(), all[cut..].to_vec()]);
+            let (status, data, clean) = collect(&url);
+            assert_eq!(status, 200);
+            assert!(clean, "cut {cut}");
+            let joined: Vec<u8> = data.iter().flat_map(|(b, _)| b.clone()).collect();
+            assert_eq!(joined, b"hello world", "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn length_and_close_delimited_bodies() {
+        let url = serve(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab".to_vec(),
+            b"c".to_vec(),
+        ]);
+        let (_, data, clean) = collect(&url);
+        assert!(clean);
+        assert_eq!(data, vec![(b"ab".to_vec(), 1), (b"c".to_vec(), 2)]);
+        let url = serve(vec![b"HTTP/1.0 200 OK\r\n\r\nxy".to_vec(), b"z".to_vec()]);
+        let (_, data, clean) = collect(&url);
+        assert!(clean, "close-delimited body ends cleanly at close");
+        assert_eq!(data.len(), 2);
+        // A chunked body cut off by the server is not clean.
+        let url = serve(vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel".to_vec(),
+        ]);
+        let (_, data, clean) = collect(&url);
+        assert!(!clean);
+        assert_eq!(data[0].0, b"hel");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let url = serve(vec![b"SSH-2.0-OpenSSH\r\n\r\n".to_vec()]);
+        let mut x = send(
+            &url,
+            "GET",
+            "/",
+            None,
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+        )
+        .unwrap();
+        let err = loop {
+            match x.poll() {
+                Err(e) => break e,
+                Ok(Event::Tick) => {}
+                Ok(e) => panic!("unexpected {e:?}"),
+            }
+        };
+        assert!(err.to_string().contains("not an HTTP/1.x response"));
+        let url = serve(vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+        ]);
+        let mut x = send(
+            &url,
+            "GET",
+            "/",
+            None,
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+        )
+        .unwrap();
+        let err = loop {
+            if let Err(e) = x.poll() {
+                break e;
+            }
+        };
+        assert!(err.to_string().contains("bad chunk size"));
+    }
+}

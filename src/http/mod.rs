@@ -1,0 +1,10 @@
+//! The HTTP backend: measure a server (llama-server, rkllama, Rockchip's demo server, Ollama,
+//! any OpenAI-compatible one) the way rkbench measures the bare runtime, into the same traces.
+//! Plain HTTP/1.1 over TCP only (no TLS: boards serve plain HTTP).
+//!
+//! `client` speaks HTTP; `stream` frames SSE / NDJSON; `chunk` classifies one event; `capture`
+//! turns a response into a [`crate::trace::server::ServerRequest`] and picks its count source.
+pub mod capture;
+pub mod chunk;
+pub mod client;
+pub mod stream;

@@ -1,0 +1,168 @@
+//! Incremental framing of a streamed body into events: Server-Sent Events (OpenAI-compatible
+//! servers) or newline-delimited JSON (Ollama, rkllama's `/api/*`). Bytes arrive in arbitrary
+//! pieces; an event is emitted when its last byte arrives, with the body offset where it ended.
+
+/// The body's framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Sse,
+    Ndjson,
+}
+
+/// One framed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// SSE `data:` payload (lines joined by `\n`) or one NDJSON line.
+    Data(String),
+    /// SSE comment line (`: ping`), the server's keep-alive.
+    Comment(String),
+    /// SSE `data: [DONE]`.
+    Done,
+}
+
+/// The splitter: feed bytes, collect `(frame, end offset)`.
+#[derive(Debug)]
+pub struct Splitter {
+    framing: Framing,
+    line: Vec<u8>,
+    offset: u64,
+    data: Option<String>,
+}
+
+impl Splitter {
+    pub fn new(framing: Framing) -> Self {
+        Splitter {
+            framing,
+            line: Vec::new(),
+            offset: 0,
+            data: None,
+        }
+    }
+
+    /// Body bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<(Frame, u64)>) {
+        for &b in bytes {
+            self.offset += 1;
+            if b == b'\n' {
+                let mut line = std::mem::take(&mut self.line);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.line_done(&line, out);
+            } else {
+                self.line.push(b);
+            }
+        }
+    }
+
+    /// The stream ended: an unterminated last line or event still counts.
+    pub fn finish(&mut self, out: &mut Vec<(Frame, u64)>) {
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.line_done(&line, out);
+        }
+        if self.framing == Framing::Sse {
+            self.dispatch(out);
+        }
+    }
+
+    fn line_done(&mut self, line: &[u8], out: &mut Vec<(Frame, u64)>) {
+        let text = String::from_utf8_lossy(line);
+        match self.framing {
+            Framing::Ndjson => {
+                if !text.trim().is_empty() {
+                    out.push((Frame::Data(text.into_owned()), self.offset));
+                }
+            }
+            Framing::Sse => {
+                if line.is_empty() {
+                    self.dispatch(out);
+                } else if let Some(c) = text.strip_prefix(':') {
+                    out.push((Frame::Comment(c.trim().to_string()), self.offset));
+                } else {
+                    let (field, value) = match text.split_once(':') {
+                        Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+                        None => (text.as_ref(), ""),
+                    };
+                    if field == "data" {
+                        match &mut self.data {
+                            Some(d) => {
+                                d.push('\n');
+                                d.push_str(value);
+                            }
+                            None => self.data = Some(value.to_string()),
+                        }
+                    }
+                    // `event:`, `id:`, `retry:` carry nothing rkbench times.
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<(Frame, u64)>) {
+        if let Some(d) = self.data.take() {
+            let frame = if d.trim() == "[DONE]" {
+                Frame::Done
+            } else {
+                Frame::Data(d)
+            };
+            out.push((frame, self.offset));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_all(framing: Framing, parts: &[&[u8]]) -> Vec<(Frame, u64)> {
+        let mut s = Splitter::new(framing);
+        let mut out = Vec::new();
+        for p in parts {
+            s.feed(p, &mut out);
+        }
+        s.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn sse_events_comments_and_done() {
+        let body = b": ping\r\n\r\ndata: {\"a\":1}\r\n\r\nevent: x\ndata: l1\ndata: l2\n\ndata: [DONE]\n\n";
+        let got = split_all(Framing::Sse, &[body]);
+        assert_eq!(
+            got.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>(),
+            vec![
+                Frame::Comment("ping".into()),
+                Frame::Data("{\"a\":1}".into()),
+                Frame::Data("l1\nl2".into()),
+                Frame::Done
+            ]
+        );
+        assert_eq!(got.last().unwrap().1, body.len() as u64);
+        // Every split into two reads gives the same frames at the same offsets.
+        for cut in 0..=body.len() {
+            assert_eq!(
+                split_all(Framing::Sse, &[&body[..cut], &body[cut..]]),
+                got,
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn ndjson_lines_and_unterminated_tail() {
+        let body = b"{\"x\":1}\n\n{\"y\":2}";
+        let got = split_all(Framing::Ndjson, &[body]);
+        assert_eq!(
+            got,
+            vec![
+                (Frame::Data("{\"x\":1}".into()), 8),
+                (Frame::Data("{\"y\":2}".into()), 16)
+            ]
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! Records of a run measured through an HTTP server (`rkbench record --server`), format 1.1.
+//!
+//! The raw datum is the **chunk** (one SSE event or NDJSON line), never a token: no server sends
+//! one token per chunk. Each request keeps every chunk with the time its bytes were read, its
+//! kind and text, plus the server's own counters and timings as sent. How many tokens each chunk
+//! stands for is decided once, at record time, from the best source available
+//! ([`CountSource`]), and stored beside the chunks so a reader never guesses.
+//!
+//! Compatibility: these are new record kinds (16–18). A format-1.0 reader skips them with its
+//! "unsupported record" notice and sees a run with no requests: it can never misread chunks as
+//! tokens. This reader derives the per-token view ([`ServerRequest::token_view`]) that the
+//! statistics use, so every report works on a server trace unchanged.
+use super::schema::{CapSource, Fact, RequestRecord, Status};
+use rkyv::{Archive, Deserialize, Serialize};
+
+/// Frame kinds of the HTTP backend (16–23 reserved for it).
+pub mod kind {
+    /// The server measured: URL, kind, detection evidence (once, after the header).
+    pub const SERVER_RUN: u8 = 16;
+    /// A finished request (any status), superseding its checkpoints.
+    pub const SERVER_REQUEST: u8 = 17;
+    /// Journal: a snapshot of the request in flight.
+    pub const SERVER_PARTIAL: u8 = 18;
+}
+
+/// What one chunk carried. Stored as `u8` (see [`ChunkKind::code`]); unknown codes read as
+/// `Other`, so a later addition never breaks this reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChunkKind {
+    /// A delta with only `role` (Rockchip 1.3.0 sends it before the model starts).
+    Role,
+    /// Non-empty answer text.
+    Content,
+    /// Non-empty `reasoning_content` / `reasoning` / Ollama `thinking`.
+    Reasoning,
+    /// A choice with empty text (llama-cpp-python's held-back tokens).
+    Empty,
+    /// `usage` / final counters with no choice (`"choices": []`).
+    Usage,
+    /// `finish_reason` set or Ollama `done: true`, with no text.
+    Finish,
+    /// An SSE comment line (`:` keep-alive).
+    Ping,
+    /// An error object, or a line that is not JSON.
+    Error,
+    /// A tool call delta.
+    ToolCall,
+    /// Anything else (e.g. llama-server `prompt_progress`).
+    Other,
+}
+
+impl ChunkKind {
+    pub const ALL: [ChunkKind; 10] = [
+        ChunkKind::Role,
+        ChunkKind::Content,
+        ChunkKind::Reasoning,
+        ChunkKind::Empty,
+        ChunkKind::Usage,
+        ChunkKind::Finish,
+        ChunkKind::Ping,
+        ChunkKind::Error,
+        ChunkKind::ToolCall,
+        ChunkKind::Other,
+    ];
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(c: u8) -> ChunkKind {
+        Self::ALL
+            .get(usize::from(c))
+            .copied()
+            .unwrap_or(ChunkKind::Other)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChunkKind::Role => "role",
+            ChunkKind::Content => "content",
+            ChunkKind::Reasoning => "reasoning",
+            ChunkKind::Empty => "empty",
+            ChunkKind::Usage => "usage",
+            ChunkKind::Finish => "finish",
+            ChunkKind::Ping => "ping",
+            ChunkKind::Error => "error",
+            ChunkKind::ToolCall => "tool-call",
+            ChunkKind::Other => "other",
+        }
+    }
+
+    /// A chunk that carries generated text: the ones tokens are attributed to.
+    pub fn carries_tokens(self) -> bool {
+        matches!(self, ChunkKind::Content | ChunkKind::Reasoning)
+    }
+}
+
+/// Where a request's token count comes from, best first.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rkyv(derive(Debug), compare(PartialEq))]
+pub enum CountSource {
+    /// The server's running count in every chunk (llama-server `timings_per_token`): exact
+    /// per chunk.
+    ServerPerChunk,
+    /// The server's total (`usage.completion_tokens`, `eval_count`, relayed `generate_tokens`):
+    /// one token per text chunk, the rest recorded as unattributed.
+    ServerTotal,
+    /// No server count: one "token" per text chunk; every token metric is per chunk.
+    #[default]
+    ChunksOnly,
+}
+
+impl CountSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CountSource::ServerPerChunk => "server-per-chunk",
+            CountSource::ServerTotal => "server-total",
+            CountSource::ChunksOnly => "chunks-only",
+        }
+    }
+}
+
+/// The server a run measured.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ServerRun {
+    /// `http://HOST:PORT` as given.
+    pub url: String,
+    /// `llama-server`, `rkllama`, `rkllm-server`, `ollama` or `generic`.
+    pub kind: String,
+    /// `detected` or `--server-kind`.
+    pub kind_source: String,
+    /// `openai-sse` or `ollama-ndjson`.
+    pub protocol: String,
+    /// Path of the streaming endpoint, e.g. `/v1/chat/completions`.
+    pub endpoint: String,
+    /// The server's model name (`--model`).
+    pub model: String,
+    /// The server's own version or build string, if it says (`/props` `build_info`,
+    /// `/api/version`).
+    pub version: String,
+    /// Each probe and what it answered (`GET /props` → `200, build_info b1234-abcd`), sorted.
+    pub evidence: Vec<Fact>,
+    /// The host is this machine: board telemetry and the server process share the token clock.
+    /// Otherwise network time is included in every figure and telemetry is unavailable.
+    pub local: bool,
+    /// The server process (0 = unknown) and how it was found.
+    pub server_pid: u32,
+    pub server_pid_source: String,
+    /// How rkbench waits until the server is idle before each request.
+    pub idle_method: String,
+}
+
+/// One server-reported timing or counter, as sent.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ServerTiming {
+    /// JSON path as sent, e.g. `timings.predicted_ms`, `eval_duration`, `usage.completion_tokens`.
+    pub field: String,
+    pub raw: f64,
+    /// The unit the server's API defines for it: `ms`, `ns`, `tokens`, `tok/s`, `s`.
+    pub unit: String,
+}
+
+/// One request sent to the server: every chunk of its answer.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ServerRequest {
+    /// Position in the run (0-based), unique per trace.
+    pub index: u32,
+    pub test_id: String,
+    pub name: String,
+    pub category: String,
+    pub prompt: String,
+    pub repeat_index: u32,
+    pub warmup: bool,
+    pub think: bool,
+    /// Output cap sent (≤ 0 = none).
+    pub max_new_tokens: i32,
+    pub status: Status,
+    pub detail: String,
+    /// `POST` path and the body exactly as sent.
+    pub endpoint: String,
+    pub body: String,
+    /// HTTP status code (0 = no response).
+    pub http_status: u16,
+    /// Time spent waiting for the server to be idle before this request (µs) and how it ended.
+    pub idle_wait_us: u64,
+    pub idle_wait: String,
+    /// t0: the request was written, µs since the run's clock origin.
+    pub start_us: u64,
+    /// Since t0 (µs): response headers complete, first body byte, `[DONE]` / `done: true`, the
+    /// server closing the stream. `None` = never happened.
+    pub headers_us: Option<u64>,
+    pub first_byte_us: Option<u64>,
+    pub done_us: Option<u64>,
+    pub close_us: Option<u64>,
+    /// Since t0 (µs): when rkbench stopped reading (end of stream, deadline, interrupt).
+    pub end_us: u64,
+    /// Per chunk: µs since t0 of the `read()` that completed it.
+    pub chunk_us: Vec<u64>,
+    /// Per chunk: number of that `read()` (chunks sharing it arrived coalesced).
+    pub chunk_read: Vec<u32>,
+    /// Per chunk: body byte offset where it ended.
+    pub chunk_end_byte: Vec<u64>,
+    /// Per chunk: [`ChunkKind`] code.
+    pub chunk_kind: Vec<u8>,
+    /// Per chunk: the server's running token count in it (`timings.predicted_n`), −1 = none.
+    pub chunk_server_n: Vec<i64>,
+    /// Per chunk: tokens attributed to it by `count_source`.
+    pub chunk_tokens: Vec<u32>,
+    /// Per chunk: byte length of its text in `chunk_text` (text chunks: the text; usage,
+    /// finish, error and other chunks: the raw event, so nothing the server said is lost).
+    pub chunk_text_len: Vec<u32>,
+    pub chunk_text: Vec<u8>,
+    pub count_source: CountSource,
+    /// The server's output token total, if it sent one, and the field it came from.
+    pub server_total: Option<u64>,
+    pub server_total_field: String,
+    /// Server total − Σ chunk tokens (0 when they agree or there is no total).
+    pub unattributed: i64,
+    pub prompt_tokens: Option<u64>,
+    /// `finish_reason` / `done_reason` as sent ("" = none).
+    pub finish_reason: String,
+    /// Every server timing and counter, raw.
+    pub timings: Vec<ServerTiming>,
+    /// Server process facts sampled around the request (`rss_kb`, `cpu_ms` before/after).
+    pub process: Vec<Fact>,
+}
+
+impl ServerRequest {
+    pub fn chunks(&self) -> usize {
+        self.chunk_us.len()
+    }
+
+    pub fn kind(&self, i: usize) -> ChunkKind {
+        ChunkKind::from_code(self.chunk_kind.get(i).copied().unwrap_or(u8::MAX))
+    }
+
+    /// Text of chunk `i` as raw bytes.
+    pub fn chunk_text(&self, i: usize) -> &[u8] {
+        let start: usize = self.chunk_text_len[..i.min(self.chunk_text_len.len())]
+            .iter()
+            .map(|&l| l as usize)
+            .sum();
+        let len = self.chunk_text_len.get(i).map_or(0, |&l| l as usize);
+        self.chunk_text.get(start..start + len).unwrap_or(&[])
+    }
+
+    /// Σ tokens attributed to chunks.
+    pub fn chunk_token_total(&self) -> u64 {
+        self.chunk_tokens.iter().map(|&t| u64::from(t)).sum()
+    }
+
+    /// The per-token view the statistics work on: a chunk of k tokens gives k tokens, the
+    /// first k − 1 spread evenly over the gap since the previous text chunk (so a chunk of k
+    /// tokens adds k gaps of gap/k), the last at the chunk's arrival. Token ids are unknown
+    /// (−1); a chunk's text goes with its last token. Unattributed tokens are not invented.
+    pub fn token_view(&self) -> RequestRecord {
+        let mut times: Vec<u64> = Vec::new();
+        let mut text_len: Vec<u16> = Vec::new();
+        let mut text: Vec<u8> = Vec::new();
+        let mut prev: Option<u64> = None;
+        for i in 0..self.chunks() {
+            let k = self.chunk_tokens.get(i).copied().unwrap_or(0) as u64;
+            if k == 0 {
+                continue;
+            }
+            let t = self.chunk_us[i];
+            let from = prev.unwrap_or(t);
+            for j in 1..=k {
+                times.push(from + (t.saturating_sub(from)) * j / k);
+                text_len.push(0);
+            }
+            let bytes = self.chunk_text(i);
+            let keep = bytes.len().min(usize::from(u16::MAX));
+            if let Some(l) = text_len.last_mut() {
+                *l = keep as u16;
+            }
+            text.extend_from_slice(&bytes[..keep]);
+            prev = Some(t);
+        }
+        let mut last = 0u64;
+        let token_dt_us = times
+            .iter()
+            .map(|&t| {
+                let d = t.saturating_sub(last).min(u64::from(u32::MAX)) as u32;
+                last = t;
+                d
+            })
+            .collect();
+        let n = times.len();
+        let finished = !self.finish_reason.is_empty();
+        RequestRecord {
+            index: self.index,
+            test_id: self.test_id.clone(),
+            name: self.name.clone(),
+            category: self.category.clone(),
+            prompt: self.prompt.clone(),
+            repeat_index: self.repeat_index,
+            warmup: self.warmup,
+            think: self.think,
+            max_new_tokens: self.max_new_tokens,
+            cap_source: CapSource::RuntimePerRun,
+            status: self.status,
+            run_return: if self.status == Status::Ok {
+                0
+            } else {
+                i32::MIN
+            },
+            detail: self.detail.clone(),
+            start_us: self.start_us,
+            end_us: self.done_us.or(self.close_us).unwrap_or(self.end_us),
+            return_us: self.close_us.unwrap_or(0),
+            token_dt_us,
+            token_ids: vec![-1; n],
+            waiting: Vec::new(),
+            text_len,
+            text,
+            final_state: if finished { 2 } else { -1 },
+            perf: None,
+        }
+    }
+}
+
+/// A server run as read: the server and every request's chunks, in index order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServerTrace {
+    pub run: ServerRun,
+    pub requests: Vec<ServerRequest>,
+}
+
+impl ServerTrace {
+    /// Add the in-flight requests of the journal that the trace has no final record for.
+    pub(crate) fn merge_journal(&mut self, journal: ServerTrace) {
+        for r in journal.requests {
+            if !self.requests.iter().any(|x| x.index == r.index) {
+                self.requests.push(r);
+            }
+        }
+        self.requests.sort_by_key(|r| r.index);
+    }
+
+    pub fn request(&self, index: u32) -> Option<&ServerRequest> {
+        self.requests.iter().find(|r| r.index == index)
+    }
+}
+
+/// Server records met while reading a file, before they are merged.
+#[derive(Default)]
+pub(crate) struct Collected {
+    pub run: Option<ServerRun>,
+    pub finals: Vec<ServerRequest>,
+    pub partials: Vec<ServerRequest>,
+}
+
+impl Collected {
+    /// Final records win over checkpoints (the latest checkpoint of a request otherwise); each
+    /// request's token view joins `requests` (which a server trace otherwise has none of).
+    pub(crate) fn into_trace(
+        self,
+        requests: &mut Vec<RequestRecord>,
+        server: &mut Option<ServerTrace>,
+    ) {
+        if self.run.is_none() && self.finals.is_empty() && self.partials.is_empty() {
+            return;
+        }
+        let mut by_index: std::collections::BTreeMap<u32, ServerRequest> = Default::default();
+        for r in self.partials {
+            by_index.insert(r.index, r);
+        }
+        for r in self.finals {
+            by_index.insert(r.index, r);
+        }
+        for r in by_index.values() {
+            if !requests.iter().any(|x| x.index == r.index) {
+                requests.push(r.token_view());
+            }
+        }
+        requests.sort_by_key(|r| r.index);
+        *server = Some(ServerTrace {
+            run: self.run.unwrap_or_default(),
+            requests: by_index.into_values().collect(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(chunks: &[(u64, ChunkKind, &str, u32)]) -> ServerRequest {
+        let mut r = ServerRequest::default();
+        for (i, &(t, k, s, n)) in chunks.iter().enumerate() {
+            r.chunk_us.push(t);
+            r.chunk_read.push(i as u32);
+            r.chunk_end_byte.push(0);
+            r.chunk_kind.push(k.code());
+            r.chunk_server_n.push(-1);
+            r.chunk_tokens.push(n);
+            r.chunk_text_len.push(s.len() as u32);
+            r.chunk_text.extend_from_slice(s.as_bytes());
+        }
+        r
+    }
+
+    #[test]
+    fn a_chunk_of_k_tokens_adds_k_gaps_of_gap_over_k() {
+        let r = req(&[
+            (50, ChunkKind::Role, "", 0),
+            (100, ChunkKind::Content, "a", 1),
+            (400, ChunkKind::Content, "bcd", 3),
+            (500, ChunkKind::Usage, "{}", 0),
+        ]);
+        let v = r.token_view();
+        assert_eq!(v.token_times_us(), vec![100, 200, 300, 400]);
+        assert_eq!(v.text, b"abcd");
+        assert_eq!(v.text_len, vec![1, 0, 0, 3]);
+        assert_eq!(v.token_ids, vec![-1; 4]);
+    }
+
+    #[test]
+    fn chunk_kind_codes_round_trip_and_unknown_is_other() {
+        for k in ChunkKind::ALL {
+            assert_eq!(ChunkKind::from_code(k.code()), k);
+        }
+        assert_eq!(ChunkKind::from_code(200), ChunkKind::Other);
+    }
+
+    /// A trace of a server run: header, server, one request, end.
+    fn server_trace(kind_of_server_frames: Option<u8>) -> Vec<u8> {
+        use crate::trace::schema::{Record, RunEnd, RunHeader};
+        use crate::trace::{encode_frame, encode_record, file_header, frame_crc};
+        let mut r = req(&[
+            (100, ChunkKind::Role, "", 0),
+            (200, ChunkKind::Content, "ab", 2),
+            (300, ChunkKind::Finish, "{}", 0),
+        ]);
+        r.finish_reason = "stop".into();
+        let recs = [
+            Record::Header(RunHeader::default()),
+            Record::ServerRun(ServerRun {
+                kind: "llama-server".into(),
+                ..Default::default()
+            }),
+            Record::ServerRequest(r),
+            Record::End(RunEnd::default()),
+        ];
+        let mut out = file_header(0).to_vec();
+        for (i, rec) in recs.iter().enumerate() {
+            let (mut k, p) = encode_record(rec).unwrap();
+            let at = out.len();
+            if (16..=23).contains(&k) {
+                k = kind_of_server_frames.unwrap_or(k);
+            }
+            encode_frame(i as u32, k, &p, &mut out);
+            out[at + 4..at + 8].copy_from_slice(&frame_crc(k, &p).to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn this_reader_derives_tokens_from_chunks() {
+        let t = crate::trace::reader::parse(&server_trace(None), "s".into()).unwrap();
+        let s = t.server.as_ref().unwrap();
+        assert_eq!(s.run.kind, "llama-server");
+        assert_eq!(s.requests.len(), 1);
+        assert_eq!(t.requests.len(), 1);
+        assert_eq!(t.requests[0].token_times_us(), vec![200, 200]);
+        assert_eq!(t.skipped_unknown, 0);
+    }
+
+    #[test]
+    fn a_reader_without_these_kinds_skips_them_and_sees_no_tokens() {
+        // Kind 99 is as unknown to this reader as 16-18 are to a format-1.0 reader.
+        let t = crate::trace::reader::parse(&server_trace(Some(99)), "s".into()).unwrap();
+        assert!(t.requests.is_empty());
+        assert!(t.server.is_none());
+        assert_eq!(t.skipped_unknown, 2);
+        assert!(t.end.is_some());
+    }
+}

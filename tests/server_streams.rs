@@ -1,0 +1,182 @@
+//! The stream parsers and count sources on fixtures written from each server's documented format
+//! (fixtures/streams/README.md), whole and split at every byte into two reads.
+use rkbench::http::capture::{Capture, Protocol};
+use rkbench::trace::server::{ChunkKind, CountSource, ServerRequest};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/streams")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Feed `body` as the given reads; read i arrives at (i + 1) ms.
+fn parse(protocol: Protocol, reads: &[&[u8]]) -> ServerRequest {
+    let mut c = Capture::new(protocol, ServerRequest::default());
+    for (i, r) in reads.iter().enumerate() {
+        c.data(r, (i as u64 + 1) * 1000, i as u32 + 1);
+    }
+    c.end(reads.len() as u64 * 1000 + 500, reads.len() as u32);
+    c.finish()
+}
+
+fn kinds(r: &ServerRequest) -> Vec<&'static str> {
+    (0..r.chunks()).map(|i| r.kind(i).as_str()).collect()
+}
+
+fn texts(r: &ServerRequest) -> String {
+    (0..r.chunks())
+        .filter(|&i| r.kind(i).carries_tokens())
+        .map(|i| String::from_utf8(r.chunk_text(i).to_vec()).unwrap())
+        .collect()
+}
+
+/// Every split into two reads gives the same chunks; a chunk's time is the read that completed it.
+fn check_splits(protocol: Protocol, body: &[u8], whole: &ServerRequest) {
+    for cut in 0..=body.len() {
+        let r = parse(protocol, &[&body[..cut], &body[cut..]]);
+        assert_eq!(kinds(&r), kinds(whole), "cut {cut}");
+        assert_eq!(r.chunk_text, whole.chunk_text, "cut {cut}");
+        assert_eq!(r.chunk_tokens, whole.chunk_tokens, "cut {cut}");
+        assert_eq!(r.chunk_server_n, whole.chunk_server_n, "cut {cut}");
+        assert_eq!(r.chunk_end_byte, whole.chunk_end_byte, "cut {cut}");
+        assert_eq!(
+            (r.count_source, r.server_total, r.unattributed),
+            (whole.count_source, whole.server_total, whole.unattributed)
+        );
+        for i in 0..r.chunks() {
+            let expect = if r.chunk_end_byte[i] <= cut as u64 {
+                1000
+            } else {
+                2000
+            };
+            assert_eq!(r.chunk_us[i], expect, "cut {cut} chunk {i}");
+        }
+        assert_eq!(r.done_us.is_some(), whole.done_us.is_some());
+        assert_eq!(r.finish_reason, whole.finish_reason);
+    }
+}
+
+#[test]
+fn llama_server_per_chunk_counts_with_a_multi_token_chunk() {
+    let body = fixture("llama-server.sse");
+    let r = parse(Protocol::OpenAiSse, &[&body]);
+    assert_eq!(
+        kinds(&r),
+        ["role", "ping", "content", "content", "content", "content", "finish", "usage"]
+    );
+    assert_eq!(r.count_source, CountSource::ServerPerChunk);
+    assert_eq!(r.chunk_tokens, [0, 0, 1, 1, 3, 1, 0, 0]);
+    assert_eq!(r.server_total, Some(6));
+    assert_eq!(r.server_total_field, "usage.completion_tokens");
+    assert_eq!(r.unattributed, 0);
+    assert_eq!(r.prompt_tokens, Some(12));
+    assert_eq!(r.finish_reason, "length");
+    assert_eq!(texts(&r), "Hi there, café! Bye");
+    assert!(r.done_us.is_some());
+    assert!(r
+        .timings
+        .iter()
+        .any(|t| t.field == "timings.predicted_ms" && t.raw == 60.0 && t.unit == "ms"));
+    // The token view spreads the 3-token chunk's gap over its tokens.
+    let v = r.token_view();
+    assert_eq!(v.token_dt_us.len(), 6);
+    check_splits(Protocol::OpenAiSse, &body, &r);
+}
+
+#[test]
+fn llama_cpp_python_empty_chunks_are_held_back_tokens() {
+    let body = fixture("llama-cpp-python.sse");
+    let r = parse(Protocol::OpenAiSse, &[&body]);
+    assert_eq!(
+        kinds(&r),
+        ["role", "content", "empty", "content", "content", "finish"]
+    );
+    assert_eq!(r.count_source, CountSource::ChunksOnly);
+    assert_eq!(r.chunk_token_total(), 4);
+    assert_eq!(r.server_total, None);
+    assert_eq!(texts(&r), "aébc");
+    check_splits(Protocol::OpenAiSse, &body, &r);
+}
+
+#[test]
+fn rkllama_sse_total_from_its_usage_chunk_rest_unattributed() {
+    let body = fixture("rkllama.sse");
+    let r = parse(Protocol::OpenAiSse, &[&body]);
+    assert_eq!(
+        kinds(&r),
+        ["content", "content", "content", "finish", "usage"]
+    );
+    assert_eq!(r.count_source, CountSource::ServerTotal);
+    assert_eq!(r.chunk_tokens, [1, 1, 1, 0, 0]);
+    assert_eq!((r.server_total, r.unattributed), (Some(7), 4));
+    assert_eq!(texts(&r), "Bonjour — ça va");
+    // Its absurd tokens_per_second is kept raw, to be flagged by the report's unit check.
+    assert!(r
+        .timings
+        .iter()
+        .any(|t| t.field == "usage.tokens_per_second" && t.unit == "tok/s"));
+    check_splits(Protocol::OpenAiSse, &body, &r);
+}
+
+#[test]
+fn rkllama_ndjson_counters_kept_raw_in_ns_fields() {
+    let body = fixture("rkllama.ndjson");
+    let r = parse(Protocol::OllamaNdjson, &[&body]);
+    assert_eq!(kinds(&r), ["content", "content", "content", "finish"]);
+    assert_eq!(r.count_source, CountSource::ServerTotal);
+    assert_eq!((r.server_total, r.unattributed), (Some(7), 4));
+    assert_eq!(r.server_total_field, "eval_count");
+    let eval = r
+        .timings
+        .iter()
+        .find(|t| t.field == "eval_duration")
+        .unwrap();
+    assert_eq!((eval.raw, eval.unit.as_str()), (1200.0, "ns"));
+    assert!(r.done_us.is_some());
+    check_splits(Protocol::OllamaNdjson, &body, &r);
+}
+
+#[test]
+fn rockchip_1_3_0_character_stream_is_per_chunk() {
+    let body = fixture("rkllm-1.3.0.sse");
+    let r = parse(Protocol::OpenAiSse, &[&body]);
+    assert_eq!(
+        kinds(&r),
+        ["role", "content", "content", "content", "content", "finish"]
+    );
+    assert_eq!(r.count_source, CountSource::ChunksOnly);
+    assert_eq!(r.chunk_token_total(), 4);
+    assert_eq!(texts(&r), "Hey你");
+    // The early role chunk is not a token: the token view starts at the first character.
+    assert_eq!(r.token_view().token_dt_us.len(), 4);
+    check_splits(Protocol::OpenAiSse, &body, &r);
+}
+
+#[test]
+fn ollama_thinking_then_content() {
+    let body = fixture("ollama.ndjson");
+    let r = parse(Protocol::OllamaNdjson, &[&body]);
+    assert_eq!(kinds(&r), ["reasoning", "content", "content", "finish"]);
+    assert_eq!(r.count_source, CountSource::ServerTotal);
+    assert_eq!((r.server_total, r.unattributed), (Some(3), 0));
+    assert_eq!(r.finish_reason, "stop");
+    check_splits(Protocol::OllamaNdjson, &body, &r);
+}
+
+#[test]
+fn a_stream_cut_mid_event_keeps_whole_chunks_only() {
+    let body = fixture("llama-server.sse");
+    let cut = body.len() / 2;
+    let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default());
+    c.data(&body[..cut], 1000, 1);
+    let before = c.req.chunks();
+    c.end(2000, 1);
+    // A torn final event is still parsed at close; it is not JSON, so it is an error chunk.
+    let r = c.finish();
+    assert!(r.chunks() >= before);
+    assert!(r.finish_reason.is_empty());
+    assert_eq!(r.kind(r.chunks() - 1), ChunkKind::Error);
+}
