@@ -1,10 +1,12 @@
 //! Statistics: pure functions from trace records to numbers. Nothing here reads a clock, a
 //! file or the environment, so the same trace always gives the same figures.
 pub mod aggregate;
+pub mod original;
 pub mod peers;
 pub mod request;
 pub mod summary;
 pub mod telemetry;
+pub mod throughput;
 pub mod verdict;
 pub mod warnings;
 
