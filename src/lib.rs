@@ -1,11 +1,13 @@
 //! rkbench: record every token of an RKLLM run on the board, replay reports anywhere.
 //!
 //! Data flows one way: [`suite`] → [`runtime`] (librkllmrt via libloading) → [`record`] →
-//! [`trace`] (framed rkyv records) → [`stats`] (pure functions) → [`report`] renderers.
+//! [`trace`] (framed rkyv records) → [`analysis`] (one [`analysis::Analysis`] per trace, built
+//! from the pure functions in [`stats`]) → [`report`] renderers, which only format.
 //! Record never computes report statistics; replay never touches the runtime.
 //!
 //! `unsafe` is denied everywhere except the FFI module and the one function that maps a trace.
 #![deny(unsafe_code)]
+pub mod analysis;
 pub mod board;
 pub mod cli;
 pub mod commands;

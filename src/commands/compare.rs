@@ -1,4 +1,5 @@
 //! `rkbench compare BASELINE CANDIDATE`.
+use crate::analysis::{compare::Comparison, Analysis};
 use crate::cli::CompareArgs;
 use crate::error::{Error, Result};
 use crate::report::compare;
@@ -16,9 +17,10 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         Ok::<_, Error>(t)
     };
     let (b, c) = (read(&a.baseline)?, read(&a.candidate)?);
+    let cmp = Comparison::of(Analysis::of(&b), Analysis::of(&c));
     let text = match a.format.as_str() {
-        "md" | "markdown" => compare::markdown(&b, &c),
-        "json" => compare::json(&b, &c),
+        "md" | "markdown" => compare::markdown(&cmp),
+        "json" => compare::json(&cmp),
         other => {
             return Err(Error::usage(format!(
                 "--format {other:?}: compare writes md or json"

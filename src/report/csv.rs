@@ -16,8 +16,9 @@
 //! Caveat for pandas users: its default NA parsing turns token texts such as `null` or `NaN`
 //! into NaN; pass `keep_default_na=False` for the `text` column when that matters.
 use super::text::csv_field;
-use crate::stats::{RequestMetrics, Summary};
-use crate::trace::{RequestRecord, Trace};
+use crate::analysis::Analysis;
+use crate::stats::RequestMetrics;
+use crate::trace::RequestRecord;
 use std::fmt::Write;
 
 /// Record terminator (RFC 4180 §2.1).
@@ -90,10 +91,10 @@ pub const TOKEN_COLUMNS: [&str; 8] = [
 ];
 
 /// Render the trace as CSV.
-pub fn render(trace: &Trace, s: &Summary, per: CsvPer) -> String {
+pub fn render(a: &Analysis, per: CsvPer) -> String {
     match per {
-        CsvPer::Request => per_request(s),
-        CsvPer::Token => per_token(trace),
+        CsvPer::Request => per_request(&a.summary.metrics),
+        CsvPer::Token => per_token(&a.trace.requests),
     }
 }
 
@@ -117,10 +118,10 @@ fn header(out: &mut String, cols: &[&str]) {
     row(out, &cols.iter().map(|c| c.to_string()).collect::<Vec<_>>());
 }
 
-fn per_request(s: &Summary) -> String {
+fn per_request(metrics: &[RequestMetrics]) -> String {
     let mut out = String::new();
     header(&mut out, &REQUEST_COLUMNS);
-    for m in &s.metrics {
+    for m in metrics {
         row(&mut out, &request_fields(m));
     }
     out
@@ -156,10 +157,10 @@ fn request_fields(m: &RequestMetrics) -> Vec<String> {
     ]
 }
 
-fn per_token(trace: &Trace) -> String {
+fn per_token(requests: &[RequestRecord]) -> String {
     let mut out = String::new();
     header(&mut out, &TOKEN_COLUMNS);
-    for r in &trace.requests {
+    for r in requests {
         tokens(&mut out, r);
     }
     out
@@ -206,7 +207,7 @@ fn tokens(out: &mut String, r: &RequestRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::{PerfStat, RunHeader, Status};
+    use crate::trace::{PerfStat, RunHeader, Status, Trace};
 
     /// A strict RFC 4180 parser for the tests: returns the records, or an error for a stray
     /// quote or an unterminated quoted field.
@@ -314,7 +315,7 @@ mod tests {
     #[test]
     fn per_request_parses_back_with_constant_width() {
         let t = hostile_trace();
-        let out = render(&t, &Summary::of(&t), CsvPer::Request);
+        let out = render(&Analysis::of(&t), CsvPer::Request);
         let rows = parse_rfc4180(&out).unwrap();
         assert_eq!(rows.len(), 3);
         assert!(rows.iter().all(|r| r.len() == REQUEST_COLUMNS.len()));
@@ -335,7 +336,7 @@ mod tests {
     #[test]
     fn per_token_parses_back_and_keeps_text() {
         let t = hostile_trace();
-        let out = render(&t, &Summary::of(&t), CsvPer::Token);
+        let out = render(&Analysis::of(&t), CsvPer::Token);
         let rows = parse_rfc4180(&out).unwrap();
         assert_eq!(rows.len(), 1 + 6);
         assert!(rows.iter().all(|r| r.len() == TOKEN_COLUMNS.len()));
@@ -355,9 +356,9 @@ mod tests {
     #[test]
     fn deterministic_and_parse_option() {
         let t = hostile_trace();
-        let s = Summary::of(&t);
+        let a = Analysis::of(&t);
         for per in [CsvPer::Request, CsvPer::Token] {
-            assert_eq!(render(&t, &s, per), render(&t, &s, per));
+            assert_eq!(render(&a, per), render(&a, per));
         }
         assert_eq!(CsvPer::parse("token"), Ok(CsvPer::Token));
         assert_eq!(CsvPer::parse("request"), Ok(CsvPer::Request));

@@ -1,10 +1,11 @@
 //! The JSON report: the complete record of a run's recomputed figures (schema in docs/JSON.md).
 use super::json_writer::JsonWriter;
 use super::text::utc;
-use super::{file_name, DEFINITIONS};
+use super::DEFINITIONS;
+use crate::analysis::Analysis;
 use crate::stats::telemetry::{MinMax, RequestTelemetry};
-use crate::stats::{Aggregate, RequestMetrics, Summary};
-use crate::trace::{RequestRecord, Trace};
+use crate::stats::{Aggregate, RequestMetrics};
+use crate::trace::RequestRecord;
 
 /// Bumped whenever a field changes meaning or is removed (additions keep it).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -34,13 +35,14 @@ fn aggregate(w: &mut JsonWriter, key: &str, a: Option<Aggregate>, d: usize) {
     }
 }
 
-pub fn render(trace: &Trace, s: &Summary) -> String {
+pub fn render(a: &Analysis) -> String {
+    let (trace, s) = (a.trace, &a.summary);
     let h = &trace.header;
     let mut w = JsonWriter::new();
     w.begin_object();
     w.field_int("schema_version", SCHEMA_VERSION);
     w.key("trace").begin_object();
-    w.field_str("file", &file_name(&trace.path));
+    w.field_str("file", &a.file_name);
     w.field_str(
         "format",
         &format!("{}.{}", crate::trace::FORMAT_MAJOR, trace.format_minor),
@@ -132,7 +134,7 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
     }
     w.end_object();
 
-    let v = crate::stats::verdict::of(trace, s, &crate::stats::warnings::of(trace, s));
+    let v = &a.verdict;
     w.key("verdict").begin_object();
     w.field_str("result", if v.valid { "VALID" } else { "INVALID" });
     w.key("reasons").begin_array();
@@ -142,7 +144,7 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
     w.end_array();
     w.end_object();
     w.key("peer_metrics").begin_array();
-    for m in crate::stats::peers::of(&trace.requests) {
+    for m in &a.peers {
         w.begin_object();
         w.field_str("tool", m.tool);
         w.field_str("metric", m.metric);
@@ -193,12 +195,19 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
     w.field_num("peak_memory_mb", s.peak_memory_mb, 1);
     w.end_object();
 
-    warnings(&mut w, trace, s);
+    warnings(&mut w, a);
+    w.key("observations").begin_array();
+    for ob in &a.observations {
+        w.begin_object();
+        w.field_str("code", ob.code);
+        w.field_str("text", &ob.text());
+        w.end_object();
+    }
+    w.end_array();
 
-    let tele = crate::stats::telemetry::per_request(trace);
     w.key("requests").begin_array();
-    for (i, (r, m)) in trace.requests.iter().zip(&s.metrics).enumerate() {
-        request(&mut w, r, m, tele.as_ref().and_then(|t| t.get(i)));
+    for (r, m, tele) in a.requests() {
+        request(&mut w, r, m, tele);
     }
     w.end_array();
 
@@ -309,9 +318,9 @@ fn request(
 }
 
 /// `warnings`: always present (empty when none), in `stats::warnings` order.
-fn warnings(w: &mut JsonWriter, trace: &Trace, s: &Summary) {
+fn warnings(w: &mut JsonWriter, a: &Analysis) {
     w.key("warnings").begin_array();
-    for x in crate::stats::warnings::of(trace, s) {
+    for x in &a.warnings {
         w.begin_object();
         w.field_str("code", x.code);
         w.field_str("message", &x.message);

@@ -2,9 +2,10 @@
 //! metrics, token statistics, per-test details, observations), every figure recomputed from the
 //! trace and every parameter taken from what was recorded.
 use super::text::{md_fence, md_inline, num, utc};
-use super::{file_name, DEFINITIONS};
-use crate::stats::{Aggregate, RequestMetrics, Summary};
-use crate::trace::{Status, Trace};
+use super::DEFINITIONS;
+use crate::analysis::Analysis;
+use crate::stats::{Aggregate, RequestMetrics};
+use crate::trace::Status;
 use std::fmt::Write;
 
 fn agg_row(out: &mut String, label: &str, a: Option<Aggregate>, d: usize) {
@@ -41,17 +42,31 @@ fn status_mark(s: Status) -> &'static str {
     }
 }
 
-pub fn render(trace: &Trace, s: &Summary) -> String {
-    let h = &trace.header;
+pub fn render(a: &Analysis) -> String {
     let mut o = String::new();
-    let model = if h.model.file_name.is_empty() {
-        "model"
-    } else {
-        &h.model.file_name
-    };
-    let _ = writeln!(o, "# 🚀 {} NPU Benchmark Results\n", md_inline(model));
-    let warnings = crate::stats::warnings::of(trace, s);
-    let v = crate::stats::verdict::of(trace, s, &warnings);
+    let _ = writeln!(
+        o,
+        "# 🚀 {} NPU Benchmark Results\n",
+        md_inline(a.model_name())
+    );
+    verdict_section(&mut o, a);
+    provenance(&mut o, a);
+    warnings_section(&mut o, a);
+    summary_section(&mut o, a);
+    configuration_section(&mut o, a);
+    performance_section(&mut o, a);
+    tokens_section(&mut o, a);
+    requests_section(&mut o, a);
+    board_state_section(&mut o, a);
+    details_section(&mut o, a);
+    peers_section(&mut o, a);
+    observations_section(&mut o, a);
+    definitions_section(&mut o);
+    o
+}
+
+fn verdict_section(o: &mut String, a: &Analysis) {
+    let v = &a.verdict;
     if v.valid {
         let _ = writeln!(o, "**Verdict: ✅ VALID** — every request completed, the trace is intact, and no board condition invalidates comparison.\n");
     } else {
@@ -61,6 +76,12 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         }
         let _ = writeln!(o);
     }
+}
+
+/// Where and how the run was recorded, and whether the trace is whole.
+fn provenance(o: &mut String, a: &Analysis) {
+    let trace = a.trace;
+    let h = &trace.header;
     let _ = writeln!(
         o,
         "Recorded {} on `{}` with rkbench {} ({}); RKLLM runtime {} (ABI {}). Trace `{}`.\n",
@@ -74,7 +95,7 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
             &h.runtime.version
         },
         h.runtime.abi,
-        md_inline(&file_name(&trace.path))
+        md_inline(&a.file_name)
     );
     if let Some(d) = &trace.damage {
         let _ = writeln!(
@@ -96,20 +117,12 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         }
         _ => {}
     }
-    warnings_section(&mut o, trace, s);
+}
 
-    // Summary
+fn summary_section(o: &mut String, a: &Analysis) {
+    let s = &a.summary;
     let _ = writeln!(o, "## 📊 Summary\n");
-    let rate = if s.requests > 0 {
-        100.0 * s.ok as f64 / s.requests as f64
-    } else {
-        0.0
-    };
-    let mark = if s.ok == s.requests && s.requests > 0 {
-        "✅"
-    } else {
-        "⚠️"
-    };
+    let mark = if a.all_ok() { "✅" } else { "⚠️" };
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(
         o,
@@ -124,7 +137,7 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
             String::new()
         }
     );
-    let _ = writeln!(o, "| Success rate | {mark} {rate:.1} % |");
+    let _ = writeln!(o, "| Success rate | {mark} {:.1} % |", a.success_rate_pct());
     let _ = writeln!(
         o,
         "| Decode rate, mean of successful requests | {} tok/s |",
@@ -156,8 +169,10 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         num(Some(s.duration_ms / 1e3), 1)
     );
     let _ = writeln!(o);
+}
 
-    // Configuration
+fn configuration_section(o: &mut String, a: &Analysis) {
+    let h = &a.trace.header;
     let p = &h.params;
     let _ = writeln!(o, "## ⚙️ Configuration\n");
     let _ = writeln!(
@@ -230,42 +245,41 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         }
         let _ = writeln!(o, "\n</details>\n");
     }
+}
 
-    // Performance metrics
+fn performance_section(o: &mut String, a: &Analysis) {
+    let s = &a.summary;
     let _ = writeln!(o, "## ⚡ Performance Metrics\n");
     let _ = writeln!(o, "Per-request figures over the {} successful requests (percentiles: linear interpolation, type 7).\n", s.ok);
     let _ = writeln!(o, "| metric | n | mean | median | min | max | stddev | p90 | p99 |\n|---|---|---|---|---|---|---|---|---|");
-    agg_row(&mut o, "TTFT (ms)", s.ttft_ms, 1);
-    agg_row(&mut o, "Prefill rate (tok/s)", s.prefill_tok_s, 2);
-    agg_row(&mut o, "Decode rate (tok/s)", s.decode_tok_s, 2);
+    agg_row(o, "TTFT (ms)", s.ttft_ms, 1);
+    agg_row(o, "Prefill rate (tok/s)", s.prefill_tok_s, 2);
+    agg_row(o, "Decode rate (tok/s)", s.decode_tok_s, 2);
     agg_row(
-        &mut o,
+        o,
         "Generation Speed, original definition (tok/s)",
         s.generation_speed_tok_s,
         2,
     );
-    agg_row(&mut o, "E2E latency (ms)", s.e2e_ms, 1);
+    agg_row(o, "E2E latency (ms)", s.e2e_ms, 1);
     agg_row(
-        &mut o,
+        o,
         "Runtime-reported prefill (tok/s)",
         s.runtime_prefill_tok_s,
         2,
     );
     agg_row(
-        &mut o,
+        o,
         "Runtime-reported decode (tok/s)",
         s.runtime_decode_tok_s,
         2,
     );
-    agg_row(
-        &mut o,
-        "ITL, pooled over all measured tokens (ms)",
-        s.itl_ms,
-        1,
-    );
+    agg_row(o, "ITL, pooled over all measured tokens (ms)", s.itl_ms, 1);
     let _ = writeln!(o);
+}
 
-    // Tokens
+fn tokens_section(o: &mut String, a: &Analysis) {
+    let s = &a.summary;
     let _ = writeln!(o, "## 🔢 Token Statistics\n");
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(o, "| Input tokens (runtime count) | {} |", s.input_tokens);
@@ -279,17 +293,18 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         "| Output tokens per successful request, mean | {} |",
         num(s.output_tokens_per_request.map(|a| a.mean), 1)
     );
-    let mismatches = s.metrics.iter().filter(|m| m.token_count_mismatch).count();
     let _ = writeln!(
         o,
-        "| Requests where the runtime's count differs from the callbacks | {mismatches} |"
+        "| Requests where the runtime's count differs from the callbacks | {} |",
+        a.token_count_mismatches()
     );
     let _ = writeln!(o);
+}
 
-    // Per request table
+fn requests_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## 🧪 Per-Test Results\n");
     let _ = writeln!(o, "| # | test | status | in | out | TTFT ms | prefill tok/s | decode tok/s | ITL p50/p99/max ms | stalls | E2E s |\n|---|---|---|---|---|---|---|---|---|---|---|");
-    for m in &s.metrics {
+    for m in &a.summary.metrics {
         let _ = writeln!(
             o,
             "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -312,11 +327,11 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
         );
     }
     let _ = writeln!(o);
-    board_state_section(&mut o, trace);
+}
 
-    // Details
+fn details_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## 📝 Per-Test Details\n");
-    for (r, m) in trace.requests.iter().zip(&s.metrics) {
+    for (r, m, _) in a.requests() {
         let _ = writeln!(
             o,
             "### {} — {} ({})\n",
@@ -334,28 +349,28 @@ pub fn render(trace: &Trace, s: &Summary) -> String {
                 format!(" — {}", md_inline(&r.detail))
             }
         );
-        detail_lines(&mut o, m);
+        detail_lines(o, m);
         let _ = writeln!(o, "\n**Prompt:**\n");
         o.push_str(&md_fence(&r.prompt, "text"));
         let _ = writeln!(o, "\n**Response** ({} tokens):\n", m.output_tokens);
         o.push_str(&md_fence(&r.response(), "text"));
         let _ = writeln!(o);
     }
+}
 
-    // Observations
-    peers_section(&mut o, trace);
+fn observations_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## 🔍 Observations\n");
-    for line in observations(s) {
-        let _ = writeln!(o, "- {line}");
+    for ob in &a.observations {
+        let _ = writeln!(o, "- {}", ob.render(md_inline));
     }
     let _ = writeln!(o);
+}
 
-    // Definitions
+fn definitions_section(o: &mut String) {
     let _ = writeln!(o, "## 📐 Metric Definitions\n");
     for (k, v) in DEFINITIONS {
         let _ = writeln!(o, "- **{k}**: {v}");
     }
-    o
 }
 
 fn short(h: &str) -> &str {
@@ -418,83 +433,10 @@ fn detail_lines(o: &mut String, m: &RequestMetrics) {
     }
 }
 
-/// Statements computed from the data, never boilerplate.
-pub fn observations(s: &Summary) -> Vec<String> {
-    let mut v = Vec::new();
-    let measured: Vec<&RequestMetrics> = s.metrics.iter().filter(|m| !m.warmup).collect();
-    if let Some(m) = measured
-        .iter()
-        .filter(|m| m.decode_tok_s.is_some())
-        .max_by(|a, b| {
-            a.decode_tok_s
-                .partial_cmp(&b.decode_tok_s)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-    {
-        v.push(format!(
-            "Fastest decode: {} at {} tok/s.",
-            md_inline(&m.id),
-            num(m.decode_tok_s, 2)
-        ));
-    }
-    if let Some(m) = measured
-        .iter()
-        .filter(|m| m.decode_tok_s.is_some())
-        .min_by(|a, b| {
-            a.decode_tok_s
-                .partial_cmp(&b.decode_tok_s)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-    {
-        v.push(format!(
-            "Slowest decode: {} at {} tok/s.",
-            md_inline(&m.id),
-            num(m.decode_tok_s, 2)
-        ));
-    }
-    if let Some(m) = measured.iter().max_by_key(|m| m.output_tokens) {
-        v.push(format!(
-            "Longest output: {} with {} tokens.",
-            md_inline(&m.id),
-            m.output_tokens
-        ));
-    }
-    let partial: Vec<String> = measured
-        .iter()
-        .filter(|m| m.status != Status::Ok)
-        .map(|m| {
-            format!(
-                "{} ({}, {} tokens kept)",
-                md_inline(&m.id),
-                m.status.as_str(),
-                m.output_tokens
-            )
-        })
-        .collect();
-    if !partial.is_empty() {
-        v.push(format!("Not completed: {}.", partial.join(", ")));
-    }
-    let slopes =
-        crate::stats::Aggregate::of(measured.iter().filter_map(|m| m.context_slope_ms_per_1k));
-    if let Some(a) = slopes {
-        v.push(format!("Per-token latency grows by {} ms per 1000 tokens of context (median over {} requests).", num(Some(a.median), 2), a.n));
-    }
-    let stalls: usize = measured.iter().map(|m| m.stalls).sum();
-    v.push(format!("Stalls (ITL > 3× the request's median): {stalls}."));
-    if s.ttft_ms.is_some_and(|a| a.n >= 3) {
-        if let (Some(first), Some(a)) = (measured.first().and_then(|m| m.ttft_ms), s.ttft_ms) {
-            if first > a.median * 2.0 {
-                v.push(format!("The first request's TTFT ({} ms) is over twice the median: consider a warm-up request.", num(Some(first), 1)));
-            }
-        }
-    }
-    v
-}
-
 /// "⚠️ Warnings": the board conditions that qualify every figure below (see
 /// `stats::warnings`), placed before the summary so nobody quotes a number without them.
-fn warnings_section(o: &mut String, trace: &Trace, s: &Summary) {
-    let ws = crate::stats::warnings::of(trace, s);
+fn warnings_section(o: &mut String, a: &Analysis) {
+    let ws = &a.warnings;
     if ws.is_empty() {
         return;
     }
@@ -506,7 +448,7 @@ fn warnings_section(o: &mut String, trace: &Trace, s: &Summary) {
             "{invalid} of these make the figures unfit for comparison with runs made under other conditions (⛔).\n"
         );
     }
-    for w in &ws {
+    for w in ws {
         let _ = writeln!(
             o,
             "- {}**{}**: {}\n  - **Fix:** {}",
@@ -533,10 +475,11 @@ fn mhz_range(r: Option<crate::stats::telemetry::MinMax>, per_mhz: f64) -> String
 }
 
 /// "Board state during each request": only when the trace has telemetry.
-fn board_state_section(o: &mut String, trace: &Trace) {
-    let Some(tele) = crate::stats::telemetry::per_request(trace) else {
+fn board_state_section(o: &mut String, a: &Analysis) {
+    let Some(tele) = &a.request_telemetry else {
         return;
     };
+    let trace = a.trace;
     let mut policies: Vec<&str> = tele
         .iter()
         .flat_map(|t| t.cpu_freq_khz.iter().map(|(p, _)| p.as_str()))
@@ -564,7 +507,7 @@ fn board_state_section(o: &mut String, trace: &Trace) {
     head.push_str(" max °C | process CPU % | RSS MB |");
     rule.push_str("---|---|---|");
     let _ = writeln!(o, "{head}\n{rule}");
-    for (r, t) in trace.requests.iter().zip(&tele) {
+    for (r, t) in trace.requests.iter().zip(tele) {
         let mut row = format!(
             "| {} | {}{} | {} | {} / {} | {} | {} |",
             r.index,
@@ -597,11 +540,11 @@ fn board_state_section(o: &mut String, trace: &Trace) {
 }
 
 /// The same trace under each peer tool's definitions, labelled with the source.
-fn peers_section(o: &mut String, trace: &Trace) {
+fn peers_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## 🔁 Peer Metrics (same trace, their definitions)\n");
     let _ = writeln!(o, "\"ITL\" and \"TPOT\" mean different things in different tools; each row is computed exactly as that tool defines it (its own percentile method and σ).\n");
     let _ = writeln!(o, "| tool | metric | definition | over | n | mean | median | p99 | σ |\n|---|---|---|---|---|---|---|---|---|");
-    for m in crate::stats::peers::of(&trace.requests) {
+    for m in &a.peers {
         let d = if m.unit == "ms" { 1 } else { 2 };
         let _ = writeln!(
             o,

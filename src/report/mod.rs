@@ -1,4 +1,5 @@
-//! Report renderers: one file per format, all pure functions of (trace, summary).
+//! Report renderers: one file per format, each a pure function of an [`Analysis`]. They only
+//! format: every figure, warning, verdict reason and observation comes from the analysis.
 pub mod compare;
 pub mod csv;
 pub mod html;
@@ -11,7 +12,7 @@ pub mod text;
 
 pub use csv::CsvPer;
 
-use crate::stats::Summary;
+use crate::analysis::Analysis;
 use crate::trace::Trace;
 
 /// Output formats of `rkbench report`.
@@ -72,21 +73,17 @@ pub fn render(trace: &Trace, format: Format) -> String {
 
 /// Render one trace in one format.
 pub fn render_with(trace: &Trace, format: Format, options: Options) -> String {
-    let s = Summary::of(trace);
-    match format {
-        Format::Markdown => markdown::render(trace, &s),
-        Format::Json => json::render(trace, &s),
-        Format::Html => html::render(trace, &s),
-        Format::Csv => csv::render(trace, &s, options.csv_per),
-    }
+    render_analysis(&Analysis::of(trace), format, options)
 }
 
-/// The trace's file name without directories (reports must not depend on where a file lives).
-pub fn file_name(path: &str) -> String {
-    std::path::Path::new(path)
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.to_string())
+/// Render an analysis in one format (analyse once, render several formats).
+pub fn render_analysis(a: &Analysis, format: Format, options: Options) -> String {
+    match format {
+        Format::Markdown => markdown::render(a),
+        Format::Json => json::render(a),
+        Format::Html => html::render(a),
+        Format::Csv => csv::render(a, options.csv_per),
+    }
 }
 
 /// Metric definitions, stated in every report.

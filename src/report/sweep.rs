@@ -2,6 +2,7 @@
 //! of e.g. `max-context-len` or `cpus-mask` reads off one table.
 use super::json_writer::JsonWriter;
 use super::text::{md_inline, num};
+use crate::analysis::Analysis;
 use crate::stats::Summary;
 use crate::trace::reader;
 use std::fmt::Write;
@@ -45,7 +46,10 @@ pub fn load(dir: &Path) -> Result<Sweep, String> {
             .map(|k| (k.clone(), r["params"][k].as_str().unwrap_or("").to_string()))
             .collect();
         let (summary, error) = match reader::read(&dir.join(&trace)) {
-            Ok(t) => (Some(Summary::of(&t)), t.damage.map(|d| d.to_string())),
+            Ok(t) => (
+                Some(Analysis::of(&t).summary),
+                t.damage.as_ref().map(|d| d.to_string()),
+            ),
             Err(e) => (None, Some(e.to_string())),
         };
         rows.push(Row {

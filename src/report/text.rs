@@ -2,13 +2,7 @@
 //! each format. Model output can contain anything (fences, HTML, control characters) and must
 //! never break a report.
 
-/// Fixed-point number, or `-` when absent or not finite. Never locale-dependent.
-pub fn num(x: Option<f64>, decimals: usize) -> String {
-    match x {
-        Some(v) if v.is_finite() => format!("{:.*}", decimals, v),
-        _ => "-".to_string(),
-    }
-}
+pub use crate::analysis::num;
 
 /// Replace C0/C1 control characters (except newline and tab) with visible escapes.
 pub fn visible_controls(s: &str) -> String {

@@ -26,6 +26,9 @@ pub struct Column {
     pub unit: String,
     /// One per sample; [`NOT_READ`] where the series was not read (or not in that batch).
     pub values: Vec<i64>,
+    /// One per sample: the sample's batch carried this series (a chart draws a gap where it
+    /// was carried but not read, and nothing where it was never sampled).
+    pub carried: Vec<bool>,
 }
 
 /// Every telemetry batch of a trace merged: one time axis, one column per key (sorted by key).
@@ -36,8 +39,9 @@ pub struct Timeline {
     pub columns: Vec<Column>,
 }
 
-/// `(t_ms, value)` points of one series.
-pub type Points = Vec<(f64, i64)>;
+/// `(t_us, value)` points of one series; `None` where the sample was not read (charts break
+/// the line there rather than joining across a gap).
+pub type Points = Vec<(u64, Option<i64>)>;
 
 /// Minimum and maximum of a series over a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +69,7 @@ impl Timeline {
                 key: (*k).to_string(),
                 unit: (*u).to_string(),
                 values: Vec::with_capacity(n),
+                carried: Vec::with_capacity(n),
             })
             .collect();
         for b in batches {
@@ -74,6 +79,7 @@ impl Timeline {
                 for i in 0..b.t_us.len() {
                     c.values
                         .push(s.and_then(|s| s.values.get(i).copied()).unwrap_or(NOT_READ));
+                    c.carried.push(s.is_some());
                 }
             }
         }
@@ -83,6 +89,7 @@ impl Timeline {
             t_us = order.iter().map(|&i| t_us[i]).collect();
             for c in &mut cols {
                 c.values = order.iter().map(|&i| c.values[i]).collect();
+                c.carried = order.iter().map(|&i| c.carried[i]).collect();
             }
         }
         Timeline {
@@ -116,7 +123,9 @@ impl Timeline {
         a..b.max(a)
     }
 
-    /// Every series as `(key, unit, points)`, sorted by key; unread samples are left out.
+    /// Every series as `(key, unit, points)`, sorted by key, each point at a sample of the
+    /// timeline. Samples of batches that did not carry the key are left out; samples where it
+    /// was carried but not read are `None`.
     pub fn series(&self) -> Vec<(String, String, Points)> {
         self.columns
             .iter()
@@ -125,18 +134,14 @@ impl Timeline {
                     .t_us
                     .iter()
                     .zip(&c.values)
-                    .filter(|(_, &v)| v != NOT_READ)
-                    .map(|(&t, &v)| (t as f64 / 1e3, v))
+                    .zip(&c.carried)
+                    .filter(|(_, &carried)| carried)
+                    .map(|((&t, &v), _)| (t, (v != NOT_READ).then_some(v)))
                     .collect();
                 (c.key.clone(), c.unit.clone(), pts)
             })
             .collect()
     }
-}
-
-/// The run's telemetry for charts: `(key, unit, [(t_ms, value)])`, sorted by key.
-pub fn series(trace: &Trace) -> Vec<(String, String, Points)> {
-    Timeline::of(&trace.telemetry).series()
 }
 
 fn read(values: &[i64]) -> impl Iterator<Item = i64> + '_ {
@@ -457,12 +462,23 @@ mod tests {
     }
 
     #[test]
-    fn series_sorted_without_unread_points() {
+    fn series_sorted_with_unread_points_as_gaps() {
         let tl = timeline();
         let all = tl.series();
         assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
         let (_, unit, pts) = all.iter().find(|(k, _, _)| k == "npu.load.core0").unwrap();
         assert_eq!(unit, "%");
-        assert_eq!(pts, &vec![(0.0, 80), (100.0, 90), (300.0, 40), (400.0, 40)]);
+        let read: Vec<(u64, i64)> = pts.iter().filter_map(|&(t, v)| Some((t, v?))).collect();
+        assert_eq!(
+            read,
+            vec![(0, 80), (100_000, 90), (300_000, 40), (400_000, 40)]
+        );
+        assert_eq!(pts[2], (200_000, None), "an unread sample is a gap");
+        let dmc = &all.iter().find(|(k, _, _)| k == "dmc.freq").unwrap().2;
+        assert_eq!(
+            dmc.len(),
+            3,
+            "not sampled in the second batch: no points there"
+        );
     }
 }

@@ -1,0 +1,159 @@
+//! The analysis of one trace: every fact a report shows, computed once.
+//!
+//! Data flows one way: trace records → [`Analysis::of`] → renderers (`report::{markdown, json,
+//! html, csv, sweep}`, `report::compare` through [`compare::Comparison`]). A renderer only
+//! formats what it finds here; it never computes a statistic, so every format states the same
+//! figures, the same warnings and the same verdict reasons.
+//!
+//! # Adding a section
+//! 1. Compute it: a pure function in `stats/` (or a submodule here) from the trace records, and
+//!    a field on [`Analysis`] filled in [`Analysis::of`]. Text that comes from the trace (ids,
+//!    names, board facts) stays raw here; each renderer escapes it for its format
+//!    ([`Observation`] shows how to keep sentence text and trace text apart).
+//! 2. Format it in each renderer: `report/markdown.rs`, `report/html.rs` (tables through
+//!    `report::table`, so Markdown and HTML share the row data), `report/json.rs` (and
+//!    document the field in `docs/JSON.md`). CSV is the per-request/per-token table and only
+//!    grows columns.
+//! 3. The cross-format test (`tests/formats_agree.rs`) then checks the new facts appear alike
+//!    in every format; extend it with the section's figures.
+pub mod charts;
+pub mod compare;
+pub mod observations;
+pub mod params;
+
+pub use observations::{Observation, Span};
+pub use params::{Param, ParamValue, Section};
+
+use crate::stats::peers::{self, PeerMetric};
+use crate::stats::telemetry::{self, RequestTelemetry, Timeline};
+use crate::stats::verdict::{self, Verdict};
+use crate::stats::warnings::{self, Warning};
+use crate::stats::{RequestMetrics, Summary};
+use crate::trace::{RequestRecord, Trace};
+
+/// Everything the reports of one trace show, computed once from its records.
+#[derive(Debug, Clone)]
+pub struct Analysis<'t> {
+    /// The records themselves: prompts, responses and token times are shown as recorded.
+    pub trace: &'t Trace,
+    /// The trace's file name without directories (reports must not depend on where a file lives).
+    pub file_name: String,
+    /// Run parameters (sampling, caps, CPUs, identity, suite, board), in display order.
+    pub params: Vec<Param>,
+    /// Aggregates over the run; `summary.metrics` holds one entry per request, in run order.
+    pub summary: Summary,
+    /// The same trace under each peer tool's definitions.
+    pub peers: Vec<PeerMetric>,
+    /// Every telemetry batch merged into one timeline.
+    pub timeline: Timeline,
+    /// Board state per request (same order as `summary.metrics`); `None` without telemetry.
+    pub request_telemetry: Option<Vec<RequestTelemetry>>,
+    /// Conditions that qualify the figures, in `stats::warnings` order.
+    pub warnings: Vec<Warning>,
+    pub verdict: Verdict,
+    /// Statements computed from the data.
+    pub observations: Vec<Observation>,
+    /// Data for the HTML report's charts.
+    pub charts: charts::Charts,
+}
+
+impl<'t> Analysis<'t> {
+    /// Analyse a trace. Pure: the same trace always gives the same analysis.
+    pub fn of(trace: &'t Trace) -> Analysis<'t> {
+        let summary = Summary::of(trace);
+        let timeline = Timeline::of(&trace.telemetry);
+        let request_telemetry = (!timeline.is_empty()).then(|| {
+            trace
+                .requests
+                .iter()
+                .map(|r| telemetry::request(&timeline, r))
+                .collect()
+        });
+        let warnings = warnings::compute(
+            &trace.header.board,
+            &timeline,
+            &trace.requests,
+            &summary.metrics,
+        );
+        let verdict = verdict::of(trace, &summary, &warnings);
+        let observations = observations::of(&summary);
+        let charts = charts::Charts::of(trace, &summary, &timeline);
+        Analysis {
+            trace,
+            file_name: file_name(&trace.path),
+            params: params::of(&trace.header),
+            peers: peers::of(&trace.requests),
+            timeline,
+            request_telemetry,
+            warnings,
+            verdict,
+            observations,
+            charts,
+            summary,
+        }
+    }
+
+    /// Each request's record with its metrics (and board state, when there is telemetry).
+    pub fn requests(
+        &self,
+    ) -> impl Iterator<Item = (&RequestRecord, &RequestMetrics, Option<&RequestTelemetry>)> {
+        let tele = self.request_telemetry.as_deref();
+        self.trace
+            .requests
+            .iter()
+            .zip(&self.summary.metrics)
+            .enumerate()
+            .map(move |(i, (r, m))| (r, m, tele.and_then(|t| t.get(i))))
+    }
+
+    /// Measured requests whose runtime token count differs from the callbacks.
+    pub fn token_count_mismatches(&self) -> usize {
+        self.summary
+            .metrics
+            .iter()
+            .filter(|m| m.token_count_mismatch)
+            .count()
+    }
+
+    /// Successful share of the measured requests, in %.
+    pub fn success_rate_pct(&self) -> f64 {
+        let s = &self.summary;
+        if s.requests > 0 {
+            100.0 * s.ok as f64 / s.requests as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// Every measured request completed.
+    pub fn all_ok(&self) -> bool {
+        self.summary.ok == self.summary.requests && self.summary.requests > 0
+    }
+
+    /// The model's file name, or `model` when none was recorded.
+    pub fn model_name(&self) -> &str {
+        let f = &self.trace.header.model.file_name;
+        if f.is_empty() {
+            "model"
+        } else {
+            f
+        }
+    }
+}
+
+/// Fixed-point number, or `-` when absent or not finite. Never locale-dependent. (Here because
+/// observations state figures in their sentences; renderers use it through `report::text`.)
+pub fn num(x: Option<f64>, decimals: usize) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{:.*}", decimals, v),
+        _ => "-".to_string(),
+    }
+}
+
+/// The file name of a path without directories.
+pub fn file_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
