@@ -55,9 +55,13 @@ fn compare_finds_the_faster_run_and_names_the_difference() {
     );
     assert_eq!(decode["verdict"], "better");
     let diffs = j["differences"].as_array().unwrap();
-    assert!(
-        diffs.iter().any(|d| d["setting"] == "sampling"),
-        "{diffs:?}"
+    let top_k = diffs
+        .iter()
+        .find(|d| d["setting"] == "top_k")
+        .unwrap_or_else(|| panic!("top_k not listed: {diffs:?}"));
+    assert_eq!(
+        (&top_k["baseline"], &top_k["candidate"]),
+        (&"1".into(), &"5".into())
     );
     let md = stdout(&run(
         &[
