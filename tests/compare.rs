@@ -81,3 +81,45 @@ fn compare_finds_the_faster_run_and_names_the_difference() {
     );
     assert_eq!(o.status.code(), Some(3));
 }
+
+/// Two runs that differ only in `--presence-penalty`: compare names that parameter (and nothing
+/// else) and shows both runs' verdicts.
+#[test]
+fn compare_names_a_presence_penalty_difference_and_both_verdicts() {
+    let dir = tempdir("compare-presence");
+    let (a, b) = (dir.join("a.rktrace"), dir.join("b.rktrace"));
+    let env = [
+        ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+        ("FAKE_RKLLM_OUTPUT_TOKENS", "8"),
+    ];
+    for (out, extra) in [(&a, vec![]), (&b, vec!["--presence-penalty", "0.5"])] {
+        let mut args = vec!["--suite", "quick"];
+        args.extend(extra);
+        let o = record(&fake_lib("1.2.1"), out, &args, &env);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (sa, sb) = (a.display().to_string(), b.display().to_string());
+    let o = run(&["compare", &sa, &sb, "--format", "json"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = j["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["setting"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["presence_penalty"], "{}", j["differences"]);
+    assert_eq!(j["differences"][0]["baseline"], "0.000");
+    assert_eq!(j["differences"][0]["candidate"], "0.500");
+    for role in ["baseline", "candidate"] {
+        let v = &j["runs"][role]["verdict"];
+        assert!(v == "VALID" || v == "INVALID", "{role}: {v}");
+        assert!(j["runs"][role]["reasons"].is_array());
+    }
+    let md = stdout(&run(&["compare", &sa, &sb], &[]));
+    assert!(md.contains("| presence_penalty | 0.000 | 0.500 |"), "{md}");
+    assert!(!md.contains("same recorded configuration"), "{md}");
+    assert!(md.contains("## Verdicts"), "{md}");
+    assert!(md.contains("- **Baseline** `a.rktrace`: "), "{md}");
+    assert!(md.contains("- **Candidate** `b.rktrace`: "), "{md}");
+}

@@ -20,6 +20,17 @@ pub enum Section {
 }
 
 impl Section {
+    /// Stable name (JSON `parameters[].section`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::Identity => "identity",
+            Section::Runtime => "runtime",
+            Section::Invocation => "invocation",
+            Section::Board => "board",
+            Section::BoardState => "board-state",
+        }
+    }
+
     /// Whether `compare` lists a difference in it.
     pub fn compared(self) -> bool {
         !matches!(self, Section::Invocation | Section::BoardState)

@@ -1,16 +1,18 @@
 //! `rkbench compare`, formatted: the figures, differences and ratios come from
 //! [`crate::analysis::compare::Comparison`]; this file only lays them out.
 use super::json_writer::JsonWriter;
-use super::text::{md_inline, num};
+use super::text::{md_code, md_inline, num};
 use super::DEFINITIONS;
 use crate::analysis::compare::Comparison;
+use crate::analysis::Analysis;
 use crate::stats::Aggregate;
 use std::fmt::Write;
 
 pub fn markdown(cmp: &Comparison) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# rkbench compare\n");
-    let _ = writeln!(o, "Baseline `{}` vs candidate `{}`. Ratio = candidate / baseline with ±1σ propagated from both runs' sample standard deviations (as hyperfine does); \"within noise\" means the ±1σ interval contains 1.\n", md_inline(&cmp.base.file_name), md_inline(&cmp.cand.file_name));
+    let _ = writeln!(o, "Baseline {} vs candidate {}. Ratio = candidate / baseline with ±1σ propagated from both runs' sample standard deviations (as hyperfine does); \"within noise\" means the ±1σ interval contains 1.\n", md_code(&cmp.base.file_name), md_code(&cmp.cand.file_name));
+    verdicts_md(&mut o, cmp);
     let diffs = &cmp.differences;
     if diffs.is_empty() {
         let _ = writeln!(o, "Both runs used the same recorded configuration.\n");
@@ -76,12 +78,84 @@ pub fn markdown(cmp: &Comparison) -> String {
     o
 }
 
+/// Both runs' verdicts and warnings: a ratio between runs that are not comparable must say so.
+fn verdicts_md(o: &mut String, cmp: &Comparison) {
+    let _ = writeln!(o, "## Verdicts\n");
+    for (role, a) in [("Baseline", &cmp.base), ("Candidate", &cmp.cand)] {
+        let v = &a.verdict;
+        if v.valid {
+            let _ = writeln!(o, "- **{role}** {}: ✅ VALID", md_code(&a.file_name));
+        } else {
+            let _ = writeln!(
+                o,
+                "- **{role}** {}: ❌ INVALID for comparison",
+                md_code(&a.file_name)
+            );
+            for r in &v.reasons {
+                let _ = writeln!(o, "  - {}", md_inline(r));
+            }
+        }
+    }
+    let _ = writeln!(o);
+    if cmp.base.warnings.is_empty() && cmp.cand.warnings.is_empty() {
+        let _ = writeln!(o, "Neither run has warnings.\n");
+        return;
+    }
+    let _ = writeln!(o, "## Warnings\n");
+    for (role, a) in [("Baseline", &cmp.base), ("Candidate", &cmp.cand)] {
+        if a.warnings.is_empty() {
+            let _ = writeln!(o, "- **{role}**: none");
+            continue;
+        }
+        let _ = writeln!(o, "- **{role}**:");
+        for w in &a.warnings {
+            let _ = writeln!(
+                o,
+                "  - {}**{}**: {}",
+                if w.invalidates_comparison { "⛔ " } else { "" },
+                w.code,
+                md_inline(&w.message)
+            );
+        }
+    }
+    let _ = writeln!(o);
+}
+
+/// `{result, reasons[], warnings[]}` of one run.
+fn run_json(w: &mut JsonWriter, a: &Analysis) {
+    w.begin_object();
+    w.field_str("file", &a.file_name);
+    w.field_str("verdict", if a.verdict.valid { "VALID" } else { "INVALID" });
+    w.key("reasons").begin_array();
+    for r in &a.verdict.reasons {
+        w.str(r);
+    }
+    w.end_array();
+    w.key("warnings").begin_array();
+    for x in &a.warnings {
+        w.begin_object();
+        w.field_str("code", x.code);
+        w.field_str("message", &x.message);
+        w.field_str("fix", &x.fix);
+        w.field_bool("invalidates_comparison", x.invalidates_comparison);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+}
+
 pub fn json(cmp: &Comparison) -> String {
     let mut w = JsonWriter::new();
     w.begin_object();
     w.field_int("schema_version", super::json::SCHEMA_VERSION);
     w.field_str("baseline", &cmp.base.file_name);
     w.field_str("candidate", &cmp.cand.file_name);
+    w.key("runs").begin_object();
+    w.key("baseline");
+    run_json(&mut w, &cmp.base);
+    w.key("candidate");
+    run_json(&mut w, &cmp.cand);
+    w.end_object();
     w.key("differences").begin_array();
     for d in &cmp.differences {
         w.begin_object();

@@ -9,12 +9,14 @@
 //! phone home. Determinism: no clock, no hash-map iteration (telemetry keys are grouped in
 //! `BTreeMap`s), and all numbers in fixed precision.
 use super::svg::{self, ChartSpec, Histogram, Series};
+use super::table::status_class;
+use super::tables;
 use super::text::{html_escape, num, utc};
 use super::DEFINITIONS;
 use crate::analysis::charts::{Charts, CPU_UNIT, RATE_WINDOW};
 use crate::analysis::Analysis;
-use crate::stats::{Aggregate, RequestMetrics};
-use crate::trace::{RunStatus, Status, Trace};
+use crate::stats::RequestMetrics;
+use crate::trace::{RunStatus, Trace};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -48,17 +50,8 @@ dl.defs dt{font-weight:600;margin-top:6px}dl.defs dd{margin-left:18px}
 footer{color:#777;font-size:12px;margin-top:32px}
 ";
 
-fn status_class(s: Status) -> &'static str {
-    match s {
-        Status::Ok => "status-ok",
-        Status::Error => "status-bad",
-        _ => "status-partial",
-    }
-}
-
 /// Render the report.
 pub fn render(a: &Analysis) -> String {
-    let trace = a.trace;
     let model = a.model_name();
     let mut o = String::with_capacity(64 * 1024);
     let _ = write!(
@@ -81,7 +74,7 @@ pub fn render(a: &Analysis) -> String {
     );
     verdict_and_warnings(&mut o, a);
     summary(&mut o, a);
-    configuration(&mut o, trace);
+    configuration(&mut o, a);
     performance(&mut o, a);
     peer_metrics(&mut o, a);
     charts(&mut o, a);
@@ -145,253 +138,34 @@ fn header(o: &mut String, a: &Analysis, model: &str) {
     }
 }
 
-fn kv_row(o: &mut String, k: &str, v: &str) {
-    let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", html_escape(k), v);
-}
-
 fn summary(o: &mut String, a: &Analysis) {
-    let s = &a.summary;
-    o.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"kv\">\n");
-    let warm = if s.warmup > 0 {
-        format!("; {} warm-up not counted", s.warmup)
-    } else {
-        String::new()
-    };
-    kv_row(
-        o,
-        "Requests",
-        &format!(
-            "{} ({} ok, {} partial, {} failed{warm})",
-            s.requests, s.ok, s.partial, s.failed
-        ),
-    );
-    let rate = a.success_rate_pct();
-    let class = if a.all_ok() {
-        "status-ok"
-    } else {
-        "status-bad"
-    };
-    kv_row(
-        o,
-        "Success rate",
-        &format!("<span class=\"{class}\">{rate:.1} %</span>"),
-    );
-    let rows: [(&str, String); 9] = [
-        (
-            "Decode rate, mean of successful requests",
-            format!("{} tok/s", num(s.decode_tok_s.map(|a| a.mean), 2)),
-        ),
-        (
-            "Decode rate, token-weighted (all measured tokens)",
-            format!("{} tok/s", num(s.decode_tok_s_token_weighted, 2)),
-        ),
-        (
-            "TTFT, median",
-            format!("{} ms", num(s.ttft_ms.map(|a| a.median), 1)),
-        ),
-        (
-            "Prefill rate, mean",
-            format!("{} tok/s", num(s.prefill_tok_s.map(|a| a.mean), 2)),
-        ),
-        (
-            "Peak memory (runtime VmHWM)",
-            format!("{} MB", num(s.peak_memory_mb, 1)),
-        ),
-        (
-            "Total duration",
-            format!("{} s", num(Some(s.duration_ms / 1e3), 1)),
-        ),
-        ("Input tokens (runtime count)", s.input_tokens.to_string()),
-        (
-            "Output tokens (one callback = one token, partial requests included)",
-            s.output_tokens.to_string(),
-        ),
-        (
-            "Requests where the runtime's token count differs from the callbacks",
-            a.token_count_mismatches().to_string(),
-        ),
-    ];
-    for (k, v) in rows {
-        kv_row(o, k, &v);
-    }
-    o.push_str("</table>\n</section>\n");
+    o.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
+    o.push_str(&tables::summary(a).html());
+    o.push_str("<h3>Tokens</h3>\n");
+    o.push_str(&tables::tokens(a).html());
+    o.push_str("</section>\n");
 }
 
-/// First 16 hex digits of a digest (enough to tell files apart), or `-` when none was recorded.
-fn short(h: &str) -> &str {
-    if h.is_empty() {
-        "-"
-    } else {
-        h.get(..h.len().min(16)).unwrap_or(h)
-    }
-}
-
-fn configuration(o: &mut String, trace: &Trace) {
-    let h = &trace.header;
-    let p = &h.params;
-    o.push_str("<section id=\"configuration\">\n<h2>Configuration</h2>\n<p>Parameters as passed to the runtime (recorded in the trace).</p>\n<table class=\"kv\">\n");
-    let e = |s: &str| html_escape(s);
-    let rows: Vec<(&str, String)> = vec![
-        (
-            "model",
-            format!(
-                "<code>{}</code> ({} bytes, fingerprint <code>{}</code>)",
-                e(&h.model.path),
-                h.model.size,
-                e(short(&h.model.fingerprint))
-            ),
-        ),
-        (
-            "runtime",
-            format!(
-                "<code>{}</code> ({} bytes, sha256 <code>{}</code>)",
-                e(&h.runtime.lib_path),
-                h.runtime.lib_size,
-                e(short(&h.runtime.lib_sha256))
-            ),
-        ),
-        (
-            "runtime ABI",
-            format!("{} ({})", e(&h.runtime.abi), e(&h.runtime.evidence)),
-        ),
-        (
-            "suite",
-            format!(
-                "{} ({} tests, {}, sha256 <code>{}</code>)",
-                e(&h.suite.name),
-                h.suite.tests,
-                e(&h.suite.source),
-                e(short(&h.suite.sha256))
-            ),
-        ),
-        ("max_context_len", p.max_context_len.to_string()),
-        ("max_new_tokens", p.max_new_tokens.to_string()),
-        ("top_k", p.top_k.to_string()),
-        ("top_p", format!("{:.3}", p.top_p)),
-        ("temperature", format!("{:.3}", p.temperature)),
-        ("repeat_penalty", format!("{:.3}", p.repeat_penalty)),
-        ("frequency_penalty", format!("{:.3}", p.frequency_penalty)),
-        ("presence_penalty", format!("{:.3}", p.presence_penalty)),
-        (
-            "mirostat",
-            format!(
-                "{} (tau {:.3}, eta {:.3})",
-                p.mirostat, p.mirostat_tau, p.mirostat_eta
-            ),
-        ),
-        ("n_keep", p.n_keep.to_string()),
-        ("skip_special_token", p.skip_special_token.to_string()),
-        (
-            "cpus",
-            format!(
-                "mask 0x{:X}, enabled_cpus_num {}",
-                p.enabled_cpus_mask, p.enabled_cpus_num
-            ),
-        ),
-        ("n_batch", p.n_batch.to_string()),
-        ("embed_flash", p.embed_flash.to_string()),
-        ("thinking", (if p.think { "on" } else { "off" }).to_string()),
-        (
-            "timeout",
-            if p.timeout_ms == 0 {
-                "none".to_string()
-            } else {
-                format!("{} ms per request", p.timeout_ms)
-            },
-        ),
-        ("keep_history", p.keep_history.to_string()),
-        (
-            "command",
-            format!("<code>{}</code>", e(&h.command_line.join(" "))),
-        ),
-        (
-            "rkbench build",
-            format!(
-                "{} ({}, {}; {} {}; {})",
-                e(&h.rkbench.version),
-                e(&h.rkbench.git_commit),
-                e(&h.rkbench.git_state),
-                e(&h.rkbench.target),
-                e(&h.rkbench.profile),
-                e(&h.rkbench.rustc)
-            ),
-        ),
-    ];
-    for (k, v) in rows {
-        kv_row(o, k, &v);
-    }
-    o.push_str("</table>\n");
-    if !h.board.is_empty() {
-        o.push_str("<details>\n<summary>Board</summary>\n<table class=\"kv\">\n");
-        for f in &h.board {
-            kv_row(o, &f.key, &e(&f.value));
-        }
-        o.push_str("</table>\n</details>\n");
+fn configuration(o: &mut String, a: &Analysis) {
+    o.push_str("<section id=\"configuration\">\n<h2>Configuration</h2>\n<p>Parameters as passed to the runtime (recorded in the trace).</p>\n");
+    o.push_str(&tables::parameters(a).html());
+    let board = tables::board(a);
+    if !board.rows.is_empty() {
+        o.push_str("<details>\n<summary>Board</summary>\n");
+        o.push_str(&board.html());
+        o.push_str("</details>\n");
     }
     o.push_str("</section>\n");
 }
 
-fn agg_row(o: &mut String, label: &str, a: Option<Aggregate>, d: usize) {
-    let _ = write!(o, "<tr><th>{}</th>", html_escape(label));
-    match a {
-        Some(a) => {
-            let _ = write!(o, "<td class=\"num\">{}</td>", a.n);
-            for v in [a.mean, a.median, a.min, a.max, a.stddev, a.p90, a.p99] {
-                let _ = write!(o, "<td class=\"num\">{}</td>", num(Some(v), d));
-            }
-        }
-        None => {
-            o.push_str("<td class=\"num\">0</td>");
-            for _ in 0..7 {
-                o.push_str("<td class=\"num\">-</td>");
-            }
-        }
-    }
-    o.push_str("</tr>\n");
-}
-
 fn performance(o: &mut String, a: &Analysis) {
-    let s = &a.summary;
     let _ = writeln!(
         o,
         "<section id=\"performance\">\n<h2>Performance metrics</h2>\n<p>Per-request figures over the {} successful requests (percentiles: linear interpolation, type 7).</p>",
-        s.ok
+        a.summary.ok
     );
-    o.push_str("<table>\n<thead><tr><th>metric</th>");
-    for c in ["n", "mean", "median", "min", "max", "stddev", "p90", "p99"] {
-        let _ = write!(o, "<th class=\"num\">{c}</th>");
-    }
-    o.push_str("</tr></thead>\n<tbody>\n");
-    agg_row(o, "TTFT (ms)", s.ttft_ms, 1);
-    agg_row(o, "Prefill rate (tok/s)", s.prefill_tok_s, 2);
-    agg_row(o, "Decode rate (tok/s)", s.decode_tok_s, 2);
-    agg_row(
-        o,
-        "Generation Speed, original definition (tok/s)",
-        s.generation_speed_tok_s,
-        2,
-    );
-    agg_row(o, "E2E latency (ms)", s.e2e_ms, 1);
-    agg_row(
-        o,
-        "Output tokens per request",
-        s.output_tokens_per_request,
-        1,
-    );
-    agg_row(
-        o,
-        "Runtime-reported prefill (tok/s)",
-        s.runtime_prefill_tok_s,
-        2,
-    );
-    agg_row(
-        o,
-        "Runtime-reported decode (tok/s)",
-        s.runtime_decode_tok_s,
-        2,
-    );
-    agg_row(o, "ITL, pooled over all measured tokens (ms)", s.itl_ms, 1);
-    o.push_str("</tbody>\n</table>\n</section>\n");
+    o.push_str(&tables::performance(a).html());
+    o.push_str("</section>\n");
 }
 
 /// Display unit and scale for a telemetry unit, so that e.g. NPU frequencies read in MHz.
@@ -589,48 +363,13 @@ fn charts(o: &mut String, a: &Analysis) {
 }
 
 fn request_table(o: &mut String, a: &Analysis) {
-    o.push_str("<section id=\"requests\">\n<h2>Per-request results</h2>\n<table>\n<thead><tr>");
-    for (c, numeric) in [
-        ("#", true),
-        ("test", false),
-        ("status", false),
-        ("in", true),
-        ("out", true),
-        ("TTFT ms", true),
-        ("prefill tok/s", true),
-        ("decode tok/s", true),
-        ("ITL p50/p99/max ms", true),
-        ("stalls", true),
-        ("E2E s", true),
-    ] {
-        let class = if numeric { " class=\"num\"" } else { "" };
-        let _ = write!(o, "<th{class}>{}</th>", html_escape(c));
+    o.push_str("<section id=\"requests\">\n<h2>Per-request results</h2>\n");
+    o.push_str(&tables::requests(a).html());
+    if let Some(t) = tables::board_state(a) {
+        o.push_str("<h3>Board state during each request</h3>\n<p>Each request's window is t0 to t_end. NPU load is the mean over cores (whole request / decode only). <code>-</code>: no sample in the window.</p>\n");
+        o.push_str(&t.html());
     }
-    o.push_str("</tr></thead>\n<tbody>\n");
-    for m in &a.summary.metrics {
-        let _ = writeln!(
-            o,
-            "<tr><td class=\"num\">{}</td><td><a href=\"#req-{}\">{}</a>{}</td><td class=\"{}\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            m.index,
-            m.index,
-            html_escape(&m.id),
-            if m.warmup { " (warm-up)" } else { "" },
-            status_class(m.status),
-            m.status.as_str(),
-            m.input_tokens.map_or_else(|| "-".to_string(), |v| v.to_string()),
-            m.output_tokens,
-            num(m.ttft_ms, 1),
-            num(m.prefill_tok_s, 2),
-            num(m.decode_tok_s, 2),
-            m.itl
-                .map_or_else(|| "-".to_string(), |i| format!("{:.1}/{:.1}/{:.1}", i.p50, i.p99, i.max)),
-            m.stalls,
-            num(Some(m.e2e_ms / 1e3), 2),
-        );
-    }
-    o.push_str("</tbody>\n</table>\n</section>\n");
+    o.push_str("</section>\n");
 }
 
 /// `<pre>` drops a newline right after its start tag, so one is always written: a response
@@ -1003,23 +742,7 @@ fn verdict_and_warnings(o: &mut String, a: &Analysis) {
 
 /// The same trace under each peer tool's definitions.
 fn peer_metrics(o: &mut String, a: &Analysis) {
-    let _ = writeln!(o, "<section id=\"peers\"><h2>Peer metrics (same trace, their definitions)</h2><table><thead><tr><th>tool</th><th>metric</th><th>definition</th><th>over</th><th>n</th><th>mean</th><th>median</th><th>p99</th><th>σ</th></tr></thead><tbody>");
-    for m in &a.peers {
-        let d = if m.unit == "ms" { 1 } else { 2 };
-        let _ = writeln!(
-            o,
-            "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            html_escape(m.tool),
-            html_escape(m.metric),
-            html_escape(m.unit),
-            html_escape(m.definition),
-            html_escape(m.population),
-            m.n,
-            num(m.mean, d),
-            num(m.median, d),
-            num(m.p99, d),
-            num(m.std, d)
-        );
-    }
-    let _ = writeln!(o, "</tbody></table></section>");
+    o.push_str("<section id=\"peers\">\n<h2>Peer metrics (same trace, their definitions)</h2>\n");
+    o.push_str(&tables::peers(a).html());
+    o.push_str("</section>\n");
 }

@@ -2,7 +2,7 @@
 use super::json_writer::JsonWriter;
 use super::text::utc;
 use super::DEFINITIONS;
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, ParamValue, Section};
 use crate::stats::telemetry::{MinMax, RequestTelemetry};
 use crate::stats::{Aggregate, RequestMetrics};
 use crate::trace::RequestRecord;
@@ -85,29 +85,11 @@ pub fn render(a: &Analysis) -> String {
     w.field_int("size", h.model.size as i64);
     w.field_str("fingerprint", &h.model.fingerprint);
     w.end_object();
-    let p = &h.params;
     w.key("params").begin_object();
-    w.field_int("max_context_len", i64::from(p.max_context_len));
-    w.field_int("max_new_tokens", i64::from(p.max_new_tokens));
-    w.field_int("top_k", i64::from(p.top_k));
-    w.field_num("top_p", Some(f64::from(p.top_p)), 3);
-    w.field_num("temperature", Some(f64::from(p.temperature)), 3);
-    w.field_num("repeat_penalty", Some(f64::from(p.repeat_penalty)), 3);
-    w.field_num("frequency_penalty", Some(f64::from(p.frequency_penalty)), 3);
-    w.field_num("presence_penalty", Some(f64::from(p.presence_penalty)), 3);
-    w.field_int("mirostat", i64::from(p.mirostat));
-    w.field_num("mirostat_tau", Some(f64::from(p.mirostat_tau)), 3);
-    w.field_num("mirostat_eta", Some(f64::from(p.mirostat_eta)), 3);
-    w.field_int("n_keep", i64::from(p.n_keep));
-    w.field_bool("skip_special_token", p.skip_special_token);
-    w.field_int("base_domain_id", i64::from(p.base_domain_id));
-    w.field_int("embed_flash", i64::from(p.embed_flash));
-    w.field_int("enabled_cpus_num", i64::from(p.enabled_cpus_num));
-    w.field_str("enabled_cpus_mask", &format!("0x{:X}", p.enabled_cpus_mask));
-    w.field_int("n_batch", i64::from(p.n_batch));
-    w.field_bool("think", p.think);
-    w.field_int("timeout_ms", p.timeout_ms as i64);
-    w.field_bool("keep_history", p.keep_history);
+    for p in a.params.iter().filter(|p| p.section == Section::Runtime) {
+        w.key(&p.name);
+        param_value(&mut w, &p.value);
+    }
     w.end_object();
     w.key("suite").begin_object();
     w.field_str("name", &h.suite.name);
@@ -133,6 +115,19 @@ pub fn render(a: &Analysis) -> String {
         }
     }
     w.end_object();
+
+    w.key("parameters").begin_array();
+    for p in &a.params {
+        w.begin_object();
+        w.field_str("name", &p.name);
+        w.key("value");
+        param_value(&mut w, &p.value);
+        w.field_str("unit", p.unit);
+        w.field_str("meaning", p.meaning);
+        w.field_str("section", p.section.as_str());
+        w.end_object();
+    }
+    w.end_array();
 
     let v = &a.verdict;
     w.key("verdict").begin_object();
@@ -218,6 +213,16 @@ pub fn render(a: &Analysis) -> String {
     w.end_object();
     w.end_object();
     w.finish()
+}
+
+/// A parameter's value as JSON: numbers and booleans typed, masks as hex strings.
+fn param_value(w: &mut JsonWriter, v: &ParamValue) {
+    match v {
+        ParamValue::Int(i) => w.int(*i),
+        ParamValue::Num(x, d) => w.num(Some(*x), *d),
+        ParamValue::Bool(b) => w.bool(*b),
+        ParamValue::Hex(_) | ParamValue::Text(_) => w.str(&v.display()),
+    };
 }
 
 fn opt_int(w: &mut JsonWriter, k: &str, v: Option<i64>) {

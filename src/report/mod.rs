@@ -8,6 +8,8 @@ pub mod json_writer;
 pub mod markdown;
 pub mod svg;
 pub mod sweep;
+pub mod table;
+pub mod tables;
 pub mod text;
 
 pub use csv::CsvPer;

@@ -56,6 +56,39 @@ pub fn md_inline(s: &str) -> String {
     out
 }
 
+/// A Markdown code span holding `s` literally (CommonMark §6.1): inside a code span backslash
+/// escapes and entities are not processed, so nothing is escaped; instead the delimiter is one
+/// backtick longer than the longest backtick run inside, and a space pads content that starts
+/// or ends with a backtick (or with spaces at both ends, which a renderer would strip). Line
+/// breaks become spaces, control characters visible escapes.
+pub fn md_code(s: &str) -> String {
+    let s: String = visible_controls(s)
+        .chars()
+        .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
+        .collect();
+    let (mut longest, mut run) = (0, 0);
+    for c in s.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = s.starts_with('`')
+        || s.ends_with('`')
+        || (s.starts_with(' ') && s.ends_with(' ') && !s.trim().is_empty());
+    let pad = if pad { " " } else { "" };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+/// [`md_code`] for a table cell: GFM splits cells at `|` before it parses code spans, so a
+/// pipe is written `\|` (which GFM turns back into `|` inside the span).
+pub fn md_code_cell(s: &str) -> String {
+    md_code(s).replace('|', "\\|")
+}
+
 /// HTML text escaping (for element content and quoted attributes).
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -109,6 +142,14 @@ mod tests {
         assert_eq!(visible_controls("a\u{1b}[31mb\n"), "a\\u{001b}[31mb\n");
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
         assert_eq!(md_inline("a|b\nc"), "a\\|b c");
+        // F20: code spans hold text literally; backticks inside lengthen the delimiter.
+        assert_eq!(md_code("a&b\\c<d>"), "`a&b\\c<d>`");
+        assert_eq!(md_code("a`b"), "``a`b``");
+        assert_eq!(md_code("`x"), "`` `x ``");
+        assert_eq!(md_code("x``"), "``` x`` ```");
+        assert_eq!(md_code(" a "), "`  a  `");
+        assert_eq!(md_code("l1\nl2"), "`l1 l2`");
+        assert_eq!(md_code_cell("a|b"), "`a\\|b`");
         assert_eq!(num(Some(1.23456), 2), "1.23");
         assert_eq!(num(Some(f64::NAN), 2), "-");
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");

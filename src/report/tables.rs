@@ -1,0 +1,331 @@
+//! The report's tables, built once from the analysis as [`Table`] rows; the Markdown and HTML
+//! renderers write the same rows in their own markup.
+use super::table::{Cell, Table};
+use super::text::num;
+use crate::analysis::{Analysis, Section};
+use crate::stats::telemetry::MinMax;
+use crate::stats::Aggregate;
+
+/// Headline figures of the run.
+pub fn summary(a: &Analysis) -> Table {
+    let s = &a.summary;
+    let mut t = Table::pairs();
+    let warm = if s.warmup > 0 {
+        format!("; {} warm-up not counted", s.warmup)
+    } else {
+        String::new()
+    };
+    t.push(vec![
+        Cell::label("Requests"),
+        Cell::text(format!(
+            "{} ({} ok, {} partial, {} failed{warm})",
+            s.requests, s.ok, s.partial, s.failed
+        )),
+    ]);
+    t.push(vec![
+        Cell::label("Success rate"),
+        Cell::Mark(a.all_ok(), format!("{:.1} %", a.success_rate_pct())),
+    ]);
+    for (label, value) in [
+        (
+            "Decode rate, mean of successful requests",
+            format!("{} tok/s", num(s.decode_tok_s.map(|a| a.mean), 2)),
+        ),
+        (
+            "Decode rate, token-weighted (all measured tokens)",
+            format!("{} tok/s", num(s.decode_tok_s_token_weighted, 2)),
+        ),
+        (
+            "TTFT, median",
+            format!("{} ms", num(s.ttft_ms.map(|a| a.median), 1)),
+        ),
+        (
+            "Prefill rate, mean",
+            format!("{} tok/s", num(s.prefill_tok_s.map(|a| a.mean), 2)),
+        ),
+        (
+            "Peak memory (runtime VmHWM)",
+            format!("{} MB", num(s.peak_memory_mb, 1)),
+        ),
+        (
+            "Total duration",
+            format!("{} s", num(Some(s.duration_ms / 1e3), 1)),
+        ),
+    ] {
+        t.push(vec![Cell::label(label), Cell::text(value)]);
+    }
+    t
+}
+
+/// Token totals.
+pub fn tokens(a: &Analysis) -> Table {
+    let s = &a.summary;
+    let mut t = Table::pairs();
+    for (label, value) in [
+        ("Input tokens (runtime count)", s.input_tokens.to_string()),
+        (
+            "Output tokens (one callback = one token, partial requests included)",
+            s.output_tokens.to_string(),
+        ),
+        (
+            "Output tokens per successful request, mean",
+            num(s.output_tokens_per_request.map(|a| a.mean), 1),
+        ),
+        (
+            "Requests where the runtime's count differs from the callbacks",
+            a.token_count_mismatches().to_string(),
+        ),
+    ] {
+        t.push(vec![Cell::label(label), Cell::text(value)]);
+    }
+    t
+}
+
+/// The run parameters (everything but the board facts).
+pub fn parameters(a: &Analysis) -> Table {
+    let mut t = Table::grid(&["parameter", "value", "meaning"]);
+    for p in a
+        .params
+        .iter()
+        .filter(|p| !matches!(p.section, Section::Board | Section::BoardState))
+    {
+        let value = if p.section == Section::Invocation {
+            Cell::Code(p.value_with_unit())
+        } else {
+            Cell::Text(p.value_with_unit())
+        };
+        t.push(vec![
+            Cell::label(p.name.clone()),
+            value,
+            Cell::text(p.meaning),
+        ]);
+    }
+    t
+}
+
+/// The board facts recorded at the start; empty when there are none.
+pub fn board(a: &Analysis) -> Table {
+    let mut t = Table::grid(&["fact", "value"]);
+    for p in a
+        .params
+        .iter()
+        .filter(|p| matches!(p.section, Section::Board | Section::BoardState))
+    {
+        t.push(vec![
+            Cell::text(p.name.clone()),
+            Cell::text(p.value.display()),
+        ]);
+    }
+    t
+}
+
+fn agg_row(t: &mut Table, label: &str, a: Option<Aggregate>, d: usize) {
+    let mut row = vec![Cell::label(label)];
+    match a {
+        Some(a) => {
+            row.push(Cell::num(a.n.to_string()));
+            for v in [a.mean, a.median, a.min, a.max, a.stddev, a.p90, a.p99] {
+                row.push(Cell::num(num(Some(v), d)));
+            }
+        }
+        None => {
+            row.push(Cell::num("0"));
+            row.extend((0..7).map(|_| Cell::num("-")));
+        }
+    }
+    t.push(row);
+}
+
+/// Aggregates over the successful requests.
+pub fn performance(a: &Analysis) -> Table {
+    let s = &a.summary;
+    let mut t = Table::grid(&[
+        "metric", "#n", "#mean", "#median", "#min", "#max", "#stddev", "#p90", "#p99",
+    ]);
+    agg_row(&mut t, "TTFT (ms)", s.ttft_ms, 1);
+    agg_row(&mut t, "Prefill rate (tok/s)", s.prefill_tok_s, 2);
+    agg_row(&mut t, "Decode rate (tok/s)", s.decode_tok_s, 2);
+    agg_row(
+        &mut t,
+        "Generation Speed, original definition (tok/s)",
+        s.generation_speed_tok_s,
+        2,
+    );
+    agg_row(&mut t, "E2E latency (ms)", s.e2e_ms, 1);
+    agg_row(
+        &mut t,
+        "Output tokens per request",
+        s.output_tokens_per_request,
+        1,
+    );
+    agg_row(
+        &mut t,
+        "Runtime-reported prefill (tok/s)",
+        s.runtime_prefill_tok_s,
+        2,
+    );
+    agg_row(
+        &mut t,
+        "Runtime-reported decode (tok/s)",
+        s.runtime_decode_tok_s,
+        2,
+    );
+    agg_row(
+        &mut t,
+        "ITL, pooled over all measured tokens (ms)",
+        s.itl_ms,
+        1,
+    );
+    t
+}
+
+fn warmup_suffix(warmup: bool) -> &'static str {
+    if warmup {
+        " (warm-up)"
+    } else {
+        ""
+    }
+}
+
+/// One row per request.
+pub fn requests(a: &Analysis) -> Table {
+    let mut t = Table::grid(&[
+        "##",
+        "test",
+        "status",
+        "#in",
+        "#out",
+        "#TTFT ms",
+        "#prefill tok/s",
+        "#decode tok/s",
+        "#ITL p50/p99/max ms",
+        "#stalls",
+        "#E2E s",
+    ]);
+    for m in &a.summary.metrics {
+        t.push(vec![
+            Cell::num(m.index.to_string()),
+            Cell::Request {
+                index: m.index,
+                id: m.id.clone(),
+                suffix: warmup_suffix(m.warmup),
+            },
+            Cell::Status(m.status),
+            Cell::num(m.input_tokens.map_or_else(|| "-".into(), |v| v.to_string())),
+            Cell::num(m.output_tokens.to_string()),
+            Cell::num(num(m.ttft_ms, 1)),
+            Cell::num(num(m.prefill_tok_s, 2)),
+            Cell::num(num(m.decode_tok_s, 2)),
+            Cell::num(m.itl.map_or_else(
+                || "-".into(),
+                |i| format!("{:.1}/{:.1}/{:.1}", i.p50, i.p99, i.max),
+            )),
+            Cell::num(m.stalls.to_string()),
+            Cell::num(num(Some(m.e2e_ms / 1e3), 2)),
+        ]);
+    }
+    t
+}
+
+/// A frequency range in MHz: `600–1000`, or one value when it did not move.
+fn mhz_range(r: Option<MinMax>, per_mhz: f64) -> String {
+    match r {
+        None => "-".into(),
+        Some(r) if r.min == r.max => format!("{:.0}", r.min as f64 / per_mhz),
+        Some(r) => format!(
+            "{:.0}–{:.0}",
+            r.min as f64 / per_mhz,
+            r.max as f64 / per_mhz
+        ),
+    }
+}
+
+/// Board state during each request; `None` when the trace has no telemetry.
+pub fn board_state(a: &Analysis) -> Option<Table> {
+    let tele = a.request_telemetry.as_ref()?;
+    let mut policies: Vec<&str> = tele
+        .iter()
+        .flat_map(|t| t.cpu_freq_khz.iter().map(|(p, _)| p.as_str()))
+        .collect();
+    policies.sort();
+    policies.dedup();
+    let mut titles: Vec<String> = [
+        "##",
+        "test",
+        "#samples",
+        "#NPU load %",
+        "#NPU MHz",
+        "#DDR MHz",
+    ]
+    .map(String::from)
+    .to_vec();
+    titles.extend(policies.iter().map(|p| format!("#CPU {p} MHz")));
+    titles.extend(["#max °C", "#process CPU %", "#RSS MB"].map(String::from));
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    let mut t = Table::grid(&titles);
+    for (r, _, tel) in a.requests() {
+        let Some(tel) = tel else { continue };
+        let mut row = vec![
+            Cell::num(r.index.to_string()),
+            Cell::Request {
+                index: r.index,
+                id: r.test_id.clone(),
+                suffix: warmup_suffix(r.warmup),
+            },
+            Cell::num(tel.samples.to_string()),
+            Cell::num(format!(
+                "{} / {}",
+                num(tel.npu_load_pct, 0),
+                num(tel.npu_load_decode_pct, 0)
+            )),
+            Cell::num(mhz_range(tel.npu_freq_hz, 1e6)),
+            Cell::num(mhz_range(tel.dmc_freq_hz, 1e6)),
+        ];
+        for p in &policies {
+            let f = tel
+                .cpu_freq_khz
+                .iter()
+                .find(|(q, _)| q == p)
+                .map(|(_, r)| *r);
+            row.push(Cell::num(mhz_range(f, 1e3)));
+        }
+        row.push(match &tel.max_temp_mc {
+            Some((zone, v)) => Cell::text(format!("{:.1} ({zone})", *v as f64 / 1e3)),
+            None => Cell::num("-"),
+        });
+        row.push(Cell::num(num(tel.process_cpu_pct, 0)));
+        row.push(Cell::num(num(tel.rss_max_kb.map(|k| k as f64 / 1024.0), 0)));
+        t.push(row);
+    }
+    Some(t)
+}
+
+/// The same trace under each peer tool's definitions.
+pub fn peers(a: &Analysis) -> Table {
+    let mut t = Table::grid(&[
+        "tool",
+        "metric",
+        "definition",
+        "over",
+        "#n",
+        "#mean",
+        "#median",
+        "#p99",
+        "#σ",
+    ]);
+    for m in &a.peers {
+        let d = if m.unit == "ms" { 1 } else { 2 };
+        t.push(vec![
+            Cell::Static(m.tool.to_string()),
+            Cell::Static(format!("{} ({})", m.metric, m.unit)),
+            Cell::text(m.definition),
+            Cell::Static(m.population.to_string()),
+            Cell::num(m.n.to_string()),
+            Cell::num(num(m.mean, d)),
+            Cell::num(num(m.median, d)),
+            Cell::num(num(m.p99, d)),
+            Cell::num(num(m.std, d)),
+        ]);
+    }
+    t
+}
