@@ -85,3 +85,35 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Write one line to stderr and ignore failure: a closed pipe (`2>&1 | head`), a full device
+/// (`2>/dev/full`) or a terminal that went away must never end a recording, and a panic on
+/// EPIPE would lose the run. Used instead of `eprintln!` on every path that can run while
+/// recording.
+pub fn err_line(args: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_fmt(args);
+    let _ = e.write_all(b"\n");
+}
+
+/// `println!` that ignores a closed or full stdout (see [`err_line`]).
+pub fn out_line(args: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_fmt(args);
+    let _ = o.write_all(b"\n");
+    let _ = o.flush();
+}
+
+/// `eprintln!` that never panics: see [`err_line`].
+#[macro_export]
+macro_rules! err_line {
+    ($($arg:tt)*) => { $crate::error::err_line(format_args!($($arg)*)) };
+}
+
+/// `println!` that never panics: see [`out_line`].
+#[macro_export]
+macro_rules! out_line {
+    ($($arg:tt)*) => { $crate::error::out_line(format_args!($($arg)*)) };
+}

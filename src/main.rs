@@ -24,7 +24,7 @@ fn main() {
     match rkbench::commands::run(cli, argv) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("rkbench: error: {e}");
+            rkbench::err_line!("rkbench: error: {e}");
             std::process::exit(e.exit_code());
         }
     }

@@ -62,6 +62,10 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         }
         return supervise::supervise(&argv, &out, a.quiet);
     }
+    // A raised or sent SIGSEGV/SIGBUS must kill this process (not be swallowed by std's
+    // stack-overflow handler) so the supervisor records `crashed`.
+    crate::runtime::signals::prepare_recording_process()
+        .map_err(|e| Error::internal(format!("cannot set signal dispositions: {e}")))?;
     let rt = Runtime::load(&lib_path, abi_flag)?;
     let abi = rt.abi();
     let think = if a.think {
@@ -72,7 +76,7 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         None
     };
     if think == Some(true) && !abi.has_thinking() {
-        eprintln!("rkbench: warning: RKLLM {abi} has no enable_thinking; --think is ignored (the model's chat template decides)");
+        crate::err_line!("rkbench: warning: RKLLM {abi} has no enable_thinking; --think is ignored (the model's chat template decides)");
     }
     let chat_template = match &a.chat_template {
         None => None,
@@ -211,7 +215,7 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         telemetry: (!a.no_telemetry).then(|| (root.clone(), a.sample_interval)),
     };
     if !a.quiet {
-        eprintln!(
+        crate::err_line!(
             "rkbench: recording suite {} ({} tests) with {} (RKLLM ABI {}, {}) into {}",
             suite.name,
             suite.tests.len(),
@@ -223,13 +227,13 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
     }
     let outcome = record::record(rt, &suite, &plan, header)?;
     if !a.quiet {
-        eprintln!(
+        crate::err_line!(
             "rkbench: trace written to {} ({:?})",
             out.display(),
             outcome
         );
     }
-    println!("{}", out.display());
+    crate::out_line!("{}", out.display());
     Ok(outcome.exit_code())
 }
 

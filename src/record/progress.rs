@@ -69,7 +69,7 @@ impl Progress {
                 self.total
             ));
         } else {
-            eprintln!("[{}/{}] {id}{w} started", position + 1, self.total);
+            crate::err_line!("[{}/{}] {id}{w} started", position + 1, self.total);
         }
         self.last_draw = Instant::now();
     }
@@ -112,7 +112,7 @@ impl Progress {
         if self.tty {
             self.draw(&line);
         } else {
-            eprintln!("{line}");
+            crate::err_line!("{line}");
         }
     }
 
@@ -122,13 +122,13 @@ impl Progress {
             return;
         }
         self.clear();
-        eprintln!("[{}/{}] {id}: {summary}", position + 1, self.total);
+        crate::err_line!("[{}/{}] {id}: {summary}", position + 1, self.total);
     }
 
     pub fn note(&mut self, msg: &str) {
         if self.enabled {
             self.clear();
-            eprintln!("{msg}");
+            crate::err_line!("{msg}");
         }
     }
 

@@ -88,10 +88,10 @@ fn install_signal_handler() {
         *f = Some(Instant::now());
         SIGNALS.fetch_add(1, Ordering::SeqCst);
         if again {
-            eprintln!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
+            crate::err_line!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
             std::process::exit(exit::INTERRUPTED);
         }
-        eprintln!("rkbench: interrupt: aborting the current request and finishing the trace (Ctrl-C again to exit at once)");
+        crate::err_line!("rkbench: interrupt: aborting the current request and finishing the trace (Ctrl-C again to exit at once)");
     });
 }
 

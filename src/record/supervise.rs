@@ -26,7 +26,7 @@ pub fn watch_parent() {
         loop {
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => {
-                    eprintln!("rkbench: supervisor gone; stopping (the trace is valid up to its last frame)");
+                    crate::err_line!("rkbench: supervisor gone; stopping (the trace is valid up to its last frame)");
                     std::process::exit(exit::INTERRUPTED);
                 }
                 Ok(_) => {}
@@ -85,7 +85,7 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
         .map_err(|e| Error::internal(format!("waiting for the recorder: {e}")))?;
     if let Some(code) = status.code() {
         if code == 127 && !out.exists() {
-            eprintln!(
+            crate::err_line!(
                 "rkbench: error: the recorder process could not start (exit 127); under qemu-user without binfmt_misc, pass --no-supervise"
             );
             return Ok(exit::CANNOT_EXEC);
@@ -105,12 +105,12 @@ pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
     let trace = match reader::read(out) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("rkbench: error: {what} before the trace had a header ({e})");
+            crate::err_line!("rkbench: error: {what} before the trace had a header ({e})");
             return Ok(exit::CRASHED);
         }
     };
     if trace.end.is_some() {
-        eprintln!(
+        crate::err_line!(
             "rkbench: {what} after finishing the trace {}",
             out.display()
         );
@@ -147,7 +147,7 @@ pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
     // Its in-flight request is now in the trace.
     let _ = std::fs::remove_file(crate::trace::journal_path(out));
     if !quiet {
-        eprintln!(
+        crate::err_line!(
             "rkbench: {what}{}; trace finalised with status crashed: {}",
             if crashed_test.is_empty() {
                 String::new()
@@ -157,6 +157,6 @@ pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
             out.display()
         );
     }
-    println!("{}", out.display());
+    crate::out_line!("{}", out.display());
     Ok(exit::CRASHED)
 }

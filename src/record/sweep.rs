@@ -141,7 +141,7 @@ pub fn run(argv: &[String], axes: &[Axis], dir: &Path, quiet: bool) -> Result<i3
         args.push("--out".into());
         args.push(out.display().to_string());
         if !quiet {
-            eprintln!(
+            crate::err_line!(
                 "rkbench: sweep {}/{}: {}",
                 i + 1,
                 combos.len(),

@@ -3,6 +3,7 @@
 pub mod abi;
 pub mod library;
 pub mod session;
+pub mod signals;
 
 pub use library::{AbiVersion, Detection, LibraryFile, Runtime};
 pub use session::{Aborter, CallbackSink, InitParams, PerfStats, RunOptions, Session};
