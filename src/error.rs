@@ -20,6 +20,10 @@ pub mod exit {
     pub const HUNG: i32 = 6;
     /// `record`: the runtime crashed; trace finalised with status `crashed`.
     pub const CRASHED: i32 = 7;
+    /// `record`: the disk is full or a file-size limit was reached (ENOSPC, EDQUOT, EFBIG): the
+    /// trace was cut back to its last whole frame and the journal kept; the message says what
+    /// each holds. The value is ENOSPC's errno.
+    pub const DISK_FULL: i32 = 28;
     /// `record`: the supervised recorder process could not be started (e.g. under qemu-user
     /// without binfmt_misc); run with `--no-supervise`.
     pub const CANNOT_EXEC: i32 = 127;
@@ -33,6 +37,7 @@ pub enum Kind {
     Usage,
     Input,
     Runtime,
+    DiskFull,
 }
 
 #[derive(Debug)]
@@ -60,6 +65,22 @@ impl Error {
             msg: msg.into(),
         }
     }
+    pub fn disk_full(msg: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::DiskFull,
+            msg: msg.into(),
+        }
+    }
+    /// A failed write of a trace or journal: a full disk or file-size limit is its own class
+    /// (the user frees space); anything else is unexpected.
+    pub fn writing(what: &str, e: std::io::Error) -> Self {
+        let msg = format!("{what}: {e}");
+        if is_disk_full(&e) {
+            Self::disk_full(msg)
+        } else {
+            Self::internal(msg)
+        }
+    }
     pub fn internal(msg: impl Into<String>) -> Self {
         Error {
             kind: Kind::Internal,
@@ -72,6 +93,7 @@ impl Error {
             Kind::Usage => exit::USAGE,
             Kind::Input => exit::INPUT,
             Kind::Runtime => exit::RUNTIME,
+            Kind::DiskFull => exit::DISK_FULL,
         }
     }
 }
@@ -85,6 +107,14 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// No space left, quota exceeded, or the file-size limit (`ulimit -f`) reached.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
+    )
+}
 
 /// Write one line to stderr and ignore failure: a closed pipe (`2>&1 | head`), a full device
 /// (`2>/dev/full`) or a terminal that went away must never end a recording, and a panic on

@@ -1,7 +1,8 @@
-//! `rkbench verify`: one line per file, exit code 5 if any is damaged or unreadable.
+//! `rkbench verify`: one line per file (plus one per further problem), exit code 5 if any is
+//! damaged or unreadable, or if a journal beside a trace could not be merged.
 use crate::cli::VerifyArgs;
 use crate::error::{exit, Error, Result};
-use crate::trace::reader::{self, TraceError};
+use crate::trace::reader::{self, JournalCheck, TraceError};
 
 pub fn run(a: VerifyArgs) -> Result<i32> {
     if a.traces.is_empty() {
@@ -10,36 +11,40 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
     let mut code = exit::OK;
     for p in &a.traces {
         let shown = p.display();
-        match reader::read(p) {
-            Ok(t) => match &t.damage {
-                None => println!(
-                    "{shown}: ok ({} frames, {} requests, {}{})",
-                    t.frames,
-                    t.requests.len(),
-                    if t.journal_requests > 0 {
-                        format!(
-                            "{} in-flight request recovered from its journal, ",
-                            t.journal_requests
-                        )
-                    } else {
-                        String::new()
-                    },
-                    t.end
-                        .as_ref()
-                        .map(|e| format!("run {}", e.status.as_str()))
-                        .unwrap_or_else(|| "no end record".into())
-                ),
-                Some(d) => {
-                    println!("{shown}: {d}");
+        match reader::read_checked(p) {
+            Ok(c) => {
+                let t = &c.trace;
+                match &t.damage {
+                    None => crate::out_line!(
+                        "{shown}: ok ({} frames, {} requests, {}{})",
+                        t.frames,
+                        t.requests.len(),
+                        match &c.journal {
+                            JournalCheck::Merged { requests, .. } if *requests > 0 =>
+                                format!("{requests} in-flight request recovered from its journal, "),
+                            _ => String::new(),
+                        },
+                        t.end
+                            .as_ref()
+                            .map(|e| format!("run {}", e.status.as_str()))
+                            .unwrap_or_else(|| "no end record".into())
+                    ),
+                    Some(d) => {
+                        crate::out_line!("{shown}: {d}");
+                        code = exit::DAMAGED;
+                    }
+                }
+                for problem in c.problems() {
+                    crate::out_line!("{shown}: {problem}");
                     code = exit::DAMAGED;
                 }
-            },
+            }
             Err(TraceError::NotATrace { .. }) => {
-                println!("{shown}: not a trace");
+                crate::out_line!("{shown}: not a trace (no RKBTRACE header); pass a .rktrace file written by `rkbench record`");
                 code = exit::DAMAGED;
             }
             Err(e) => {
-                println!("{shown}: {e}");
+                crate::out_line!("{e}");
                 code = exit::DAMAGED;
             }
         }

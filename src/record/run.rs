@@ -101,7 +101,7 @@ pub fn effective_cap(plan_cap: Option<u32>, test: &TestCase) -> Option<u32> {
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::internal(format!("writing trace: {e}"))
+    Error::writing("writing trace", e)
 }
 
 /// The trace being written, its checkpoint journal, and the telemetry sampler whose batches go
@@ -112,6 +112,8 @@ struct TraceOut {
     sampler: Option<Sampler>,
     last_batch: Instant,
     origin: Instant,
+    /// Requests whose final frame is durable in the trace.
+    finished: u32,
 }
 
 /// Telemetry batches are written this often (samples are taken at `--sample-interval`); each
@@ -156,7 +158,23 @@ impl TraceOut {
         self.append(&Record::Request(r.clone()))?;
         self.flush_telemetry(true)?;
         self.sync()?;
+        self.finished += 1;
         self.journal.reset().map_err(io)
+    }
+
+    /// Say what a full disk left behind: the trace up to its last whole frame, the journal.
+    fn explain(&self, e: Error) -> Error {
+        if e.kind != crate::error::Kind::DiskFull {
+            return e;
+        }
+        Error::disk_full(format!(
+            "{}; kept: {} (the run header and {} finished requests; its torn last frame was cut off, it has no end record) and {} (the checkpoints of the request in flight); free space, then `rkbench report {}` reads both",
+            e.msg,
+            self.writer.path().display(),
+            self.finished,
+            self.journal.path().display(),
+            self.writer.path().display()
+        ))
     }
 
     /// Stop sampling, write the last batch and the run end, make it durable.
@@ -201,12 +219,7 @@ pub fn record(
     header.params.max_new_tokens = init.max_new_tokens;
     let runtime_cap = init.max_new_tokens;
 
-    let writer = TraceWriter::create(&plan.out).map_err(|e| {
-        Error::input(format!(
-            "cannot create trace {}: {e}; choose another --out path",
-            plan.out.display()
-        ))
-    })?;
+    let (writer, journal) = crate::trace::writer::create_run(&plan.out)?;
     let sampler = plan
         .telemetry
         .as_ref()
@@ -221,11 +234,13 @@ pub fn record(
     header.board.sort();
     let mut out = TraceOut {
         writer,
-        journal: Journal::new(&plan.out),
+        journal,
         sampler,
         last_batch: Instant::now(),
         origin,
+        finished: 0,
     };
+    out.journal.bind(&plan.out, &header).map_err(io)?;
     out.append(&Record::Header(header))?;
     out.sync()?;
 
@@ -269,7 +284,7 @@ pub fn record(
         caps,
         runtime_cap,
     };
-    o.run_schedule(&slots)
+    o.run_schedule(&slots).map_err(|e| o.out.explain(e))
 }
 
 /// Everything the suite loop works with.

@@ -5,11 +5,15 @@
 //! `crashed` (keeping every token that was checkpointed) and appends the run end with the signal.
 //! The child holds a pipe from the parent on stdin; if the parent dies, the child stops too.
 use crate::error::{exit, Error, Result};
-use crate::trace::{reader, Record, RunEnd, RunStatus, Status, TraceWriter};
+use crate::trace::reader::JournalCheck;
+use crate::trace::{reader, Damage, Record, RunEnd, RunStatus, Status, TraceWriter};
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
 
 /// Set in the child's environment.
 pub const CHILD_ENV: &str = "RKBENCH_RECORD_CHILD";
@@ -51,6 +55,37 @@ pub fn signal_name(sig: i32) -> &'static str {
     }
 }
 
+/// The recorder process being supervised (0 = none) and the interrupts received for it. One
+/// process-wide signal handler serves every supervised run (a sweep runs several in turn).
+static CHILD_PID: AtomicU32 = AtomicU32::new(0);
+static INTERRUPTS: AtomicU32 = AtomicU32::new(0);
+
+/// Ctrl-C / SIGTERM: the first is forwarded to the recorder, which aborts the request and
+/// finishes the trace; a second one (at least 500 ms later, so one signal delivered twice counts
+/// once) makes the supervisor kill a recorder that did not answer (stopped or stuck).
+fn install_forwarder() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let last: Mutex<Option<Instant>> = Mutex::new(None);
+        let _ = ctrlc::set_handler(move || {
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) {
+                return;
+            }
+            *last = Some(Instant::now());
+            let pid = CHILD_PID.load(Ordering::SeqCst);
+            if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 && pid != 0 {
+                let _ = Command::new("kill")
+                    .args(["-s", "INT", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+            } else if pid != 0 {
+                crate::err_line!("rkbench: second interrupt: stopping the recorder now; the trace keeps everything checkpointed");
+            }
+        });
+    });
+}
+
 /// Run `argv` (this rkbench's own command line, with `--out` resolved) as a supervised child.
 pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
     let exe = std::env::current_exe()
@@ -60,6 +95,8 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
         args.push("--out".into());
         args.push(out.display().to_string());
     }
+    install_forwarder();
+    INTERRUPTS.store(0, Ordering::SeqCst);
     let mut child = Command::new(exe)
         // Keep argv[0] as the user typed it: the trace records the command line, and it should
         // not carry this machine's absolute paths.
@@ -72,17 +109,26 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
         .process_group(0)
         .spawn()
         .map_err(|e| Error::internal(format!("cannot start the recorder process: {e}")))?;
-    let pid = child.id();
+    CHILD_PID.store(child.id(), Ordering::SeqCst);
     // `Child::wait` would close the pipe; keep our end open for as long as we live.
     let _keep_pipe_open = child.stdin.take();
-    let _ = ctrlc::set_handler(move || {
-        let _ = Command::new("kill")
-            .args(["-s", "INT", &pid.to_string()])
-            .status();
-    });
-    let status = child
-        .wait()
-        .map_err(|e| Error::internal(format!("waiting for the recorder: {e}")))?;
+    let mut killed = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Error::internal(format!("waiting for the recorder: {e}")));
+            }
+        }
+        if !killed && INTERRUPTS.load(Ordering::SeqCst) >= 2 {
+            let _ = child.kill();
+            killed = true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    CHILD_PID.store(0, Ordering::SeqCst);
+    let interrupted = INTERRUPTS.load(Ordering::SeqCst) > 0;
     if let Some(code) = status.code() {
         if code == 127 && !out.exists() {
             crate::err_line!(
@@ -90,73 +136,133 @@ pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
             );
             return Ok(exit::CANNOT_EXEC);
         }
+        // Interrupted and gone without its run end (its own second Ctrl-C, or a signal before
+        // its handler was installed): close the trace as interrupted. A full disk is left as
+        // the recorder described it.
+        if interrupted && code != exit::DISK_FULL && needs_end(out) {
+            return finalize(out, Ending::Interrupted { killed: false }, quiet);
+        }
         return Ok(code);
     }
     let sig = status.signal().unwrap_or(0);
-    finalize_crashed(out, sig, quiet)
+    if interrupted {
+        return finalize(out, Ending::Interrupted { killed }, quiet);
+    }
+    finalize(out, Ending::Crashed { sig }, quiet)
+}
+
+/// The trace exists, has a header and no run end.
+fn needs_end(out: &Path) -> bool {
+    reader::read(out).is_ok_and(|t| t.end.is_none())
+}
+
+/// How a recorder that could not finish its trace ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending {
+    /// Died from signal `sig` (SIGSEGV/SIGABRT inside librkllmrt, OOM kill, …).
+    Crashed { sig: i32 },
+    /// Interrupted by the user; `killed`: it did not answer and the second Ctrl-C killed it.
+    Interrupted { killed: bool },
 }
 
 /// Close a trace whose recorder died from signal `sig`.
 pub fn finalize_crashed(out: &Path, sig: i32, quiet: bool) -> Result<i32> {
-    let what = format!(
-        "the recorder process died from signal {sig} ({})",
-        signal_name(sig)
-    );
-    let trace = match reader::read(out) {
-        Ok(t) => t,
+    finalize(out, Ending::Crashed { sig }, quiet)
+}
+
+/// Close the trace of a recorder that ended without writing its run end: cut a torn tail, close
+/// the in-flight request (keeping every checkpointed token), append the run end.
+pub fn finalize(out: &Path, ending: Ending, quiet: bool) -> Result<i32> {
+    let (what, run_status, req_status, code) = match ending {
+        Ending::Crashed { sig } => (
+            format!(
+                "the recorder process died from signal {sig} ({})",
+                signal_name(sig)
+            ),
+            RunStatus::Crashed,
+            Status::Crashed,
+            exit::CRASHED,
+        ),
+        Ending::Interrupted { killed } => (
+            if killed {
+                "interrupted by signal; the recorder did not answer and was killed by the second interrupt".to_string()
+            } else {
+                "interrupted by signal".to_string()
+            },
+            RunStatus::Interrupted,
+            Status::Interrupted,
+            exit::INTERRUPTED,
+        ),
+    };
+    let checked = match reader::read_checked(out) {
+        Ok(c) => c,
         Err(e) => {
             crate::err_line!("rkbench: error: {what} before the trace had a header ({e})");
-            return Ok(exit::CRASHED);
+            return Ok(code);
         }
     };
+    let trace = &checked.trace;
     if trace.end.is_some() {
         crate::err_line!(
             "rkbench: {what} after finishing the trace {}",
             out.display()
         );
-        return Ok(exit::CRASHED);
+        return Ok(code);
     }
-    let io = |e: std::io::Error| {
-        Error::internal(format!("finalising crashed trace {}: {e}", out.display()))
-    };
+    let io =
+        |e: std::io::Error| Error::writing(&format!("finalising the trace {}", out.display()), e);
     let mut w = TraceWriter::resume(out, trace.valid_len, trace.frames).map_err(io)?;
-    let mut crashed_test = String::new();
+    let mut in_flight = String::new();
     let mut end_us = 0;
     for r in &trace.requests {
         end_us = end_us.max(r.start_us + r.end_us);
         if r.status == Status::InFlight {
             let mut r = r.clone();
-            r.status = Status::Crashed;
+            r.status = req_status;
             r.detail = format!("{what} after {} tokens", r.token_ids.len());
-            crashed_test = r.test_id.clone();
+            in_flight = r.test_id.clone();
             w.append(&Record::Request(r)).map_err(io)?;
         }
     }
     w.append(&Record::End(RunEnd {
-        status: RunStatus::Crashed,
-        detail: if crashed_test.is_empty() {
+        status: run_status,
+        detail: if in_flight.is_empty() {
             what.clone()
         } else {
-            format!("{what} during {crashed_test}")
+            format!("{what} during {in_flight}")
         },
         end_us,
         requests: trace.requests.len() as u32,
     }))
     .map_err(io)?;
     w.sync().map_err(io)?;
-    // Its in-flight request is now in the trace.
-    let _ = std::fs::remove_file(crate::trace::journal_path(out));
+    // Its in-flight request is now in the trace. A journal that was not merged (another run's,
+    // unreadable) or is damaged before its end is left for the user to look at.
+    let merged_whole = matches!(
+        &checked.journal,
+        JournalCheck::Merged {
+            damage: None | Some(Damage::Truncated { .. }),
+            ..
+        }
+    );
+    if merged_whole {
+        let _ = std::fs::remove_file(crate::trace::journal_path(out));
+    }
+    for p in checked.problems() {
+        crate::err_line!("rkbench: warning: {}: {p}", out.display());
+    }
     if !quiet {
         crate::err_line!(
-            "rkbench: {what}{}; trace finalised with status crashed: {}",
-            if crashed_test.is_empty() {
+            "rkbench: {what}{}; trace finalised with status {}: {}",
+            if in_flight.is_empty() {
                 String::new()
             } else {
-                format!(" during {crashed_test}")
+                format!(" during {in_flight}")
             },
+            run_status.as_str(),
             out.display()
         );
     }
     crate::out_line!("{}", out.display());
-    Ok(exit::CRASHED)
+    Ok(code)
 }

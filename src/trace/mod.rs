@@ -8,8 +8,9 @@
 //! 16-byte frame header keeps every payload 16-aligned for validated zero-copy access; the marker
 //! and sequence number let a reader tell a torn tail (the recorder was killed mid-write) from
 //! corruption in the middle. Checkpoints of the request in flight go to a journal file beside
-//! the trace (`<trace>.journal`, same framing, flag bit 0 set), which the reader merges after a
-//! crash and the recorder deletes on a clean end, so the trace itself holds each token once.
+//! the trace (`<trace>.journal`, same framing, flag bit 0 set, first frame a binding to the
+//! trace's run header), which the reader merges after a crash only into the trace it is bound to,
+//! and the recorder deletes on a clean end, so the trace itself holds each token once.
 pub mod reader;
 pub mod schema;
 pub mod server;
@@ -86,6 +87,7 @@ pub(crate) fn encode_record(
         Record::ServerRun(x) => (server::kind::SERVER_RUN, rkyv::to_bytes::<Error>(x)?),
         Record::ServerRequest(x) => (server::kind::SERVER_REQUEST, rkyv::to_bytes::<Error>(x)?),
         Record::ServerPartial(x) => (server::kind::SERVER_PARTIAL, rkyv::to_bytes::<Error>(x)?),
+        Record::Binding(x) => (kind::BINDING, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

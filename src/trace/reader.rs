@@ -2,13 +2,14 @@
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
 use super::schema::{
-    kind as k, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk,
+    kind as k, JournalBinding, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk,
 };
 use super::server::{kind as sk, ServerRequest, ServerRun, ServerTrace};
 use super::{
     FILE_HEADER_LEN, FLAG_JOURNAL, FORMAT_MAJOR, FRAME_HEADER_LEN, FRAME_MAGIC, MAGIC,
     MAX_FRAME_LEN,
 };
+use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
@@ -25,6 +26,9 @@ pub enum Damage {
         frames_kept: u32,
         reason: String,
     },
+    /// The 16-byte file header has a damaged field, but the frames after it are intact and
+    /// were read (what the header should say is known from the first frame).
+    FileHeader { reason: String },
 }
 
 impl fmt::Display for Damage {
@@ -41,6 +45,10 @@ impl fmt::Display for Damage {
             } => write!(
                 f,
                 "corrupt frame {frame} at byte {at}: {reason} ({frames_kept} frames kept)"
+            ),
+            Damage::FileHeader { reason } => write!(
+                f,
+                "damaged file header: {reason}; every frame after it is intact and was read"
             ),
         }
     }
@@ -68,6 +76,16 @@ pub enum TraceError {
     IsJournal {
         path: String,
     },
+    /// A directory, FIFO or device: mapping or even opening it would fail or block.
+    NotAFile {
+        path: String,
+        what: &'static str,
+    },
+    /// The file header is damaged and the first frame cannot tell what the file was.
+    DamagedHeader {
+        path: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for TraceError {
@@ -81,6 +99,15 @@ impl fmt::Display for TraceError {
             TraceError::NewerFormat { path, major, minor } => write!(
                 f,
                 "{path} uses trace format {major}.{minor}, newer than this rkbench reads ({FORMAT_MAJOR}.x); upgrade rkbench"
+            ),
+            TraceError::NotAFile { path, what } => write!(
+                f,
+                "{path} is {what}, not a trace file; pass the .rktrace files{}",
+                if *what == "a directory" { " inside it (e.g. DIR/*.rktrace)" } else { " written by `rkbench record`" }
+            ),
+            TraceError::DamagedHeader { path, reason } => write!(
+                f,
+                "{path}: damaged file header ({reason}) and no intact first frame; the file cannot be read as a trace"
             ),
             TraceError::IsJournal { path } => write!(
                 f,
@@ -130,31 +157,165 @@ fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     unsafe { memmap2::MmapOptions::new().map(file) }
 }
 
-/// Read and validate a whole trace, merging its checkpoint journal if the run did not end.
-pub fn read(path: &Path) -> Result<Trace, TraceError> {
-    let mut trace = read_file(path, false)?;
-    if trace.end.is_none() {
-        let jp = super::journal_path(path);
-        if jp.exists() {
-            // A journal that cannot be read adds nothing; the trace itself stays valid.
-            if let Ok(j) = read_file(&jp, true) {
-                trace.journal_requests = j.requests.len() as u32;
-                merge_journal(&mut trace, j.requests);
-                if let (Some(s), Some(js)) = (&mut trace.server, j.server) {
-                    s.merge_journal(js);
-                }
-            }
-        }
-    }
-    Ok(trace)
+/// What reading a trace found besides its records: a damaged file header and the state of the
+/// checkpoint journal beside it. `verify` reports each; `read` keeps only the trace.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub trace: Trace,
+    /// The file header's damage, even when `trace.damage` names a tail damage instead.
+    pub file_header: Option<String>,
+    pub journal: JournalCheck,
 }
 
-fn read_file(path: &Path, journal: bool) -> Result<Trace, TraceError> {
+/// The checkpoint journal beside a trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalCheck {
+    /// No journal, or the run ended (a finished trace holds every request itself).
+    Absent,
+    /// Merged: `requests` in-flight requests came from it; `damage` is what of it was dropped.
+    Merged {
+        path: String,
+        requests: u32,
+        damage: Option<Damage>,
+    },
+    /// Not merged and left untouched on disk: it belongs to another trace, or is unreadable.
+    NotMerged { path: String, reason: String },
+}
+
+impl Checked {
+    /// One line per problem beyond the trace's own `damage` (for `verify`).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(h) = &self.file_header {
+            if !matches!(self.trace.damage, Some(Damage::FileHeader { .. })) {
+                out.push(format!("also a damaged file header: {h}"));
+            }
+        }
+        match &self.journal {
+            JournalCheck::Absent | JournalCheck::Merged { damage: None, .. } => {}
+            JournalCheck::Merged {
+                path,
+                requests,
+                damage: Some(d),
+            } => out.push(format!(
+                "journal {path}: {d}; {requests} in-flight request(s) recovered from its intact part"
+            )),
+            JournalCheck::NotMerged { path, reason } => out.push(format!(
+                "journal {path} not merged: {reason}; it was left untouched (move it away once you know it is not needed)"
+            )),
+        }
+        out
+    }
+}
+
+/// Read and validate a whole trace, merging its checkpoint journal if the run did not end.
+pub fn read(path: &Path) -> Result<Trace, TraceError> {
+    read_checked(path).map(|c| c.trace)
+}
+
+/// [`read`], also saying what it found wrong with the file header and the journal.
+pub fn read_checked(path: &Path) -> Result<Checked, TraceError> {
+    let parsed = read_file(path, false)?;
+    let jp = super::journal_path(path);
+    // A finished trace holds every request itself; its journal is not consulted.
+    let journal = (parsed.trace.end.is_none() && std::fs::symlink_metadata(&jp).is_ok())
+        .then(|| (jp.display().to_string(), read_file(&jp, true)));
+    Ok(attach_journal(parsed, journal))
+}
+
+/// Parse a trace and the journal beside it from buffers, merging the journal as [`read`] does
+/// (the fuzzer drives the merge through this).
+pub fn parse_with_journal(trace: &[u8], journal: &[u8]) -> Result<Checked, TraceError> {
+    let parsed = parse_any(trace, "fuzz.rktrace".into(), false)?;
+    let path = "fuzz.rktrace.journal".to_string();
+    let journal =
+        (parsed.trace.end.is_none()).then(|| (path.clone(), parse_any(journal, path, true)));
+    Ok(attach_journal(parsed, journal))
+}
+
+/// Merge the journal (path, parse result) into the trace if it belongs to it; say what happened.
+fn attach_journal(
+    parsed: Parsed,
+    journal: Option<(String, Result<Parsed, TraceError>)>,
+) -> Checked {
+    let mut trace = parsed.trace;
+    let check = match journal {
+        None => JournalCheck::Absent,
+        Some((path, Err(e))) => JournalCheck::NotMerged {
+            path,
+            reason: match e {
+                TraceError::NotATrace { .. } => "it is not an rkbench journal".into(),
+                TraceError::Io { err, .. } => format!("cannot read it: {err}"),
+                e => e.to_string(),
+            },
+        },
+        Some((path, Ok(j))) => match belongs(&j, parsed.header_sha256, trace.format_minor) {
+            Err(reason) => JournalCheck::NotMerged { path, reason },
+            Ok(()) => {
+                let requests = j.trace.requests.len() as u32;
+                trace.journal_requests = requests;
+                merge_journal(&mut trace, j.trace.requests);
+                if let (Some(s), Some(js)) = (&mut trace.server, j.trace.server) {
+                    s.merge_journal(js);
+                }
+                JournalCheck::Merged {
+                    path,
+                    requests,
+                    damage: j.trace.damage,
+                }
+            }
+        },
+    };
+    Checked {
+        trace,
+        file_header: parsed.header_damage,
+        journal: check,
+    }
+}
+
+/// Whether journal `j` belongs to the trace whose header frame payload hashes to `header`.
+fn belongs(j: &Parsed, header: Option<[u8; 32]>, trace_minor: u16) -> Result<(), String> {
+    match &j.binding {
+        Some(b) if header.is_some_and(|h| b.header_sha256 == h) => Ok(()),
+        Some(b) => Err(format!(
+            "it belongs to another trace (one named {:?} with a different run header): a journal left by another run, or copied here",
+            b.trace_name
+        )),
+        // Written before journals were bound (format 1.0): merged as that rkbench did.
+        None if trace_minor == 0 => Ok(()),
+        None if j.trace.frames == 0 => Ok(()),
+        None => Err("it has no binding to its trace, so it was not written by this run".into()),
+    }
+}
+
+/// One parsed file with what only the reader needs to know about it.
+struct Parsed {
+    trace: Trace,
+    /// sha256 of the run-header frame payload (traces).
+    header_sha256: Option<[u8; 32]>,
+    /// The journal's binding frame (journals, format 1.1+).
+    binding: Option<JournalBinding>,
+    header_damage: Option<String>,
+}
+
+fn read_file(path: &Path, journal: bool) -> Result<Parsed, TraceError> {
     let shown = path.display().to_string();
     let io_err = |err| TraceError::Io {
         path: shown.clone(),
         err,
     };
+    // Checked before opening: opening a FIFO blocks, mapping a directory fails obscurely.
+    let meta = std::fs::metadata(path).map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(TraceError::NotAFile {
+            path: shown,
+            what: if meta.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file (a FIFO, socket or device)"
+            },
+        });
+    }
     let file = File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     if len < FILE_HEADER_LEN as u64 {
@@ -166,12 +327,12 @@ fn read_file(path: &Path, journal: bool) -> Result<Trace, TraceError> {
 
 /// Parse trace bytes (the mapped file, or a buffer in tests and the fuzzer).
 pub fn parse(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
-    parse_any(bytes, path, false)
+    parse_any(bytes, path, false).map(|p| p.trace)
 }
 
 /// Parse a checkpoint journal (no header record; only `Partial`/`Tokens` frames).
 pub fn parse_journal(bytes: &[u8], path: String) -> Result<Trace, TraceError> {
-    parse_any(bytes, path, true)
+    parse_any(bytes, path, true).map(|p| p.trace)
 }
 
 /// Decode one validated payload of a known kind; `None` for an unknown kind or layout.
@@ -193,27 +354,119 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         sk::SERVER_RUN => get!(ServerRun, Record::ServerRun),
         sk::SERVER_REQUEST => get!(ServerRequest, Record::ServerRequest),
         sk::SERVER_PARTIAL => get!(ServerRequest, Record::ServerPartial),
+        k::BINDING => get!(JournalBinding, Record::Binding),
         _ => None,
     }
 }
 
-fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceError> {
-    if bytes.len() < FILE_HEADER_LEN || bytes[..8] != MAGIC {
-        return Err(TraceError::NotATrace { path });
+/// Decode a payload wherever it lies (copied to an aligned buffer if it is not 16-aligned).
+fn decode_at(kind: u8, payload: &[u8], aligned: &mut rkyv::util::AlignedVec<16>) -> Option<Record> {
+    // Payloads are 16-aligned in the file and the mapping is page-aligned, so they can be
+    // validated in place; only a buffer at an odd address (tests, the fuzzer) is copied.
+    if (payload.as_ptr() as usize) % 16 == 0 {
+        decode(kind, payload)
+    } else {
+        aligned.clear();
+        aligned.extend_from_slice(payload);
+        decode(kind, aligned)
+    }
+}
+
+/// The kind of the first frame if it is intact (marker, sequence 0, crc, a valid record):
+/// what the file is, independent of its 16-byte header.
+fn first_frame_kind(bytes: &[u8]) -> Option<u8> {
+    let rest = bytes.get(FILE_HEADER_LEN..)?;
+    let h = rest.get(..FRAME_HEADER_LEN)?;
+    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+    let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    let seq = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+    if h[8..10] != FRAME_MAGIC || seq != 0 || len > MAX_FRAME_LEN {
+        return None;
+    }
+    let payload = rest.get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + len as usize)?;
+    if super::frame_crc(h[10], payload) != crc {
+        return None;
+    }
+    decode_at(h[10], payload, &mut Default::default()).map(|_| h[10])
+}
+
+/// Check the 16-byte file header against what the first frame says the file is. A damaged
+/// field is named precisely; when the first frame is intact the file is still read.
+fn check_file_header(
+    bytes: &[u8],
+    path: &str,
+    journal: bool,
+) -> Result<(u16, Option<String>), TraceError> {
+    let path = || path.to_string();
+    if bytes.len() < FILE_HEADER_LEN {
+        return Err(TraceError::NotATrace { path: path() });
+    }
+    let content_is_journal = match first_frame_kind(bytes) {
+        Some(k::HEADER) => Some(false),
+        Some(k::BINDING | k::PARTIAL | k::TOKENS | sk::SERVER_PARTIAL) => Some(true),
+        _ => None,
+    };
+    let mut damage: Vec<String> = Vec::new();
+    if bytes[..8] != MAGIC {
+        if content_is_journal.is_none() {
+            return Err(TraceError::NotATrace { path: path() });
+        }
+        damage.push(format!(
+            "magic {:?} instead of \"RKBTRACE\"",
+            String::from_utf8_lossy(&bytes[..8])
+        ));
     }
     let major = u16::from_le_bytes([bytes[8], bytes[9]]);
     let minor = u16::from_le_bytes([bytes[10], bytes[11]]);
     if major != FORMAT_MAJOR {
-        return Err(TraceError::NewerFormat { path, major, minor });
+        match content_is_journal {
+            Some(_) => damage.push(format!(
+                "format major version {major}, but its frames are format {FORMAT_MAJOR}"
+            )),
+            None if major > FORMAT_MAJOR => {
+                return Err(TraceError::NewerFormat {
+                    path: path(),
+                    major,
+                    minor,
+                })
+            }
+            None => {
+                return Err(TraceError::DamagedHeader {
+                    path: path(),
+                    reason: format!("format major version {major} was never written"),
+                })
+            }
+        }
     }
     let flags = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-    if (flags & FLAG_JOURNAL != 0) != journal {
+    let unknown = flags & !FLAG_JOURNAL;
+    if unknown != 0 {
+        damage.push(format!("unknown flag bits {unknown:#x}"));
+    }
+    let flag_journal = flags & FLAG_JOURNAL != 0;
+    let is_journal = content_is_journal.unwrap_or(flag_journal);
+    if is_journal != flag_journal {
+        damage.push(
+            if flag_journal {
+                "the journal flag is set, but the file starts with a run header"
+            } else {
+                "the journal flag is clear, but the file starts with journal frames"
+            }
+            .into(),
+        );
+    }
+    if is_journal != journal {
         return Err(if journal {
-            TraceError::NotATrace { path }
+            TraceError::NotATrace { path: path() }
         } else {
-            TraceError::IsJournal { path }
+            TraceError::IsJournal { path: path() }
         });
     }
+    Ok((minor, (!damage.is_empty()).then(|| damage.join("; "))))
+}
+
+fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceError> {
+    let (minor, header_damage) = check_file_header(bytes, &path, journal)?;
     let mut trace = Trace {
         path,
         format_minor: minor,
@@ -230,6 +483,8 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceEr
         server: None,
     };
     let mut have_header = journal;
+    let mut header_sha256 = None;
+    let mut binding = None;
     let mut finals: Vec<(u32, RequestRecord)> = Vec::new();
     let mut partials: Vec<(u32, RequestRecord)> = Vec::new();
     let mut chunks: Vec<TokenChunk> = Vec::new();
@@ -250,8 +505,10 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceEr
             at: off as u64,
             frames_kept: frame_no,
         };
-        // A tail of zeros is what a crash leaves on many filesystems: a torn write, not corruption.
-        if rest.iter().all(|&b| b == 0) || rest.len() < FRAME_HEADER_LEN {
+        // A frame header of zeros is what a crash leaves on many filesystems (the file grew,
+        // the data never arrived): a torn tail. Decided from these 16 bytes alone, so a tail
+        // of gigabytes of zeros costs nothing to read.
+        if rest.len() < FRAME_HEADER_LEN || rest[..FRAME_HEADER_LEN].iter().all(|&b| b == 0) {
             trace.damage = Some(truncated);
             break;
         }
@@ -278,15 +535,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceEr
             });
             break;
         }
-        // Payloads are 16-aligned in the file and the mapping is page-aligned, so they can be
-        // validated in place; only a buffer at an odd address (tests, the fuzzer) is copied.
-        let record = if (payload.as_ptr() as usize) % 16 == 0 {
-            decode(kind, payload)
-        } else {
-            aligned.clear();
-            aligned.extend_from_slice(payload);
-            decode(kind, &aligned)
-        };
+        let record = decode_at(kind, payload, &mut aligned);
         trace.frames += 1;
         off += FRAME_HEADER_LEN + padded.min(rest.len() - FRAME_HEADER_LEN);
         trace.valid_len = off as u64;
@@ -298,15 +547,17 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceEr
         match record {
             Record::Header(h) if !have_header => {
                 trace.header = h;
+                header_sha256 = Some(Sha256::digest(payload).into());
                 have_header = true;
             }
+            Record::Binding(b) if journal && frame_no == 0 => binding = Some(b),
             _ if !have_header => {
                 return Err(TraceError::NoHeader {
                     path: trace.path,
                     damage: None,
                 });
             }
-            Record::Header(_) => trace.skipped_unknown += 1,
+            Record::Header(_) | Record::Binding(_) => trace.skipped_unknown += 1,
             Record::Request(r) => finals.push((r.index, r)),
             Record::Partial(r) => partials.push((r.index, r)),
             Record::Telemetry(t) => trace.telemetry.push(t),
@@ -323,9 +574,21 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Trace, TraceEr
             damage: trace.damage,
         });
     }
+    if trace.damage.is_none() {
+        if let Some(reason) = &header_damage {
+            trace.damage = Some(Damage::FileHeader {
+                reason: reason.clone(),
+            });
+        }
+    }
     trace.requests = merge_requests(finals, partials, chunks);
     server.into_trace(&mut trace.requests, &mut trace.server);
-    Ok(trace)
+    Ok(Parsed {
+        trace,
+        header_sha256,
+        binding,
+        header_damage,
+    })
 }
 
 /// Add the journal's in-flight requests that the trace has no final record for.
@@ -503,12 +766,78 @@ mod tests {
             parse(b"hello world, not a trace", "x".into()),
             Err(TraceError::NotATrace { .. })
         ));
+        // A newer major changes the frames too: nothing after the header reads as format 1.
         let mut b = sample();
-        b[8] = 9;
+        b[8] = 2;
+        b[16 + 8] = b'X';
         assert!(matches!(
             parse(&b, "x".into()),
-            Err(TraceError::NewerFormat { major: 9, .. })
+            Err(TraceError::NewerFormat { major: 2, .. })
         ));
+    }
+
+    /// F16: each single flipped bit of the 16-byte file header of an intact trace is named
+    /// precisely, and the trace is still read in full; never "newer format", never "a journal".
+    #[test]
+    fn every_flipped_header_bit_is_named_and_the_trace_still_reads() {
+        let good = sample();
+        for bit in 0..FILE_HEADER_LEN * 8 {
+            let mut b = good.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            let t = match parse(&b, "x".into()) {
+                Ok(t) => t,
+                Err(e) => panic!("bit {bit}: {e}"),
+            };
+            assert_eq!(t.requests.len(), 1, "bit {bit}");
+            assert!(t.end.is_some(), "bit {bit}");
+            let byte = bit / 8;
+            if (10..12).contains(&byte) {
+                // The minor version: a newer minor is legitimate, nothing to flag.
+                assert_eq!(t.damage, None, "bit {bit}");
+                continue;
+            }
+            let Some(Damage::FileHeader { reason }) = &t.damage else {
+                panic!("bit {bit}: {:?}", t.damage)
+            };
+            let field = match byte {
+                0..=7 => "magic",
+                8..=9 => "format major version",
+                12 if bit % 8 == 0 => "journal flag is set",
+                _ => "unknown flag bits",
+            };
+            assert!(reason.contains(field), "bit {bit}: {reason}");
+        }
+        // And a journal with its flag cleared is still recognised as a journal.
+        let mut j = file_header(FLAG_JOURNAL).to_vec();
+        let (k, p) = encode_record(&Record::Partial(RequestRecord::default())).unwrap();
+        encode_frame(0, k, &p, &mut j);
+        j[12] = 0;
+        assert!(matches!(
+            parse(&j, "j".into()),
+            Err(TraceError::IsJournal { .. })
+        ));
+        let t = parse_journal(&j, "j".into()).unwrap();
+        assert!(
+            matches!(&t.damage, Some(Damage::FileHeader { reason }) if reason.contains("journal flag is clear"))
+        );
+    }
+
+    /// F10: a zero frame header ends the frames as a torn tail, whatever follows it.
+    #[test]
+    fn torn_tail_is_decided_from_the_next_frame_header() {
+        let mut b = sample();
+        let frames_end = b.len();
+        b.extend_from_slice(&[0u8; 64]);
+        b.extend_from_slice(b"trailing garbage after the zeros");
+        let t = parse(&b, "t".into()).unwrap();
+        assert_eq!(
+            t.damage,
+            Some(Damage::Truncated {
+                at: frames_end as u64,
+                frames_kept: 3
+            })
+        );
+        assert_eq!(t.valid_len, frames_end as u64);
     }
 
     #[test]

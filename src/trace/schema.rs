@@ -33,6 +33,8 @@ pub enum Record {
     ServerRequest(super::server::ServerRequest),
     /// Journal: snapshot of a server request in flight (kind 18).
     ServerPartial(super::server::ServerRequest),
+    /// Journal, first frame (format 1.1): which trace this journal belongs to.
+    Binding(JournalBinding),
 }
 
 /// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.
@@ -43,6 +45,8 @@ pub mod kind {
     pub const TELEMETRY: u8 = 4;
     pub const END: u8 = 5;
     pub const TOKENS: u8 = 6;
+    /// Journal binding (format 1.1).
+    pub const BINDING: u8 = 7;
 }
 
 /// A slice of an in-flight request's tokens, starting at token `first`.
@@ -300,6 +304,17 @@ pub struct RunEnd {
     /// µs since the run's clock origin.
     pub end_us: u64,
     pub requests: u32,
+}
+
+/// The first frame of a journal (format 1.1): ties it to the one trace whose in-flight request
+/// it holds, so a journal left by another run (or planted) is never merged into this trace.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct JournalBinding {
+    /// sha256 of the trace's run-header frame payload (the archived `RunHeader` bytes, which
+    /// hold the host, start time and command line, so two runs never share it).
+    pub header_sha256: Vec<u8>,
+    /// The trace's file name when the journal was created (for messages only).
+    pub trace_name: String,
 }
 
 impl RequestRecord {
