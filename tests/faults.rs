@@ -163,7 +163,16 @@ fn sigint_mid_run_leaves_a_valid_trace() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(900));
+    // Mid-run: once the first request has started (its journal exists), however slow start-up is.
+    let started = Instant::now();
+    while !rkbench::trace::journal_path(&out).exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let st = Command::new("kill")
         .args(["-s", "INT", &child.id().to_string()])
         .status()
@@ -220,6 +229,12 @@ fn sigkill_at_random_moments_never_loses_finished_requests() {
             .process_group(0)
             .spawn()
             .unwrap();
+        // The random moment is counted from the trace's creation, so slow start-up (a loaded
+        // machine, a debug build hashing the library) does not turn kills into no-ops.
+        let started = Instant::now();
+        while !out.exists() && started.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         std::thread::sleep(delay);
         // Kill the supervisor and the recorder together, as a power cut of the process tree would.
         let _ = Command::new("kill")

@@ -14,9 +14,15 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
         match reader::read_checked(p) {
             Ok(c) => {
                 let t = &c.trace;
+                let problems = c.problems();
                 match &t.damage {
                     None => crate::out_line!(
-                        "{shown}: ok ({} frames, {} requests, {}{})",
+                        "{shown}: {} ({} frames, {} requests, {}{})",
+                        if problems.is_empty() {
+                            "ok"
+                        } else {
+                            "trace readable"
+                        },
                         t.frames,
                         t.requests.len(),
                         match &c.journal {
@@ -34,7 +40,7 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
                         code = exit::DAMAGED;
                     }
                 }
-                for problem in c.problems() {
+                for problem in problems {
                     crate::out_line!("{shown}: {problem}");
                     code = exit::DAMAGED;
                 }

@@ -228,8 +228,8 @@ pub fn read_checked(path: &Path) -> Result<Checked, TraceError> {
 pub fn parse_with_journal(trace: &[u8], journal: &[u8]) -> Result<Checked, TraceError> {
     let parsed = parse_any(trace, "fuzz.rktrace".into(), false)?;
     let path = "fuzz.rktrace.journal".to_string();
-    let journal =
-        (parsed.trace.end.is_none()).then(|| (path.clone(), parse_any(journal, path, true)));
+    let journal = (parsed.trace.end.is_none() && !journal.is_empty())
+        .then(|| (path.clone(), parse_any(journal, path, true)));
     Ok(attach_journal(parsed, journal))
 }
 
