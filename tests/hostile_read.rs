@@ -106,3 +106,72 @@ fn f16_flipped_header_bits_are_named_and_the_trace_still_reports() {
         assert_eq!(v["requests"], c["requests"], "byte {byte}: same figures");
     }
 }
+
+/// The fuzz seeds (a crashed run's trace + journal, whole and damaged) are what they say they
+/// are, and every renderer handles what the reader recovers from them (the fuzz target's path).
+#[test]
+fn fuzz_seeds_exercise_the_journal_merge_and_every_renderer() {
+    use rkbench::report::{render, Format};
+    use rkbench::trace::reader::{parse_with_journal, JournalCheck};
+    let seed = |name: &str| {
+        let b = std::fs::read(root().join("fuzz/seeds").join(name)).unwrap();
+        let at = b
+            .windows(8)
+            .skip(1)
+            .position(|w| w == rkbench::trace::MAGIC)
+            .unwrap()
+            + 1;
+        parse_with_journal(&b[..at], &b[at..]).unwrap()
+    };
+    let whole = seed("crashed-run.bin");
+    assert!(matches!(
+        whole.journal,
+        JournalCheck::Merged {
+            requests: 1,
+            damage: None,
+            ..
+        }
+    ));
+    assert_eq!(whole.trace.requests.len(), 2);
+    for name in ["journal-corrupt-frame.bin", "journal-torn.bin"] {
+        let c = seed(name);
+        assert!(
+            matches!(
+                c.journal,
+                JournalCheck::Merged {
+                    damage: Some(_),
+                    ..
+                }
+            ),
+            "{name}: {:?}",
+            c.journal
+        );
+        assert_eq!(c.problems().len(), 1, "{name}");
+    }
+    let foreign = seed("journal-foreign.bin");
+    assert!(matches!(foreign.journal, JournalCheck::NotMerged { .. }));
+    assert_eq!(foreign.trace.requests.len(), 1);
+    let flag = seed("journal-flag-cleared.bin");
+    assert!(matches!(
+        flag.journal,
+        JournalCheck::Merged {
+            damage: Some(_),
+            requests: 1,
+            ..
+        }
+    ));
+    let zeros = seed("trace-zero-tail.bin");
+    assert!(matches!(
+        zeros.trace.damage,
+        Some(rkbench::trace::Damage::Truncated { .. })
+    ));
+    assert!(matches!(
+        zeros.journal,
+        JournalCheck::Merged { requests: 1, .. }
+    ));
+    for c in [whole, foreign, flag, zeros] {
+        for f in [Format::Json, Format::Markdown, Format::Csv, Format::Html] {
+            assert!(!render(&c.trace, f).is_empty());
+        }
+    }
+}

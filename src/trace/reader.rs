@@ -822,6 +822,61 @@ mod tests {
         );
     }
 
+    /// A trace without an end, and journals for it: bound to it, to another trace, unbound.
+    fn in_flight_journal(binding: Option<&[u8]>) -> Vec<u8> {
+        let mut j = file_header(FLAG_JOURNAL).to_vec();
+        let mut recs = Vec::new();
+        if let Some(h) = binding {
+            recs.push(Record::Binding(JournalBinding {
+                header_sha256: h.to_vec(),
+                trace_name: "t.rktrace".into(),
+            }));
+        }
+        recs.push(Record::Partial(RequestRecord {
+            index: 1,
+            status: Status::InFlight,
+            ..Default::default()
+        }));
+        for (i, r) in recs.iter().enumerate() {
+            let (k, p) = encode_record(r).unwrap();
+            encode_frame(i as u32, k, &p, &mut j);
+        }
+        j
+    }
+
+    #[test]
+    fn a_journal_is_merged_only_into_the_trace_it_is_bound_to() {
+        let mut t = sample();
+        // Drop the end record: the run did not finish.
+        let header_len = u32::from_le_bytes(t[16..20].try_into().unwrap()) as usize;
+        let header_payload = t[32..32 + header_len].to_vec();
+        let first = 32 + crate::trace::pad16(header_len);
+        let second_len = u32::from_le_bytes(t[first..first + 4].try_into().unwrap()) as usize;
+        t.truncate(first + 16 + crate::trace::pad16(second_len));
+        let own: [u8; 32] = Sha256::digest(&header_payload).into();
+        let c = parse_with_journal(&t, &in_flight_journal(Some(&own))).unwrap();
+        assert_eq!(c.trace.requests.len(), 2);
+        assert!(matches!(
+            c.journal,
+            JournalCheck::Merged {
+                requests: 1,
+                damage: None,
+                ..
+            }
+        ));
+        assert!(c.problems().is_empty());
+        for other in [Some(&[7u8; 32][..]), None] {
+            let c = parse_with_journal(&t, &in_flight_journal(other)).unwrap();
+            assert_eq!(c.trace.requests.len(), 1, "{other:?}");
+            assert!(matches!(c.journal, JournalCheck::NotMerged { .. }));
+            assert_eq!(c.problems().len(), 1);
+        }
+        // A format-1.0 trace (written before bindings) merges an unbound journal as before.
+        t[10] = 0;
+        let c = parse_with_journal(&t, &in_flight_journal(None)).unwrap();
+        assert_eq!(c.trace.requests.len(), 2);
+    }
+
     /// F10: a zero frame header ends the frames as a torn tail, whatever follows it.
     #[test]
     fn torn_tail_is_decided_from_the_next_frame_header() {
