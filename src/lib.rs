@@ -16,10 +16,12 @@ pub mod http;
 pub mod provenance;
 #[cfg(feature = "record")]
 pub mod record;
+pub mod reference;
 pub mod report;
 #[cfg(feature = "record")]
 #[allow(unsafe_code)] // the FFI boundary to librkllmrt.so
 pub mod runtime;
 pub mod stats;
 pub mod suite;
+pub mod token_input;
 pub mod trace;

@@ -40,6 +40,8 @@ pub struct Suite {
     pub sha256: String,
     /// The tests in file order (legacy files: performance tests, then quality tests).
     pub tests: Vec<TestCase>,
+    /// Warm-up requests the suite asks for before the measured ones (`--warmup` overrides it).
+    pub warmup: u32,
 }
 
 /// One prompt to run, with its knobs resolved (test value, else suite default, else unset).
@@ -52,8 +54,12 @@ pub struct TestCase {
     pub name: String,
     /// Grouping for reports; `completion` for speed tests, `general` when not given.
     pub category: String,
-    /// The user turn sent to the model (for `messages`, the user contents joined by a blank line).
+    /// The user turn sent to the model (for `messages`, the user contents joined by a blank line);
+    /// empty for a test with `input_tokens`.
     pub prompt: String,
+    /// Exact token input instead of a prompt: this many token ids go to the runtime as
+    /// `RKLLM_INPUT_TOKEN` (see [`crate::token_input`]), so prefill is exactly this long.
+    pub input_tokens: Option<u32>,
     /// The system prompt, when the test uses `messages` with a `system` entry.
     pub system: Option<String>,
     /// Output cap; `None` leaves it to the runner's own default.
@@ -85,7 +91,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../fixtures/suites/default.json")),
     ("quick", include_str!("../fixtures/suites/quick.json")),
     ("context", include_str!("../fixtures/suites/context.json")),
+    ("rockchip", include_str!("../fixtures/suites/rockchip.json")),
 ];
+
+/// Largest `input_tokens` a test may ask for (no RKLLM context window is longer).
+pub const MAX_INPUT_TOKENS: u32 = 1 << 20;
 
 /// Prefix of [`Suite::source`] for built-in suites; [`load`] also accepts it, so a report's
 /// `source` can be passed straight back in.
@@ -154,10 +164,10 @@ pub fn parse(text: &str, source: &str) -> Result<Suite, SuiteError> {
     let legacy = top.contains_key("performance_tests") || top.contains_key("quality_tests");
 
     // Second pass: typed, straight from the text, so data errors keep their line:column.
-    let (name, description, raw) = if legacy {
+    let (name, description, warmup, raw) = if legacy {
         let file: LegacyFile = serde_json::from_str(body).map_err(|e| json_error(source, &e))?;
         let description = format!("legacy prompt file {source}");
-        (None, description, legacy_tests(source, file)?)
+        (None, description, 0, legacy_tests(source, file)?)
     } else {
         let file: RawSuite = serde_json::from_str(body).map_err(|e| json_error(source, &e))?;
         let defaults = file.defaults.unwrap_or_default();
@@ -174,7 +184,12 @@ pub fn parse(text: &str, source: &str) -> Result<Suite, SuiteError> {
             .enumerate()
             .map(|(i, t)| native_test(source, i, t, &defaults))
             .collect::<Result<Vec<_>, _>>()?;
-        (file.name, file.description.unwrap_or_default(), tests)
+        (
+            file.name,
+            file.description.unwrap_or_default(),
+            file.warmup.unwrap_or(0),
+            tests,
+        )
     };
 
     let tests = finish_tests(source, raw)?;
@@ -187,7 +202,48 @@ pub fn parse(text: &str, source: &str) -> Result<Suite, SuiteError> {
         source: source.to_string(),
         sha256,
         tests,
+        warmup,
     })
+}
+
+impl Suite {
+    /// Removes the exact-token tests whose input plus output cap (`cap_override`, else the
+    /// test's) cannot fit a context window of `max_context_len` tokens, and returns one line per
+    /// removed test. This is how the `context` suite goes "up to what --max-context-len allows":
+    /// the runtime would reject such a request, or silently truncate it, after the model loaded.
+    pub fn drop_tests_beyond(
+        &mut self,
+        max_context_len: i32,
+        cap_override: Option<u32>,
+    ) -> Vec<String> {
+        let mut dropped = Vec::new();
+        self.tests.retain(|t| {
+            let Some(n) = t.input_tokens else {
+                return true;
+            };
+            let cap = cap_override.or(t.max_new_tokens).unwrap_or(0);
+            let need = u64::from(n) + u64::from(cap);
+            let fits = need <= u64::try_from(max_context_len).unwrap_or(0);
+            if !fits {
+                dropped.push(format!(
+                    "test {} skipped: {n} input + {cap} new tokens do not fit --max-context-len {max_context_len}",
+                    t.id
+                ));
+            }
+            fits
+        });
+        dropped
+    }
+}
+
+impl TestCase {
+    /// What the test sends, for listings and reports: the exact token count, or the prompt size.
+    pub fn input_label(&self) -> String {
+        match self.input_tokens {
+            Some(n) => format!("{n} tokens (exact)"),
+            None => format!("{} chars", self.prompt.chars().count()),
+        }
+    }
 }
 
 impl SuiteError {
@@ -308,6 +364,8 @@ fn check_positive(
 struct RawSuite {
     name: Option<String>,
     description: Option<String>,
+    /// Warm-up requests before the measured ones.
+    warmup: Option<u32>,
     defaults: Option<RawDefaults>,
     tests: Vec<RawTest>,
 }
@@ -330,6 +388,7 @@ struct RawTest {
     category: Option<String>,
     prompt: Option<String>,
     messages: Option<Vec<RawMessage>>,
+    input_tokens: Option<u32>,
     max_new_tokens: Option<u32>,
     #[serde(default, deserialize_with = "de_timeout")]
     timeout: Option<Duration>,
@@ -392,6 +451,7 @@ struct Pending {
     category: String,
     prompt: Option<String>,
     messages: Option<Vec<RawMessage>>,
+    input_tokens: Option<u32>,
     max_new_tokens: Option<u32>,
     timeout: Option<Duration>,
     think: Option<bool>,
@@ -408,6 +468,12 @@ fn native_test(
     let whose = format!("test {:?} ({at})", t.id);
     check_positive(source, &whose, "max_new_tokens", t.max_new_tokens)?;
     check_positive(source, &whose, "repeat", t.repeat)?;
+    check_positive(source, &whose, "input_tokens", t.input_tokens)?;
+    if let Some(n) = t.input_tokens.filter(|&n| n > MAX_INPUT_TOKENS) {
+        return Err(SuiteError::new(format!(
+            "suite file {source}: {whose} has input_tokens {n}; the most rkbench sends is {MAX_INPUT_TOKENS} (no RKLLM context is longer)"
+        )));
+    }
     Ok(Pending {
         at,
         id: t.id,
@@ -418,6 +484,7 @@ fn native_test(
             .unwrap_or_else(|| "general".to_string()),
         prompt: t.prompt,
         messages: t.messages,
+        input_tokens: t.input_tokens,
         max_new_tokens: t.max_new_tokens.or(defaults.max_new_tokens),
         timeout: t.timeout.or(defaults.timeout),
         think: t.think.or(defaults.think),
@@ -497,6 +564,7 @@ fn legacy_tests(source: &str, file: LegacyFile) -> Result<Vec<Pending>, SuiteErr
                 category,
                 prompt: Some(t.prompt),
                 messages: None,
+                input_tokens: None,
                 max_new_tokens,
                 timeout: None,
                 think: None,
@@ -547,21 +615,27 @@ fn finish_tests(source: &str, pending: Vec<Pending>) -> Result<Vec<TestCase>, Su
         seen.insert(p.id.clone(), at.clone());
 
         let test = format!("test {:?} ({at})", p.id);
-        let (prompt, system) = match (p.prompt, p.messages) {
-            (Some(_), Some(_)) => {
+        let (prompt, system) = match (p.prompt, p.messages, p.input_tokens) {
+            (Some(_), Some(_), _) => {
                 return Err(SuiteError::new(format!(
                     "suite file {source}: {test} has both \"prompt\" and \"messages\"; keep only one of them"
                 )))
             }
-            (None, None) => {
+            (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
                 return Err(SuiteError::new(format!(
-                    "suite file {source}: {test} has neither \"prompt\" nor \"messages\"; give it one of them"
+                    "suite file {source}: {test} has \"input_tokens\" and a prompt; an exact token input replaces the prompt, keep only one of them"
                 )))
             }
-            (Some(prompt), None) => (prompt, None),
-            (None, Some(messages)) => from_messages(source, &test, messages)?,
+            (None, None, None) => {
+                return Err(SuiteError::new(format!(
+                    "suite file {source}: {test} has neither \"prompt\" nor \"messages\"; give it one of them (or \"input_tokens\" for an exact token input)"
+                )))
+            }
+            (None, None, Some(_)) => (String::new(), None),
+            (Some(prompt), None, None) => (prompt, None),
+            (None, Some(messages), None) => from_messages(source, &test, messages)?,
         };
-        if prompt.trim().is_empty() {
+        if p.input_tokens.is_none() && prompt.trim().is_empty() {
             return Err(SuiteError::new(format!(
                 "suite file {source}: {test} has an empty prompt; write the prompt text or remove the test"
             )));
@@ -576,6 +650,7 @@ fn finish_tests(source: &str, pending: Vec<Pending>) -> Result<Vec<TestCase>, Su
             category: p.category,
             prompt,
             system,
+            input_tokens: p.input_tokens,
             max_new_tokens: p.max_new_tokens,
             timeout: p.timeout,
             think: p.think,
@@ -724,42 +799,110 @@ mod tests {
     }
 
     #[test]
-    fn context_prompts_grow_to_their_targets() {
+    fn context_is_exact_token_inputs_doubling_from_128() {
         let s = load("context").unwrap_or_else(|e| panic!("{e}"));
-        let ids: Vec<&str> = s.tests.iter().map(|t| t.id.as_str()).collect();
+        let lengths: Vec<Option<u32>> = s.tests.iter().map(|t| t.input_tokens).collect();
+        let want: Vec<Option<u32>> = (0..8).map(|k| Some(128 << k)).collect();
+        assert_eq!(lengths, want);
+        for t in &s.tests {
+            let n = t.input_tokens.unwrap_or(0);
+            assert_eq!(t.id, format!("context_{n:04}"));
+            assert_eq!(t.prompt, "");
+            assert_eq!(t.max_new_tokens, Some(64));
+            assert_eq!(t.category, "context");
+            assert_eq!(t.input_label(), format!("{n} tokens (exact)"));
+        }
+    }
+
+    #[test]
+    fn context_goes_as_far_as_the_context_window_allows() {
+        let mut s = load("context").unwrap_or_else(|e| panic!("{e}"));
+        // 2048 + 64 fits 4096; 4096 + 64 does not.
+        let dropped = s.drop_tests_beyond(4096, None);
+        let kept: Vec<&str> = s.tests.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(
-            ids,
+            kept,
             [
                 "context_0128",
                 "context_0256",
                 "context_0512",
                 "context_1024",
-                "context_2048",
-                "context_4096"
+                "context_2048"
             ]
         );
-        let question = s.tests[0].prompt.rsplit("\n\n").next().unwrap_or_default();
-        assert!(question.starts_with("Question:"));
-        let mut previous = 0;
-        for t in &s.tests {
-            let target: f64 = t.id["context_".len()..].parse().unwrap_or(0.0);
-            let bytes = t.prompt.len() as f64;
-            assert!(
-                (bytes - 4.0 * target).abs() <= 0.15 * 4.0 * target,
-                "{}: {bytes} bytes, want about {}",
-                t.id,
-                4.0 * target
-            );
-            assert!(t.prompt.len() > previous, "{} does not grow", t.id);
-            previous = t.prompt.len();
-            assert!(
-                t.prompt.ends_with(question),
-                "{} asks another question",
-                t.id
-            );
-            assert_eq!(t.max_new_tokens, Some(64));
-            assert_eq!(t.category, "context");
-        }
+        assert_eq!(dropped.len(), 3);
+        assert_eq!(
+            dropped[0],
+            "test context_4096 skipped: 4096 input + 64 new tokens do not fit --max-context-len 4096"
+        );
+        // The exact boundary fits; a --max-new-tokens override counts instead of the test's cap.
+        let mut s = load("context").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.drop_tests_beyond(4160, None).len(), 2);
+        let mut s = load("context").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.drop_tests_beyond(4160, Some(65)).len(), 3);
+        // Prompt tests are never dropped (their length is the tokenizer's business).
+        let mut d = load("default").unwrap_or_else(|e| panic!("{e}"));
+        assert!(d.drop_tests_beyond(1, None).is_empty());
+        let mut s = load("context").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.drop_tests_beyond(-1, None).len(), 8);
+        assert!(s.tests.is_empty());
+    }
+
+    #[test]
+    fn rockchip_follows_the_published_method() {
+        let s = load("rockchip").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.tests.len(), 1);
+        let t = &s.tests[0];
+        assert_eq!(t.input_tokens, Some(crate::reference::METHOD_INPUT_TOKENS));
+        assert_eq!(t.max_new_tokens, Some(crate::reference::METHOD_NEW_TOKENS));
+        assert_eq!(t.think, Some(false));
+        assert_eq!(t.repeat, 10);
+        assert_eq!(s.warmup, 2);
+        assert!(s.description.contains("suite show rockchip"));
+    }
+
+    #[test]
+    fn input_tokens_replaces_the_prompt() {
+        let s = parse(
+            r#"{"warmup": 3, "tests": [{"id": "x", "input_tokens": 300, "max_new_tokens": 8}]}"#,
+            "t.json",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.warmup, 3);
+        assert_eq!(s.tests[0].input_tokens, Some(300));
+        assert_eq!(s.tests[0].prompt, "");
+        assert_eq!(s.tests[0].input_label(), "300 tokens (exact)");
+        let p = parse(r#"{"tests": [{"id": "x", "prompt": "abc"}]}"#, "t.json")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.warmup, 0);
+        assert_eq!(p.tests[0].input_tokens, None);
+        assert_eq!(p.tests[0].input_label(), "3 chars");
+
+        let e = err(r#"{"tests": [{"id": "a", "prompt": "p", "input_tokens": 5}]}"#);
+        assert!(e.contains("has \"input_tokens\" and a prompt"), "{e}");
+        let e = err(
+            r#"{"tests": [{"id": "a", "messages": [{"role": "user", "content": "u"}], "input_tokens": 5}]}"#,
+        );
+        assert!(e.contains("has \"input_tokens\" and a prompt"), "{e}");
+        let e = err(r#"{"tests": [{"id": "a", "input_tokens": 0}]}"#);
+        assert!(
+            e.contains("has input_tokens 0; it must be at least 1"),
+            "{e}"
+        );
+        let e = err(r#"{"tests": [{"id": "a", "input_tokens": 2000000}]}"#);
+        assert!(
+            e.contains("has input_tokens 2000000; the most rkbench sends is 1048576"),
+            "{e}"
+        );
+        let e = err(r#"{"tests": [{"id": "a", "input_tokens": -3}]}"#);
+        assert!(e.contains("invalid value: integer -3"), "{e}");
+        let e = err(r#"{"tests": [{"id": "a"}]}"#);
+        assert!(
+            e.contains("or \"input_tokens\" for an exact token input"),
+            "{e}"
+        );
+        let e = err(r#"{"warmup": -1, "tests": [{"id": "a", "prompt": "p"}]}"#);
+        assert!(e.contains("invalid value: integer -1"), "{e}");
     }
 
     #[test]
@@ -789,6 +932,7 @@ mod tests {
                 category: "general".into(),
                 prompt: "hello".into(),
                 system: None,
+                input_tokens: None,
                 max_new_tokens: Some(100),
                 timeout: Some(Duration::from_secs(300)),
                 think: Some(false),

@@ -111,6 +111,7 @@ fn hostile_model_text_cannot_break_reports() {
         skipped_unknown: 0,
         journal_requests: 0,
         server: None,
+        inputs: vec![],
     };
     let md = rkbench::report::render(&trace, rkbench::report::Format::Markdown);
     // The response fence must be longer than any backtick run inside it.

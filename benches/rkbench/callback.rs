@@ -80,6 +80,7 @@ pub fn run(env: &Env, out: &mut Report) {
     let rt = Runtime::load(&env.fake_lib, None).expect("load the simulated runtime");
     let params = init_params(&env.model.to_string_lossy());
     let opts = RunOptions {
+        token_ids: None,
         prompt: PROMPT.into(),
         enable_thinking: false,
         keep_history: false,

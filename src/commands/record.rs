@@ -33,7 +33,23 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
     if a.sample_interval < std::time::Duration::from_millis(10) {
         return Err(Error::usage("--sample-interval must be at least 10ms"));
     }
-    let suite = suite::load(&a.suite).map_err(|e| Error::input(e.to_string()))?;
+    let mut suite = suite::load(&a.suite).map_err(|e| Error::input(e.to_string()))?;
+    // Exact-token tests longer than the context window are left out (the `context` suite goes
+    // as far as --max-context-len allows).
+    let dropped = suite.drop_tests_beyond(a.max_context_len, a.max_new_tokens);
+    if suite.tests.is_empty() {
+        return Err(Error::input(format!(
+            "suite {}: no test fits --max-context-len {} ({}); raise --max-context-len",
+            suite.name,
+            a.max_context_len,
+            dropped.join("; ")
+        )));
+    }
+    if !a.quiet && !supervise::is_child() {
+        for d in &dropped {
+            eprintln!("rkbench: {d}");
+        }
+    }
     let model = model_info(&a.model)?;
     let lib_path = library::resolve_lib(a.lib.as_deref())?;
     if !a.sweep.is_empty() && !supervise::is_child() {
@@ -206,7 +222,8 @@ pub fn run(a: RecordArgs, argv: Vec<String>) -> Result<i32> {
         out: out.clone(),
         chat_template,
         repeat: a.repeat.max(1),
-        warmup: a.warmup,
+        // --warmup wins; otherwise the suite's own (the rockchip suite asks for 2).
+        warmup: if a.warmup > 0 { a.warmup } else { suite.warmup },
         order,
         seed: a.seed,
         cooldown: a.cooldown.unwrap_or_default(),

@@ -61,6 +61,15 @@ fn show(s: &Suite) {
     if !s.description.is_empty() {
         println!("{}", s.description);
     }
+    if s.warmup > 0 {
+        println!(
+            "warm-up: {} requests before the measured ones (--warmup overrides)",
+            s.warmup
+        );
+    }
+    if s.source == "built-in:rockchip" {
+        println!("\n{}", crate::reference::METHOD_TEXT);
+    }
     for t in &s.tests {
         let mut opts = Vec::new();
         if let Some(n) = t.max_new_tokens {
@@ -76,14 +85,18 @@ fn show(s: &Suite) {
             opts.push(format!("repeat {}", t.repeat));
         }
         println!(
-            "\n{} — {} [{}] ({} chars{}{})",
+            "\n{} — {} [{}] ({}{}{})",
             t.id,
             t.name,
             t.category,
-            t.prompt.chars().count(),
+            t.input_label(),
             if opts.is_empty() { "" } else { "; " },
             opts.join(", ")
         );
+        if let Some(n) = t.input_tokens {
+            println!("  {}", crate::token_input::describe(n));
+            continue;
+        }
         let preview: String = t.prompt.chars().take(200).collect();
         println!(
             "  {}{}",

@@ -12,8 +12,8 @@ use crate::error::{exit, Error, Result};
 use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime};
 use crate::suite::{Suite, TestCase};
 use crate::trace::{
-    CapSource, Journal, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunStatus, Status,
-    TokenChunk, TraceWriter,
+    input_type, CapSource, Journal, PerfStat, Record, RequestInput, RequestRecord, RunEnd,
+    RunHeader, RunStatus, Status, TokenChunk, TraceWriter,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -407,7 +407,10 @@ impl Orchestrator<'_> {
             test_id: test.id.clone(),
             name: test.name.clone(),
             category: test.category.clone(),
-            prompt: test.prompt.clone(),
+            prompt: match test.input_tokens {
+                Some(n) => crate::token_input::describe(n),
+                None => test.prompt.clone(),
+            },
             repeat_index: slot.repeat,
             warmup: slot.warmup,
             think,
@@ -417,9 +420,14 @@ impl Orchestrator<'_> {
             run_return: i32::MIN,
             ..Default::default()
         };
+        // What is fed goes into the trace before the request starts, so even a request that
+        // crashes the runtime says what it was given.
+        self.out
+            .append(&Record::Input(input_record(index, test.input_tokens)))?;
         let t0 = self.link.submit(Job {
             opts: RunOptions {
                 prompt: test.prompt.clone(),
+                token_ids: test.input_tokens.map(crate::token_input::ids),
                 enable_thinking: think && abi.has_thinking(),
                 keep_history: false,
                 max_new_tokens: per_run,
@@ -580,6 +588,24 @@ fn next_slot(slots: &[Slot], position: usize, measured: u32, plan: &RecordPlan) 
     let mut s = **measured_slots.get(past % per_round).unwrap_or(&&slots[0]);
     s.repeat += (1 + past / per_round) as u32 * plan.repeat.max(1);
     Some(s)
+}
+
+/// The trace's record of what request `index` feeds the runtime.
+fn input_record(index: u32, input_tokens: Option<u32>) -> RequestInput {
+    match input_tokens {
+        Some(n) => RequestInput {
+            index,
+            input_type: input_type::TOKEN,
+            n_tokens: n,
+            first_id: crate::token_input::FIRST_ID,
+            id_span: crate::token_input::SPAN as u32,
+        },
+        None => RequestInput {
+            index,
+            input_type: input_type::PROMPT,
+            ..RequestInput::default()
+        },
+    }
 }
 
 /// Move a request's capture into its record; returns t_end − t0 if FINISH/ERROR arrived.

@@ -115,12 +115,14 @@ mod tests {
                     category: String::new(),
                     prompt: "p".into(),
                     system: None,
+                    input_tokens: None,
                     max_new_tokens: None,
                     timeout: None,
                     think: None,
                     repeat: 1,
                 })
                 .collect(),
+            warmup: 0,
         }
     }
 

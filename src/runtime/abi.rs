@@ -18,6 +18,22 @@ pub const RKLLM_RUN_GET_LAST_HIDDEN_LAYER: c_int = 4;
 
 /// `RKLLMInputType::RKLLM_INPUT_PROMPT`.
 pub const RKLLM_INPUT_PROMPT: c_int = 0;
+/// `RKLLMInputType::RKLLM_INPUT_TOKEN` (1.1+): token ids, no tokenizer or chat template.
+pub const RKLLM_INPUT_TOKEN: c_int = 1;
+
+/// `RKLLMTokenInput` (1.1+, the same in every generation): a member of the input union.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct RKLLMTokenInput {
+    pub input_ids: *mut i32,
+    pub n_tokens: usize,
+}
+
+const _: () = {
+    assert!(size_of::<RKLLMTokenInput>() == 16);
+    assert!(offset_of!(RKLLMTokenInput, input_ids) == 0);
+    assert!(offset_of!(RKLLMTokenInput, n_tokens) == 8);
+};
 /// `RKLLMInferMode::RKLLM_INFER_GENERATE`.
 pub const RKLLM_INFER_GENERATE: c_int = 0;
 
@@ -101,6 +117,7 @@ pub mod v1_1 {
     #[derive(Clone, Copy)]
     pub union RKLLMInputUnion {
         pub prompt_input: *const c_char,
+        pub token_input: RKLLMTokenInput,
         pub _size: [u64; 3],
     }
 
@@ -265,6 +282,7 @@ pub mod v1_2_1 {
     #[derive(Clone, Copy)]
     pub union RKLLMInputUnion {
         pub prompt_input: *const c_char,
+        pub token_input: RKLLMTokenInput,
         pub _size: [u64; 6],
     }
 
@@ -340,6 +358,7 @@ pub mod v1_3_0 {
     #[derive(Clone, Copy)]
     pub union RKLLMInputUnion {
         pub prompt_input: *const c_char,
+        pub token_input: RKLLMTokenInput,
         pub _size: [u64; 18],
     }
 

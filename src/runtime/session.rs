@@ -57,6 +57,9 @@ pub struct InitParams {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub prompt: String,
+    /// Exact token input: when set, these ids are sent as `RKLLM_INPUT_TOKEN` and `prompt` is
+    /// not sent.
+    pub token_ids: Option<Vec<i32>>,
     pub enable_thinking: bool,
     pub keep_history: bool,
     /// 1.3.0 only: per-run cap (≤ 0 = the init value).
@@ -234,19 +237,36 @@ impl<S: CallbackSink> Session<S> {
     /// `rkllm_run`, blocking until the runtime returns. Returns its return code.
     pub fn run(&mut self, opts: &RunOptions) -> Result<i32> {
         let prompt = cstring(&opts.prompt, "prompt")?;
+        // The runtime takes `int32_t*` (non-const) but only reads it; the copy keeps our
+        // options untouched whatever it does.
+        let mut ids: Vec<i32> = opts.token_ids.clone().unwrap_or_default();
+        let (input_type, token_input) = match &opts.token_ids {
+            Some(_) => (
+                abi::RKLLM_INPUT_TOKEN,
+                Some(abi::RKLLMTokenInput {
+                    input_ids: ids.as_mut_ptr(),
+                    n_tokens: ids.len(),
+                }),
+            ),
+            None => (abi::RKLLM_INPUT_PROMPT, None),
+        };
         let role = c"user";
         let ud = (&mut *self.ctx) as *mut Ctx<S> as *mut c_void;
         let keep = c_int::from(opts.keep_history);
-        // SAFETY: input and infer structs are the mirrors for this ABI; the prompt/role strings
-        // and structs live on this stack frame until rkllm_run returns (it blocks).
+        // SAFETY: input and infer structs are the mirrors for this ABI; the prompt/role strings,
+        // the token ids and the structs live on this stack frame until rkllm_run returns (it
+        // blocks); the union member written matches `input_type`.
         let rc = unsafe {
             match self.abi {
                 AbiVersion::V1_1 => {
                     let mut input = v1_1::RKLLMInput {
-                        input_type: abi::RKLLM_INPUT_PROMPT,
+                        input_type,
                         u: v1_1::RKLLMInputUnion { _size: [0; 3] },
                     };
-                    input.u.prompt_input = prompt.as_ptr();
+                    match token_input {
+                        Some(t) => input.u.token_input = t,
+                        None => input.u.prompt_input = prompt.as_ptr(),
+                    }
                     let mut infer = v1_1::RKLLMInferParam {
                         mode: abi::RKLLM_INFER_GENERATE,
                         lora_params: std::ptr::null_mut(),
@@ -261,10 +281,13 @@ impl<S: CallbackSink> Session<S> {
                 }
                 AbiVersion::V1_2_0 => {
                     let mut input = v1_2_0::RKLLMInput {
-                        input_type: abi::RKLLM_INPUT_PROMPT,
+                        input_type,
                         u: v1_2_0::RKLLMInputUnion { _size: [0; 3] },
                     };
-                    input.u.prompt_input = prompt.as_ptr();
+                    match token_input {
+                        Some(t) => input.u.token_input = t,
+                        None => input.u.prompt_input = prompt.as_ptr(),
+                    }
                     let mut infer = v1_2_0::RKLLMInferParam {
                         mode: abi::RKLLM_INFER_GENERATE,
                         lora_params: std::ptr::null_mut(),
@@ -282,10 +305,13 @@ impl<S: CallbackSink> Session<S> {
                     let mut input = v1_2_1::RKLLMInput {
                         role: role.as_ptr(),
                         enable_thinking: opts.enable_thinking,
-                        input_type: abi::RKLLM_INPUT_PROMPT,
+                        input_type,
                         u: v1_2_1::RKLLMInputUnion { _size: [0; 6] },
                     };
-                    input.u.prompt_input = prompt.as_ptr();
+                    match token_input {
+                        Some(t) => input.u.token_input = t,
+                        None => input.u.prompt_input = prompt.as_ptr(),
+                    }
                     let mut infer = v1_2_1::RKLLMInferParam {
                         mode: abi::RKLLM_INFER_GENERATE,
                         lora_params: std::ptr::null_mut(),
@@ -303,10 +329,13 @@ impl<S: CallbackSink> Session<S> {
                     let mut input = v1_3_0::RKLLMInput {
                         role: role.as_ptr(),
                         enable_thinking: opts.enable_thinking,
-                        input_type: abi::RKLLM_INPUT_PROMPT,
+                        input_type,
                         u: v1_3_0::RKLLMInputUnion { _size: [0; 18] },
                     };
-                    input.u.prompt_input = prompt.as_ptr();
+                    match token_input {
+                        Some(t) => input.u.token_input = t,
+                        None => input.u.prompt_input = prompt.as_ptr(),
+                    }
                     let mut infer = v1_3_0::RKLLMInferParam {
                         mode: abi::RKLLM_INFER_GENERATE,
                         lora_params: std::ptr::null_mut(),

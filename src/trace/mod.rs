@@ -88,6 +88,7 @@ pub(crate) fn encode_record(
         Record::ServerRequest(x) => (server::kind::SERVER_REQUEST, rkyv::to_bytes::<Error>(x)?),
         Record::ServerPartial(x) => (server::kind::SERVER_PARTIAL, rkyv::to_bytes::<Error>(x)?),
         Record::Binding(x) => (kind::BINDING, rkyv::to_bytes::<Error>(x)?),
+        Record::Input(x) => (kind::INPUT, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

@@ -2,7 +2,8 @@
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
 use super::schema::{
-    kind as k, JournalBinding, Record, RequestRecord, RunEnd, RunHeader, TelemetryBatch, TokenChunk,
+    kind as k, JournalBinding, Record, RequestInput, RequestRecord, RunEnd, RunHeader,
+    TelemetryBatch, TokenChunk,
 };
 use super::server::{kind as sk, ServerRequest, ServerRun, ServerTrace};
 use super::{
@@ -145,6 +146,15 @@ pub struct Trace {
     pub journal_requests: u32,
     /// A run measured through an HTTP server: its chunks (`requests` holds their token view).
     pub server: Option<ServerTrace>,
+    /// What each request fed the runtime (format 1.1+; empty for older traces), in file order.
+    pub inputs: Vec<RequestInput>,
+}
+
+impl Trace {
+    /// What request `index` fed the runtime; `None` = its text prompt (all older traces).
+    pub fn input_of(&self, index: u32) -> Option<&RequestInput> {
+        self.inputs.iter().rev().find(|i| i.index == index)
+    }
 }
 
 /// Map a trace file read-only. The only `unsafe` outside the FFI module.
@@ -355,6 +365,7 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         sk::SERVER_REQUEST => get!(ServerRequest, Record::ServerRequest),
         sk::SERVER_PARTIAL => get!(ServerRequest, Record::ServerPartial),
         k::BINDING => get!(JournalBinding, Record::Binding),
+        k::INPUT => get!(RequestInput, Record::Input),
         _ => None,
     }
 }
@@ -481,6 +492,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         skipped_unknown: 0,
         journal_requests: 0,
         server: None,
+        inputs: Vec::new(),
     };
     let mut have_header = journal;
     let mut header_sha256 = None;
@@ -566,6 +578,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             Record::ServerRun(s) => server.run = Some(s),
             Record::ServerRequest(r) => server.finals.push(r),
             Record::ServerPartial(r) => server.partials.push(r),
+            Record::Input(i) => trace.inputs.push(i),
         }
     }
     if !have_header {

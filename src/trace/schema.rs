@@ -35,6 +35,8 @@ pub enum Record {
     ServerPartial(super::server::ServerRequest),
     /// Journal, first frame (format 1.1): which trace this journal belongs to.
     Binding(JournalBinding),
+    /// What a request fed the runtime (format 1.1+), written before the request starts.
+    Input(RequestInput),
 }
 
 /// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.
@@ -47,6 +49,38 @@ pub mod kind {
     pub const TOKENS: u8 = 6;
     /// Journal binding (format 1.1).
     pub const BINDING: u8 = 7;
+    /// [`super::RequestInput`] (format 1.1). 15 is reserved for more per-request input facts.
+    pub const INPUT: u8 = 14;
+}
+
+/// `RequestInput::input_type` values: the `RKLLMInputType` sent.
+pub mod input_type {
+    /// `RKLLM_INPUT_PROMPT`: text through the runtime's tokenizer and chat template.
+    pub const PROMPT: u32 = 0;
+    /// `RKLLM_INPUT_TOKEN`: token ids, prefill exactly `n_tokens` long.
+    pub const TOKEN: u32 = 1;
+}
+
+/// What one request fed the runtime. A request without one (every trace before format 1.1)
+/// sent its `prompt` as text.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct RequestInput {
+    /// The `RequestRecord::index` it belongs to.
+    pub index: u32,
+    /// See [`input_type`].
+    pub input_type: u32,
+    /// TOKEN: the number of ids fed (the exact prefill length); PROMPT: 0.
+    pub n_tokens: u32,
+    /// TOKEN: id `i` was `first_id + i mod id_span` (see `token_input`); PROMPT: 0, 0.
+    pub first_id: i32,
+    pub id_span: u32,
+}
+
+impl RequestInput {
+    /// An exact token input of `n_tokens` ids.
+    pub fn is_exact_tokens(&self) -> bool {
+        self.input_type == input_type::TOKEN
+    }
 }
 
 /// A slice of an in-flight request's tokens, starting at token `first`.
