@@ -3,6 +3,8 @@
 pub mod aggregate;
 pub mod original;
 pub mod peers;
+pub mod prefill;
+pub mod reference;
 pub mod request;
 pub mod summary;
 pub mod telemetry;
