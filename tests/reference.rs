@@ -205,11 +205,14 @@ fn text_prompts_and_missing_perf_make_the_comparison_approximate() {
 fn context_suite_fit_matches_the_configured_prefill_cost() {
     let dir = tempdir("ref-context");
     let out = dir.join("c.rktrace");
-    const SCALE: f64 = 0.005;
+    // Three runs per length (the fit goes through the medians) at a time scale where sleep
+    // overshoot on a busy machine stays small against a 4096-token prefill.
+    const SCALE: f64 = 0.01;
     let env = [
-        ("FAKE_RKLLM_TIME_SCALE", "0.005"),
+        ("FAKE_RKLLM_TIME_SCALE", "0.01"),
         ("FAKE_RKLLM_PREFILL_BASE_MS", "125"),
         ("FAKE_RKLLM_PREFILL_PER_TOKEN_MS", "30"),
+        ("FAKE_RKLLM_DECODE_MS", "20"),
         ("FAKE_RKLLM_OUTPUT_TOKENS", "300"),
     ];
     let lib = fake_lib("1.2.1").display().to_string();
@@ -229,6 +232,10 @@ fn context_suite_fit_matches_the_configured_prefill_cost() {
             "--max-context-len",
             "4160",
             "--no-telemetry",
+            "--repeat",
+            "3",
+            "--order",
+            "blocked",
         ],
         &env,
     );
@@ -245,7 +252,11 @@ fn context_suite_fit_matches_the_configured_prefill_cost() {
         .iter()
         .map(|r| t.input_of(r.index).map_or(0, |i| i.n_tokens))
         .collect();
-    assert_eq!(lens, [128, 256, 512, 1024, 2048, 4096]);
+    let want: Vec<u32> = [128, 256, 512, 1024, 2048, 4096]
+        .iter()
+        .flat_map(|&n| [n; 3])
+        .collect();
+    assert_eq!(lens, want);
     for r in &t.requests {
         assert_eq!(
             r.perf.map(|p| p.prefill_tokens as u32),
@@ -254,7 +265,8 @@ fn context_suite_fit_matches_the_configured_prefill_cost() {
     }
     let metrics: Vec<RequestMetrics> = t.requests.iter().map(RequestMetrics::of).collect();
     let s = prefill::of(&t, &metrics).expect("prefill scaling");
-    assert_eq!(s.points.len(), 6);
+    assert_eq!(s.points.len(), 18);
+    assert_eq!(s.lengths.len(), 6);
     let f = s.fit.expect("fit");
     // The fit is on rkbench's clock (real time): the configured 30 ms/token × time scale.
     let per_token = f.ms_per_token / SCALE;

@@ -63,7 +63,7 @@ pub struct Length {
 pub struct PrefillScaling {
     /// Sorted by input length, then request index.
     pub points: Vec<Point>,
-    /// `None` with fewer than two distinct lengths.
+    /// Through each length's median TTFT; `None` with fewer than two distinct lengths.
     pub fit: Option<Fit>,
     /// Ascending input length.
     pub lengths: Vec<Length>,
@@ -129,9 +129,11 @@ pub fn of_requests(
         return None;
     }
     let points: Vec<Point> = rows.into_iter().map(|(p, _)| p).collect();
-    let xy: Vec<(f64, f64)> = points
+    // The fit goes through each length's median, so one disturbed request (a first-run
+    // outlier, a preempted process) cannot bend the curve.
+    let xy: Vec<(f64, f64)> = lengths
         .iter()
-        .map(|p| (f64::from(p.input_tokens), p.ttft_ms))
+        .map(|l| (f64::from(l.input_tokens), l.ttft_ms_median))
         .collect();
     Some(PrefillScaling {
         fit: fit(&xy),
