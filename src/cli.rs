@@ -1,7 +1,14 @@
-//! Command-line types (argh). Only parsing lives here; each subcommand's work is in `commands`.
+//! Command-line types (argh) and reading the command line as the OS gives it. Only parsing
+//! lives here; each subcommand's work is in `commands`.
+//!
+//! argh parses `&str`s and its `from_env` exits 1 on a non-UTF-8 argument, so the arguments are
+//! read with `args_os`: a non-UTF-8 argument is handed to argh as a placeholder and, where it
+//! lands in a path (`--out`, `--lib`, trace files, …), replaced by its exact bytes afterwards.
+//! Anywhere else it is refused with one line and the bad-input exit code.
+use crate::error::{exit, Error};
 use argh::FromArgs;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// rkbench: benchmark LLMs on Rockchip NPUs through the RKLLM runtime. Record every token on the
 /// board; regenerate reports anywhere, byte-identical. `rkbench --version` shows build provenance.
@@ -23,25 +30,10 @@ pub enum Command {
     Info(InfoArgs),
 }
 
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. 300ms, 30s, 5m"))
-}
-
-pub fn parse_mask(s: &str) -> Result<u32, String> {
-    let t = s.trim();
-    let r = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        u32::from_str_radix(h, 16)
-    } else {
-        t.parse::<u32>()
-    };
-    r.map_err(|_| {
-        format!("{s:?} is not a CPU mask; use hex like 0xF0 (CPUs 4-7, the RK3588 A76 cores)")
-    })
-}
-
-/// Run a prompt suite through librkllmrt.so and record every token into a trace file.
-#[derive(FromArgs, Debug)]
+/// Run a prompt suite through librkllmrt.so and record every token into a trace file. Numeric
+/// values are checked against the runtime's C types before anything loads (ranges below; the
+/// same rules apply to suite files and --sweep values).
+#[derive(FromArgs, Debug, Default, Clone)]
 #[argh(subcommand, name = "record")]
 pub struct RecordArgs {
     /// path to librkllmrt.so (default: $RKLLM_LIB, /usr/lib, /usr/local/lib, beside rkbench)
@@ -50,45 +42,53 @@ pub struct RecordArgs {
     /// the .rkllm model file
     #[argh(option)]
     pub model: PathBuf,
-    /// prompt suite: a built-in name (default, quick, context) or a JSON file
-    #[argh(option, default = "String::from(\"default\")")]
-    pub suite: String,
+    /// prompt suite: a built-in name (default, quick, context) or a JSON file (default: default)
+    #[argh(option)]
+    pub suite: Option<String>,
     /// trace file to write (default: traces/<model>-<UTC time>.rktrace); never overwritten
     #[argh(option)]
     pub out: Option<PathBuf>,
+    /// settings preset: original (the original Python tool's effective settings: top-k 20,
+    /// top-p 0.95, temperature 0.6, repeat-penalty 0.9, frequency-penalty 0.6, presence-penalty
+    /// 0.1, max-context-len 16384, max-new-tokens 4096, cpus-mask 0xF0, threads 4, timeout
+    /// 300s); explicit flags override it
+    #[argh(option)]
+    pub preset: Option<String>,
     /// runtime ABI to assume (1.1, 1.2.0, 1.2.1, 1.3.0) instead of detecting it
     #[argh(option)]
     pub runtime_abi: Option<String>,
-    /// sampling: top-k (default 1)
-    #[argh(option, default = "1")]
-    pub top_k: i32,
-    /// sampling: top-p (default 0.95)
-    #[argh(option, default = "0.95")]
-    pub top_p: f32,
-    /// sampling: temperature (default 0.8)
-    #[argh(option, default = "0.8")]
-    pub temperature: f32,
-    /// sampling: repeat penalty (default 1.1)
-    #[argh(option, default = "1.1")]
-    pub repeat_penalty: f32,
-    /// sampling: frequency penalty (default 0)
-    #[argh(option, default = "0.0")]
-    pub frequency_penalty: f32,
-    /// sampling: presence penalty (default 0)
-    #[argh(option, default = "0.0")]
-    pub presence_penalty: f32,
-    /// context window given to rkllm_init (default 4096)
-    #[argh(option, default = "4096")]
-    pub max_context_len: i32,
-    /// output cap for every request, overriding the suite's per-test caps
+    /// sampling top_k, 1..=1000000 (default 1)
     #[argh(option)]
-    pub max_new_tokens: Option<u32>,
-    /// CPUs the runtime may use, as a hex mask (default 0xF0: the RK3588 A76 cores)
-    #[argh(option, default = "0xF0", from_str_fn(parse_mask))]
-    pub cpus_mask: u32,
-    /// runtime CPU threads (enabled_cpus_num; default: the number of CPUs in --cpus-mask)
+    pub top_k: Option<String>,
+    /// sampling top_p, (0, 1] (default 0.95)
     #[argh(option)]
-    pub threads: Option<u8>,
+    pub top_p: Option<String>,
+    /// sampling temperature, [0, 10] (default 0.8)
+    #[argh(option)]
+    pub temperature: Option<String>,
+    /// sampling repeat penalty, (0, 10] (default 1.1)
+    #[argh(option)]
+    pub repeat_penalty: Option<String>,
+    /// sampling frequency penalty, [-2, 2] (default 0)
+    #[argh(option)]
+    pub frequency_penalty: Option<String>,
+    /// sampling presence penalty, [-2, 2] (default 0)
+    #[argh(option)]
+    pub presence_penalty: Option<String>,
+    /// context window given to rkllm_init, 1..=131072 (default 4096)
+    #[argh(option)]
+    pub max_context_len: Option<String>,
+    /// output cap for every request, 1..=131072 and at most --max-context-len, overriding the
+    /// suite's per-test caps
+    #[argh(option)]
+    pub max_new_tokens: Option<String>,
+    /// CPUs the runtime may use, a mask 0x1..=0xFF (default 0xF0: the RK3588 A76 cores)
+    #[argh(option)]
+    pub cpus_mask: Option<String>,
+    /// runtime CPU threads (enabled_cpus_num), 1..=8 and at most the CPUs in --cpus-mask
+    /// (default: the number of CPUs in --cpus-mask)
+    #[argh(option)]
+    pub threads: Option<String>,
     /// ask the model to think (Qwen3 enable_thinking), overriding the suite
     #[argh(switch)]
     pub think: bool,
@@ -99,23 +99,21 @@ pub struct RecordArgs {
     /// [system, prefix, postfix], e.g. '["", "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"]'
     #[argh(option)]
     pub chat_template: Option<String>,
-    /// per-request deadline (e.g. 5m); at the deadline the request is aborted and its tokens kept
-    #[argh(option, from_str_fn(parse_duration))]
-    pub timeout: Option<Duration>,
-    /// how long to wait for the runtime to stop after rkllm_abort before declaring it hung (default 10s)
-    #[argh(
-        option,
-        default = "Duration::from_secs(10)",
-        from_str_fn(parse_duration)
-    )]
-    pub abort_grace: Duration,
-    /// append new tokens of the request in flight to the trace this often (default 1s)
-    #[argh(
-        option,
-        default = "Duration::from_secs(1)",
-        from_str_fn(parse_duration)
-    )]
-    pub checkpoint_interval: Duration,
+    /// chat template family used to send a suite's system messages: chatml, qwen3 or llama3
+    /// (default: detected from the model file name)
+    #[argh(option)]
+    pub template_family: Option<String>,
+    /// per-request deadline, 1ms..=7days (e.g. 5m); at the deadline the request is aborted and
+    /// its tokens kept (default: none)
+    #[argh(option)]
+    pub timeout: Option<String>,
+    /// how long to wait for the runtime to stop after rkllm_abort before declaring it hung,
+    /// 10ms..=1h (default 10s)
+    #[argh(option)]
+    pub abort_grace: Option<String>,
+    /// append new tokens of the request in flight to the trace this often, 1ms..=1h (default 1s)
+    #[argh(option)]
+    pub checkpoint_interval: Option<String>,
     /// fdatasync after every checkpoint too (default: only after each request; a crash loses
     /// nothing either way, a power cut may lose the last in-flight checkpoints)
     #[argh(switch)]
@@ -127,38 +125,35 @@ pub struct RecordArgs {
     /// keep the KV cache between requests (default: cleared with rkllm_clear_kv_cache)
     #[argh(switch)]
     pub no_clear_kv: bool,
-    /// run each test N times (default 1; multiplies the suite's per-test repeat)
-    #[argh(option, default = "1")]
-    pub repeat: u32,
-    /// warm-up requests before the measured ones: kept in the trace, marked, not in statistics
-    #[argh(option, default = "0")]
-    pub warmup: u32,
+    /// run each test N times, 1..=10000 (default 1; multiplies the suite's per-test repeat)
+    #[argh(option)]
+    pub repeat: Option<String>,
+    /// warm-up requests before the measured ones, 0..=10000: kept in the trace, marked, not in
+    /// statistics (default 0)
+    #[argh(option)]
+    pub warmup: Option<String>,
     /// order of repeated tests: interleaved (a b a b, default), blocked (a a b b), shuffled
-    #[argh(option, default = "String::from(\"interleaved\")")]
-    pub order: String,
+    #[argh(option)]
+    pub order: Option<String>,
     /// seed for --order shuffled (default 0)
     #[argh(option, default = "0")]
     pub seed: u64,
-    /// pause between requests (e.g. 30s) so the board cools down
-    #[argh(option, from_str_fn(parse_duration))]
-    pub cooldown: Option<Duration>,
-    /// stop cleanly between requests once the run has lasted this long (e.g. 30m)
-    #[argh(option, from_str_fn(parse_duration))]
-    pub max_duration: Option<Duration>,
-    /// run at least this many measured requests (repeating the suite if needed)
-    #[argh(option, default = "0")]
-    pub min_requests: u32,
+    /// pause between requests, 0s..=1h (e.g. 30s) so the board cools down
+    #[argh(option)]
+    pub cooldown: Option<String>,
+    /// stop cleanly between requests once the run has lasted this long, 1s..=30days (e.g. 30m)
+    #[argh(option)]
+    pub max_duration: Option<String>,
+    /// run at least this many measured requests, 0..=1000000 (repeating the suite if needed)
+    #[argh(option)]
+    pub min_requests: Option<String>,
     /// sweep a parameter: --sweep max-context-len=4096,8192 (repeatable; every combination is
     /// recorded into its own trace in the --out directory, with index.json)
     #[argh(option)]
     pub sweep: Vec<String>,
-    /// board telemetry sampling interval (default 200ms)
-    #[argh(
-        option,
-        default = "Duration::from_millis(200)",
-        from_str_fn(parse_duration)
-    )]
-    pub sample_interval: Duration,
+    /// board telemetry sampling interval, 10ms..=1h (default 200ms)
+    #[argh(option)]
+    pub sample_interval: Option<String>,
     /// do not sample board telemetry
     #[argh(switch)]
     pub no_telemetry: bool,
@@ -249,4 +244,159 @@ pub struct InfoArgs {
     /// read /sys and /proc under this directory instead of /
     #[argh(option)]
     pub sysfs_root: Option<PathBuf>,
+}
+
+/// The result of reading the command line.
+pub enum Parsed {
+    Run(Box<Cli>),
+    /// `--help` or `--version`: print this on stdout and exit 0.
+    Print(String),
+    /// A usage error argh found: print this on stderr and exit with `code`.
+    Refuse(String, i32),
+}
+
+/// Stands for the non-UTF-8 argument `i` while argh parses (U+FFFE never appears in text).
+fn placeholder(i: usize) -> String {
+    format!("\u{FFFE}rkbench-arg-{i}\u{FFFE}")
+}
+
+/// Parse `argv` (as from `std::env::args_os`). Never panics; a non-UTF-8 argument works where
+/// it is a path and is refused with a clear error elsewhere.
+pub fn parse(argv: &[OsString]) -> Result<Parsed, Error> {
+    let mut text: Vec<String> = Vec::with_capacity(argv.len());
+    let mut foreign: Vec<(String, OsString, bool)> = Vec::new();
+    for (i, a) in argv.iter().enumerate() {
+        match a.to_str() {
+            Some(s) => text.push(s.to_string()),
+            None => {
+                let p = placeholder(i);
+                foreign.push((p.clone(), a.clone(), false));
+                text.push(p);
+            }
+        }
+    }
+    if text.len() == 2 && (text[1] == "--version" || text[1] == "-V") {
+        return Ok(Parsed::Print(crate::provenance::long_version()));
+    }
+    let cmd = if argv.first().is_some_and(|a| a.to_str().is_some()) {
+        text[0].as_str()
+    } else {
+        "rkbench"
+    };
+    let rest: Vec<&str> = text.iter().skip(1).map(String::as_str).collect();
+    let mut cli = match Cli::from_args(&[cmd], &rest) {
+        Ok(c) => c,
+        Err(e) if e.status.is_ok() => return Ok(Parsed::Print(e.output)),
+        Err(e) if foreign.is_empty() => return Ok(Parsed::Refuse(e.output, exit::USAGE)),
+        Err(_) => return Err(not_utf8(&foreign[0].1)),
+    };
+    let mut restore = |p: &mut PathBuf| {
+        if let Some(f) = foreign
+            .iter_mut()
+            .find(|f| p.as_os_str() == OsStr::new(&f.0))
+        {
+            *p = PathBuf::from(f.1.clone());
+            f.2 = true;
+        }
+    };
+    match &mut cli.command {
+        Command::Record(a) => {
+            a.lib.iter_mut().for_each(&mut restore);
+            restore(&mut a.model);
+            a.out.iter_mut().for_each(&mut restore);
+            a.sysfs_root.iter_mut().for_each(&mut restore);
+        }
+        Command::Report(a) => {
+            a.traces.iter_mut().for_each(&mut restore);
+            a.out.iter_mut().for_each(&mut restore);
+        }
+        Command::Verify(a) => a.traces.iter_mut().for_each(&mut restore),
+        Command::Compare(a) => {
+            restore(&mut a.baseline);
+            restore(&mut a.candidate);
+            a.out.iter_mut().for_each(&mut restore);
+        }
+        Command::Info(a) => {
+            a.lib.iter_mut().for_each(&mut restore);
+            a.sysfs_root.iter_mut().for_each(&mut restore);
+        }
+        Command::Suite(_) => {}
+    }
+    match foreign.iter().find(|f| !f.2) {
+        Some(f) => Err(not_utf8(&f.1)),
+        None => Ok(Parsed::Run(Box::new(cli))),
+    }
+}
+
+fn not_utf8(arg: &OsStr) -> Error {
+    Error::input(format!(
+        "argument {:?} is not valid UTF-8; only file paths (--lib, --out, --sysfs-root, trace files) may be, so rename the file or pass a UTF-8 name (e.g. a symlink)",
+        arg.to_string_lossy()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    fn os(v: &[&[u8]]) -> Vec<OsString> {
+        v.iter().map(|b| OsString::from_vec(b.to_vec())).collect()
+    }
+
+    #[test]
+    fn non_utf8_paths_keep_their_bytes() {
+        let argv = os(&[b"rkbench", b"verify", b"a\xff.rktrace", b"b.rktrace"]);
+        let Ok(Parsed::Run(cli)) = parse(&argv) else {
+            panic!("not parsed")
+        };
+        let Command::Verify(v) = cli.command else {
+            panic!("not verify")
+        };
+        assert_eq!(v.traces[0].as_os_str(), argv[2].as_os_str());
+        assert_eq!(v.traces[1], PathBuf::from("b.rktrace"));
+    }
+
+    #[test]
+    fn non_utf8_elsewhere_is_refused_as_bad_input() {
+        for argv in [
+            os(&[b"rkbench", b"suite", b"show", b"s\xff.json"]),
+            os(&[
+                b"rkbench", b"record", b"--model", b"m", b"--top-p", b"0.\xff",
+            ]),
+            os(&[b"rkbench", b"\xffrecord"]),
+            os(&[b"\xff", b"verify", b"x\xff"]),
+        ] {
+            match parse(&argv) {
+                Err(e) => {
+                    assert_eq!(e.exit_code(), exit::INPUT);
+                    assert!(e.msg.contains("is not valid UTF-8"), "{}", e.msg);
+                }
+                Ok(Parsed::Run(c)) if argv[0].to_str().is_none() => {
+                    assert!(matches!(c.command, Command::Verify(_)))
+                }
+                Ok(_) => panic!("accepted {argv:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn help_states_every_range_of_the_validation_table() {
+        let Ok(Parsed::Print(help)) = parse(&os(&[b"rkbench", b"record", b"--help"])) else {
+            panic!("no help")
+        };
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for l in crate::limits::LIMITS {
+            let line = flat
+                .split(" --")
+                .find(|s| s.starts_with(&format!("{} ", l.flag)))
+                .unwrap_or_else(|| panic!("--{} not in help", l.flag));
+            let range = l.range.describe();
+            assert!(
+                line.contains(&range),
+                "--{} help does not say {range}: {line}",
+                l.flag
+            );
+        }
+    }
 }

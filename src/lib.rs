@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod http;
+pub(crate) mod limits;
 pub mod provenance;
 #[cfg(feature = "record")]
 pub mod record;

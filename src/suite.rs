@@ -15,7 +15,7 @@
 //! and says what to do, because the person reading them is usually on a board's serial console
 //! halfway through setting up a run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -42,6 +42,9 @@ pub struct Suite {
     pub tests: Vec<TestCase>,
     /// Warm-up requests the suite asks for before the measured ones (`--warmup` overrides it).
     pub warmup: u32,
+    /// What a lenient legacy import ignored or derived (unknown keys, missing ids), one line
+    /// each; `suite check`, `suite show` and `record` print them as warnings.
+    pub warnings: Vec<String>,
 }
 
 /// One prompt to run, with its knobs resolved (test value, else suite default, else unset).
@@ -120,7 +123,7 @@ pub fn load(spec: &str) -> Result<Suite, SuiteError> {
             builtin_names()
         )));
     }
-    let bytes = std::fs::read(spec).map_err(|e| {
+    let bytes = read_bounded(spec).map_err(|e| {
         let what = if e.kind() == std::io::ErrorKind::NotFound {
             "no such file".to_string()
         } else {
@@ -131,6 +134,12 @@ pub fn load(spec: &str) -> Result<Suite, SuiteError> {
             builtin_names()
         ))
     })?;
+    let Some(bytes) = bytes else {
+        return Err(SuiteError::new(format!(
+            "suite file {spec}: larger than {} MiB, which no prompt suite is; check that --suite names the suite JSON file and not the model or a device",
+            MAX_SUITE_BYTES >> 20
+        )));
+    };
     let text = String::from_utf8(bytes).map_err(|e| {
         SuiteError::new(format!(
             "suite file {spec}: is not UTF-8 text (bad byte at offset {}); save it as UTF-8 JSON",
@@ -138,6 +147,26 @@ pub fn load(spec: &str) -> Result<Suite, SuiteError> {
         ))
     })?;
     parse(&text, spec)
+}
+
+/// The largest suite file read: the built-in `context` suite is 30 KiB; 16 MiB holds thousands
+/// of long prompts. Reading stops there, so `--suite /dev/zero` or a swapped `--suite
+/// model.rkllm` costs 16 MiB, not the whole input.
+const MAX_SUITE_BYTES: u64 = 16 << 20;
+
+/// Read a file, or `None` if it is larger than [`MAX_SUITE_BYTES`].
+fn read_bounded(path: &str) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path)?;
+    if f.metadata()?.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a directory",
+        ));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_SUITE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_SUITE_BYTES).then_some(bytes))
 }
 
 /// Parses suite JSON. `source` is what errors and [`Suite::source`] call the text (a path or
@@ -164,20 +193,26 @@ pub fn parse(text: &str, source: &str) -> Result<Suite, SuiteError> {
     let legacy = top.contains_key("performance_tests") || top.contains_key("quality_tests");
 
     // Second pass: typed, straight from the text, so data errors keep their line:column.
+    let mut warnings = Vec::new();
     let (name, description, warmup, raw) = if legacy {
         let file: LegacyFile = serde_json::from_str(body).map_err(|e| json_error(source, &e))?;
         let description = format!("legacy prompt file {source}");
-        (None, description, 0, legacy_tests(source, file)?)
+        (
+            None,
+            description,
+            0,
+            legacy_tests(source, file, &mut warnings)?,
+        )
     } else {
         let file: RawSuite = serde_json::from_str(body).map_err(|e| json_error(source, &e))?;
         let defaults = file.defaults.unwrap_or_default();
-        check_positive(
+        check_field(
             source,
             "defaults",
             "max_new_tokens",
             defaults.max_new_tokens,
         )?;
-        check_positive(source, "defaults", "repeat", defaults.repeat)?;
+        check_field(source, "defaults", "repeat", defaults.repeat)?;
         let tests = file
             .tests
             .into_iter()
@@ -203,6 +238,7 @@ pub fn parse(text: &str, source: &str) -> Result<Suite, SuiteError> {
         sha256,
         tests,
         warmup,
+        warnings,
     })
 }
 
@@ -340,18 +376,27 @@ fn requote(msg: &str) -> String {
     out
 }
 
-fn check_positive(
+/// Check a suite field with the same rule as the `record` flag that sets the same thing
+/// ([`crate::limits`]).
+fn check_field(
     source: &str,
     whose: &str,
     field: &str,
     value: Option<u32>,
 ) -> Result<(), SuiteError> {
-    if value == Some(0) {
-        return Err(SuiteError::new(format!(
-            "suite file {source}: {whose} has {field} 0; it must be at least 1 (leave it out to use the default)"
-        )));
-    }
-    Ok(())
+    let (Some(v), Some(limit)) = (
+        value,
+        crate::limits::LIMITS
+            .iter()
+            .find(|l| l.field == Some(field)),
+    ) else {
+        return Ok(());
+    };
+    limit.check_int(i64::from(v)).map(|_| ()).map_err(|e| {
+        SuiteError::new(format!(
+            "suite file {source}: {whose} has {field} {v}: {e}; leave it out to use the default"
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,10 +468,14 @@ fn de_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Er
         }
         fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
             match humantime::parse_duration(s.trim()) {
-                Ok(d) if d.is_zero() => Err(E::custom(format!(
-                    "invalid timeout {s:?}: it must be longer than zero"
-                ))),
-                Ok(d) => Ok(Some(d)),
+                Ok(d) => crate::limits::get("timeout")
+                    .check_time(d, s)
+                    .map(|v| Some(v.time()))
+                    .map_err(|e| {
+                        E::custom(format!(
+                            "invalid timeout {s:?}: {e}; leave it out for no deadline"
+                        ))
+                    }),
                 Err(e) => Err(E::custom(format!(
                     "invalid timeout {s:?} ({e}); write it like \"90s\", \"5m\" or \"1h 30m\""
                 ))),
@@ -466,9 +515,13 @@ fn native_test(
 ) -> Result<Pending, SuiteError> {
     let at = format!("tests[{index}]");
     let whose = format!("test {:?} ({at})", t.id);
-    check_positive(source, &whose, "max_new_tokens", t.max_new_tokens)?;
-    check_positive(source, &whose, "repeat", t.repeat)?;
-    check_positive(source, &whose, "input_tokens", t.input_tokens)?;
+    check_field(source, &whose, "max_new_tokens", t.max_new_tokens)?;
+    check_field(source, &whose, "repeat", t.repeat)?;
+    if t.input_tokens == Some(0) {
+        return Err(SuiteError::new(format!(
+            "suite file {source}: {whose} has input_tokens 0; it must be at least 1 (leave it out to send the prompt text)"
+        )));
+    }
     if let Some(n) = t.input_tokens.filter(|&n| n > MAX_INPUT_TOKENS) {
         return Err(SuiteError::new(format!(
             "suite file {source}: {whose} has input_tokens {n}; the most rkbench sends is {MAX_INPUT_TOKENS} (no RKLLM context is longer)"
@@ -495,59 +548,102 @@ fn native_test(
 // ---------------------------------------------------------------------------------------------
 // Legacy shape (the original tool's benchmark_prompts.json)
 
+/// The original tool read these files with `dict.get`, so unknown keys were ignored and a
+/// missing `id` got a made-up one; the import is as lenient (each leniency is a warning).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct LegacyFile {
     performance_tests: Option<LegacySection>,
     quality_tests: Option<LegacySection>,
     /// Listed by the original tool and never scored; accepted and ignored.
     #[allow(dead_code)]
     evaluation_criteria: Option<IgnoredAny>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, IgnoredAny>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct LegacySection {
     #[allow(dead_code)]
     description: Option<IgnoredAny>,
     tests: Vec<LegacyTest>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, IgnoredAny>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct LegacyTest {
-    id: String,
+    id: Option<String>,
     name: Option<String>,
     category: Option<String>,
     prompt: String,
-    /// A later version of the original runner read `test.get('max_tokens', 2048)` and treated
-    /// -1 as unbounded; honour it so such files mean what they meant there.
-    max_tokens: Option<i64>,
+    /// A later version of the original runner read `test.get('max_tokens', 2048)`; Python's
+    /// JSON gives `512.0` as a float, which it passed on, so an integral float is accepted.
+    max_tokens: Option<serde_json::Number>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, IgnoredAny>,
 }
 
-fn legacy_tests(source: &str, file: LegacyFile) -> Result<Vec<Pending>, SuiteError> {
+fn ignored(warnings: &mut Vec<String>, source: &str, at: &str, keys: BTreeMap<String, IgnoredAny>) {
+    if !keys.is_empty() {
+        let names: Vec<String> = keys.keys().map(|k| format!("{k:?}")).collect();
+        warnings.push(format!(
+            "suite file {source}: {at} has unknown key{} {}, ignored as the original tool did",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        ));
+    }
+}
+
+fn legacy_tests(
+    source: &str,
+    file: LegacyFile,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Pending>, SuiteError> {
+    ignored(warnings, source, "the top level", file.unknown);
     let mut out = Vec::new();
     for (section, perf, tests) in [
         ("performance_tests", true, file.performance_tests),
         ("quality_tests", false, file.quality_tests),
     ] {
-        for (i, t) in tests
-            .map(|s| s.tests)
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
+        let tests = match tests {
+            Some(s) => {
+                ignored(warnings, source, section, s.unknown);
+                s.tests
+            }
+            None => Vec::new(),
+        };
+        for (i, t) in tests.into_iter().enumerate() {
             let at = format!("{section}.tests[{i}]");
+            ignored(warnings, source, &at, t.unknown);
+            let id = match t.id {
+                Some(id) => id,
+                None => {
+                    let id = format!("{section}_{}", i + 1);
+                    warnings.push(format!(
+                        "suite file {source}: {at} has no id; it is called {id:?}"
+                    ));
+                    id
+                }
+            };
             let max_new_tokens = match t.max_tokens {
                 None => None,
-                Some(n) if n <= 0 => None,
-                Some(n) => Some(u32::try_from(n).map_err(|_| {
-                    SuiteError::new(format!(
-                        "suite file {source}: test {:?} ({at}) has max_tokens {n}, which is too large; use at most {}",
-                        t.id,
-                        u32::MAX
-                    ))
-                })?),
+                Some(n) => {
+                    let whole = n
+                        .as_i64()
+                        .or_else(|| n.as_f64().and_then(crate::limits::integral_f64));
+                    let Some(whole) = whole else {
+                        return Err(SuiteError::new(format!(
+                            "suite file {source}: test {id:?} ({at}) has max_tokens {n}, which is not a whole number; write a whole number of tokens"
+                        )));
+                    };
+                    let limit = crate::limits::get("max-new-tokens");
+                    let v = limit.check_int(whole).map_err(|e| {
+                        SuiteError::new(format!(
+                            "suite file {source}: test {id:?} ({at}) has max_tokens {n}: {e}; leave it out for no cap"
+                        ))
+                    })?;
+                    Some(v.int() as u32)
+                }
             };
             // The original tool ran its performance tests as plain completions.
             let category = if perf {
@@ -559,7 +655,7 @@ fn legacy_tests(source: &str, file: LegacyFile) -> Result<Vec<Pending>, SuiteErr
             };
             out.push(Pending {
                 at,
-                id: t.id,
+                id,
                 name: t.name,
                 category,
                 prompt: Some(t.prompt),
@@ -639,6 +735,17 @@ fn finish_tests(source: &str, pending: Vec<Pending>) -> Result<Vec<TestCase>, Su
             return Err(SuiteError::new(format!(
                 "suite file {source}: {test} has an empty prompt; write the prompt text or remove the test"
             )));
+        }
+        // RKLLM takes C strings: a NUL would silently cut the text (and fails at run time).
+        for (what, text) in [
+            ("prompt", Some(&prompt)),
+            ("system message", system.as_ref()),
+        ] {
+            if let Some(at_char) = text.and_then(|t| t.chars().position(|c| c == '\0')) {
+                return Err(SuiteError::new(format!(
+                    "suite file {source}: {test} has a NUL character (\\u0000) in its {what} at character {at_char}; RKLLM takes C strings, which end there; remove it"
+                )));
+            }
         }
         let name = p
             .name
@@ -994,7 +1101,7 @@ mod tests {
             "description": "quality",
             "tests": [
               {"id": "coding_01", "name": "Code", "category": "coding", "prompt": "Write a function.", "max_tokens": 512},
-              {"id": "plan_01", "name": "Plan", "category": "planning", "prompt": "Plan it.", "max_tokens": -1}
+              {"id": "plan_01", "name": "Plan", "category": "planning", "prompt": "Plan it."}
             ]
           },
           "evaluation_criteria": {
@@ -1026,6 +1133,100 @@ mod tests {
             ]
         );
         assert!(s.tests.iter().all(|t| t.repeat == 1 && t.timeout.is_none()));
+    }
+
+    #[test]
+    fn legacy_import_is_as_lenient_as_the_original() {
+        let text = r#"{
+          "version": 2,
+          "performance_tests": {"description": "d", "notes": "x", "tests": [
+            {"name": "No id", "prompt": "p", "expected_length": 100},
+            {"id": "b", "name": "B", "prompt": "q", "max_tokens": 512.0}
+          ]},
+          "quality_tests": {"tests": [{"name": "Q", "category": "coding", "prompt": "r"}]}
+        }"#;
+        let s = parse(text, "benchmark_prompts.json").unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = s.tests.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["performance_tests_1", "b", "quality_tests_1"]);
+        assert_eq!(s.tests[1].max_new_tokens, Some(512));
+        let w = s.warnings.join("\n");
+        assert!(
+            w.contains("the top level has unknown key \"version\", ignored"),
+            "{w}"
+        );
+        assert!(
+            w.contains("performance_tests has unknown key \"notes\""),
+            "{w}"
+        );
+        assert!(
+            w.contains("performance_tests.tests[0] has unknown key \"expected_length\""),
+            "{w}"
+        );
+        assert!(
+            w.contains(
+                "performance_tests.tests[0] has no id; it is called \"performance_tests_1\""
+            ),
+            "{w}"
+        );
+        // Still refused: a fractional or non-positive cap, and a missing prompt.
+        for (bad, says) in [
+            (r#""max_tokens": 512.5"#, "not a whole number"),
+            (r#""max_tokens": 0"#, "max_tokens 0: 0 is out of range"),
+            (r#""max_tokens": -1"#, "max_tokens -1: -1 is out of range"),
+            (r#""max_tokens": 4294967296"#, "is out of range"),
+        ] {
+            let e = err(&format!(
+                r#"{{"performance_tests": {{"tests": [{{"id": "a", "prompt": "p", {bad}}}]}}}}"#
+            ));
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let e = err(r#"{"performance_tests": {"tests": [{"id": "a"}]}}"#);
+        assert!(e.contains("missing field \"prompt\""), "{e}");
+        // The native shape stays strict.
+        assert!(
+            parse(r#"{"tests": [{"id": "a", "prompt": "p"}]}"#, "n.json")
+                .map(|s| s.warnings.is_empty())
+                .unwrap_or(false)
+        );
+    }
+
+    #[test]
+    fn nul_in_a_prompt_is_refused_at_check_time() {
+        // F14: it passed `suite check` and failed at run time.
+        let e = err(r#"{"tests": [{"id": "a", "prompt": "ab\u0000c"}]}"#);
+        assert!(
+            e.contains("has a NUL character (\\u0000) in its prompt at character 2"),
+            "{e}"
+        );
+        let e = err(
+            r#"{"tests": [{"id": "a", "messages": [{"role": "system", "content": "\u0000"}, {"role": "user", "content": "u"}]}]}"#,
+        );
+        assert!(e.contains("in its system message"), "{e}");
+    }
+
+    #[test]
+    fn caps_and_repeats_follow_the_flag_rules() {
+        // F4/F15: values that would wrap in the runtime's int32_t are refused like the flags.
+        let e = err(r#"{"tests": [{"id": "a", "prompt": "p", "max_new_tokens": 4294967295}]}"#);
+        assert!(
+            e.contains("max_new_tokens 4294967295: 4294967295 is out of range: use 1..=131072"),
+            "{e}"
+        );
+        let e = err(r#"{"tests": [{"id": "a", "prompt": "p", "repeat": 4294967295}]}"#);
+        assert!(
+            e.contains("repeat 4294967295: 4294967295 is out of range"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn oversized_files_are_not_read_whole() {
+        // F15: `--suite /dev/zero` grew without bound.
+        let e = match load("/dev/zero") {
+            Ok(s) => panic!("loaded {s:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("larger than 16 MiB"), "{e}");
     }
 
     #[test]
@@ -1150,7 +1351,10 @@ mod tests {
         let e = err(r#"{"tests": [{"id": "a", "prompt": "p", "timeout": 300}]}"#);
         assert!(e.contains("expected a duration string"), "{e}");
         let e = err(r#"{"tests": [{"id": "a", "prompt": "p", "timeout": "0s"}]}"#);
-        assert!(e.contains("longer than zero"), "{e}");
+        assert!(
+            e.contains("invalid timeout \"0s\": 0s is out of range: use 1ms..=7days"),
+            "{e}"
+        );
         let e = err(r#"{"defaults": {"timeout": "soon"}, "tests": [{"id": "a", "prompt": "p"}]}"#);
         assert!(e.contains("invalid timeout \"soon\""), "{e}");
         // Compound humantime values work.
@@ -1167,7 +1371,7 @@ mod tests {
         let e = err(r#"{"tests": [{"id": "a", "prompt": "p", "repeat": 0}]}"#);
         assert_eq!(
             e,
-            "suite file fixtures/x.json: test \"a\" (tests[0]) has repeat 0; it must be at least 1 (leave it out to use the default)"
+            "suite file fixtures/x.json: test \"a\" (tests[0]) has repeat 0: 0 is out of range: use 1..=10000 (runs of each test (flag × suite value); rkbench: repetitions of each test); leave it out to use the default"
         );
         let e = err(r#"{"defaults": {"repeat": 0}, "tests": [{"id": "a", "prompt": "p"}]}"#);
         assert!(e.contains("defaults has repeat 0"), "{e}");

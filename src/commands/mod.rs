@@ -11,7 +11,7 @@ use crate::cli::{Cli, Command};
 use crate::error::Result;
 
 /// Run a parsed command line; returns the exit code.
-pub fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
+pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<i32> {
     match cli.command {
         #[cfg(feature = "record")]
         Command::Record(a) => record::run(a, argv),

@@ -19,6 +19,7 @@ pub fn run(a: SuiteArgs) -> Result<i32> {
                 ));
             };
             let s = suite::load(spec).map_err(|e| Error::input(e.to_string()))?;
+            warn(&s);
             show(&s);
             Ok(exit::OK)
         }
@@ -31,11 +32,14 @@ pub fn run(a: SuiteArgs) -> Result<i32> {
             let mut code = exit::OK;
             for spec in &a.suites {
                 match suite::load(spec) {
-                    Ok(s) => println!(
-                        "{spec}: ok ({} tests, sha256 {})",
-                        s.tests.len(),
-                        &s.sha256[..12]
-                    ),
+                    Ok(s) => {
+                        warn(&s);
+                        println!(
+                            "{spec}: ok ({} tests, sha256 {})",
+                            s.tests.len(),
+                            &s.sha256[..12]
+                        )
+                    }
                     Err(e) => {
                         println!("{e}");
                         code = exit::INPUT;
@@ -47,6 +51,13 @@ pub fn run(a: SuiteArgs) -> Result<i32> {
         other => Err(Error::usage(format!(
             "unknown suite action {other:?}; use list, show SUITE or check FILE"
         ))),
+    }
+}
+
+/// What a lenient import ignored or derived, on stderr.
+pub(crate) fn warn(s: &Suite) {
+    for w in &s.warnings {
+        crate::err_line!("rkbench: warning: {w}");
     }
 }
 

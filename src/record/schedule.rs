@@ -123,6 +123,7 @@ mod tests {
                 })
                 .collect(),
             warmup: 0,
+            warnings: Vec::new(),
         }
     }
 

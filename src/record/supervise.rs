@@ -7,6 +7,7 @@
 use crate::error::{exit, Error, Result};
 use crate::trace::reader::JournalCheck;
 use crate::trace::{reader, Damage, Record, RunEnd, RunStatus, Status, TraceWriter};
+use std::ffi::OsString;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
@@ -87,20 +88,27 @@ fn install_forwarder() {
 }
 
 /// Run `argv` (this rkbench's own command line, with `--out` resolved) as a supervised child.
-pub fn supervise(argv: &[String], out: &Path, quiet: bool) -> Result<i32> {
+pub fn supervise(argv: &[OsString], out: &Path, quiet: bool) -> Result<i32> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::internal(format!("cannot find own executable: {e}")))?;
-    let mut args: Vec<String> = argv.iter().skip(1).cloned().collect();
-    if !args.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
+    let mut args: Vec<OsString> = argv.iter().skip(1).cloned().collect();
+    if !args
+        .iter()
+        .any(|a| a == "--out" || a.to_string_lossy().starts_with("--out="))
+    {
         args.push("--out".into());
-        args.push(out.display().to_string());
+        args.push(out.as_os_str().to_os_string());
     }
     install_forwarder();
     INTERRUPTS.store(0, Ordering::SeqCst);
     let mut child = Command::new(exe)
         // Keep argv[0] as the user typed it: the trace records the command line, and it should
         // not carry this machine's absolute paths.
-        .arg0(argv.first().map(String::as_str).unwrap_or("rkbench"))
+        .arg0(
+            argv.first()
+                .map(OsString::as_os_str)
+                .unwrap_or("rkbench".as_ref()),
+        )
         .args(&args)
         .env(CHILD_ENV, "1")
         .stdin(Stdio::piped())

@@ -3,6 +3,7 @@
 //! re-initialised), into one directory with an `index.json` that `rkbench report DIR` reads.
 use crate::error::{exit, Error, Result};
 use crate::report::json_writer::JsonWriter;
+use std::ffi::OsString;
 use std::path::Path;
 
 /// Record flags that can be swept.
@@ -27,7 +28,7 @@ pub struct Axis {
     pub values: Vec<String>,
 }
 
-pub fn parse_axis(s: &str) -> Result<Axis> {
+pub(crate) fn parse_axis(s: &str) -> Result<Axis> {
     let (key, vals) = s.split_once('=').ok_or_else(|| {
         Error::usage(format!(
             "--sweep {s:?}: use KEY=V1,V2 (e.g. max-context-len=4096,8192)"
@@ -47,6 +48,20 @@ pub fn parse_axis(s: &str) -> Result<Axis> {
         .collect();
     if values.is_empty() {
         return Err(Error::usage(format!("--sweep {key}: no values")));
+    }
+    // The same rules as the flag itself, so the error names what the user typed.
+    let limit = crate::limits::get(&key);
+    let mut seen: Vec<(crate::limits::Value, &str)> = Vec::new();
+    for v in &values {
+        let parsed = limit
+            .parse(v)
+            .map_err(|e| Error::usage(format!("--sweep {key}={v}: --{key}: {e}")))?;
+        if let Some((_, first)) = seen.iter().find(|(p, _)| *p == parsed) {
+            return Err(Error::usage(format!(
+                "--sweep {key}: the value {v} is given twice (as {first} and {v}); each combination is recorded once, drop one"
+            )));
+        }
+        seen.push((parsed, v));
     }
     Ok(Axis { key, values })
 }
@@ -89,18 +104,32 @@ pub fn label(combo: &[(String, String)]) -> String {
         .join("_")
 }
 
+/// A combination as typed: `threads=2, top-p=0.9`.
+pub(crate) fn label_plain(combo: &[(String, String)]) -> String {
+    combo
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Remove `--flag VALUE` / `--flag=VALUE` pairs for the given flags from an argv.
-pub fn strip_flags(argv: &[String], flags: &[&str]) -> Vec<String> {
+pub(crate) fn strip_flags(argv: &[OsString], flags: &[&str]) -> Vec<OsString> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < argv.len() {
         let a = &argv[i];
         let name = a
-            .strip_prefix("--")
+            .to_str()
+            .and_then(|a| a.strip_prefix("--"))
             .map(|n| n.split('=').next().unwrap_or(n));
         if let Some(n) = name {
             if flags.contains(&n) {
-                i += if a.contains('=') { 1 } else { 2 };
+                i += if a.to_string_lossy().contains('=') {
+                    1
+                } else {
+                    2
+                };
                 continue;
             }
         }
@@ -111,7 +140,7 @@ pub fn strip_flags(argv: &[String], flags: &[&str]) -> Vec<String> {
 }
 
 /// Run every combination through the supervisor; write `index.json`. Returns the exit code.
-pub fn run(argv: &[String], axes: &[Axis], dir: &Path, quiet: bool) -> Result<i32> {
+pub(crate) fn run(argv: &[OsString], axes: &[Axis], dir: &Path, quiet: bool) -> Result<i32> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
@@ -135,11 +164,11 @@ pub fn run(argv: &[String], axes: &[Axis], dir: &Path, quiet: bool) -> Result<i3
         let out = dir.join(&name);
         let mut args = base.clone();
         for (k, v) in combo {
-            args.push(format!("--{k}"));
-            args.push(v.clone());
+            args.push(format!("--{k}").into());
+            args.push(v.into());
         }
         args.push("--out".into());
-        args.push(out.display().to_string());
+        args.push(out.clone().into_os_string());
         if !quiet {
             crate::err_line!(
                 "rkbench: sweep {}/{}: {}",
@@ -215,7 +244,7 @@ mod tests {
 
     #[test]
     fn strips_flag_pairs() {
-        let argv: Vec<String> = [
+        let argv: Vec<OsString> = [
             "rkbench",
             "record",
             "--sweep",
@@ -227,7 +256,7 @@ mod tests {
             "d",
         ]
         .iter()
-        .map(|s| s.to_string())
+        .map(OsString::from)
         .collect();
         assert_eq!(
             strip_flags(&argv, &["sweep", "out", "threads"]),

@@ -1,0 +1,217 @@
+//! Hostile inputs to `record` and `suite`, through the real binary: every one gets one clear
+//! line and its documented exit code before anything is loaded or written (issue #16 F3, F4,
+//! F7, F14, F15, F17, F18).
+mod common;
+use common::*;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn error_line(o: &std::process::Output) -> String {
+    let e = stderr(o);
+    assert!(!e.contains("panicked"), "{e}");
+    let lines: Vec<&str> = e
+        .lines()
+        .filter(|l| l.starts_with("rkbench: error:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got:\n{e}");
+    lines[0].to_string()
+}
+
+/// `record` with flags and a library that does not exist: a flag error must come first.
+fn record_flags(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    record(
+        &dir.join("no-such-lib.so"),
+        &dir.join("t.rktrace"),
+        extra,
+        &[],
+    )
+}
+
+#[test]
+fn numeric_flags_are_refused_before_the_runtime_loads() {
+    let dir = tempdir("inputs-flags");
+    for (flags, says) in [
+        (
+            &["--max-new-tokens", "2147483648"][..],
+            "--max-new-tokens: 2147483648 is out of range: use 1..=131072",
+        ),
+        (
+            &["--max-new-tokens", "0"][..],
+            "--max-new-tokens: 0 is out of range",
+        ),
+        (
+            &["--top-p", "7"][..],
+            "--top-p: 7 is out of range: use (0, 1]",
+        ),
+        (&["--top-p", "NaN"][..], "--top-p: NaN is out of range"),
+        (
+            &["--temperature", "inf"][..],
+            "--temperature: inf is out of range",
+        ),
+        (&["--top-k", "-3"][..], "--top-k: -3 is out of range"),
+        (
+            &["--repeat-penalty", "-1"][..],
+            "--repeat-penalty: -1 is out of range",
+        ),
+        (
+            &["--threads", "200"][..],
+            "--threads: 200 is out of range: use 1..=8",
+        ),
+        (&["--threads", "0"][..], "--threads: 0 is out of range"),
+        (&["--cpus-mask", "0"][..], "--cpus-mask: 0 is out of range"),
+        (
+            &["--threads", "8", "--cpus-mask", "0xF0"][..],
+            "--threads 8 is more than the 4 CPUs in --cpus-mask 0xF0",
+        ),
+        (&["--timeout", "0s"][..], "--timeout: 0s is out of range"),
+        (&["--repeat", "0"][..], "--repeat: 0 is out of range"),
+        (
+            &["--repeat", "4294967295"][..],
+            "--repeat: 4294967295 is out of range",
+        ),
+        (
+            &["--max-duration", "0s"][..],
+            "--max-duration: 0s is out of range",
+        ),
+    ] {
+        let o = record_flags(&dir, flags);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", stderr(&o));
+        let l = error_line(&o);
+        assert!(l.contains(says), "{flags:?}: {l}");
+        assert!(!dir.join("t.rktrace").exists());
+    }
+}
+
+#[test]
+fn sweep_values_follow_the_flag_rules_and_name_the_sweep() {
+    let dir = tempdir("inputs-sweep");
+    let out = dir.join("sw");
+    let o = record(
+        &dir.join("no-such-lib.so"),
+        &out,
+        &["--sweep", "top-p=0.9,7"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        error_line(&o).contains("--sweep top-p=7: --top-p: 7 is out of range"),
+        "{}",
+        stderr(&o)
+    );
+    let o = record(
+        &dir.join("no-such-lib.so"),
+        &out,
+        &["--sweep", "threads=2,2.0"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        error_line(&o).contains("the value 2.0 is given twice"),
+        "{}",
+        stderr(&o)
+    );
+    let o = record(
+        &dir.join("no-such-lib.so"),
+        &out,
+        &["--sweep", "threads=2,6"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        error_line(&o).contains("--sweep threads=6: --threads 6 is more than the 4 CPUs"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "nothing is created for a refused sweep");
+}
+
+#[test]
+fn a_missing_sysfs_root_is_refused() {
+    let dir = tempdir("inputs-sysfs");
+    let o = record_flags(&dir, &["--sysfs-root", "/nonexistent/rkbench"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(error_line(&o).contains("--sysfs-root /nonexistent/rkbench: not a directory"));
+}
+
+#[test]
+fn non_utf8_arguments_never_panic() {
+    let dir = tempdir("inputs-utf8");
+    // A trace path that is not UTF-8 is recorded at exactly those bytes.
+    let out = dir.join(OsStr::from_bytes(b"run-\xff.rktrace"));
+    let o = Command::new(bin())
+        .args(["record", "-q", "--suite", "quick", "--lib"])
+        .arg(fake_lib("1.2.1"))
+        .arg("--model")
+        .arg(model())
+        .arg("--out")
+        .arg(&out)
+        .env("FAKE_RKLLM_TIME_SCALE", "0.002")
+        .env("FAKE_RKLLM_OUTPUT_TOKENS", "3")
+        .env_remove("RKLLM_LIB")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.exists());
+    let v = Command::new(bin())
+        .arg("verify")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", stderr(&v));
+    // Elsewhere: one line, the bad-input code, never exit 1 or a panic.
+    let bad = OsStr::from_bytes(b"s\xfe.json");
+    for args in [
+        vec![OsStr::new("suite"), OsStr::new("check"), bad],
+        vec![
+            OsStr::new("record"),
+            OsStr::new("--model"),
+            OsStr::new("m"),
+            OsStr::new("--suite"),
+            bad,
+        ],
+        vec![OsStr::new("record"), OsStr::new("--model"), bad],
+    ] {
+        let o = Command::new(bin()).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(error_line(&o).contains("not valid UTF-8"), "{}", stderr(&o));
+    }
+    let missing = PathBuf::from(OsStr::from_bytes(b"/nonexistent/\xff.rktrace"));
+    let o = Command::new(bin())
+        .arg("verify")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert_ne!(o.status.code(), Some(1));
+    assert_ne!(o.status.code(), Some(101));
+}
+
+#[test]
+fn suite_check_refuses_nul_and_oversized_files() {
+    let dir = tempdir("inputs-suite");
+    let nul = dir.join("nul.json");
+    std::fs::write(&nul, r#"{"tests": [{"id": "a", "prompt": "x\u0000y"}]}"#).unwrap();
+    let o = run(&["suite", "check", &nul.display().to_string()], &[]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stdout(&o).contains("NUL character"), "{}", stdout(&o));
+    let o = run(
+        &[
+            "record",
+            "--model",
+            "m",
+            "--suite",
+            "/dev/zero",
+            "--lib",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        error_line(&o).contains("larger than 16 MiB"),
+        "{}",
+        stderr(&o)
+    );
+}
