@@ -141,7 +141,7 @@ pub struct RecordArgs {
     /// pause between requests, 0s..=1h (e.g. 30s) so the board cools down
     #[argh(option)]
     pub cooldown: Option<String>,
-    /// stop cleanly between requests once the run has lasted this long, 1s..=30days (e.g. 30m)
+    /// stop cleanly between requests once the run has lasted this long, 1ms..=30days (e.g. 30m)
     #[argh(option)]
     pub max_duration: Option<String>,
     /// run at least this many measured requests, 0..=1000000 (repeating the suite if needed)

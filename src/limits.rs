@@ -65,7 +65,6 @@ impl Value {
     }
 }
 
-const SEC: Duration = Duration::from_secs(1);
 const HOUR: Duration = Duration::from_secs(3600);
 /// RKLLM's context window: rkllm.h takes an `int32_t`; no converted RK3588 model goes past 128 k.
 const MAX_CONTEXT: i64 = 131_072;
@@ -216,7 +215,7 @@ pub(crate) const LIMITS: &[Limit] = &[
         field: None,
         c_type: "rkbench: stop between requests after",
         range: Range::Time {
-            min: SEC,
+            min: Duration::from_millis(1),
             max: Duration::from_secs(30 * 24 * 3600),
         },
         meaning: "stop cleanly between requests after this long",
