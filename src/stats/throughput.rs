@@ -40,54 +40,90 @@ pub struct Slo {
 const GOODPUT_USAGE: &str =
     "give KEY:MS pairs separated by commas with KEY one of ttft, tpot, e2el (vLLM's keys), e.g. --goodput ttft:500,tpot:350";
 
-/// Parse `--goodput` (`ttft:500,tpot:350`): vLLM's keys, non-negative milliseconds, each key once.
-pub fn parse_goodput(s: &str) -> Result<Vec<Slo>, String> {
-    let mut slos: Vec<Slo> = Vec::new();
-    for part in s.split(',') {
-        let part = part.trim();
-        let Some((key, value)) = part.split_once(':') else {
-            return Err(format!(
-                "--goodput: {part:?} is not KEY:MS; {GOODPUT_USAGE}"
-            ));
-        };
-        let metric = match key.trim() {
-            "ttft" => SloMetric::Ttft,
-            "tpot" => SloMetric::Tpot,
-            "e2el" => SloMetric::E2el,
-            other => {
-                return Err(format!(
-                    "--goodput: unknown SLO key {other:?}; {GOODPUT_USAGE}"
-                ))
-            }
-        };
-        let ms: f64 = value.trim().parse().map_err(|_| {
-            format!(
-                "--goodput: {:?} for {} is not a number of milliseconds; {GOODPUT_USAGE}",
-                value.trim(),
-                metric.key()
-            )
-        })?;
-        if !ms.is_finite() || ms < 0.0 {
-            return Err(format!(
-                "--goodput: {} must be a finite, non-negative number of milliseconds, not {ms}",
-                metric.key()
-            ));
-        }
-        if slos.iter().any(|x| x.metric == metric) {
-            return Err(format!(
-                "--goodput: {} is given twice; give each key once",
-                metric.key()
-            ));
-        }
-        slos.push(Slo { metric, ms });
+/// The SLOs of one report: at most one limit per key (a small `Copy` value, so report options
+/// stay `Copy`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Slos {
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    pub e2el_ms: Option<f64>,
+}
+
+impl Slos {
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
     }
-    Ok(slos)
+
+    /// The limits given, in the fixed order ttft, tpot, e2el.
+    pub fn iter(&self) -> impl Iterator<Item = Slo> {
+        [
+            (SloMetric::Ttft, self.ttft_ms),
+            (SloMetric::Tpot, self.tpot_ms),
+            (SloMetric::E2el, self.e2el_ms),
+        ]
+        .into_iter()
+        .filter_map(|(metric, ms)| ms.map(|ms| Slo { metric, ms }))
+    }
+
+    fn slot(&mut self, m: SloMetric) -> &mut Option<f64> {
+        match m {
+            SloMetric::Ttft => &mut self.ttft_ms,
+            SloMetric::Tpot => &mut self.tpot_ms,
+            SloMetric::E2el => &mut self.e2el_ms,
+        }
+    }
+
+    /// Parse `--goodput` (`ttft:500,tpot:350`): vLLM's keys, non-negative milliseconds, each key
+    /// once.
+    pub fn parse(s: &str) -> Result<Slos, String> {
+        let mut slos = Slos::default();
+        for part in s.split(',') {
+            let part = part.trim();
+            let Some((key, value)) = part.split_once(':') else {
+                return Err(format!(
+                    "--goodput: {part:?} is not KEY:MS; {GOODPUT_USAGE}"
+                ));
+            };
+            let metric = match key.trim() {
+                "ttft" => SloMetric::Ttft,
+                "tpot" => SloMetric::Tpot,
+                "e2el" => SloMetric::E2el,
+                other => {
+                    return Err(format!(
+                        "--goodput: unknown SLO key {other:?}; {GOODPUT_USAGE}"
+                    ))
+                }
+            };
+            let ms: f64 = value.trim().parse().map_err(|_| {
+                format!(
+                    "--goodput: {:?} for {} is not a number of milliseconds; {GOODPUT_USAGE}",
+                    value.trim(),
+                    metric.key()
+                )
+            })?;
+            if !ms.is_finite() || ms < 0.0 {
+                return Err(format!(
+                    "--goodput: {} must be a finite, non-negative number of milliseconds, not {ms}",
+                    metric.key()
+                ));
+            }
+            let slot = slos.slot(metric);
+            if slot.is_some() {
+                return Err(format!(
+                    "--goodput: {} is given twice; give each key once",
+                    metric.key()
+                ));
+            }
+            *slot = Some(ms);
+        }
+        Ok(slos)
+    }
 }
 
 /// Requests meeting every SLO, and that count over the benchmark duration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Goodput {
-    pub slos: Vec<Slo>,
+    pub slos: Slos,
     pub good: usize,
     /// req/s.
     pub per_s: Option<f64>,
@@ -116,7 +152,7 @@ pub struct Throughput {
 }
 
 /// vLLM's throughput figures over the measured requests; goodput when `slos` is non-empty.
-pub fn of(requests: &[RequestRecord], slos: &[Slo]) -> Throughput {
+pub fn of(requests: &[RequestRecord], slos: &Slos) -> Throughput {
     let measured: Vec<&RequestRecord> = requests.iter().filter(|r| !r.warmup).collect();
     let ok = vllm_successful(requests);
     let duration_us = measured
@@ -153,7 +189,7 @@ pub fn of(requests: &[RequestRecord], slos: &[Slo]) -> Throughput {
             })
             .count();
         Goodput {
-            slos: slos.to_vec(),
+            slos: *slos,
             good,
             per_s: per_s(good as f64),
         }
@@ -187,7 +223,7 @@ mod tests {
         // Measured: A sent at 100 ms, finished 100 + 115 = 215; B 300 + 270 = 570;
         // C 600 + 252 = 852; D (timeout) 900 + 1000 = 1900. The warm-up (0–50) is outside.
         // Duration = 1900 − 100 = 1800 ms = 1.8 s.
-        let t = of(&fixture(), &[]);
+        let t = of(&fixture(), &Slos::default());
         assert_eq!(t.duration_us, Some(1_800_000));
         assert_eq!((t.completed, t.failed), (3, 1));
         // Output: A 2 + B 4 + C 6 = 12 (D counts 0) → 12 / 1.8 = 6.6667 tok/s.
@@ -206,26 +242,26 @@ mod tests {
         // Per successful request (TTFT, TPOT, E2EL in ms): A (100, 10, 110),
         // B (200, 20.3333, 261), C (50, 40, 250).
         // ttft ≤ 150 and tpot ≤ 25: A only → 1 / 1.8 = 0.5556 req/s.
-        let g = of(&fixture(), &parse_goodput("ttft:150,tpot:25").unwrap())
+        let g = of(&fixture(), &Slos::parse("ttft:150,tpot:25").unwrap())
             .goodput
             .unwrap();
         assert_eq!(g.good, 1);
         close(g.per_s, 0.5556);
         // Limits are inclusive (vLLM: slo >= value): ttft ≤ 100 keeps A (100) and C (50).
-        let g = of(&fixture(), &parse_goodput("ttft:100").unwrap())
+        let g = of(&fixture(), &Slos::parse("ttft:100").unwrap())
             .goodput
             .unwrap();
         assert_eq!(g.good, 2);
         close(g.per_s, 1.1111);
         // e2el ends at the last token: A 110 and C 250 meet 250; B 261 does not.
-        let g = of(&fixture(), &parse_goodput("e2el:250").unwrap())
+        let g = of(&fixture(), &Slos::parse("e2el:250").unwrap())
             .goodput
             .unwrap();
         assert_eq!(g.good, 2);
         // A one-token request has TPOT 0 for goodput, so any tpot limit passes it.
         let one = [req(Status::Ok, 0, &[5.0], 1, 3)];
         assert_eq!(
-            of(&one, &parse_goodput("tpot:0").unwrap())
+            of(&one, &Slos::parse("tpot:0").unwrap())
                 .goodput
                 .unwrap()
                 .good,
@@ -236,26 +272,27 @@ mod tests {
     #[test]
     fn no_input_count_means_no_total_token_throughput() {
         let reqs = [req(Status::Ok, 0, &[5.0, 5.0], 0, 0)];
-        let t = of(&reqs, &[]);
+        let t = of(&reqs, &Slos::default());
         assert_eq!(t.total_input, None);
         assert_eq!(t.total_tok_per_s, None);
         // 2 tokens over 10 ms = 200 tok/s.
         close(t.output_tok_per_s, 200.0);
-        let e = of(&[], &[]);
+        let e = of(&[], &Slos::default());
         assert_eq!((e.duration_us, e.request_per_s), (None, None));
     }
 
     #[test]
     fn goodput_flag_is_validated() {
-        let ok = parse_goodput("ttft:500, tpot:350,e2el:1e4").unwrap();
-        assert_eq!(ok.len(), 3);
+        let ok = Slos::parse("ttft:500, tpot:350,e2el:1e4").unwrap();
+        assert_eq!(ok.iter().count(), 3);
         assert_eq!(
-            ok[2],
-            Slo {
+            ok.iter().last(),
+            Some(Slo {
                 metric: SloMetric::E2el,
                 ms: 10_000.0
-            }
+            })
         );
+        assert!(Slos::default().is_empty());
         for (bad, says) in [
             ("", "is not KEY:MS"),
             ("ttft", "is not KEY:MS"),
@@ -268,7 +305,7 @@ mod tests {
             ("ttft:inf", "non-negative"),
             ("ttft:1,ttft:2", "given twice"),
         ] {
-            let e = parse_goodput(bad).unwrap_err();
+            let e = Slos::parse(bad).unwrap_err();
             assert!(
                 e.starts_with("--goodput: ") && e.contains(says),
                 "{bad}: {e}"
