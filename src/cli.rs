@@ -190,6 +190,10 @@ pub struct ReportArgs {
         from_str_fn(crate::report::CsvPer::parse)
     )]
     pub per: crate::report::CsvPer,
+    /// goodput as vLLM computes it: requests meeting every SLO per second, with SLOs as
+    /// KEY:MS pairs, KEY one of ttft, tpot, e2el (e.g. ttft:500,tpot:350)
+    #[argh(option)]
+    pub goodput: Option<String>,
 }
 
 /// Compare a candidate trace with a baseline: per metric (ratio ± σ) and per test.

@@ -81,20 +81,55 @@ fn default_suite_figures_match_the_simulated_runtime() {
     assert_eq!(j["run"]["suite"]["name"], "default");
     assert_eq!(j["run"]["end"]["status"], "complete");
 
-    // The Markdown report has the original report's sections and our definitions.
+    // The Markdown report has every section of the original report, in its order, then ours.
     let md = run(&["report", &out.display().to_string()], &[]);
     let md = stdout(&md);
+    let mut at = 0;
     for s in [
-        "## 📊 Summary",
+        "## 📊 Executive Summary",
+        "- **Hardware:** ",
+        "- **Success Rate:** 10/10 (100%)",
+        "- **Total Tokens Generated:** 400 tokens",
+        "- **Average Speed:** ",
+        "- **Memory Usage:** ~",
         "## ⚙️ Configuration",
-        "## ⚡ Performance Metrics",
+        "## 🎯 Performance Metrics",
+        "| Generation Speed (tok/s) |",
         "## 🔢 Token Statistics",
-        "## 📝 Per-Test Details",
-        "## 🔍 Observations",
+        "- **Total Tokens Processed:** ",
+        "## 📝 Detailed Test Results",
+        "### Test 1/10: ",
+        "### Test 10/10: ",
+        "## 💡 Observations",
+        "### Performance Analysis",
+        "### Quality Assessment",
+        "### Long-Form Generation",
+        "## 🎯 Conclusion",
+        "## ⚖️ Verdict",
+        "## 🔁 Peer Metrics",
         "## 📐 Metric Definitions",
     ] {
-        assert!(md.contains(s), "missing section {s}");
+        let i = md[at..]
+            .find(s)
+            .unwrap_or_else(|| panic!("missing or out of order: {s}"));
+        at += i + s.len();
     }
+    // Average Speed is the original's: the mean over successful requests of the runtime's
+    // generate_tokens / generate_time.
+    let rates: Vec<f64> = reqs
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| {
+            let p = &r["runtime_perf"];
+            p["generate_tokens"].as_f64().unwrap() / p["generate_time_ms"].as_f64().unwrap()
+                * 1000.0
+        })
+        .collect();
+    let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+    assert!(
+        md.contains(&format!("- **Average Speed:** {mean:.2} tok/s")),
+        "Average Speed is not {mean:.2}"
+    );
 }
 
 #[test]

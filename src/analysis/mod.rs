@@ -19,13 +19,16 @@
 pub mod charts;
 pub mod compare;
 pub mod observations;
+pub mod original;
 pub mod params;
 
 pub use observations::{Observation, Span};
 pub use params::{Param, ParamValue, Section};
 
+use crate::stats::original::{Hardware, OriginalSummary};
 use crate::stats::peers::{self, PeerMetric};
 use crate::stats::telemetry::{self, RequestTelemetry, Timeline};
+use crate::stats::throughput::{self, Slos, Throughput};
 use crate::stats::verdict::{self, Verdict};
 use crate::stats::warnings::{self, Warning};
 use crate::stats::{RequestMetrics, Summary};
@@ -44,6 +47,14 @@ pub struct Analysis<'t> {
     pub summary: Summary,
     /// The same trace under each peer tool's definitions.
     pub peers: Vec<PeerMetric>,
+    /// vLLM's throughput figures (and goodput when SLOs were given).
+    pub throughput: Throughput,
+    /// The original report's figures, each with the original's definition.
+    pub original: OriginalSummary,
+    /// Board, SoC and NPU cores as the trace recorded them.
+    pub hardware: Hardware,
+    /// The original report's Observations and Conclusion, computed from the data.
+    pub original_text: original::OriginalText,
     /// Every telemetry batch merged into one timeline.
     pub timeline: Timeline,
     /// Board state per request (same order as `summary.metrics`); `None` without telemetry.
@@ -60,6 +71,11 @@ pub struct Analysis<'t> {
 impl<'t> Analysis<'t> {
     /// Analyse a trace. Pure: the same trace always gives the same analysis.
     pub fn of(trace: &'t Trace) -> Analysis<'t> {
+        Self::with_goodput(trace, &Slos::default())
+    }
+
+    /// As [`Analysis::of`], with vLLM-style goodput against `slos` (`report --goodput`).
+    pub fn with_goodput(trace: &'t Trace, slos: &Slos) -> Analysis<'t> {
         let summary = Summary::of(trace);
         let timeline = Timeline::of(&trace.telemetry);
         let request_telemetry = (!timeline.is_empty()).then(|| {
@@ -78,11 +94,18 @@ impl<'t> Analysis<'t> {
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);
         let charts = charts::Charts::of(trace, &summary, &timeline);
+        let original = OriginalSummary::of(&trace.requests, summary.duration_ms);
+        let hardware = Hardware::of(&trace.header.board, &trace.telemetry);
+        let original_text = original::of(trace, &summary, &original, &hardware, &verdict);
         Analysis {
             trace,
             file_name: file_name(&trace.path),
             params: params::of(&trace.header),
             peers: peers::of(&trace.requests),
+            throughput: throughput::of(&trace.requests, slos),
+            original,
+            hardware,
+            original_text,
             timeline,
             request_telemetry,
             warnings,

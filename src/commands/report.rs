@@ -2,6 +2,7 @@
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::report::{self, CsvPer, Format, Options};
+use crate::stats::throughput::Slos;
 use crate::trace::reader;
 use std::path::Path;
 
@@ -18,7 +19,14 @@ pub fn run(a: ReportArgs) -> Result<i32> {
             "--per only applies to CSV output: add --format csv",
         ));
     }
-    let options = Options { csv_per: a.per };
+    let goodput = match &a.goodput {
+        Some(g) => Slos::parse(g).map_err(Error::usage)?,
+        None => Slos::default(),
+    };
+    let options = Options {
+        csv_per: a.per,
+        goodput,
+    };
     let several = formats.len() > 1 || a.traces.len() > 1;
     if several && a.out.is_none() {
         return Err(Error::usage(

@@ -381,7 +381,7 @@ fn pre(o: &mut String, text: &str) {
 fn detail_items(m: &RequestMetrics) -> Vec<String> {
     let mut v = vec![
         format!(
-            "<strong>Decode rate:</strong> {} tok/s · <strong>Generation Speed (original def.):</strong> {} tok/s",
+            "<strong>Decode rate:</strong> {} tok/s · <strong>Wall-clock generation speed:</strong> {} tok/s",
             num(m.decode_tok_s, 2),
             num(m.generation_speed_tok_s, 2)
         ),
@@ -744,5 +744,7 @@ fn verdict_and_warnings(o: &mut String, a: &Analysis) {
 fn peer_metrics(o: &mut String, a: &Analysis) {
     o.push_str("<section id=\"peers\">\n<h2>Peer metrics (same trace, their definitions)</h2>\n");
     o.push_str(&tables::peers(a).html());
+    o.push_str("<h3>Throughput (vLLM <code>calculate_metrics</code>)</h3>\n");
+    o.push_str(&tables::throughput(a).html());
     o.push_str("</section>\n");
 }

@@ -1,8 +1,10 @@
 //! The JSON report: the complete record of a run's recomputed figures (schema in docs/JSON.md).
 use super::json_writer::JsonWriter;
 use super::text::utc;
-use super::DEFINITIONS;
+use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{Analysis, ParamValue, Section};
+use crate::analysis::{Observation, Span};
+use crate::stats::original::Spread;
 use crate::stats::telemetry::{MinMax, RequestTelemetry};
 use crate::stats::{Aggregate, RequestMetrics};
 use crate::trace::RequestRecord;
@@ -151,9 +153,12 @@ pub fn render(a: &Analysis) -> String {
         w.field_num("median", m.median, 3);
         w.field_num("p99", m.p99, 3);
         w.field_num("std", m.std, 3);
+        w.field_str("sigma", m.sigma.label());
+        w.field_str("percentiles", m.percentiles.label());
         w.end_object();
     }
     w.end_array();
+    throughput(&mut w, a);
     w.key("summary").begin_object();
     w.field_int("requests", s.requests as i64);
     w.field_int("warmup", s.warmup as i64);
@@ -200,6 +205,8 @@ pub fn render(a: &Analysis) -> String {
     }
     w.end_array();
 
+    original(&mut w, a);
+
     w.key("requests").begin_array();
     for (r, m, tele) in a.requests() {
         request(&mut w, r, m, tele);
@@ -211,8 +218,154 @@ pub fn render(a: &Analysis) -> String {
         w.field_str(k, v);
     }
     w.end_object();
+    w.key("original_definitions").begin_object();
+    for (k, v) in ORIGINAL_DEFINITIONS {
+        w.field_str(k, v);
+    }
+    w.end_object();
     w.end_object();
     w.finish()
+}
+
+/// vLLM's run-level figures; `goodput` is null unless SLOs were given.
+fn throughput(w: &mut JsonWriter, a: &Analysis) {
+    let t = &a.throughput;
+    w.key("throughput").begin_object();
+    w.field_str("tool", "vLLM");
+    w.key("duration_s");
+    w.num(t.duration_us.map(|d| d as f64 / 1e6), 6);
+    w.field_int("completed", t.completed as i64);
+    w.field_int("failed", t.failed as i64);
+    w.key("total_input_tokens");
+    match t.total_input {
+        Some(i) => w.int(i as i64),
+        None => w.null(),
+    };
+    w.field_int("total_output_tokens", t.total_output as i64);
+    w.field_num("request_throughput", t.request_per_s, 6);
+    w.field_num("output_throughput", t.output_tok_per_s, 3);
+    w.field_num("total_token_throughput", t.total_tok_per_s, 3);
+    w.key("goodput");
+    match &t.goodput {
+        None => {
+            w.null();
+        }
+        Some(g) => {
+            w.begin_object();
+            w.key("slos_ms").begin_object();
+            for slo in g.slos.iter() {
+                w.field_num(slo.metric.key(), Some(slo.ms), 3);
+            }
+            w.end_object();
+            w.field_int("good_requests", g.good as i64);
+            w.field_num("request_goodput", g.per_s, 6);
+            w.end_object();
+        }
+    }
+    w.end_object();
+}
+
+fn spread(w: &mut JsonWriter, key: &str, s: Option<Spread>) {
+    w.key(key);
+    match s {
+        None => {
+            w.null();
+        }
+        Some(s) => {
+            w.begin_object();
+            w.field_int("n", s.n as i64);
+            for (k, v) in [
+                ("mean", s.mean),
+                ("median", s.median),
+                ("min", s.min),
+                ("max", s.max),
+            ] {
+                w.field_num(k, Some(v), 3);
+            }
+            w.end_object();
+        }
+    }
+}
+
+fn observation_list(w: &mut JsonWriter, key: &str, list: &[Observation]) {
+    w.key(key).begin_array();
+    for ob in list {
+        w.begin_object();
+        w.field_str("code", ob.code);
+        w.field_str("text", &ob.text());
+        w.end_object();
+    }
+    w.end_array();
+}
+
+/// The original report's figures with its definitions, its observations and conclusion.
+fn original(w: &mut JsonWriter, a: &Analysis) {
+    let o = &a.original;
+    w.key("original").begin_object();
+    w.key("hardware").begin_object();
+    for (k, v) in [("board", &a.hardware.board), ("soc", &a.hardware.soc)] {
+        w.key(k);
+        match v {
+            Some(v) => w.str(v),
+            None => w.null(),
+        };
+    }
+    w.key("npu_cores");
+    match a.hardware.npu_cores {
+        Some(n) => w.int(n as i64),
+        None => w.null(),
+    };
+    w.end_object();
+    w.field_int("total_requests", o.total_requests as i64);
+    w.field_int("successful_requests", o.successful_requests as i64);
+    w.field_num("success_rate_pct", o.success_rate_pct(), 3);
+    w.field_num("duration_s", Some(o.duration_s), 3);
+    spread(w, "tokens_per_second", o.tokens_per_second);
+    spread(w, "ttft_ms", o.ttft_ms);
+    spread(w, "input_tokens_per_second", o.input_tokens_per_second);
+    spread(w, "total_time_ms", o.total_time_ms);
+    spread(w, "memory_mb", o.memory_mb);
+    w.field_int("total_input_tokens", o.total_input_tokens);
+    w.field_int("total_output_tokens", o.total_output_tokens);
+    w.field_int("total_tokens", o.total_tokens);
+    w.field_num("avg_output_per_request", o.avg_output_per_request(), 3);
+    w.key("requests").begin_array();
+    for r in &o.requests {
+        w.begin_object();
+        w.field_int("index", i64::from(r.index));
+        w.field_bool("success", r.success);
+        w.field_str("error_message", &r.error_message);
+        w.field_num("ttft_ms", Some(r.ttft_ms), 3);
+        w.field_num("total_time_ms", Some(r.total_time_ms), 3);
+        w.field_num("prefill_time_ms", Some(r.prefill_time_ms), 3);
+        w.field_num("generate_time_ms", Some(r.generate_time_ms), 3);
+        w.field_int("input_tokens", r.input_tokens);
+        w.field_int("output_tokens", r.output_tokens);
+        w.field_num("tokens_per_second", Some(r.tokens_per_second), 3);
+        w.field_num(
+            "input_tokens_per_second",
+            Some(r.input_tokens_per_second),
+            3,
+        );
+        w.field_num("memory_usage_mb", Some(r.memory_usage_mb), 3);
+        w.end_object();
+    }
+    w.end_array();
+    let t = &a.original_text;
+    observation_list(w, "performance_analysis", &t.performance);
+    observation_list(w, "quality_assessment", &t.quality);
+    observation_list(w, "long_form_generation", &t.long_form);
+    w.field_str(
+        "conclusion_intro",
+        &t.conclusion_intro
+            .iter()
+            .map(|s| match s {
+                Span::Text(x) | Span::Name(x) => x.as_str(),
+            })
+            .collect::<String>(),
+    );
+    observation_list(w, "conclusion", &t.conclusion);
+    w.end_object();
 }
 
 /// A parameter's value as JSON: numbers and booleans typed, masks as hex strings.

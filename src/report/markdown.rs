@@ -3,8 +3,8 @@
 //! trace and every parameter taken from what was recorded.
 use super::tables;
 use super::text::{md_code, md_fence, md_inline, num, utc};
-use super::DEFINITIONS;
-use crate::analysis::Analysis;
+use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
+use crate::analysis::{original, Analysis, Span};
 use crate::stats::RequestMetrics;
 use crate::trace::Status;
 use std::fmt::Write;
@@ -28,24 +28,69 @@ pub fn render(a: &Analysis) -> String {
         "# 🚀 {} NPU Benchmark Results\n",
         md_inline(a.model_name())
     );
-    verdict_section(&mut o, a);
+    // The original report's sections, in its order, each figure with its definition.
     provenance(&mut o, a);
-    warnings_section(&mut o, a);
-    summary_section(&mut o, a);
+    executive_summary(&mut o, a);
     configuration_section(&mut o, a);
     performance_section(&mut o, a);
     tokens_section(&mut o, a);
+    details_section(&mut o, a);
+    original_observations(&mut o, a);
+    conclusion(&mut o, a);
+    // rkbench's additions.
+    let _ = writeln!(o, "---\n");
+    verdict_section(&mut o, a);
+    warnings_section(&mut o, a);
     requests_section(&mut o, a);
     board_state_section(&mut o, a);
-    details_section(&mut o, a);
     peers_section(&mut o, a);
     observations_section(&mut o, a);
     definitions_section(&mut o);
     o
 }
 
+/// "Executive Summary": the original's bullets (its definitions), then rkbench's own figures.
+fn executive_summary(o: &mut String, a: &Analysis) {
+    let og = &a.original;
+    let _ = writeln!(o, "## 📊 Executive Summary\n");
+    let _ = writeln!(o, "- **Model:** {}", md_code(a.model_name()));
+    let _ = writeln!(
+        o,
+        "- **Hardware:** {}",
+        md_inline(&original::hardware_line(&a.hardware))
+    );
+    let _ = writeln!(
+        o,
+        "- **Success Rate:** {}/{} ({}%)",
+        og.successful_requests,
+        og.total_requests,
+        num(og.success_rate_pct(), 0)
+    );
+    let _ = writeln!(
+        o,
+        "- **Total Tokens Generated:** {} tokens",
+        original::thousands(og.total_output_tokens)
+    );
+    let _ = writeln!(
+        o,
+        "- **Average Speed:** {} tok/s",
+        num(og.tokens_per_second.map(|x| x.mean), 2)
+    );
+    let _ = writeln!(
+        o,
+        "- **Memory Usage:** ~{} MB\n",
+        num(og.memory_mb.map(|x| x.mean), 0)
+    );
+    let _ = writeln!(
+        o,
+        "rkbench's own figures (wall clock on the board; definitions at the end):\n"
+    );
+    o.push_str(&tables::summary(a).markdown());
+}
+
 fn verdict_section(o: &mut String, a: &Analysis) {
     let v = &a.verdict;
+    let _ = writeln!(o, "## ⚖️ Verdict\n");
     if v.valid {
         let _ = writeln!(o, "**Verdict: ✅ VALID** — every request completed, the trace is intact, and no board condition invalidates comparison.\n");
     } else {
@@ -61,10 +106,17 @@ fn verdict_section(o: &mut String, a: &Analysis) {
 fn provenance(o: &mut String, a: &Analysis) {
     let trace = a.trace;
     let h = &trace.header;
+    let secs = a.original.duration_s;
     let _ = writeln!(
         o,
-        "Recorded {} on {} with rkbench {} ({}); RKLLM runtime {} (ABI {}). Trace {}.\n",
+        "**Recorded:** {}  \n**Duration:** {} seconds ({} minutes)\n",
         utc(h.started_unix_ms),
+        num(Some(secs), 1),
+        num(Some(secs / 60.0), 1)
+    );
+    let _ = writeln!(
+        o,
+        "Host {}; rkbench {} ({}); RKLLM runtime {} (ABI {}). Trace {}.\n",
         md_code(&h.hostname),
         md_inline(&h.rkbench.version),
         md_inline(&h.rkbench.git_commit),
@@ -75,6 +127,20 @@ fn provenance(o: &mut String, a: &Analysis) {
         },
         md_inline(&h.runtime.abi),
         md_code(&a.file_name)
+    );
+    let _ = writeln!(
+        o,
+        "> rkbench's verdict: {}{}. The details, peer figures and board state follow the original report's sections.\n",
+        if a.verdict.valid {
+            "✅ VALID"
+        } else {
+            "❌ INVALID for comparison"
+        },
+        match a.warnings.len() {
+            0 => String::new(),
+            1 => "; 1 warning".to_string(),
+            n => format!("; {n} warnings"),
+        }
     );
     if let Some(d) = &trace.damage {
         let _ = writeln!(
@@ -98,13 +164,25 @@ fn provenance(o: &mut String, a: &Analysis) {
     }
 }
 
-fn summary_section(o: &mut String, a: &Analysis) {
-    let _ = writeln!(o, "## 📊 Summary\n");
-    o.push_str(&tables::summary(a).markdown());
-}
-
 fn configuration_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## ⚙️ Configuration\n");
+    let p = &a.trace.header.params;
+    let cores = a
+        .hardware
+        .npu_cores
+        .map_or_else(|| "null".to_string(), |n| n.to_string());
+    let json = format!(
+        "{{\n  \"inference_params\": {{\n    \"top_k\": {},\n    \"top_p\": {},\n    \"temperature\": {},\n    \"repeat_penalty\": {}\n  }},\n  \"hardware\": {{\n    \"num_npu_cores\": {cores},\n    \"enabled_cpus_mask\": {},\n    \"num_threads\": {}\n  }}\n}}\n",
+        p.top_k,
+        original::short_float(p.top_p),
+        original::short_float(p.temperature),
+        original::short_float(p.repeat_penalty),
+        p.enabled_cpus_mask,
+        p.enabled_cpus_num
+    );
+    let _ = writeln!(o, "As the original listed it, from the values recorded in the trace (num_npu_cores: NPU cores with load telemetry; num_threads: enabled_cpus_num):\n");
+    o.push_str(&md_fence(&json, "json"));
+    let _ = writeln!(o);
     let _ = writeln!(
         o,
         "Parameters as passed to the runtime (recorded in the trace):\n"
@@ -119,13 +197,40 @@ fn configuration_section(o: &mut String, a: &Analysis) {
 }
 
 fn performance_section(o: &mut String, a: &Analysis) {
-    let _ = writeln!(o, "## ⚡ Performance Metrics\n");
-    let _ = writeln!(o, "Per-request figures over the {} successful requests (percentiles: linear interpolation, type 7).\n", a.summary.ok);
+    let _ = writeln!(o, "## 🎯 Performance Metrics\n");
+    let _ = writeln!(
+        o,
+        "The original's figures (the runtime's own timings; definitions at the end):\n"
+    );
+    o.push_str(&tables::original_performance(a).markdown());
+    let _ = writeln!(o, "rkbench's figures per request over the {} successful requests (percentiles: linear interpolation, type 7):\n", a.summary.ok);
     o.push_str(&tables::performance(a).markdown());
 }
 
 fn tokens_section(o: &mut String, a: &Analysis) {
+    let og = &a.original;
     let _ = writeln!(o, "## 🔢 Token Statistics\n");
+    let _ = writeln!(
+        o,
+        "- **Total Input Tokens:** {}",
+        original::thousands(og.total_input_tokens)
+    );
+    let _ = writeln!(
+        o,
+        "- **Total Output Tokens:** {}",
+        original::thousands(og.total_output_tokens)
+    );
+    let _ = writeln!(
+        o,
+        "- **Average Output per Request:** {} tokens",
+        num(og.avg_output_per_request(), 1)
+    );
+    let _ = writeln!(
+        o,
+        "- **Total Tokens Processed:** {}\n",
+        original::thousands(og.total_tokens)
+    );
+    let _ = writeln!(o, "rkbench's counts:\n");
     o.push_str(&tables::tokens(a).markdown());
 }
 
@@ -135,23 +240,40 @@ fn requests_section(o: &mut String, a: &Analysis) {
 }
 
 fn details_section(o: &mut String, a: &Analysis) {
-    let _ = writeln!(o, "## 📝 Per-Test Details\n");
+    let _ = writeln!(o, "## 📝 Detailed Test Results\n");
+    let total = a.original.total_requests;
+    let warm = a.summary.warmup;
+    let (mut i, mut w) = (0, 0);
+    let mut originals = a.original.requests.iter();
     for (r, m, _) in a.requests() {
+        if r.warmup {
+            w += 1;
+            let _ = writeln!(
+                o,
+                "### Warm-up {w}/{warm}: {}\n\n**ID:** {} — not counted in any statistic.\n",
+                md_inline(&r.name),
+                md_code(&r.test_id)
+            );
+        } else {
+            i += 1;
+            let _ = writeln!(o, "### Test {i}/{total}: {}\n", md_inline(&r.name));
+            let _ = writeln!(o, "**ID:** {}\n", md_code(&r.test_id));
+            match originals.next() {
+                Some(og) if og.success => o.push_str(&tables::original_test(og).markdown()),
+                Some(og) => {
+                    let _ = writeln!(o, "❌ **Failed:** {}\n", md_inline(&og.error_message));
+                }
+                None => {}
+            }
+        }
         let _ = writeln!(
             o,
-            "### {} — {} ({})\n",
-            md_inline(&r.test_id),
-            md_inline(&r.name),
-            md_inline(&r.category)
-        );
-        let _ = writeln!(
-            o,
-            "- **Status:** {}{}",
+            "rkbench ({}{}):\n",
             status_mark(r.status),
-            if r.detail.is_empty() {
+            if r.category.is_empty() {
                 String::new()
             } else {
-                format!(" — {}", md_inline(&r.detail))
+                format!(", category {}", md_inline(&r.category))
             }
         );
         detail_lines(o, m);
@@ -159,12 +281,48 @@ fn details_section(o: &mut String, a: &Analysis) {
         o.push_str(&md_fence(&r.prompt, "text"));
         let _ = writeln!(o, "\n**Response** ({} tokens):\n", m.output_tokens);
         o.push_str(&md_fence(&r.response(), "text"));
+        let _ = writeln!(o, "\n---\n");
+    }
+}
+
+/// The original's "💡 Observations" subsections, computed from the data.
+fn original_observations(o: &mut String, a: &Analysis) {
+    let ot = &a.original_text;
+    let _ = writeln!(o, "## 💡 Observations\n");
+    for (title, list) in [
+        ("Performance Analysis", &ot.performance),
+        ("Quality Assessment", &ot.quality),
+        ("Long-Form Generation", &ot.long_form),
+    ] {
+        let _ = writeln!(o, "### {title}\n");
+        for ob in list {
+            let _ = writeln!(o, "- {}", ob.render(md_inline));
+        }
         let _ = writeln!(o);
     }
 }
 
+/// The original's "🎯 Conclusion", computed from the data.
+fn conclusion(o: &mut String, a: &Analysis) {
+    let ot = &a.original_text;
+    let _ = writeln!(o, "## 🎯 Conclusion\n");
+    let intro: String = ot
+        .conclusion_intro
+        .iter()
+        .map(|s| match s {
+            Span::Text(t) => t.clone(),
+            Span::Name(t) => md_code(t),
+        })
+        .collect();
+    let _ = writeln!(o, "{intro}\n");
+    for (i, ob) in ot.conclusion.iter().enumerate() {
+        let _ = writeln!(o, "{}. {}", i + 1, ob.render(md_inline));
+    }
+    let _ = writeln!(o);
+}
+
 fn observations_section(o: &mut String, a: &Analysis) {
-    let _ = writeln!(o, "## 🔍 Observations\n");
+    let _ = writeln!(o, "## 🔍 More observations (rkbench)\n");
     for ob in &a.observations {
         let _ = writeln!(o, "- {}", ob.render(md_inline));
     }
@@ -173,6 +331,11 @@ fn observations_section(o: &mut String, a: &Analysis) {
 
 fn definitions_section(o: &mut String) {
     let _ = writeln!(o, "## 📐 Metric Definitions\n");
+    let _ = writeln!(o, "### The original report's figures\n");
+    for (k, v) in ORIGINAL_DEFINITIONS {
+        let _ = writeln!(o, "- **{k}**: {v}");
+    }
+    let _ = writeln!(o, "\n### rkbench's figures\n");
     for (k, v) in DEFINITIONS {
         let _ = writeln!(o, "- **{k}**: {v}");
     }
@@ -181,7 +344,7 @@ fn definitions_section(o: &mut String) {
 fn detail_lines(o: &mut String, m: &RequestMetrics) {
     let _ = writeln!(
         o,
-        "- **Decode rate:** {} tok/s · **Generation Speed (original def.):** {} tok/s",
+        "- **Decode rate:** {} tok/s · **Wall-clock generation speed:** {} tok/s",
         num(m.decode_tok_s, 2),
         num(m.generation_speed_tok_s, 2)
     );
@@ -288,4 +451,15 @@ fn peers_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## 🔁 Peer Metrics (same trace, their definitions)\n");
     let _ = writeln!(o, "\"ITL\" and \"TPOT\" mean different things in different tools; each row is computed exactly as that tool defines it (its own percentile method and σ).\n");
     o.push_str(&tables::peers(a).markdown());
+    let _ = writeln!(o, "### 🚦 Throughput (vLLM `calculate_metrics`)\n");
+    let _ = writeln!(
+        o,
+        "{}\n",
+        if a.throughput.goodput.is_some() {
+            "Goodput counts the successful requests meeting every SLO given with `--goodput` (a limit is met when the value is ≤ it; TPOT is 0 for a one-token request)."
+        } else {
+            "Goodput is computed when SLOs are given: `rkbench report --goodput ttft:500,tpot:350` (ms; vLLM's keys ttft, tpot, e2el)."
+        }
+    );
+    o.push_str(&tables::throughput(a).markdown());
 }

@@ -15,6 +15,7 @@ pub mod text;
 pub use csv::CsvPer;
 
 use crate::analysis::Analysis;
+use crate::stats::throughput::Slos;
 use crate::trace::Trace;
 
 /// Output formats of `rkbench report`.
@@ -28,11 +29,13 @@ pub enum Format {
     Csv,
 }
 
-/// Renderer options that only some formats use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Report options: how to analyse (goodput SLOs) and what only some formats use.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Options {
     /// What one CSV row is (`--per request|token`).
     pub csv_per: CsvPer,
+    /// vLLM-style goodput SLOs (`--goodput ttft:500,tpot:350`); none by default.
+    pub goodput: Slos,
 }
 
 impl Format {
@@ -75,7 +78,11 @@ pub fn render(trace: &Trace, format: Format) -> String {
 
 /// Render one trace in one format.
 pub fn render_with(trace: &Trace, format: Format, options: Options) -> String {
-    render_analysis(&Analysis::of(trace), format, options)
+    render_analysis(
+        &Analysis::with_goodput(trace, &options.goodput),
+        format,
+        options,
+    )
 }
 
 /// Render an analysis in one format (analyse once, render several formats).
@@ -88,15 +95,44 @@ pub fn render_analysis(a: &Analysis, format: Format, options: Options) -> String
     }
 }
 
-/// Metric definitions, stated in every report.
-pub const DEFINITIONS: [(&str, &str); 9] = [
+/// Metric definitions of rkbench's own figures, stated in every report.
+pub const DEFINITIONS: &[(&str, &str)] = &[
     ("t0", "the moment rkbench calls rkllm_run; t_i = arrival of the callback carrying token i (i = 1..N); t_end = the FINISH/ERROR callback (or the abort/deadline). One monotonic clock, microsecond resolution."),
     ("TTFT", "t1 − t0 (wall clock, includes prefill). The runtime's own prefill_time_ms is shown beside it where the runtime reports it."),
     ("Prefill rate", "input tokens (the runtime's prefill_tokens) / TTFT."),
-    ("Decode rate", "(N − 1) / (t_N − t1): excludes the first token, whose delay is prefill."),
-    ("Generation Speed (original definition)", "N / (E2E − TTFT), kept for continuity with the report this project started from."),
-    ("ITL", "t_i − t_(i−1) for i ≥ 2; per-request p50/p90/p99/max; stalls = ITL > 3 × the request's median ITL."),
+    ("Decode rate", "(N − 1) / (t_N − t1): excludes the first token, whose delay is prefill. Token-weighted: Σ(N − 1) / Σ(t_N − t1) over every measured request, partial ones included."),
+    ("Wall-clock generation speed", "N / (E2E − TTFT): the original report's fallback when the runtime sent no timing; its Generation Speed is the runtime-reported decode rate."),
+    ("ITL", "t_i − t_(i−1) for i ≥ 2; per-request p50/p90/p99/max; pooled: every gap of every measured request; stalls = ITL > 3 × the request's median ITL; context slope = least-squares slope of ITL against token position."),
     ("E2E", "t_end − t0."),
     ("Output tokens", "one token callback (NORMAL or WAITING) = one token; never re-tokenized. Cross-checked against the runtime's generate_tokens."),
+    ("Input tokens (runtime count)", "the runtime's prefill_tokens (RKLLMPerfStat), summed over measured requests."),
+    ("Runtime-reported prefill", "prefill_tokens / prefill_time_ms × 1000, both from the runtime's RKLLMPerfStat at FINISH (RKLLM ≥ 1.2.1); the runtime's clock, not rkbench's."),
+    ("Runtime-reported decode", "generate_tokens / generate_time_ms × 1000 from the runtime's RKLLMPerfStat; the same as the original's Generation Speed."),
+    ("Peak memory (runtime VmHWM)", "the largest memory_usage_mb the runtime reported over the measured requests: its VmHWM, the process's peak resident memory, which never decreases during a run."),
+    ("Success rate", "measured requests that ended ok (FINISH received, rkllm_run returned 0) / measured requests; warm-ups are not counted. Partial: ended early (timeout, interrupt, hang, crash) with its tokens kept; failed: error without tokens."),
+    ("Total duration", "from the run's clock origin (recorder start) to its end record, or to the last request's end when the trace has none."),
     ("Aggregates", "per-request figures over successful requests: mean, median, min, max, sample stddev (n−1), p90, p99 by linear interpolation (type 7). Token-weighted decode and pooled ITL include partial (timeout/interrupted) requests."),
+    ("Peer metrics", "each row computed as the named tool's own code computes it (its population, σ convention and percentile method are stated in the row); for every peer a request ends at its last token, a request that did not end ok is failed, and warm-ups are outside the window. Times are computed in integer µs (ns where the tool uses ns) and converted once, so one statistic over one population prints the same digits in every table."),
+    ("Throughput (vLLM)", "vLLM's calculate_metrics: duration = first measured request sent → last measured request finished; request throughput = successful requests / duration; output throughput = Σ output tokens of successful requests / duration (a failed request counts 0); total-token throughput adds the successful requests' input tokens; goodput = successful requests meeting every --goodput SLO / duration."),
+    ("Verdict", "VALID when every measured request completed, the trace is intact and no warning marked ⛔ applies; otherwise INVALID for comparison, with the reasons."),
+];
+
+/// The original report's figures: its label, and how the original computed it (rkbench
+/// computes it the same way from the trace).
+pub const ORIGINAL_DEFINITIONS: &[(&str, &str)] = &[
+    ("Duration", "the original: the suite's wall time (time.time() around every request). Here rkbench's Total duration, in seconds and minutes."),
+    ("Hardware", "the original printed a fixed \"Rockchip RK3588 NPU (3 cores)\". Here: the board model (/proc/device-tree/model), the SoC from the device-tree compatible list and the NPU cores whose load telemetry was read."),
+    ("Success Rate", "successful / total requests as x/y and % (no decimals). A test is failed when it did not end ok (the original: an exception or the 300 s client timeout); a failed test has every metric zeroed and is left out of every figure except this one."),
+    ("Total Tokens Generated / Total Output Tokens", "Σ output tokens over successful requests, where a request's output tokens are the runtime's generate_tokens (the original's fallback len(text) // 4 when the runtime reports none)."),
+    ("Average Speed / Generation Speed", "per request the runtime's generate_tokens / generate_time_ms × 1000 (generate time falls back to total time − TTFT when the runtime sends none); Average = unweighted mean over successful requests with a non-zero rate, Median = middle value (middle pair averaged), Min, Max over the same."),
+    ("Memory Usage", "summary: the mean of the per-request memory_usage_mb (the runtime's VmHWM) over successful requests with a value, printed as ~MB; per test: that request's value."),
+    ("Time to First Token", "the runtime's prefill_time_ms (the original overwrote its wall-clock first-chunk time with it); the wall-clock time only when the runtime sends none, and the total time when that is 0 too. Average/Median/Min/Max over successful requests."),
+    ("Input Processing", "the runtime's prefill_tokens / prefill_time_ms × 1000 per request; unweighted mean over successful requests with a non-zero rate."),
+    ("Total Input Tokens", "Σ the runtime's prefill_tokens over successful requests (len(prompt) // 4 when the runtime reports none)."),
+    ("Average Output per Request", "Total Output Tokens (successful requests only) / all requests, failed ones included, as the original divided."),
+    ("Total Tokens Processed", "Σ (input + output tokens) over successful requests."),
+    ("Total Time", "per test: request sent → end of the response (rkbench: t_end − t0)."),
+    ("Configuration", "the original printed a fixed JSON block; here the recorded values (num_npu_cores: NPU cores with load telemetry; num_threads: enabled_cpus_num)."),
+    ("Generated", "the original printed the time the report was written; a report here depends only on its trace, so it prints the time the run was recorded."),
+    ("Observations and Conclusion", "the original's were fixed text (e.g. \"High success rate\" at 60 %); here each statement is computed from the trace, and response quality is not claimed because rkbench does not score it."),
 ];

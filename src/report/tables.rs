@@ -3,6 +3,7 @@
 use super::table::{Cell, Table};
 use super::text::num;
 use crate::analysis::{Analysis, Section};
+use crate::stats::original::OriginalRequest;
 use crate::stats::telemetry::MinMax;
 use crate::stats::Aggregate;
 
@@ -147,7 +148,7 @@ pub fn performance(a: &Analysis) -> Table {
     agg_row(&mut t, "Decode rate (tok/s)", s.decode_tok_s, 2);
     agg_row(
         &mut t,
-        "Generation Speed, original definition (tok/s)",
+        "Wall-clock generation speed N / (E2E − TTFT) (tok/s)",
         s.generation_speed_tok_s,
         2,
     );
@@ -312,20 +313,157 @@ pub fn peers(a: &Analysis) -> Table {
         "#median",
         "#p99",
         "#σ",
+        "σ and percentiles",
     ]);
     for m in &a.peers {
         let d = if m.unit == "ms" { 1 } else { 2 };
         t.push(vec![
-            Cell::Static(m.tool.to_string()),
-            Cell::Static(format!("{} ({})", m.metric, m.unit)),
+            Cell::text(m.tool),
+            Cell::text(format!("{} ({})", m.metric, m.unit)),
             Cell::text(m.definition),
-            Cell::Static(m.population.to_string()),
+            Cell::text(m.population),
             Cell::num(m.n.to_string()),
             Cell::num(num(m.mean, d)),
             Cell::num(num(m.median, d)),
             Cell::num(num(m.p99, d)),
             Cell::num(num(m.std, d)),
+            Cell::text(format!(
+                "σ {}; percentiles {}",
+                m.sigma.label(),
+                m.percentiles.label()
+            )),
         ]);
+    }
+    t
+}
+
+/// vLLM's run-level figures (`calculate_metrics`), goodput only when SLOs were given.
+pub fn throughput(a: &Analysis) -> Table {
+    let th = &a.throughput;
+    let mut t = Table::grid(&["metric", "#value", "unit", "definition"]);
+    let mut row = |metric: &str, value: String, unit: &str, def: String| {
+        t.push(vec![
+            Cell::label(metric),
+            Cell::num(value),
+            Cell::text(unit),
+            Cell::text(def),
+        ]);
+    };
+    row(
+        "Benchmark duration",
+        num(th.duration_us.map(|d| d as f64 / 1e6), 3),
+        "s",
+        "first measured request sent → last measured request finished (failed ones included)"
+            .into(),
+    );
+    row(
+        "Successful requests",
+        th.completed.to_string(),
+        "",
+        format!("ended ok with at least one token; {} failed", th.failed),
+    );
+    row(
+        "Total input tokens",
+        th.total_input.map_or_else(|| "-".into(), |v| v.to_string()),
+        "",
+        "Σ the runtime's prefill_tokens over successful requests".into(),
+    );
+    row(
+        "Total generated tokens",
+        th.total_output.to_string(),
+        "",
+        "Σ output tokens over successful requests (a failed request counts 0)".into(),
+    );
+    row(
+        "Request throughput",
+        num(th.request_per_s, 4),
+        "req/s",
+        "successful requests / duration".into(),
+    );
+    row(
+        "Output token throughput",
+        num(th.output_tok_per_s, 2),
+        "tok/s",
+        "total generated tokens / duration".into(),
+    );
+    row(
+        "Total token throughput",
+        num(th.total_tok_per_s, 2),
+        "tok/s",
+        "(total input + total generated tokens) / duration".into(),
+    );
+    if let Some(g) = &th.goodput {
+        let slos: Vec<String> = g
+            .slos
+            .iter()
+            .map(|s| format!("{} ≤ {} ms", s.metric.key(), s.ms))
+            .collect();
+        row(
+            "Request goodput",
+            num(g.per_s, 4),
+            "req/s",
+            format!(
+                "successful requests meeting every SLO ({}) / duration: {} of {}",
+                slos.join(", "),
+                g.good,
+                th.completed
+            ),
+        );
+    }
+    t
+}
+
+/// The original report's Performance Metrics table, with its definitions.
+pub fn original_performance(a: &Analysis) -> Table {
+    let o = &a.original;
+    let mut t = Table::grid(&["Metric", "#Average", "#Median", "#Min", "#Max"]);
+    for (label, s) in [
+        ("Generation Speed (tok/s)", o.tokens_per_second),
+        ("Time to First Token (ms)", o.ttft_ms),
+    ] {
+        t.push(vec![
+            Cell::label(label),
+            Cell::num(num(s.map(|x| x.mean), 2)),
+            Cell::num(num(s.map(|x| x.median), 2)),
+            Cell::num(num(s.map(|x| x.min), 2)),
+            Cell::num(num(s.map(|x| x.max), 2)),
+        ]);
+    }
+    t.push(vec![
+        Cell::label("Input Processing (tok/s)"),
+        Cell::num(num(o.input_tokens_per_second.map(|x| x.mean), 2)),
+        Cell::num("-"),
+        Cell::num("-"),
+        Cell::num("-"),
+    ]);
+    t
+}
+
+/// One successful test as the original's per-test table showed it.
+pub fn original_test(r: &OriginalRequest) -> Table {
+    let mut t = Table::grid(&["Metric", "Value"]);
+    for (label, value) in [
+        ("Status", "✅ Success".to_string()),
+        (
+            "Generation Speed",
+            format!("{} tok/s", num(Some(r.tokens_per_second), 2)),
+        ),
+        (
+            "Time to First Token",
+            format!("{} ms", num(Some(r.ttft_ms), 2)),
+        ),
+        (
+            "Total Time",
+            format!("{} seconds", num(Some(r.total_time_ms / 1e3), 2)),
+        ),
+        ("Input Tokens", r.input_tokens.to_string()),
+        ("Output Tokens", r.output_tokens.to_string()),
+        (
+            "Memory Usage",
+            format!("{} MB", num(Some(r.memory_usage_mb), 2)),
+        ),
+    ] {
+        t.push(vec![Cell::label(label), Cell::text(value)]);
     }
     t
 }

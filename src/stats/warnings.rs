@@ -1016,10 +1016,17 @@ mod tests {
             vec![sampled(&root, 8, 1000)],
         );
         let md = crate::report::render(&trace, crate::report::Format::Markdown);
+        // rkbench's additions follow the original report's sections (issue #12), with the
+        // verdict and the number of warnings named before any figure.
         let warn_at = md.find("## ⚠️ Warnings").expect("warnings section");
         assert!(
-            warn_at < md.find("## 📊 Summary").unwrap(),
-            "warnings come first"
+            warn_at > md.find("## 🎯 Conclusion").unwrap(),
+            "warnings follow the original's sections"
+        );
+        assert!(
+            md.find("❌ INVALID for comparison; ").unwrap()
+                < md.find("## 📊 Executive Summary").unwrap(),
+            "the verdict is named before any figure"
         );
         assert!(md.contains("- ⛔ **cpu-governor**: CPU governors are not performance"));
         assert!(md.contains("  - **Fix:** echo performance \\| sudo tee"));
