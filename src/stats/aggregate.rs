@@ -107,6 +107,24 @@ impl Aggregate {
         Self::of_sorted(&s)
     }
 
+    /// An aggregate of integer microseconds, in ms: every statistic is computed on the µs values
+    /// and converted once, so it prints the same digits as any other statistic computed that way
+    /// over the same population (the peer rows, `aggregate_u32`).
+    pub fn of_us(values: impl IntoIterator<Item = u64>) -> Option<Aggregate> {
+        let a = Self::of(values.into_iter().map(|v| v as f64))?;
+        let ms = |x: f64| x * 1e-3;
+        Some(Aggregate {
+            n: a.n,
+            mean: ms(a.mean),
+            median: ms(a.median),
+            min: ms(a.min),
+            max: ms(a.max),
+            stddev: ms(a.stddev),
+            p90: ms(a.p90),
+            p99: ms(a.p99),
+        })
+    }
+
     pub fn of_sorted(s: &[f64]) -> Option<Aggregate> {
         if s.is_empty() {
             return None;

@@ -734,6 +734,29 @@ mod tests {
     }
 
     #[test]
+    fn one_statistic_over_one_population_prints_the_same_digits() {
+        // Without warm-up or partial requests, the summary's TTFT and pooled ITL are taken over
+        // vLLM's populations, so they must be the same numbers (odd µs: medians fall on .5 µs).
+        let mut reqs: Vec<RequestRecord> = fixture()
+            .into_iter()
+            .filter(|r| !r.warmup && r.status == Status::Ok)
+            .collect();
+        reqs[0].token_dt_us = vec![1_234_567, 10_001];
+        reqs[1].token_dt_us[0] = 2_345_678;
+        let s = crate::stats::Summary::of_requests(&reqs, None);
+        let m = of(&reqs);
+        for (peer, agg) in [("TTFT", s.ttft_ms.unwrap()), ("ITL", s.itl_ms.unwrap())] {
+            let p = row(&m, "vLLM", peer);
+            assert_eq!(p.n, agg.n, "{peer}");
+            assert_eq!(
+                (p.mean, p.median, p.p99),
+                (Some(agg.mean), Some(agg.median), Some(agg.p99)),
+                "{peer}"
+            );
+        }
+    }
+
+    #[test]
     fn empty_and_single_token() {
         for m in of(&[]) {
             assert_eq!((m.n, m.mean), (0, None));

@@ -69,6 +69,13 @@ impl Summary {
         let agg = |f: &dyn Fn(&RequestMetrics) -> Option<f64>| {
             Aggregate::of(ok.iter().filter_map(|m| f(m)))
         };
+        // Times from integer µs, converted once (as the peer rows: vLLM's TTFT prints the same).
+        let ok_records = || {
+            measured
+                .iter()
+                .filter(|(r, _)| r.status == Status::Ok)
+                .map(|(r, _)| *r)
+        };
         let (mut decode_n, mut decode_us) = (0u64, 0u64);
         for (r, _) in &measured {
             if r.token_dt_us.len() >= 2 {
@@ -92,11 +99,13 @@ impl Summary {
             failed: measured.len() - ok.len() - partial,
             input_tokens: measured.iter().filter_map(|(_, m)| m.input_tokens).sum(),
             output_tokens: measured.iter().map(|(_, m)| m.output_tokens).sum(),
-            ttft_ms: agg(&|m| m.ttft_ms),
+            ttft_ms: Aggregate::of_us(
+                ok_records().filter_map(|r| r.token_dt_us.first().map(|&d| u64::from(d))),
+            ),
             prefill_tok_s: agg(&|m| m.prefill_tok_s),
             decode_tok_s: agg(&|m| m.decode_tok_s),
             generation_speed_tok_s: agg(&|m| m.generation_speed_tok_s),
-            e2e_ms: agg(&|m| Some(m.e2e_ms)),
+            e2e_ms: Aggregate::of_us(ok_records().map(|r| r.end_us)),
             output_tokens_per_request: agg(&|m| Some(m.output_tokens as f64)),
             runtime_decode_tok_s: agg(&|m| m.runtime.and_then(|p| p.decode_tok_s())),
             runtime_prefill_tok_s: agg(&|m| m.runtime.and_then(|p| p.prefill_tok_s())),
