@@ -100,6 +100,9 @@ pub fn supervise(argv: &[OsString], out: &Path, quiet: bool) -> Result<i32> {
         args.push(out.as_os_str().to_os_string());
     }
     install_forwarder();
+    // The supervisor writes the trace too when it finalises it: a file-size limit must give it
+    // EFBIG (reported as a full disk), not kill it with SIGXFSZ.
+    let _ = crate::runtime::signals::prepare_recording_process();
     INTERRUPTS.store(0, Ordering::SeqCst);
     let mut child = Command::new(exe)
         // Keep argv[0] as the user typed it: the trace records the command line, and it should
