@@ -194,6 +194,10 @@ pub struct ReportArgs {
     /// KEY:MS pairs, KEY one of ttft, tpot, e2el (e.g. ttft:500,tpot:350)
     #[argh(option)]
     pub goodput: Option<String>,
+    /// compare with Rockchip's published figures for this model (e.g. "Qwen3 0.6B") instead of
+    /// the model the trace's model file name names
+    #[argh(option)]
+    pub reference_model: Option<String>,
 }
 
 /// Compare a candidate trace with a baseline: per metric (ratio ± σ) and per test.

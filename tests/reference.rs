@@ -129,6 +129,66 @@ fn rockchip_suite_feeds_exactly_128_tokens_and_compares_with_the_published_row()
     assert_eq!(c.decode_warning, None);
     let ttft = r.ttft_ms.unwrap_or(0.0);
     assert!((0.99..=1.5).contains(&ttft), "TTFT ratio {ttft}");
+
+    // Every report format shows the published figures beside the measured ones, with ratios.
+    let fmt = |x: Option<f64>| format!("{:.2}", x.unwrap_or(f64::NAN));
+    let ratio = |x: Option<f64>| format!("{:.2}×", x.unwrap_or(f64::NAN));
+    let md = report(&out, "md", &[]);
+    let section = md
+        .split("## 🎯 Rockchip's published figures")
+        .nth(1)
+        .expect("reference section in md");
+    for want in [
+        "Qwen3 0.6B on RKLLM 1.2.1".to_string(),
+        "commit d546a0f".to_string(),
+        format!(
+            "| TTFT (ms) | 215.76 | {} | {}",
+            fmt(m.ttft_ms),
+            ratio(r.ttft_ms)
+        ),
+        format!(
+            "| Decode (tok/s) | 29.52 | {} | ✅ {}",
+            fmt(m.decode_tok_s),
+            ratio(r.decode_tok_s)
+        ),
+        "| Memory (MB) | 772.98 | 772.98 | 1.00× (100 %)".to_string(),
+        "The run followed Rockchip's method".to_string(),
+    ] {
+        assert!(section.contains(&want), "{want}\n{section}");
+    }
+    assert!(md.contains("| 128 (exact) | 64 |"), "{md}");
+    assert!(md.contains("- **Input:** 128 tokens (exact)"));
+    let html = report(&out, "html", &[]);
+    for want in [
+        "<section id=\"reference\">",
+        "<td class=\"num\">215.76</td>",
+        "<td class=\"num\">29.52</td>",
+        "<td class=\"num\">772.98</td>",
+        &ratio(r.decode_tok_s),
+    ] {
+        assert!(html.contains(want), "{want}");
+    }
+    let j: serde_json::Value =
+        serde_json::from_str(&report(&out, "json", &[])).expect("valid json");
+    let jr = &j["reference"];
+    assert_eq!(jr["published"]["ttft_ms"], 215.76);
+    assert_eq!(jr["published"]["decode_tok_s"], 29.52);
+    assert_eq!(jr["published"]["memory_mb"], 772.98);
+    assert_eq!(jr["release"], "1.2.1");
+    assert_eq!(jr["approximate"], false);
+    let jd = jr["ratio"]["decode_tok_s"].as_f64().unwrap_or(0.0);
+    assert!((jd - d).abs() < 1e-4, "{jd} vs {d}");
+    assert_eq!(j["requests"][0]["input"]["exact_tokens"], 128);
+    assert_eq!(j["requests"][0]["input"]["kind"], "tokens");
+}
+
+fn report(trace: &Path, format: &str, extra: &[&str]) -> String {
+    let t = trace.display().to_string();
+    let mut args = vec!["report", "--format", format, &t];
+    args.extend_from_slice(extra);
+    let o = run(&args, &[]);
+    assert!(o.status.success(), "report failed: {}", stderr(&o));
+    stdout(&o)
 }
 
 #[test]
@@ -149,6 +209,38 @@ fn slow_decode_is_warned_and_reference_model_overrides_the_file_name() {
     assert_eq!(t.requests.iter().filter(|r| r.warmup).count(), 1);
     assert!(comparison(&t, None).is_none());
     // …so it is named.
+    // Without the flag, no reference section in any format.
+    assert!(!report(&out, "md", &[]).contains("Rockchip's published figures"));
+    let j: serde_json::Value =
+        serde_json::from_str(&report(&out, "json", &[])).expect("valid json");
+    assert!(j.get("reference").is_none());
+    let md = report(&out, "md", &["--reference-model", "Qwen3 0.6B"]);
+    assert!(
+        md.contains("Matched by the --reference-model \"Qwen3 0.6B\""),
+        "{md}"
+    );
+    assert!(md.contains("> ⚠️ decode is "), "{md}");
+    assert!(md.contains("| Decode (tok/s) | 29.52 |"), "{md}");
+    // A name Rockchip does not publish is a usage error (exit 2) naming the choices; a model
+    // without a row for this release is a note and no section.
+    let t_s = out.display().to_string();
+    let o = run(&["report", "--reference-model", "Llama 70B", &t_s], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("use one of: Qwen2 0.5B,"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["report", "--reference-model", "Qwen3.5 2B", &t_s], &[]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains(
+            "Rockchip publishes no Qwen3.5 2B figures for runtime \"1.2.1\" (they exist for 1.3.0)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("Rockchip's published figures"));
     let c = comparison(&t, Some("qwen3-0.6b")).expect("row");
     assert_eq!(c.matched_from, "--reference-model \"qwen3-0.6b\"");
     let w = c
@@ -277,6 +369,37 @@ fn context_suite_fit_matches_the_configured_prefill_cost() {
     assert!(f.r_squared > 0.99, "{f:?}");
     // Decode rate is given per length.
     assert!(s.lengths.iter().all(|l| l.decode_tok_s_median.is_some()));
+
+    // The reports: the fit in md, points + fit in JSON, both charts in HTML.
+    let j: serde_json::Value =
+        serde_json::from_str(&report(&out, "json", &[])).expect("valid json");
+    let p = &j["prefill_scaling"];
+    assert_eq!(p["points"].as_array().map(Vec::len), Some(18));
+    assert_eq!(p["points"][0]["input_tokens"], 128);
+    assert!(p["points"][0]["ttft_ms"].as_f64().is_some());
+    let jm = p["ms_per_token"].as_f64().unwrap_or(0.0);
+    assert!((jm - f.ms_per_token).abs() < 1e-6, "{jm}");
+    assert_eq!(p["by_length"].as_array().map(Vec::len), Some(6));
+    assert!(p["by_length"][5]["decode_tok_s_median"].as_f64().is_some());
+    let md = report(&out, "md", &[]);
+    assert!(md.contains("## 📈 Prefill scaling"), "{md}");
+    assert!(
+        md.contains(&format!("ms + {:.4} ms/token × n", f.ms_per_token)),
+        "{md}"
+    );
+    assert!(md.contains("| 4096 | 3 |"), "{md}");
+    let html = report(&out, "html", &[]);
+    assert!(html.contains("id=\"chart-prefill-scaling\""));
+    assert!(html.contains("id=\"chart-decode-context\""));
+    assert!(
+        html.contains("fit</title></path>"),
+        "the fitted curve is drawn"
+    );
+    assert_eq!(
+        html.matches("tokens (exact), TTFT").count(),
+        18,
+        "every point"
+    );
 }
 
 #[test]

@@ -27,6 +27,8 @@ pub use params::{Param, ParamValue, Section};
 
 use crate::stats::original::{Hardware, OriginalSummary};
 use crate::stats::peers::{self, PeerMetric};
+use crate::stats::prefill::{self, PrefillScaling};
+use crate::stats::reference::{self, Reference};
 use crate::stats::telemetry::{self, RequestTelemetry, Timeline};
 use crate::stats::throughput::{self, Slos, Throughput};
 use crate::stats::verdict::{self, Verdict};
@@ -66,6 +68,11 @@ pub struct Analysis<'t> {
     pub observations: Vec<Observation>,
     /// Data for the HTML report's charts.
     pub charts: charts::Charts,
+    /// This run beside Rockchip's published figures, when its model and runtime release have
+    /// a published row.
+    pub reference: Option<Reference>,
+    /// TTFT against exact input length, when the run fed at least two exact lengths.
+    pub prefill_scaling: Option<PrefillScaling>,
 }
 
 impl<'t> Analysis<'t> {
@@ -76,6 +83,16 @@ impl<'t> Analysis<'t> {
 
     /// As [`Analysis::of`], with vLLM-style goodput against `slos` (`report --goodput`).
     pub fn with_goodput(trace: &'t Trace, slos: &Slos) -> Analysis<'t> {
+        Self::with_options(trace, slos, None)
+    }
+
+    /// As [`Analysis::with_goodput`], also comparing with the published figures of
+    /// `reference_model` (`--reference-model`) instead of the model the file name names.
+    pub fn with_options(
+        trace: &'t Trace,
+        slos: &Slos,
+        reference_model: Option<&str>,
+    ) -> Analysis<'t> {
         let summary = Summary::of(trace);
         let timeline = Timeline::of(&trace.telemetry);
         let request_telemetry = (!timeline.is_empty()).then(|| {
@@ -97,6 +114,8 @@ impl<'t> Analysis<'t> {
         let original = OriginalSummary::of(&trace.requests, summary.duration_ms);
         let hardware = Hardware::of(&trace.header.board, &trace.telemetry);
         let original_text = original::of(trace, &summary, &original, &hardware, &verdict);
+        let reference = reference::of(trace, &summary.metrics, &warnings, reference_model);
+        let prefill_scaling = prefill::of(trace, &summary.metrics);
         Analysis {
             trace,
             file_name: file_name(&trace.path),
@@ -112,8 +131,18 @@ impl<'t> Analysis<'t> {
             verdict,
             observations,
             charts,
+            reference,
+            prefill_scaling,
             summary,
         }
+    }
+
+    /// The exact token input request `index` was fed (`None`: a text prompt).
+    pub fn exact_input_tokens(&self, index: u32) -> Option<u32> {
+        self.trace
+            .input_of(index)
+            .filter(|i| i.is_exact_tokens())
+            .map(|i| i.n_tokens)
     }
 
     /// Each request's record with its metrics (and board state, when there is telemetry).

@@ -23,9 +23,18 @@ pub fn run(a: ReportArgs) -> Result<i32> {
         Some(g) => Slos::parse(g).map_err(Error::usage)?,
         None => Slos::default(),
     };
+    if let Some(name) = a.reference_model.as_deref() {
+        if crate::reference::match_model(name).is_none() {
+            return Err(Error::usage(format!(
+                "--reference-model {name:?} names no model Rockchip publishes figures for; use one of: {}",
+                crate::reference::models().join(", ")
+            )));
+        }
+    }
     let options = Options {
         csv_per: a.per,
         goodput,
+        reference_model: a.reference_model.as_deref(),
     };
     let several = formats.len() > 1 || a.traces.len() > 1;
     if several && a.out.is_none() {
@@ -76,7 +85,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 fn one(
     path: &Path,
     formats: &[Format],
-    options: Options,
+    options: Options<'_>,
     out: Option<&Path>,
     several: bool,
 ) -> Result<()> {
@@ -103,6 +112,18 @@ fn one(
             "rkbench: warning: {}: {d}; reporting the valid part",
             path.display()
         );
+    }
+    if let Some(name) = options.reference_model {
+        let model = crate::reference::match_model(name).unwrap_or(name);
+        let release = trace.header.runtime.version.trim();
+        if crate::reference::lookup(model, release).is_none() {
+            eprintln!(
+                "rkbench: note: {}: Rockchip publishes no {model} figures for runtime {:?} (they exist for {}); no reference section",
+                path.display(),
+                release,
+                crate::reference::releases_of(model).join(", ")
+            );
+        }
     }
     let stem = path
         .file_stem()

@@ -8,6 +8,7 @@
 //! scripts and every network fetch, so even an escaping bug could not run model output or
 //! phone home. Determinism: no clock, no hash-map iteration (telemetry keys are grouped in
 //! `BTreeMap`s), and all numbers in fixed precision.
+use super::reference;
 use super::svg::{self, ChartSpec, Histogram, Series};
 use super::table::status_class;
 use super::tables;
@@ -76,6 +77,8 @@ pub fn render(a: &Analysis) -> String {
     summary(&mut o, a);
     configuration(&mut o, a);
     performance(&mut o, a);
+    reference_section(&mut o, a);
+    prefill_section(&mut o, a);
     peer_metrics(&mut o, a);
     charts(&mut o, a);
     request_table(&mut o, a);
@@ -165,6 +168,56 @@ fn performance(o: &mut String, a: &Analysis) {
         a.summary.ok
     );
     o.push_str(&tables::performance(a).html());
+    o.push_str("</section>\n");
+}
+
+/// This run beside Rockchip's published row (only when the model and release have one).
+fn reference_section(o: &mut String, a: &Analysis) {
+    let Some(r) = &a.reference else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "<section id=\"reference\">\n<h2>{}</h2>\n<p>{}</p>",
+        reference::REFERENCE_TITLE,
+        html_escape(&reference::reference_intro(r))
+    );
+    o.push_str(&reference::reference_table(r).html());
+    let _ = writeln!(
+        o,
+        "<p>{}</p>",
+        html_escape(&reference::reference_method_line(r))
+    );
+    if !r.approximate.is_empty() {
+        o.push_str("<ul>\n");
+        for why in &r.approximate {
+            let _ = writeln!(o, "<li>{}</li>", html_escape(why));
+        }
+        o.push_str("</ul>\n");
+    }
+    if let Some(w) = &r.decode_warning {
+        let _ = writeln!(o, "<p class=\"status-bad\">⚠️ {}</p>", html_escape(w));
+    }
+    o.push_str("</section>\n");
+}
+
+/// TTFT against exact input length with the fitted curve, and decode rate per context length.
+fn prefill_section(o: &mut String, a: &Analysis) {
+    let Some(s) = &a.prefill_scaling else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "<section id=\"prefill-scaling\">\n<h2>{}</h2>",
+        reference::PREFILL_TITLE
+    );
+    if let Some(f) = &s.fit {
+        let _ = writeln!(o, "<p>{}</p>", html_escape(&reference::fit_text(s, f)));
+    }
+    o.push_str(&reference::prefill_table(s).html());
+    for (svg, caption) in reference::prefill_charts(s) {
+        chart_box(o, &svg, &caption);
+    }
     o.push_str("</section>\n");
 }
 
@@ -461,6 +514,12 @@ fn details(o: &mut String, a: &Analysis) {
                 o,
                 "<li><strong>Detail:</strong> {}</li>",
                 html_escape(&r.detail)
+            );
+        }
+        if let Some(n) = a.exact_input_tokens(r.index) {
+            let _ = writeln!(
+                o,
+                "<li><strong>Input:</strong> {n} tokens (exact): token ids fed as RKLLM_INPUT_TOKEN, no tokenizer or chat template</li>"
             );
         }
         for item in detail_items(m) {

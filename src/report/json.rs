@@ -5,9 +5,110 @@ use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{Analysis, ParamValue, Section};
 use crate::analysis::{Observation, Span};
 use crate::stats::original::Spread;
+use crate::stats::prefill::PrefillScaling;
+use crate::stats::reference::{Figures, Reference};
 use crate::stats::telemetry::{MinMax, RequestTelemetry};
 use crate::stats::{Aggregate, RequestMetrics};
-use crate::trace::RequestRecord;
+use crate::trace::{RequestInput, RequestRecord};
+
+fn figures(w: &mut JsonWriter, key: &str, f: &Figures, d: usize) {
+    w.key(key).begin_object();
+    w.field_num("ttft_ms", f.ttft_ms, d);
+    w.field_num("decode_tok_s", f.decode_tok_s, d);
+    w.field_num("memory_mb", f.memory_mb, d);
+    w.end_object();
+}
+
+/// `reference`: this run beside Rockchip's published row (present only when there is one).
+fn reference(w: &mut JsonWriter, r: &Reference) {
+    let p = &r.published;
+    w.key("reference").begin_object();
+    w.field_str("model", p.model);
+    w.field_str("release", &r.release);
+    w.key("source").begin_object();
+    w.field_str("repository", "airockchip/rknn-llm");
+    w.field_str("file", "benchmark.md");
+    w.field_str("commit", p.commit);
+    w.end_object();
+    w.field_str("matched_from", &r.matched_from);
+    w.key("method").begin_object();
+    w.field_int(
+        "input_tokens",
+        i64::from(crate::reference::METHOD_INPUT_TOKENS),
+    );
+    w.field_int("new_tokens", i64::from(crate::reference::METHOD_NEW_TOKENS));
+    w.field_str("quantization", crate::reference::METHOD_QUANT);
+    w.end_object();
+    w.field_int("requests", r.requests as i64);
+    w.field_str("measured_by", r.measured_by);
+    figures(
+        w,
+        "published",
+        &Figures {
+            ttft_ms: Some(p.ttft_ms),
+            decode_tok_s: Some(p.decode_tok_s),
+            memory_mb: Some(p.memory_mb),
+        },
+        2,
+    );
+    figures(w, "measured", &r.measured, 3);
+    figures(w, "rkbench_timing", &r.rkbench, 3);
+    figures(w, "ratio", &r.ratio, 4);
+    w.field_bool("approximate", !r.approximate.is_empty());
+    w.key("approximate_because").begin_array();
+    for why in &r.approximate {
+        w.str(why);
+    }
+    w.end_array();
+    w.key("decode_warning");
+    match &r.decode_warning {
+        Some(s) => w.str(s),
+        None => w.null(),
+    };
+    w.end_object();
+}
+
+/// `prefill_scaling`: TTFT against exact input length, the fit, and decode per length.
+fn prefill_scaling(w: &mut JsonWriter, s: &PrefillScaling) {
+    w.key("prefill_scaling").begin_object();
+    w.key("points").begin_array();
+    for p in &s.points {
+        w.begin_object();
+        w.field_int("index", i64::from(p.index));
+        w.field_int("input_tokens", i64::from(p.input_tokens));
+        w.field_num("ttft_ms", Some(p.ttft_ms), 3);
+        w.end_object();
+    }
+    w.end_array();
+    let f = s.fit;
+    w.field_num("ms_per_token", f.map(|f| f.ms_per_token), 6);
+    w.field_num("fixed_ms", f.map(|f| f.fixed_ms), 3);
+    w.field_num(
+        "attention_ms_per_token2",
+        f.map(|f| f.attention_ms_per_token2),
+        12,
+    );
+    w.key("model");
+    match f {
+        Some(f) => w.str(f.model),
+        None => w.null(),
+    };
+    w.field_num("r_squared", f.map(|f| f.r_squared), 6);
+    w.field_num("rms_residual_ms", f.map(|f| f.rms_residual_ms), 3);
+    w.key("by_length").begin_array();
+    for l in &s.lengths {
+        w.begin_object();
+        w.field_int("input_tokens", i64::from(l.input_tokens));
+        w.field_int("requests", l.requests as i64);
+        w.field_num("ttft_ms_median", Some(l.ttft_ms_median), 3);
+        w.field_num("prefill_tok_s", l.prefill_tok_s, 3);
+        w.field_num("runtime_prefill_ms_median", l.runtime_prefill_ms_median, 3);
+        w.field_num("decode_tok_s_median", l.decode_tok_s_median, 3);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+}
 
 /// Bumped whenever a field changes meaning or is removed (additions keep it).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -196,6 +297,12 @@ pub fn render(a: &Analysis) -> String {
     w.end_object();
 
     warnings(&mut w, a);
+    if let Some(r) = &a.reference {
+        reference(&mut w, r);
+    }
+    if let Some(p) = &a.prefill_scaling {
+        prefill_scaling(&mut w, p);
+    }
     w.key("observations").begin_array();
     for ob in &a.observations {
         w.begin_object();
@@ -209,7 +316,7 @@ pub fn render(a: &Analysis) -> String {
 
     w.key("requests").begin_array();
     for (r, m, tele) in a.requests() {
-        request(&mut w, r, m, tele);
+        request(&mut w, r, m, tele, a.trace.input_of(r.index));
     }
     w.end_array();
 
@@ -391,6 +498,7 @@ fn request(
     r: &RequestRecord,
     m: &RequestMetrics,
     tele: Option<&RequestTelemetry>,
+    input: Option<&RequestInput>,
 ) {
     w.begin_object();
     w.field_int("index", i64::from(r.index));
@@ -413,6 +521,25 @@ fn request(
     w.field_bool("hit_cap", m.hit_cap);
     w.field_int("run_return", i64::from(r.run_return));
     opt_int(w, "input_tokens", m.input_tokens);
+    // Traces from format 1.1 say what was fed; older ones (all text prompts) have no `input`.
+    if let Some(i) = input {
+        w.key("input").begin_object();
+        w.field_str(
+            "kind",
+            if i.is_exact_tokens() {
+                "tokens"
+            } else {
+                "prompt"
+            },
+        );
+        w.key("exact_tokens");
+        if i.is_exact_tokens() {
+            w.int(i64::from(i.n_tokens));
+        } else {
+            w.null();
+        }
+        w.end_object();
+    }
     w.field_int("output_tokens", m.output_tokens as i64);
     w.field_int("waiting_tokens", r.waiting.len() as i64);
     w.field_num("start_ms", Some(r.start_us as f64 / 1e3), 3);

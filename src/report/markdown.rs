@@ -1,6 +1,7 @@
 //! The Markdown report: the original report's sections (summary, configuration, performance
 //! metrics, token statistics, per-test details, observations), every figure recomputed from the
 //! trace and every parameter taken from what was recorded.
+use super::reference;
 use super::tables;
 use super::text::{md_code, md_fence, md_inline, num, utc};
 use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
@@ -41,6 +42,8 @@ pub fn render(a: &Analysis) -> String {
     let _ = writeln!(o, "---\n");
     verdict_section(&mut o, a);
     warnings_section(&mut o, a);
+    reference_section(&mut o, a);
+    prefill_section(&mut o, a);
     requests_section(&mut o, a);
     board_state_section(&mut o, a);
     peers_section(&mut o, a);
@@ -207,6 +210,36 @@ fn performance_section(o: &mut String, a: &Analysis) {
     o.push_str(&tables::performance(a).markdown());
 }
 
+/// This run beside Rockchip's published row (only when the model and release have one).
+fn reference_section(o: &mut String, a: &Analysis) {
+    let Some(r) = &a.reference else {
+        return;
+    };
+    let _ = writeln!(o, "## 🎯 {}\n", reference::REFERENCE_TITLE);
+    let _ = writeln!(o, "{}\n", md_inline(&reference::reference_intro(r)));
+    o.push_str(&reference::reference_table(r).markdown());
+    let _ = writeln!(o, "{}", reference::reference_method_line(r));
+    for why in &r.approximate {
+        let _ = writeln!(o, "- {}", md_inline(why));
+    }
+    let _ = writeln!(o);
+    if let Some(w) = &r.decode_warning {
+        let _ = writeln!(o, "> ⚠️ {}\n", md_inline(w));
+    }
+}
+
+/// TTFT against exact input length, with the fit, and decode rate per context length.
+fn prefill_section(o: &mut String, a: &Analysis) {
+    let Some(s) = &a.prefill_scaling else {
+        return;
+    };
+    let _ = writeln!(o, "## 📈 {}\n", reference::PREFILL_TITLE);
+    if let Some(f) = &s.fit {
+        let _ = writeln!(o, "{}\n", md_inline(&reference::fit_text(s, f)));
+    }
+    o.push_str(&reference::prefill_table(s).markdown());
+}
+
 fn tokens_section(o: &mut String, a: &Analysis) {
     let og = &a.original;
     let _ = writeln!(o, "## 🔢 Token Statistics\n");
@@ -276,6 +309,12 @@ fn details_section(o: &mut String, a: &Analysis) {
                 format!(", category {}", md_inline(&r.category))
             }
         );
+        if let Some(n) = a.exact_input_tokens(r.index) {
+            let _ = writeln!(
+                o,
+                "- **Input:** {n} tokens (exact): token ids fed as RKLLM_INPUT_TOKEN, no tokenizer or chat template"
+            );
+        }
         detail_lines(o, m);
         let _ = writeln!(o, "\n**Prompt:**\n");
         o.push_str(&md_fence(&r.prompt, "text"));

@@ -6,6 +6,7 @@ pub mod html;
 pub mod json;
 pub mod json_writer;
 pub mod markdown;
+pub mod reference;
 pub mod svg;
 pub mod sweep;
 pub mod table;
@@ -29,13 +30,17 @@ pub enum Format {
     Csv,
 }
 
-/// Report options: how to analyse (goodput SLOs) and what only some formats use.
+/// Report options: how to analyse (goodput SLOs, the published model to compare with) and
+/// what only some formats use.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Options {
+pub struct Options<'a> {
     /// What one CSV row is (`--per request|token`).
     pub csv_per: CsvPer,
     /// vLLM-style goodput SLOs (`--goodput ttft:500,tpot:350`); none by default.
     pub goodput: Slos,
+    /// Compare with this published model's figures (`--reference-model`) instead of the one
+    /// the model file name names.
+    pub reference_model: Option<&'a str>,
 }
 
 impl Format {
@@ -77,16 +82,16 @@ pub fn render(trace: &Trace, format: Format) -> String {
 }
 
 /// Render one trace in one format.
-pub fn render_with(trace: &Trace, format: Format, options: Options) -> String {
+pub fn render_with(trace: &Trace, format: Format, options: Options<'_>) -> String {
     render_analysis(
-        &Analysis::with_goodput(trace, &options.goodput),
+        &Analysis::with_options(trace, &options.goodput, options.reference_model),
         format,
         options,
     )
 }
 
 /// Render an analysis in one format (analyse once, render several formats).
-pub fn render_analysis(a: &Analysis, format: Format, options: Options) -> String {
+pub fn render_analysis(a: &Analysis, format: Format, options: Options<'_>) -> String {
     match format {
         Format::Markdown => markdown::render(a),
         Format::Json => json::render(a),

@@ -524,12 +524,23 @@ pub fn line_chart(spec: &ChartSpec, series: &[Series]) -> String {
     let (x, y) = extent(series, spec);
     let mut out = String::new();
     let f = open(&mut out, spec, x, y, legend_rows(spec, &names));
+    let any = lines(&mut out, &f, series, 0);
+    if !any {
+        no_data(&mut out, &f);
+    }
+    legend(&mut out, spec, &names, false);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The polylines of `series`, styled from the `first_style`-th style on; whether any was drawn.
+fn lines(out: &mut String, f: &Frame, series: &[Series], first_style: usize) -> bool {
     let mut any = false;
     out.push_str(
         "<g class=\"data\" fill=\"none\" stroke-width=\"1.6\" stroke-linejoin=\"round\">\n",
     );
     for (i, s) in series.iter().enumerate() {
-        let (color, dash) = style_of(i);
+        let (color, dash) = style_of(first_style + i);
         let mut d = String::new();
         let mut pen_down = false;
         let mut last = String::new();
@@ -559,12 +570,7 @@ pub fn line_chart(spec: &ChartSpec, series: &[Series]) -> String {
         );
     }
     out.push_str("</g>\n");
-    if !any {
-        no_data(&mut out, &f);
-    }
-    legend(&mut out, spec, &names, false);
-    out.push_str("</svg>\n");
-    out
+    any
 }
 
 /// A scatter plot with one colour per series; each point carries its tooltip.
@@ -573,6 +579,39 @@ pub fn scatter(spec: &ChartSpec, series: &[Series]) -> String {
     let (x, y) = extent(series, spec);
     let mut out = String::new();
     let f = open(&mut out, spec, x, y, legend_rows(spec, &names));
+    let any = points(&mut out, &f, series);
+    if !any {
+        no_data(&mut out, &f);
+    }
+    legend(&mut out, spec, &names, true);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Points (`points`, one colour per series) over curves (`curves`, styled after them), e.g.
+/// measurements and the fit through them, on one pair of axes.
+pub fn scatter_with_lines(spec: &ChartSpec, points_series: &[Series], curves: &[Series]) -> String {
+    let names: Vec<&str> = points_series
+        .iter()
+        .chain(curves)
+        .map(|s| s.name.as_str())
+        .collect();
+    let all: Vec<Series> = points_series.iter().chain(curves).cloned().collect();
+    let (x, y) = extent(&all, spec);
+    let mut out = String::new();
+    let f = open(&mut out, spec, x, y, legend_rows(spec, &names));
+    let drawn_lines = lines(&mut out, &f, curves, points_series.len());
+    let drawn_points = points(&mut out, &f, points_series);
+    if !(drawn_lines || drawn_points) {
+        no_data(&mut out, &f);
+    }
+    legend(&mut out, spec, &names, true);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The circles of `series` with their tooltips; whether any was drawn.
+fn points(out: &mut String, f: &Frame, series: &[Series]) -> bool {
     let mut any = false;
     out.push_str("<g class=\"data\" fill-opacity=\"0.85\">\n");
     for (i, s) in series.iter().enumerate() {
@@ -596,12 +635,7 @@ pub fn scatter(spec: &ChartSpec, series: &[Series]) -> String {
         }
     }
     out.push_str("</g>\n");
-    if !any {
-        no_data(&mut out, &f);
-    }
-    legend(&mut out, spec, &names, true);
-    out.push_str("</svg>\n");
-    out
+    any
 }
 
 /// A histogram; the overflow bin (if any) is drawn one gap to the right of the last bin and

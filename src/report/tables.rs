@@ -212,7 +212,7 @@ pub fn requests(a: &Analysis) -> Table {
                 suffix: warmup_suffix(m.warmup),
             },
             Cell::Status(m.status),
-            Cell::num(m.input_tokens.map_or_else(|| "-".into(), |v| v.to_string())),
+            Cell::num(super::reference::input_cell(a, m.index, m.input_tokens)),
             Cell::num(m.output_tokens.to_string()),
             Cell::num(num(m.ttft_ms, 1)),
             Cell::num(num(m.prefill_tok_s, 2)),
