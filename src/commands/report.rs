@@ -90,6 +90,12 @@ fn one(
     several: bool,
 ) -> Result<()> {
     if path.is_dir() {
+        if !options.goodput.is_empty() {
+            return Err(Error::usage(format!(
+                "--goodput applies to trace reports; {} is a sweep directory: report its traces instead",
+                path.display()
+            )));
+        }
         let sweep = report::sweep::load(path).map_err(Error::input)?;
         for &f in formats {
             let text = match f {

@@ -74,16 +74,22 @@ fn executive_summary(o: &mut String, a: &Analysis) {
         "- **Total Tokens Generated:** {} tokens",
         original::thousands(og.total_output_tokens)
     );
-    let _ = writeln!(
-        o,
-        "- **Average Speed:** {} tok/s",
-        num(og.tokens_per_second.map(|x| x.mean), 2)
-    );
-    let _ = writeln!(
-        o,
-        "- **Memory Usage:** ~{} MB\n",
-        num(og.memory_mb.map(|x| x.mean), 0)
-    );
+    match og.tokens_per_second {
+        Some(x) => {
+            let _ = writeln!(o, "- **Average Speed:** {} tok/s", num(Some(x.mean), 2));
+        }
+        None => {
+            let _ = writeln!(o, "- **Average Speed:** - (no successful request)");
+        }
+    }
+    match og.memory_mb {
+        Some(x) => {
+            let _ = writeln!(o, "- **Memory Usage:** ~{} MB\n", num(Some(x.mean), 0));
+        }
+        None => {
+            let _ = writeln!(o, "- **Memory Usage:** - (not reported by the runtime)\n");
+        }
+    }
     let _ = writeln!(
         o,
         "rkbench's own figures (wall clock on the board; definitions at the end):\n"
@@ -501,4 +507,81 @@ fn peers_section(o: &mut String, a: &Analysis) {
         }
     );
     o.push_str(&tables::throughput(a).markdown());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::html::testdata;
+    use crate::trace::{PerfStat, RequestRecord, RunHeader};
+
+    fn req(index: u32, status: Status, n: usize, perf: Option<PerfStat>) -> RequestRecord {
+        RequestRecord {
+            index,
+            test_id: format!("t{index}"),
+            name: format!("Test {index}"),
+            status,
+            detail: if status == Status::Ok {
+                String::new()
+            } else {
+                "deadline passed".into()
+            },
+            token_dt_us: vec![100_000; n],
+            token_ids: vec![0; n],
+            text_len: vec![1; n],
+            text: vec![b'x'; n],
+            end_us: 100_000 * n as u64 + 500,
+            perf,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn original_sections_with_a_failed_test() {
+        let perf = Some(PerfStat {
+            prefill_time_ms: 1000.0,
+            prefill_tokens: 31,
+            generate_time_ms: 4000.0,
+            generate_tokens: 12,
+            memory_usage_mb: 5026.3,
+        });
+        let t = testdata::trace(
+            RunHeader::default(),
+            vec![
+                req(0, Status::Ok, 12, perf),
+                req(1, Status::Timeout, 3, None),
+            ],
+            Vec::new(),
+            None,
+        );
+        let md = render(&Analysis::of(&t));
+        // 12 tokens / 4000 ms = 3.00 tok/s; memory 5026.3 → ~5026 MB.
+        for line in [
+            "- **Success Rate:** 1/2 (50%)",
+            "- **Total Tokens Generated:** 12 tokens",
+            "- **Average Speed:** 3.00 tok/s",
+            "- **Memory Usage:** ~5026 MB",
+            "- **Average Output per Request:** 6.0 tokens",
+            "- **Total Tokens Processed:** 43",
+            "### Test 1/2: Test 0",
+            "| Time to First Token | 1000.00 ms |",
+            "| Memory Usage | 5026.30 MB |",
+            "### Test 2/2: Test 1",
+            "❌ **Failed:** Request timed out (deadline passed)",
+            "1. Reliability: 1/2 requests completed (50%); 1 timeout.",
+        ] {
+            assert!(md.contains(line), "missing {line:?}\n{md}");
+        }
+        // Nothing successful: no Average Speed or memory to state.
+        let t = testdata::trace(
+            RunHeader::default(),
+            vec![req(0, Status::Error, 0, None)],
+            Vec::new(),
+            None,
+        );
+        let md = render(&Analysis::of(&t));
+        assert!(md.contains("- **Average Speed:** - (no successful request)"));
+        assert!(md.contains("- **Memory Usage:** - (not reported by the runtime)"));
+        assert!(md.contains("- **Success Rate:** 0/1 (0%)"));
+    }
 }
