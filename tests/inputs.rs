@@ -215,3 +215,35 @@ fn suite_check_refuses_nul_and_oversized_files() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_sweep_index_cannot_point_outside_its_directory() {
+    // #16 F21: `report DIR` read whatever path an index entry named.
+    let dir = tempdir("inputs-sweep-index");
+    let sweep = dir.join("sweep");
+    std::fs::create_dir_all(&sweep).unwrap();
+    std::fs::write(
+        sweep.join("index.json"),
+        r#"{"sweep_index_version": 1, "axes": ["threads"], "runs": [{"trace": "../elsewhere.rktrace", "params": {"threads": "2"}, "exit_code": 0}]}"#,
+    )
+    .unwrap();
+    let o = run(&["report", &sweep.display().to_string()], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        error_line(&o).contains("is not a file name inside the sweep directory"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        sweep.join("index.json"),
+        r#"{"sweep_index_version": 9, "axes": [], "runs": []}"#,
+    )
+    .unwrap();
+    let o = run(&["report", &sweep.display().to_string()], &[]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        error_line(&o).contains("sweep index version 9"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -8,6 +8,7 @@ use crate::provenance;
 use crate::record::plan::{self, Plan, Role};
 use crate::record::{self, supervise, RecordPlan};
 use crate::runtime::{library, AbiVersion, Runtime};
+use crate::trace::vocab;
 use crate::trace::{BuildInfo, Fact, ModelInfo, RunHeader, RunParams, RuntimeInfo, SuiteInfo};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -182,14 +183,14 @@ fn run_params(rec: &RecordPlan, abi: AbiVersion) -> RunParams {
 fn board_facts(root: &SysRoot, rec: &RecordPlan) -> Vec<Fact> {
     let mut f = board::facts(root);
     f.push(Fact {
-        key: "clock".into(),
+        key: vocab::fact::CLOCK.into(),
         value: "CLOCK_MONOTONIC (std::time::Instant), microseconds; token times are deltas".into(),
     });
     if let Some((sys, pre, post)) = &rec.chat_template {
         for (k, v) in [
-            ("chat_template.system", sys),
-            ("chat_template.prefix", pre),
-            ("chat_template.postfix", post),
+            (vocab::fact::CHAT_TEMPLATE_SYSTEM, sys),
+            (vocab::fact::CHAT_TEMPLATE_PREFIX, pre),
+            (vocab::fact::CHAT_TEMPLATE_POSTFIX, post),
         ] {
             f.push(Fact {
                 key: k.into(),

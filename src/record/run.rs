@@ -11,6 +11,7 @@ use crate::board::SysRoot;
 use crate::error::{exit, Error, Result};
 use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime};
 use crate::suite::{Suite, TestCase};
+use crate::trace::vocab;
 use crate::trace::{
     input_type, CapSource, Journal, PerfStat, Record, RequestInput, RequestRecord, RunEnd,
     RunHeader, RunStatus, Status, TokenChunk, TraceWriter,
@@ -227,8 +228,8 @@ pub fn record(
     match &sampler {
         Some(s) => header.board.extend(s.facts()),
         None => header.board.push(crate::trace::Fact {
-            key: "telemetry".into(),
-            value: "unavailable (disabled by --no-telemetry)".into(),
+            key: vocab::fact::TELEMETRY.into(),
+            value: vocab::unavailable("disabled by --no-telemetry"),
         }),
     }
     header.board.sort();
@@ -453,7 +454,9 @@ impl Orchestrator<'_> {
                 rec.end_us = end_us.unwrap_or(rec.return_us);
                 rec.status = match reason {
                     Some(s) => s,
-                    None if rc != 0 || rec.final_state == 3 => Status::Error,
+                    None if rc != 0 || rec.final_state == vocab::final_state::ERROR => {
+                        Status::Error
+                    }
                     None => Status::Ok,
                 };
                 rec.detail = match (rec.status, err) {

@@ -2,7 +2,7 @@
 //! records the suite once per combination, each in a fresh recorder process (so the runtime is
 //! re-initialised), into one directory with an `index.json` that `rkbench report DIR` reads.
 use crate::error::{exit, Error, Result};
-use crate::report::json_writer::JsonWriter;
+use crate::trace::sweep_index::{SweepIndex, SweepRun, SWEEP_INDEX};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -157,7 +157,7 @@ pub(crate) fn run(argv: &[OsString], axes: &[Axis], dir: &Path, quiet: bool) -> 
     strip.extend(axes.iter().map(|a| a.key.as_str()));
     let base = strip_flags(argv, &strip);
     let combos = combinations(axes);
-    let mut results = Vec::new();
+    let mut index = SweepIndex::new(axes.iter().map(|a| a.key.clone()).collect());
     let mut code = exit::OK;
     for (i, combo) in combos.iter().enumerate() {
         let name = format!("{:02}_{}.rktrace", i + 1, label(combo));
@@ -178,8 +178,17 @@ pub(crate) fn run(argv: &[OsString], axes: &[Axis], dir: &Path, quiet: bool) -> 
             );
         }
         let c = super::supervise::supervise(&args, &out, quiet)?;
-        results.push((name, combo.clone(), c));
-        write_index(dir, axes, &results)?;
+        index.runs.push(SweepRun {
+            trace: name,
+            params: combo.iter().cloned().collect(),
+            exit_code: c,
+        });
+        index.write(dir).map_err(|e| {
+            Error::input(format!(
+                "cannot write {}: {e}",
+                dir.join(SWEEP_INDEX).display()
+            ))
+        })?;
         if c != exit::OK {
             code = c;
         }
@@ -188,40 +197,6 @@ pub(crate) fn run(argv: &[OsString], axes: &[Axis], dir: &Path, quiet: bool) -> 
         }
     }
     Ok(code)
-}
-
-/// (trace file name, parameters, exit code) of one finished combination.
-type Finished = (String, Vec<(String, String)>, i32);
-
-fn write_index(dir: &Path, axes: &[Axis], results: &[Finished]) -> Result<()> {
-    let mut w = JsonWriter::new();
-    w.begin_object();
-    w.field_int("sweep_index_version", 1);
-    w.key("axes").begin_array();
-    for a in axes {
-        w.str(&a.key);
-    }
-    w.end_array();
-    w.key("runs").begin_array();
-    for (name, combo, code) in results {
-        w.begin_object();
-        w.field_str("trace", name);
-        w.key("params").begin_object();
-        for (k, v) in combo {
-            w.field_str(k, v);
-        }
-        w.end_object();
-        w.field_int("exit_code", i64::from(*code));
-        w.end_object();
-    }
-    w.end_array();
-    w.end_object();
-    std::fs::write(dir.join("index.json"), w.finish()).map_err(|e| {
-        Error::input(format!(
-            "cannot write {}: {e}",
-            dir.join("index.json").display()
-        ))
-    })
 }
 
 #[cfg(test)]

@@ -34,14 +34,14 @@
 //! | `proc.cpu` | `ticks` | utime + stime of `/proc/self/stat` (USER_HZ, 100 per second) |
 //! | `mem.available` | `kB` | `MemAvailable` of `/proc/meminfo` |
 use crate::board::{self, SysRoot};
+use crate::trace::vocab::{fact, series, unavailable};
 use crate::trace::{Fact, Series, TelemetryBatch};
 use std::fs::File;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Value of a sample that could not be read (the trace's convention).
-pub const NOT_READ: i64 = i64::MIN;
+pub(crate) use crate::trace::NOT_READ;
 
 /// Size of the one read buffer. `/proc/self/status` and `/proc/meminfo` are ~1.5 KiB; the
 /// fields we need are near their start, so a longer file is simply cut.
@@ -155,43 +155,48 @@ impl Probe {
                 let n = parse_npu_load(&text, &mut cores);
                 if n == 0 {
                     p.absent.push((
-                        "npu.load".into(),
+                        series::NPU_LOAD_GROUP.into(),
                         format!(
                             "unrecognised format {:?}",
                             String::from_utf8_lossy(&text[..text.len().min(60)])
                         ),
                     ));
                 } else {
-                    let keys = (0..n).map(|i| (format!("npu.load.core{i}"), "%")).collect();
+                    let keys = (0..n).map(|i| (series::npu_load(i), "%")).collect();
                     p.add(Parse::NpuLoad, file, seq, keys);
                 }
             }
-            Err(r) => p.absent.push(("npu.load".into(), r)),
+            Err(r) => p.absent.push((series::NPU_LOAD_GROUP.into(), r)),
         }
 
         match board::npu_devfreq(root) {
             Some(dev) => p.int(
                 root,
                 &format!("/sys/class/devfreq/{dev}/cur_freq"),
-                "npu.freq",
+                series::NPU_FREQ,
                 "Hz",
             ),
             None => p
                 .absent
-                .push(("npu.freq".into(), "no devfreq device".into())),
+                .push((series::NPU_FREQ.into(), "no devfreq device".into())),
         }
-        p.int(root, "/sys/class/devfreq/dmc/cur_freq", "dmc.freq", "Hz");
+        p.int(
+            root,
+            "/sys/class/devfreq/dmc/cur_freq",
+            series::DMC_FREQ,
+            "Hz",
+        );
 
         let policies = root.list("/sys/devices/system/cpu/cpufreq", "policy");
         if policies.is_empty() {
             p.absent
-                .push(("cpu.freq".into(), "no cpufreq policies".into()));
+                .push((series::CPU_FREQ_GROUP.into(), "no cpufreq policies".into()));
         }
         for pol in sort_numeric(policies, "policy") {
             p.int(
                 root,
                 &format!("/sys/devices/system/cpu/cpufreq/{pol}/scaling_cur_freq"),
-                &format!("cpu.{pol}.freq"),
+                &series::cpu_freq(&pol),
                 "kHz",
             );
         }
@@ -201,7 +206,8 @@ impl Probe {
             "thermal_zone",
         );
         if zones.is_empty() {
-            p.absent.push(("thermal".into(), "no thermal zones".into()));
+            p.absent
+                .push((series::THERMAL_GROUP.into(), "no thermal zones".into()));
         }
         for z in zones {
             let ty = root
@@ -209,10 +215,10 @@ impl Probe {
                 .ok()
                 .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace))
                 .unwrap_or_else(|| z.clone());
-            let mut key = format!("thermal.{ty}");
+            let mut key = series::thermal(&ty);
             if p.keys.iter().any(|(k, _)| *k == key) {
                 // Two zones of the same type (seen on some DTs): keep both, told apart by zone.
-                key = format!("thermal.{ty}.{z}");
+                key = format!("{}.{z}", series::thermal(&ty));
             }
             p.int(root, &format!("/sys/class/thermal/{z}/temp"), &key, "m°C");
         }
@@ -221,19 +227,19 @@ impl Probe {
             root,
             "/proc/self/status",
             Parse::Status,
-            &[("proc.rss", "kB"), ("proc.hwm", "kB")],
+            &[(series::PROC_RSS, "kB"), (series::PROC_HWM, "kB")],
         );
         p.multi(
             root,
             "/proc/self/stat",
             Parse::Stat,
-            &[("proc.cpu", "ticks")],
+            &[(series::PROC_CPU, "ticks")],
         );
         p.multi(
             root,
             "/proc/meminfo",
             Parse::MemAvailable,
-            &[("mem.available", "kB")],
+            &[(series::MEM_AVAILABLE, "kB")],
         );
 
         p.values = vec![NOT_READ; p.keys.len()];
@@ -598,7 +604,7 @@ impl Sampler {
             {
                 Ok(h) => thread = Some(h),
                 Err(e) => absent.push((
-                    "telemetry".into(),
+                    fact::TELEMETRY.into(),
                     format!("cannot start the sampler thread: {e}"),
                 )),
             }
@@ -646,12 +652,12 @@ impl Sampler {
     /// absent source. Add them to `RunHeader::board` (and re-sort) before writing the header.
     pub fn facts(&self) -> Vec<Fact> {
         let mut f = vec![Fact {
-            key: "telemetry.interval_ms".into(),
+            key: fact::telemetry("interval_ms"),
             value: self.interval.as_millis().to_string(),
         }];
         f.extend(self.absent.iter().map(|(k, r)| Fact {
-            key: format!("telemetry.{k}"),
-            value: format!("unavailable ({r})"),
+            key: fact::telemetry(k),
+            value: unavailable(r),
         }));
         f
     }
@@ -724,14 +730,14 @@ pub fn progress_line(latest: &[(String, i64)]) -> String {
     let mut parts = Vec::new();
     let loads: Vec<String> = latest
         .iter()
-        .filter(|(k, _)| k.starts_with("npu.load."))
+        .filter(|(k, _)| k.starts_with(series::NPU_LOAD))
         .map(|(_, v)| v.to_string())
         .collect();
     let mut npu = String::new();
     if !loads.is_empty() {
         npu = format!("NPU {} %", loads.join("/"));
     }
-    if let Some(f) = get("npu.freq") {
+    if let Some(f) = get(series::NPU_FREQ) {
         if npu.is_empty() {
             npu.push_str("NPU");
         }
@@ -740,21 +746,21 @@ pub fn progress_line(latest: &[(String, i64)]) -> String {
     if !npu.is_empty() {
         parts.push(npu);
     }
-    if let Some(f) = get("dmc.freq") {
+    if let Some(f) = get(series::DMC_FREQ) {
         parts.push(format!("DDR {} MHz", f / 1_000_000));
     }
     if let Some((k, t)) = latest
         .iter()
-        .filter(|(k, _)| k.starts_with("thermal."))
+        .filter(|(k, _)| k.starts_with(series::THERMAL))
         .max_by_key(|(_, v)| *v)
     {
         parts.push(format!(
             "max {:.1} °C ({})",
             *t as f64 / 1000.0,
-            &k["thermal.".len()..]
+            &k[series::THERMAL.len()..]
         ));
     }
-    if let Some(r) = get("proc.rss") {
+    if let Some(r) = get(series::PROC_RSS) {
         parts.push(format!("RSS {} MB", r / 1024));
     }
     parts.join(" · ")

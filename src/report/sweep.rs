@@ -4,7 +4,7 @@ use super::json_writer::JsonWriter;
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
 use crate::stats::Summary;
-use crate::trace::reader;
+use crate::trace::{reader, SweepIndex};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -23,29 +23,17 @@ pub struct Sweep {
     pub rows: Vec<Row>,
 }
 
-/// Read `DIR/index.json` and every trace it lists.
+/// Read `DIR/index.json` (through the one type that writes it) and every trace it lists.
 pub fn load(dir: &Path) -> Result<Sweep, String> {
-    let index = dir.join("index.json");
-    let text = std::fs::read_to_string(&index)
-        .map_err(|e| format!("{} is a directory without a readable index.json ({e}); pass trace files, or a directory written by `rkbench record --sweep`", dir.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", index.display()))?;
-    let axes: Vec<String> = v["axes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let index = SweepIndex::read(dir)?;
     let mut rows = Vec::new();
-    for r in v["runs"].as_array().into_iter().flatten() {
-        let trace = r["trace"].as_str().unwrap_or_default().to_string();
-        let params = axes
+    for r in &index.runs {
+        let params = index
+            .axes
             .iter()
-            .map(|k| (k.clone(), r["params"][k].as_str().unwrap_or("").to_string()))
+            .map(|k| (k.clone(), r.params.get(k).cloned().unwrap_or_default()))
             .collect();
-        let (summary, error) = match reader::read(&dir.join(&trace)) {
+        let (summary, error) = match reader::read(&SweepIndex::trace_path(dir, r)) {
             Ok(t) => (
                 Some(Analysis::of(&t).summary),
                 t.damage.as_ref().map(|d| d.to_string()),
@@ -53,9 +41,9 @@ pub fn load(dir: &Path) -> Result<Sweep, String> {
             Err(e) => (None, Some(e.to_string())),
         };
         rows.push(Row {
-            trace,
+            trace: r.trace.clone(),
             params,
-            exit_code: r["exit_code"].as_i64().unwrap_or(-1),
+            exit_code: i64::from(r.exit_code),
             summary,
             error,
         });
@@ -64,7 +52,11 @@ pub fn load(dir: &Path) -> Result<Sweep, String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Ok(Sweep { name, axes, rows })
+    Ok(Sweep {
+        name,
+        axes: index.axes,
+        rows,
+    })
 }
 
 pub fn markdown(s: &Sweep) -> String {

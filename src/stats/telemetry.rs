@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// A value that was not read at that sample.
-pub const NOT_READ: i64 = i64::MIN;
+pub use crate::trace::NOT_READ;
 
 /// Linux USER_HZ: `/proc/<pid>/stat` times are in 1/100 s on arm64 and x86_64.
 pub const USER_HZ: f64 = 100.0;

@@ -11,13 +11,19 @@
 //! the trace (`<trace>.journal`, same framing, flag bit 0 set, first frame a binding to the
 //! trace's run header), which the reader merges after a crash only into the trace it is bound to,
 //! and the recorder deletes on a clean end, so the trace itself holds each token once.
+pub mod plan_extras;
 pub mod reader;
 pub mod schema;
 pub mod server;
+pub mod sweep_index;
+pub mod vocab;
 pub mod writer;
 
+pub use plan_extras::{PresetUsed, TemplateSent};
 pub use reader::{Damage, Trace};
 pub use schema::*;
+pub use sweep_index::{SweepIndex, SweepRun};
+pub use vocab::NOT_READ;
 pub use writer::{Journal, TraceWriter};
 
 /// File magic.
@@ -89,6 +95,11 @@ pub(crate) fn encode_record(
         Record::ServerPartial(x) => (server::kind::SERVER_PARTIAL, rkyv::to_bytes::<Error>(x)?),
         Record::Binding(x) => (kind::BINDING, rkyv::to_bytes::<Error>(x)?),
         Record::Input(x) => (kind::INPUT, rkyv::to_bytes::<Error>(x)?),
+        Record::TemplateSent(x) => (
+            plan_extras::kind::TEMPLATE_SENT,
+            rkyv::to_bytes::<Error>(x)?,
+        ),
+        Record::PresetUsed(x) => (plan_extras::kind::PRESET_USED, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

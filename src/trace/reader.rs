@@ -1,6 +1,7 @@
 //! Trace reader: maps the file, checks every frame's length, marker and crc32, validates each
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
+use super::plan_extras::{kind as pk, PresetUsed, TemplateSent};
 use super::schema::{
     kind as k, JournalBinding, Record, RequestInput, RequestRecord, RunEnd, RunHeader,
     TelemetryBatch, TokenChunk,
@@ -148,6 +149,10 @@ pub struct Trace {
     pub server: Option<ServerTrace>,
     /// What each request fed the runtime (format 1.1+; empty for older traces), in file order.
     pub inputs: Vec<RequestInput>,
+    /// Chat templates rkbench set (format 1.1+), each in effect from its request on.
+    pub templates: Vec<super::TemplateSent>,
+    /// The `--preset` the run used (format 1.1+).
+    pub preset: Option<super::PresetUsed>,
 }
 
 impl Trace {
@@ -366,6 +371,8 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         sk::SERVER_PARTIAL => get!(ServerRequest, Record::ServerPartial),
         k::BINDING => get!(JournalBinding, Record::Binding),
         k::INPUT => get!(RequestInput, Record::Input),
+        pk::TEMPLATE_SENT => get!(TemplateSent, Record::TemplateSent),
+        pk::PRESET_USED => get!(PresetUsed, Record::PresetUsed),
         _ => None,
     }
 }
@@ -493,6 +500,8 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         journal_requests: 0,
         server: None,
         inputs: Vec::new(),
+        templates: Vec::new(),
+        preset: None,
     };
     let mut have_header = journal;
     let mut header_sha256 = None;
@@ -579,6 +588,8 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             Record::ServerRequest(r) => server.finals.push(r),
             Record::ServerPartial(r) => server.partials.push(r),
             Record::Input(i) => trace.inputs.push(i),
+            Record::TemplateSent(t) => trace.templates.push(t),
+            Record::PresetUsed(p) => trace.preset = Some(p),
         }
     }
     if !have_header {

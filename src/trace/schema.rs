@@ -37,6 +37,10 @@ pub enum Record {
     Binding(JournalBinding),
     /// What a request fed the runtime (format 1.1+), written before the request starts.
     Input(RequestInput),
+    /// The chat template rkbench set before a request (kind 12; see [`super::plan_extras`]).
+    TemplateSent(super::plan_extras::TemplateSent),
+    /// The `--preset` the run used (kind 13).
+    PresetUsed(super::plan_extras::PresetUsed),
 }
 
 /// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.
