@@ -247,3 +247,135 @@ fn a_sweep_index_cannot_point_outside_its_directory() {
         stderr(&o)
     );
 }
+
+fn system_suite(dir: &std::path::Path) -> String {
+    let f = dir.join("sys.json");
+    std::fs::write(
+        &f,
+        r#"{"tests": [
+            {"id": "terse", "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hi."}]},
+            {"id": "plain", "prompt": "Say hello.", "think": false}
+        ]}"#,
+    )
+    .unwrap();
+    f.display().to_string()
+}
+
+#[test]
+fn a_suites_system_message_reaches_the_runtime_in_the_models_template() {
+    // #11 item 8: it was documented and silently dropped.
+    let dir = tempdir("inputs-system");
+    let suite = system_suite(&dir);
+    let out = dir.join("t.rktrace");
+    let params = dir.join("p.txt");
+    let o = record(
+        &fake_lib("1.2.1"),
+        &out,
+        &["--suite", &suite],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.002"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "3"),
+            ("FAKE_RKLLM_TRACE_PARAMS", &params.display().to_string()),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = std::fs::read_to_string(&params).unwrap();
+    // (The simulated runtime's parameter log escapes newlines.)
+    assert!(
+        p.contains("system_prompt=<|im_start|>system\\nYou are terse.<|im_end|>\\n\n"),
+        "{p}"
+    );
+    // What was sent is in the trace: one template per change, from the request it applies to.
+    let t = read_trace(&out);
+    assert_eq!(t.templates.len(), 2, "{:?}", t.templates);
+    assert_eq!(t.templates[0].index, 0);
+    assert_eq!(
+        t.templates[0].system,
+        "<|im_start|>system\nYou are terse.<|im_end|>\n"
+    );
+    assert!(t.templates[0]
+        .origin
+        .starts_with("qwen3 (detected from the model file name"));
+    assert_eq!(t.templates[1].index, 1);
+    assert_eq!(t.templates[1].system, "");
+    // Qwen3 with thinking off: the empty think block its own template would add.
+    assert!(t.templates[1].postfix.ends_with("<think>\n\n</think>\n\n"));
+
+    // A runtime without rkllm_set_chat_template refuses the suite before recording.
+    let o = record(
+        &fake_lib("1.1"),
+        &dir.join("old.rktrace"),
+        &["--suite", &suite],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        error_line(&o).contains("which RKLLM 1.1 does not have"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A model whose family is not known from its name: refused, with what to do.
+    let model = dir.join("model.rkllm");
+    std::fs::copy(common::model(), &model).unwrap();
+    let o = run(
+        &[
+            "record",
+            "--model",
+            &model.display().to_string(),
+            "--suite",
+            &suite,
+            "--lib",
+            &fake_lib("1.2.1").display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        error_line(&o).contains("pass --template-family"),
+        "{}",
+        stderr(&o)
+    );
+
+    // `suite check` says where the system message goes.
+    let o = run(&["suite", "check", &suite], &[]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("rkllm_set_chat_template"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn preset_original_reaches_the_runtime_and_the_trace() {
+    let dir = tempdir("inputs-preset");
+    let out = dir.join("t.rktrace");
+    let params = dir.join("p.txt");
+    let o = record(
+        &fake_lib("1.2.1"),
+        &out,
+        &["--suite", "quick", "--preset", "original", "--top-k", "7"],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.002"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "3"),
+            ("FAKE_RKLLM_TRACE_PARAMS", &params.display().to_string()),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = read_trace(&out);
+    let p = &t.header.params;
+    assert_eq!(
+        (p.top_k, p.top_p, p.temperature, p.repeat_penalty),
+        (7, 0.95, 0.6, 0.9)
+    );
+    assert_eq!((p.frequency_penalty, p.presence_penalty), (0.6, 0.1));
+    assert_eq!((p.max_context_len, p.max_new_tokens), (16384, 4096));
+    assert_eq!((p.enabled_cpus_mask, p.enabled_cpus_num), (0xF0, 4));
+    assert_eq!(p.timeout_ms, 300_000);
+    let preset = t.preset.expect("preset recorded");
+    assert_eq!(preset.name, "original");
+    assert_eq!(preset.overridden, ["top-k"]);
+    let text = std::fs::read_to_string(&params).unwrap();
+    assert!(text.contains("top_k=7"), "{text}");
+}

@@ -112,6 +112,8 @@ fn hostile_model_text_cannot_break_reports() {
         journal_requests: 0,
         server: None,
         inputs: vec![],
+        templates: vec![],
+        preset: None,
     };
     let md = rkbench::report::render(&trace, rkbench::report::Format::Markdown);
     // The response fence must be longer than any backtick run inside it.

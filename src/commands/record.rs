@@ -77,6 +77,13 @@ fn record_here(plan: Plan, argv: &[OsString]) -> Result<i32> {
     if rec.think == Some(true) && !abi.has_thinking() {
         crate::err_line!("rkbench: warning: RKLLM {abi} has no enable_thinking; --think is ignored (the model's chat template decides)");
     }
+    if let (Some((family, _)), true) = (&rec.template_family, abi < AbiVersion::V1_2_0) {
+        return Err(Error::input(format!(
+            "suite {}: its system messages go to the runtime in the {} chat template through rkllm_set_chat_template, which RKLLM {abi} does not have (1.2.0+); use a newer runtime or remove the system messages",
+            plan.suite.source,
+            family.name()
+        )));
+    }
     if rec.chat_template.is_some() && abi < AbiVersion::V1_2_0 {
         return Err(Error::usage(format!("--chat-template needs rkllm_set_chat_template, which RKLLM {abi} does not have (1.2.0+)")));
     }

@@ -34,6 +34,7 @@ pub fn run(a: SuiteArgs) -> Result<i32> {
                 match suite::load(spec) {
                     Ok(s) => {
                         warn(&s);
+                        system_note(&s);
                         println!(
                             "{spec}: ok ({} tests, sha256 {})",
                             s.tests.len(),
@@ -51,6 +52,17 @@ pub fn run(a: SuiteArgs) -> Result<i32> {
         other => Err(Error::usage(format!(
             "unknown suite action {other:?}; use list, show SUITE or check FILE"
         ))),
+    }
+}
+
+/// Where a suite's system messages go: RKLLM takes them only inside a chat template.
+fn system_note(s: &Suite) {
+    let n = s.tests.iter().filter(|t| t.system.is_some()).count();
+    if n > 0 {
+        crate::err_line!(
+            "rkbench: note: {}: {n} test(s) have a system message; `record` sends it in the model family's chat template through rkllm_set_chat_template (RKLLM 1.2.0+; family from the model file name or --template-family), which replaces the runtime's own template and its enable_thinking handling",
+            s.source
+        );
     }
 }
 
@@ -94,6 +106,9 @@ fn show(s: &Suite) {
         }
         if t.repeat > 1 {
             opts.push(format!("repeat {}", t.repeat));
+        }
+        if t.system.is_some() {
+            opts.push("system message".to_string());
         }
         println!(
             "\n{} — {} [{}] ({}{}{})",

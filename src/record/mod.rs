@@ -8,5 +8,7 @@ pub mod schedule;
 pub mod supervise;
 pub mod sweep;
 pub mod telemetry;
+pub(crate) mod template;
 
-pub use run::{record, Outcome, RecordPlan};
+pub use run::Outcome;
+pub(crate) use run::{record, RecordPlan};

@@ -6,12 +6,14 @@
 use super::run::RecordPlan;
 use super::schedule::Order;
 use super::sweep::{self, Axis};
+use super::template::Family;
 use crate::board::SysRoot;
 use crate::cli::RecordArgs;
 use crate::error::{Error, Result};
 use crate::limits::{self, Value};
 use crate::runtime::{AbiVersion, InitParams};
 use crate::suite::{self, Suite};
+use crate::trace::{Fact, PresetUsed};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -199,6 +201,64 @@ fn time(a: &RecordArgs, p: Option<Preset>, flag: &str) -> Result<Option<Duration
     Ok(value(a, p, flag)?.map(Value::time))
 }
 
+/// The template that carries the suite's system messages: `--template-family`, else the
+/// family the model file name says. A suite with a system message and no known family is
+/// refused, as is one combined with `--chat-template`: the message is never silently dropped.
+fn template_family(a: &RecordArgs, suite: &Suite) -> Result<Option<(Family, String)>> {
+    let flag = match a.template_family.as_deref() {
+        None => None,
+        Some(f) => Some(Family::parse(f).ok_or_else(|| {
+            Error::usage(format!(
+                "--template-family {f:?}: use one of {}",
+                Family::NAMES
+            ))
+        })?),
+    };
+    let with_system: Vec<&str> = suite
+        .tests
+        .iter()
+        .filter(|t| t.system.is_some())
+        .map(|t| t.id.as_str())
+        .collect();
+    if with_system.is_empty() && flag.is_none() {
+        return Ok(None);
+    }
+    let which = format!(
+        "test{} {} {}",
+        if with_system.len() == 1 { "" } else { "s" },
+        with_system.join(", "),
+        if with_system.len() == 1 {
+            "has"
+        } else {
+            "have"
+        }
+    );
+    if a.chat_template.is_some() {
+        return Err(Error::usage(if with_system.is_empty() {
+            "--chat-template and --template-family both set the chat template; pass one".to_string()
+        } else {
+            format!("suite {}: {which} a system message, which rkbench sends in the model's chat template; --chat-template would replace it, so drop --chat-template (use --template-family to choose the family)", suite.source)
+        }));
+    }
+    let file_name = a
+        .model
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match (flag, Family::detect(&file_name)) {
+        (Some(f), _) => Ok(Some((f, format!("{} (--template-family)", f.name())))),
+        (None, Some(f)) => Ok(Some((
+            f,
+            format!("{} (detected from the model file name {file_name:?})", f.name()),
+        ))),
+        (None, None) => Err(Error::input(format!(
+            "suite {}: {which} a system message, which RKLLM takes only inside a chat template (rkllm_set_chat_template), and the template family of {file_name:?} is not known from its name; pass --template-family ({}) or remove the system messages",
+            suite.source,
+            Family::NAMES
+        ))),
+    }
+}
+
 /// The default trace name: `traces/<model stem>-<UTC time>.rktrace`.
 pub(crate) fn default_out(model: &Path, now: SystemTime) -> PathBuf {
     let stem = model
@@ -356,6 +416,25 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
             Some((v[0].clone(), v[1].clone(), v[2].clone()))
         }
     };
+    let template_family = template_family(a, &suite)?;
+    let preset_used = preset.map(|p| PresetUsed {
+        name: p.name.into(),
+        values: p
+            .values
+            .iter()
+            .map(|(k, v)| Fact {
+                key: (*k).into(),
+                value: (*v).into(),
+            })
+            .collect(),
+        overridden: p
+            .values
+            .iter()
+            .filter(|(k, _)| raw(a, None, k).is_some_and(|(_, typed)| typed))
+            .map(|(k, _)| (*k).to_string())
+            .chain((p.think.is_some() && (a.think || a.no_think)).then(|| "think".to_string()))
+            .collect(),
+    });
     let out = a.out.clone().unwrap_or_else(|| default_out(&a.model, now));
     let init = InitParams {
         model_path: model_path.to_string(),
@@ -390,6 +469,8 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
         quiet: a.quiet,
         out,
         chat_template,
+        template_family,
+        preset: preset_used,
         repeat: int(a, preset, "repeat")?.unwrap_or(1) as u32,
         // --warmup wins; otherwise the suite's own (the rockchip suite asks for 2).
         warmup: match a.warmup {
@@ -617,6 +698,82 @@ mod tests {
             at()
         )
         .is_ok());
+    }
+
+    fn system_suite(dir: &str) -> String {
+        let d = std::env::temp_dir().join(format!("rkbench-plan-{dir}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let f = d.join("sys.json");
+        std::fs::write(
+            &f,
+            r#"{"tests": [{"id": "a", "messages": [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"}]}, {"id": "b", "prompt": "p"}]}"#,
+        )
+        .unwrap();
+        f.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn system_messages_get_the_family_template_or_are_refused() {
+        let suite = system_suite("sys");
+        let p = plan(&args(&[("suite", &suite)]), at()).unwrap();
+        let (family, origin) = p.record.template_family.unwrap();
+        assert_eq!(family, Family::Qwen3);
+        assert_eq!(
+            origin,
+            "qwen3 (detected from the model file name \"Qwen3-4B.rkllm\")"
+        );
+        let mut a = args(&[("suite", &suite)]);
+        a.model = PathBuf::from("models/gemma-2b.rkllm");
+        let e = plan(&a, at()).unwrap_err();
+        assert!(
+            e.msg.contains("test a has a system message") && e.msg.contains("--template-family"),
+            "{}",
+            e.msg
+        );
+        assert_eq!(e.exit_code(), crate::error::exit::INPUT);
+        a.template_family = Some("chatml".into());
+        let p = plan(&a, at()).unwrap();
+        assert_eq!(
+            p.record.template_family.map(|f| f.1),
+            Some("chatml (--template-family)".to_string())
+        );
+        a.template_family = Some("llama9".into());
+        assert!(plan(&a, at())
+            .unwrap_err()
+            .msg
+            .contains("use one of chatml, qwen3"));
+        let mut a = args(&[("suite", &suite)]);
+        a.chat_template = Some(r#"["", "u", "a"]"#.into());
+        assert!(plan(&a, at())
+            .unwrap_err()
+            .msg
+            .contains("drop --chat-template"));
+        // Without system messages the runtime's own template stays.
+        assert!(plan(&args(&[]), at())
+            .unwrap()
+            .record
+            .template_family
+            .is_none());
+    }
+
+    #[test]
+    fn the_preset_is_recorded_with_what_overrode_it() {
+        let p = plan(
+            &args(&[("preset", "original"), ("top-k", "5"), ("think", "")]),
+            at(),
+        )
+        .unwrap();
+        let r = p.record.preset.unwrap();
+        assert_eq!(r.name, "original");
+        assert_eq!(r.values.len(), ORIGINAL.values.len());
+        assert_eq!(
+            r.values[0],
+            Fact {
+                key: "top-k".into(),
+                value: "20".into()
+            }
+        );
+        assert_eq!(r.overridden, ["top-k", "think"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::recorder::{Capture, Recorder};
 use super::runtime_thread::{Job, RuntimeLink, Wait};
 use super::schedule::{self, Order, Slot};
 use super::telemetry::Sampler;
+use super::template::{ChatTemplate, Family};
 use crate::board::SysRoot;
 use crate::error::{exit, Error, Result};
 use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime};
@@ -16,6 +17,7 @@ use crate::trace::{
     input_type, CapSource, Journal, PerfStat, Record, RequestInput, RequestRecord, RunEnd,
     RunHeader, RunStatus, Status, TokenChunk, TraceWriter,
 };
+use crate::trace::{PresetUsed, TemplateSent};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 
 /// Everything `record` needs, resolved from the command line.
 #[derive(Debug, Clone)]
-pub struct RecordPlan {
+pub(crate) struct RecordPlan {
     pub init: InitParams,
     pub think: Option<bool>,
     pub timeout: Option<Duration>,
@@ -36,8 +38,13 @@ pub struct RecordPlan {
     pub abort_grace: Duration,
     pub quiet: bool,
     pub out: PathBuf,
-    /// (system, prefix, postfix) for `rkllm_set_chat_template`.
+    /// (system, prefix, postfix) for `rkllm_set_chat_template` (`--chat-template`), set once.
     pub chat_template: Option<(String, String, String)>,
+    /// The template family that carries the suite's system messages, set per request (and
+    /// why that family, for the trace).
+    pub template_family: Option<(Family, String)>,
+    /// The `--preset` used, as recorded in the trace.
+    pub preset: Option<PresetUsed>,
     /// Each test this many times (× the test's own `repeat`).
     pub repeat: u32,
     /// Warm-up requests before the measured ones (kept in the trace, marked, not counted).
@@ -195,7 +202,7 @@ impl TraceOut {
 }
 
 /// Run the suite and write the trace. `header` is complete except for what is filled here.
-pub fn record(
+pub(crate) fn record(
     rt: Runtime,
     suite: &Suite,
     plan: &RecordPlan,
@@ -243,6 +250,18 @@ pub fn record(
     };
     out.journal.bind(&plan.out, &header).map_err(io)?;
     out.append(&Record::Header(header))?;
+    if let Some(p) = &plan.preset {
+        out.append(&Record::PresetUsed(p.clone()))?;
+    }
+    if let Some((system, prefix, postfix)) = plan.chat_template.clone() {
+        out.append(&Record::TemplateSent(TemplateSent {
+            index: 0,
+            origin: "--chat-template".into(),
+            system,
+            prefix,
+            postfix,
+        }))?;
+    }
     out.sync()?;
 
     let link = match RuntimeLink::start(
@@ -284,6 +303,7 @@ pub fn record(
         progress,
         caps,
         runtime_cap,
+        template_sent: None,
     };
     o.run_schedule(&slots).map_err(|e| o.out.explain(e))
 }
@@ -300,6 +320,8 @@ struct Orchestrator<'a> {
     progress: Progress,
     caps: Vec<Option<u32>>,
     runtime_cap: i32,
+    /// The template last set for the suite's system messages (recorded when it changes).
+    template_sent: Option<ChatTemplate>,
 }
 
 fn interrupted() -> bool {
@@ -425,6 +447,22 @@ impl Orchestrator<'_> {
         // crashes the runtime says what it was given.
         self.out
             .append(&Record::Input(input_record(index, test.input_tokens)))?;
+        let template = plan.template_family.as_ref().map(|(family, origin)| {
+            let t = family.template(test.system.as_deref(), plan.think.or(test.think));
+            (t, origin)
+        });
+        if let Some((t, origin)) = &template {
+            if self.template_sent.as_ref() != Some(t) {
+                self.out.append(&Record::TemplateSent(TemplateSent {
+                    index,
+                    origin: origin.to_string(),
+                    system: t.system.clone(),
+                    prefix: t.prefix.clone(),
+                    postfix: t.postfix.clone(),
+                }))?;
+                self.template_sent = Some(t.clone());
+            }
+        }
         let t0 = self.link.submit(Job {
             opts: RunOptions {
                 prompt: test.prompt.clone(),
@@ -435,6 +473,7 @@ impl Orchestrator<'_> {
             },
             expect: cap.map(|c| c as usize + 16).unwrap_or(4096),
             cap: our_cap,
+            template: template.map(|(t, _)| t.into_tuple()),
         })?;
         rec.start_us = micros(t0.duration_since(self.origin));
         self.progress.start_request(position, &test.id, slot.warmup);

@@ -14,6 +14,9 @@ pub struct Job {
     pub expect: usize,
     /// rkbench's own cap for this request (the callback asks to stop there).
     pub cap: Option<u32>,
+    /// (system, prefix, postfix) to set with `rkllm_set_chat_template` before this request when
+    /// it differs from the one in effect (a suite's system messages; see `record::template`).
+    pub template: Option<(String, String, String)>,
 }
 
 /// What the runtime thread reports.
@@ -129,12 +132,29 @@ fn serve(
         }
     }
     let _ = events.send(Event::Ready(session.aborter()));
+    let mut template_in_effect = chat_template;
     while let Ok(job) = jobs.recv() {
+        let mut refused = None;
+        if let Some(t) = job
+            .template
+            .filter(|t| template_in_effect.as_ref() != Some(t))
+        {
+            match session.set_chat_template(&t.0, &t.1, &t.2) {
+                Ok(Some(0)) | Ok(None) => template_in_effect = Some(t),
+                Ok(Some(rc)) => {
+                    refused = Some(format!("rkllm_set_chat_template failed with code {rc}"))
+                }
+                Err(e) => refused = Some(e.msg),
+            }
+        }
         let t0 = session.sink().begin(job.expect, job.cap);
         let _ = events.send(Event::Started(t0));
-        let (rc, err) = match session.run(&job.opts) {
-            Ok(rc) => (rc, None),
-            Err(e) => (-1, Some(e.msg)),
+        let (rc, err) = match refused {
+            Some(e) => (-1, Some(e)),
+            None => match session.run(&job.opts) {
+                Ok(rc) => (rc, None),
+                Err(e) => (-1, Some(e.msg)),
+            },
         };
         let at = Instant::now();
         if session.sink().cap_hit() {

@@ -99,7 +99,10 @@ mod tests {
                 "Qwen3-4B-Instruct-2507-rk3588-w8a8-opt-0-hybrid-ratio-0.0-16k.rkllm",
                 Some(Family::ChatMl),
             ),
-            ("Qwen2.5-1.5B-Instruct_W8A8_RK3588.rkllm", Some(Family::ChatMl)),
+            (
+                "Qwen2.5-1.5B-Instruct_W8A8_RK3588.rkllm",
+                Some(Family::ChatMl),
+            ),
             ("internlm2-chat-1_8b.rkllm", Some(Family::ChatMl)),
             ("DeepSeek-R1-Distill-Qwen-1.5B_W8A8_RK3588.rkllm", None),
             ("gemma-2-2b.rkllm", None),
