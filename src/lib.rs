@@ -13,6 +13,8 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod http;
+// The replay-only build checks suite files with the table but parses no record flags.
+#[cfg_attr(not(feature = "record"), allow(dead_code))]
 pub(crate) mod limits;
 pub mod provenance;
 #[cfg(feature = "record")]
@@ -23,6 +25,6 @@ pub mod report;
 #[allow(unsafe_code)] // the FFI boundary to librkllmrt.so
 pub mod runtime;
 pub mod stats;
-pub mod suite;
+pub(crate) mod suite;
 pub mod token_input;
 pub mod trace;

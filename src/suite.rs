@@ -247,6 +247,7 @@ impl Suite {
     /// test's) cannot fit a context window of `max_context_len` tokens, and returns one line per
     /// removed test. This is how the `context` suite goes "up to what --max-context-len allows":
     /// the runtime would reject such a request, or silently truncate it, after the model loaded.
+    #[cfg_attr(not(feature = "record"), allow(dead_code))] // only `record` plans runs
     pub fn drop_tests_beyond(
         &mut self,
         max_context_len: i32,

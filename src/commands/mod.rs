@@ -2,9 +2,9 @@
 pub mod compare;
 pub mod info;
 #[cfg(feature = "record")]
-pub mod record;
+pub(crate) mod record;
 pub mod report;
-pub mod suite;
+pub(crate) mod suite;
 pub mod verify;
 
 use crate::cli::{Cli, Command};

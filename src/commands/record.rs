@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `rkbench record`: plan, then act in the role the plan and the environment give this process.
-pub fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
+pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
     let plan = plan::plan(&a, SystemTime::now())?;
     let role = plan::role(&plan, supervise::is_child());
     if role != (Role::Recorder { child: true }) {
@@ -210,7 +210,7 @@ fn board_facts(root: &SysRoot, rec: &RecordPlan) -> Vec<Fact> {
 }
 
 /// Size and a fast fingerprint: sha256 over (size LE ‖ first 1 MiB ‖ last 1 MiB).
-pub fn model_info(path: &Path) -> Result<ModelInfo> {
+pub(crate) fn model_info(path: &Path) -> Result<ModelInfo> {
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::input(format!(

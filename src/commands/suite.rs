@@ -3,7 +3,7 @@ use crate::cli::SuiteArgs;
 use crate::error::{exit, Error, Result};
 use crate::suite::{self, Suite};
 
-pub fn run(a: SuiteArgs) -> Result<i32> {
+pub(crate) fn run(a: SuiteArgs) -> Result<i32> {
     match a.action.as_str() {
         "list" => {
             for (name, _) in suite::BUILTIN {

@@ -2,13 +2,12 @@
 pub(crate) mod plan;
 pub mod progress;
 pub mod recorder;
-pub mod run;
+pub(crate) mod run;
 pub mod runtime_thread;
-pub mod schedule;
+pub(crate) mod schedule;
 pub mod supervise;
-pub mod sweep;
+pub(crate) mod sweep;
 pub mod telemetry;
 pub(crate) mod template;
 
-pub use run::Outcome;
 pub(crate) use run::{record, RecordPlan};
