@@ -300,6 +300,21 @@ fn a_suites_system_message_reaches_the_runtime_in_the_models_template() {
     assert_eq!(t.templates[1].system, "");
     // Qwen3 with thinking off: the empty think block its own template would add.
     assert!(t.templates[1].postfix.ends_with("<think>\n\n</think>\n\n"));
+    // Reports say which template the model saw, in the run parameters every format shows.
+    let j = json_report(&out);
+    let param = |j: &serde_json::Value, name: &str| {
+        j["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["value"].as_str().unwrap_or_default().to_string())
+    };
+    let tpl = param(&j, "chat_template").unwrap();
+    assert!(
+        tpl.starts_with("qwen3 (detected from the model file name"),
+        "{tpl}"
+    );
 
     // A runtime without rkllm_set_chat_template refuses the suite before recording.
     let o = record(
@@ -378,4 +393,12 @@ fn preset_original_reaches_the_runtime_and_the_trace() {
     assert_eq!(preset.overridden, ["top-k"]);
     let text = std::fs::read_to_string(&params).unwrap();
     assert!(text.contains("top_k=7"), "{text}");
+    let j = json_report(&out);
+    let preset = j["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "preset")
+        .map(|p| p["value"].clone());
+    assert_eq!(preset, Some("original (overridden: top-k)".into()));
 }

@@ -119,7 +119,7 @@ impl<'t> Analysis<'t> {
         Analysis {
             trace,
             file_name: file_name(&trace.path),
-            params: params::of(&trace.header),
+            params: params::of(&trace.header, &trace.templates, trace.preset.as_ref()),
             peers: peers::of(&trace.requests),
             throughput: throughput::of(&trace.requests, slos),
             original,

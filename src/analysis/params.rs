@@ -1,7 +1,7 @@
 //! The run parameters: one table (name, value, unit, meaning) derived from the trace header.
 //! Every report format iterates it, and `compare` diffs two runs over it, so a parameter added
 //! here is shown and compared everywhere at once.
-use crate::trace::RunHeader;
+use crate::trace::{vocab, PresetUsed, RunHeader, TemplateSent};
 
 /// What a parameter belongs to (reports group by it; JSON `run.params` holds the runtime ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,52 +92,286 @@ impl Param {
 }
 
 /// The parameter table of a run, in display order. Runtime parameters keep the order of
-/// JSON `run.params` (schema v1).
-pub fn of(h: &RunHeader) -> Vec<Param> {
+/// JSON `run.params` (schema v1). `templates` and `preset` are the plan's extra records
+/// (format 1.1, kinds 12–13): the chat templates rkbench set and the `--preset` used.
+pub fn of(h: &RunHeader, templates: &[TemplateSent], preset: Option<&PresetUsed>) -> Vec<Param> {
     use ParamValue::*;
     use Section::*;
     let p = &h.params;
     let f = |v: f32| Num(f64::from(v), 3);
     let text = |s: &str| Text(s.to_string());
     let rows: Vec<(&str, ParamValue, &'static str, &'static str, Section)> = vec![
-        ("model", text(&h.model.path), "", "model file as given to rkllm_init", Identity),
-        ("model_size", Int(h.model.size as i64), "bytes", "model file size", Identity),
-        ("model_fingerprint", text(&h.model.fingerprint), "", "sha256 over (size ‖ first MiB ‖ last MiB): identifies the model file", Identity),
-        ("runtime_lib", text(&h.runtime.lib_path), "", "the librkllmrt.so loaded", Identity),
-        ("runtime_lib_size", Int(h.runtime.lib_size as i64), "bytes", "runtime library size", Identity),
-        ("runtime_lib_sha256", text(&h.runtime.lib_sha256), "", "sha256 of the runtime library", Identity),
-        ("runtime_version", text(&h.runtime.version), "", "version banner found in the library (empty: none)", Identity),
-        ("runtime_abi", text(&h.runtime.abi), "", "ABI generation the structs were laid out for", Identity),
-        ("runtime_abi_evidence", text(&h.runtime.evidence), "", "how the ABI was chosen", Identity),
+        (
+            "model",
+            text(&h.model.path),
+            "",
+            "model file as given to rkllm_init",
+            Identity,
+        ),
+        (
+            "model_size",
+            Int(h.model.size as i64),
+            "bytes",
+            "model file size",
+            Identity,
+        ),
+        (
+            "model_fingerprint",
+            text(&h.model.fingerprint),
+            "",
+            "sha256 over (size ‖ first MiB ‖ last MiB): identifies the model file",
+            Identity,
+        ),
+        (
+            "runtime_lib",
+            text(&h.runtime.lib_path),
+            "",
+            "the librkllmrt.so loaded",
+            Identity,
+        ),
+        (
+            "runtime_lib_size",
+            Int(h.runtime.lib_size as i64),
+            "bytes",
+            "runtime library size",
+            Identity,
+        ),
+        (
+            "runtime_lib_sha256",
+            text(&h.runtime.lib_sha256),
+            "",
+            "sha256 of the runtime library",
+            Identity,
+        ),
+        (
+            "runtime_version",
+            text(&h.runtime.version),
+            "",
+            "version banner found in the library (empty: none)",
+            Identity,
+        ),
+        (
+            "runtime_abi",
+            text(&h.runtime.abi),
+            "",
+            "ABI generation the structs were laid out for",
+            Identity,
+        ),
+        (
+            "runtime_abi_evidence",
+            text(&h.runtime.evidence),
+            "",
+            "how the ABI was chosen",
+            Identity,
+        ),
         ("suite", text(&h.suite.name), "", "prompt suite", Identity),
-        ("suite_source", text(&h.suite.source), "", "where the suite came from", Identity),
-        ("suite_tests", Int(i64::from(h.suite.tests)), "", "tests in the suite", Identity),
-        ("suite_sha256", text(&h.suite.sha256), "", "sha256 of the suite's bytes", Identity),
-        ("max_context_len", Int(i64::from(p.max_context_len)), "tokens", "context window (prompt + output)", Runtime),
-        ("max_new_tokens", Int(i64::from(p.max_new_tokens)), "tokens", "output cap per request", Runtime),
-        ("top_k", Int(i64::from(p.top_k)), "", "sampling: keep the k most likely tokens", Runtime),
-        ("top_p", f(p.top_p), "", "sampling: nucleus probability mass", Runtime),
-        ("temperature", f(p.temperature), "", "sampling temperature", Runtime),
-        ("repeat_penalty", f(p.repeat_penalty), "", "penalty on repeated tokens", Runtime),
-        ("frequency_penalty", f(p.frequency_penalty), "", "penalty growing with a token's count so far", Runtime),
-        ("presence_penalty", f(p.presence_penalty), "", "penalty on any token already present", Runtime),
-        ("mirostat", Int(i64::from(p.mirostat)), "", "mirostat sampling mode (0 = off)", Runtime),
-        ("mirostat_tau", f(p.mirostat_tau), "", "mirostat target surprise", Runtime),
-        ("mirostat_eta", f(p.mirostat_eta), "", "mirostat learning rate", Runtime),
-        ("n_keep", Int(i64::from(p.n_keep)), "tokens", "tokens kept when the context shifts (-1: runtime default)", Runtime),
-        ("skip_special_token", Bool(p.skip_special_token), "", "special tokens left out of the text callbacks", Runtime),
-        ("base_domain_id", Int(i64::from(p.base_domain_id)), "", "NPU memory domain of the weights", Runtime),
-        ("embed_flash", Int(i64::from(p.embed_flash)), "", "embedding table read from flash (1) or RAM (0)", Runtime),
-        ("enabled_cpus_num", Int(i64::from(p.enabled_cpus_num)), "", "CPU threads the runtime uses", Runtime),
-        ("enabled_cpus_mask", Hex(u64::from(p.enabled_cpus_mask)), "", "CPUs the runtime's threads may run on", Runtime),
-        ("n_batch", Int(i64::from(p.n_batch)), "", "batch size", Runtime),
-        ("think", Bool(p.think), "", "enable_thinking asked of the runtime (Qwen3-style reasoning)", Runtime),
-        ("timeout_ms", Int(p.timeout_ms as i64), "ms", "per-request deadline (0 = none)", Runtime),
-        ("keep_history", Bool(p.keep_history), "", "KV cache kept between requests", Runtime),
-        ("chat_template", text("runtime default (rkbench set none)"), "", "prompt template: rkbench does not call rkllm_set_chat_template, so the runtime applies the model's own", Runtime),
-        ("rkbench", Text(format!("{} ({}, {}; {} {}; {})", h.rkbench.version, h.rkbench.git_commit, h.rkbench.git_state, h.rkbench.target, h.rkbench.profile, h.rkbench.rustc)), "", "the recorder's build", Identity),
-        ("command", Text(h.command_line.join(" ")), "", "the command line as typed", Invocation),
+        (
+            "suite_source",
+            text(&h.suite.source),
+            "",
+            "where the suite came from",
+            Identity,
+        ),
+        (
+            "suite_tests",
+            Int(i64::from(h.suite.tests)),
+            "",
+            "tests in the suite",
+            Identity,
+        ),
+        (
+            "suite_sha256",
+            text(&h.suite.sha256),
+            "",
+            "sha256 of the suite's bytes",
+            Identity,
+        ),
+        (
+            "max_context_len",
+            Int(i64::from(p.max_context_len)),
+            "tokens",
+            "context window (prompt + output)",
+            Runtime,
+        ),
+        (
+            "max_new_tokens",
+            Int(i64::from(p.max_new_tokens)),
+            "tokens",
+            "output cap per request",
+            Runtime,
+        ),
+        (
+            "top_k",
+            Int(i64::from(p.top_k)),
+            "",
+            "sampling: keep the k most likely tokens",
+            Runtime,
+        ),
+        (
+            "top_p",
+            f(p.top_p),
+            "",
+            "sampling: nucleus probability mass",
+            Runtime,
+        ),
+        (
+            "temperature",
+            f(p.temperature),
+            "",
+            "sampling temperature",
+            Runtime,
+        ),
+        (
+            "repeat_penalty",
+            f(p.repeat_penalty),
+            "",
+            "penalty on repeated tokens",
+            Runtime,
+        ),
+        (
+            "frequency_penalty",
+            f(p.frequency_penalty),
+            "",
+            "penalty growing with a token's count so far",
+            Runtime,
+        ),
+        (
+            "presence_penalty",
+            f(p.presence_penalty),
+            "",
+            "penalty on any token already present",
+            Runtime,
+        ),
+        (
+            "mirostat",
+            Int(i64::from(p.mirostat)),
+            "",
+            "mirostat sampling mode (0 = off)",
+            Runtime,
+        ),
+        (
+            "mirostat_tau",
+            f(p.mirostat_tau),
+            "",
+            "mirostat target surprise",
+            Runtime,
+        ),
+        (
+            "mirostat_eta",
+            f(p.mirostat_eta),
+            "",
+            "mirostat learning rate",
+            Runtime,
+        ),
+        (
+            "n_keep",
+            Int(i64::from(p.n_keep)),
+            "tokens",
+            "tokens kept when the context shifts (-1: runtime default)",
+            Runtime,
+        ),
+        (
+            "skip_special_token",
+            Bool(p.skip_special_token),
+            "",
+            "special tokens left out of the text callbacks",
+            Runtime,
+        ),
+        (
+            "base_domain_id",
+            Int(i64::from(p.base_domain_id)),
+            "",
+            "NPU memory domain of the weights",
+            Runtime,
+        ),
+        (
+            "embed_flash",
+            Int(i64::from(p.embed_flash)),
+            "",
+            "embedding table read from flash (1) or RAM (0)",
+            Runtime,
+        ),
+        (
+            "enabled_cpus_num",
+            Int(i64::from(p.enabled_cpus_num)),
+            "",
+            "CPU threads the runtime uses",
+            Runtime,
+        ),
+        (
+            "enabled_cpus_mask",
+            Hex(u64::from(p.enabled_cpus_mask)),
+            "",
+            "CPUs the runtime's threads may run on",
+            Runtime,
+        ),
+        (
+            "n_batch",
+            Int(i64::from(p.n_batch)),
+            "",
+            "batch size",
+            Runtime,
+        ),
+        (
+            "think",
+            Bool(p.think),
+            "",
+            "enable_thinking asked of the runtime (Qwen3-style reasoning)",
+            Runtime,
+        ),
+        (
+            "timeout_ms",
+            Int(p.timeout_ms as i64),
+            "ms",
+            "per-request deadline (0 = none)",
+            Runtime,
+        ),
+        (
+            "keep_history",
+            Bool(p.keep_history),
+            "",
+            "KV cache kept between requests",
+            Runtime,
+        ),
+        chat_template(h, templates),
+        (
+            "rkbench",
+            Text(format!(
+                "{} ({}, {}; {} {}; {})",
+                h.rkbench.version,
+                h.rkbench.git_commit,
+                h.rkbench.git_state,
+                h.rkbench.target,
+                h.rkbench.profile,
+                h.rkbench.rustc
+            )),
+            "",
+            "the recorder's build",
+            Identity,
+        ),
+        (
+            "command",
+            Text(h.command_line.join(" ")),
+            "",
+            "the command line as typed",
+            Invocation,
+        ),
     ];
+    let mut rows = rows;
+    if let Some(p) = preset {
+        let name = if p.overridden.is_empty() {
+            p.name.clone()
+        } else {
+            format!("{} (overridden: {})", p.name, p.overridden.join(", "))
+        };
+        rows.push((
+            "preset",
+            Text(name),
+            "",
+            "settings preset (--preset); the values passed are the parameters above",
+            Invocation,
+        ));
+    }
     let mut v: Vec<Param> = rows
         .into_iter()
         .map(|(name, value, unit, meaning, section)| Param {
@@ -156,6 +390,50 @@ pub fn of(h: &RunHeader) -> Vec<Param> {
         section: if volatile(&f.key) { BoardState } else { Board },
     }));
     v
+}
+
+/// The chat-template row: the runtime's own, `--chat-template`, or the family template that
+/// carried the suite's system messages (setting one turns the runtime's own off, with its
+/// `enable_thinking` handling).
+fn chat_template(
+    h: &RunHeader,
+    templates: &[TemplateSent],
+) -> (
+    &'static str,
+    ParamValue,
+    &'static str,
+    &'static str,
+    Section,
+) {
+    let fixed = h
+        .board
+        .iter()
+        .any(|f| f.key == vocab::fact::CHAT_TEMPLATE_PREFIX);
+    let value = match templates.first() {
+        Some(t) => format!(
+            "{}, {} set{}",
+            t.origin,
+            templates.len(),
+            if templates.len() == 1 { "" } else { " (per test)" }
+        ),
+        None if fixed => "--chat-template".to_string(),
+        None => {
+            return (
+                "chat_template",
+                ParamValue::Text("runtime default (rkbench set none)".into()),
+                "",
+                "prompt template: rkbench does not call rkllm_set_chat_template, so the runtime applies the model's own",
+                Section::Runtime,
+            )
+        }
+    };
+    (
+        "chat_template",
+        ParamValue::Text(value),
+        "",
+        "prompt template rkbench set with rkllm_set_chat_template, which turns off the runtime's own template and its enable_thinking handling",
+        Section::Runtime,
+    )
 }
 
 /// One parameter that differs between two runs (`None`: the run does not have it).
@@ -209,7 +487,7 @@ mod tests {
         b.params.presence_penalty = 0.5;
         b.params.mirostat = 2;
         b.command_line = vec!["rkbench".into(), "--out".into(), "b.rktrace".into()];
-        let d = diff(&of(&a), &of(&b));
+        let d = diff(&of(&a, &[], None), &of(&b, &[], None));
         let names: Vec<&str> = d.iter().map(|x| x.name.as_str()).collect();
         assert_eq!(
             names,
@@ -228,7 +506,7 @@ mod tests {
             "model_fingerprint",
             "runtime_version",
         ] {
-            assert!(of(&a).iter().any(|p| p.name == name), "{name}");
+            assert!(of(&a, &[], None).iter().any(|p| p.name == name), "{name}");
         }
     }
 
@@ -244,7 +522,7 @@ mod tests {
             key: "npu.cur_hz".into(),
             value: "300000000".into(),
         });
-        let d = diff(&of(&a), &of(&b));
+        let d = diff(&of(&a, &[], None), &of(&b, &[], None));
         assert_eq!(d.len(), 1);
         assert_eq!(
             (d[0].base.as_deref(), d[0].cand.as_deref()),
