@@ -1,6 +1,7 @@
 //! Board facts read from sysfs/procfs (under a root that tests can point at a fake tree).
 //! Every missing source is recorded as `unavailable (reason)` rather than failing: rkbench must
 //! run on a laptop, in a container, or on a board without debugfs access.
+use crate::trace::vocab;
 use crate::trace::Fact;
 use std::path::PathBuf;
 
@@ -59,8 +60,8 @@ fn fact(key: &str, v: Result<String, String>) -> Fact {
         key: key.to_string(),
         value: match v {
             Ok(s) if !s.is_empty() => s,
-            Ok(_) => "unavailable (empty)".into(),
-            Err(r) => format!("unavailable ({r})"),
+            Ok(_) => vocab::unavailable("empty"),
+            Err(r) => vocab::unavailable(&r),
         },
     }
 }

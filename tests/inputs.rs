@@ -402,3 +402,24 @@ fn preset_original_reaches_the_runtime_and_the_trace() {
         .map(|p| p["value"].clone());
     assert_eq!(preset, Some("original (overridden: top-k)".into()));
 }
+
+#[test]
+fn a_runtime_abi_flag_contradicting_the_library_is_warned_about() {
+    // #16 F18: it was not even a warning.
+    let dir = tempdir("inputs-abi-flag");
+    let o = record(
+        &fake_lib("1.2.1"),
+        &dir.join("t.rktrace"),
+        &["--suite", "quick", "--runtime-abi", "1.3.0"],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.002"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "2"),
+        ],
+    );
+    let e = stderr(&o);
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(
+        e.contains("--runtime-abi 1.3.0 contradicts the library's version text \"1.2.1\""),
+        "{e}"
+    );
+}

@@ -13,6 +13,7 @@
 use super::request::RequestMetrics;
 use super::telemetry::{self, Timeline, NOT_READ};
 use super::Summary;
+use crate::trace::vocab;
 use crate::trace::{Fact, RequestRecord, Status, Trace};
 use std::ops::Range;
 
@@ -104,7 +105,8 @@ impl Board<'_> {
 
     /// The value if it was read (not `unavailable (…)`).
     fn ok(&self, key: &str) -> Option<&str> {
-        self.get(key).filter(|v| !v.starts_with("unavailable"))
+        self.get(key)
+            .filter(|v| vocab::unavailable_reason(v).is_none())
     }
 
     fn int(&self, key: &str) -> Option<i64> {
@@ -552,8 +554,8 @@ fn npu_load_unavailable(b: &Board) -> Option<Warning> {
     if !b.is_rockchip() {
         return None;
     }
-    let v = b.get("telemetry.npu.load")?;
-    let reason = v.strip_prefix("unavailable (")?.trim_end_matches(')');
+    let v = b.get(&vocab::fact::telemetry(vocab::series::NPU_LOAD_GROUP))?;
+    let reason = vocab::unavailable_reason(v)?;
     Some(Warning {
         code: "npu-load-unavailable",
         message: format!(
