@@ -163,6 +163,24 @@ pub struct RecordArgs {
     /// read /sys and /proc under this directory instead of / (for tests)
     #[argh(option)]
     pub sysfs_root: Option<PathBuf>,
+    /// measure an HTTP server instead of loading librkllmrt.so: http://HOST:PORT (plain HTTP,
+    /// no TLS); --model is then the server's model name (see README "Measuring a server")
+    #[argh(option)]
+    pub server: Option<String>,
+    /// with --server: auto (detect from its endpoints, default), llama-server, rkllama,
+    /// rkllm-server, ollama, generic
+    #[argh(option, default = "String::from(\"auto\")")]
+    pub server_kind: String,
+    /// with --server on this machine: the server's process id for RSS/CPU and the idle wait
+    /// (default: the process listening on the port)
+    #[argh(option)]
+    pub server_pid: Option<u32>,
+    /// with --server: longest wait for the server to become idle before a request (default 5m)
+    #[argh(option)]
+    pub idle_timeout: Option<String>,
+    /// with --server: quiet period that counts as idle where the server cannot say (default 1s)
+    #[argh(option)]
+    pub quiet_period: Option<String>,
 }
 
 /// Recompute statistics from traces and write reports (no hardware needed).

@@ -7,4 +7,8 @@
 pub mod capture;
 pub mod chunk;
 pub mod client;
+pub mod process;
+#[cfg(feature = "record")]
+pub mod record;
+pub mod server;
 pub mod stream;

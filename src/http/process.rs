@@ -1,0 +1,97 @@
+//! The server process on this machine: found from its listening socket (`/proc/net/tcp{,6}`
+//! gives the socket inode, `/proc/*/fd` the process holding it), and its RSS and CPU time.
+use std::path::Path;
+
+/// Clock ticks per second of `/proc/<pid>/stat` times: USER_HZ, 100 on every Linux ABI rkbench
+/// targets (it is fixed by the kernel ABI, not by CONFIG_HZ).
+const USER_HZ: i64 = 100;
+
+/// Inodes of the sockets listening on `port` in one `/proc/net/tcp`-format table.
+pub fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local = f.get(1)?;
+            let st = f.get(3)?;
+            let p = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+            (p == port && *st == "0A").then(|| f.get(9)?.parse().ok())?
+        })
+        .collect()
+}
+
+/// The process listening on `port`, if this machine has it and we may see it.
+pub fn pid_listening_on(port: u16) -> Option<u32> {
+    let mut inodes = Vec::new();
+    for t in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        if let Ok(s) = std::fs::read_to_string(t) {
+            inodes.extend(listening_inodes(&s, port));
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect();
+    pids.sort_unstable();
+    pids.into_iter().find(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .any(|l| wanted.iter().any(|w| Path::new(w) == l))
+        })
+    })
+}
+
+/// User + system CPU time of a process, ms.
+pub fn cpu_ms(pid: u32) -> Option<i64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces), counted from field 3.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: i64 = f.get(11)?.parse().ok()?;
+    let stime: i64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) * 1000 / USER_HZ)
+}
+
+/// Resident set size of a process, kB.
+pub fn rss_kb(pid: u32) -> Option<i64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// The process's command name, for the header.
+pub fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_listening_socket_in_proc_net_tcp() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n\
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 100 0 0 10 0\n";
+        assert_eq!(listening_inodes(table, 8080), vec![4242]);
+        assert!(listening_inodes(table, 8081).is_empty());
+    }
+
+    #[test]
+    fn this_process_is_found_by_its_listener_and_has_cpu_and_rss() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert_eq!(pid_listening_on(port), Some(std::process::id()));
+        assert!(cpu_ms(std::process::id()).is_some());
+        assert!(rss_kb(std::process::id()).unwrap() > 0);
+    }
+}

@@ -1,0 +1,701 @@
+//! `rkbench record --server URL`: the same suites, schedule, deadlines, warm-up, telemetry and
+//! progress as the runtime path, through a server's streaming API, into the same trace format
+//! (chunks as the raw datum, [`crate::trace::server`]). No FFI here, so no supervisor: the
+//! recorder runs in this process, and every finished request is durable before the next.
+use super::capture::{self, Capture};
+use super::client::{self, Event, Url};
+use super::process;
+use super::server::{self, Detected, Sampling, ServerKind};
+use crate::board::{self, SysRoot};
+use crate::cli::RecordArgs;
+use crate::error::{exit, Error, Result};
+use crate::provenance;
+use crate::record::plan::Plan as RecordPlanned;
+use crate::record::progress::Progress;
+use crate::record::schedule::{self, Order, Slot};
+use crate::record::telemetry::Sampler;
+use crate::suite::Suite;
+use crate::trace::server::{ServerRequest, ServerRun};
+use crate::trace::{
+    BuildInfo, Fact, Journal, ModelInfo, Record, RunEnd, RunHeader, RunParams, RunStatus,
+    RuntimeInfo, Status, SuiteInfo, TraceWriter,
+};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Ctrl-C / SIGTERM count: the first closes the request in flight and finishes the trace, the
+/// second exits at once (the trace stays valid up to its last durable frame).
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
+
+fn interrupted() -> bool {
+    SIGNALS.load(Ordering::SeqCst) > 0
+}
+
+fn install_signal_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+            eprintln!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
+            std::process::exit(exit::INTERRUPTED);
+        }
+        eprintln!("rkbench: interrupt: closing the current request and finishing the trace (Ctrl-C again to exit at once)");
+    });
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::internal(format!("writing trace: {e}"))
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+/// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
+const TICK: Duration = Duration::from_millis(20);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Telemetry batches are written this often.
+const TELEMETRY_BATCH_EVERY: Duration = Duration::from_secs(10);
+
+/// Everything resolved from the command line.
+struct Plan {
+    url: Url,
+    detected: Detected,
+    model: String,
+    sampling: Sampling,
+    think: Option<bool>,
+    max_new_tokens: Option<u32>,
+    timeout: Option<Duration>,
+    repeat: u32,
+    warmup: u32,
+    order: Order,
+    seed: u64,
+    cooldown: Duration,
+    max_duration: Option<Duration>,
+    idle_timeout: Duration,
+    quiet_period: Duration,
+    checkpoint_interval: Duration,
+    pid: Option<u32>,
+    quiet: bool,
+    out: PathBuf,
+}
+
+/// A duration flag of the server path: positive, at most a day.
+fn duration(flag: &str, v: Option<&str>, default: Duration) -> Result<Duration> {
+    let Some(v) = v else { return Ok(default) };
+    match humantime::parse_duration(v) {
+        Ok(d) if !d.is_zero() && d <= Duration::from_secs(86_400) => Ok(d),
+        Ok(_) => Err(Error::usage(format!(
+            "{flag} {v:?} is out of range; give a duration from 1ms to 24h, e.g. 30s"
+        ))),
+        Err(e) => Err(Error::usage(format!(
+            "{flag} {v:?} is not a duration ({e}); write it like 500ms, 30s or 5m"
+        ))),
+    }
+}
+
+/// Flags that only mean something for the runtime (or are not implemented for servers).
+fn refuse_runtime_flags(p: &RecordPlanned) -> Result<()> {
+    let r = &p.record;
+    let bad = [
+        ("--lib", p.lib.is_some()),
+        ("--runtime-abi", p.abi_flag.is_some()),
+        ("--chat-template", r.chat_template.is_some()),
+        ("--sweep", p.sweep.is_some()),
+        ("--no-clear-kv", !r.clear_kv),
+        ("--min-requests", r.min_requests > 0),
+    ];
+    match bad.iter().find(|(_, set)| *set) {
+        Some((flag, _)) => Err(Error::usage(format!(
+            "{flag} is not available with --server (runtime settings belong to the server; sweeps and --min-requests are not implemented for servers yet); drop it"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `record --server URL`: `plan` is the same validated plan a runtime recording uses (suite,
+/// sampling, caps, schedule, deadlines, telemetry); only the server-specific flags are read here.
+pub(crate) fn run(
+    a: &RecordArgs,
+    planned: &RecordPlanned,
+    argv: Vec<String>,
+    server_url: &str,
+) -> Result<i32> {
+    refuse_runtime_flags(planned)?;
+    let rp = &planned.record;
+    let url = Url::parse(server_url).map_err(|e| Error::usage(format!("--server {e}")))?;
+    let given = ServerKind::parse(&a.server_kind)
+        .map_err(|e| Error::usage(format!("--server-kind: {e}")))?;
+    let suite = planned.suite.clone();
+    let model = planned.model.display().to_string();
+    let out = match &a.out {
+        Some(o) => o.clone(),
+        None => default_out(&model),
+    };
+    if out.exists() {
+        return Err(Error::input(format!(
+            "trace {} already exists; traces are never overwritten, choose another --out",
+            out.display()
+        )));
+    }
+    let detected = server::detect(&url, given);
+    if !detected.reachable {
+        let why = detected
+            .evidence
+            .first()
+            .map(|f| f.value.clone())
+            .unwrap_or_default();
+        return Err(Error::input(format!(
+            "--server {url}: no HTTP server answers there ({why}); start the server or fix the address"
+        )));
+    }
+    let pid = if url.is_local() {
+        a.server_pid.or_else(|| process::pid_listening_on(url.port))
+    } else {
+        if a.server_pid.is_some() {
+            return Err(Error::usage(
+                "--server-pid needs a server on this machine (127.0.0.1 / localhost); drop it for a remote server",
+            ));
+        }
+        None
+    };
+    let init = &rp.init;
+    let plan = Plan {
+        url,
+        detected,
+        model,
+        sampling: Sampling {
+            temperature: init.temperature,
+            top_p: init.top_p,
+            top_k: init.top_k,
+            repeat_penalty: init.repeat_penalty,
+            frequency_penalty: init.frequency_penalty,
+            presence_penalty: init.presence_penalty,
+            seed: rp.seed,
+        },
+        think: rp.think,
+        max_new_tokens: rp.max_new_tokens,
+        timeout: rp.timeout,
+        repeat: rp.repeat.max(1),
+        warmup: rp.warmup,
+        order: rp.order,
+        seed: rp.seed,
+        cooldown: rp.cooldown,
+        max_duration: rp.max_duration,
+        idle_timeout: duration("--idle-timeout", a.idle_timeout.as_deref(), Duration::from_secs(300))?,
+        quiet_period: duration("--quiet-period", a.quiet_period.as_deref(), Duration::from_secs(1))?,
+        checkpoint_interval: rp.checkpoint_interval,
+        pid,
+        quiet: rp.quiet,
+        out,
+    };
+    let root = planned.sysfs_root.clone();
+    let telemetry = rp.telemetry.clone().filter(|_| plan.url.is_local());
+    let header = header(&plan, &suite, argv, &root, rp.telemetry.is_none());
+    if !plan.quiet {
+        eprintln!(
+            "rkbench: recording suite {} ({} tests) through {} at {} ({}, {}) into {}",
+            suite.name,
+            suite.tests.len(),
+            plan.detected.kind.as_str(),
+            plan.url,
+            plan.detected.kind.protocol().as_str(),
+            if given.is_some() { "--server-kind" } else { "detected" },
+            plan.out.display()
+        );
+    }
+    install_signal_handler();
+    let status = Recorder::start(&plan, &suite, header, telemetry, given.is_some())?.run(&plan, &suite)?;
+    if !plan.quiet {
+        eprintln!("rkbench: trace written to {}", plan.out.display());
+    }
+    println!("{}", plan.out.display());
+    Ok(match status {
+        RunStatus::Interrupted => exit::INTERRUPTED,
+        _ => exit::OK,
+    })
+}
+
+fn default_out(model: &str) -> PathBuf {
+    let stem: String = model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    PathBuf::from("traces").join(format!("{stem}-server-{stamp}.rktrace"))
+}
+
+/// The run header: the server stands where the runtime library stands for a bare run.
+fn header(
+    plan: &Plan,
+    suite: &Suite,
+    argv: Vec<String>,
+    root: &SysRoot,
+    no_telemetry: bool,
+) -> RunHeader {
+    let d = &plan.detected;
+    let s = &plan.sampling;
+    let mut board_facts = if plan.url.is_local() {
+        board::facts(root)
+    } else {
+        vec![
+            Fact {
+                key: "network".into(),
+                value: "remote server: every time includes the network".into(),
+            },
+            Fact {
+                key: "telemetry".into(),
+                value: "unavailable (the server is on another machine)".into(),
+            },
+        ]
+    };
+    if plan.url.is_local() && no_telemetry {
+        board_facts.push(Fact {
+            key: "telemetry".into(),
+            value: "unavailable (disabled by --no-telemetry)".into(),
+        });
+    }
+    board_facts.push(Fact {
+        key: "clock".into(),
+        value: "CLOCK_MONOTONIC (std::time::Instant), microseconds; chunk times are the read() that delivered them".into(),
+    });
+    board_facts.sort();
+    RunHeader {
+        rkbench: BuildInfo {
+            version: provenance::VERSION.into(),
+            git_commit: provenance::GIT_COMMIT.into(),
+            git_state: provenance::GIT_STATE.into(),
+            target: provenance::TARGET.into(),
+            profile: provenance::PROFILE.into(),
+            rustc: provenance::RUSTC.into(),
+        },
+        command_line: argv,
+        hostname: board::hostname(root),
+        started_unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        runtime: RuntimeInfo {
+            lib_path: plan.url.to_string(),
+            lib_size: 0,
+            lib_sha256: String::new(),
+            abi: format!("http:{}", d.kind.as_str()),
+            version: d.version.clone(),
+            evidence: d
+                .evidence
+                .iter()
+                .map(|f| format!("{} → {}", f.key, f.value))
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+        model: ModelInfo {
+            path: plan.model.clone(),
+            file_name: plan.model.clone(),
+            size: 0,
+            fingerprint: String::new(),
+        },
+        params: RunParams {
+            max_context_len: 0,
+            max_new_tokens: plan.max_new_tokens.map(|n| n as i32).unwrap_or(-1),
+            top_k: s.top_k,
+            top_p: s.top_p,
+            temperature: s.temperature,
+            repeat_penalty: s.repeat_penalty,
+            frequency_penalty: s.frequency_penalty,
+            presence_penalty: s.presence_penalty,
+            think: plan.think.unwrap_or(false),
+            timeout_ms: plan.timeout.map(|d| d.as_millis() as u64).unwrap_or(0),
+            ..Default::default()
+        },
+        suite: SuiteInfo {
+            name: suite.name.clone(),
+            source: suite.source.clone(),
+            sha256: suite.sha256.clone(),
+            tests: suite.tests.len() as u32,
+        },
+        board: board_facts,
+    }
+}
+
+/// The trace being written and the telemetry going into it.
+struct Recorder {
+    writer: TraceWriter,
+    journal: Journal,
+    sampler: Option<Sampler>,
+    last_batch: Instant,
+    origin: Instant,
+    progress: Progress,
+    slots: Vec<Slot>,
+}
+
+impl Recorder {
+    fn start(
+        plan: &Plan,
+        suite: &Suite,
+        mut header: RunHeader,
+        telemetry: Option<(SysRoot, Duration)>,
+        kind_given: bool,
+    ) -> Result<Recorder> {
+        let origin = Instant::now();
+        let writer = TraceWriter::create(&plan.out).map_err(|e| {
+            Error::input(format!(
+                "cannot create trace {}: {e}; choose another --out path",
+                plan.out.display()
+            ))
+        })?;
+        let sampler = telemetry.map(|(root, every)| Sampler::start(root, every, origin));
+        if let Some(s) = &sampler {
+            header.board.extend(s.facts());
+            header.board.sort();
+        }
+        let d = &plan.detected;
+        let run = ServerRun {
+            url: plan.url.to_string(),
+            kind: d.kind.as_str().into(),
+            kind_source: if kind_given {
+                "--server-kind"
+            } else {
+                "detected"
+            }
+            .into(),
+            protocol: d.kind.protocol().as_str().into(),
+            endpoint: d.kind.endpoint().into(),
+            model: plan.model.clone(),
+            version: d.version.clone(),
+            evidence: d.evidence.clone(),
+            local: plan.url.is_local(),
+            server_pid: plan.pid.unwrap_or(0),
+            server_pid_source: match (plan.pid, plan.url.is_local()) {
+                (None, true) => "not found (no process listening on the port is visible)".into(),
+                (None, false) => "remote server".into(),
+                (Some(p), _) => {
+                    format!("{} ({})", p, process::comm(p).unwrap_or_else(|| "?".into()))
+                }
+            },
+            idle_method: match (d.kind, plan.pid) {
+                (ServerKind::LlamaServer, _) => "llama-server /slots is_processing".into(),
+                (_, Some(_)) => format!(
+                    "server process CPU quiet for {}",
+                    humantime::format_duration(plan.quiet_period)
+                ),
+                _ => format!(
+                    "quiet period of {}",
+                    humantime::format_duration(plan.quiet_period)
+                ),
+            },
+        };
+        let mut r = Recorder {
+            writer,
+            journal: Journal::new(&plan.out),
+            sampler,
+            last_batch: Instant::now(),
+            origin,
+            progress: Progress::new(plan.quiet, 0),
+            slots: schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed),
+        };
+        r.progress = Progress::new(plan.quiet, r.slots.len());
+        r.writer.append(&Record::Header(header)).map_err(io)?;
+        r.writer.append(&Record::ServerRun(run)).map_err(io)?;
+        r.writer.sync().map_err(io)?;
+        Ok(r)
+    }
+
+    fn flush_telemetry(&mut self, now: bool) -> Result<()> {
+        let Some(s) = &self.sampler else {
+            return Ok(());
+        };
+        if !now && self.last_batch.elapsed() < TELEMETRY_BATCH_EVERY {
+            return Ok(());
+        }
+        self.last_batch = Instant::now();
+        if let Some(b) = s.take_batch() {
+            self.writer.append(&Record::Telemetry(b)).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn run(mut self, plan: &Plan, suite: &Suite) -> Result<RunStatus> {
+        let slots = std::mem::take(&mut self.slots);
+        let mut written = 0u32;
+        let mut status = RunStatus::Complete;
+        let mut detail = String::new();
+        let mut tally = [0u32; 3];
+        for (position, slot) in slots.iter().enumerate() {
+            if interrupted() {
+                status = RunStatus::Interrupted;
+                break;
+            }
+            if let Some(max) = plan.max_duration {
+                if self.origin.elapsed() >= max {
+                    detail = "stopped by --max-duration".into();
+                    break;
+                }
+            }
+            if position > 0 && !plan.cooldown.is_zero() {
+                let until = Instant::now() + plan.cooldown;
+                while Instant::now() < until && !interrupted() {
+                    std::thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
+                    self.flush_telemetry(false)?;
+                }
+            }
+            let rec = self.request(plan, suite, *slot, position, written)?;
+            written += 1;
+            if !rec.warmup {
+                tally[match rec.status {
+                    Status::Ok => 0,
+                    Status::Error => 2,
+                    _ if rec.chunk_token_total() == 0 => 2,
+                    _ => 1,
+                }] += 1;
+            }
+            if rec.status == Status::Interrupted {
+                status = RunStatus::Interrupted;
+                break;
+            }
+        }
+        if status == RunStatus::Interrupted {
+            detail = "interrupted by signal".into();
+        }
+        if let Some(b) = self.sampler.take().and_then(Sampler::stop) {
+            self.writer.append(&Record::Telemetry(b)).map_err(io)?;
+        }
+        self.writer
+            .append(&Record::End(RunEnd {
+                status,
+                detail: detail.clone(),
+                end_us: micros(self.origin.elapsed()),
+                requests: written,
+            }))
+            .map_err(io)?;
+        self.writer.sync().map_err(io)?;
+        self.journal.remove().map_err(io)?;
+        self.progress.note(&format!(
+            "rkbench: done: {written} requests, {} ok, {} partial, {} failed, in {:.1} s{}",
+            tally[0],
+            tally[1],
+            tally[2],
+            self.origin.elapsed().as_secs_f64(),
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!("; {detail}")
+            }
+        ));
+        Ok(status)
+    }
+
+    /// One request: wait for an idle server, send, read every chunk until the end, the
+    /// deadline or Ctrl-C, and make the record durable.
+    fn request(
+        &mut self,
+        plan: &Plan,
+        suite: &Suite,
+        slot: Slot,
+        position: usize,
+        index: u32,
+    ) -> Result<ServerRequest> {
+        let test = &suite.tests[slot.test];
+        let cap = plan.max_new_tokens.or(test.max_new_tokens);
+        let think = plan.think.or(test.think);
+        let kind = plan.detected.kind;
+        let body = server::body(kind, &plan.model, &test.prompt, cap, think, &plan.sampling);
+        let idle = server::wait_idle(
+            &plan.url,
+            kind,
+            plan.pid,
+            plan.quiet_period,
+            plan.idle_timeout,
+            &interrupted,
+        );
+        let mut req = ServerRequest {
+            index,
+            test_id: test.id.clone(),
+            name: test.name.clone(),
+            category: test.category.clone(),
+            prompt: test.prompt.clone(),
+            repeat_index: slot.repeat,
+            warmup: slot.warmup,
+            think: think.unwrap_or(false),
+            max_new_tokens: cap.map(|c| c as i32).unwrap_or(-1),
+            status: Status::InFlight,
+            endpoint: kind.endpoint().into(),
+            body: body.clone(),
+            idle_wait_us: micros(idle.waited),
+            idle_wait: idle.how,
+            ..Default::default()
+        };
+        let before = plan.pid.map(|p| (process::rss_kb(p), process::cpu_ms(p)));
+        self.progress.start_request(position, &test.id, slot.warmup);
+        let t0 = Instant::now();
+        req.start_us = micros(t0.duration_since(self.origin));
+        let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
+        let mut cap_ = Capture::new(kind.protocol(), req);
+        let us = |at: Instant| micros(at.saturating_duration_since(t0));
+        let mut stopped: Option<Status> = None;
+        let mut failure: Option<String> = None;
+        let mut last_read = 0u32;
+        let mut checkpointed = 0usize;
+        let mut last_checkpoint = Instant::now();
+        match client::send(
+            &plan.url,
+            "POST",
+            kind.endpoint(),
+            Some(&body),
+            CONNECT_TIMEOUT,
+            TICK,
+        ) {
+            Err(e) => failure = Some(format!("cannot send the request to {}: {e}", plan.url)),
+            Ok(mut x) => loop {
+                let ev = match x.poll() {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        failure = Some(format!("reading the response: {e}"));
+                        cap_.abandon(us(Instant::now()));
+                        break;
+                    }
+                };
+                match ev {
+                    Event::Head { status, at } => {
+                        cap_.req.headers_us = Some(us(at));
+                        cap_.req.http_status = status;
+                        if status != 200 {
+                            let rest = x
+                                .read_to_end(1 << 20, Instant::now() + Duration::from_secs(10))
+                                .unwrap_or_default();
+                            let now = Instant::now();
+                            cap_.error_body(&rest, us(now), last_read + 1);
+                            cap_.req.close_us = Some(us(now));
+                            failure = Some(format!(
+                                "HTTP {status}: {}",
+                                String::from_utf8_lossy(&rest)
+                                    .chars()
+                                    .take(200)
+                                    .collect::<String>()
+                            ));
+                            break;
+                        }
+                    }
+                    Event::Data { bytes, at, read } => {
+                        last_read = read;
+                        cap_.data(&bytes, us(at), read);
+                    }
+                    Event::End { at, clean } => {
+                        cap_.end(us(at), last_read);
+                        if !clean {
+                            failure = Some("the server closed the connection mid-body".into());
+                        }
+                        break;
+                    }
+                    Event::Tick => {}
+                }
+                let now = Instant::now();
+                if interrupted() {
+                    stopped = Some(Status::Interrupted);
+                } else if deadline.is_some_and(|d| now >= d) {
+                    stopped = Some(Status::Timeout);
+                }
+                if stopped.is_some() {
+                    x.close();
+                    cap_.abandon(us(now));
+                    break;
+                }
+                if cap_.req.chunks() > checkpointed
+                    && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
+                {
+                    let mut snap = cap_.req.clone();
+                    capture::attribute(&mut snap);
+                    snap.end_us = us(now);
+                    self.journal.reset().map_err(io)?;
+                    self.journal
+                        .append(&Record::ServerPartial(snap))
+                        .map_err(io)?;
+                    checkpointed = cap_.req.chunks();
+                    last_checkpoint = now;
+                }
+                self.flush_telemetry(false)?;
+                let sampler = self.sampler.as_ref();
+                let chunks = cap_.text_chunks();
+                self.progress.tick(
+                    position,
+                    &test.id,
+                    chunks,
+                    None,
+                    now.duration_since(t0),
+                    || {
+                        sampler
+                            .map(|s| crate::record::telemetry::progress_line(&s.latest()))
+                            .unwrap_or_default()
+                    },
+                );
+            },
+        }
+        let end = Instant::now();
+        let finished = cap_.finished();
+        let mut req = cap_.finish();
+        req.end_us = req.end_us.max(us(end));
+        let n = req.chunk_token_total();
+        (req.status, req.detail) = match (stopped, failure) {
+            (Some(Status::Timeout), _) => (
+                Status::Timeout,
+                format!(
+                    "deadline of {} passed; stream closed after {} chunks ({n} tokens, {})",
+                    humantime::format_duration(plan.timeout.or(test.timeout).unwrap_or_default()),
+                    req.chunks(),
+                    req.count_source.as_str()
+                ),
+            ),
+            (Some(s), _) => (s, format!("interrupted after {} chunks", req.chunks())),
+            (None, Some(f)) => (Status::Error, f),
+            (None, None) if !finished => (
+                Status::Error,
+                if req.done_us.is_some() {
+                    "the stream ended with [DONE] but no finish_reason, usage or done: cut short by the server".into()
+                } else {
+                    "the stream ended without finish_reason, usage or done".into()
+                },
+            ),
+            (None, None) => (Status::Ok, String::new()),
+        };
+        if let (Some(p), Some((rss0, cpu0))) = (plan.pid, before) {
+            let (rss1, cpu1) = (process::rss_kb(p), process::cpu_ms(p));
+            let mut f = |k: &str, v: Option<i64>| {
+                if let Some(v) = v {
+                    req.process.push(Fact {
+                        key: k.into(),
+                        value: v.to_string(),
+                    });
+                }
+            };
+            f("rss_kb.before", rss0);
+            f("rss_kb.after", rss1);
+            f("cpu_ms", cpu0.zip(cpu1).map(|(a, b)| b - a));
+            req.process.sort();
+        }
+        self.writer
+            .append(&Record::ServerRequest(req.clone()))
+            .map_err(io)?;
+        self.flush_telemetry(true)?;
+        self.writer.sync().map_err(io)?;
+        self.journal.reset().map_err(io)?;
+        let summary = format!(
+            "{}: {} chunks, {n} tokens ({}{}), {:.1} s",
+            req.status.as_str(),
+            req.chunks(),
+            req.count_source.as_str(),
+            match req.server_total {
+                Some(t) if t as i64 != n as i64 => format!(", server says {t}"),
+                _ => String::new(),
+            },
+            end.duration_since(t0).as_secs_f64()
+        );
+        self.progress
+            .finish_request(position, &test.id, end.duration_since(t0), &summary);
+        Ok(req)
+    }
+}

@@ -1,0 +1,453 @@
+//! Which server is on the other end, and how to talk to it: detection by each server's own
+//! endpoints (every probe and its answer kept as evidence), the request body, the idle wait,
+//! and the server process on this machine.
+use super::capture::Protocol;
+use super::client::{self, Url};
+use crate::trace::Fact;
+use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
+
+/// The servers rkbench knows (docs/SERVERS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    LlamaServer,
+    Rkllama,
+    RkllmServer,
+    Ollama,
+    Generic,
+}
+
+impl ServerKind {
+    pub const NAMES: &'static str = "auto, llama-server, rkllama, rkllm-server, ollama, generic";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::LlamaServer => "llama-server",
+            ServerKind::Rkllama => "rkllama",
+            ServerKind::RkllmServer => "rkllm-server",
+            ServerKind::Ollama => "ollama",
+            ServerKind::Generic => "generic",
+        }
+    }
+
+    /// `None` = auto.
+    pub fn parse(s: &str) -> Result<Option<ServerKind>, String> {
+        Ok(Some(match s {
+            "auto" => return Ok(None),
+            "llama-server" => ServerKind::LlamaServer,
+            "rkllama" => ServerKind::Rkllama,
+            "rkllm-server" => ServerKind::RkllmServer,
+            "ollama" => ServerKind::Ollama,
+            "generic" => ServerKind::Generic,
+            other => {
+                return Err(format!(
+                    "{other:?} is not a server kind; use one of {}",
+                    Self::NAMES
+                ))
+            }
+        }))
+    }
+
+    /// The protocol rkbench streams with: the server's native one where it has counters there.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            ServerKind::Rkllama | ServerKind::Ollama => Protocol::OllamaNdjson,
+            _ => Protocol::OpenAiSse,
+        }
+    }
+
+    pub fn endpoint(self) -> &'static str {
+        match self.protocol() {
+            Protocol::OllamaNdjson => "/api/chat",
+            Protocol::OpenAiSse => "/v1/chat/completions",
+        }
+    }
+}
+
+/// What detection found.
+#[derive(Debug, Clone)]
+pub struct Detected {
+    pub kind: ServerKind,
+    pub version: String,
+    /// `probe …` → answer, sorted.
+    pub evidence: Vec<Fact>,
+    /// At least one probe got an HTTP answer.
+    pub reachable: bool,
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Probe one endpoint; the answer in one line for the evidence.
+fn probe(url: &Url, path: &str, evidence: &mut Vec<Fact>) -> Option<(u16, String)> {
+    let r = client::fetch(url, "GET", path, None, PROBE_TIMEOUT);
+    let shown = match &r {
+        Ok((status, body)) => {
+            let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+            let cut: String = one_line.chars().take(160).collect();
+            format!("HTTP {status}: {cut}")
+        }
+        Err(e) => format!("no answer ({e})"),
+    };
+    evidence.push(Fact {
+        key: format!("probe GET {path}"),
+        value: shown,
+    });
+    r.ok()
+}
+
+fn json_of(body: &str) -> Option<Value> {
+    serde_json::from_str(body).ok()
+}
+
+/// Detect the server by its own endpoints, in an order where each probe is harmless to the
+/// others (never `/api/generate`: on rkllama one without a prompt unloads the model).
+pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
+    let mut ev = Vec::new();
+    let mut reachable = false;
+    let mut found: Option<(ServerKind, String)> = None;
+    // llama-server: /props has build_info.
+    if let Some((200, body)) = probe(url, "/props", &mut ev) {
+        reachable = true;
+        if let Some(b) = json_of(&body)
+            .as_ref()
+            .and_then(|v| v.get("build_info"))
+            .and_then(Value::as_str)
+        {
+            found = Some((ServerKind::LlamaServer, b.to_string()));
+        }
+    } else if ev.last().is_some_and(|f| f.value.starts_with("HTTP")) {
+        reachable = true;
+    }
+    // rkllama: its welcome message at /.
+    if found.is_none() {
+        if let Some((status, body)) = probe(url, "/", &mut ev) {
+            reachable = true;
+            if status == 200 && body.contains("RKLLama") {
+                let v = probe(url, "/api/version", &mut ev)
+                    .and_then(|(_, b)| json_of(&b))
+                    .and_then(|v| v.get("version").and_then(Value::as_str).map(String::from))
+                    .unwrap_or_default();
+                found = Some((ServerKind::Rkllama, v));
+            }
+        }
+    }
+    // Rockchip 1.3.0: /v1/models owned_by "rkllm".
+    if found.is_none() {
+        if let Some((status, body)) = probe(url, "/v1/models", &mut ev) {
+            reachable = true;
+            let owned_by_rkllm = json_of(&body)
+                .and_then(|v| v.get("data").and_then(Value::as_array).cloned())
+                .is_some_and(|d| {
+                    d.iter()
+                        .any(|m| m.get("owned_by").and_then(Value::as_str) == Some("rkllm"))
+                });
+            if status == 200 && owned_by_rkllm {
+                found = Some((ServerKind::RkllmServer, String::new()));
+            }
+        }
+    }
+    // Ollama: /api/version (rkllama answered above).
+    if found.is_none() {
+        if let Some((200, body)) = probe(url, "/api/version", &mut ev) {
+            reachable = true;
+            if let Some(v) = json_of(&body)
+                .as_ref()
+                .and_then(|v| v.get("version"))
+                .and_then(Value::as_str)
+            {
+                found = Some((ServerKind::Ollama, v.to_string()));
+            }
+        }
+    }
+    let (kind, version) = match (given, found) {
+        (Some(k), Some((f, v))) if k == f => (k, v),
+        (Some(k), _) => (k, String::new()),
+        (None, Some((f, v))) => (f, v),
+        (None, None) => (ServerKind::Generic, String::new()),
+    };
+    ev.sort();
+    Detected {
+        kind,
+        version,
+        evidence: ev,
+        reachable,
+    }
+}
+
+/// Sampling and thinking values sent with every request (explicit: no server default applies).
+#[derive(Debug, Clone)]
+pub struct Sampling {
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: i32,
+    pub repeat_penalty: f32,
+    pub frequency_penalty: f32,
+    pub presence_penalty: f32,
+    pub seed: u64,
+}
+
+/// f32 values as the decimal the user typed (0.95, not 0.949999988079071).
+fn num(x: f32) -> Value {
+    let s = format!("{x}");
+    serde_json::from_str(&s).unwrap_or(Value::Null)
+}
+
+/// The request body for one prompt, exactly as it will be sent.
+pub fn body(
+    kind: ServerKind,
+    model: &str,
+    prompt: &str,
+    cap: Option<u32>,
+    think: Option<bool>,
+    s: &Sampling,
+) -> String {
+    let messages = json!([{ "role": "user", "content": prompt }]);
+    let mut m = Map::new();
+    m.insert("model".into(), json!(model));
+    m.insert("messages".into(), messages);
+    m.insert("stream".into(), json!(true));
+    match kind.protocol() {
+        Protocol::OpenAiSse => {
+            m.insert("temperature".into(), num(s.temperature));
+            m.insert("top_p".into(), num(s.top_p));
+            m.insert("top_k".into(), json!(s.top_k));
+            m.insert("repeat_penalty".into(), num(s.repeat_penalty));
+            m.insert("frequency_penalty".into(), num(s.frequency_penalty));
+            m.insert("presence_penalty".into(), num(s.presence_penalty));
+            m.insert("seed".into(), json!(s.seed));
+            m.insert("stream_options".into(), json!({ "include_usage": true }));
+            if let Some(c) = cap {
+                m.insert("max_tokens".into(), json!(c));
+                m.insert("max_completion_tokens".into(), json!(c));
+            }
+            match kind {
+                ServerKind::LlamaServer => {
+                    m.insert("cache_prompt".into(), json!(false));
+                    m.insert("timings_per_token".into(), json!(true));
+                    if let Some(t) = think {
+                        m.insert(
+                            "chat_template_kwargs".into(),
+                            json!({ "enable_thinking": t }),
+                        );
+                    }
+                }
+                ServerKind::RkllmServer => {
+                    if let Some(t) = think {
+                        m.insert("enable_thinking".into(), json!(t));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Protocol::OllamaNdjson => {
+            let mut o = Map::new();
+            o.insert("temperature".into(), num(s.temperature));
+            o.insert("top_p".into(), num(s.top_p));
+            o.insert("top_k".into(), json!(s.top_k));
+            o.insert("repeat_penalty".into(), num(s.repeat_penalty));
+            o.insert("frequency_penalty".into(), num(s.frequency_penalty));
+            o.insert("presence_penalty".into(), num(s.presence_penalty));
+            o.insert("seed".into(), json!(s.seed));
+            if let Some(c) = cap {
+                o.insert("num_predict".into(), json!(c));
+                if kind == ServerKind::Rkllama {
+                    o.insert("max_new_tokens".into(), json!(c));
+                }
+            }
+            m.insert("options".into(), Value::Object(o));
+            if let Some(t) = think {
+                m.insert("think".into(), json!(t));
+                if kind == ServerKind::Rkllama {
+                    m.insert("enable_thinking".into(), json!(t));
+                }
+            }
+        }
+    }
+    Value::Object(m).to_string()
+}
+
+/// The same body without streaming (to ask the server for its own count of the same request).
+pub fn non_streaming(body: &str) -> String {
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(mut m)) => {
+            m.insert("stream".into(), json!(false));
+            m.remove("stream_options");
+            Value::Object(m).to_string()
+        }
+        _ => body.to_string(),
+    }
+}
+
+/// How a wait for an idle server ended.
+#[derive(Debug, Clone)]
+pub struct IdleWait {
+    pub waited: Duration,
+    pub how: String,
+}
+
+/// Wait until the server is idle, at most `bound`; `interrupted` is checked between polls.
+/// llama-server: every slot in `/slots` has `is_processing: false`. A local server process:
+/// its CPU time stays still (< 5 %) for `quiet`. Otherwise: a quiet period of `quiet`.
+pub fn wait_idle(
+    url: &Url,
+    kind: ServerKind,
+    pid: Option<u32>,
+    quiet: Duration,
+    bound: Duration,
+    interrupted: &dyn Fn() -> bool,
+) -> IdleWait {
+    let start = Instant::now();
+    let poll = Duration::from_millis(50);
+    if kind == ServerKind::LlamaServer {
+        let mut polls = 0u32;
+        loop {
+            polls += 1;
+            match client::fetch(url, "GET", "/slots", None, PROBE_TIMEOUT) {
+                Ok((200, b)) => {
+                    let busy = json_of(&b).and_then(|v| v.as_array().cloned()).map(|a| {
+                        a.iter()
+                            .filter(|s| s.get("is_processing") == Some(&json!(true)))
+                            .count()
+                    });
+                    match busy {
+                        Some(0) => {
+                            return IdleWait {
+                                waited: start.elapsed(),
+                                how: format!("/slots idle after {polls} poll(s)"),
+                            }
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                _ => break,
+            }
+            if start.elapsed() >= bound || interrupted() {
+                return IdleWait {
+                    waited: start.elapsed(),
+                    how: format!(
+                        "/slots still busy after {} (bound reached)",
+                        humantime::format_duration(bound)
+                    ),
+                };
+            }
+            std::thread::sleep(poll);
+        }
+    }
+    if let Some(pid) = pid {
+        let mut last = super::process::cpu_ms(pid);
+        let mut still_since = Instant::now();
+        while let Some(before) = last {
+            if start.elapsed() >= bound || interrupted() {
+                return IdleWait {
+                    waited: start.elapsed(),
+                    how: format!(
+                        "server process still busy after {} (bound reached)",
+                        humantime::format_duration(bound)
+                    ),
+                };
+            }
+            std::thread::sleep(poll);
+            let now = super::process::cpu_ms(pid);
+            match now {
+                Some(n) if (n - before) * 20 > poll.as_millis() as i64 => {
+                    still_since = Instant::now();
+                }
+                Some(_) if still_since.elapsed() >= quiet => {
+                    return IdleWait {
+                        waited: start.elapsed(),
+                        how: format!(
+                            "server process {pid} CPU quiet for {}",
+                            humantime::format_duration(quiet)
+                        ),
+                    };
+                }
+                _ => {}
+            }
+            last = now;
+        }
+    }
+    let until = start + quiet;
+    while Instant::now() < until && !interrupted() {
+        std::thread::sleep(poll.min(until.saturating_duration_since(Instant::now())));
+    }
+    IdleWait {
+        waited: start.elapsed(),
+        how: format!(
+            "quiet period of {} (the server cannot say whether it is idle)",
+            humantime::format_duration(quiet)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s() -> Sampling {
+        Sampling {
+            temperature: 0.8,
+            top_p: 0.95,
+            top_k: 1,
+            repeat_penalty: 1.1,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            seed: 0,
+        }
+    }
+
+    #[test]
+    fn llama_server_body_has_every_switch() {
+        let b: Value = serde_json::from_str(&body(
+            ServerKind::LlamaServer,
+            "m",
+            "hi",
+            Some(64),
+            Some(false),
+            &s(),
+        ))
+        .unwrap();
+        assert_eq!(b["max_tokens"], 64);
+        assert_eq!(b["max_completion_tokens"], 64);
+        assert_eq!(b["cache_prompt"], false);
+        assert_eq!(b["timings_per_token"], true);
+        assert_eq!(b["stream_options"]["include_usage"], true);
+        assert_eq!(b["chat_template_kwargs"]["enable_thinking"], false);
+        assert_eq!(b["top_p"].to_string(), "0.95");
+        assert_eq!(b["messages"][0]["content"], "hi");
+        let n: Value = serde_json::from_str(&non_streaming(&b.to_string())).unwrap();
+        assert_eq!(n["stream"], false);
+        assert!(n.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn ollama_and_rkllama_bodies_use_options() {
+        let b: Value = serde_json::from_str(&body(
+            ServerKind::Rkllama,
+            "qwen",
+            "hi",
+            Some(8),
+            Some(true),
+            &s(),
+        ))
+        .unwrap();
+        assert_eq!(b["options"]["num_predict"], 8);
+        assert_eq!(b["options"]["max_new_tokens"], 8);
+        assert_eq!(b["think"], true);
+        assert_eq!(b["enable_thinking"], true);
+        let o: Value =
+            serde_json::from_str(&body(ServerKind::Ollama, "qwen", "hi", None, None, &s()))
+                .unwrap();
+        assert!(o["options"].get("num_predict").is_none());
+        assert!(o.get("think").is_none());
+    }
+
+    #[test]
+    fn kinds_parse() {
+        assert_eq!(ServerKind::parse("auto"), Ok(None));
+        assert_eq!(ServerKind::parse("rkllama"), Ok(Some(ServerKind::Rkllama)));
+        assert!(ServerKind::parse("vllm")
+            .unwrap_err()
+            .contains("llama-server"));
+    }
+}

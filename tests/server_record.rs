@@ -1,0 +1,333 @@
+//! `rkbench record --server` against an in-process fake llama-server on 127.0.0.1: detection,
+//! the body as sent, per-chunk counts, a deadline mid-stream keeping its chunks, and the next
+//! request waiting until the server is idle (the fake keeps generating after a disconnect).
+mod common;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct State {
+    /// The fake is generating until then (also after the client went away).
+    busy_until: Option<Instant>,
+    /// (arrival, body) of every completion request.
+    posts: Vec<(Instant, String)>,
+    /// When a client disconnected mid-stream, and until when generation went on.
+    abandoned: Vec<Instant>,
+    slots_polls: u32,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+/// A llama-server look-alike: `/props`, `/slots`, and a chunked SSE stream with per-chunk
+/// `timings.predicted_n`, one 3-token chunk, usage, `[DONE]`. A prompt containing "slow" streams
+/// 20 chunks 100 ms apart.
+fn fake_llama_server() -> (u16, Shared) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let state: Shared = Arc::default();
+    let st = Arc::clone(&state);
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(c) = conn else { continue };
+            let st = Arc::clone(&st);
+            std::thread::spawn(move || {
+                let _ = handle(c, &st);
+            });
+        }
+    });
+    (port, state)
+}
+
+fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {
+    let mut r = BufReader::new(c.try_clone()?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let (method, path) = {
+        let mut p = line.split_whitespace();
+        (
+            p.next().unwrap_or("").to_string(),
+            p.next().unwrap_or("").to_string(),
+        )
+    };
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h)?;
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let json = |c: &mut TcpStream, status: &str, b: &str| {
+        write!(
+            c,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        )
+    };
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/props") => json(
+            &mut c,
+            "200 OK",
+            r#"{"build_info":"b9999-fake","n_ctx":1024}"#,
+        ),
+        ("GET", "/slots") => {
+            let mut s = st.lock().unwrap();
+            s.slots_polls += 1;
+            let busy = s.busy_until.is_some_and(|t| Instant::now() < t);
+            json(
+                &mut c,
+                "200 OK",
+                &format!(r#"[{{"id":0,"is_processing":{busy}}}]"#),
+            )
+        }
+        ("POST", "/v1/chat/completions") => stream(c, st, body),
+        _ => json(&mut c, "404 Not Found", r#"{"error":"not found"}"#),
+    }
+}
+
+fn stream(mut c: TcpStream, st: &Shared, body: String) -> std::io::Result<()> {
+    let slow = body.contains("slow");
+    let (n, gap) = if slow {
+        (20, Duration::from_millis(100))
+    } else {
+        (6, Duration::from_millis(5))
+    };
+    {
+        let mut s = st.lock().unwrap();
+        s.posts.push((Instant::now(), body));
+        s.busy_until = Some(Instant::now() + gap * n + Duration::from_millis(50));
+    }
+    write!(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")?;
+    let send = |c: &mut TcpStream, data: &str| -> std::io::Result<()> {
+        let ev = format!("data: {data}\n\n");
+        write!(c, "{:x}\r\n{ev}\r\n", ev.len())?;
+        c.flush()
+    };
+    send(
+        &mut c,
+        r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]}"#,
+    )?;
+    let mut predicted = 0;
+    for i in 0..n {
+        std::thread::sleep(gap);
+        // Chunk 2 holds three tokens (a character completed late).
+        predicted += if i == 2 { 3 } else { 1 };
+        let r = send(
+            &mut c,
+            &format!(
+                r#"{{"choices":[{{"index":0,"delta":{{"content":"t{i} "}},"finish_reason":null}}],"timings":{{"predicted_n":{predicted},"predicted_ms":{}}}}}"#,
+                (i + 1) * 5
+            ),
+        );
+        if r.is_err() {
+            // The client went away: generation goes on (as on rkllama or Rockchip's server).
+            let left = gap * (n - i);
+            let mut s = st.lock().unwrap();
+            s.abandoned.push(Instant::now() + left);
+            s.busy_until = Some(Instant::now() + left + Duration::from_millis(300));
+            return Ok(());
+        }
+    }
+    send(
+        &mut c,
+        &format!(
+            r#"{{"choices":[{{"index":0,"delta":{{}},"finish_reason":"length"}}],"timings":{{"predicted_n":{predicted},"predicted_ms":{},"prompt_n":5,"prompt_ms":3.0,"cache_n":0}}}}"#,
+            n * 5
+        ),
+    )?;
+    send(
+        &mut c,
+        &format!(
+            r#"{{"choices":[],"usage":{{"completion_tokens":{predicted},"prompt_tokens":5}}}}"#
+        ),
+    )?;
+    send(&mut c, "[DONE]")?;
+    write!(c, "0\r\n\r\n")?;
+    st.lock().unwrap().busy_until = None;
+    Ok(())
+}
+
+#[test]
+fn record_server_deadline_keeps_chunks_and_waits_for_idle() {
+    let (port, state) = fake_llama_server();
+    let dir = common::tempdir("server-record");
+    let suite = dir.join("s.json");
+    std::fs::write(
+        &suite,
+        r#"{"name":"srv","tests":[
+            {"id":"fast","prompt":"a fast answer please","max_new_tokens":16},
+            {"id":"slow","prompt":"a slow answer please","max_new_tokens":64,"timeout":"700ms"}
+        ]}"#,
+    )
+    .unwrap();
+    let out = dir.join("srv.rktrace");
+    let o = common::run(
+        &[
+            "record",
+            "-q",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--model",
+            "tiny",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--repeat",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+            "--no-telemetry",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = common::read_trace(&out);
+    let s = t.server.as_ref().expect("server records");
+    assert_eq!(s.run.kind, "llama-server");
+    assert_eq!(s.run.kind_source, "detected");
+    assert_eq!(s.run.version, "b9999-fake");
+    assert!(s
+        .run
+        .evidence
+        .iter()
+        .any(|f| f.key == "probe GET /props" && f.value.contains("build_info")));
+    assert!(s.run.local);
+    assert_eq!(
+        s.run.server_pid,
+        std::process::id(),
+        "found from the listening socket"
+    );
+    assert_eq!(s.requests.len(), 4);
+    assert_eq!(t.requests.len(), 4);
+    let ids: Vec<&str> = s.requests.iter().map(|r| r.test_id.as_str()).collect();
+    assert_eq!(ids, ["fast", "slow", "fast", "slow"]);
+
+    for r in s.requests.iter().filter(|r| r.test_id == "fast") {
+        assert_eq!(r.status.as_str(), "ok", "{}", r.detail);
+        assert_eq!(r.count_source.as_str(), "server-per-chunk");
+        assert_eq!(r.server_total, Some(8));
+        assert_eq!(r.chunk_token_total(), 8, "3-token chunk attributed");
+        assert_eq!(r.unattributed, 0);
+        assert_eq!(r.http_status, 200);
+        assert!(r.headers_us.is_some() && r.first_byte_us.is_some() && r.done_us.is_some());
+        let b: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(b["cache_prompt"], false);
+        assert_eq!(b["max_tokens"], 16);
+        assert_eq!(b["max_completion_tokens"], 16);
+        assert_eq!(b["stream_options"]["include_usage"], true);
+        // The token view the reports use: 8 tokens.
+        let v = t.requests.iter().find(|x| x.index == r.index).unwrap();
+        assert_eq!(v.token_dt_us.len(), 8);
+    }
+    for r in s.requests.iter().filter(|r| r.test_id == "slow") {
+        assert_eq!(r.status.as_str(), "timeout", "{}", r.detail);
+        let content = (0..r.chunks())
+            .filter(|&i| r.kind(i).as_str() == "content")
+            .count();
+        assert!((3..20).contains(&content), "partial chunks kept: {content}");
+        assert!(r.end_us >= 700_000 && r.end_us < 2_000_000, "{}", r.end_us);
+        assert!(r.finish_reason.is_empty());
+    }
+    // The sent bodies are the stored ones.
+    let st = state.lock().unwrap();
+    assert_eq!(st.posts.len(), 4);
+    for (p, r) in st.posts.iter().zip(&s.requests) {
+        assert_eq!(p.1, r.body);
+    }
+    // After the first timeout the fake kept generating; the next request did not start before
+    // it was idle, and the wait is recorded.
+    assert!(!st.abandoned.is_empty());
+    let busy_end = st.abandoned[0];
+    assert!(st.posts[2].0 >= busy_end, "request sent into a busy server");
+    let third = &s.requests[2];
+    assert!(third.idle_wait_us >= 300_000, "{}", third.idle_wait_us);
+    assert!(third.idle_wait.contains("/slots"), "{}", third.idle_wait);
+    drop(st);
+
+    // Reports read the server trace.
+    let o = common::run(&["report", out.to_str().unwrap(), "--format", "json"], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn record_server_refuses_bad_urls_and_absent_servers() {
+    let dir = common::tempdir("server-bad");
+    let out = dir.join("x.rktrace");
+    let o = common::run(
+        &[
+            "record",
+            "--server",
+            "https://127.0.0.1:1",
+            "--model",
+            "m",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no TLS"));
+    // A port nothing listens on.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = common::run(
+        &[
+            "record",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--model",
+            "m",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no HTTP server answers"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!out.exists());
+    let o = common::run(
+        &[
+            "record",
+            "--server",
+            "http://127.0.0.1:1",
+            "--server-kind",
+            "vllm",
+            "--model",
+            "m",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = common::run(
+        &[
+            "record",
+            "--server",
+            "http://127.0.0.1:1",
+            "--lib",
+            "x.so",
+            "--model",
+            "m",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
