@@ -6,6 +6,7 @@ pub mod peers;
 pub mod prefill;
 pub mod reference;
 pub mod request;
+pub mod server;
 pub mod summary;
 pub mod telemetry;
 pub mod throughput;

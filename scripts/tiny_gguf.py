@@ -1,0 +1,89 @@
+"""Write a tiny random-weight llama GGUF for the real-server test (never downloaded).
+
+2 blocks, 64-dim embeddings, an SPM vocabulary of 450 tokens (control tokens, 256 byte tokens,
+printable ASCII with and without the SPM space mark) and a ChatML template: about 560 KiB,
+written in about a second. The output rows of the control tokens are zero, so a greedy decode
+(rkbench's default top_k 1) never picks end-of-sequence and every request runs to its cap:
+the counts and the mid-stream deadline are then deterministic. Random weights emit byte
+tokens that form partial UTF-8, so chunks differ from tokens, as on a real model.
+
+usage: python tiny_gguf.py OUT.gguf [SEED]
+"""
+import sys
+
+import numpy as np
+import gguf
+
+out = sys.argv[1]
+rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 7)
+
+n_embd, n_ff, n_head, n_layer, n_ctx = 64, 128, 4, 2, 1024
+tokens, scores, types = [], [], []
+
+
+def add(tok, score, typ):
+    tokens.append(tok.encode("utf-8"))
+    scores.append(score)
+    types.append(typ)
+
+
+NORMAL, UNKNOWN, CONTROL, BYTE = 1, 2, 3, 6
+add("<unk>", 0.0, UNKNOWN)
+add("<s>", 0.0, CONTROL)
+add("</s>", 0.0, CONTROL)
+for b in range(256):
+    add("<0x%02X>" % b, -1000.0, BYTE)
+add("\u2581", -1.0, NORMAL)
+for c in range(0x21, 0x7F):
+    add(chr(c), -2.0, NORMAL)
+    add("\u2581" + chr(c), -1.5, NORMAL)
+add("<|im_start|>", 0.0, CONTROL)
+add("<|im_end|>", 0.0, CONTROL)
+n_vocab = len(tokens)
+control = [i for i, t in enumerate(types) if t in (CONTROL, UNKNOWN)]
+
+w = gguf.GGUFWriter(out, "llama")
+w.add_context_length(n_ctx)
+w.add_embedding_length(n_embd)
+w.add_block_count(n_layer)
+w.add_feed_forward_length(n_ff)
+w.add_rope_dimension_count(n_embd // n_head)
+w.add_head_count(n_head)
+w.add_head_count_kv(n_head)
+w.add_layer_norm_rms_eps(1e-5)
+w.add_file_type(gguf.LlamaFileType.ALL_F32)
+w.add_tokenizer_model("llama")
+w.add_token_list(tokens)
+w.add_token_scores(scores)
+w.add_token_types(types)
+w.add_bos_token_id(1)
+w.add_eos_token_id(2)
+w.add_unk_token_id(0)
+w.add_chat_template(
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def t(*shape, scale=0.5):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+w.add_tensor("token_embd.weight", t(n_vocab, n_embd))
+for i in range(n_layer):
+    p = "blk.%d." % i
+    w.add_tensor(p + "attn_norm.weight", np.ones(n_embd, dtype=np.float32))
+    for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
+        w.add_tensor(p + name + ".weight", t(n_embd, n_embd))
+    w.add_tensor(p + "ffn_norm.weight", np.ones(n_embd, dtype=np.float32))
+    w.add_tensor(p + "ffn_gate.weight", t(n_ff, n_embd))
+    w.add_tensor(p + "ffn_up.weight", t(n_ff, n_embd))
+    w.add_tensor(p + "ffn_down.weight", t(n_embd, n_ff))
+w.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
+output = t(n_vocab, n_embd)
+output[control, :] = 0.0
+w.add_tensor("output.weight", output)
+w.write_header_to_file()
+w.write_kv_data_to_file()
+w.write_tensors_to_file()
+w.close()

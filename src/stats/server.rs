@@ -1,0 +1,440 @@
+//! Figures of a run measured through a server, from its chunks (the raw datum): the count
+//! source and its mismatch with the server's total, chunk timing (headers, first byte, role,
+//! first text, last text, done, close), coalesced reads, the idle wait, the server's own
+//! timings with unit checks, and the server's overhead over the runtime's prefill where the
+//! server relays it. Pure functions of the trace (docs/SERVERS.md).
+use crate::trace::server::{ChunkKind, CountSource, ServerRequest, ServerTiming, ServerTrace};
+
+/// One request's chunk-based figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerRequestFigures {
+    pub index: u32,
+    pub id: String,
+    pub warmup: bool,
+    pub status: &'static str,
+    pub source: CountSource,
+    pub chunks: usize,
+    /// Chunks per kind, in [`ChunkKind::ALL`] order (kinds that occurred only).
+    pub by_kind: Vec<(ChunkKind, usize)>,
+    /// Chunks that arrived in the same `read()` as the chunk before them.
+    pub coalesced: usize,
+    /// Σ tokens attributed to chunks.
+    pub tokens: u64,
+    pub server_total: Option<u64>,
+    pub server_total_field: String,
+    /// Σ chunk tokens − server total (0 = they agree).
+    pub mismatch: Option<i64>,
+    pub headers_ms: Option<f64>,
+    pub first_byte_ms: Option<f64>,
+    pub role_ms: Option<f64>,
+    /// First non-empty content or reasoning chunk (TTFT as a client sees text).
+    pub first_text_ms: Option<f64>,
+    pub last_text_ms: Option<f64>,
+    pub done_ms: Option<f64>,
+    pub close_ms: Option<f64>,
+    /// (N − 1) / (last − first text chunk), N = tokens; none below 2 tokens.
+    pub client_decode_tok_s: Option<f64>,
+    pub idle_wait_ms: f64,
+    pub checks: Vec<TimingCheck>,
+    /// Client TTFT split: the server-reported prefill (field, ms) and the rest (queue,
+    /// transport, template: the server's overhead), ms.
+    pub prefill_split: Option<(String, f64, f64)>,
+}
+
+/// A server timing with what rkbench makes of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimingCheck {
+    pub field: String,
+    pub raw: f64,
+    pub unit: String,
+    /// `None` = plausible; otherwise the unit error, in one line naming the field.
+    pub unit_error: Option<String>,
+}
+
+fn ms(us: Option<u64>) -> Option<f64> {
+    us.map(|u| u as f64 / 1e3)
+}
+
+/// The value of a duration field in seconds, by its declared unit.
+fn seconds(t: &ServerTiming) -> Option<f64> {
+    match t.unit.as_str() {
+        "ms" => Some(t.raw / 1e3),
+        "ns" => Some(t.raw / 1e9),
+        "s" => Some(t.raw),
+        _ => None,
+    }
+}
+
+fn field<'a>(r: &'a ServerRequest, name: &str) -> Option<&'a ServerTiming> {
+    r.timings.iter().find(|t| t.field == name)
+}
+
+/// Duration fields that cover generation only (their rate is tokens / that time).
+const DECODE_DURATIONS: [(&str, &str); 3] = [
+    ("timings.predicted_ms", "timings.predicted_n"),
+    ("eval_duration", "eval_count"),
+    ("usage.generate_time_ms", "usage.generate_tokens"),
+];
+
+/// Fields that report the server's prefill time.
+const PREFILL_FIELDS: [&str; 3] = [
+    "timings.prompt_ms",
+    "prompt_eval_duration",
+    "usage.prefill_time_ms",
+];
+
+/// Unit checks (docs/SERVERS.md): a server rate > 10× the client's rate, or a duration longer
+/// than the client's wall time, is a unit error named by field; a nanosecond decode duration
+/// under 1 ms while the client watched more than a second of decoding is milliseconds in a
+/// nanosecond field (rkllama).
+fn checks(r: &ServerRequest, client_rate: Option<f64>, decode_s: Option<f64>) -> Vec<TimingCheck> {
+    let wall_s = r.end_us as f64 / 1e6;
+    let mut out = Vec::new();
+    for t in &r.timings {
+        let mut err = None;
+        if let Some(s) = seconds(t) {
+            if wall_s > 0.0 && s > wall_s * 1.001 + 0.001 {
+                err = Some(format!(
+                    "{} = {} {} is {:.3} s, longer than the client's wall time of {wall_s:.3} s",
+                    t.field, t.raw, t.unit, s
+                ));
+            }
+            if t.unit == "ns"
+                && t.raw < 1e6
+                && decode_s.is_some_and(|d| d > 1.0)
+                && DECODE_DURATIONS.iter().any(|(d, _)| *d == t.field)
+            {
+                err = Some(format!(
+                    "{} = {} is under 1 ms as nanoseconds while the client saw {:.1} s of decoding: milliseconds in a nanosecond field",
+                    t.field,
+                    t.raw,
+                    decode_s.unwrap_or(0.0)
+                ));
+            }
+        }
+        if t.unit == "tok/s" {
+            if let Some(c) = client_rate {
+                if t.raw > 10.0 * c {
+                    err = Some(format!(
+                        "{} = {} tok/s is more than 10× the client's {c:.2} tok/s",
+                        t.field, t.raw
+                    ));
+                }
+            }
+        }
+        out.push(TimingCheck {
+            field: t.field.clone(),
+            raw: t.raw,
+            unit: t.unit.clone(),
+            unit_error: err,
+        });
+    }
+    // Derived rates: count / duration as the API defines them.
+    for (dur, count) in DECODE_DURATIONS {
+        if let (Some(d), Some(n), Some(c)) = (field(r, dur), field(r, count), client_rate) {
+            if let Some(s) = seconds(d).filter(|&s| s > 0.0 && n.raw >= 2.0) {
+                let server_rate = n.raw / s;
+                if server_rate > 10.0 * c {
+                    out.push(TimingCheck {
+                        field: format!("{count}/{dur}"),
+                        raw: server_rate,
+                        unit: "tok/s".into(),
+                        unit_error: Some(format!(
+                            "{count}/{dur} = {server_rate:.1} tok/s is more than 10× the client's {c:.2} tok/s"
+                        )),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn request(r: &ServerRequest) -> ServerRequestFigures {
+    let n = r.chunks();
+    let mut by_kind: Vec<(ChunkKind, usize)> = ChunkKind::ALL.iter().map(|&k| (k, 0)).collect();
+    let mut coalesced = 0;
+    for i in 0..n {
+        let k = r.kind(i);
+        if let Some(e) = by_kind.iter_mut().find(|(x, _)| *x == k) {
+            e.1 += 1;
+        }
+        if i > 0 && r.chunk_read.get(i) == r.chunk_read.get(i - 1) {
+            coalesced += 1;
+        }
+    }
+    by_kind.retain(|(_, c)| *c > 0);
+    let text: Vec<usize> = (0..n)
+        .filter(|&i| r.kind(i).carries_tokens() && !r.chunk_text(i).is_empty())
+        .collect();
+    let first_text = text.first().map(|&i| r.chunk_us[i]);
+    let last_text = text.last().map(|&i| r.chunk_us[i]);
+    let tokens = r.chunk_token_total();
+    let decode_s = first_text
+        .zip(last_text)
+        .map(|(a, b)| b.saturating_sub(a) as f64 / 1e6);
+    let client_decode_tok_s = decode_s
+        .filter(|&s| s > 0.0 && tokens >= 2)
+        .map(|s| (tokens - 1) as f64 / s);
+    let role = (0..n)
+        .find(|&i| r.kind(i) == ChunkKind::Role)
+        .map(|i| r.chunk_us[i]);
+    let prefill_split = PREFILL_FIELDS.iter().find_map(|f| {
+        let t = field(r, f)?;
+        let mut p_ms = seconds(t)? * 1e3;
+        // rkllama puts RKLLM's milliseconds in Ollama's nanosecond field.
+        if t.unit == "ns"
+            && r.timings
+                .iter()
+                .any(|x| x.field == "eval_duration" && x.raw < 1e6)
+        {
+            p_ms = t.raw;
+        }
+        let ttft = first_text? as f64 / 1e3;
+        Some((t.field.clone(), p_ms, ttft - p_ms))
+    });
+    ServerRequestFigures {
+        index: r.index,
+        id: r.test_id.clone(),
+        warmup: r.warmup,
+        status: r.status.as_str(),
+        source: r.count_source,
+        chunks: n,
+        by_kind,
+        coalesced,
+        tokens,
+        server_total: r.server_total,
+        server_total_field: r.server_total_field.clone(),
+        mismatch: r.server_total.map(|t| tokens as i64 - t as i64),
+        headers_ms: ms(r.headers_us),
+        first_byte_ms: ms(r.first_byte_us),
+        role_ms: ms(role),
+        first_text_ms: ms(first_text),
+        last_text_ms: ms(last_text),
+        done_ms: ms(r.done_us),
+        close_ms: ms(r.close_us),
+        client_decode_tok_s,
+        idle_wait_ms: r.idle_wait_us as f64 / 1e3,
+        checks: checks(r, client_decode_tok_s, decode_s),
+        prefill_split,
+    }
+}
+
+/// The run's count source: the weakest any measured request had (a report labels every token
+/// figure "per chunk" if one request had no server count).
+pub fn run_source(s: &ServerTrace) -> Option<CountSource> {
+    let rank = |c: CountSource| match c {
+        CountSource::ServerPerChunk => 0,
+        CountSource::ServerTotal => 1,
+        CountSource::ChunksOnly => 2,
+    };
+    s.requests
+        .iter()
+        .filter(|r| !r.warmup)
+        .map(|r| r.count_source)
+        .max_by_key(|&c| rank(c))
+}
+
+/// Why a bare-runtime trace and a server trace cannot be compared figure by figure, or an
+/// empty list. Compared: sampling values, output caps, thinking, and the server's prompt cache
+/// (llama-server `cache_n > 0`). The chat template is applied by the server and not by the
+/// bare runtime's `rkllm_run` in the same way, so it is always named as a caveat by the caller.
+pub fn not_comparable(
+    bare: &crate::trace::RunHeader,
+    bare_requests: &[crate::trace::RequestRecord],
+    server_header: &crate::trace::RunHeader,
+    server: &ServerTrace,
+) -> Vec<String> {
+    let mut why = Vec::new();
+    let (a, b) = (&bare.params, &server_header.params);
+    let pairs: [(&str, f64, f64); 6] = [
+        ("top_k", f64::from(a.top_k), f64::from(b.top_k)),
+        ("top_p", f64::from(a.top_p), f64::from(b.top_p)),
+        (
+            "temperature",
+            f64::from(a.temperature),
+            f64::from(b.temperature),
+        ),
+        (
+            "repeat_penalty",
+            f64::from(a.repeat_penalty),
+            f64::from(b.repeat_penalty),
+        ),
+        (
+            "frequency_penalty",
+            f64::from(a.frequency_penalty),
+            f64::from(b.frequency_penalty),
+        ),
+        (
+            "presence_penalty",
+            f64::from(a.presence_penalty),
+            f64::from(b.presence_penalty),
+        ),
+    ];
+    for (name, x, y) in pairs {
+        if x != y {
+            why.push(format!("sampling differs: {name} {x} vs {y}"));
+        }
+    }
+    let caps = |v: Vec<(String, i32)>| {
+        let mut v = v;
+        v.sort();
+        v.dedup();
+        v
+    };
+    let bare_caps = caps(
+        bare_requests
+            .iter()
+            .map(|r| (r.test_id.clone(), r.max_new_tokens))
+            .collect(),
+    );
+    let server_caps = caps(
+        server
+            .requests
+            .iter()
+            .map(|r| (r.test_id.clone(), r.max_new_tokens))
+            .collect(),
+    );
+    if bare_caps != server_caps {
+        why.push("output caps or tests differ".into());
+    }
+    if a.think != b.think {
+        why.push(format!("thinking differs: {} vs {}", a.think, b.think));
+    }
+    if a.max_context_len > 0
+        && server_header.params.max_context_len > 0
+        && a.max_context_len != b.max_context_len
+    {
+        why.push(format!(
+            "context differs: {} vs {}",
+            a.max_context_len, b.max_context_len
+        ));
+    }
+    let cached: Vec<u32> = server
+        .requests
+        .iter()
+        .filter(|r| field(r, "timings.cache_n").is_some_and(|t| t.raw > 0.0))
+        .map(|r| r.index)
+        .collect();
+    if !cached.is_empty() {
+        why.push(format!(
+            "the server reused its prompt cache (timings.cache_n > 0) in {} request(s)",
+            cached.len()
+        ));
+    }
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::capture::{Capture, Protocol};
+
+    fn parse(protocol: Protocol, body: &str, end_us: u64, spacing_us: u64) -> ServerRequest {
+        // One read per line, `spacing_us` apart.
+        let mut c = Capture::new(protocol, ServerRequest::default());
+        for (i, l) in body.split_inclusive('\n').enumerate() {
+            c.data(l.as_bytes(), (i as u64 + 1) * spacing_us, i as u32 + 1);
+        }
+        c.end(end_us, 99);
+        let mut r = c.finish();
+        r.end_us = end_us;
+        r
+    }
+
+    #[test]
+    fn rkllama_milliseconds_in_nanosecond_fields_are_unit_errors_by_name() {
+        let body = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/streams/rkllama.ndjson"
+        ))
+        .unwrap();
+        // Lines 600 ms apart: 1.2 s of decoding watched by the client.
+        let r = parse(Protocol::OllamaNdjson, &body, 2_400_000, 600_000);
+        let f = request(&r);
+        let eval = f
+            .checks
+            .iter()
+            .find(|c| c.field == "eval_duration")
+            .unwrap();
+        assert!(
+            eval.unit_error
+                .as_deref()
+                .unwrap()
+                .contains("milliseconds in a nanosecond field"),
+            "{eval:?}"
+        );
+        let rate = f
+            .checks
+            .iter()
+            .find(|c| c.field == "eval_count/eval_duration")
+            .unwrap();
+        assert!(rate
+            .unit_error
+            .as_deref()
+            .unwrap()
+            .contains("more than 10×"));
+        // total_duration (ns, a real wall time of 1.65 s) fits in the client's 2.4 s.
+        assert!(f
+            .checks
+            .iter()
+            .find(|c| c.field == "total_duration")
+            .unwrap()
+            .unit_error
+            .is_none());
+        assert_eq!(f.mismatch, Some(3 - 7));
+        // prompt_eval_duration 310 is RKLLM's ms: TTFT (600 ms) splits into 310 + 290.
+        let (field, p, rest) = f.prefill_split.clone().unwrap();
+        assert_eq!(
+            (field.as_str(), p, rest),
+            ("prompt_eval_duration", 310.0, 290.0)
+        );
+    }
+
+    #[test]
+    fn llama_server_timings_are_plausible_and_counts_agree() {
+        let body = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/streams/llama-server.sse"
+        ))
+        .unwrap();
+        let r = parse(Protocol::OpenAiSse, &body, 200_000, 10_000);
+        let f = request(&r);
+        assert!(
+            f.checks.iter().all(|c| c.unit_error.is_none()),
+            "{:?}",
+            f.checks
+        );
+        assert_eq!(f.mismatch, Some(0));
+        assert_eq!(f.source, CountSource::ServerPerChunk);
+        assert!(f.role_ms.unwrap() < f.first_text_ms.unwrap());
+        let d = f
+            .checks
+            .iter()
+            .find(|c| c.field == "timings.predicted_ms")
+            .unwrap();
+        assert_eq!(d.raw, 60.0);
+    }
+
+    #[test]
+    fn a_server_duration_longer_than_the_wall_time_is_named() {
+        let body = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/streams/llama-server.sse"
+        ))
+        .unwrap();
+        // The whole exchange took 50 ms, but the server says it decoded for 60 ms.
+        let r = parse(Protocol::OpenAiSse, &body, 50_000, 1_000);
+        let f = request(&r);
+        let e = f
+            .checks
+            .iter()
+            .find(|c| c.field == "timings.predicted_ms")
+            .unwrap();
+        assert!(e
+            .unit_error
+            .as_deref()
+            .unwrap()
+            .contains("longer than the client's wall time"));
+    }
+}
