@@ -72,6 +72,8 @@ pub struct Comparison<'t> {
     pub differences: Vec<ParamDiff>,
     pub rows: Vec<Row>,
     pub per_test: Vec<TestRow>,
+    /// One bare-runtime run and one server run: the server's overhead, or why not comparable.
+    pub server_overhead: Option<crate::stats::server::Overhead>,
 }
 
 impl<'t> Comparison<'t> {
@@ -80,6 +82,12 @@ impl<'t> Comparison<'t> {
             differences: params::diff(&base.params, &cand.params),
             rows: rows(&base.summary, &cand.summary),
             per_test: per_test(&base.summary, &cand.summary),
+            server_overhead: crate::stats::server::overhead(
+                base.trace,
+                &base.summary,
+                cand.trace,
+                &cand.summary,
+            ),
             base,
             cand,
         }

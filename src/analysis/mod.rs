@@ -73,6 +73,8 @@ pub struct Analysis<'t> {
     pub reference: Option<Reference>,
     /// TTFT against exact input length, when the run fed at least two exact lengths.
     pub prefill_scaling: Option<PrefillScaling>,
+    /// A run measured through an HTTP server: chunk figures, count source, unit checks.
+    pub server: Option<crate::stats::server::ServerAnalysis>,
 }
 
 impl<'t> Analysis<'t> {
@@ -133,6 +135,7 @@ impl<'t> Analysis<'t> {
             charts,
             reference,
             prefill_scaling,
+            server: trace.server.as_ref().map(crate::stats::server::analyse),
             summary,
         }
     }

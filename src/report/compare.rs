@@ -71,6 +71,10 @@ pub fn markdown(cmp: &Comparison) -> String {
             num(t.ratio(), 3)
         );
     }
+    if let Some(x) = &cmp.server_overhead {
+        let _ = writeln!(o);
+        o.push_str(&super::server::compare_section(x));
+    }
     let _ = writeln!(o, "\n## Metric definitions\n");
     for (k, v) in DEFINITIONS {
         let _ = writeln!(o, "- **{k}**: {v}");

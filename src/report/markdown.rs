@@ -33,6 +33,9 @@ pub fn render(a: &Analysis) -> String {
     provenance(&mut o, a);
     executive_summary(&mut o, a);
     configuration_section(&mut o, a);
+    if let Some(server) = super::server::markdown_section(a) {
+        o.push_str(&server);
+    }
     performance_section(&mut o, a);
     tokens_section(&mut o, a);
     details_section(&mut o, a);
@@ -207,6 +210,9 @@ fn configuration_section(o: &mut String, a: &Analysis) {
 
 fn performance_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## 🎯 Performance Metrics\n");
+    if let Some(label) = super::server::token_label(a) {
+        let _ = writeln!(o, "Count source — {label}.\n");
+    }
     let _ = writeln!(
         o,
         "The original's figures (the runtime's own timings; definitions at the end):\n"

@@ -7,6 +7,7 @@ pub mod json;
 pub mod json_writer;
 pub mod markdown;
 pub mod reference;
+pub mod server;
 pub mod svg;
 pub mod sweep;
 pub mod table;

@@ -220,6 +220,128 @@ pub fn request(r: &ServerRequest) -> ServerRequestFigures {
     }
 }
 
+/// Everything a report shows about a server run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerAnalysis {
+    pub run: crate::trace::server::ServerRun,
+    /// The weakest count source of the measured requests (see [`run_source`]).
+    pub source: Option<CountSource>,
+    /// One entry per request, in run order.
+    pub requests: Vec<ServerRequestFigures>,
+    /// (request index, the unit error in one line naming the field).
+    pub unit_errors: Vec<(u32, String)>,
+}
+
+pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
+    let requests: Vec<ServerRequestFigures> = s.requests.iter().map(request).collect();
+    let unit_errors = requests
+        .iter()
+        .flat_map(|f| {
+            f.checks
+                .iter()
+                .filter_map(move |c| c.unit_error.clone().map(|e| (f.index, e)))
+        })
+        .collect();
+    ServerAnalysis {
+        run: s.run.clone(),
+        source: run_source(s),
+        requests,
+        unit_errors,
+    }
+}
+
+/// One figure of a bare run beside the same figure through a server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverheadRow {
+    pub metric: &'static str,
+    pub unit: &'static str,
+    pub higher_is_better: bool,
+    pub bare: Option<f64>,
+    pub server: Option<f64>,
+}
+
+impl OverheadRow {
+    /// (server − bare, as a fraction of bare).
+    pub fn overhead(&self) -> Option<(f64, f64)> {
+        match (self.bare, self.server) {
+            (Some(b), Some(s)) if b != 0.0 => Some((s - b, (s - b) / b)),
+            _ => None,
+        }
+    }
+}
+
+/// What a server costs over the bare runtime, for `compare` of one bare and one server run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overhead {
+    pub server_is_candidate: bool,
+    pub kind: String,
+    pub local: bool,
+    pub source: Option<CountSource>,
+    /// Non-empty: no overhead is stated, only these reasons.
+    pub not_comparable: Vec<String>,
+    pub rows: Vec<OverheadRow>,
+}
+
+/// The overhead of a server run over a bare-runtime run (either order), `None` unless exactly
+/// one of the two is a server run.
+pub fn overhead(
+    base: &crate::trace::Trace,
+    base_summary: &crate::stats::Summary,
+    cand: &crate::trace::Trace,
+    cand_summary: &crate::stats::Summary,
+) -> Option<Overhead> {
+    let (bare, bs, srv, ss, server_is_candidate) = match (&base.server, &cand.server) {
+        (None, Some(_)) => (base, base_summary, cand, cand_summary, true),
+        (Some(_), None) => (cand, cand_summary, base, base_summary, false),
+        _ => return None,
+    };
+    let s = srv.server.as_ref()?;
+    let mut why = not_comparable(&bare.header, &bare.requests, &srv.header, s);
+    // The prompt as the model saw it: a different token count means a different template.
+    for r in &s.requests {
+        let bare_in = bare
+            .requests
+            .iter()
+            .find(|b| b.test_id == r.test_id)
+            .and_then(|b| b.perf)
+            .map(|p| i64::from(p.prefill_tokens));
+        if let (Some(p), Some(b)) = (r.prompt_tokens, bare_in) {
+            if p as i64 != b {
+                why.push(format!(
+                    "template differs: test {} is {b} prompt tokens on the runtime and {p} through the server",
+                    r.test_id
+                ));
+                break;
+            }
+        }
+    }
+    let row = |metric, unit, higher_is_better, f: fn(&crate::stats::Summary) -> Option<f64>| {
+        OverheadRow {
+            metric,
+            unit,
+            higher_is_better,
+            bare: f(bs),
+            server: f(ss),
+        }
+    };
+    Some(Overhead {
+        server_is_candidate,
+        kind: s.run.kind.clone(),
+        local: s.run.local,
+        source: run_source(s),
+        not_comparable: why,
+        rows: vec![
+            row("TTFT median", "ms", false, |x| x.ttft_ms.map(|a| a.median)),
+            row("E2E latency median", "ms", false, |x| {
+                x.e2e_ms.map(|a| a.median)
+            }),
+            row("Decode rate mean", "tok/s", true, |x| {
+                x.decode_tok_s.map(|a| a.mean)
+            }),
+        ],
+    })
+}
+
 /// The run's count source: the weakest any measured request had (a report labels every token
 /// figure "per chunk" if one request had no server count).
 pub fn run_source(s: &ServerTrace) -> Option<CountSource> {

@@ -1,0 +1,197 @@
+//! Markdown for a run measured through a server: the server and how it was identified, each
+//! request's count source and mismatch, chunk timing, unit errors; and, for `compare`, the
+//! server's overhead over a bare-runtime run or why the two are not comparable. Formatting only:
+//! every figure comes from the analysis ([`crate::stats::server`]).
+use super::text::{md_inline, num};
+use crate::analysis::Analysis;
+use crate::stats::server::{Overhead, ServerRequestFigures};
+use crate::trace::server::CountSource;
+use std::fmt::Write;
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    num(v, digits)
+}
+
+/// The label every token figure of a run carries, from its weakest count source.
+pub fn token_label(a: &Analysis) -> Option<&'static str> {
+    source_label(a.server.as_ref()?.source?)
+}
+
+fn source_label(c: CountSource) -> Option<&'static str> {
+    Some(match c {
+        CountSource::ServerPerChunk => "tokens: server count per chunk",
+        CountSource::ServerTotal => {
+            "tokens: one per text chunk; the server's total is shown beside them"
+        }
+        CountSource::ChunksOnly => {
+            "per chunk: the server gives no token count, so every token figure counts chunks"
+        }
+    })
+}
+
+/// The "Server" section of a report, `None` for a bare-runtime trace.
+pub fn markdown_section(a: &Analysis) -> Option<String> {
+    let s = a.server.as_ref()?;
+    let run = &s.run;
+    let mut o = String::new();
+    let _ = writeln!(o, "## Server\n");
+    let _ = writeln!(
+        o,
+        "Measured through **{}** at `{}` ({}, {} `{}`{}). {}",
+        md_inline(&run.kind),
+        md_inline(&run.url),
+        md_inline(&run.kind_source),
+        md_inline(&run.protocol),
+        md_inline(&run.endpoint),
+        if run.version.is_empty() {
+            String::new()
+        } else {
+            format!(", version `{}`", md_inline(&run.version))
+        },
+        if run.local {
+            "The server runs on this machine: board telemetry and its process share the token clock."
+        } else {
+            "The server is remote: every time includes the network, and board telemetry is unavailable."
+        }
+    );
+    let _ = writeln!(
+        o,
+        "\nServer process: {}. Idle wait before each request: {}.\n",
+        md_inline(&run.server_pid_source),
+        md_inline(&run.idle_method)
+    );
+    if let Some(l) = token_label(a) {
+        let _ = writeln!(o, "**Count source** — {l}.\n");
+    }
+    if !run.evidence.is_empty() {
+        let _ = writeln!(o, "Detection evidence:\n");
+        for f in &run.evidence {
+            let _ = writeln!(o, "- {}: {}", md_inline(&f.key), md_inline(&f.value));
+        }
+        let _ = writeln!(o);
+    }
+    let rows: &[ServerRequestFigures] = &s.requests;
+    let _ = writeln!(o, "| # | test | status | count source | chunks | coalesced | tokens | server total | mismatch | headers ms | first byte ms | role ms | first text ms | last text ms | done ms | idle wait ms |");
+    let _ = writeln!(
+        o,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for f in rows {
+        let kinds: Vec<String> = f
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.as_str()))
+            .collect();
+        let _ = writeln!(
+            o,
+            "| {}{} | {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            f.index,
+            if f.warmup { " (warm-up)" } else { "" },
+            md_inline(&f.id),
+            f.status,
+            f.source.as_str(),
+            f.chunks,
+            kinds.join(", "),
+            f.coalesced,
+            f.tokens,
+            f.server_total
+                .map(|t| format!("{t} (`{}`)", md_inline(&f.server_total_field)))
+                .unwrap_or_else(|| "-".into()),
+            f.mismatch.map(|m| format!("{m:+}")).unwrap_or_else(|| "-".into()),
+            opt(f.headers_ms, 1),
+            opt(f.first_byte_ms, 1),
+            opt(f.role_ms, 1),
+            opt(f.first_text_ms, 1),
+            opt(f.last_text_ms, 1),
+            opt(f.done_ms, 1),
+            opt(Some(f.idle_wait_ms), 1),
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nMismatch = Σ chunk tokens − the server's total (tokens the stream never attributed to a chunk show as a negative mismatch). TTFT in the tables above is the first token chunk; *first text* is the first non-empty content or reasoning chunk; the role chunk and `[DONE]`/`done` are kept apart.\n"
+    );
+    let errors = &s.unit_errors;
+    if errors.is_empty() {
+        let _ = writeln!(o, "Server timings: every field passed the unit checks.\n");
+    } else {
+        let _ = writeln!(
+            o,
+            "**Unit errors in the server's timings** (raw values kept in the trace):\n"
+        );
+        for (i, e) in errors {
+            let _ = writeln!(o, "- request {i}: {}", md_inline(e));
+        }
+        let _ = writeln!(o);
+    }
+    let splits: Vec<&ServerRequestFigures> =
+        rows.iter().filter(|f| f.prefill_split.is_some()).collect();
+    if !splits.is_empty() {
+        let _ = writeln!(o, "Client TTFT split into the prefill the server reports and the rest (queue, transport, template: the server's overhead):\n");
+        let _ = writeln!(o, "| # | test | first text ms | server prefill ms (field) | overhead ms |\n|---|---|---|---|---|");
+        for f in splits {
+            if let Some((field, p, rest)) = &f.prefill_split {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} (`{}`) | {} |",
+                    f.index,
+                    md_inline(&f.id),
+                    opt(f.first_text_ms, 1),
+                    opt(Some(*p), 1),
+                    md_inline(field),
+                    opt(Some(*rest), 1)
+                );
+            }
+        }
+        let _ = writeln!(o);
+    }
+    Some(o)
+}
+
+/// For `compare` of a bare-runtime run and a server run: the server's overhead per metric, or
+/// "not comparable: …" where the runs differ in what they asked for.
+pub fn compare_section(x: &Overhead) -> String {
+    let mut o = String::new();
+    let (bare_role, server_role) = if x.server_is_candidate {
+        ("baseline", "candidate")
+    } else {
+        ("candidate", "baseline")
+    };
+    let _ = writeln!(
+        o,
+        "## Server overhead\n\nThe {bare_role} is the bare runtime, the {server_role} the server ({}). Overhead = server − bare.{}\n",
+        md_inline(&x.kind),
+        if x.local {
+            ""
+        } else {
+            " The server is remote: its figures include the network."
+        }
+    );
+    let _ = writeln!(
+        o,
+        "| metric | bare | server | overhead |\n|---|---|---|---|"
+    );
+    for r in &x.rows {
+        let over = if !x.not_comparable.is_empty() {
+            format!("not comparable: {}", x.not_comparable.join("; "))
+        } else {
+            match r.overhead() {
+                Some((d, f)) => format!("{} ({:+.1} %)", num(Some(d), 2), f * 100.0),
+                None => "-".into(),
+            }
+        };
+        let _ = writeln!(
+            o,
+            "| {} ({}) | {} | {} | {} |",
+            r.metric,
+            r.unit,
+            num(r.bare, 2),
+            num(r.server, 2),
+            md_inline(&over)
+        );
+    }
+    if let Some(l) = x.source.and_then(source_label) {
+        let _ = writeln!(o, "\nServer count source — {l}.");
+    }
+    o
+}
