@@ -331,3 +331,73 @@ fn record_server_refuses_bad_urls_and_absent_servers() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn compare_states_the_servers_overhead_or_why_not() {
+    let (port, _state) = fake_llama_server();
+    let dir = common::tempdir("server-compare");
+    let suite = dir.join("s.json");
+    std::fs::write(
+        &suite,
+        r#"{"name":"srv","tests":[{"id":"fast","prompt":"a fast answer please","max_new_tokens":16}]}"#,
+    )
+    .unwrap();
+    let suite = suite.to_str().unwrap();
+    let bare = dir.join("bare.rktrace");
+    let o = common::record(
+        &common::fake_lib("1.3.0"),
+        &bare,
+        &["--suite", suite, "--no-telemetry"],
+        &[("FAKE_RKLLM_TIME_SCALE", "0.01")],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let url = format!("http://127.0.0.1:{port}");
+    let server = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "record",
+            "-q",
+            "--server",
+            &url,
+            "--model",
+            "tiny",
+            "--suite",
+            suite,
+            "--no-telemetry",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = common::run(&args, &[]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+    };
+    let same = dir.join("same.rktrace");
+    server(&same, &[]);
+    let o = common::run(
+        &["compare", bare.to_str().unwrap(), same.to_str().unwrap()],
+        &[],
+    );
+    let md = common::stdout(&o);
+    assert!(md.contains("## Server overhead"), "{md}");
+    let ttft = md
+        .lines()
+        .find(|l| l.starts_with("| TTFT median (ms) |"))
+        .unwrap();
+    assert!(ttft.contains(" %)"), "an overhead, not a refusal: {ttft}");
+    assert!(!md.contains("not comparable"), "{md}");
+
+    let other = dir.join("other.rktrace");
+    server(&other, &["--top-k", "5"]);
+    let o = common::run(
+        &["compare", bare.to_str().unwrap(), other.to_str().unwrap()],
+        &[],
+    );
+    let md = common::stdout(&o);
+    let ttft = md
+        .lines()
+        .find(|l| l.starts_with("| TTFT median (ms) |"))
+        .unwrap();
+    assert!(
+        ttft.contains("not comparable: sampling differs: top_k 1 vs 5"),
+        "{ttft}"
+    );
+}

@@ -450,4 +450,92 @@ mod tests {
             .unwrap_err()
             .contains("llama-server"));
     }
+
+    /// A server answering GETs from a table (path → status, body); 404 otherwise.
+    fn canned(routes: &'static [(&'static str, u16, &'static str)]) -> Url {
+        use std::io::{BufRead, BufReader, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for c in l.incoming().flatten() {
+                let mut c = c;
+                let mut line = String::new();
+                let _ = BufReader::new(&c).read_line(&mut line);
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                let (status, body) = routes
+                    .iter()
+                    .find(|(p, _, _)| *p == path)
+                    .map(|(_, s, b)| (*s, *b))
+                    .unwrap_or((404, "{\"detail\":\"Not Found\"}"));
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Url::parse(&format!("http://127.0.0.1:{port}")).unwrap()
+    }
+
+    #[test]
+    fn detects_each_server_by_its_own_endpoints() {
+        let d = detect(
+            &canned(&[("/props", 200, r#"{"build_info":"b6000-abc"}"#)]),
+            None,
+        );
+        assert_eq!(
+            (d.kind, d.version.as_str()),
+            (ServerKind::LlamaServer, "b6000-abc")
+        );
+        let d = detect(
+            &canned(&[
+                (
+                    "/",
+                    200,
+                    r#"{"message":"Welcome to RKLLama with Ollama API compatibility!"}"#,
+                ),
+                ("/api/version", 200, r#"{"version":"0.0.74"}"#),
+            ]),
+            None,
+        );
+        assert_eq!(
+            (d.kind, d.version.as_str()),
+            (ServerKind::Rkllama, "0.0.74")
+        );
+        let d = detect(
+            &canned(&[(
+                "/v1/models",
+                200,
+                r#"{"data":[{"id":"qwen","owned_by":"rkllm"}]}"#,
+            )]),
+            None,
+        );
+        assert_eq!(d.kind, ServerKind::RkllmServer);
+        let d = detect(
+            &canned(&[("/api/version", 200, r#"{"version":"0.9.0"}"#)]),
+            None,
+        );
+        assert_eq!((d.kind, d.version.as_str()), (ServerKind::Ollama, "0.9.0"));
+        let d = detect(
+            &canned(&[(
+                "/v1/models",
+                200,
+                r#"{"data":[{"id":"tiny","owned_by":"me"}]}"#,
+            )]),
+            None,
+        );
+        assert_eq!(d.kind, ServerKind::Generic);
+        assert!(d.reachable);
+        assert!(d
+            .evidence
+            .iter()
+            .any(|f| f.key == "probe GET /v1/models" && f.value.contains("owned_by")));
+        // The flag wins, and the evidence is still kept.
+        let d = detect(
+            &canned(&[("/props", 200, r#"{"build_info":"b1"}"#)]),
+            Some(ServerKind::Generic),
+        );
+        assert_eq!(d.kind, ServerKind::Generic);
+        assert!(!d.evidence.is_empty());
+    }
 }
