@@ -185,7 +185,8 @@ fn record_server_deadline_keeps_chunks_and_waits_for_idle() {
             "2",
             "--out",
             out.to_str().unwrap(),
-            "--no-telemetry",
+            "--sample-interval",
+            "50ms",
         ],
         &[],
     );
@@ -208,6 +209,24 @@ fn record_server_deadline_keeps_chunks_and_waits_for_idle() {
     );
     assert_eq!(s.requests.len(), 4);
     assert_eq!(t.requests.len(), 4);
+    // The server process's memory and CPU time on the chunks' clock.
+    let rss: Vec<i64> = t
+        .telemetry
+        .iter()
+        .flat_map(|b| b.series.iter().filter(|s| s.key == "server.rss"))
+        .flat_map(|s| s.values.iter().copied())
+        .filter(|&v| v != i64::MIN)
+        .collect();
+    let keys: Vec<&str> = t
+        .telemetry
+        .iter()
+        .flat_map(|b| b.series.iter().map(|s| s.key.as_str()))
+        .collect();
+    assert!(
+        !rss.is_empty() && rss.iter().all(|&v| v > 0),
+        "{rss:?} {keys:?} {}",
+        t.telemetry.len()
+    );
     let ids: Vec<&str> = s.requests.iter().map(|r| r.test_id.as_str()).collect();
     assert_eq!(ids, ["fast", "slow", "fast", "slow"]);
 
@@ -400,4 +419,55 @@ fn compare_states_the_servers_overhead_or_why_not() {
         ttft.contains("not comparable: sampling differs: top_k 1 vs 5"),
         "{ttft}"
     );
+}
+
+#[test]
+fn a_killed_recorder_loses_no_chunk_already_checkpointed() {
+    let (port, _state) = fake_llama_server();
+    let dir = common::tempdir("server-kill");
+    let suite = dir.join("s.json");
+    std::fs::write(
+        &suite,
+        r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please","max_new_tokens":64}]}"#,
+    )
+    .unwrap();
+    let out = dir.join("k.rktrace");
+    let mut child = std::process::Command::new(common::bin())
+        .args([
+            "record",
+            "-q",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--model",
+            "tiny",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--no-telemetry",
+            "--checkpoint-interval",
+            "50ms",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    // The slow stream sends a chunk every 100 ms; kill the recorder in the middle of it.
+    std::thread::sleep(Duration::from_millis(900));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t = common::read_trace(&out);
+    assert!(t.end.is_none());
+    let s = t.server.as_ref().expect("server records");
+    assert_eq!(
+        s.requests.len(),
+        1,
+        "the in-flight request comes back from the journal"
+    );
+    let r = &s.requests[0];
+    assert_eq!(r.status.as_str(), "in-flight");
+    let content = (0..r.chunks())
+        .filter(|&i| r.kind(i).as_str() == "content")
+        .count();
+    assert!(content >= 3, "checkpointed chunks kept: {content}");
+    assert_eq!(t.requests.len(), 1);
+    assert!(!t.requests[0].token_dt_us.is_empty());
 }

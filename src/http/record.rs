@@ -349,7 +349,8 @@ impl Recorder {
                 plan.out.display()
             ))
         })?;
-        let sampler = telemetry.map(|(root, every)| Sampler::start(root, every, origin));
+        let sampler = telemetry
+            .map(|(root, every)| Sampler::start_with_server(root, every, origin, plan.pid));
         if let Some(s) = &sampler {
             header.board.extend(s.facts());
             header.board.sort();

@@ -33,6 +33,7 @@
 //! | `proc.rss`, `proc.hwm` | `kB` | `VmRSS`, `VmHWM` of `/proc/self/status` |
 //! | `proc.cpu` | `ticks` | utime + stime of `/proc/self/stat` (USER_HZ, 100 per second) |
 //! | `mem.available` | `kB` | `MemAvailable` of `/proc/meminfo` |
+//! | `server.rss`, `server.hwm`, `server.cpu` | `kB`, `ticks` | the same of `/proc/<pid>/` of a server measured with `record --server` on this machine |
 use crate::board::{self, SysRoot};
 use crate::trace::vocab::{fact, series, unavailable};
 use crate::trace::{Fact, Series, TelemetryBatch};
@@ -583,8 +584,35 @@ impl Sampler {
     /// Sample times are µs since `origin`, the recorder's clock origin. Never fails: with no
     /// source at all (or no thread) it samples nothing and [`Sampler::absent`] says why.
     pub fn start(root: SysRoot, interval: Duration, origin: Instant) -> Sampler {
+        Self::start_with_server(root, interval, origin, None)
+    }
+
+    /// [`Sampler::start`], plus the process of a server measured over HTTP on this machine:
+    /// `server.rss`, `server.hwm` (kB) and `server.cpu` (ticks) from `/proc/<pid>/`, on the
+    /// same clock as the chunks.
+    pub fn start_with_server(
+        root: SysRoot,
+        interval: Duration,
+        origin: Instant,
+        server_pid: Option<u32>,
+    ) -> Sampler {
         let interval = interval.max(MIN_INTERVAL);
         let mut probe = Probe::discover(&root);
+        if let Some(pid) = server_pid {
+            probe.multi(
+                &root,
+                &format!("/proc/{pid}/status"),
+                Parse::Status,
+                &[("server.rss", "kB"), ("server.hwm", "kB")],
+            );
+            probe.multi(
+                &root,
+                &format!("/proc/{pid}/stat"),
+                Parse::Stat,
+                &[("server.cpu", "ticks")],
+            );
+            probe.values = vec![NOT_READ; probe.keys.len()];
+        }
         let keys = probe.keys.clone();
         let mut absent = probe.absent.clone();
         let shared = Arc::new(Shared {
