@@ -314,6 +314,14 @@ pub fn render(a: &Analysis) -> String {
 
     original(&mut w, a);
 
+    w.key("server");
+    match &a.server {
+        Some(x) => super::server::json(&mut w, x),
+        None => {
+            w.null();
+        }
+    }
+
     w.key("requests").begin_array();
     for (r, m, tele) in a.requests() {
         request(&mut w, r, m, tele, a.trace.input_of(r.index));

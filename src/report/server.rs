@@ -4,7 +4,8 @@
 //! every figure comes from the analysis ([`crate::stats::server`]).
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
-use crate::stats::server::{Overhead, ServerRequestFigures};
+use super::json_writer::JsonWriter;
+use crate::stats::server::{Overhead, ServerAnalysis, ServerRequestFigures};
 use crate::trace::server::CountSource;
 use std::fmt::Write;
 
@@ -194,4 +195,101 @@ pub fn compare_section(x: &Overhead) -> String {
         let _ = writeln!(o, "\nServer count source — {l}.");
     }
     o
+}
+
+/// The `server` object of the JSON report (docs/JSON.md).
+pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
+    let r = &s.run;
+    w.begin_object();
+    w.field_str("url", &r.url);
+    w.field_str("kind", &r.kind);
+    w.field_str("kind_source", &r.kind_source);
+    w.field_str("protocol", &r.protocol);
+    w.field_str("endpoint", &r.endpoint);
+    w.field_str("model", &r.model);
+    w.field_str("version", &r.version);
+    w.field_bool("local", r.local);
+    w.field_int("server_pid", i64::from(r.server_pid));
+    w.field_str("server_pid_source", &r.server_pid_source);
+    w.field_str("idle_method", &r.idle_method);
+    w.key("count_source");
+    match s.source {
+        Some(c) => w.str(c.as_str()),
+        None => w.null(),
+    };
+    w.key("evidence").begin_object();
+    for f in &r.evidence {
+        w.field_str(&f.key, &f.value);
+    }
+    w.end_object();
+    w.key("requests").begin_array();
+    for f in &s.requests {
+        w.begin_object();
+        w.field_int("index", i64::from(f.index));
+        w.field_str("id", &f.id);
+        w.field_str("status", f.status);
+        w.field_str("count_source", f.source.as_str());
+        w.field_int("chunks", f.chunks as i64);
+        w.key("chunks_by_kind").begin_object();
+        for (k, n) in &f.by_kind {
+            w.field_int(k.as_str(), *n as i64);
+        }
+        w.end_object();
+        w.field_int("coalesced", f.coalesced as i64);
+        w.field_int("tokens", f.tokens as i64);
+        w.key("server_total");
+        match f.server_total {
+            Some(t) => w.int(t as i64),
+            None => w.null(),
+        };
+        w.field_str("server_total_field", &f.server_total_field);
+        w.key("mismatch");
+        match f.mismatch {
+            Some(m) => w.int(m),
+            None => w.null(),
+        };
+        for (k, v) in [
+            ("headers_ms", f.headers_ms),
+            ("first_byte_ms", f.first_byte_ms),
+            ("role_ms", f.role_ms),
+            ("first_text_ms", f.first_text_ms),
+            ("last_text_ms", f.last_text_ms),
+            ("done_ms", f.done_ms),
+            ("close_ms", f.close_ms),
+            ("idle_wait_ms", Some(f.idle_wait_ms)),
+        ] {
+            w.field_num(k, v, 3);
+        }
+        w.field_num("client_decode_tok_s", f.client_decode_tok_s, 3);
+        w.key("timings").begin_array();
+        for c in &f.checks {
+            w.begin_object();
+            w.field_str("field", &c.field);
+            w.field_num("raw", Some(c.raw), 6);
+            w.field_str("unit", &c.unit);
+            w.key("unit_error");
+            match &c.unit_error {
+                Some(e) => w.str(e),
+                None => w.null(),
+            };
+            w.end_object();
+        }
+        w.end_array();
+        w.key("prefill_split");
+        match &f.prefill_split {
+            Some((field, p, rest)) => {
+                w.begin_object();
+                w.field_str("field", field);
+                w.field_num("server_prefill_ms", Some(*p), 3);
+                w.field_num("overhead_ms", Some(*rest), 3);
+                w.end_object();
+            }
+            None => {
+                w.null();
+            }
+        }
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
 }
