@@ -87,13 +87,20 @@ fn quick_suite_counts_equal_the_servers_own_usage() {
 fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
     let url = server();
     let dir = common::tempdir("real-deadline");
-    let suite = dir.join("long.json");
-    std::fs::write(
-        &suite,
-        r#"{"name":"long","tests":[{"id":"long","prompt":"Write a long story.","max_new_tokens":900,"timeout":"250ms"}]}"#,
-    )
-    .unwrap();
-    let out = dir.join("long.rktrace");
+    let suite = |name: &str, timeout: Option<Duration>| {
+        let p = dir.join(format!("{name}.json"));
+        let timeout = timeout
+            .map(|d| format!(r#","timeout":"{}ms""#, d.as_millis().max(1)))
+            .unwrap_or_default();
+        std::fs::write(
+            &p,
+            format!(r#"{{"name":"{name}","tests":[{{"id":"long","prompt":"Write a long story.","max_new_tokens":400{timeout}}}]}}"#),
+        )
+        .unwrap();
+        p
+    };
+    // How long the whole answer takes on this machine now (greedy, so the same work each time)…
+    let full = dir.join("full.rktrace");
     let t = record(&[
         "record",
         "-q",
@@ -102,7 +109,29 @@ fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
         "--model",
         "tiny",
         "--suite",
-        suite.to_str().unwrap(),
+        suite("full", None).to_str().unwrap(),
+        "--out",
+        full.to_str().unwrap(),
+    ]);
+    let whole = &t.server.as_ref().unwrap().requests[0];
+    assert_eq!(whole.status.as_str(), "ok", "{}", whole.detail);
+    let total = whole.chunk_token_total();
+    let first = (0..whole.chunks())
+        .find(|&i| whole.kind(i).carries_tokens())
+        .unwrap();
+    let (t_first, t_last) = (whole.chunk_us[first], *whole.chunk_us.last().unwrap());
+    // …then a deadline halfway through the decoding.
+    let deadline = Duration::from_micros(t_first + (t_last - t_first) / 2);
+    let out = dir.join("cut.rktrace");
+    let t = record(&[
+        "record",
+        "-q",
+        "--server",
+        &url,
+        "--model",
+        "tiny",
+        "--suite",
+        suite("cut", Some(deadline)).to_str().unwrap(),
         "--repeat",
         "2",
         "--out",
@@ -113,7 +142,10 @@ fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
     for r in &s.requests {
         assert_eq!(r.status.as_str(), "timeout", "{}", r.detail);
         let tokens = r.chunk_token_total();
-        assert!(tokens > 0 && tokens < 900, "partial chunks kept: {tokens}");
+        assert!(
+            tokens > 0 && tokens < total,
+            "partial chunks kept: {tokens} of {total}"
+        );
         assert!(r.finish_reason.is_empty());
     }
     let second = &s.requests[1];

@@ -335,36 +335,36 @@ pub fn wait_idle(
         }
     }
     if let Some(pid) = pid {
-        let mut last = super::process::cpu_ms(pid);
-        let mut still_since = Instant::now();
-        while let Some(before) = last {
+        // Idle = the process used under 5 % of one core over the last `quiet` (a window, not
+        // per poll: CPU time comes in 10 ms ticks, and a server's event loop wakes now and then).
+        let mut history: std::collections::VecDeque<(Instant, i64)> = Default::default();
+        while let Some(cpu) = super::process::cpu_ms(pid) {
+            let now = Instant::now();
+            history.push_back((now, cpu));
+            while history.len() > 1 && now.duration_since(history[1].0) >= quiet {
+                history.pop_front();
+            }
+            let (t_old, c_old) = history[0];
+            let window = now.duration_since(t_old);
+            if window >= quiet && (cpu - c_old) * 20 <= window.as_millis() as i64 {
+                return IdleWait {
+                    waited: start.elapsed(),
+                    how: format!(
+                        "server process {pid} CPU quiet (< 5 %) for {}",
+                        humantime::format_duration(quiet)
+                    ),
+                };
+            }
             if start.elapsed() >= bound || interrupted() {
                 return IdleWait {
                     waited: start.elapsed(),
                     how: format!(
-                        "server process still busy after {} (bound reached)",
+                        "server process {pid} still busy after {} (bound reached): the request was sent into a busy server",
                         humantime::format_duration(bound)
                     ),
                 };
             }
             std::thread::sleep(poll);
-            let now = super::process::cpu_ms(pid);
-            match now {
-                Some(n) if (n - before) * 20 > poll.as_millis() as i64 => {
-                    still_since = Instant::now();
-                }
-                Some(_) if still_since.elapsed() >= quiet => {
-                    return IdleWait {
-                        waited: start.elapsed(),
-                        how: format!(
-                            "server process {pid} CPU quiet for {}",
-                            humantime::format_duration(quiet)
-                        ),
-                    };
-                }
-                _ => {}
-            }
-            last = now;
         }
     }
     let until = start + quiet;

@@ -2,9 +2,9 @@
 //! request's count source and mismatch, chunk timing, unit errors; and, for `compare`, the
 //! server's overhead over a bare-runtime run or why the two are not comparable. Formatting only:
 //! every figure comes from the analysis ([`crate::stats::server`]).
+use super::json_writer::JsonWriter;
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
-use super::json_writer::JsonWriter;
 use crate::stats::server::{Overhead, ServerAnalysis, ServerRequestFigures};
 use crate::trace::server::CountSource;
 use std::fmt::Write;
