@@ -343,12 +343,7 @@ impl Recorder {
         kind_given: bool,
     ) -> Result<Recorder> {
         let origin = Instant::now();
-        let writer = TraceWriter::create(&plan.out).map_err(|e| {
-            Error::input(format!(
-                "cannot create trace {}: {e}; choose another --out path",
-                plan.out.display()
-            ))
-        })?;
+        let (writer, journal) = crate::trace::writer::create_run(&plan.out)?;
         let sampler = telemetry
             .map(|(root, every)| Sampler::start_with_server(root, every, origin, plan.pid));
         if let Some(s) = &sampler {
@@ -393,7 +388,7 @@ impl Recorder {
         };
         let mut r = Recorder {
             writer,
-            journal: Journal::new(&plan.out),
+            journal,
             sampler,
             last_batch: Instant::now(),
             origin,
@@ -401,6 +396,7 @@ impl Recorder {
             slots: schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed),
         };
         r.progress = Progress::new(plan.quiet, r.slots.len());
+        r.journal.bind(&plan.out, &header).map_err(io)?;
         r.writer.append(&Record::Header(header)).map_err(io)?;
         r.writer.append(&Record::ServerRun(run)).map_err(io)?;
         r.writer.sync().map_err(io)?;

@@ -76,6 +76,9 @@ pub fn render(a: &Analysis) -> String {
     verdict_and_warnings(&mut o, a);
     summary(&mut o, a);
     configuration(&mut o, a);
+    if let Some(server) = super::server::html_section(a) {
+        o.push_str(&server);
+    }
     performance(&mut o, a);
     reference_section(&mut o, a);
     prefill_section(&mut o, a);

@@ -3,6 +3,8 @@
 //! server's overhead over a bare-runtime run or why the two are not comparable. Formatting only:
 //! every figure comes from the analysis ([`crate::stats::server`]).
 use super::json_writer::JsonWriter;
+use super::table::{Cell, Table};
+use super::text::html_escape;
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
 use crate::stats::server::{Overhead, ServerAnalysis, ServerRequestFigures};
@@ -72,45 +74,10 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
         let _ = writeln!(o);
     }
     let rows: &[ServerRequestFigures] = &s.requests;
-    let _ = writeln!(o, "| # | test | status | count source | chunks | coalesced | tokens | server total | mismatch | headers ms | first byte ms | role ms | first text ms | last text ms | done ms | idle wait ms |");
+    o.push_str(&requests_table(rows).markdown());
     let _ = writeln!(
         o,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
-    for f in rows {
-        let kinds: Vec<String> = f
-            .by_kind
-            .iter()
-            .map(|(k, n)| format!("{n} {}", k.as_str()))
-            .collect();
-        let _ = writeln!(
-            o,
-            "| {}{} | {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            f.index,
-            if f.warmup { " (warm-up)" } else { "" },
-            md_inline(&f.id),
-            f.status,
-            f.source.as_str(),
-            f.chunks,
-            kinds.join(", "),
-            f.coalesced,
-            f.tokens,
-            f.server_total
-                .map(|t| format!("{t} (`{}`)", md_inline(&f.server_total_field)))
-                .unwrap_or_else(|| "-".into()),
-            f.mismatch.map(|m| format!("{m:+}")).unwrap_or_else(|| "-".into()),
-            opt(f.headers_ms, 1),
-            opt(f.first_byte_ms, 1),
-            opt(f.role_ms, 1),
-            opt(f.first_text_ms, 1),
-            opt(f.last_text_ms, 1),
-            opt(f.done_ms, 1),
-            opt(Some(f.idle_wait_ms), 1),
-        );
-    }
-    let _ = writeln!(
-        o,
-        "\nMismatch = Σ chunk tokens − the server's total (tokens the stream never attributed to a chunk show as a negative mismatch). TTFT in the tables above is the first token chunk; *first text* is the first non-empty content or reasoning chunk; the role chunk and `[DONE]`/`done` are kept apart.\n"
+        "Mismatch = Σ chunk tokens − the server's total (tokens the stream never attributed to a chunk show as a negative mismatch). TTFT in the tables above is the first token chunk; *first text* is the first non-empty content or reasoning chunk; the role chunk and `[DONE]`/`done` are kept apart.\n"
     );
     let errors = &s.unit_errors;
     if errors.is_empty() {
@@ -292,4 +259,104 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
     }
     w.end_array();
     w.end_object();
+}
+
+/// One row per request: count source, chunks by kind, tokens against the server's total, and
+/// the chunk timing (ms since the request was sent).
+pub fn requests_table(rows: &[ServerRequestFigures]) -> Table {
+    let mut t = Table::grid(&[
+        "#",
+        "test",
+        "status",
+        "count source",
+        "#chunks",
+        "#coalesced",
+        "#tokens",
+        "server total",
+        "#mismatch",
+        "#headers ms",
+        "#first byte ms",
+        "#role ms",
+        "#first text ms",
+        "#last text ms",
+        "#done ms",
+        "#idle wait ms",
+    ]);
+    for f in rows {
+        let kinds: Vec<String> = f
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.as_str()))
+            .collect();
+        t.push(vec![
+            Cell::num(format!(
+                "{}{}",
+                f.index,
+                if f.warmup { " (warm-up)" } else { "" }
+            )),
+            Cell::text(f.id.clone()),
+            Cell::Static(f.status.to_string()),
+            Cell::Static(f.source.as_str().to_string()),
+            Cell::num(format!("{} ({})", f.chunks, kinds.join(", "))),
+            Cell::num(f.coalesced.to_string()),
+            Cell::num(f.tokens.to_string()),
+            match f.server_total {
+                Some(n) => Cell::text(format!("{n} ({})", f.server_total_field)),
+                None => Cell::Static("-".into()),
+            },
+            Cell::num(
+                f.mismatch
+                    .map(|m| format!("{m:+}"))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::num(opt(f.headers_ms, 1)),
+            Cell::num(opt(f.first_byte_ms, 1)),
+            Cell::num(opt(f.role_ms, 1)),
+            Cell::num(opt(f.first_text_ms, 1)),
+            Cell::num(opt(f.last_text_ms, 1)),
+            Cell::num(opt(f.done_ms, 1)),
+            Cell::num(opt(Some(f.idle_wait_ms), 1)),
+        ]);
+    }
+    t
+}
+
+/// The HTML "Server" section (the same facts as the Markdown one).
+pub fn html_section(a: &Analysis) -> Option<String> {
+    let s = a.server.as_ref()?;
+    let r = &s.run;
+    let mut o = String::new();
+    let _ = writeln!(o, "<section id=\"server\">\n<h2>Server</h2>");
+    let _ = writeln!(
+        o,
+        "<p>Measured through <b>{}</b> at <code>{}</code> ({}, {} <code>{}</code>{}). {}</p>",
+        html_escape(&r.kind),
+        html_escape(&r.url),
+        html_escape(&r.kind_source),
+        html_escape(&r.protocol),
+        html_escape(&r.endpoint),
+        if r.version.is_empty() {
+            String::new()
+        } else {
+            format!(", version <code>{}</code>", html_escape(&r.version))
+        },
+        if r.local {
+            "The server runs on this machine: board telemetry and its process share the token clock."
+        } else {
+            "The server is remote: every time includes the network, and board telemetry is unavailable."
+        }
+    );
+    if let Some(l) = token_label(a) {
+        let _ = writeln!(o, "<p><b>Count source</b> — {}.</p>", html_escape(l));
+    }
+    o.push_str(&requests_table(&s.requests).html());
+    if !s.unit_errors.is_empty() {
+        let _ = writeln!(o, "<p><b>Unit errors in the server's timings</b> (raw values kept in the trace):</p>\n<ul>");
+        for (i, e) in &s.unit_errors {
+            let _ = writeln!(o, "<li>request {i}: {}</li>", html_escape(e));
+        }
+        let _ = writeln!(o, "</ul>");
+    }
+    o.push_str("</section>\n");
+    Some(o)
 }
