@@ -91,6 +91,43 @@ impl Param {
     }
 }
 
+/// A run measured through an HTTP server (`record --server`) sent only the model name, the
+/// sampling values, the cap and the thinking switch: the runtime's own settings belong to the
+/// server and are not shown as if rkbench had passed them.
+fn server_view(v: &mut Vec<Param>) {
+    const NOT_SENT: [&str; 17] = [
+        "model_size",
+        "model_fingerprint",
+        "runtime_lib_size",
+        "runtime_lib_sha256",
+        "max_context_len",
+        "mirostat",
+        "mirostat_tau",
+        "mirostat_eta",
+        "n_keep",
+        "skip_special_token",
+        "base_domain_id",
+        "embed_flash",
+        "enabled_cpus_num",
+        "enabled_cpus_mask",
+        "n_batch",
+        "keep_history",
+        "chat_template",
+    ];
+    v.retain(|p| !NOT_SENT.contains(&p.name.as_str()));
+    for p in v.iter_mut() {
+        p.meaning = match p.name.as_str() {
+            "model" => "the server's model name (--model)",
+            "runtime_lib" => "the server measured (record --server)",
+            "runtime_version" => "the server's own version or build (empty: it does not say)",
+            "runtime_abi" => "the server kind, detected or given",
+            "runtime_abi_evidence" => "each probe of the server's endpoints and its answer",
+            "think" => "thinking switch sent to the server",
+            _ => p.meaning,
+        };
+    }
+}
+
 /// The parameter table of a run, in display order. Runtime parameters keep the order of
 /// JSON `run.params` (schema v1). `templates` and `preset` are the plan's extra records
 /// (format 1.1, kinds 12–13): the chat templates rkbench set and the `--preset` used.
@@ -382,6 +419,9 @@ pub fn of(h: &RunHeader, templates: &[TemplateSent], preset: Option<&PresetUsed>
             section,
         })
         .collect();
+    if h.runtime.abi.starts_with("http:") {
+        server_view(&mut v);
+    }
     v.extend(h.board.iter().map(|f| Param {
         name: f.key.clone(),
         value: Text(f.value.clone()),

@@ -30,7 +30,10 @@ pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
     }
     if let Some(url) = a.server.as_deref() {
         // A server is measured in this process: no runtime to supervise.
-        let argv = argv.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let argv = argv
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
         return crate::http::record::run(&a, &plan, argv, url);
     }
     match role {

@@ -181,8 +181,16 @@ pub(crate) fn run(
         seed: rp.seed,
         cooldown: rp.cooldown,
         max_duration: rp.max_duration,
-        idle_timeout: duration("--idle-timeout", a.idle_timeout.as_deref(), Duration::from_secs(300))?,
-        quiet_period: duration("--quiet-period", a.quiet_period.as_deref(), Duration::from_secs(1))?,
+        idle_timeout: duration(
+            "--idle-timeout",
+            a.idle_timeout.as_deref(),
+            Duration::from_secs(300),
+        )?,
+        quiet_period: duration(
+            "--quiet-period",
+            a.quiet_period.as_deref(),
+            Duration::from_secs(1),
+        )?,
         checkpoint_interval: rp.checkpoint_interval,
         pid,
         quiet: rp.quiet,
@@ -199,12 +207,17 @@ pub(crate) fn run(
             plan.detected.kind.as_str(),
             plan.url,
             plan.detected.kind.protocol().as_str(),
-            if given.is_some() { "--server-kind" } else { "detected" },
+            if given.is_some() {
+                "--server-kind"
+            } else {
+                "detected"
+            },
             plan.out.display()
         );
     }
     install_signal_handler();
-    let status = Recorder::start(&plan, &suite, header, telemetry, given.is_some())?.run(&plan, &suite)?;
+    let status =
+        Recorder::start(&plan, &suite, header, telemetry, given.is_some())?.run(&plan, &suite)?;
     if !plan.quiet {
         eprintln!("rkbench: trace written to {}", plan.out.display());
     }

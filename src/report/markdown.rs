@@ -126,20 +126,33 @@ fn provenance(o: &mut String, a: &Analysis) {
         num(Some(secs), 1),
         num(Some(secs / 60.0), 1)
     );
-    let _ = writeln!(
-        o,
-        "Host {}; rkbench {} ({}); RKLLM runtime {} (ABI {}). Trace {}.\n",
-        md_code(&h.hostname),
-        md_inline(&h.rkbench.version),
-        md_inline(&h.rkbench.git_commit),
-        if h.runtime.version.is_empty() {
-            "unknown version".to_string()
-        } else {
-            md_inline(&h.runtime.version)
-        },
-        md_inline(&h.runtime.abi),
-        md_code(&a.file_name)
-    );
+    if let Some(s) = &a.server {
+        let _ = writeln!(
+            o,
+            "Host {}; rkbench {} ({}); measured through the {} server at {}. Trace {}.\n",
+            md_code(&h.hostname),
+            md_inline(&h.rkbench.version),
+            md_inline(&h.rkbench.git_commit),
+            md_inline(&s.run.kind),
+            md_code(&s.run.url),
+            md_code(&a.file_name)
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "Host {}; rkbench {} ({}); RKLLM runtime {} (ABI {}). Trace {}.\n",
+            md_code(&h.hostname),
+            md_inline(&h.rkbench.version),
+            md_inline(&h.rkbench.git_commit),
+            if h.runtime.version.is_empty() {
+                "unknown version".to_string()
+            } else {
+                md_inline(&h.runtime.version)
+            },
+            md_inline(&h.runtime.abi),
+            md_code(&a.file_name)
+        );
+    }
     let _ = writeln!(
         o,
         "> rkbench's verdict: {}{}. The details, peer figures and board state follow the original report's sections.\n",
