@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let per_token = Options {
             csv_per: CsvPer::Token,
+            ..Options::default()
         };
         let _ = render_with(&c.trace, Format::Csv, per_token);
     }
