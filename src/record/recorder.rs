@@ -2,6 +2,7 @@
 //! buffers reserved before the request starts (no allocation per token in steady state), and
 //! atomics the orchestrator and progress display can read without touching the buffers.
 use crate::runtime::{CallbackSink, PerfStats};
+use crate::trace::vocab::final_state;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
@@ -93,7 +94,7 @@ impl Recorder {
         c.text_len.reserve(expect_tokens);
         c.text.reserve(expect_tokens * 8);
         c.waiting.reserve(64);
-        c.final_state = -1;
+        c.final_state = final_state::NONE;
         c.end_us = None;
         c.perf = None;
         self.tokens.store(0, Ordering::Relaxed);
@@ -211,7 +212,7 @@ impl CallbackSink for Recorder {
             return;
         }
         let end = micros(now.duration_since(b.t0));
-        b.cap.final_state = 2;
+        b.cap.final_state = final_state::FINISH;
         b.cap.end_us = Some(end);
         b.cap.perf = perf;
         self.ended.store(true, Ordering::Release);
@@ -225,7 +226,7 @@ impl CallbackSink for Recorder {
             return;
         }
         let end = micros(now.duration_since(b.t0));
-        b.cap.final_state = 3;
+        b.cap.final_state = final_state::ERROR;
         b.cap.end_us = Some(end);
         self.ended.store(true, Ordering::Release);
     }

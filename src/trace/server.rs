@@ -314,7 +314,11 @@ impl ServerRequest {
             waiting: Vec::new(),
             text_len,
             text,
-            final_state: if finished { 2 } else { -1 },
+            final_state: if finished {
+                super::vocab::final_state::FINISH
+            } else {
+                super::vocab::final_state::NONE
+            },
             perf: None,
         }
     }
