@@ -471,3 +471,61 @@ fn a_killed_recorder_loses_no_chunk_already_checkpointed() {
     assert_eq!(t.requests.len(), 1);
     assert!(!t.requests[0].token_dt_us.is_empty());
 }
+
+#[test]
+fn ctrl_c_closes_the_stream_keeps_its_chunks_and_finishes_the_trace() {
+    let (port, _state) = fake_llama_server();
+    let dir = common::tempdir("server-int");
+    let suite = dir.join("s.json");
+    std::fs::write(
+        &suite,
+        r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please","max_new_tokens":64}]}"#,
+    )
+    .unwrap();
+    let out = dir.join("i.rktrace");
+    let child = std::process::Command::new(common::bin())
+        .args([
+            "record",
+            "-q",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--model",
+            "tiny",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--no-telemetry",
+            "--repeat",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let t = common::read_trace(&out);
+    assert_eq!(
+        t.end.as_ref().map(|e| e.status.as_str()),
+        Some("interrupted")
+    );
+    let s = t.server.as_ref().unwrap();
+    assert_eq!(s.requests.len(), 1, "no request after the interrupt");
+    let r = &s.requests[0];
+    assert_eq!(r.status.as_str(), "interrupted");
+    let content = (0..r.chunks())
+        .filter(|&i| r.kind(i).as_str() == "content")
+        .count();
+    assert!(content >= 3, "chunks so far kept: {content}");
+}

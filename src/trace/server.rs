@@ -225,6 +225,10 @@ pub struct ServerRequest {
     pub process: Vec<Fact>,
 }
 
+/// The most tokens a per-token view holds (more than any context window of the models served
+/// on these boards); counts beyond it in a damaged or hostile trace are not expanded.
+pub const MAX_VIEW_TOKENS: u64 = 1_000_000;
+
 impl ServerRequest {
     pub fn chunks(&self) -> usize {
         self.chunk_us.len()
@@ -258,15 +262,19 @@ impl ServerRequest {
         let mut text_len: Vec<u16> = Vec::new();
         let mut text: Vec<u8> = Vec::new();
         let mut prev: Option<u64> = None;
+        // A trace from elsewhere may claim absurd counts: never expand past this many tokens.
+        let mut budget = MAX_VIEW_TOKENS;
         for i in 0..self.chunks() {
-            let k = self.chunk_tokens.get(i).copied().unwrap_or(0) as u64;
+            let k = u64::from(self.chunk_tokens.get(i).copied().unwrap_or(0)).min(budget);
             if k == 0 {
                 continue;
             }
+            budget -= k;
             let t = self.chunk_us[i];
-            let from = prev.unwrap_or(t);
+            let from = prev.unwrap_or(t).min(t);
             for j in 1..=k {
-                times.push(from + (t.saturating_sub(from)) * j / k);
+                let step = (u128::from(t - from) * u128::from(j) / u128::from(k)) as u64;
+                times.push(from + step);
                 text_len.push(0);
             }
             let bytes = self.chunk_text(i);
@@ -479,5 +487,17 @@ mod tests {
         assert!(t.server.is_none());
         assert_eq!(t.skipped_unknown, 2);
         assert!(t.end.is_some());
+    }
+
+    #[test]
+    fn absurd_counts_and_times_in_a_hostile_trace_stay_bounded() {
+        let mut r = req(&[
+            (u64::MAX, ChunkKind::Content, "a", u32::MAX),
+            (5, ChunkKind::Content, "b", u32::MAX),
+        ]);
+        r.chunk_text_len.truncate(1);
+        let v = r.token_view();
+        assert!(v.token_dt_us.len() as u64 <= MAX_VIEW_TOKENS);
+        assert_eq!(v.token_dt_us.len(), v.text_len.len());
     }
 }
