@@ -98,13 +98,34 @@ pub fn of(
     let records: Vec<_> = trace.requests.iter().filter(|r| !r.warmup).collect();
     let metrics: Vec<_> = s.metrics.iter().filter(|m| !m.warmup).collect();
     let mut out = OriginalText::default();
+    // Whose figures these are: the runtime's, or the original's fallbacks without runtime timing.
+    let (timed, n_ok) = o.runtime_timed();
+    let (speed_src, ttft_src, short_src) = if timed == n_ok {
+        (
+            "the runtime's generate_tokens / generate_time".to_string(),
+            "the runtime's prefill time".to_string(),
+            "runtime-reported",
+        )
+    } else if timed == 0 {
+        (
+            "no runtime timing in this trace, so the original's fallback: output tokens (len(text) // 4 without a runtime count) / (total time − TTFT)".to_string(),
+            "no runtime timing, so the original's fallback: the wall-clock first token".to_string(),
+            "the original's fallback without runtime timing",
+        )
+    } else {
+        (
+            format!("the runtime's generate_tokens / generate_time for {timed} of {n_ok} requests, the original's fallback for the rest"),
+            format!("the runtime's prefill time for {timed} of {n_ok} requests, the wall-clock first token for the rest"),
+            "partly runtime-reported",
+        )
+    };
 
     // Performance Analysis.
     match o.tokens_per_second {
         Some(tps) => out.performance.push(ob(
             "average-speed",
             vec![t(format!(
-                "Average generation speed of {} tok/s (the runtime's generate_tokens / generate_time, mean over {} successful requests; min {}, max {}).",
+                "Average generation speed of {} tok/s ({speed_src}; mean over {} successful requests; min {}, max {}).",
                 num(Some(tps.mean), 2),
                 tps.n,
                 num(Some(tps.min), 2),
@@ -181,7 +202,7 @@ pub fn of(
         out.performance.push(ob(
             "ttft-median",
             vec![t(format!(
-                "TTFT: {} ms median (the runtime's prefill time); wall-clock time to first token {} ms median.",
+                "TTFT: {} ms median ({ttft_src}); wall-clock time to first token {} ms median.",
                 num(Some(ttft.median), 0),
                 num(s.ttft_ms.map(|a| a.median), 0)
             ))],
@@ -355,7 +376,7 @@ pub fn of(
     out.conclusion.push(ob(
         "speed",
         vec![t(format!(
-            "Speed: Average Speed {} tok/s (runtime-reported); rkbench's wall-clock decode rate {} tok/s (mean over successful requests).",
+            "Speed: Average Speed {} tok/s ({short_src}); rkbench's wall-clock decode rate {} tok/s (mean over successful requests).",
             num(o.tokens_per_second.map(|x| x.mean), 2),
             num(s.decode_tok_s.map(|a| a.mean), 2)
         ))],
@@ -363,12 +384,18 @@ pub fn of(
     out.conclusion.push(ob(
         "efficiency",
         vec![t(format!(
-            "Efficiency: input processing {} tok/s; median TTFT {} ms (runtime prefill), {} ms wall-clock; memory ~{} MB (mean of per-request values), peak {} MB.",
+            "Efficiency: input processing {} tok/s; median TTFT {} ms ({short_src}), {} ms wall-clock; {}.",
             num(o.input_tokens_per_second.map(|x| x.mean), 2),
             num(o.ttft_ms.map(|x| x.median), 0),
             num(s.ttft_ms.map(|a| a.median), 0),
-            num(o.memory_mb.map(|m| m.mean), 0),
-            num(o.memory_mb.map(|m| m.max), 1)
+            match o.memory_mb {
+                Some(m) => format!(
+                    "memory ~{} MB (mean of per-request values), peak {} MB",
+                    num(Some(m.mean), 0),
+                    num(Some(m.max), 1)
+                ),
+                None => "memory not reported by the runtime".to_string(),
+            }
         ))],
     ));
     out.conclusion.push(ob(
@@ -512,6 +539,55 @@ mod tests {
             .quality
             .iter()
             .any(|ob| ob.spans.contains(&Span::Name("d".into()))));
+    }
+
+    #[test]
+    fn says_when_the_figures_are_the_originals_fallbacks() {
+        // No runtime perf stats (an HTTP server, RKLLM < 1.2.1): the original's fallbacks apply,
+        // and the sentences must not call them the runtime's.
+        let mut a = req("a", "completion", Status::Ok, 10, 0.0, 0);
+        a.perf = None;
+        let t = trace(vec![a, req("b", "completion", Status::Ok, 10, 2000.0, 0)]);
+        let s = Summary::of(&t);
+        let v = Verdict {
+            valid: true,
+            reasons: vec![],
+        };
+        let mixed = of(
+            &t,
+            &s,
+            &OriginalSummary::of(&t.requests, 0.0),
+            &Hardware::default(),
+            &v,
+        );
+        assert!(texts(&mixed.performance)[0]
+            .contains("the runtime's generate_tokens / generate_time for 1 of 2 requests"));
+        let mut only = t.requests[0].clone();
+        only.index = 0;
+        let t = trace(vec![only]);
+        let s = Summary::of(&t);
+        let none = of(
+            &t,
+            &s,
+            &OriginalSummary::of(&t.requests, 0.0),
+            &Hardware::default(),
+            &v,
+        );
+        let perf = texts(&none.performance);
+        assert!(
+            perf[0].contains("no runtime timing in this trace"),
+            "{perf:?}"
+        );
+        assert!(perf
+            .iter()
+            .any(|x| x.contains("the wall-clock first token")));
+        assert!(
+            !perf.iter().any(|x| x.contains("the runtime's")),
+            "{perf:?}"
+        );
+        assert!(
+            texts(&none.conclusion)[2].contains("the original's fallback without runtime timing")
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct OriginalRequest {
     /// Index of the record in the trace.
     pub index: u32,
     pub success: bool,
+    /// The runtime reported its perf stats, so the figures are the runtime's (not the fallbacks).
+    pub runtime_timing: bool,
     /// Failed requests: what the original printed after "Failed:" (plus rkbench's detail).
     pub error_message: String,
     pub ttft_ms: f64,
@@ -55,6 +57,7 @@ impl OriginalRequest {
             return OriginalRequest {
                 index: r.index,
                 success: false,
+                runtime_timing: false,
                 error_message: if r.detail.is_empty() {
                     what
                 } else {
@@ -105,6 +108,7 @@ impl OriginalRequest {
         OriginalRequest {
             index: r.index,
             success: true,
+            runtime_timing: r.perf.is_some(),
             error_message: String::new(),
             ttft_ms,
             total_time_ms,
@@ -217,6 +221,13 @@ impl OriginalSummary {
     pub fn avg_output_per_request(&self) -> Option<f64> {
         (self.total_requests > 0)
             .then(|| self.total_output_tokens as f64 / self.total_requests as f64)
+    }
+
+    /// Successful requests whose figures are the runtime's own, and all successful requests.
+    pub fn runtime_timed(&self) -> (usize, usize) {
+        let ok = self.requests.iter().filter(|r| r.success);
+        let timed = ok.clone().filter(|r| r.runtime_timing).count();
+        (timed, ok.count())
     }
 
     /// "Longest output": the first successful request with the most output tokens.
