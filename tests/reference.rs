@@ -389,6 +389,7 @@ fn context_suite_fit_matches_the_configured_prefill_cost() {
     );
     assert!(md.contains("| 4096 | 3 |"), "{md}");
     let html = report(&out, "html", &[]);
+    assert!(html.contains("<a href=\"#prefill-scaling\">Prefill scaling</a>"));
     assert!(html.contains("id=\"chart-prefill-scaling\""));
     assert!(html.contains("id=\"chart-decode-context\""));
     assert!(

@@ -66,10 +66,24 @@ pub fn render(a: &Analysis) -> String {
     );
 
     header(&mut o, a, model);
+    // Sections that only some runs have get a link only when present.
+    let optional = format!(
+        "{}{}",
+        if a.reference.is_some() {
+            "<a href=\"#reference\">Reference</a>"
+        } else {
+            ""
+        },
+        if a.prefill_scaling.is_some() {
+            "<a href=\"#prefill-scaling\">Prefill scaling</a>"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(
         o,
         "<nav><a href=\"#summary\">Summary</a><a href=\"#configuration\">Configuration</a>\
-         <a href=\"#performance\">Performance</a><a href=\"#charts\">Charts</a>\
+         <a href=\"#performance\">Performance</a>{optional}<a href=\"#charts\">Charts</a>\
          <a href=\"#requests\">Requests</a><a href=\"#details\">Details</a>\
          <a href=\"#observations\">Observations</a><a href=\"#definitions\">Definitions</a></nav>"
     );

@@ -97,6 +97,12 @@ pub fn of(
             model_file: &trace.header.model.file_name,
             board_compatible: fact(trace, "board.compatible"),
             abi: &trace.header.runtime.abi,
+            // Not a run parameter of the trace header; the recorded command line says it.
+            kv_cache_kept: trace
+                .header
+                .command_line
+                .iter()
+                .any(|a| a == "--no-clear-kv"),
         },
         warnings,
     )
@@ -118,6 +124,8 @@ pub struct RunFacts<'a> {
     /// `board.compatible`, when it was read.
     pub board_compatible: Option<&'a str>,
     pub abi: &'a str,
+    /// `--no-clear-kv`: requests may reuse an earlier request's KV cache.
+    pub kv_cache_kept: bool,
 }
 
 /// Compares the measured, successful requests with `row`. Requests fed exactly
@@ -228,6 +236,11 @@ pub fn compare(
                 published::METHOD_PLATFORM.to_ascii_uppercase()
             ));
         }
+    }
+    if facts.kv_cache_kept {
+        approximate.push(
+            "the KV cache was kept between requests (--no-clear-kv), so a repeated input may reuse an earlier prefill".to_string(),
+        );
     }
     let unpinned: Vec<&str> = warnings
         .iter()
@@ -360,6 +373,7 @@ mod tests {
             model_file: file,
             board_compatible: Some("radxa,rock-5b\0rockchip,rk3588"),
             abi: "1.2.1",
+            kv_cache_kept: false,
         }
     }
 
@@ -488,6 +502,7 @@ mod tests {
             model_file: FILE,
             board_compatible: Some("rockchip,rk3576"),
             abi: "1.2.1",
+            kv_cache_kept: true,
         };
         let r = compare(
             &row(),
@@ -502,6 +517,11 @@ mod tests {
         .unwrap_or_else(|| panic!("no comparison"));
         assert!(
             r.approximate.iter().any(|a| a.contains("not an RK3588")),
+            "{:?}",
+            r.approximate
+        );
+        assert!(
+            r.approximate.iter().any(|a| a.contains("--no-clear-kv")),
             "{:?}",
             r.approximate
         );
