@@ -440,3 +440,51 @@ fn the_c_runtime_takes_token_input_on_every_abi() {
         }
     }
 }
+
+#[test]
+fn on_1_3_0_exact_token_suites_generate_exactly_the_cap() {
+    let dir = tempdir("ref-eos");
+    let model = qwen3_06b(&dir);
+    // No FAKE_RKLLM_OUTPUT_TOKENS: the simulated model ends on its own (58 tokens for these
+    // ids), as a real model may.
+    let env = [("FAKE_RKLLM_TIME_SCALE", "0.002")];
+    let args = ["--suite", "rockchip", "--no-telemetry", "--warmup", "0"];
+    let out130 = dir.join("130.rktrace");
+    record_with(&fake_lib("1.3.0"), &model, &out130, &args, &env);
+    let t = read_trace(&out130);
+    assert_eq!(
+        t.input_options.as_ref().map(|o| o.ignore_eos_token),
+        Some(true)
+    );
+    assert!(t.requests.iter().all(|r| r.token_ids.len() == 64));
+    assert!(report(&out130, "md", &[]).contains("| ignore_eos_token | true |"));
+    // 1.2.1 cannot ignore EOS: the model stops early and the comparison says so.
+    let out121 = dir.join("121.rktrace");
+    record_with(&fake_lib("1.2.1"), &model, &out121, &args, &env);
+    let t = read_trace(&out121);
+    assert_eq!(
+        t.input_options.as_ref().map(|o| o.ignore_eos_token),
+        Some(false)
+    );
+    let n = t.requests[0].token_ids.len();
+    assert!(n < 64, "{n}");
+    let c = comparison(&t, None).expect("row");
+    assert_eq!(
+        c.approximate,
+        [format!("10 of 10 requests ended before 64 new tokens (fewest {n}): the model stopped on its own, so decode is averaged over fewer tokens")]
+    );
+    // A text-prompt suite never ignores EOS.
+    let out_q = dir.join("quick.rktrace");
+    record_with(
+        &fake_lib("1.3.0"),
+        &model,
+        &out_q,
+        &["--suite", "quick", "--no-telemetry"],
+        &env,
+    );
+    let t = read_trace(&out_q);
+    assert_eq!(
+        t.input_options.as_ref().map(|o| o.ignore_eos_token),
+        Some(false)
+    );
+}

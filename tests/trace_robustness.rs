@@ -114,6 +114,7 @@ fn hostile_model_text_cannot_break_reports() {
         inputs: vec![],
         templates: vec![],
         preset: None,
+        input_options: None,
     };
     let md = rkbench::report::render(&trace, rkbench::report::Format::Markdown);
     // The response fence must be longer than any backtick run inside it.

@@ -56,6 +56,7 @@ fn init_params(model: &str) -> InitParams {
         enabled_cpus_num: 4,
         enabled_cpus_mask: 0xF0,
         n_batch: 1,
+        ignore_eos_token: false,
     }
 }
 

@@ -121,7 +121,10 @@ impl<'t> Analysis<'t> {
         Analysis {
             trace,
             file_name: file_name(&trace.path),
-            params: params::of(&trace.header, &trace.templates, trace.preset.as_ref()),
+            params: params::with_input_options(
+                params::of(&trace.header, &trace.templates, trace.preset.as_ref()),
+                trace.input_options.as_ref(),
+            ),
             peers: peers::of(&trace.requests),
             throughput: throughput::of(&trace.requests, slos),
             original,

@@ -1,7 +1,7 @@
 //! The run parameters: one table (name, value, unit, meaning) derived from the trace header.
 //! Every report format iterates it, and `compare` diffs two runs over it, so a parameter added
 //! here is shown and compared everywhere at once.
-use crate::trace::{vocab, PresetUsed, RunHeader, TemplateSent};
+use crate::trace::{vocab, InputOptions, PresetUsed, RunHeader, TemplateSent};
 
 /// What a parameter belongs to (reports group by it; JSON `run.params` holds the runtime ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -474,6 +474,28 @@ fn chat_template(
         "prompt template rkbench set with rkllm_set_chat_template, which turns off the runtime's own template and its enable_thinking handling",
         Section::Runtime,
     )
+}
+
+/// The run-wide input settings of a format-1.1 trace, placed after `keep_history` (older traces
+/// have none and show no row).
+pub fn with_input_options(mut v: Vec<Param>, o: Option<&InputOptions>) -> Vec<Param> {
+    if let Some(o) = o {
+        let at = v
+            .iter()
+            .position(|p| p.name == "keep_history")
+            .map_or(v.len(), |i| i + 1);
+        v.insert(
+            at,
+            Param {
+                name: "ignore_eos_token".to_string(),
+                value: ParamValue::Bool(o.ignore_eos_token),
+                unit: "",
+                meaning: "keep generating past EOS to the cap (1.3.0; set for exact-token suites, so every request has the method's output length)",
+                section: Section::Runtime,
+            },
+        );
+    }
+    v
 }
 
 /// One parameter that differs between two runs (`None`: the run does not have it).

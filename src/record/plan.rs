@@ -456,6 +456,12 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
         enabled_cpus_num: threads,
         enabled_cpus_mask: mask,
         n_batch: 1,
+        // Exact-token suites (rockchip, context) measure a fixed output length: on 1.3.0 the
+        // runtime can be told to keep generating past EOS to the cap.
+        ignore_eos_token: suite
+            .tests
+            .iter()
+            .all(|t| t.input_tokens.is_some() && (cap.is_some() || t.max_new_tokens.is_some())),
     };
     let record = RecordPlan {
         init,

@@ -262,6 +262,9 @@ pub(crate) fn record(
             postfix,
         }))?;
     }
+    out.append(&Record::InputOptions(crate::trace::InputOptions {
+        ignore_eos_token: init.ignore_eos_token && abi == AbiVersion::V1_3_0,
+    }))?;
     out.sync()?;
 
     let link = match RuntimeLink::start(

@@ -51,6 +51,9 @@ pub struct InitParams {
     pub enabled_cpus_num: i8,
     pub enabled_cpus_mask: u32,
     pub n_batch: u8,
+    /// 1.3.0 only: keep generating past EOS up to the cap (exactly `max_new_tokens` tokens),
+    /// as a fixed-length method such as Rockchip's needs.
+    pub ignore_eos_token: bool,
 }
 
 /// Per-run options.
@@ -188,7 +191,7 @@ impl<S: CallbackSink> Session<S> {
                     let mut p = f();
                     fill_common!(p, ip, path);
                     fill_since_1_2!(p, ip);
-                    p.ignore_eos_token = false;
+                    p.ignore_eos_token = ip.ignore_eos_token;
                     p.extend_param.n_batch = ip.n_batch;
                     let cb = Box::new(v1_3_0::RKLLMCallback {
                         result_callback: Some(trampoline_int::<S>),

@@ -100,6 +100,7 @@ pub(crate) fn encode_record(
             rkyv::to_bytes::<Error>(x)?,
         ),
         Record::PresetUsed(x) => (plan_extras::kind::PRESET_USED, rkyv::to_bytes::<Error>(x)?),
+        Record::InputOptions(x) => (kind::INPUT_OPTIONS, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

@@ -3,8 +3,8 @@
 //! prefix of a torn or damaged file while saying exactly what it dropped.
 use super::plan_extras::{kind as pk, PresetUsed, TemplateSent};
 use super::schema::{
-    kind as k, JournalBinding, Record, RequestInput, RequestRecord, RunEnd, RunHeader,
-    TelemetryBatch, TokenChunk,
+    kind as k, InputOptions, JournalBinding, Record, RequestInput, RequestRecord, RunEnd,
+    RunHeader, TelemetryBatch, TokenChunk,
 };
 use super::server::{kind as sk, ServerRequest, ServerRun, ServerTrace};
 use super::{
@@ -153,6 +153,8 @@ pub struct Trace {
     pub templates: Vec<super::TemplateSent>,
     /// The `--preset` the run used (format 1.1+).
     pub preset: Option<super::PresetUsed>,
+    /// Run-wide input settings (format 1.1+; `None` for older traces).
+    pub input_options: Option<InputOptions>,
 }
 
 impl Trace {
@@ -373,6 +375,7 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         k::INPUT => get!(RequestInput, Record::Input),
         pk::TEMPLATE_SENT => get!(TemplateSent, Record::TemplateSent),
         pk::PRESET_USED => get!(PresetUsed, Record::PresetUsed),
+        k::INPUT_OPTIONS => get!(InputOptions, Record::InputOptions),
         _ => None,
     }
 }
@@ -502,6 +505,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         inputs: Vec::new(),
         templates: Vec::new(),
         preset: None,
+        input_options: None,
     };
     let mut have_header = journal;
     let mut header_sha256 = None;
@@ -590,6 +594,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             Record::Input(i) => trace.inputs.push(i),
             Record::TemplateSent(t) => trace.templates.push(t),
             Record::PresetUsed(p) => trace.preset = Some(p),
+            Record::InputOptions(o) => trace.input_options = Some(o),
         }
     }
     if !have_header {

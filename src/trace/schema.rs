@@ -41,6 +41,8 @@ pub enum Record {
     TemplateSent(super::plan_extras::TemplateSent),
     /// The `--preset` the run used (kind 13).
     PresetUsed(super::plan_extras::PresetUsed),
+    /// Input settings of the whole run that `RunParams` lacks (format 1.1+), after the header.
+    InputOptions(InputOptions),
 }
 
 /// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.
@@ -55,6 +57,8 @@ pub mod kind {
     pub const BINDING: u8 = 7;
     /// [`super::RequestInput`] (format 1.1). 15 is reserved for more per-request input facts.
     pub const INPUT: u8 = 14;
+    /// [`super::InputOptions`] (format 1.1).
+    pub const INPUT_OPTIONS: u8 = 15;
 }
 
 /// `RequestInput::input_type` values: the `RKLLMInputType` sent.
@@ -78,6 +82,14 @@ pub struct RequestInput {
     /// TOKEN: id `i` was `first_id + i mod id_span` (see `token_input`); PROMPT: 0, 0.
     pub first_id: i32,
     pub id_span: u32,
+}
+
+/// Run-wide input settings passed to the runtime that `RunParams` (archived, never edited)
+/// has no field for. Absent in older traces: all `false`.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct InputOptions {
+    /// `RKLLMParam.ignore_eos_token` as passed (1.3.0; always false for older runtimes).
+    pub ignore_eos_token: bool,
 }
 
 impl RequestInput {
