@@ -79,6 +79,11 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
         o,
         "Mismatch = Σ chunk tokens − the server's total (tokens the stream never attributed to a chunk show as a negative mismatch). TTFT in the tables above is the first token chunk; *first text* is the first non-empty content or reasoning chunk; the role chunk and `[DONE]`/`done` are kept apart.\n"
     );
+    let _ = writeln!(
+        o,
+        "The same stream as each peer benchmarker reads it (its own chunk rules; ≠ marks a disagreement with rkbench; `-`: the peer has no figure — vLLM re-tokenises without usage):\n"
+    );
+    o.push_str(&peers_table(rows).markdown());
     let errors = &s.unit_errors;
     if errors.is_empty() {
         let _ = writeln!(o, "Server timings: every field passed the unit checks.\n");
@@ -242,6 +247,28 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
             w.end_object();
         }
         w.end_array();
+        w.key("peers").begin_object();
+        let p = &f.peers;
+        for (k, v) in [
+            ("vllm_tokens", p.vllm_tokens),
+            ("guidellm_tokens", p.guidellm_tokens),
+            ("llmperf_tokens", p.llmperf_tokens),
+        ] {
+            w.key(k);
+            match v {
+                Some(n) => w.int(n as i64),
+                None => w.null(),
+            };
+        }
+        w.field_num("vllm_ttft_ms", p.vllm_ttft_ms, 3);
+        w.field_num("guidellm_ttft_ms", p.guidellm_ttft_ms, 3);
+        w.field_num("llmperf_ttft_ms", p.llmperf_ttft_ms, 3);
+        w.key("notes").begin_array();
+        for n in &p.notes {
+            w.str(n);
+        }
+        w.end_array();
+        w.end_object();
         w.key("prefill_split");
         match &f.prefill_split {
             Some((field, p, rest)) => {
@@ -350,6 +377,8 @@ pub fn html_section(a: &Analysis) -> Option<String> {
         let _ = writeln!(o, "<p><b>Count source</b> — {}.</p>", html_escape(l));
     }
     o.push_str(&requests_table(&s.requests).html());
+    let _ = writeln!(o, "<p>The same stream as each peer benchmarker reads it (its own chunk rules; ≠ marks a disagreement with rkbench):</p>");
+    o.push_str(&peers_table(&s.requests).html());
     if !s.unit_errors.is_empty() {
         let _ = writeln!(o, "<p><b>Unit errors in the server's timings</b> (raw values kept in the trace):</p>\n<ul>");
         for (i, e) in &s.unit_errors {
@@ -359,4 +388,44 @@ pub fn html_section(a: &Analysis) -> Option<String> {
     }
     o.push_str("</section>\n");
     Some(o)
+}
+
+/// The same stream as vLLM, guidellm and llmperf read it, beside rkbench (a ≠ marks a
+/// disagreement with rkbench's figure).
+pub fn peers_table(rows: &[ServerRequestFigures]) -> Table {
+    let mut t = Table::grid(&[
+        "#",
+        "test",
+        "#rkbench tokens",
+        "#vLLM tokens",
+        "#guidellm tokens",
+        "#llmperf tokens",
+        "#rkbench TTFT ms",
+        "#vLLM TTFT ms",
+        "#guidellm/llmperf TTFT ms",
+        "notes",
+    ]);
+    let mark = |v: Option<f64>, ours: Option<f64>, d: usize| match (v, ours) {
+        (Some(x), Some(o)) if (x - o).abs() > 1e-9 => format!("{} ≠", num(Some(x), d)),
+        (v, _) => num(v, d),
+    };
+    for f in rows.iter().filter(|f| !f.warmup) {
+        let p = &f.peers;
+        let ours = Some(f.tokens as f64);
+        let tok = |v: Option<u64>| mark(v.map(|x| x as f64), ours, 0);
+        let rk_ttft = f.first_token_ms;
+        t.push(vec![
+            Cell::num(f.index.to_string()),
+            Cell::text(f.id.clone()),
+            Cell::num(f.tokens.to_string()),
+            Cell::num(tok(p.vllm_tokens)),
+            Cell::num(tok(p.guidellm_tokens)),
+            Cell::num(tok(p.llmperf_tokens)),
+            Cell::num(opt(rk_ttft, 1)),
+            Cell::num(mark(p.vllm_ttft_ms, rk_ttft, 1)),
+            Cell::num(mark(p.guidellm_ttft_ms, rk_ttft, 1)),
+            Cell::text(p.notes.join("; ")),
+        ]);
+    }
+    t
 }

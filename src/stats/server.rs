@@ -27,6 +27,8 @@ pub struct ServerRequestFigures {
     pub headers_ms: Option<f64>,
     pub first_byte_ms: Option<f64>,
     pub role_ms: Option<f64>,
+    /// First token chunk (the token view's TTFT, what rkbench's own figures use).
+    pub first_token_ms: Option<f64>,
     /// First non-empty content or reasoning chunk (TTFT as a client sees text).
     pub first_text_ms: Option<f64>,
     pub last_text_ms: Option<f64>,
@@ -39,6 +41,70 @@ pub struct ServerRequestFigures {
     /// Client TTFT split: the server-reported prefill (field, ms) and the rest (queue,
     /// transport, template: the server's overhead), ms.
     pub prefill_split: Option<(String, f64, f64)>,
+    /// The same stream as vLLM, guidellm and llmperf read it.
+    pub peers: PeerReading,
+}
+
+/// How other benchmarkers read the same stream, by their own chunk rules (docs/SERVERS.md §2):
+/// where they disagree with rkbench's count or TTFT on a server, the report shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PeerReading {
+    /// vLLM `openai-chat`: TTFT at the first message with a non-empty `choices` (a role-only
+    /// chunk counts); output tokens from `usage` (else it re-tokenises: not known here).
+    pub vllm_ttft_ms: Option<f64>,
+    pub vllm_tokens: Option<u64>,
+    /// guidellm: TTFT at the first non-empty `delta.content`; tokens = such chunks (iterations).
+    pub guidellm_ttft_ms: Option<f64>,
+    pub guidellm_tokens: Option<u64>,
+    /// llmperf: TTFT at the first truthy content; tokens = every data line but `[DONE]`
+    /// (role, empty, finish and usage chunks included); a `"choices": []` chunk makes it fail.
+    pub llmperf_ttft_ms: Option<f64>,
+    pub llmperf_tokens: Option<u64>,
+    /// Why a peer reads nothing (NDJSON is not SSE; llmperf indexes `choices[0]`).
+    pub notes: Vec<String>,
+}
+
+fn peer_reading(r: &ServerRequest, sse: bool) -> PeerReading {
+    let mut p = PeerReading::default();
+    if !sse {
+        p.notes
+            .push("NDJSON: vLLM, guidellm and llmperf read only OpenAI SSE".into());
+        return p;
+    }
+    let n = r.chunks();
+    let t = |i: usize| r.chunk_us[i] as f64 / 1e3;
+    let has_choice = |k: ChunkKind| {
+        matches!(
+            k,
+            ChunkKind::Role
+                | ChunkKind::Content
+                | ChunkKind::Reasoning
+                | ChunkKind::Empty
+                | ChunkKind::Finish
+                | ChunkKind::ToolCall
+        )
+    };
+    p.vllm_ttft_ms = (0..n).find(|&i| has_choice(r.kind(i))).map(t);
+    p.vllm_tokens = (r.server_total_field == "usage.completion_tokens")
+        .then_some(r.server_total)
+        .flatten();
+    let content: Vec<usize> = (0..n)
+        .filter(|&i| r.kind(i) == ChunkKind::Content)
+        .collect();
+    p.guidellm_ttft_ms = content.first().map(|&i| t(i));
+    p.guidellm_tokens = Some(content.len() as u64);
+    if (0..n).any(|i| r.kind(i) == ChunkKind::Usage) {
+        p.notes
+            .push("llmperf fails on the usage chunk (\"choices\": [] has no choices[0])".into());
+    } else {
+        p.llmperf_ttft_ms = p.guidellm_ttft_ms;
+        p.llmperf_tokens = Some(
+            (0..n)
+                .filter(|&i| !matches!(r.kind(i), ChunkKind::Ping))
+                .count() as u64,
+        );
+    }
+    p
 }
 
 /// A server timing with what rkbench makes of it.
@@ -151,6 +217,11 @@ fn checks(r: &ServerRequest, client_rate: Option<f64>, decode_s: Option<f64>) ->
 }
 
 pub fn request(r: &ServerRequest) -> ServerRequestFigures {
+    request_with(r, true)
+}
+
+/// [`request`], saying whether the stream was OpenAI SSE (the peers read nothing else).
+pub fn request_with(r: &ServerRequest, sse: bool) -> ServerRequestFigures {
     let n = r.chunks();
     let mut by_kind: Vec<(ChunkKind, usize)> = ChunkKind::ALL.iter().map(|&k| (k, 0)).collect();
     let mut coalesced = 0;
@@ -209,6 +280,9 @@ pub fn request(r: &ServerRequest) -> ServerRequestFigures {
         headers_ms: ms(r.headers_us),
         first_byte_ms: ms(r.first_byte_us),
         role_ms: ms(role),
+        first_token_ms: ms((0..n)
+            .find(|&i| r.chunk_tokens.get(i).is_some_and(|&k| k > 0))
+            .map(|i| r.chunk_us[i])),
         first_text_ms: ms(first_text),
         last_text_ms: ms(last_text),
         done_ms: ms(r.done_us),
@@ -217,6 +291,7 @@ pub fn request(r: &ServerRequest) -> ServerRequestFigures {
         idle_wait_ms: r.idle_wait_us as f64 / 1e3,
         checks: checks(r, client_decode_tok_s, decode_s),
         prefill_split,
+        peers: peer_reading(r, sse),
     }
 }
 
@@ -233,7 +308,9 @@ pub struct ServerAnalysis {
 }
 
 pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
-    let requests: Vec<ServerRequestFigures> = s.requests.iter().map(request).collect();
+    let sse = s.run.protocol != "ollama-ndjson";
+    let requests: Vec<ServerRequestFigures> =
+        s.requests.iter().map(|r| request_with(r, sse)).collect();
     let unit_errors = requests
         .iter()
         .flat_map(|f| {
@@ -558,5 +635,37 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("longer than the client's wall time"));
+    }
+
+    #[test]
+    fn peers_read_a_server_stream_by_their_own_chunk_rules() {
+        // llama-cpp-python: role, 2 content, 1 empty (held back), 1 content, finish.
+        let body = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/streams/llama-cpp-python.sse"
+        ))
+        .unwrap();
+        let r = parse(Protocol::OpenAiSse, &body, 100_000, 1_000);
+        let p = request(&r).peers;
+        assert_eq!(
+            p.vllm_ttft_ms,
+            Some(2.0),
+            "the role chunk (complete at read 2) is vLLM's first token"
+        );
+        assert_eq!(p.guidellm_ttft_ms, Some(4.0));
+        assert_eq!(p.vllm_tokens, None, "no usage: vLLM re-tokenises");
+        assert_eq!(p.guidellm_tokens, Some(3), "content chunks only");
+        assert_eq!(p.llmperf_tokens, Some(6), "every data line");
+        // rkllama's usage chunk breaks llmperf; vLLM takes usage.
+        let body = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/streams/rkllama.sse"
+        ))
+        .unwrap();
+        let p = request(&parse(Protocol::OpenAiSse, &body, 100_000, 1_000)).peers;
+        assert_eq!(p.vllm_tokens, Some(7));
+        assert_eq!(p.llmperf_tokens, None);
+        assert!(p.notes[0].contains("llmperf fails"));
+        assert_eq!(request_with(&r, false).peers.guidellm_tokens, None);
     }
 }
