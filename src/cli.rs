@@ -104,7 +104,7 @@ pub struct RecordArgs {
     #[argh(option)]
     pub template_family: Option<String>,
     /// per-request deadline, 1ms..=7days (e.g. 5m); at the deadline the request is aborted and
-    /// its tokens kept (default: none)
+    /// its tokens kept (default: none; `none` also turns off a preset's)
     #[argh(option)]
     pub timeout: Option<String>,
     /// how long to wait for the runtime to stop after rkllm_abort before declaring it hung,

@@ -177,6 +177,10 @@ fn value(a: &RecordArgs, preset: Option<Preset>, flag: &str) -> Result<Option<Va
     let Some((v, typed)) = raw(a, preset, flag) else {
         return Ok(None);
     };
+    // `--timeout none` turns a preset's deadline off.
+    if flag == "timeout" && typed && v.trim() == "none" {
+        return Ok(None);
+    }
     let from = match (typed, preset) {
         (false, Some(p)) if p.values.iter().any(|(f, _)| *f == flag) => {
             format!(" (from --preset {})", p.name)
@@ -611,6 +615,8 @@ mod tests {
         assert_eq!(p.record.init.top_k, 5);
         assert_eq!(p.record.think, Some(true));
         assert!(err(&[("preset", "nope")]).msg.contains("no such preset"));
+        let p = plan(&args(&[("preset", "original"), ("timeout", "none")]), at()).unwrap();
+        assert_eq!(p.record.timeout, None);
     }
 
     #[test]
