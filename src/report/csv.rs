@@ -12,6 +12,10 @@
 //! - Numbers use a fixed number of decimals (3: microsecond resolution for milliseconds), never
 //!   locale or shortest-round-trip formatting, so the file is byte-identical everywhere.
 //! - Booleans are `true`/`false`, which pandas parses as `bool`.
+//! - Formula injection (OWASP "CSV Injection"): a text cell (test id, name, category, token
+//!   text) whose first character is `=`, `+`, `-`, `@`, tab or CR is written with a leading `'`,
+//!   so a spreadsheet shows it as text instead of running it. Numeric columns are never
+//!   prefixed. The exact text is in the JSON report (and the trace).
 //!
 //! Caveat for pandas users: its default NA parsing turns token texts such as `null` or `NaN`
 //! into NaN; pass `keep_default_na=False` for the `text` column when that matters.
@@ -363,6 +367,34 @@ mod tests {
         assert_eq!(CsvPer::parse("token"), Ok(CsvPer::Token));
         assert_eq!(CsvPer::parse("request"), Ok(CsvPer::Request));
         assert!(CsvPer::parse("row").is_err());
+    }
+
+    /// F19: formulas in suite names and model text reach a spreadsheet as text.
+    #[test]
+    fn formula_cells_are_defused() {
+        let r = RequestRecord {
+            test_id: "=cmd|' /C calc'!A0".into(),
+            name: "@SUM(1+1)".into(),
+            category: "+x".into(),
+            token_dt_us: vec![1000, 1000],
+            token_ids: vec![1, 2],
+            text_len: vec![2, 6],
+            text: b"-1=2+3*4".to_vec(),
+            end_us: 3000,
+            ..Default::default()
+        };
+        let t = super::super::html::testdata::trace(RunHeader::default(), vec![r], Vec::new(), None);
+        let a = Analysis::of(&t);
+        let rows = parse_rfc4180(&render(&a, CsvPer::Request)).unwrap();
+        assert_eq!(rows[1][1], "'=cmd|' /C calc'!A0");
+        assert_eq!(rows[1][2], "'@SUM(1+1)");
+        assert_eq!(rows[1][3], "'+x");
+        let rows = parse_rfc4180(&render(&a, CsvPer::Token)).unwrap();
+        assert_eq!(rows[1][7], "'-1");
+        assert_eq!(rows[2][7], "=2+3*4".replacen('=', "'=", 1));
+        assert_eq!(rows[1][1], "'=cmd|' /C calc'!A0");
+        // Numbers are never prefixed.
+        assert_eq!(rows[1][3], "1.000");
     }
 
     #[test]

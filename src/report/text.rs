@@ -105,9 +105,17 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-/// CSV field (RFC 4180): quoted when it holds a comma, quote or newline.
+/// A CSV text field (RFC 4180): quoted when it holds a comma, quote or newline. A value that
+/// a spreadsheet would run as a formula (first character `=`, `+`, `-`, `@`, tab or CR) gets a
+/// leading `'`, as OWASP recommends against CSV injection: model text and suite names are
+/// untrusted. The exact text stays in the JSON report and the trace.
 pub fn csv_field(s: &str) -> String {
     let s = visible_controls(s);
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -141,6 +149,14 @@ mod tests {
         );
         assert_eq!(visible_controls("a\u{1b}[31mb\n"), "a\\u{001b}[31mb\n");
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        // F19: formula triggers are defused with a leading quote (OWASP).
+        assert_eq!(csv_field("=1+2"), "'=1+2");
+        assert_eq!(csv_field("+cmd"), "'+cmd");
+        assert_eq!(csv_field("-2"), "'-2");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\t=x"), "'\t=x");
+        assert_eq!(csv_field("=HYPERLINK(\"x\",\"y\")"), "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"");
+        assert_eq!(csv_field("a=b"), "a=b");
         assert_eq!(md_inline("a|b\nc"), "a\\|b c");
         // F20: code spans hold text literally; backticks inside lengthen the delimiter.
         assert_eq!(md_code("a&b\\c<d>"), "`a&b\\c<d>`");
