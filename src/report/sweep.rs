@@ -1,6 +1,7 @@
 //! The report of a sweep directory: one row per combination of swept parameters, so the effect
 //! of e.g. `max-context-len` or `cpus-mask` reads off one table.
 use super::json_writer::JsonWriter;
+use super::table::{Cell, Column, Table};
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
 use crate::stats::Summary;
@@ -62,45 +63,55 @@ pub fn load(dir: &Path) -> Result<Sweep, String> {
 pub fn markdown(s: &Sweep) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# Sweep {}\n", md_inline(&s.name));
-    let _ = writeln!(o, "One row per combination of {}. Decode and TTFT are per-request figures over successful requests (see the per-trace reports for definitions).\n", s.axes.join(", "));
-    let mut head = s.axes.clone();
-    head.extend(
-        [
-            "ok/requests",
-            "decode tok/s (mean)",
-            "decode tok/s (token-weighted)",
-            "TTFT ms (median)",
-            "prefill tok/s (mean)",
-            "E2E s (mean)",
-            "peak MB",
-            "trace",
-        ]
-        .map(String::from),
-    );
-    let _ = writeln!(o, "| {} |", head.join(" | "));
-    let _ = writeln!(o, "|{}", "---|".repeat(head.len()));
+    let axes: Vec<String> = s.axes.iter().map(|a| md_inline(a)).collect();
+    let _ = writeln!(o, "One row per combination of {}. Decode and TTFT are per-request figures over successful requests (see the per-trace reports for definitions).\n", axes.join(", "));
+    // Axis names come from index.json: the table model escapes them like any trace text.
+    let mut titles: Vec<&str> = s.axes.iter().map(String::as_str).collect();
+    titles.extend([
+        "ok/requests",
+        "decode tok/s (mean)",
+        "decode tok/s (token-weighted)",
+        "TTFT ms (median)",
+        "prefill tok/s (mean)",
+        "E2E s (mean)",
+        "peak MB",
+        "trace",
+    ]);
+    let mut t = Table::grid(&[]);
+    t.columns = titles
+        .iter()
+        .map(|c| Column {
+            title: c.to_string(),
+            numeric: false,
+        })
+        .collect();
     for r in &s.rows {
-        let mut cells: Vec<String> = r.params.iter().map(|(_, v)| md_inline(v)).collect();
+        let mut cells: Vec<Cell> = r.params.iter().map(|(_, v)| Cell::text(v.clone())).collect();
         match &r.summary {
-            Some(m) => cells.extend([
-                format!("{}/{}", m.ok, m.requests),
-                num(m.decode_tok_s.map(|a| a.mean), 2),
-                num(m.decode_tok_s_token_weighted, 2),
-                num(m.ttft_ms.map(|a| a.median), 1),
-                num(m.prefill_tok_s.map(|a| a.mean), 2),
-                num(m.e2e_ms.map(|a| a.mean / 1e3), 2),
-                num(m.peak_memory_mb, 1),
-            ]),
-            None => cells.extend((0..7).map(|_| "-".to_string())),
+            Some(m) => cells.extend(
+                [
+                    format!("{}/{}", m.ok, m.requests),
+                    num(m.decode_tok_s.map(|a| a.mean), 2),
+                    num(m.decode_tok_s_token_weighted, 2),
+                    num(m.ttft_ms.map(|a| a.median), 1),
+                    num(m.prefill_tok_s.map(|a| a.mean), 2),
+                    num(m.e2e_ms.map(|a| a.mean / 1e3), 2),
+                    num(m.peak_memory_mb, 1),
+                ]
+                .map(Cell::Num),
+            ),
+            None => cells.extend((0..7).map(|_| Cell::num("-"))),
         }
         let note = r
             .error
             .as_ref()
-            .map(|e| format!(" ⚠️ {}", md_inline(e)))
+            .map(|e| format!(" ⚠️ {e}"))
             .unwrap_or_default();
-        cells.push(format!("{}{note}", md_inline(&r.trace)));
-        let _ = writeln!(o, "| {} |", cells.join(" | "));
+        cells.push(Cell::text(format!("{}{note}", r.trace)));
+        t.push(cells);
     }
+    let table = t.markdown();
+    o.push_str(table.strip_suffix('\n').unwrap_or(&table));
     o
 }
 
@@ -148,4 +159,34 @@ pub fn json(s: &Sweep) -> String {
     w.end_array();
     w.end_object();
     w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// F21: axis names from index.json are escaped like any other text in the report.
+    #[test]
+    fn axis_names_are_escaped() {
+        let s = Sweep {
+            name: "sw".into(),
+            axes: vec!["a|b<script>".into(), "`x`".into()],
+            rows: vec![Row {
+                trace: "t|1.rktrace".into(),
+                params: vec![("a|b<script>".into(), "1|2".into()), ("`x`".into(), "y".into())],
+                exit_code: 0,
+                summary: None,
+                error: None,
+            }],
+        };
+        let md = markdown(&s);
+        assert!(!md.contains("<script>"), "{md}");
+        assert!(md.contains("| a\\|b&lt;script&gt; | \\`x\\` | ok/requests |"), "{md}");
+        assert!(md.contains("combination of a\\|b&lt;script&gt;, \\`x\\`."), "{md}");
+        assert!(md.contains("| 1\\|2 | y | - |"), "{md}");
+        // Every row has as many cells as the heading.
+        let cells = |l: &str| l.matches(" | ").count();
+        let lines: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+        assert!(lines.iter().all(|l| cells(l) == cells(lines[0])), "{md}");
+    }
 }
