@@ -29,6 +29,9 @@ pub mod exit {
     pub const CANNOT_EXEC: i32 = 127;
     /// `record`: interrupted by Ctrl-C / SIGTERM; trace finalised with status `interrupted`.
     pub const INTERRUPTED: i32 = 130;
+    /// `report`, `compare`, `suite show`: the reader of stdout went away (e.g. `| head -1`);
+    /// output stops quietly, as a Unix tool ended by SIGPIPE (128 + 13).
+    pub const STDOUT_CLOSED: i32 = 141;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

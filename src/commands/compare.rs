@@ -1,4 +1,5 @@
 //! `rkbench compare BASELINE CANDIDATE`.
+use super::output;
 use crate::analysis::{compare::Comparison, Analysis};
 use crate::cli::CompareArgs;
 use crate::error::{Error, Result};
@@ -9,10 +10,7 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     let read = |p: &std::path::Path| {
         let t = reader::read(p).map_err(|e| Error::input(e.to_string()))?;
         if let Some(d) = &t.damage {
-            eprintln!(
-                "rkbench: warning: {}: {d}; comparing the valid part",
-                p.display()
-            );
+            output::warn(&format!("{}: {d}; comparing the valid part", p.display()));
         }
         Ok::<_, Error>(t)
     };
@@ -28,9 +26,11 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         }
     };
     match &a.out {
-        None => print!("{text}"),
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?,
+        None => Ok(output::exit_code(output::stdout(&text)?)),
+        Some(p) => {
+            std::fs::write(p, text)
+                .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?;
+            Ok(crate::error::exit::OK)
+        }
     }
-    Ok(0)
 }

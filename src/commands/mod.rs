@@ -1,6 +1,7 @@
 //! One function per subcommand: turn parsed arguments into calls on the library modules.
 pub mod compare;
 pub mod info;
+pub(crate) mod output;
 #[cfg(feature = "record")]
 pub(crate) mod record;
 pub mod report;

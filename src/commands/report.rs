@@ -1,10 +1,13 @@
-//! `rkbench report`: read traces, recompute, write each requested format.
+//! `rkbench report`: read traces, analyse each once, write each requested format.
+use super::output::{self, Sent};
+use crate::analysis::Analysis;
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::report::{self, CsvPer, Format, Options};
 use crate::stats::throughput::Slos;
 use crate::trace::reader;
-use std::path::Path;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 
 pub fn run(a: ReportArgs) -> Result<i32> {
     if a.traces.is_empty() {
@@ -42,123 +45,250 @@ pub fn run(a: ReportArgs) -> Result<i32> {
             "several traces or formats need an output directory: pass -o DIR",
         ));
     }
-    if a.jobs <= 1 || a.traces.len() <= 1 {
-        for path in &a.traces {
-            one(path, &formats, options, a.out.as_deref(), several)?;
-        }
-        return Ok(0);
+    if let (true, Some(dir)) = (several, &a.out) {
+        distinct_output_names(&a.traces, dir, &formats)?;
     }
+    let target = Target {
+        formats: &formats,
+        options,
+        out: a.out.as_deref(),
+        several,
+    };
     // Each trace is rendered independently into its own files, so any --jobs gives the same
     // bytes; errors are reported for the first failing trace in command-line order.
-    let jobs = a.jobs.min(a.traces.len());
-    let results: Vec<(usize, Result<()>)> = std::thread::scope(|scope| {
+    let results = each_trace(&a.traces, a.jobs, |path| target.one(path));
+    let mut sent = Sent::Written;
+    for r in results {
+        if r? == Sent::Closed {
+            sent = Sent::Closed;
+        }
+    }
+    Ok(output::exit_code(sent))
+}
+
+/// Where the reports of one command go.
+struct Target<'a> {
+    formats: &'a [Format],
+    options: Options<'a>,
+    out: Option<&'a Path>,
+    several: bool,
+}
+
+/// The stem a trace (or sweep directory) is reported under in `-o DIR`.
+fn stem(path: &Path) -> String {
+    let name = if path.is_dir() {
+        path.file_name()
+    } else {
+        path.file_stem()
+    };
+    name.map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trace".into())
+}
+
+/// Refuse, before writing anything, two inputs whose reports would get the same name in the
+/// output directory (`a/t.rktrace b/t.rktrace -o dir` would otherwise write `dir/t.md` twice,
+/// the second replacing the first).
+fn distinct_output_names(traces: &[PathBuf], dir: &Path, formats: &[Format]) -> Result<()> {
+    let stems: Vec<String> = traces.iter().map(|p| stem(p)).collect();
+    for (i, s) in stems.iter().enumerate() {
+        if let Some(j) = stems[..i].iter().position(|t| t == s) {
+            return Err(Error::usage(format!(
+                "{} and {} would both be reported as {}: report them into separate -o directories (or rename one)",
+                traces[j].display(),
+                traces[i].display(),
+                dir.join(format!("{s}.{}", formats[0].extension())).display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Run `f` on every trace, on up to `jobs` threads, results in input order. A panic in `f` (a
+/// bug) becomes an internal error naming the trace, so no trace's result is silently lost.
+fn each_trace<R: Send>(
+    traces: &[PathBuf],
+    jobs: usize,
+    f: impl Fn(&Path) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
+    let guarded = |p: &Path| {
+        catch_unwind(AssertUnwindSafe(|| f(p))).unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            Err(Error::internal(format!(
+                "reporting {} failed: {what}. This is a bug in rkbench: please report it with the trace",
+                p.display()
+            )))
+        })
+    };
+    let jobs = jobs.clamp(1, traces.len().max(1));
+    if jobs == 1 {
+        // Stop at the first failure, as the parallel path reports it.
+        let mut out = Vec::new();
+        for p in traces {
+            let r = guarded(p);
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                break;
+            }
+        }
+        return out;
+    }
+    let mut results: Vec<(usize, Result<R>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..jobs)
             .map(|j| {
-                let (traces, formats, out) = (&a.traces, &formats, a.out.as_deref());
+                let guarded = &guarded;
                 scope.spawn(move || {
                     (j..traces.len())
                         .step_by(jobs)
-                        .map(|i| (i, one(&traces[i], formats, options, out, several)))
+                        .map(|i| (i, guarded(&traces[i])))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
+        // Workers cannot panic (every call is guarded), so a failed join cannot lose results.
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let mut results = results;
     results.sort_by_key(|(i, _)| *i);
-    for (_, r) in results {
-        r?;
-    }
-    Ok(0)
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
+impl Target<'_> {
+    /// Report one trace (or sweep directory) in every requested format.
+    fn one(&self, path: &Path) -> Result<Sent> {
+        if path.is_dir() {
+            if !self.options.goodput.is_empty() {
+                return Err(Error::usage(format!(
+                    "--goodput applies to trace reports; {} is a sweep directory: report its traces instead",
+                    path.display()
+                )));
+            }
+            let sweep = report::sweep::load(path).map_err(Error::input)?;
+            let mut texts = Vec::new();
+            for &f in self.formats {
+                texts.push(match f {
+                    Format::Markdown => report::sweep::markdown(&sweep),
+                    Format::Json => report::sweep::json(&sweep),
+                    _ => {
+                        return Err(Error::usage(format!(
+                            "a sweep directory ({}) reports as md or json",
+                            path.display()
+                        )))
+                    }
+                });
+            }
+            return self.emit_all(path, self.formats.iter().copied().zip(texts));
+        }
+        let trace = reader::read(path).map_err(|e| Error::input(e.to_string()))?;
+        if let Some(d) = &trace.damage {
+            output::warn(&format!(
+                "{}: {d}; reporting the valid part",
+                path.display()
+            ));
+        }
+        if let Some(name) = self.options.reference_model {
+            let model = crate::reference::match_model(name).unwrap_or(name);
+            let release = trace.header.runtime.version.trim();
+            if crate::reference::lookup(model, release).is_none() {
+                output::note(&format!(
+                    "{}: Rockchip publishes no {model} figures for runtime {:?} (they exist for {}); no reference section",
+                    path.display(),
+                    release,
+                    crate::reference::releases_of(model).join(", ")
+                ));
+            }
+        }
+        let analysis =
+            Analysis::with_options(&trace, &self.options.goodput, self.options.reference_model);
+        let texts = self
+            .formats
+            .iter()
+            .map(|&f| (f, report::render_analysis(&analysis, f, self.options)));
+        self.emit_all(path, texts)
+    }
+
+    fn emit_all(&self, path: &Path, texts: impl Iterator<Item = (Format, String)>) -> Result<Sent> {
+        let stem = stem(path);
+        for (f, text) in texts {
+            if self.emit(&text, &stem, f)? == Sent::Closed {
+                return Ok(Sent::Closed);
+            }
+        }
+        Ok(Sent::Written)
+    }
+
+    /// Send one rendered report where it goes: stdout, the `-o` file, or `DIR/<stem>.<ext>`.
+    fn emit(&self, text: &str, stem: &str, f: Format) -> Result<Sent> {
+        match self.out {
+            None => output::stdout(text),
+            Some(dir) if self.several => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+                write(&dir.join(format!("{stem}.{}", f.extension())), text)
+            }
+            Some(file) => write(file, text),
+        }
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<Sent> {
     std::fs::write(path, text)
+        .map(|()| Sent::Written)
         .map_err(|e| Error::input(format!("cannot write report {}: {e}", path.display())))
 }
 
-/// Report one trace (or sweep directory) in every requested format.
-fn one(
-    path: &Path,
-    formats: &[Format],
-    options: Options<'_>,
-    out: Option<&Path>,
-    several: bool,
-) -> Result<()> {
-    if path.is_dir() {
-        if !options.goodput.is_empty() {
-            return Err(Error::usage(format!(
-                "--goodput applies to trace reports; {} is a sweep directory: report its traces instead",
-                path.display()
-            )));
-        }
-        let sweep = report::sweep::load(path).map_err(Error::input)?;
-        for &f in formats {
-            let text = match f {
-                Format::Markdown => report::sweep::markdown(&sweep),
-                Format::Json => report::sweep::json(&sweep),
-                _ => {
-                    return Err(Error::usage(format!(
-                        "a sweep directory ({}) reports as md or json",
-                        path.display()
-                    )))
-                }
-            };
-            emit(&text, out, several, &sweep.name, f)?;
-        }
-        return Ok(());
-    }
-    let trace = reader::read(path).map_err(|e| Error::input(e.to_string()))?;
-    if let Some(d) = &trace.damage {
-        eprintln!(
-            "rkbench: warning: {}: {d}; reporting the valid part",
-            path.display()
-        );
-    }
-    if let Some(name) = options.reference_model {
-        let model = crate::reference::match_model(name).unwrap_or(name);
-        let release = trace.header.runtime.version.trim();
-        if crate::reference::lookup(model, release).is_none() {
-            eprintln!(
-                "rkbench: note: {}: Rockchip publishes no {model} figures for runtime {:?} (they exist for {}); no reference section",
-                path.display(),
-                release,
-                crate::reference::releases_of(model).join(", ")
-            );
-        }
-    }
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "trace".into());
-    for &f in formats {
-        emit(
-            &report::render_with(&trace, f, options),
-            out,
-            several,
-            &stem,
-            f,
-        )?;
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit;
 
-/// Send one rendered report where it goes: stdout, the `-o` file, or `DIR/<stem>.<ext>`.
-fn emit(text: &str, out: Option<&Path>, several: bool, stem: &str, f: Format) -> Result<()> {
-    match out {
-        None => {
-            print!("{text}");
-            Ok(())
+    #[test]
+    fn a_panicking_worker_is_an_internal_error_naming_its_trace() {
+        let traces: Vec<PathBuf> = ["a.rktrace", "b.rktrace", "c.rktrace", "d.rktrace"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        for jobs in [1, 3] {
+            let r = each_trace(&traces, jobs, |p| {
+                if p.ends_with("c.rktrace") {
+                    panic!("boom");
+                }
+                Ok(p.display().to_string())
+            });
+            let first_err = r.iter().find_map(|r| r.as_ref().err()).unwrap();
+            assert_eq!(first_err.exit_code(), exit::INTERNAL, "jobs {jobs}");
+            assert!(
+                first_err.msg.contains("c.rktrace") && first_err.msg.contains("boom"),
+                "{}",
+                first_err.msg
+            );
+            assert_eq!(r[0].as_deref().unwrap(), "a.rktrace");
+            assert_eq!(r[1].as_deref().unwrap(), "b.rktrace");
         }
-        Some(dir) if several => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
-            write(&dir.join(format!("{stem}.{}", f.extension())), text)
-        }
-        Some(file) => write(file, text),
+    }
+
+    #[test]
+    fn same_stem_twice_is_refused() {
+        let t = |s: &str| PathBuf::from(s);
+        let dir = Path::new("out");
+        let e = distinct_output_names(
+            &[t("a/t.rktrace"), t("b/x.rktrace"), t("b/t.rktrace")],
+            dir,
+            &[Format::Markdown],
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), exit::USAGE);
+        assert!(e.msg.contains("a/t.rktrace and b/t.rktrace"), "{}", e.msg);
+        assert!(e.msg.contains("out/t.md"), "{}", e.msg);
+        assert!(
+            distinct_output_names(&[t("a/t.rktrace"), t("a/u.rktrace")], dir, &[Format::Json])
+                .is_ok()
+        );
     }
 }

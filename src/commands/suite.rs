@@ -20,8 +20,8 @@ pub(crate) fn run(a: SuiteArgs) -> Result<i32> {
             };
             let s = suite::load(spec).map_err(|e| Error::input(e.to_string()))?;
             warn(&s);
-            show(&s);
-            Ok(exit::OK)
+            // A closed stdout (`| head`) ends quietly (exit 141), never a panic.
+            Ok(super::output::exit_code(super::output::stdout(&show(&s))?))
         }
         "check" => {
             if a.suites.is_empty() {
@@ -73,8 +73,12 @@ pub(crate) fn warn(s: &Suite) {
     }
 }
 
-fn show(s: &Suite) {
-    println!(
+/// The text `suite show` prints.
+fn show(s: &Suite) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
         "suite {} ({}), {} tests, sha256 {}",
         s.name,
         s.source,
@@ -82,16 +86,17 @@ fn show(s: &Suite) {
         s.sha256
     );
     if !s.description.is_empty() {
-        println!("{}", s.description);
+        let _ = writeln!(o, "{}", s.description);
     }
     if s.warmup > 0 {
-        println!(
+        let _ = writeln!(
+            o,
             "warm-up: {} requests before the measured ones (--warmup overrides)",
             s.warmup
         );
     }
     if s.source == "built-in:rockchip" {
-        println!("\n{}", crate::reference::METHOD_TEXT);
+        let _ = writeln!(o, "\n{}", crate::reference::METHOD_TEXT);
     }
     for t in &s.tests {
         let mut opts = Vec::new();
@@ -110,7 +115,8 @@ fn show(s: &Suite) {
         if t.system.is_some() {
             opts.push("system message".to_string());
         }
-        println!(
+        let _ = writeln!(
+            o,
             "\n{} — {} [{}] ({}{}{})",
             t.id,
             t.name,
@@ -120,11 +126,12 @@ fn show(s: &Suite) {
             opts.join(", ")
         );
         if let Some(n) = t.input_tokens {
-            println!("  {}", crate::token_input::describe(n));
+            let _ = writeln!(o, "  {}", crate::token_input::describe(n));
             continue;
         }
         let preview: String = t.prompt.chars().take(200).collect();
-        println!(
+        let _ = writeln!(
+            o,
             "  {}{}",
             preview.replace('\n', " "),
             if t.prompt.chars().count() > 200 {
@@ -134,4 +141,5 @@ fn show(s: &Suite) {
             }
         );
     }
+    o
 }

@@ -383,7 +383,8 @@ mod tests {
             end_us: 3000,
             ..Default::default()
         };
-        let t = super::super::html::testdata::trace(RunHeader::default(), vec![r], Vec::new(), None);
+        let t =
+            super::super::html::testdata::trace(RunHeader::default(), vec![r], Vec::new(), None);
         let a = Analysis::of(&t);
         let rows = parse_rfc4180(&render(&a, CsvPer::Request)).unwrap();
         assert_eq!(rows[1][1], "'=cmd|' /C calc'!A0");

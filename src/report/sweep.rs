@@ -86,7 +86,11 @@ pub fn markdown(s: &Sweep) -> String {
         })
         .collect();
     for r in &s.rows {
-        let mut cells: Vec<Cell> = r.params.iter().map(|(_, v)| Cell::text(v.clone())).collect();
+        let mut cells: Vec<Cell> = r
+            .params
+            .iter()
+            .map(|(_, v)| Cell::text(v.clone()))
+            .collect();
         match &r.summary {
             Some(m) => cells.extend(
                 [
@@ -173,7 +177,10 @@ mod tests {
             axes: vec!["a|b<script>".into(), "`x`".into()],
             rows: vec![Row {
                 trace: "t|1.rktrace".into(),
-                params: vec![("a|b<script>".into(), "1|2".into()), ("`x`".into(), "y".into())],
+                params: vec![
+                    ("a|b<script>".into(), "1|2".into()),
+                    ("`x`".into(), "y".into()),
+                ],
                 exit_code: 0,
                 summary: None,
                 error: None,
@@ -181,8 +188,14 @@ mod tests {
         };
         let md = markdown(&s);
         assert!(!md.contains("<script>"), "{md}");
-        assert!(md.contains("| a\\|b&lt;script&gt; | \\`x\\` | ok/requests |"), "{md}");
-        assert!(md.contains("combination of a\\|b&lt;script&gt;, \\`x\\`."), "{md}");
+        assert!(
+            md.contains("| a\\|b&lt;script&gt; | \\`x\\` | ok/requests |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("combination of a\\|b&lt;script&gt;, \\`x\\`."),
+            "{md}"
+        );
         assert!(md.contains("| 1\\|2 | y | - |"), "{md}");
         // Every row has as many cells as the heading.
         let cells = |l: &str| l.matches(" | ").count();

@@ -155,7 +155,10 @@ mod tests {
         assert_eq!(csv_field("-2"), "'-2");
         assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_field("\t=x"), "'\t=x");
-        assert_eq!(csv_field("=HYPERLINK(\"x\",\"y\")"), "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
+        );
         assert_eq!(csv_field("a=b"), "a=b");
         assert_eq!(md_inline("a|b\nc"), "a\\|b c");
         // F20: code spans hold text literally; backticks inside lengthen the delimiter.
