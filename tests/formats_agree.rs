@@ -1,0 +1,215 @@
+//! Every committed trace, rendered in all four formats, states the same facts: verdict and its
+//! reasons, warnings, observations, run parameters and the summary figures. The JSON report is
+//! the reference; the other formats must show each of its facts (escaped for their markup).
+mod common;
+use common::*;
+use rkbench::report::text::{html_escape, md_inline};
+use rkbench::report::{render, Format};
+use serde_json::Value;
+
+fn traces() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(root().join("traces"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rktrace"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The lines of one Markdown section (`## … title` up to the next `## `).
+fn md_section<'a>(md: &'a str, title: &str) -> Vec<&'a str> {
+    let mut lines = md
+        .lines()
+        .skip_while(|l| !(l.starts_with("## ") && l.ends_with(title)));
+    assert!(lines.next().is_some(), "no section {title}");
+    lines.take_while(|l| !l.starts_with("## ")).collect()
+}
+
+fn csv_rows(csv: &str) -> Vec<Vec<String>> {
+    // The committed traces' CSV has no quoted fields with line breaks in the request table.
+    csv.split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn every_format_states_the_same_facts() {
+    let traces = traces();
+    assert!(traces.len() >= 3);
+    for path in traces {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let trace = rkbench::trace::reader::read(&path).unwrap();
+        let j: Value = serde_json::from_str(&render(&trace, Format::Json)).unwrap();
+        let md = render(&trace, Format::Markdown);
+        let html = render(&trace, Format::Html);
+        let csv = render(&trace, Format::Csv);
+
+        // Verdict and every reason.
+        let valid = j["verdict"]["result"] == "VALID";
+        assert_eq!(md.contains("**Verdict: ✅ VALID**"), valid, "{name}");
+        assert_eq!(md.contains("**Verdict: ❌ INVALID**"), !valid, "{name}");
+        assert_eq!(
+            html.contains("<span class=\"ok\">VALID</span>"),
+            valid,
+            "{name}"
+        );
+        for r in j["verdict"]["reasons"].as_array().unwrap() {
+            let r = r.as_str().unwrap();
+            assert!(
+                md.contains(&format!("\n- {}\n", md_inline(r))),
+                "{name}: md lacks reason {r}"
+            );
+            assert!(
+                html.contains(&format!("<li>{}</li>", html_escape(r))),
+                "{name}: html lacks reason {r}"
+            );
+        }
+
+        // Warnings: code, message and fix.
+        let warnings = j["warnings"].as_array().unwrap();
+        for w in warnings {
+            let (code, msg, fix) = (
+                w["code"].as_str().unwrap(),
+                w["message"].as_str().unwrap(),
+                w["fix"].as_str().unwrap(),
+            );
+            assert!(
+                md.contains(&format!("**{code}**: {}", md_inline(msg))),
+                "{name}: md {code}"
+            );
+            assert!(md.contains(&md_inline(fix)), "{name}: md fix {code}");
+            assert!(
+                html.contains(&format!("<strong>{code}</strong>")),
+                "{name}: html {code}"
+            );
+            assert!(
+                html.contains(&html_escape(msg)) && html.contains(&html_escape(fix)),
+                "{name}: html {code}"
+            );
+        }
+        assert_eq!(
+            md.contains("## ⚠️ Warnings"),
+            !warnings.is_empty(),
+            "{name}"
+        );
+
+        // Observations: the same statements, in the same order.
+        let obs: Vec<&str> = j["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["text"].as_str().unwrap())
+            .collect();
+        assert!(!obs.is_empty(), "{name}");
+        let md_obs: Vec<&str> = md_section(&md, "Observations")
+            .into_iter()
+            .filter_map(|l| l.strip_prefix("- "))
+            .collect();
+        assert_eq!(md_obs, obs, "{name}: md observations");
+        let html_obs = html
+            .split("<section id=\"observations\">")
+            .nth(1)
+            .unwrap()
+            .split("</section>")
+            .next()
+            .unwrap();
+        for o in &obs {
+            assert!(
+                html_obs.contains(&format!("<li>{}</li>", html_escape(o))),
+                "{name}: html {o}"
+            );
+        }
+
+        // Every run parameter, in both tables.
+        for p in j["parameters"].as_array().unwrap() {
+            let (n, unit) = (p["name"].as_str().unwrap(), p["unit"].as_str().unwrap());
+            let v = match &p["value"] {
+                Value::String(s) => s.clone(),
+                Value::Number(x) if p["name"] == "top_p" || x.is_f64() => {
+                    format!("{:.3}", x.as_f64().unwrap())
+                }
+                v => v.to_string(),
+            };
+            let shown = if unit.is_empty() || p["section"].as_str().unwrap().starts_with("board") {
+                v
+            } else {
+                format!("{v} {unit}")
+            };
+            let in_md = md.contains(&format!("| {} | {}", md_inline(n), md_inline(&shown)))
+                || md.contains(&format!("| {} | `{shown}`", md_inline(n)));
+            assert!(in_md, "{name}: md parameter {n} = {shown}");
+            assert!(
+                html.contains(&html_escape(&shown)),
+                "{name}: html parameter {n} = {shown}"
+            );
+        }
+
+        // Summary figures.
+        let s = &j["summary"];
+        let requests = format!(
+            "{} ({} ok, {} partial, {} failed",
+            s["requests"], s["ok"], s["partial"], s["failed"]
+        );
+        assert!(md.contains(&format!("| Requests | {requests}")), "{name}");
+        assert!(
+            html.contains(&format!("<tr><th>Requests</th><td>{requests}")),
+            "{name}"
+        );
+        let decode = s["decode_tok_s"]["mean"].as_f64();
+        let decode2 = decode.map_or("-".into(), |d| format!("{d:.2}"));
+        let row = format!("Decode rate, mean of successful requests | {decode2} tok/s |");
+        assert!(md.contains(&row), "{name}: {row}");
+        assert!(html.contains(&format!("<tr><th>Decode rate, mean of successful requests</th><td>{decode2} tok/s</td></tr>")), "{name}");
+        let ttft = s["ttft_ms"]["median"]
+            .as_f64()
+            .map_or("-".into(), |t| format!("{t:.1}"));
+        assert!(
+            md.contains(&format!("| TTFT, median | {ttft} ms |")),
+            "{name}"
+        );
+        assert!(html.contains(&format!("<td>{ttft} ms</td>")), "{name}");
+
+        // CSV: one row per request, and the same totals and means.
+        let rows = csv_rows(&csv);
+        let col = |c: &str| rows[0].iter().position(|h| h == c).unwrap();
+        let reqs = j["requests"].as_array().unwrap();
+        assert_eq!(rows.len() - 1, reqs.len(), "{name}");
+        let measured: Vec<&Vec<String>> = rows[1..]
+            .iter()
+            .filter(|r| r[col("warmup")] == "false")
+            .collect();
+        assert_eq!(
+            measured.len() as u64,
+            s["requests"].as_u64().unwrap(),
+            "{name}"
+        );
+        let ok: Vec<&&Vec<String>> = measured
+            .iter()
+            .filter(|r| r[col("status")] == "ok")
+            .collect();
+        assert_eq!(ok.len() as u64, s["ok"].as_u64().unwrap(), "{name}");
+        let out: u64 = measured
+            .iter()
+            .map(|r| r[col("output_tokens")].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(out, s["output_tokens"].as_u64().unwrap(), "{name}");
+        let d: Vec<f64> = ok
+            .iter()
+            .filter_map(|r| r[col("decode_tok_s")].parse::<f64>().ok())
+            .collect();
+        if let Some(mean) = decode {
+            let csv_mean = d.iter().sum::<f64>() / d.len() as f64;
+            // CSV rounds each request to 3 decimals.
+            assert!(
+                (csv_mean - mean).abs() < 1e-3,
+                "{name}: csv {csv_mean} vs json {mean}"
+            );
+        }
+        for (r, jr) in rows[1..].iter().zip(reqs) {
+            assert_eq!(r[col("id")], jr["id"].as_str().unwrap(), "{name}");
+            assert_eq!(r[col("status")], jr["status"].as_str().unwrap(), "{name}");
+        }
+    }
+}
