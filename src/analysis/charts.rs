@@ -8,23 +8,23 @@ use crate::trace::{Status, Trace};
 
 /// Tokens per sliding window of the decode-rate-over-time chart: long enough to smooth callback
 /// jitter, short enough to show a slowdown within a request.
-pub const RATE_WINDOW: usize = 8;
+pub(crate) const RATE_WINDOW: usize = 8;
 
 /// Unit of a cumulative CPU-time counter in the trace (`proc.cpu`: utime + stime).
-pub const TICKS: &str = "ticks";
+pub(crate) const TICKS: &str = "ticks";
 /// What a ticks counter is charted as: its rate, which is what a reader wants to see.
-pub const CPU_UNIT: &str = "% of one CPU";
+pub(crate) const CPU_UNIT: &str = "% of one CPU";
 
 /// One named line: `(x, y)` points; a non-finite `y` is a gap.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Curve {
+pub(crate) struct Curve {
     pub name: String,
     pub points: Vec<(f64, f64)>,
 }
 
 /// One measured request's point on the TTFT-vs-input chart.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TtftPoint {
+pub(crate) struct TtftPoint {
     pub index: u32,
     pub id: String,
     pub status: Status,
@@ -35,14 +35,14 @@ pub struct TtftPoint {
 /// One telemetry series over the run: x in seconds since the run's clock origin, y in `unit`
 /// (the trace's unit, except CPU ticks, which become [`CPU_UNIT`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TelemetryCurve {
+pub(crate) struct TelemetryCurve {
     pub key: String,
     pub unit: String,
     pub points: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Charts {
+pub(crate) struct Charts {
     /// Decode rate over time, one curve per measured request with ≥ 2 tokens.
     pub decode_rate: Vec<Curve>,
     /// Every ITL of every measured request (ms), ascending.
@@ -57,7 +57,7 @@ pub struct Charts {
 }
 
 impl Charts {
-    pub fn of(trace: &Trace, s: &Summary, tl: &Timeline) -> Charts {
+    pub(crate) fn of(trace: &Trace, s: &Summary, tl: &Timeline) -> Charts {
         let itl_pooled_ms = sorted(trace.requests.iter().filter(|r| !r.warmup).flat_map(itl_ms));
         let itl_clip_ms = itl_pooled_ms.last().and_then(|&max| {
             let p99 = percentile(&itl_pooled_ms, 99.0);
@@ -149,7 +149,7 @@ fn telemetry(tl: &Timeline) -> Vec<TelemetryCurve> {
 
 /// A cumulative tick counter as CPU utilisation between consecutive readable samples (the
 /// counter itself only ever rises, which says nothing at a glance).
-pub fn ticks_to_percent(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+pub(crate) fn ticks_to_percent(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut out = Vec::with_capacity(points.len());
     let mut prev: Option<(f64, f64)> = None;
     for &(t, v) in points {

@@ -9,7 +9,7 @@ use crate::trace::Status;
 
 /// One compared figure.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
+pub(crate) struct Row {
     pub metric: &'static str,
     pub unit: &'static str,
     /// Whether a larger value is better (rates) or worse (latencies); `None`: neither.
@@ -20,7 +20,7 @@ pub struct Row {
 
 impl Row {
     /// (ratio candidate/baseline, its standard deviation).
-    pub fn ratio(&self) -> Option<(f64, f64)> {
+    pub(crate) fn ratio(&self) -> Option<(f64, f64)> {
         let (b, c) = (self.base?, self.cand?);
         if b.mean == 0.0 || c.mean == 0.0 {
             return None;
@@ -31,7 +31,7 @@ impl Row {
     }
 
     /// "better", "worse", "higher", "lower" or "within noise" (the 1σ interval of r contains 1).
-    pub fn verdict(&self) -> &'static str {
+    pub(crate) fn verdict(&self) -> &'static str {
         match self.ratio() {
             None => "-",
             Some((r, s)) if (r - 1.0).abs() <= s => "within noise",
@@ -47,7 +47,7 @@ impl Row {
 
 /// Decode rate of one test id in both runs (over its successful, measured repetitions).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TestRow {
+pub(crate) struct TestRow {
     pub id: String,
     pub base: Option<Aggregate>,
     pub cand: Option<Aggregate>,
@@ -55,7 +55,7 @@ pub struct TestRow {
 
 impl TestRow {
     /// Candidate mean / baseline mean.
-    pub fn ratio(&self) -> Option<f64> {
+    pub(crate) fn ratio(&self) -> Option<f64> {
         match (self.base, self.cand) {
             (Some(b), Some(c)) if b.mean > 0.0 => Some(c.mean / b.mean),
             _ => None,
@@ -65,7 +65,7 @@ impl TestRow {
 
 /// Everything `rkbench compare` shows.
 #[derive(Debug, Clone)]
-pub struct Comparison<'t> {
+pub(crate) struct Comparison<'t> {
     pub base: Analysis<'t>,
     pub cand: Analysis<'t>,
     /// Every compared run parameter whose value differs.
@@ -77,7 +77,7 @@ pub struct Comparison<'t> {
 }
 
 impl<'t> Comparison<'t> {
-    pub fn of(base: Analysis<'t>, cand: Analysis<'t>) -> Comparison<'t> {
+    pub(crate) fn of(base: Analysis<'t>, cand: Analysis<'t>) -> Comparison<'t> {
         Comparison {
             differences: params::diff(&base.params, &cand.params),
             rows: rows(&base.summary, &cand.summary),

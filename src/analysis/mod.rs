@@ -16,14 +16,14 @@
 //!    grows columns.
 //! 3. The cross-format test (`tests/formats_agree.rs`) then checks the new facts appear alike
 //!    in every format; extend it with the section's figures.
-pub mod charts;
-pub mod compare;
-pub mod observations;
-pub mod original;
-pub mod params;
+pub(crate) mod charts;
+pub(crate) mod compare;
+pub(crate) mod observations;
+pub(crate) mod original;
+pub(crate) mod params;
 
-pub use observations::{Observation, Span};
-pub use params::{Param, ParamValue, Section};
+pub(crate) use observations::{Observation, Span};
+pub(crate) use params::{Param, ParamValue, Section};
 
 use crate::stats::original::{Hardware, OriginalSummary};
 use crate::stats::peers::{self, PeerMetric};
@@ -38,7 +38,7 @@ use crate::trace::{RequestRecord, Trace};
 
 /// Everything the reports of one trace show, computed once from its records.
 #[derive(Debug, Clone)]
-pub struct Analysis<'t> {
+pub(crate) struct Analysis<'t> {
     /// The records themselves: prompts, responses and token times are shown as recorded.
     pub trace: &'t Trace,
     /// The trace's file name without directories (reports must not depend on where a file lives).
@@ -79,18 +79,18 @@ pub struct Analysis<'t> {
 
 impl<'t> Analysis<'t> {
     /// Analyse a trace. Pure: the same trace always gives the same analysis.
-    pub fn of(trace: &'t Trace) -> Analysis<'t> {
+    pub(crate) fn of(trace: &'t Trace) -> Analysis<'t> {
         Self::with_goodput(trace, &Slos::default())
     }
 
     /// As [`Analysis::of`], with vLLM-style goodput against `slos` (`report --goodput`).
-    pub fn with_goodput(trace: &'t Trace, slos: &Slos) -> Analysis<'t> {
+    pub(crate) fn with_goodput(trace: &'t Trace, slos: &Slos) -> Analysis<'t> {
         Self::with_options(trace, slos, None)
     }
 
     /// As [`Analysis::with_goodput`], also comparing with the published figures of
     /// `reference_model` (`--reference-model`) instead of the model the file name names.
-    pub fn with_options(
+    pub(crate) fn with_options(
         trace: &'t Trace,
         slos: &Slos,
         reference_model: Option<&str>,
@@ -144,7 +144,7 @@ impl<'t> Analysis<'t> {
     }
 
     /// The exact token input request `index` was fed (`None`: a text prompt).
-    pub fn exact_input_tokens(&self, index: u32) -> Option<u32> {
+    pub(crate) fn exact_input_tokens(&self, index: u32) -> Option<u32> {
         self.trace
             .input_of(index)
             .filter(|i| i.is_exact_tokens())
@@ -152,7 +152,7 @@ impl<'t> Analysis<'t> {
     }
 
     /// Each request's record with its metrics (and board state, when there is telemetry).
-    pub fn requests(
+    pub(crate) fn requests(
         &self,
     ) -> impl Iterator<Item = (&RequestRecord, &RequestMetrics, Option<&RequestTelemetry>)> {
         let tele = self.request_telemetry.as_deref();
@@ -165,7 +165,7 @@ impl<'t> Analysis<'t> {
     }
 
     /// Measured requests whose runtime token count differs from the callbacks.
-    pub fn token_count_mismatches(&self) -> usize {
+    pub(crate) fn token_count_mismatches(&self) -> usize {
         self.summary
             .metrics
             .iter()
@@ -174,7 +174,7 @@ impl<'t> Analysis<'t> {
     }
 
     /// Successful share of the measured requests, in %.
-    pub fn success_rate_pct(&self) -> f64 {
+    pub(crate) fn success_rate_pct(&self) -> f64 {
         let s = &self.summary;
         if s.requests > 0 {
             100.0 * s.ok as f64 / s.requests as f64
@@ -184,12 +184,12 @@ impl<'t> Analysis<'t> {
     }
 
     /// Every measured request completed.
-    pub fn all_ok(&self) -> bool {
+    pub(crate) fn all_ok(&self) -> bool {
         self.summary.ok == self.summary.requests && self.summary.requests > 0
     }
 
     /// The model's file name, or `model` when none was recorded.
-    pub fn model_name(&self) -> &str {
+    pub(crate) fn model_name(&self) -> &str {
         let f = &self.trace.header.model.file_name;
         if f.is_empty() {
             "model"
@@ -201,7 +201,7 @@ impl<'t> Analysis<'t> {
 
 /// Fixed-point number, or `-` when absent or not finite. Never locale-dependent. (Here because
 /// observations state figures in their sentences; renderers use it through `report::text`.)
-pub fn num(x: Option<f64>, decimals: usize) -> String {
+pub(crate) fn num(x: Option<f64>, decimals: usize) -> String {
     match x {
         Some(v) if v.is_finite() => format!("{:.*}", decimals, v),
         _ => "-".to_string(),
@@ -209,7 +209,7 @@ pub fn num(x: Option<f64>, decimals: usize) -> String {
 }
 
 /// The file name of a path without directories.
-pub fn file_name(path: &str) -> String {
+pub(crate) fn file_name(path: &str) -> String {
     std::path::Path::new(path)
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())

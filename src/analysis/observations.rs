@@ -7,7 +7,7 @@ use crate::trace::Status;
 
 /// A piece of an observation's sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Span {
+pub(crate) enum Span {
     /// Written by rkbench (safe in every format except where a format escapes everything).
     Text(String),
     /// Taken from the trace (a test id): escape it for the output format.
@@ -16,7 +16,7 @@ pub enum Span {
 
 /// One observation: a stable code and its sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observation {
+pub(crate) struct Observation {
     /// Stable identifier (`fastest-decode`, `slowest-decode`, `longest-output`,
     /// `not-completed`, `context-slope`, `stalls`, `cold-first-request`).
     pub code: &'static str,
@@ -25,7 +25,7 @@ pub struct Observation {
 
 impl Observation {
     /// The sentence as plain text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.spans
             .iter()
             .map(|s| match s {
@@ -35,7 +35,7 @@ impl Observation {
     }
 
     /// The sentence with every trace-supplied part passed through `escape`.
-    pub fn render(&self, escape: impl Fn(&str) -> String) -> String {
+    pub(crate) fn render(&self, escape: impl Fn(&str) -> String) -> String {
         self.spans
             .iter()
             .map(|s| match s {
@@ -55,7 +55,7 @@ fn name(s: &str) -> Span {
 }
 
 /// The observations for a run, in a fixed order.
-pub fn of(s: &Summary) -> Vec<Observation> {
+pub(crate) fn of(s: &Summary) -> Vec<Observation> {
     let mut v = Vec::new();
     let measured: Vec<&RequestMetrics> = s.metrics.iter().filter(|m| !m.warmup).collect();
     let by_decode = |a: &&&RequestMetrics, b: &&&RequestMetrics| {

@@ -5,7 +5,7 @@ use crate::trace::{vocab, InputOptions, PresetUsed, RunHeader, TemplateSent};
 
 /// What a parameter belongs to (reports group by it; JSON `run.params` holds the runtime ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(crate) enum Section {
     /// What ran: model, runtime library, suite, rkbench build.
     Identity,
     /// Passed to the runtime (`RKLLMParam`, `RKLLMInferParam`) or enforced by rkbench per request.
@@ -21,7 +21,7 @@ pub enum Section {
 
 impl Section {
     /// Stable name (JSON `parameters[].section`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Section::Identity => "identity",
             Section::Runtime => "runtime",
@@ -32,7 +32,7 @@ impl Section {
     }
 
     /// Whether `compare` lists a difference in it.
-    pub fn compared(self) -> bool {
+    pub(crate) fn compared(self) -> bool {
         !matches!(self, Section::Invocation | Section::BoardState)
     }
 }
@@ -44,7 +44,7 @@ fn volatile(key: &str) -> bool {
 
 /// A parameter's value, typed so JSON can write numbers as numbers.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ParamValue {
+pub(crate) enum ParamValue {
     Int(i64),
     /// A float shown with this many decimals.
     Num(f64, usize),
@@ -56,7 +56,7 @@ pub enum ParamValue {
 
 impl ParamValue {
     /// The value as reports show it (also what `compare` compares).
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         match self {
             ParamValue::Int(v) => v.to_string(),
             ParamValue::Num(v, d) => format!("{v:.d$}"),
@@ -69,7 +69,7 @@ impl ParamValue {
 
 /// One run parameter.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Param {
+pub(crate) struct Param {
     /// Stable name (the `RKLLMParam` field name where there is one; a board fact's key).
     pub name: String,
     pub value: ParamValue,
@@ -82,7 +82,7 @@ pub struct Param {
 
 impl Param {
     /// The value with its unit, as a table cell shows it.
-    pub fn value_with_unit(&self) -> String {
+    pub(crate) fn value_with_unit(&self) -> String {
         if self.unit.is_empty() {
             self.value.display()
         } else {
@@ -131,7 +131,7 @@ fn server_view(v: &mut Vec<Param>) {
 /// The parameter table of a run, in display order. Runtime parameters keep the order of
 /// JSON `run.params` (schema v1). `templates` and `preset` are the plan's extra records
 /// (format 1.1, kinds 12–13): the chat templates rkbench set and the `--preset` used.
-pub fn of(h: &RunHeader, templates: &[TemplateSent], preset: Option<&PresetUsed>) -> Vec<Param> {
+pub(crate) fn of(h: &RunHeader, templates: &[TemplateSent], preset: Option<&PresetUsed>) -> Vec<Param> {
     use ParamValue::*;
     use Section::*;
     let p = &h.params;
@@ -500,7 +500,7 @@ pub fn with_input_options(mut v: Vec<Param>, o: Option<&InputOptions>) -> Vec<Pa
 
 /// One parameter that differs between two runs (`None`: the run does not have it).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParamDiff {
+pub(crate) struct ParamDiff {
     pub name: String,
     pub base: Option<String>,
     pub cand: Option<String>,
@@ -508,7 +508,7 @@ pub struct ParamDiff {
 
 /// Every compared parameter whose shown value differs, in the baseline's order, then the
 /// candidate's extra ones.
-pub fn diff(base: &[Param], cand: &[Param]) -> Vec<ParamDiff> {
+pub(crate) fn diff(base: &[Param], cand: &[Param]) -> Vec<ParamDiff> {
     let compared = |p: &&Param| p.section.compared();
     let find = |list: &[Param], name: &str| {
         list.iter()

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::report::compare;
 use crate::trace::reader;
 
-pub fn run(a: CompareArgs) -> Result<i32> {
+pub(crate) fn run(a: CompareArgs) -> Result<i32> {
     let read = |p: &std::path::Path| {
         let t = reader::read(p).map_err(|e| Error::input(e.to_string()))?;
         if let Some(d) = &t.damage {

@@ -9,7 +9,7 @@ use crate::trace::reader;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-pub fn run(a: ReportArgs) -> Result<i32> {
+pub(crate) fn run(a: ReportArgs) -> Result<i32> {
     if a.traces.is_empty() {
         return Err(Error::usage(
             "report needs at least one trace file: rkbench report run.rktrace",

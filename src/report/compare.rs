@@ -8,7 +8,7 @@ use crate::analysis::Analysis;
 use crate::stats::Aggregate;
 use std::fmt::Write;
 
-pub fn markdown(cmp: &Comparison) -> String {
+pub(crate) fn markdown(cmp: &Comparison) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# rkbench compare\n");
     let _ = writeln!(o, "Baseline {} vs candidate {}. Ratio = candidate / baseline with ±1σ propagated from both runs' sample standard deviations (as hyperfine does); \"within noise\" means the ±1σ interval contains 1.\n", md_code(&cmp.base.file_name), md_code(&cmp.cand.file_name));
@@ -148,7 +148,7 @@ fn run_json(w: &mut JsonWriter, a: &Analysis) {
     w.end_object();
 }
 
-pub fn json(cmp: &Comparison) -> String {
+pub(crate) fn json(cmp: &Comparison) -> String {
     let mut w = JsonWriter::new();
     w.begin_object();
     w.field_int("schema_version", super::json::SCHEMA_VERSION);

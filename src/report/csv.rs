@@ -54,7 +54,7 @@ impl CsvPer {
 }
 
 /// Columns of `--per request`.
-pub const REQUEST_COLUMNS: [&str; 24] = [
+pub(crate) const REQUEST_COLUMNS: [&str; 24] = [
     "index",
     "id",
     "name",
@@ -83,7 +83,7 @@ pub const REQUEST_COLUMNS: [&str; 24] = [
 
 /// Columns of `--per token`. `t_ms` is since the request's t0; `itl_ms` is empty for the first
 /// token (its delay is TTFT, not an inter-token latency).
-pub const TOKEN_COLUMNS: [&str; 8] = [
+pub(crate) const TOKEN_COLUMNS: [&str; 8] = [
     "request_index",
     "test_id",
     "token_index",
@@ -95,7 +95,7 @@ pub const TOKEN_COLUMNS: [&str; 8] = [
 ];
 
 /// Render the trace as CSV.
-pub fn render(a: &Analysis, per: CsvPer) -> String {
+pub(crate) fn render(a: &Analysis, per: CsvPer) -> String {
     match per {
         CsvPer::Request => per_request(&a.summary.metrics),
         CsvPer::Token => per_token(&a.trace.requests),
@@ -152,10 +152,10 @@ fn request_fields(m: &RequestMetrics) -> Vec<String> {
         f(m.itl.map(|t| t.p99)),
         f(m.itl.map(|t| t.max)),
         m.stalls.to_string(),
-        f(rt.map(|p| p.prefill_time_ms)),
-        f(rt.map(|p| p.generate_time_ms)),
+        f(rt.map(|p| p.prefill_ms())),
+        f(rt.map(|p| p.generate_ms())),
         i(rt.map(|p| p.generate_tokens)),
-        f(rt.map(|p| p.memory_usage_mb)),
+        f(rt.map(|p| p.memory_mb())),
         i(m.think.map(|t| t.think_tokens)),
         i(m.think.map(|t| t.answer_tokens)),
     ]

@@ -52,7 +52,7 @@ footer{color:#777;font-size:12px;margin-top:32px}
 ";
 
 /// Render the report.
-pub fn render(a: &Analysis) -> String {
+pub(crate) fn render(a: &Analysis) -> String {
     let model = a.model_name();
     let mut o = String::with_capacity(64 * 1024);
     let _ = write!(
@@ -280,7 +280,7 @@ fn telemetry_title(unit: &str) -> String {
 /// display unit (frequencies, temperatures and loads do not share a scale), with the spans of
 /// the requests shaded behind. Unread samples break the line. Returns an empty string when the
 /// trace has no telemetry.
-pub fn telemetry_charts(trace: &Trace, charts: &Charts) -> String {
+pub(crate) fn telemetry_charts(trace: &Trace, charts: &Charts) -> String {
     // unit → key → points. BTreeMaps keep the output order independent of hashing.
     let mut by_unit: BTreeMap<String, SeriesByKey> = BTreeMap::new();
     for c in &charts.telemetry {
@@ -481,12 +481,12 @@ fn detail_items(m: &RequestMetrics) -> Vec<String> {
     if let Some(p) = m.runtime {
         v.push(format!(
             "<strong>Runtime perf:</strong> prefill {} ms for {} tokens, generate {} ms for {} tokens ({} tok/s), memory {} MB{}",
-            num(Some(p.prefill_time_ms), 1),
+            num(Some(p.prefill_ms()), 1),
             p.prefill_tokens,
-            num(Some(p.generate_time_ms), 1),
+            num(Some(p.generate_ms()), 1),
             p.generate_tokens,
             num(p.decode_tok_s(), 2),
-            num(Some(p.memory_usage_mb), 1),
+            num(Some(p.memory_mb()), 1),
             if m.token_count_mismatch {
                 " <span class=\"status-partial\">(token count differs from callbacks)</span>"
             } else {
@@ -576,7 +576,7 @@ pub(crate) mod testdata {
         TelemetryBatch, Trace,
     };
 
-    pub fn trace(
+    pub(crate) fn trace(
         header: RunHeader,
         requests: Vec<RequestRecord>,
         telemetry: Vec<TelemetryBatch>,

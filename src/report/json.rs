@@ -111,7 +111,7 @@ fn prefill_scaling(w: &mut JsonWriter, s: &PrefillScaling) {
 }
 
 /// Bumped whenever a field changes meaning or is removed (additions keep it).
-pub const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 fn aggregate(w: &mut JsonWriter, key: &str, a: Option<Aggregate>, d: usize) {
     w.key(key);
@@ -138,7 +138,7 @@ fn aggregate(w: &mut JsonWriter, key: &str, a: Option<Aggregate>, d: usize) {
     }
 }
 
-pub fn render(a: &Analysis) -> String {
+pub(crate) fn render(a: &Analysis) -> String {
     let (trace, s) = (a.trace, &a.summary);
     let h = &trace.header;
     let mut w = JsonWriter::new();
@@ -576,11 +576,11 @@ fn request(
     match m.runtime {
         Some(p) => {
             w.begin_object();
-            w.field_num("prefill_time_ms", Some(p.prefill_time_ms), 3);
-            w.field_int("prefill_tokens", p.prefill_tokens);
-            w.field_num("generate_time_ms", Some(p.generate_time_ms), 3);
-            w.field_int("generate_tokens", p.generate_tokens);
-            w.field_num("memory_usage_mb", Some(p.memory_usage_mb), 1);
+            w.field_num("prefill_time_ms", Some(p.prefill_ms()), 3);
+            w.field_int("prefill_tokens", i64::from(p.prefill_tokens));
+            w.field_num("generate_time_ms", Some(p.generate_ms()), 3);
+            w.field_int("generate_tokens", i64::from(p.generate_tokens));
+            w.field_num("memory_usage_mb", Some(p.memory_mb()), 1);
             w.field_num("prefill_tok_s", p.prefill_tok_s(), 3);
             w.field_num("decode_tok_s", p.decode_tok_s(), 3);
             w.end_object();

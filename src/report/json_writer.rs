@@ -2,7 +2,7 @@
 //! indentation, numbers in fixed precision (no shortest-round-trip surprises across builds).
 use std::fmt::Write;
 
-pub struct JsonWriter {
+pub(crate) struct JsonWriter {
     out: String,
     /// Per open container: whether it already has an element.
     stack: Vec<bool>,
@@ -16,7 +16,7 @@ impl Default for JsonWriter {
 }
 
 impl JsonWriter {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         JsonWriter {
             out: String::new(),
             stack: Vec::new(),
@@ -24,7 +24,7 @@ impl JsonWriter {
         }
     }
 
-    pub fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         self.out.push('\n');
         self.out
     }
@@ -51,7 +51,7 @@ impl JsonWriter {
         }
     }
 
-    pub fn key(&mut self, k: &str) -> &mut Self {
+    pub(crate) fn key(&mut self, k: &str) -> &mut Self {
         self.before_value();
         self.string_raw(k);
         self.out.push_str(": ");
@@ -59,25 +59,25 @@ impl JsonWriter {
         self
     }
 
-    pub fn begin_object(&mut self) -> &mut Self {
+    pub(crate) fn begin_object(&mut self) -> &mut Self {
         self.before_value();
         self.out.push('{');
         self.stack.push(false);
         self
     }
 
-    pub fn end_object(&mut self) -> &mut Self {
+    pub(crate) fn end_object(&mut self) -> &mut Self {
         self.close('}')
     }
 
-    pub fn begin_array(&mut self) -> &mut Self {
+    pub(crate) fn begin_array(&mut self) -> &mut Self {
         self.before_value();
         self.out.push('[');
         self.stack.push(false);
         self
     }
 
-    pub fn end_array(&mut self) -> &mut Self {
+    pub(crate) fn end_array(&mut self) -> &mut Self {
         self.close(']')
     }
 
@@ -114,32 +114,32 @@ impl JsonWriter {
         self.out.push('"');
     }
 
-    pub fn str(&mut self, s: &str) -> &mut Self {
+    pub(crate) fn str(&mut self, s: &str) -> &mut Self {
         self.before_value();
         self.string_raw(s);
         self
     }
 
-    pub fn int(&mut self, v: i64) -> &mut Self {
+    pub(crate) fn int(&mut self, v: i64) -> &mut Self {
         self.before_value();
         let _ = write!(self.out, "{v}");
         self
     }
 
-    pub fn bool(&mut self, v: bool) -> &mut Self {
+    pub(crate) fn bool(&mut self, v: bool) -> &mut Self {
         self.before_value();
         self.out.push_str(if v { "true" } else { "false" });
         self
     }
 
-    pub fn null(&mut self) -> &mut Self {
+    pub(crate) fn null(&mut self) -> &mut Self {
         self.before_value();
         self.out.push_str("null");
         self
     }
 
     /// A number with `decimals` fixed decimals; `null` if absent or not finite.
-    pub fn num(&mut self, v: Option<f64>, decimals: usize) -> &mut Self {
+    pub(crate) fn num(&mut self, v: Option<f64>, decimals: usize) -> &mut Self {
         match v {
             Some(x) if x.is_finite() => {
                 self.before_value();
@@ -161,16 +161,16 @@ impl JsonWriter {
         }
     }
 
-    pub fn field_str(&mut self, k: &str, v: &str) -> &mut Self {
+    pub(crate) fn field_str(&mut self, k: &str, v: &str) -> &mut Self {
         self.key(k).str(v)
     }
-    pub fn field_int(&mut self, k: &str, v: i64) -> &mut Self {
+    pub(crate) fn field_int(&mut self, k: &str, v: i64) -> &mut Self {
         self.key(k).int(v)
     }
-    pub fn field_num(&mut self, k: &str, v: Option<f64>, d: usize) -> &mut Self {
+    pub(crate) fn field_num(&mut self, k: &str, v: Option<f64>, d: usize) -> &mut Self {
         self.key(k).num(v, d)
     }
-    pub fn field_bool(&mut self, k: &str, v: bool) -> &mut Self {
+    pub(crate) fn field_bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k).bool(v)
     }
 }

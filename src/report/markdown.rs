@@ -22,7 +22,7 @@ fn status_mark(s: Status) -> &'static str {
     }
 }
 
-pub fn render(a: &Analysis) -> String {
+pub(crate) fn render(a: &Analysis) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -436,12 +436,12 @@ fn detail_lines(o: &mut String, m: &RequestMetrics) {
         let _ = writeln!(
             o,
             "- **Runtime perf:** prefill {} ms for {} tokens, generate {} ms for {} tokens ({} tok/s), memory {} MB{}",
-            num(Some(p.prefill_time_ms), 1),
+            num(Some(p.prefill_ms()), 1),
             p.prefill_tokens,
-            num(Some(p.generate_time_ms), 1),
+            num(Some(p.generate_ms()), 1),
             p.generate_tokens,
             num(p.decode_tok_s(), 2),
-            num(Some(p.memory_usage_mb), 1),
+            num(Some(p.memory_mb()), 1),
             if m.token_count_mismatch { " ⚠️ token count differs from callbacks" } else { "" }
         );
     }

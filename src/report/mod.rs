@@ -1,17 +1,17 @@
 //! Report renderers: one file per format, each a pure function of an [`Analysis`]. They only
 //! format: every figure, warning, verdict reason and observation comes from the analysis.
-pub mod compare;
-pub mod csv;
-pub mod html;
-pub mod json;
-pub mod json_writer;
-pub mod markdown;
-pub mod reference;
-pub mod server;
-pub mod svg;
-pub mod sweep;
-pub mod table;
-pub mod tables;
+pub(crate) mod compare;
+pub(crate) mod csv;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod json_writer;
+pub(crate) mod markdown;
+pub(crate) mod reference;
+pub(crate) mod server;
+pub(crate) mod svg;
+pub(crate) mod sweep;
+pub(crate) mod table;
+pub(crate) mod tables;
 pub mod text;
 
 pub use csv::CsvPer;
@@ -45,7 +45,7 @@ pub struct Options<'a> {
 }
 
 impl Format {
-    pub fn parse_list(s: &str) -> Result<Vec<Format>, String> {
+    pub(crate) fn parse_list(s: &str) -> Result<Vec<Format>, String> {
         let mut v = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let f = match part {
@@ -67,7 +67,7 @@ impl Format {
         Ok(v)
     }
 
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Markdown => "md",
             Format::Json => "json",
@@ -92,7 +92,7 @@ pub fn render_with(trace: &Trace, format: Format, options: Options<'_>) -> Strin
 }
 
 /// Render an analysis in one format (analyse once, render several formats).
-pub fn render_analysis(a: &Analysis, format: Format, options: Options<'_>) -> String {
+pub(crate) fn render_analysis(a: &Analysis, format: Format, options: Options<'_>) -> String {
     match format {
         Format::Markdown => markdown::render(a),
         Format::Json => json::render(a),
@@ -102,7 +102,7 @@ pub fn render_analysis(a: &Analysis, format: Format, options: Options<'_>) -> St
 }
 
 /// Metric definitions of rkbench's own figures, stated in every report.
-pub const DEFINITIONS: &[(&str, &str)] = &[
+pub(crate) const DEFINITIONS: &[(&str, &str)] = &[
     ("t0", "the moment rkbench calls rkllm_run; t_i = arrival of the callback carrying token i (i = 1..N); t_end = the FINISH/ERROR callback (or the abort/deadline). One monotonic clock, microsecond resolution."),
     ("TTFT", "t1 − t0 (wall clock, includes prefill). The runtime's own prefill_time_ms is shown beside it where the runtime reports it."),
     ("Prefill rate", "input tokens (the runtime's prefill_tokens) / TTFT."),
@@ -125,7 +125,7 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
 
 /// The original report's figures: its label, and how the original computed it (rkbench
 /// computes it the same way from the trace).
-pub const ORIGINAL_DEFINITIONS: &[(&str, &str)] = &[
+pub(crate) const ORIGINAL_DEFINITIONS: &[(&str, &str)] = &[
     ("Duration", "the original: the suite's wall time (time.time() around every request). Here rkbench's Total duration, in seconds and minutes."),
     ("Hardware", "the original printed a fixed \"Rockchip RK3588 NPU (3 cores)\". Here: the board model (/proc/device-tree/model), the SoC from the device-tree compatible list and the NPU cores whose load telemetry was read."),
     ("Success Rate", "successful / total requests as x/y and % (no decimals). A test is failed when it did not end ok (the original: an exception or the 300 s client timeout); a failed test has every metric zeroed and is left out of every figure except this one."),

@@ -24,11 +24,11 @@ const CHAR_W: f64 = 6.2;
 /// Longest series name shown in a legend (longer ones are cut with an ellipsis).
 const LEGEND_MAX_CHARS: usize = 28;
 /// Most points drawn per line series; longer series are thinned by a fixed stride.
-pub const MAX_POINTS: usize = 600;
+pub(crate) const MAX_POINTS: usize = 600;
 
 /// What every chart has: where it lives in the page and how it is labelled.
 #[derive(Debug, Clone)]
-pub struct ChartSpec {
+pub(crate) struct ChartSpec {
     /// Element id of the `<svg>` (must be unique in the page).
     pub id: String,
     /// Visible heading and the accessible `<title>`.
@@ -47,7 +47,7 @@ pub struct ChartSpec {
 }
 
 impl ChartSpec {
-    pub fn new(id: &str, title: &str, x_label: &str, y_label: &str) -> ChartSpec {
+    pub(crate) fn new(id: &str, title: &str, x_label: &str, y_label: &str) -> ChartSpec {
         ChartSpec {
             id: id.to_string(),
             title: title.to_string(),
@@ -65,7 +65,7 @@ impl ChartSpec {
 /// One named series of (x, y) points. A non-finite `y` in a line series breaks the line (a
 /// telemetry sample that could not be read), and such points are skipped by scatter plots.
 #[derive(Debug, Clone, Default)]
-pub struct Series {
+pub(crate) struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     /// Tooltip per point for scatter plots (same length as `points`, or empty for none).
@@ -73,7 +73,7 @@ pub struct Series {
 }
 
 impl Series {
-    pub fn new(name: &str, points: Vec<(f64, f64)>) -> Series {
+    pub(crate) fn new(name: &str, points: Vec<(f64, f64)>) -> Series {
         Series {
             name: name.to_string(),
             points,
@@ -85,7 +85,7 @@ impl Series {
 /// Equal-width bins over `[lo, lo + width × counts.len())`, plus the count of values beyond
 /// the last edge (`overflow`), shown as a separate bar so one stall cannot flatten the rest.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     pub lo: f64,
     pub width: f64,
     pub counts: Vec<usize>,
@@ -95,7 +95,7 @@ pub struct Histogram {
 impl Histogram {
     /// Bin finite `values` into at most about `max_bins` bins whose edges are nice numbers. With
     /// `clip = Some(c)`, values above `c` go to `overflow` instead of stretching the axis.
-    pub fn of(values: &[f64], max_bins: usize, clip: Option<f64>) -> Option<Histogram> {
+    pub(crate) fn of(values: &[f64], max_bins: usize, clip: Option<f64>) -> Option<Histogram> {
         let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         if v.is_empty() {
             return None;
@@ -154,7 +154,7 @@ fn pow10_floor(x: f64) -> f64 {
 }
 
 /// A step of 1, 2, 2.5 or 5 × 10^k that splits `span` into about `target` intervals.
-pub fn nice_step(span: f64, target: usize) -> f64 {
+pub(crate) fn nice_step(span: f64, target: usize) -> f64 {
     if !(span.is_finite() && span > 0.0) {
         return 1.0;
     }
@@ -519,7 +519,7 @@ fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 }
 
 /// A line chart with one polyline per series.
-pub fn line_chart(spec: &ChartSpec, series: &[Series]) -> String {
+pub(crate) fn line_chart(spec: &ChartSpec, series: &[Series]) -> String {
     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
     let (x, y) = extent(series, spec);
     let mut out = String::new();
@@ -574,7 +574,7 @@ fn lines(out: &mut String, f: &Frame, series: &[Series], first_style: usize) -> 
 }
 
 /// A scatter plot with one colour per series; each point carries its tooltip.
-pub fn scatter(spec: &ChartSpec, series: &[Series]) -> String {
+pub(crate) fn scatter(spec: &ChartSpec, series: &[Series]) -> String {
     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
     let (x, y) = extent(series, spec);
     let mut out = String::new();
@@ -640,7 +640,7 @@ fn points(out: &mut String, f: &Frame, series: &[Series]) -> bool {
 
 /// A histogram; the overflow bin (if any) is drawn one gap to the right of the last bin and
 /// labelled with its threshold.
-pub fn histogram(spec: &ChartSpec, h: Option<&Histogram>) -> String {
+pub(crate) fn histogram(spec: &ChartSpec, h: Option<&Histogram>) -> String {
     let mut out = String::new();
     let Some(h) = h else {
         let f = open(

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// One combination: its parameters and the summary of its trace (if readable).
-pub struct Row {
+pub(crate) struct Row {
     pub trace: String,
     pub params: Vec<(String, String)>,
     pub exit_code: i64,
@@ -18,14 +18,14 @@ pub struct Row {
     pub error: Option<String>,
 }
 
-pub struct Sweep {
+pub(crate) struct Sweep {
     pub name: String,
     pub axes: Vec<String>,
     pub rows: Vec<Row>,
 }
 
 /// Read `DIR/index.json` (through the one type that writes it) and every trace it lists.
-pub fn load(dir: &Path) -> Result<Sweep, String> {
+pub(crate) fn load(dir: &Path) -> Result<Sweep, String> {
     let index = SweepIndex::read(dir)?;
     let mut rows = Vec::new();
     for r in &index.runs {
@@ -60,7 +60,7 @@ pub fn load(dir: &Path) -> Result<Sweep, String> {
     })
 }
 
-pub fn markdown(s: &Sweep) -> String {
+pub(crate) fn markdown(s: &Sweep) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# Sweep {}\n", md_inline(&s.name));
     let axes: Vec<String> = s.axes.iter().map(|a| md_inline(a)).collect();
@@ -119,7 +119,7 @@ pub fn markdown(s: &Sweep) -> String {
     o
 }
 
-pub fn json(s: &Sweep) -> String {
+pub(crate) fn json(s: &Sweep) -> String {
     let mut w = JsonWriter::new();
     w.begin_object();
     w.field_int("schema_version", super::json::SCHEMA_VERSION);

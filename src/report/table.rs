@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 /// One cell. Text from the trace goes in `Text`/`Code`/`Link` and is escaped per format.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
+pub(crate) enum Cell {
     /// A row label written by rkbench (a `<th>` in HTML).
     Label(String),
     /// Text, escaped for the format.
@@ -32,13 +32,13 @@ pub enum Cell {
 }
 
 impl Cell {
-    pub fn num(s: impl Into<String>) -> Cell {
+    pub(crate) fn num(s: impl Into<String>) -> Cell {
         Cell::Num(s.into())
     }
-    pub fn text(s: impl Into<String>) -> Cell {
+    pub(crate) fn text(s: impl Into<String>) -> Cell {
         Cell::Text(s.into())
     }
-    pub fn label(s: impl Into<String>) -> Cell {
+    pub(crate) fn label(s: impl Into<String>) -> Cell {
         Cell::Label(s.into())
     }
 
@@ -76,7 +76,7 @@ impl Cell {
 }
 
 /// CSS class of a request status in the HTML report.
-pub fn status_class(s: Status) -> &'static str {
+pub(crate) fn status_class(s: Status) -> &'static str {
     match s {
         Status::Ok => "status-ok",
         Status::Error => "status-bad",
@@ -86,7 +86,7 @@ pub fn status_class(s: Status) -> &'static str {
 
 /// A column heading; `numeric` right-aligns it in HTML.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Column {
+pub(crate) struct Column {
     /// Escaped per format (policy names come from the trace).
     pub title: String,
     pub numeric: bool,
@@ -94,7 +94,7 @@ pub struct Column {
 
 /// A table: with column headings (a grid), or none (label/value pairs).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Table {
+pub(crate) struct Table {
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<Cell>>,
 }
@@ -102,7 +102,7 @@ pub struct Table {
 impl Table {
     /// A grid with these headings; a title starting with `#` (e.g. `#n`) is numeric, the mark
     /// removed.
-    pub fn grid(titles: &[&str]) -> Table {
+    pub(crate) fn grid(titles: &[&str]) -> Table {
         Table {
             columns: titles.iter().map(|t| column(t)).collect(),
             rows: Vec::new(),
@@ -110,16 +110,16 @@ impl Table {
     }
 
     /// Label/value pairs without headings.
-    pub fn pairs() -> Table {
+    pub(crate) fn pairs() -> Table {
         Table::default()
     }
 
-    pub fn push(&mut self, row: Vec<Cell>) {
+    pub(crate) fn push(&mut self, row: Vec<Cell>) {
         self.rows.push(row);
     }
 
     /// A GitHub-flavoured Markdown table, followed by a blank line.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let mut o = String::new();
         let width = self.width();
         if self.columns.is_empty() {
@@ -138,7 +138,7 @@ impl Table {
     }
 
     /// An HTML table (`class="kv"` for label/value pairs).
-    pub fn html(&self) -> String {
+    pub(crate) fn html(&self) -> String {
         let mut o = String::new();
         if self.columns.is_empty() {
             o.push_str("<table class=\"kv\">\n");

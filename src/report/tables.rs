@@ -8,7 +8,7 @@ use crate::stats::telemetry::MinMax;
 use crate::stats::Aggregate;
 
 /// Headline figures of the run.
-pub fn summary(a: &Analysis) -> Table {
+pub(crate) fn summary(a: &Analysis) -> Table {
     let s = &a.summary;
     let mut t = Table::pairs();
     let warm = if s.warmup > 0 {
@@ -59,7 +59,7 @@ pub fn summary(a: &Analysis) -> Table {
 }
 
 /// Token totals.
-pub fn tokens(a: &Analysis) -> Table {
+pub(crate) fn tokens(a: &Analysis) -> Table {
     let s = &a.summary;
     let mut t = Table::pairs();
     for (label, value) in [
@@ -83,7 +83,7 @@ pub fn tokens(a: &Analysis) -> Table {
 }
 
 /// The run parameters (everything but the board facts).
-pub fn parameters(a: &Analysis) -> Table {
+pub(crate) fn parameters(a: &Analysis) -> Table {
     let mut t = Table::grid(&["parameter", "value", "meaning"]);
     for p in a
         .params
@@ -105,7 +105,7 @@ pub fn parameters(a: &Analysis) -> Table {
 }
 
 /// The board facts recorded at the start; empty when there are none.
-pub fn board(a: &Analysis) -> Table {
+pub(crate) fn board(a: &Analysis) -> Table {
     let mut t = Table::grid(&["fact", "value"]);
     for p in a
         .params
@@ -138,7 +138,7 @@ fn agg_row(t: &mut Table, label: &str, a: Option<Aggregate>, d: usize) {
 }
 
 /// Aggregates over the successful requests.
-pub fn performance(a: &Analysis) -> Table {
+pub(crate) fn performance(a: &Analysis) -> Table {
     let s = &a.summary;
     let mut t = Table::grid(&[
         "metric", "#n", "#mean", "#median", "#min", "#max", "#stddev", "#p90", "#p99",
@@ -189,7 +189,7 @@ fn warmup_suffix(warmup: bool) -> &'static str {
 }
 
 /// One row per request.
-pub fn requests(a: &Analysis) -> Table {
+pub(crate) fn requests(a: &Analysis) -> Table {
     let mut t = Table::grid(&[
         "##",
         "test",
@@ -242,7 +242,7 @@ fn mhz_range(r: Option<MinMax>, per_mhz: f64) -> String {
 }
 
 /// Board state during each request; `None` when the trace has no telemetry.
-pub fn board_state(a: &Analysis) -> Option<Table> {
+pub(crate) fn board_state(a: &Analysis) -> Option<Table> {
     let tele = a.request_telemetry.as_ref()?;
     let mut policies: Vec<&str> = tele
         .iter()
@@ -302,7 +302,7 @@ pub fn board_state(a: &Analysis) -> Option<Table> {
 }
 
 /// The same trace under each peer tool's definitions.
-pub fn peers(a: &Analysis) -> Table {
+pub(crate) fn peers(a: &Analysis) -> Table {
     let mut t = Table::grid(&[
         "tool",
         "metric",

@@ -2,7 +2,7 @@
 //! each format. Model output can contain anything (fences, HTML, control characters) and must
 //! never break a report.
 
-pub use crate::analysis::num;
+pub(crate) use crate::analysis::num;
 
 /// Replace C0/C1 control characters (except newline and tab) with visible escapes.
 pub fn visible_controls(s: &str) -> String {

@@ -11,22 +11,25 @@ pub struct ItlStats {
     pub max: f64,
 }
 
-/// The runtime's own figures (from `RKLLMPerfStat`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RuntimePerf {
-    pub prefill_time_ms: f64,
-    pub prefill_tokens: i64,
-    pub generate_time_ms: f64,
-    pub generate_tokens: i64,
-    pub memory_usage_mb: f64,
-}
+/// The runtime's own figures, as recorded (`RKLLMPerfStat`): one type from the trace to the
+/// reports; the rates and f64 views are computed here.
+pub use crate::trace::PerfStat as RuntimePerf;
 
 impl RuntimePerf {
+    pub fn prefill_ms(&self) -> f64 {
+        f64::from(self.prefill_time_ms)
+    }
+    pub fn generate_ms(&self) -> f64 {
+        f64::from(self.generate_time_ms)
+    }
+    pub fn memory_mb(&self) -> f64 {
+        f64::from(self.memory_usage_mb)
+    }
     pub fn prefill_tok_s(&self) -> Option<f64> {
-        rate(self.prefill_tokens as f64, self.prefill_time_ms / 1e3)
+        rate(f64::from(self.prefill_tokens), self.prefill_ms() / 1e3)
     }
     pub fn decode_tok_s(&self) -> Option<f64> {
-        rate(self.generate_tokens as f64, self.generate_time_ms / 1e3)
+        rate(f64::from(self.generate_tokens), self.generate_ms() / 1e3)
     }
 }
 
@@ -102,14 +105,10 @@ impl RequestMetrics {
         let t_n: u64 = t1.unwrap_or(0) + sum_y;
         let ttft_ms = t1.map(|t| t as f64 / 1e3);
         let e2e_ms = r.end_us as f64 / 1e3;
-        let runtime = r.perf.map(|p| RuntimePerf {
-            prefill_time_ms: f64::from(p.prefill_time_ms),
-            prefill_tokens: i64::from(p.prefill_tokens),
-            generate_time_ms: f64::from(p.generate_time_ms),
-            generate_tokens: i64::from(p.generate_tokens),
-            memory_usage_mb: f64::from(p.memory_usage_mb),
-        });
-        let input_tokens = runtime.map(|p| p.prefill_tokens).filter(|&t| t > 0);
+        let runtime = r.perf;
+        let input_tokens = runtime
+            .map(|p| i64::from(p.prefill_tokens))
+            .filter(|&t| t > 0);
         let decode_tok_s = match t1 {
             Some(t1) if n >= 2 => rate((n - 1) as f64, (t_n - t1) as f64 / 1e6),
             _ => None,
@@ -157,7 +156,7 @@ impl RequestMetrics {
             itl: itl_stats,
             stalls,
             context_slope_ms_per_1k: slope(ys.len(), sum_y, sum_iy),
-            token_count_mismatch: runtime.is_some_and(|p| p.generate_tokens != n as i64),
+            token_count_mismatch: runtime.is_some_and(|p| i64::from(p.generate_tokens) != n as i64),
             runtime,
             think: think_split(r),
             hit_cap: r.max_new_tokens > 0 && n >= r.max_new_tokens as usize,

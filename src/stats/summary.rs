@@ -119,7 +119,7 @@ impl Summary {
             },
             peak_memory_mb: measured
                 .iter()
-                .filter_map(|(_, m)| m.runtime.map(|p| p.memory_usage_mb))
+                .filter_map(|(_, m)| m.runtime.map(|p| p.memory_mb()))
                 .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x)))),
             duration_ms: end_us.unwrap_or(last_end).max(last_end) as f64 / 1e3,
             metrics,

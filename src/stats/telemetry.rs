@@ -9,7 +9,7 @@
 //! Units are the trace's: `%` for NPU load, `Hz` for NPU/DMC frequency, `kHz` for CPU frequency,
 //! `m°C` for temperature, `kB` for memory, `ticks` (USER_HZ = 100 per second on every Linux
 //! architecture rkbench targets) for process CPU time.
-use crate::trace::{RequestRecord, TelemetryBatch, Trace};
+use crate::trace::{RequestRecord, TelemetryBatch};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -17,11 +17,11 @@ use std::ops::Range;
 pub use crate::trace::NOT_READ;
 
 /// Linux USER_HZ: `/proc/<pid>/stat` times are in 1/100 s on arm64 and x86_64.
-pub const USER_HZ: f64 = 100.0;
+pub(crate) const USER_HZ: f64 = 100.0;
 
 /// One series over the whole run, aligned with [`Timeline::t_us`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Column {
+pub(crate) struct Column {
     pub key: String,
     pub unit: String,
     /// One per sample; [`NOT_READ`] where the series was not read (or not in that batch).
@@ -33,7 +33,7 @@ pub struct Column {
 
 /// Every telemetry batch of a trace merged: one time axis, one column per key (sorted by key).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     /// Sample times, µs since the run's clock origin, ascending.
     pub t_us: Vec<u64>,
     pub columns: Vec<Column>,
@@ -41,11 +41,11 @@ pub struct Timeline {
 
 /// `(t_us, value)` points of one series; `None` where the sample was not read (charts break
 /// the line there rather than joining across a gap).
-pub type Points = Vec<(u64, Option<i64>)>;
+pub(crate) type Points = Vec<(u64, Option<i64>)>;
 
 /// Minimum and maximum of a series over a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MinMax {
+pub(crate) struct MinMax {
     pub min: i64,
     pub max: i64,
 }
@@ -54,7 +54,7 @@ impl Timeline {
     /// Merge batches. Keys missing from a batch read as [`NOT_READ`] there; a series shorter
     /// than its batch's time axis is padded the same way (extra values are ignored). Samples are
     /// put in time order (stable), so batches written out of order still give one timeline.
-    pub fn of(batches: &[TelemetryBatch]) -> Timeline {
+    pub(crate) fn of(batches: &[TelemetryBatch]) -> Timeline {
         let mut units: BTreeMap<&str, &str> = BTreeMap::new();
         for b in batches {
             for s in &b.series {
@@ -98,11 +98,11 @@ impl Timeline {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.t_us.is_empty() || self.columns.is_empty()
     }
 
-    pub fn column(&self, key: &str) -> Option<&Column> {
+    pub(crate) fn column(&self, key: &str) -> Option<&Column> {
         self.columns
             .binary_search_by(|c| c.key.as_str().cmp(key))
             .ok()
@@ -110,14 +110,17 @@ impl Timeline {
     }
 
     /// Columns whose key starts with `prefix`, in key order.
-    pub fn columns_with<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Column> + 'a {
+    pub(crate) fn columns_with<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = &'a Column> + 'a {
         self.columns
             .iter()
             .filter(move |c| c.key.starts_with(prefix))
     }
 
     /// Indices of the samples with `start_us <= t <= end_us`.
-    pub fn window(&self, start_us: u64, end_us: u64) -> Range<usize> {
+    pub(crate) fn window(&self, start_us: u64, end_us: u64) -> Range<usize> {
         let a = self.t_us.partition_point(|&t| t < start_us);
         let b = self.t_us.partition_point(|&t| t <= end_us);
         a..b.max(a)
@@ -126,7 +129,7 @@ impl Timeline {
     /// Every series as `(key, unit, points)`, sorted by key, each point at a sample of the
     /// timeline. Samples of batches that did not carry the key are left out; samples where it
     /// was carried but not read are `None`.
-    pub fn series(&self) -> Vec<(String, String, Points)> {
+    pub(crate) fn series(&self) -> Vec<(String, String, Points)> {
         self.columns
             .iter()
             .map(|c| {
@@ -149,7 +152,7 @@ fn read(values: &[i64]) -> impl Iterator<Item = i64> + '_ {
 }
 
 /// Min/max of `key` over samples `w`.
-pub fn min_max(tl: &Timeline, key: &str, w: Range<usize>) -> Option<MinMax> {
+pub(crate) fn min_max(tl: &Timeline, key: &str, w: Range<usize>) -> Option<MinMax> {
     let c = tl.column(key)?;
     read(&c.values[w]).fold(None, |a, v| {
         Some(match a {
@@ -164,7 +167,7 @@ pub fn min_max(tl: &Timeline, key: &str, w: Range<usize>) -> Option<MinMax> {
 
 /// NPU load over a set of samples.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NpuLoad {
+pub(crate) struct NpuLoad {
     /// Per sample the mean over the cores read, then the mean over samples (%).
     pub mean: f64,
     /// Each core's mean (`core0`, …), in core order.
@@ -174,7 +177,7 @@ pub struct NpuLoad {
 }
 
 /// Mean NPU load over the samples `idx` (indices into the timeline).
-pub fn npu_load_at(tl: &Timeline, idx: impl IntoIterator<Item = usize>) -> Option<NpuLoad> {
+pub(crate) fn npu_load_at(tl: &Timeline, idx: impl IntoIterator<Item = usize>) -> Option<NpuLoad> {
     let cores: Vec<&Column> = tl.columns_with("npu.load.").collect();
     if cores.is_empty() {
         return None;
@@ -215,17 +218,17 @@ pub fn npu_load_at(tl: &Timeline, idx: impl IntoIterator<Item = usize>) -> Optio
 }
 
 /// Mean NPU load over samples `w`, see [`npu_load_at`].
-pub fn npu_load(tl: &Timeline, w: Range<usize>) -> Option<NpuLoad> {
+pub(crate) fn npu_load(tl: &Timeline, w: Range<usize>) -> Option<NpuLoad> {
     npu_load_at(tl, w)
 }
 
 /// Mean NPU load (%) between two times (µs), see [`npu_load`].
-pub fn npu_load_mean(tl: &Timeline, start_us: u64, end_us: u64) -> Option<f64> {
+pub(crate) fn npu_load_mean(tl: &Timeline, start_us: u64, end_us: u64) -> Option<f64> {
     npu_load(tl, tl.window(start_us, end_us)).map(|l| l.mean)
 }
 
 /// The hottest zone over samples `w`: (zone type, m°C). Ties go to the first key in order.
-pub fn max_temp(tl: &Timeline, w: Range<usize>) -> Option<(String, i64)> {
+pub(crate) fn max_temp(tl: &Timeline, w: Range<usize>) -> Option<(String, i64)> {
     let mut best: Option<(String, i64)> = None;
     for c in tl.columns_with("thermal.") {
         if let Some(m) = read(&c.values[w.clone()]).max() {
@@ -243,7 +246,7 @@ pub fn max_temp(tl: &Timeline, w: Range<usize>) -> Option<(String, i64)> {
 
 /// Board state during one request.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RequestTelemetry {
+pub(crate) struct RequestTelemetry {
     /// Samples inside `[start, end]`.
     pub samples: usize,
     /// Mean NPU load over the whole request (%, mean over cores).
@@ -264,7 +267,7 @@ pub struct RequestTelemetry {
 }
 
 /// Board state during `[start_us, end_us]`; `decode_from_us` starts the decode-phase load.
-pub fn window(
+pub(crate) fn window(
     tl: &Timeline,
     start_us: u64,
     end_us: u64,
@@ -306,18 +309,11 @@ pub fn window(
 }
 
 /// Board state during one request (decode phase = first token to end).
-pub fn request(tl: &Timeline, r: &RequestRecord) -> RequestTelemetry {
+pub(crate) fn request(tl: &Timeline, r: &RequestRecord) -> RequestTelemetry {
     let start = r.start_us;
     let end = r.start_us.saturating_add(r.end_us);
     let first = r.token_dt_us.first().map(|&d| start + u64::from(d));
     window(tl, start, end, first)
-}
-
-/// Board state for every request of a trace, in request order; `None` when the trace has no
-/// telemetry at all (so reports can leave the section out).
-pub fn per_request(trace: &Trace) -> Option<Vec<RequestTelemetry>> {
-    let tl = Timeline::of(&trace.telemetry);
-    (!tl.is_empty()).then(|| trace.requests.iter().map(|r| request(&tl, r)).collect())
 }
 
 #[cfg(test)]

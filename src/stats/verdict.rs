@@ -5,15 +5,15 @@ use super::warnings::Warning;
 use crate::trace::{RunStatus, Status, Trace};
 
 /// Fewest inter-token samples for which a p99 means something (≥ 1 value beyond it).
-pub const MIN_ITL_FOR_P99: usize = 100;
+pub(crate) const MIN_ITL_FOR_P99: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub valid: bool,
     pub reasons: Vec<String>,
 }
 
-pub fn of(trace: &Trace, s: &Summary, warnings: &[Warning]) -> Verdict {
+pub(crate) fn of(trace: &Trace, s: &Summary, warnings: &[Warning]) -> Verdict {
     let mut reasons = Vec::new();
     if let Some(d) = &trace.damage {
         reasons.push(format!("the trace is damaged ({d})"));
