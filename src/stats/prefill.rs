@@ -112,7 +112,7 @@ pub fn of_requests(
         let runtime = sorted(
             chunk
                 .iter()
-                .filter_map(|(_, m)| m.runtime.map(|p| p.prefill_time_ms)),
+                .filter_map(|(_, m)| m.runtime.map(|p| p.prefill_ms())),
         );
         let median = |v: &[f64]| (!v.is_empty()).then(|| percentile(v, 50.0));
         let ttft_ms_median = percentile(&ttft, 50.0);

@@ -265,13 +265,13 @@ pub fn compare(
         decode_tok_s: median(chosen.iter().filter_map(|(_, m)| m.decode_tok_s).collect()),
         memory_mb: None,
     };
-    let memory_mb = sorted(perf.iter().map(|p| p.memory_usage_mb).filter(|&m| m > 0.0))
+    let memory_mb = sorted(perf.iter().map(|p| p.memory_mb()).filter(|&m| m > 0.0))
         .last()
         .copied();
     let (measured, measured_by) = if perf.len() == chosen.len() {
         (
             Figures {
-                ttft_ms: median(perf.iter().map(|p| p.prefill_time_ms).collect()),
+                ttft_ms: median(perf.iter().map(|p| p.prefill_ms()).collect()),
                 decode_tok_s: median(perf.iter().filter_map(|p| p.decode_tok_s()).collect()),
                 memory_mb,
             },
