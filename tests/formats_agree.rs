@@ -103,7 +103,7 @@ fn every_format_states_the_same_facts() {
             .map(|o| o["text"].as_str().unwrap())
             .collect();
         assert!(!obs.is_empty(), "{name}");
-        let md_obs: Vec<&str> = md_section(&md, "Observations")
+        let md_obs: Vec<&str> = md_section(&md, "More observations (rkbench)")
             .into_iter()
             .filter_map(|l| l.strip_prefix("- "))
             .collect();
@@ -120,6 +120,30 @@ fn every_format_states_the_same_facts() {
                 html_obs.contains(&format!("<li>{}</li>", html_escape(o))),
                 "{name}: html {o}"
             );
+        }
+
+        // The original report's observations and conclusion (computed in the analysis).
+        let o = &j["original"];
+        for key in [
+            "performance_analysis",
+            "quality_assessment",
+            "long_form_generation",
+            "conclusion",
+        ] {
+            for line in o[key]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: original.{key}"))
+            {
+                let line = line["text"].as_str().unwrap();
+                assert!(
+                    md.contains(&md_inline(line)),
+                    "{name}: md lacks original.{key}: {line}"
+                );
+                assert!(
+                    html.contains(&html_escape(line)),
+                    "{name}: html lacks original.{key}: {line}"
+                );
+            }
         }
 
         // Every run parameter, in both tables.

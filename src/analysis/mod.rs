@@ -57,8 +57,6 @@ pub(crate) struct Analysis<'t> {
     pub hardware: Hardware,
     /// The original report's Observations and Conclusion, computed from the data.
     pub original_text: original::OriginalText,
-    /// Every telemetry batch merged into one timeline.
-    pub timeline: Timeline,
     /// Board state per request (same order as `summary.metrics`); `None` without telemetry.
     pub request_telemetry: Option<Vec<RequestTelemetry>>,
     /// Conditions that qualify the figures, in `stats::warnings` order.
@@ -130,7 +128,6 @@ impl<'t> Analysis<'t> {
             original,
             hardware,
             original_text,
-            timeline,
             request_telemetry,
             warnings,
             verdict,

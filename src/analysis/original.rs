@@ -11,7 +11,7 @@ use crate::trace::{RunParams, Status, Trace};
 
 /// The original's "💡 Observations" subsections and "🎯 Conclusion".
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OriginalText {
+pub(crate) struct OriginalText {
     pub performance: Vec<Observation>,
     pub quality: Vec<Observation>,
     pub long_form: Vec<Observation>,
@@ -34,7 +34,7 @@ fn ob(code: &'static str, spans: Vec<Span>) -> Observation {
 }
 
 /// "Orange Pi 5 Max · Rockchip RK3588 NPU (3 cores)", with "not recorded" for what is missing.
-pub fn hardware_line(h: &Hardware) -> String {
+pub(crate) fn hardware_line(h: &Hardware) -> String {
     let cores = |n: usize| {
         if n == 1 {
             "1 core".to_string()
@@ -55,7 +55,7 @@ pub fn hardware_line(h: &Hardware) -> String {
 }
 
 /// Python's `f"{n:,}"` for an integer.
-pub fn thousands(n: i64) -> String {
+pub(crate) fn thousands(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -82,13 +82,13 @@ fn sampling(p: &RunParams) -> String {
 }
 
 /// An f32 parameter as typed (0.95, not 0.949999988).
-pub fn short_float(x: f32) -> String {
+pub(crate) fn short_float(x: f32) -> String {
     let s = format!("{x:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     s.to_string()
 }
 
-pub fn of(
+pub(crate) fn of(
     trace: &Trace,
     s: &Summary,
     o: &OriginalSummary,

@@ -15,6 +15,7 @@ use super::tables;
 use super::text::{html_escape, num, utc};
 use super::DEFINITIONS;
 use crate::analysis::charts::{Charts, CPU_UNIT, RATE_WINDOW};
+use crate::analysis::observations::Span;
 use crate::analysis::Analysis;
 use crate::stats::RequestMetrics;
 use crate::trace::{RunStatus, Trace};
@@ -85,7 +86,7 @@ pub(crate) fn render(a: &Analysis) -> String {
         "<nav><a href=\"#summary\">Summary</a><a href=\"#configuration\">Configuration</a>\
          <a href=\"#performance\">Performance</a>{optional}<a href=\"#charts\">Charts</a>\
          <a href=\"#requests\">Requests</a><a href=\"#details\">Details</a>\
-         <a href=\"#observations\">Observations</a><a href=\"#definitions\">Definitions</a></nav>"
+         <a href=\"#observations\">Observations</a><a href=\"#conclusion\">Conclusion</a><a href=\"#definitions\">Definitions</a></nav>"
     );
     verdict_and_warnings(&mut o, a);
     summary(&mut o, a);
@@ -551,12 +552,37 @@ fn details(o: &mut String, a: &Analysis) {
     o.push_str("</section>\n");
 }
 
+/// The original report's observation subsections and rkbench's own, then the original's
+/// conclusion: the same statements as the Markdown and JSON reports.
 fn observations(o: &mut String, a: &Analysis) {
-    o.push_str("<section id=\"observations\">\n<h2>Observations</h2>\n<ul>\n");
-    for ob in &a.observations {
+    let ot = &a.original_text;
+    o.push_str("<section id=\"observations\">\n<h2>Observations</h2>\n");
+    for (title, list) in [
+        ("Performance Analysis", &ot.performance),
+        ("Quality Assessment", &ot.quality),
+        ("Long-Form Generation", &ot.long_form),
+        ("More observations (rkbench)", &a.observations),
+    ] {
+        let _ = writeln!(o, "<h3>{title}</h3>\n<ul>");
+        for ob in list {
+            let _ = writeln!(o, "<li>{}</li>", html_escape(&ob.text()));
+        }
+        o.push_str("</ul>\n");
+    }
+    o.push_str("</section>\n<section id=\"conclusion\">\n<h2>Conclusion</h2>\n");
+    let intro: String = ot
+        .conclusion_intro
+        .iter()
+        .map(|s| match s {
+            Span::Text(t) => html_escape(t),
+            Span::Name(t) => format!("<code>{}</code>", html_escape(t)),
+        })
+        .collect();
+    let _ = writeln!(o, "<p>{intro}</p>\n<ol>");
+    for ob in &ot.conclusion {
         let _ = writeln!(o, "<li>{}</li>", html_escape(&ob.text()));
     }
-    o.push_str("</ul>\n</section>\n");
+    o.push_str("</ol>\n</section>\n");
 }
 
 fn definitions(o: &mut String) {

@@ -338,7 +338,7 @@ pub(crate) fn peers(a: &Analysis) -> Table {
 }
 
 /// vLLM's run-level figures (`calculate_metrics`), goodput only when SLOs were given.
-pub fn throughput(a: &Analysis) -> Table {
+pub(crate) fn throughput(a: &Analysis) -> Table {
     let th = &a.throughput;
     let mut t = Table::grid(&["metric", "#value", "unit", "definition"]);
     let mut row = |metric: &str, value: String, unit: &str, def: String| {
@@ -414,7 +414,7 @@ pub fn throughput(a: &Analysis) -> Table {
 }
 
 /// The original report's Performance Metrics table, with its definitions.
-pub fn original_performance(a: &Analysis) -> Table {
+pub(crate) fn original_performance(a: &Analysis) -> Table {
     let o = &a.original;
     let mut t = Table::grid(&["Metric", "#Average", "#Median", "#Min", "#Max"]);
     for (label, s) in [
@@ -440,7 +440,7 @@ pub fn original_performance(a: &Analysis) -> Table {
 }
 
 /// One successful test as the original's per-test table showed it.
-pub fn original_test(r: &OriginalRequest) -> Table {
+pub(crate) fn original_test(r: &OriginalRequest) -> Table {
     let mut t = Table::grid(&["Metric", "Value"]);
     for (label, value) in [
         ("Status", "✅ Success".to_string()),
