@@ -10,12 +10,12 @@ use crate::stats::prefill::{Fit, PrefillScaling};
 use crate::stats::reference::Reference;
 
 /// Section heading of the reference comparison.
-pub const REFERENCE_TITLE: &str = "Rockchip's published figures";
+pub(crate) const REFERENCE_TITLE: &str = "Rockchip's published figures";
 /// Section heading of the prefill fit.
-pub const PREFILL_TITLE: &str = "Prefill scaling";
+pub(crate) const PREFILL_TITLE: &str = "Prefill scaling";
 
 /// Where the published row comes from and what was compared, one paragraph.
-pub fn reference_intro(r: &Reference) -> String {
+pub(crate) fn reference_intro(r: &Reference) -> String {
     let p = &r.published;
     let source = if p.commit.is_empty() {
         format!("benchmark.md of release {}", r.release)
@@ -34,7 +34,7 @@ pub fn reference_intro(r: &Reference) -> String {
 }
 
 /// The verdict line under the table: exact or approximate.
-pub fn reference_method_line(r: &Reference) -> String {
+pub(crate) fn reference_method_line(r: &Reference) -> String {
     if r.approximate.is_empty() {
         "The run followed Rockchip's method, so the figures compare directly.".to_string()
     } else {
@@ -50,7 +50,7 @@ fn ratio(x: Option<f64>) -> String {
 }
 
 /// Published, this run, ratio and rkbench's own timing, per figure.
-pub fn reference_table(r: &Reference) -> Table {
+pub(crate) fn reference_table(r: &Reference) -> Table {
     let mut t = Table::grid(&[
         "figure",
         "#published",
@@ -98,7 +98,7 @@ pub fn reference_table(r: &Reference) -> Table {
 }
 
 /// The fitted curve as a sentence.
-pub fn fit_text(s: &PrefillScaling, f: &Fit) -> String {
+pub(crate) fn fit_text(s: &PrefillScaling, f: &Fit) -> String {
     let longest = s.lengths.last().map(|l| l.input_tokens).unwrap_or(0);
     let n = f64::from(longest);
     let attention = f.attention_ms_per_token2 * n * n;
@@ -119,7 +119,7 @@ pub fn fit_text(s: &PrefillScaling, f: &Fit) -> String {
 }
 
 /// A small coefficient in fixed scientific notation (`2.000e-4`); `0` for zero.
-pub fn sci(x: f64) -> String {
+pub(crate) fn sci(x: f64) -> String {
     if x == 0.0 {
         "0".to_string()
     } else if x.is_finite() {
@@ -131,7 +131,7 @@ pub fn sci(x: f64) -> String {
 
 /// One row per input length: TTFT (median and fitted), prefill rate, the runtime's own
 /// prefill time and decode rate at that context.
-pub fn prefill_table(s: &PrefillScaling) -> Table {
+pub(crate) fn prefill_table(s: &PrefillScaling) -> Table {
     let mut t = Table::grid(&[
         "#input tokens (exact)",
         "#requests",
@@ -156,7 +156,7 @@ pub fn prefill_table(s: &PrefillScaling) -> Table {
 }
 
 /// The HTML charts: TTFT points with the fitted curve, and decode rate against context length.
-pub fn prefill_charts(s: &PrefillScaling) -> Vec<(String, String)> {
+pub(crate) fn prefill_charts(s: &PrefillScaling) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut points = Series::new(
         "TTFT per request",
@@ -219,7 +219,7 @@ pub fn prefill_charts(s: &PrefillScaling) -> Vec<(String, String)> {
 }
 
 /// The label of a request's input in tables: `128 (exact)` for exact token input.
-pub fn input_cell(a: &Analysis, index: u32, runtime_count: Option<i64>) -> String {
+pub(crate) fn input_cell(a: &Analysis, index: u32, runtime_count: Option<i64>) -> String {
     match a.exact_input_tokens(index) {
         Some(n) => format!("{n} (exact)"),
         None => runtime_count.map_or_else(|| "-".into(), |v| v.to_string()),

@@ -590,7 +590,11 @@ pub(crate) fn scatter(spec: &ChartSpec, series: &[Series]) -> String {
 
 /// Points (`points`, one colour per series) over curves (`curves`, styled after them), e.g.
 /// measurements and the fit through them, on one pair of axes.
-pub fn scatter_with_lines(spec: &ChartSpec, points_series: &[Series], curves: &[Series]) -> String {
+pub(crate) fn scatter_with_lines(
+    spec: &ChartSpec,
+    points_series: &[Series],
+    curves: &[Series],
+) -> String {
     let names: Vec<&str> = points_series
         .iter()
         .chain(curves)
