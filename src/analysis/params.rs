@@ -131,7 +131,11 @@ fn server_view(v: &mut Vec<Param>) {
 /// The parameter table of a run, in display order. Runtime parameters keep the order of
 /// JSON `run.params` (schema v1). `templates` and `preset` are the plan's extra records
 /// (format 1.1, kinds 12–13): the chat templates rkbench set and the `--preset` used.
-pub(crate) fn of(h: &RunHeader, templates: &[TemplateSent], preset: Option<&PresetUsed>) -> Vec<Param> {
+pub(crate) fn of(
+    h: &RunHeader,
+    templates: &[TemplateSent],
+    preset: Option<&PresetUsed>,
+) -> Vec<Param> {
     use ParamValue::*;
     use Section::*;
     let p = &h.params;

@@ -12,6 +12,9 @@ pub(crate) enum Cell {
     Label(String),
     /// Text, escaped for the format.
     Text(String),
+    /// Text written by rkbench (labels, units): Markdown keeps its characters (only `|` is
+    /// escaped, so it cannot split the cell), HTML escapes it.
+    Static(String),
     /// A figure, already formatted (right-aligned in HTML).
     Num(String),
     /// Literal text (paths, hashes, command lines): a code span.
@@ -43,6 +46,7 @@ impl Cell {
         match self {
             Cell::Label(s) | Cell::Num(s) => s.clone(),
             Cell::Text(s) => md_inline(s),
+            Cell::Static(s) => s.replace('|', "\\|"),
             Cell::Code(s) => md_code_cell(s),
             Cell::Request { id, suffix, .. } => format!("{}{suffix}", md_inline(id)),
             Cell::Status(s) => s.as_str().to_string(),
@@ -53,7 +57,7 @@ impl Cell {
     fn html(&self) -> String {
         match self {
             Cell::Label(s) => format!("<th>{}</th>", html_escape(s)),
-            Cell::Text(s) => format!("<td>{}</td>", html_escape(s)),
+            Cell::Text(s) | Cell::Static(s) => format!("<td>{}</td>", html_escape(s)),
             Cell::Num(s) => format!("<td class=\"num\">{}</td>", html_escape(s)),
             Cell::Code(s) => format!("<td><code>{}</code></td>", html_escape(s)),
             Cell::Request { index, id, suffix } => format!(

@@ -64,7 +64,7 @@ pub fn of(trace: &Trace, s: &Summary) -> Vec<Warning> {
 }
 
 /// Warnings from the parts of a trace (requests and metrics in the same order).
-pub fn compute(
+pub(crate) fn compute(
     board: &[Fact],
     tl: &Timeline,
     reqs: &[RequestRecord],
