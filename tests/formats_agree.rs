@@ -26,12 +26,30 @@ fn md_section<'a>(md: &'a str, title: &str) -> Vec<&'a str> {
     lines.take_while(|l| !l.starts_with("## ")).collect()
 }
 
+/// RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
 fn csv_rows(csv: &str) -> Vec<Vec<String>> {
-    // The committed traces' CSV has no quoted fields with line breaks in the request table.
-    csv.split("\r\n")
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect()
+    let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = csv.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    rows
 }
 
 #[test]
