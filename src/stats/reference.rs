@@ -45,6 +45,9 @@ pub struct Reference {
     pub decode_warning: Option<String>,
 }
 
+/// Fewer measured requests than this make the comparison approximate (no stable median).
+pub const MIN_STABLE_REQUESTS: usize = 3;
+
 /// Where `measured` comes from when the runtime reports perf stats.
 pub const BY_RUNTIME: &str = "the runtime's own perf stats (what Rockchip's log shows)";
 /// Where `measured` comes from when it does not.
@@ -174,6 +177,13 @@ pub fn compare(
     };
     if chosen.is_empty() {
         return None;
+    }
+    if chosen.len() < MIN_STABLE_REQUESTS {
+        approximate.push(format!(
+            "only {} measured request{} compared: one run is not a stable figure (the rockchip suite runs 10 after 2 warm-ups)",
+            chosen.len(),
+            if chosen.len() == 1 { " was" } else { "s were" }
+        ));
     }
 
     // Output length: the method generates 64 new tokens.
@@ -548,6 +558,10 @@ mod tests {
         )
         .unwrap_or_else(|| panic!("no comparison"));
         assert_eq!((r.requests, r.measured.ttft_ms), (1, Some(300.0)));
+        assert_eq!(
+            r.approximate,
+            ["only 1 measured request was compared: one run is not a stable figure (the rockchip suite runs 10 after 2 warm-ups)"]
+        );
         // Nothing measured: no comparison.
         let none = compare(
             &row(),
