@@ -42,7 +42,8 @@ pub struct RecordArgs {
     /// the .rkllm model file
     #[argh(option)]
     pub model: PathBuf,
-    /// prompt suite: a built-in name (default, quick, context) or a JSON file (default: default)
+    /// prompt suite: a built-in name (default, quick, context, rockchip) or a JSON file
+    /// (default: default)
     #[argh(option)]
     pub suite: Option<String>,
     /// trace file to write (default: traces/<model>-<UTC time>.rktrace); never overwritten

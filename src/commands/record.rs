@@ -28,15 +28,15 @@ pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
             }
         }
     }
-    if let Some(url) = a.server.as_deref() {
-        // A server is measured in this process: no runtime to supervise.
-        let argv = argv
-            .iter()
-            .map(|s| s.to_string_lossy().into_owned())
-            .collect();
-        return crate::http::record::run(&a, &plan, argv, url);
-    }
     match role {
+        Role::ServerClient => {
+            let url = plan.server.clone().unwrap_or_default();
+            let argv = argv
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect();
+            crate::http::record::run(&a, &plan, argv, &url)
+        }
         Role::SweepParent => match &plan.sweep {
             Some(s) => record::sweep::run(&argv, &s.axes, &s.dir, plan.record.quiet),
             None => Err(Error::internal("sweep role without a sweep plan")),

@@ -27,12 +27,16 @@ pub(crate) enum Role {
     /// Loads the runtime and records: the supervised child, or this process with
     /// `--no-supervise`.
     Recorder { child: bool },
+    /// Measures an HTTP server (`--server`) from this process: no runtime to supervise.
+    ServerClient,
 }
 
 /// Decide the role from the plan and whether this process was started as the recording child
 /// (the supervisor marks its child in the environment; the caller reads it).
 pub(crate) fn role(plan: &Plan, is_child: bool) -> Role {
-    if is_child {
+    if plan.server.is_some() {
+        Role::ServerClient
+    } else if is_child {
         Role::Recorder { child: true }
     } else if plan.sweep.is_some() {
         Role::SweepParent
@@ -110,6 +114,8 @@ pub(crate) struct Plan {
     pub suite: Suite,
     pub model: PathBuf,
     pub lib: Option<PathBuf>,
+    /// `--server URL`: measure an HTTP server instead of loading the runtime.
+    pub server: Option<String>,
     pub abi_flag: Option<AbiVersion>,
     pub preset: Option<Preset>,
     pub sweep: Option<SweepPlan>,
@@ -508,6 +514,7 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
         suite,
         model: a.model.clone(),
         lib: a.lib.clone(),
+        server: a.server.clone(),
         abi_flag,
         preset,
         sweep,
@@ -588,6 +595,9 @@ mod tests {
         assert_eq!(role(&p, false), Role::Recorder { child: false });
         let p = plan(&args(&[("sweep", "threads=2,4")]), at()).unwrap();
         assert_eq!(role(&p, false), Role::SweepParent);
+        let mut a = args(&[]);
+        a.server = Some("http://board:8080".into());
+        assert_eq!(role(&plan(&a, at()).unwrap(), false), Role::ServerClient);
         assert_eq!(
             p.sweep.map(|s| s.dir),
             Some(PathBuf::from("traces/Qwen3-4B-20260101T000000Z.sweep"))
