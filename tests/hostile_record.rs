@@ -270,6 +270,10 @@ fn f8_foreign_journal_is_not_merged_and_verify_says_so() {
         "{}",
         stdout(&v)
     );
+    // `report` covers the trace and names the journal it did not merge.
+    let r = run(&["report", &a.display().to_string()], &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    assert!(stderr(&r).contains("not merged"), "{}", stderr(&r));
 }
 
 // F9: a damaged journal is reported (exit 5), and what is intact in it is still recovered.

@@ -185,7 +185,12 @@ impl Target<'_> {
             }
             return self.emit_all(path, self.formats.iter().copied().zip(texts));
         }
-        let trace = reader::read(path).map_err(|e| Error::input(e.to_string()))?;
+        let checked = reader::read_checked(path).map_err(|e| Error::input(e.to_string()))?;
+        // A journal that was not merged (another run's, damaged) is named, not silently dropped.
+        for p in checked.problems() {
+            output::warn(&format!("{}: {p}", path.display()));
+        }
+        let trace = checked.trace;
         if let Some(d) = &trace.damage {
             output::warn(&format!(
                 "{}: {d}; reporting the valid part",
