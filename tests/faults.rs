@@ -163,9 +163,17 @@ fn sigint_mid_run_leaves_a_valid_trace() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Mid-run: once the first request has started (its journal exists), however slow start-up is.
+    // Mid-run: once the first request has started (its `Partial` frame is in the journal, after
+    // the journal's header and binding), however slow start-up is.
     let started = Instant::now();
-    while !rkbench::trace::journal_path(&out).exists() {
+    let journal = rkbench::trace::journal_path(&out);
+    let started_request = || {
+        std::fs::read(&journal)
+            .ok()
+            .and_then(|b| rkbench::trace::reader::parse_journal(&b, "j".into()).ok())
+            .is_some_and(|j| !j.requests.is_empty())
+    };
+    while !started_request() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the run never started"

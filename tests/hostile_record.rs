@@ -40,6 +40,24 @@ fn recorder_of(pid: u32) -> u32 {
     }
 }
 
+/// Wait until the journal beside `out` holds checkpointed tokens of the request in flight.
+fn wait_for_checkpointed_tokens(out: &Path) {
+    let jp = rkbench::trace::journal_path(out);
+    let start = Instant::now();
+    loop {
+        let tokens = std::fs::read(&jp)
+            .ok()
+            .and_then(|b| rkbench::trace::reader::parse_journal(&b, "j".into()).ok())
+            .map(|j| j.requests.iter().map(|r| r.output_tokens()).sum::<usize>())
+            .unwrap_or(0);
+        if tokens > 0 {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no checkpoints");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn kill(sig: &str, pid: u32) {
     let st = Command::new("kill")
         .args(["-s", sig, &pid.to_string()])
@@ -110,13 +128,8 @@ fn f1_sent_sigsegv_and_sigbus_are_crashes() {
             Stdio::null(),
         );
         let rec = recorder_of(child.id());
-        // Let it reach the first request's decode.
-        let start = Instant::now();
-        while !(out.exists() && rkbench::trace::journal_path(&out).exists()) {
-            assert!(start.elapsed() < Duration::from_secs(20));
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(300));
+        // Let it reach the first request's decode: tokens checkpointed in the journal.
+        wait_for_checkpointed_tokens(&out);
         kill(sig, rec);
         let st = wait_for(&mut child, Duration::from_secs(30));
         assert_eq!(st.code(), Some(7), "SIG{sig}");
@@ -192,7 +205,6 @@ fn f2_closed_pipe_after_two_lines_still_gives_a_complete_trace() {
 /// no end record and its journal holds the in-flight request. Returns the trace path.
 fn killed_run(dir: &Path, name: &str) -> std::path::PathBuf {
     let out = dir.join(name);
-    let journal = rkbench::trace::journal_path(&out);
     let mut child = spawn_record(
         &out,
         &[
@@ -209,12 +221,7 @@ fn killed_run(dir: &Path, name: &str) -> std::path::PathBuf {
         ],
         Stdio::null(),
     );
-    // Wait until the journal holds checkpointed tokens (more than its header and binding).
-    let start = Instant::now();
-    while std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0) < 400 {
-        assert!(start.elapsed() < Duration::from_secs(30), "no checkpoints");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_checkpointed_tokens(&out);
     std::thread::sleep(Duration::from_millis(50));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -447,11 +454,7 @@ fn f11_second_interrupt_kills_a_stopped_recorder_and_finalises_interrupted() {
     );
     let rec = recorder_of(child.id());
     let jp = rkbench::trace::journal_path(&out);
-    let start = Instant::now();
-    while std::fs::metadata(&jp).map(|m| m.len()).unwrap_or(0) < 400 {
-        assert!(start.elapsed() < Duration::from_secs(30), "no checkpoints");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_checkpointed_tokens(&out);
     kill("STOP", rec);
     kill("INT", child.id());
     std::thread::sleep(Duration::from_millis(800));
