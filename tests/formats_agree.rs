@@ -213,6 +213,85 @@ fn every_format_states_the_same_facts() {
         );
         assert!(html.contains(&format!("<td>{ttft} ms</td>")), "{name}");
 
+        // Rockchip's published figures: the same row, figures, reasons and warning.
+        let r = &j["reference"];
+        let has_reference = !r.is_null();
+        assert_eq!(
+            md.contains("## 🎯 Rockchip's published figures"),
+            has_reference,
+            "{name}"
+        );
+        assert_eq!(
+            html.contains("<section id=\"reference\">"),
+            has_reference,
+            "{name}"
+        );
+        if has_reference {
+            let f2 = |v: &Value| v.as_f64().map_or("-".into(), |x| format!("{x:.2}"));
+            for (label, key) in [
+                ("TTFT (ms)", "ttft_ms"),
+                ("Decode (tok/s)", "decode_tok_s"),
+                ("Memory (MB)", "memory_mb"),
+            ] {
+                let (p, m) = (f2(&r["published"][key]), f2(&r["measured"][key]));
+                assert!(
+                    md.contains(&format!("| {label} | {p} | {m} | ")),
+                    "{name}: md {label}"
+                );
+                assert!(
+                    html.contains(&format!(
+                        "<th>{}</th><td class=\"num\">{p}</td><td class=\"num\">{m}</td>",
+                        html_escape(label)
+                    )),
+                    "{name}: html {label}"
+                );
+            }
+            for why in r["approximate_because"].as_array().unwrap() {
+                let why = why.as_str().unwrap();
+                assert!(
+                    md.contains(&format!("- {}\n", md_inline(why))),
+                    "{name}: {why}"
+                );
+                assert!(
+                    html.contains(&format!("<li>{}</li>", html_escape(why))),
+                    "{name}"
+                );
+            }
+            if let Some(w) = r["decode_warning"].as_str() {
+                assert!(md.contains(&md_inline(w)), "{name}: md warning");
+                assert!(html.contains(&html_escape(w)), "{name}: html warning");
+            }
+        }
+
+        // Prefill scaling: the same fit and the same per-length rows.
+        let p = &j["prefill_scaling"];
+        assert_eq!(md.contains("## 📈 Prefill scaling"), !p.is_null(), "{name}");
+        assert_eq!(
+            html.contains("<section id=\"prefill-scaling\">"),
+            !p.is_null(),
+            "{name}"
+        );
+        if !p.is_null() {
+            let per_token = format!("{:.4} ms/token", p["ms_per_token"].as_f64().unwrap());
+            assert!(md.contains(&per_token), "{name}: md {per_token}");
+            assert!(html.contains(&per_token), "{name}: html {per_token}");
+            for l in p["by_length"].as_array().unwrap() {
+                let n = l["input_tokens"].as_u64().unwrap();
+                let ttft = format!("{:.2}", l["ttft_ms_median"].as_f64().unwrap());
+                assert!(
+                    md.contains(&format!("| {n} | {} | {ttft} |", l["requests"])),
+                    "{name}: md length {n}"
+                );
+                assert!(
+                    html.contains(&format!(
+                        "<td class=\"num\">{n}</td><td class=\"num\">{}</td><td class=\"num\">{ttft}</td>",
+                        l["requests"]
+                    )),
+                    "{name}: html length {n}"
+                );
+            }
+        }
+
         // CSV: one row per request, and the same totals and means.
         let rows = csv_rows(&csv);
         let col = |c: &str| rows[0].iter().position(|h| h == c).unwrap();
