@@ -125,12 +125,22 @@ fn header(o: &mut String, a: &Analysis, model: &str) {
     } else {
         &h.runtime.version
     };
+    let measured = match &a.server {
+        Some(sv) => format!(
+            "the {} server at <code>{}</code>",
+            html_escape(&sv.run.kind),
+            html_escape(&sv.run.url)
+        ),
+        None => format!(
+            "RKLLM runtime {} (ABI {})",
+            html_escape(runtime),
+            html_escape(&h.runtime.abi)
+        ),
+    };
     let _ = writeln!(
         o,
-        "<p class=\"meta\">Recorded <time datetime=\"{t}\">{t}</time> on <code>{}</code> · RKLLM runtime {} (ABI {}) · rkbench {} ({}) · trace <code>{}</code></p>\n</header>",
+        "<p class=\"meta\">Recorded <time datetime=\"{t}\">{t}</time> on <code>{}</code> · {measured} · rkbench {} ({}) · trace <code>{}</code></p>\n</header>",
         html_escape(&h.hostname),
-        html_escape(runtime),
-        html_escape(&h.runtime.abi),
         html_escape(&h.rkbench.version),
         html_escape(&h.rkbench.git_commit),
         html_escape(&a.file_name),
