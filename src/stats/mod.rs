@@ -7,6 +7,7 @@ pub mod prefill;
 pub mod reference;
 pub mod request;
 pub mod server;
+pub mod significance;
 pub mod summary;
 pub mod telemetry;
 pub mod throughput;
