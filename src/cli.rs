@@ -217,6 +217,11 @@ pub struct ReportArgs {
     /// the model the trace's model file name names
     #[argh(option)]
     pub reference_model: Option<String>,
+    /// one fleet table over all the traces given (files, or directories searched for
+    /// *.rktrace), grouped by board, SoC, runtime, model and settings; a directory without a
+    /// sweep's index.json is reported this way without the flag
+    #[argh(switch)]
+    pub fleet: bool,
 }
 
 /// Compare a candidate trace with a baseline: per metric (ratio ± σ) and per test.

@@ -9,6 +9,8 @@ use crate::trace::reader;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+mod fleet;
+
 pub(crate) fn run(a: ReportArgs) -> Result<i32> {
     if a.traces.is_empty() {
         return Err(Error::usage(
@@ -39,6 +41,24 @@ pub(crate) fn run(a: ReportArgs) -> Result<i32> {
         goodput,
         reference_model: a.reference_model.as_deref(),
     };
+    // A directory that is not a sweep (no index.json) holds any traces: the fleet table.
+    if a.fleet
+        || a.traces
+            .iter()
+            .any(|p| p.is_dir() && !p.join("index.json").exists())
+    {
+        if a.per != CsvPer::Request {
+            return Err(Error::usage(
+                "--per applies to one trace's CSV; the fleet CSV has one row per group",
+            ));
+        }
+        if a.goodput.is_some() || a.reference_model.is_some() {
+            return Err(Error::usage(
+                "--goodput and --reference-model apply to one trace's report, not to the fleet table",
+            ));
+        }
+        return fleet::run(&a.traces, &formats, options, a.out.as_deref(), a.jobs);
+    }
     let several = formats.len() > 1 || a.traces.len() > 1;
     if several && a.out.is_none() {
         return Err(Error::usage(

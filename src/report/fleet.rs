@@ -1,0 +1,350 @@
+//! The fleet table (`rkbench report DIR` over any traces, or `--fleet FILES`): one row per group
+//! of comparable runs (`stats::fleet`), with each figure's median and interquartile range.
+//! Only formatting happens here.
+use super::json_writer::JsonWriter;
+use super::text::{csv_field, html_escape, md_inline, num};
+use crate::stats::fleet::{FleetTable, GroupRow, Spread};
+use std::fmt::Write;
+
+/// The figures of a row, in column order: (label, unit, JSON/CSV key, decimals, value).
+fn figures(
+    r: &GroupRow,
+) -> [(
+    &'static str,
+    &'static str,
+    &'static str,
+    usize,
+    Option<Spread>,
+); 5] {
+    [
+        ("Decode", "tok/s", "decode_tok_s", 2, r.decode_tok_s),
+        ("TTFT", "ms", "ttft_ms", 1, r.ttft_ms),
+        ("Prefill", "tok/s", "prefill_tok_s", 2, r.prefill_tok_s),
+        ("E2E", "ms", "e2e_ms", 1, r.e2e_ms),
+        ("Output", "tokens", "output_tokens", 1, r.output_tokens),
+    ]
+}
+
+/// What the table states, in every format.
+const METHOD: &str = "One row per group of traces that share board model, SoC, runtime release, model (file and fingerprint) and settings (run parameters and suite). Each figure is taken over the successful measured requests of all the group's traces: median, with the interquartile range (p25–p75, type-7 percentiles) as its spread.";
+
+const SETTINGS_COLUMN: &str = "settings";
+
+fn cell(s: Option<Spread>, d: usize) -> String {
+    match s {
+        Some(s) => format!(
+            "{} ({}–{})",
+            num(Some(s.median), d),
+            num(Some(s.p25), d),
+            num(Some(s.p75), d)
+        ),
+        None => "-".into(),
+    }
+}
+
+fn key_cells(r: &GroupRow) -> [&str; 5] {
+    [
+        &r.key.board,
+        &r.key.soc,
+        &r.key.runtime,
+        &r.key.model,
+        &r.key.settings,
+    ]
+}
+
+const KEY_HEADS: [&str; 5] = ["board", "SoC", "runtime", "model", SETTINGS_COLUMN];
+
+pub fn markdown(t: &FleetTable) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# rkbench fleet\n");
+    let _ = writeln!(
+        o,
+        "{} traces in {} groups. {METHOD}\n",
+        t.traces,
+        t.rows.len()
+    );
+    let mut head: Vec<String> = KEY_HEADS.iter().map(|h| h.to_string()).collect();
+    head.extend(["traces", "ok/requests"].map(String::from));
+    if let Some(r) = t.rows.first() {
+        head.extend(
+            figures(r)
+                .iter()
+                .map(|(l, u, ..)| format!("{l} {u} median (IQR)")),
+        );
+    }
+    let _ = writeln!(o, "| {} |", head.join(" | "));
+    let _ = writeln!(o, "|{}", "---|".repeat(head.len()));
+    for r in &t.rows {
+        let mut cells: Vec<String> = key_cells(r).iter().map(|c| md_inline(c)).collect();
+        cells.push(if r.damaged > 0 {
+            format!("{} ({} damaged)", r.traces, r.damaged)
+        } else {
+            r.traces.to_string()
+        });
+        cells.push(format!("{}/{}", r.ok, r.requests));
+        cells.extend(figures(r).iter().map(|&(_, _, _, d, s)| cell(s, d)));
+        let _ = writeln!(o, "| {} |", cells.join(" | "));
+    }
+    if !t.unreadable.is_empty() {
+        let _ = writeln!(o, "\n## Not read\n");
+        for (f, why) in &t.unreadable {
+            let _ = writeln!(o, "- `{}`: {}", md_inline(f), md_inline(why));
+        }
+    }
+    o
+}
+
+fn json_spread(w: &mut JsonWriter, key: &str, s: Option<Spread>) {
+    w.key(key);
+    match s {
+        None => {
+            w.null();
+        }
+        Some(s) => {
+            w.begin_object();
+            w.field_int("n", s.n as i64);
+            w.field_num("median", Some(s.median), 3);
+            w.field_num("p25", Some(s.p25), 3);
+            w.field_num("p75", Some(s.p75), 3);
+            w.field_num("min", Some(s.min), 3);
+            w.field_num("max", Some(s.max), 3);
+            w.end_object();
+        }
+    }
+}
+
+pub fn json(t: &FleetTable) -> String {
+    let mut w = JsonWriter::new();
+    w.begin_object();
+    w.field_int("schema_version", super::json::SCHEMA_VERSION);
+    w.field_str("method", METHOD);
+    w.field_int("traces", t.traces as i64);
+    w.key("groups").begin_array();
+    for r in &t.rows {
+        w.begin_object();
+        for (h, v) in ["board", "soc", "runtime", "model", "settings"]
+            .iter()
+            .zip(key_cells(r))
+        {
+            w.field_str(h, v);
+        }
+        w.field_int("traces", r.traces as i64);
+        w.field_int("damaged_traces", r.damaged as i64);
+        w.field_int("requests", r.requests as i64);
+        w.field_int("ok", r.ok as i64);
+        w.key("hosts").begin_array();
+        for h in &r.hosts {
+            w.str(h);
+        }
+        w.end_array();
+        for (_, _, key, _, s) in figures(r) {
+            json_spread(&mut w, key, s);
+        }
+        w.end_object();
+    }
+    w.end_array();
+    w.key("unreadable").begin_array();
+    for (f, why) in &t.unreadable {
+        w.begin_object();
+        w.field_str("file", f);
+        w.field_str("error", why);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    w.finish()
+}
+
+/// Columns of the fleet CSV (one row per group).
+pub fn csv_columns() -> Vec<String> {
+    let mut c: Vec<String> = [
+        "board",
+        "soc",
+        "runtime",
+        "model",
+        "settings",
+        "traces",
+        "damaged_traces",
+        "requests",
+        "ok",
+        "hosts",
+    ]
+    .map(String::from)
+    .to_vec();
+    for key in [
+        "decode_tok_s",
+        "ttft_ms",
+        "prefill_tok_s",
+        "e2e_ms",
+        "output_tokens",
+    ] {
+        for stat in ["n", "median", "p25", "p75", "min", "max"] {
+            c.push(format!("{key}_{stat}"));
+        }
+    }
+    c
+}
+
+/// RFC 4180 like the request CSV: CRLF, empty field for a missing value, 3 decimals.
+pub fn csv(t: &FleetTable) -> String {
+    let mut o = csv_columns().join(",");
+    o.push_str("\r\n");
+    for r in &t.rows {
+        let mut f: Vec<String> = key_cells(r).iter().map(|c| csv_field(c)).collect();
+        f.extend([
+            r.traces.to_string(),
+            r.damaged.to_string(),
+            r.requests.to_string(),
+            r.ok.to_string(),
+            csv_field(&r.hosts.join(" ")),
+        ]);
+        for (.., s) in figures(r) {
+            match s {
+                Some(s) => {
+                    f.push(s.n.to_string());
+                    for v in [s.median, s.p25, s.p75, s.min, s.max] {
+                        f.push(format!("{v:.3}"));
+                    }
+                }
+                None => f.extend((0..6).map(|_| String::new())),
+            }
+        }
+        o.push_str(&f.join(","));
+        o.push_str("\r\n");
+    }
+    o
+}
+
+const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;color:#1d1d1f;margin:0;background:#fafafa}\
+main{margin:0 auto;padding:16px 24px 48px;background:#fff;max-width:1400px}\
+table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\
+th{background:#f2f4f7}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+.meta{color:#555}.set{font-size:12px;color:#444;max-width:320px}";
+
+pub fn html(t: &FleetTable) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n\
+         <meta name=\"generator\" content=\"rkbench report\">\n\
+         <title>rkbench fleet</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n\
+         <h1>rkbench fleet</h1>\n<p class=\"meta\">{} traces in {} groups. {}</p>\n<table>\n<tr>",
+        t.traces,
+        t.rows.len(),
+        html_escape(METHOD)
+    );
+    for h in KEY_HEADS.iter().chain(&["traces", "ok/requests"]) {
+        let _ = write!(o, "<th>{}</th>", html_escape(h));
+    }
+    if let Some(r) = t.rows.first() {
+        for (l, u, ..) in figures(r) {
+            let _ = write!(o, "<th>{l} {u}<br>median (IQR)</th>");
+        }
+    }
+    o.push_str("</tr>\n");
+    for r in &t.rows {
+        o.push_str("<tr>");
+        for (h, c) in KEY_HEADS.iter().zip(key_cells(r)) {
+            let class = if *h == SETTINGS_COLUMN {
+                " class=\"set\""
+            } else {
+                ""
+            };
+            let _ = write!(o, "<td{class}>{}</td>", html_escape(c));
+        }
+        let _ = write!(
+            o,
+            "<td class=\"num\">{}{}</td><td class=\"num\">{}/{}</td>",
+            r.traces,
+            if r.damaged > 0 {
+                format!(" ({} damaged)", r.damaged)
+            } else {
+                String::new()
+            },
+            r.ok,
+            r.requests
+        );
+        for (.., d, s) in figures(r) {
+            let _ = write!(o, "<td class=\"num\">{}</td>", html_escape(&cell(s, d)));
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</table>\n");
+    if !t.unreadable.is_empty() {
+        o.push_str("<h2>Not read</h2>\n<ul>\n");
+        for (f, why) in &t.unreadable {
+            let _ = writeln!(
+                o,
+                "<li><code>{}</code>: {}</li>",
+                html_escape(f),
+                html_escape(why)
+            );
+        }
+        o.push_str("</ul>\n");
+    }
+    o.push_str("</main>\n</body>\n</html>\n");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::fleet::GroupKey;
+
+    fn table() -> FleetTable {
+        let s = Spread::of(vec![1.0, 2.0, 3.0]);
+        FleetTable {
+            rows: vec![GroupRow {
+                key: GroupKey {
+                    board: "Radxa ROCK 5B | <b>".into(),
+                    soc: "RK3588".into(),
+                    runtime: "1.2.1".into(),
+                    model: "m.rkllm 0123".into(),
+                    settings: "ctx 4096, top-k 1".into(),
+                },
+                traces: 2,
+                damaged: 1,
+                requests: 3,
+                ok: 3,
+                hosts: vec!["a".into(), "b".into()],
+                decode_tok_s: s,
+                ttft_ms: s,
+                prefill_tok_s: None,
+                e2e_ms: s,
+                output_tokens: s,
+            }],
+            traces: 2,
+            unreadable: vec![("x.rktrace".into(), "not a trace".into())],
+        }
+    }
+
+    #[test]
+    fn every_format_names_the_group_and_escapes_it() {
+        let t = table();
+        let md = markdown(&t);
+        assert!(
+            md.contains("| Radxa ROCK 5B \\| &lt;b&gt; | RK3588 | 1.2.1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 2 (1 damaged) | 3/3 | 2.00 (1.50–2.50) |"),
+            "{md}"
+        );
+        let j: serde_json::Value = serde_json::from_str(&json(&t)).unwrap();
+        assert_eq!(j["groups"][0]["board"], "Radxa ROCK 5B | <b>");
+        assert_eq!(j["groups"][0]["decode_tok_s"]["median"], 2.0);
+        assert!(j["groups"][0]["prefill_tok_s"].is_null());
+        let c = csv(&t);
+        let lines: Vec<&str> = c.split("\r\n").collect();
+        assert_eq!(lines.len(), 3); // header, one group, final empty
+        assert_eq!(
+            lines[0].split(',').count(),
+            lines[1].split(',').count() + 1, // the settings field holds a comma (quoted)
+        );
+        assert!(lines[1].starts_with("Radxa ROCK 5B | <b>,RK3588,1.2.1,m.rkllm 0123,\"ctx 4096, top-k 1\",2,1,3,3,a b,3,2.000,1.500,2.500,1.000,3.000"), "{}", lines[1]);
+        let h = html(&t);
+        assert!(h.contains("<td>Radxa ROCK 5B | &lt;b&gt;</td>") && !h.contains("<b>"));
+    }
+}

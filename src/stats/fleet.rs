@@ -1,0 +1,459 @@
+//! The fleet view: many traces, from any boards and runs, in one table grouped by what makes
+//! their figures comparable — board model, SoC, runtime release, model and settings.
+//!
+//! Traces stream through: each is read, reduced to its group's per-request figures, and dropped
+//! ([`Fleet::add`]), so memory grows with the number of requests kept for the medians, never with
+//! the traces' tokens. Partial fleets (one per reading thread) [`Fleet::merge`]; every figure is
+//! taken from sorted values, so the result does not depend on the order traces arrive in.
+use super::aggregate::percentile;
+use super::request::RequestMetrics;
+use crate::trace::{RunHeader, Status, Trace};
+use std::collections::BTreeMap;
+
+/// What a group shares. Ordered field by field, which is also the table's row order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupKey {
+    /// The device-tree model, e.g. `Radxa ROCK 5B`.
+    pub board: String,
+    /// From the device-tree `compatible` list, e.g. `RK3588`.
+    pub soc: String,
+    /// The runtime's version banner, or `ABI x` when the library had none.
+    pub runtime: String,
+    /// The model's file name and the first 12 hex digits of its fingerprint.
+    pub model: String,
+    /// The run parameters that change the figures, and the suite.
+    pub settings: String,
+}
+
+/// An unreadable or missing board fact.
+fn known(v: Option<&str>) -> String {
+    match v {
+        Some(v) if !v.is_empty() && !v.starts_with("unavailable") => v.to_string(),
+        _ => "unknown".into(),
+    }
+}
+
+/// The SoC named in a device-tree `compatible` list (`radxa,rock-5b rockchip,rk3588` → `RK3588`):
+/// the list runs from the most specific entry to the most general, so the last `rockchip,rk…`
+/// entry is the chip; without one, the last entry's part after the comma.
+pub fn soc(compatible: &str) -> Option<String> {
+    let entries: Vec<&str> = compatible.split_whitespace().collect();
+    let pick = entries
+        .iter()
+        .rev()
+        .find(|e| e.starts_with("rockchip,rk"))
+        .or(entries.last())?;
+    let chip = pick.split_once(',').map_or(*pick, |(_, c)| c);
+    (!chip.is_empty()).then(|| chip.to_ascii_uppercase())
+}
+
+/// The run parameters that change the figures, and the suite, as one readable line. Sampling
+/// options at their neutral value (penalties 0, mirostat off) are left out.
+fn settings(h: &RunHeader) -> String {
+    let p = &h.params;
+    let mut s = format!(
+        "ctx {}, max new {}, top-k {} top-p {:.3} temp {:.3} repeat {:.3}",
+        p.max_context_len, p.max_new_tokens, p.top_k, p.top_p, p.temperature, p.repeat_penalty
+    );
+    if p.frequency_penalty != 0.0 || p.presence_penalty != 0.0 {
+        s += &format!(
+            " frequency {:.3} presence {:.3}",
+            p.frequency_penalty, p.presence_penalty
+        );
+    }
+    if p.mirostat != 0 {
+        s += &format!(
+            " mirostat {} tau {:.3} eta {:.3}",
+            p.mirostat, p.mirostat_tau, p.mirostat_eta
+        );
+    }
+    s += &format!(
+        ", cpus 0x{:X}×{}, batch {}, think {}",
+        p.enabled_cpus_mask,
+        p.enabled_cpus_num,
+        p.n_batch,
+        if p.think { "on" } else { "off" }
+    );
+    if p.keep_history {
+        s += ", keep history";
+    }
+    s += &format!(", embed flash {}", p.embed_flash);
+    let sha = &h.suite.sha256;
+    s + &format!(", suite {} {}", h.suite.name, &sha[..sha.len().min(12)])
+}
+
+impl GroupKey {
+    pub fn of(h: &RunHeader) -> GroupKey {
+        let fact = |k: &str| {
+            h.board
+                .iter()
+                .find(|f| f.key == k)
+                .map(|f| f.value.as_str())
+        };
+        let fp = &h.model.fingerprint;
+        GroupKey {
+            board: known(fact("board.model")),
+            soc: fact("board.compatible")
+                .filter(|c| !c.starts_with("unavailable"))
+                .and_then(soc)
+                .unwrap_or_else(|| "unknown".into()),
+            runtime: if h.runtime.version.is_empty() {
+                format!("ABI {}", h.runtime.abi)
+            } else {
+                h.runtime.version.clone()
+            },
+            model: format!("{} {}", h.model.file_name, &fp[..fp.len().min(12)]),
+            settings: settings(h),
+        }
+    }
+}
+
+/// The per-request figures of a group, as collected.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    pub decode_tok_s: Vec<f64>,
+    pub ttft_ms: Vec<f64>,
+    pub prefill_tok_s: Vec<f64>,
+    pub e2e_ms: Vec<f64>,
+    pub output_tokens: Vec<f64>,
+}
+
+impl Figures {
+    fn push(&mut self, m: &RequestMetrics) {
+        let put = |v: &mut Vec<f64>, x: Option<f64>| {
+            if let Some(x) = x.filter(|x| x.is_finite()) {
+                v.push(x);
+            }
+        };
+        put(&mut self.decode_tok_s, m.decode_tok_s);
+        put(&mut self.ttft_ms, m.ttft_ms);
+        put(&mut self.prefill_tok_s, m.prefill_tok_s);
+        put(&mut self.e2e_ms, Some(m.e2e_ms));
+        put(&mut self.output_tokens, Some(m.output_tokens as f64));
+    }
+
+    fn append(&mut self, o: Figures) {
+        self.decode_tok_s.extend(o.decode_tok_s);
+        self.ttft_ms.extend(o.ttft_ms);
+        self.prefill_tok_s.extend(o.prefill_tok_s);
+        self.e2e_ms.extend(o.e2e_ms);
+        self.output_tokens.extend(o.output_tokens);
+    }
+}
+
+/// One group while traces stream in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Group {
+    pub traces: usize,
+    /// Traces read with damage (their valid part is included).
+    pub damaged: usize,
+    /// Measured requests, and those that completed.
+    pub requests: usize,
+    pub ok: usize,
+    /// Host names seen, sorted and unique.
+    pub hosts: Vec<String>,
+    /// Over successful measured requests.
+    pub figures: Figures,
+}
+
+/// Median and spread of one figure over a group's requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub n: usize,
+    pub median: f64,
+    /// Quartiles (type 7): the interquartile range is the spread shown.
+    pub p25: f64,
+    pub p75: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(mut v: Vec<f64>) -> Option<Spread> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable_by(f64::total_cmp);
+        Some(Spread {
+            n: v.len(),
+            median: percentile(&v, 50.0),
+            p25: percentile(&v, 25.0),
+            p75: percentile(&v, 75.0),
+            min: v[0],
+            max: v[v.len() - 1],
+        })
+    }
+
+    /// Interquartile range relative to the median, in % (`None` for a zero median).
+    pub fn iqr_pct(&self) -> Option<f64> {
+        (self.median != 0.0).then(|| 100.0 * (self.p75 - self.p25) / self.median.abs())
+    }
+}
+
+/// A finished group: its key, counts, and the spread of each figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    pub key: GroupKey,
+    pub traces: usize,
+    pub damaged: usize,
+    pub requests: usize,
+    pub ok: usize,
+    pub hosts: Vec<String>,
+    pub decode_tok_s: Option<Spread>,
+    pub ttft_ms: Option<Spread>,
+    pub prefill_tok_s: Option<Spread>,
+    pub e2e_ms: Option<Spread>,
+    pub output_tokens: Option<Spread>,
+}
+
+/// Traces reduced to their groups as they stream in.
+#[derive(Debug, Clone, Default)]
+pub struct Fleet {
+    pub groups: BTreeMap<GroupKey, Group>,
+    /// Files that could not be read at all: (name, why).
+    pub unreadable: Vec<(String, String)>,
+    /// Reused for the ITL selection of every request.
+    scratch: Vec<u32>,
+}
+
+/// The fleet table, ready to render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetTable {
+    pub rows: Vec<GroupRow>,
+    pub traces: usize,
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl Fleet {
+    /// Reduce one trace into its group.
+    pub fn add(&mut self, t: &Trace) {
+        let g = self.groups.entry(GroupKey::of(&t.header)).or_default();
+        g.traces += 1;
+        g.damaged += usize::from(t.damage.is_some());
+        if let Err(i) = g.hosts.binary_search(&t.header.hostname) {
+            g.hosts.insert(i, t.header.hostname.clone());
+        }
+        for r in t.requests.iter().filter(|r| !r.warmup) {
+            g.requests += 1;
+            if r.status == Status::Ok {
+                g.ok += 1;
+                g.figures
+                    .push(&RequestMetrics::of_with(r, &mut self.scratch));
+            }
+        }
+    }
+
+    /// A file that is not a readable trace: listed, not fatal.
+    pub fn add_unreadable(&mut self, name: String, why: String) {
+        self.unreadable.push((name, why));
+    }
+
+    /// Combine with a fleet read from other files.
+    pub fn merge(&mut self, other: Fleet) {
+        for (k, o) in other.groups {
+            let g = self.groups.entry(k).or_default();
+            g.traces += o.traces;
+            g.damaged += o.damaged;
+            g.requests += o.requests;
+            g.ok += o.ok;
+            g.hosts.extend(o.hosts);
+            g.hosts.sort();
+            g.hosts.dedup();
+            g.figures.append(o.figures);
+        }
+        self.unreadable.extend(other.unreadable);
+    }
+
+    /// The table: one row per group in key order; unreadable files sorted by name.
+    pub fn finish(self) -> FleetTable {
+        let mut unreadable = self.unreadable;
+        unreadable.sort();
+        let rows: Vec<GroupRow> = self
+            .groups
+            .into_iter()
+            .map(|(key, g)| GroupRow {
+                key,
+                traces: g.traces,
+                damaged: g.damaged,
+                requests: g.requests,
+                ok: g.ok,
+                hosts: g.hosts,
+                decode_tok_s: Spread::of(g.figures.decode_tok_s),
+                ttft_ms: Spread::of(g.figures.ttft_ms),
+                prefill_tok_s: Spread::of(g.figures.prefill_tok_s),
+                e2e_ms: Spread::of(g.figures.e2e_ms),
+                output_tokens: Spread::of(g.figures.output_tokens),
+            })
+            .collect();
+        FleetTable {
+            traces: rows.iter().map(|r| r.traces).sum(),
+            rows,
+            unreadable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{Fact, RequestRecord};
+
+    fn trace(board: &str, compatible: &str, runtime: &str, host: &str, itl_us: u32) -> Trace {
+        let mut h = RunHeader::default();
+        h.board = vec![
+            Fact {
+                key: "board.compatible".into(),
+                value: compatible.into(),
+            },
+            Fact {
+                key: "board.model".into(),
+                value: board.into(),
+            },
+        ];
+        h.runtime.version = runtime.into();
+        h.runtime.abi = "1.2.1".into();
+        h.hostname = host.into();
+        h.model.file_name = "m.rkllm".into();
+        h.model.fingerprint = "0123456789abcdef".into();
+        h.suite.name = "quick".into();
+        let req = |i: u32, warmup: bool, status: Status| RequestRecord {
+            index: i,
+            test_id: format!("t{i}"),
+            warmup,
+            status,
+            token_dt_us: vec![100_000, itl_us, itl_us, itl_us, itl_us],
+            token_ids: vec![0; 5],
+            text_len: vec![0; 5],
+            end_us: 100_000 + 4 * u64::from(itl_us),
+            ..Default::default()
+        };
+        Trace {
+            path: format!("{host}.rktrace"),
+            format_minor: 0,
+            header: h,
+            requests: vec![
+                req(0, true, Status::Ok),
+                req(1, false, Status::Ok),
+                req(2, false, Status::Timeout),
+            ],
+            telemetry: vec![],
+            end: None,
+            frames: 0,
+            file_len: 0,
+            damage: None,
+            valid_len: 0,
+            skipped_unknown: 0,
+            journal_requests: 0,
+        }
+    }
+
+    #[test]
+    fn soc_from_compatible() {
+        assert_eq!(
+            soc("radxa,rock-5b rockchip,rk3588").as_deref(),
+            Some("RK3588")
+        );
+        assert_eq!(
+            soc("rockchip,rk3576-evb rockchip,rk3576").as_deref(),
+            Some("RK3576")
+        );
+        assert_eq!(soc("acme,board acme,x1").as_deref(), Some("X1"));
+        assert_eq!(soc("  "), None);
+    }
+
+    #[test]
+    fn groups_by_board_and_runtime_in_any_order() {
+        let ts = [
+            trace(
+                "Radxa ROCK 5B",
+                "radxa,rock-5b rockchip,rk3588",
+                "1.2.1",
+                "b",
+                100_000,
+            ),
+            trace(
+                "Orange Pi 5 Max",
+                "xunlong,orangepi-5-max rockchip,rk3588",
+                "1.2.1",
+                "a",
+                50_000,
+            ),
+            trace(
+                "Radxa ROCK 5B",
+                "radxa,rock-5b rockchip,rk3588",
+                "1.2.1",
+                "c",
+                200_000,
+            ),
+            trace(
+                "Radxa ROCK 5B",
+                "radxa,rock-5b rockchip,rk3588",
+                "",
+                "d",
+                100_000,
+            ),
+        ];
+        let mut one = Fleet::default();
+        ts.iter().for_each(|t| one.add(t));
+        one.add_unreadable("x.rktrace".into(), "not a trace".into());
+        // Two partial fleets in another order merge to the same table.
+        let (mut p, mut q) = (Fleet::default(), Fleet::default());
+        p.add(&ts[3]);
+        p.add(&ts[2]);
+        q.add(&ts[1]);
+        q.add(&ts[0]);
+        q.add_unreadable("x.rktrace".into(), "not a trace".into());
+        p.merge(q);
+        let table = one.finish();
+        assert_eq!(table, p.finish());
+        assert_eq!(table.traces, 4);
+        let keys: Vec<(&str, &str, &str)> = table
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.key.board.as_str(),
+                    r.key.soc.as_str(),
+                    r.key.runtime.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("Orange Pi 5 Max", "RK3588", "1.2.1"),
+                ("Radxa ROCK 5B", "RK3588", "1.2.1"),
+                ("Radxa ROCK 5B", "RK3588", "ABI 1.2.1"),
+            ]
+        );
+        let rock = &table.rows[1];
+        assert_eq!((rock.traces, rock.requests, rock.ok), (2, 4, 2));
+        assert_eq!(rock.hosts, ["b", "c"]);
+        // One ok request per trace: 4 tokens 100 ms apart → 10 tok/s; 200 ms → 5 tok/s.
+        let d = rock.decode_tok_s.unwrap();
+        assert_eq!((d.n, d.min, d.max), (2, 5.0, 10.0));
+        assert!((d.median - 7.5).abs() < 1e-9);
+        assert!((d.p25 - 6.25).abs() < 1e-9 && (d.p75 - 8.75).abs() < 1e-9);
+        assert_eq!(rock.key.model, "m.rkllm 0123456789ab");
+        assert!(
+            rock.key.settings.contains("suite quick"),
+            "{}",
+            rock.key.settings
+        );
+        assert_eq!(table.unreadable.len(), 1);
+    }
+
+    #[test]
+    fn unknown_board_facts() {
+        let mut t = trace("x", "y", "1.2.1", "h", 1000);
+        t.header.board = vec![Fact {
+            key: "board.model".into(),
+            value: "unavailable (not present)".into(),
+        }];
+        let k = GroupKey::of(&t.header);
+        assert_eq!((k.board.as_str(), k.soc.as_str()), ("unknown", "unknown"));
+        let s = Spread::of(vec![2.0, 4.0]).unwrap();
+        assert!((s.iqr_pct().unwrap() - 33.333_333_333_333_336).abs() < 1e-9);
+        assert!(Spread::of(vec![]).is_none());
+    }
+}
