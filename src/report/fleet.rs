@@ -340,8 +340,8 @@ mod tests {
         let lines: Vec<&str> = c.split("\r\n").collect();
         assert_eq!(lines.len(), 3); // header, one group, final empty
         assert_eq!(
-            lines[0].split(',').count(),
-            lines[1].split(',').count() + 1, // the settings field holds a comma (quoted)
+            lines[0].split(',').count() + 1, // the settings field holds a comma (quoted)
+            lines[1].split(',').count(),
         );
         assert!(lines[1].starts_with("Radxa ROCK 5B | <b>,RK3588,1.2.1,m.rkllm 0123,\"ctx 4096, top-k 1\",2,1,3,3,a b,3,2.000,1.500,2.500,1.000,3.000"), "{}", lines[1]);
         let h = html(&t);
