@@ -224,22 +224,30 @@ pub struct ReportArgs {
     pub fleet: bool,
 }
 
-/// Compare a candidate trace with a baseline: per metric (ratio ± σ) and per test.
+/// Compare candidate traces with a baseline: per metric and per test, the ratio with a 95 %
+/// bootstrap interval and a permutation test; with --fail-if-slower, a gate for CI.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "compare")]
 pub struct CompareArgs {
     /// the baseline trace
     #[argh(positional)]
     pub baseline: PathBuf,
-    /// the candidate trace
+    /// one or more candidate traces, each compared with the baseline
     #[argh(positional)]
-    pub candidate: PathBuf,
+    pub candidates: Vec<PathBuf>,
     /// md (default) or json
     #[argh(option, default = "String::from(\"md\")")]
     pub format: String,
     /// output file (default: stdout)
     #[argh(option, short = 'o')]
     pub out: Option<PathBuf>,
+    /// exit 10 when a candidate is significantly slower than the baseline by more than this,
+    /// e.g. 5% (on the --metric figures)
+    #[argh(option)]
+    pub fail_if_slower: Option<String>,
+    /// figures the gate checks, comma-separated: decode (default), prefill, ttft, e2e, itl
+    #[argh(option)]
+    pub metric: Option<String>,
 }
 
 /// Check trace files: ok, truncated, corrupt, or not a trace.

@@ -20,6 +20,9 @@ pub mod exit {
     pub const HUNG: i32 = 6;
     /// `record`: the runtime crashed; trace finalised with status `crashed`.
     pub const CRASHED: i32 = 7;
+    /// `compare --fail-if-slower`: a candidate is significantly slower than allowed (not an
+    /// error: the comparison was written).
+    pub const REGRESSION: i32 = 10;
     /// `record`: the disk is full or a file-size limit was reached (ENOSPC, EDQUOT, EFBIG): the
     /// trace was cut back to its last whole frame and the journal kept; the message says what
     /// each holds. The value is ENOSPC's errno.

@@ -42,26 +42,26 @@ fn compare_finds_the_faster_run_and_names_the_difference() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let decode = j["metrics"]
+    let cand = &j["candidates"][0];
+    let decode = cand["metrics"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|m| m["metric"] == "Decode rate")
+        .find(|m| m["metric"] == "decode")
         .unwrap();
-    let r = decode["ratio"].as_f64().unwrap();
+    let r = decode["overall"]["ratio"].as_f64().unwrap();
     assert!(
         r > 1.3 && r < 1.75,
         "313 ms → 200 ms per token is ~1.56× faster, got {r}"
     );
-    assert_eq!(decode["verdict"], "better");
-    let diffs = j["differences"].as_array().unwrap();
-    let top_k = diffs
-        .iter()
-        .find(|d| d["setting"] == "top_k")
-        .unwrap_or_else(|| panic!("top_k not listed: {diffs:?}"));
-    assert_eq!(
-        (&top_k["baseline"], &top_k["candidate"]),
-        (&"1".into(), &"5".into())
+    // 3 tests × 2 repeats, fully separated: 2 of the 6³ within-test relabellings → p = 0.009.
+    let statement = decode["overall"]["statement"].as_str().unwrap();
+    assert!(statement.starts_with("faster by "), "{statement}");
+    assert_eq!(decode["overall"]["significant"], true);
+    let diffs = cand["differences"].as_array().unwrap();
+    assert!(
+        diffs.iter().any(|d| d["setting"] == "sampling"),
+        "{diffs:?}"
     );
     let md = stdout(&run(
         &[
@@ -80,46 +80,4 @@ fn compare_finds_the_faster_run_and_names_the_difference() {
         &[],
     );
     assert_eq!(o.status.code(), Some(3));
-}
-
-/// Two runs that differ only in `--presence-penalty`: compare names that parameter (and nothing
-/// else) and shows both runs' verdicts.
-#[test]
-fn compare_names_a_presence_penalty_difference_and_both_verdicts() {
-    let dir = tempdir("compare-presence");
-    let (a, b) = (dir.join("a.rktrace"), dir.join("b.rktrace"));
-    let env = [
-        ("FAKE_RKLLM_TIME_SCALE", "0.01"),
-        ("FAKE_RKLLM_OUTPUT_TOKENS", "8"),
-    ];
-    for (out, extra) in [(&a, vec![]), (&b, vec!["--presence-penalty", "0.5"])] {
-        let mut args = vec!["--suite", "quick"];
-        args.extend(extra);
-        let o = record(&fake_lib("1.2.1"), out, &args, &env);
-        assert!(o.status.success(), "{}", stderr(&o));
-    }
-    let (sa, sb) = (a.display().to_string(), b.display().to_string());
-    let o = run(&["compare", &sa, &sb, "--format", "json"], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = j["differences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["setting"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["presence_penalty"], "{}", j["differences"]);
-    assert_eq!(j["differences"][0]["baseline"], "0.000");
-    assert_eq!(j["differences"][0]["candidate"], "0.500");
-    for role in ["baseline", "candidate"] {
-        let v = &j["runs"][role]["verdict"];
-        assert!(v == "VALID" || v == "INVALID", "{role}: {v}");
-        assert!(j["runs"][role]["reasons"].is_array());
-    }
-    let md = stdout(&run(&["compare", &sa, &sb], &[]));
-    assert!(md.contains("| presence_penalty | 0.000 | 0.500 |"), "{md}");
-    assert!(!md.contains("same recorded configuration"), "{md}");
-    assert!(md.contains("## Verdicts"), "{md}");
-    assert!(md.contains("- **Baseline** `a.rktrace`: "), "{md}");
-    assert!(md.contains("- **Candidate** `b.rktrace`: "), "{md}");
 }

@@ -1,36 +1,95 @@
-//! `rkbench compare BASELINE CANDIDATE`.
-use super::output;
-use crate::analysis::{compare::Comparison, Analysis};
+//! `rkbench compare BASELINE CANDIDATE...` and its regression gate.
 use crate::cli::CompareArgs;
-use crate::error::{Error, Result};
-use crate::report::compare;
-use crate::trace::reader;
+use crate::error::{exit, Error, Result};
+use crate::report::compare::{self, Comparison};
+use crate::stats::significance::{Gate, Metric};
+use crate::trace::{reader, Trace};
 
-pub(crate) fn run(a: CompareArgs) -> Result<i32> {
-    let read = |p: &std::path::Path| {
-        let t = reader::read(p).map_err(|e| Error::input(e.to_string()))?;
-        if let Some(d) = &t.damage {
-            output::warn(&format!("{}: {d}; comparing the valid part", p.display()));
-        }
-        Ok::<_, Error>(t)
+fn read(p: &std::path::Path) -> Result<Trace> {
+    let t = reader::read(p).map_err(|e| Error::input(e.to_string()))?;
+    if let Some(d) = &t.damage {
+        eprintln!(
+            "rkbench: warning: {}: {d}; comparing the valid part",
+            p.display()
+        );
+    }
+    Ok(t)
+}
+
+/// `--fail-if-slower` and `--metric` as a gate (`None` without the first).
+fn gate(a: &CompareArgs) -> Result<Option<Gate>> {
+    let Some(t) = &a.fail_if_slower else {
+        return match &a.metric {
+            Some(_) => Err(Error::usage(
+                "--metric chooses what --fail-if-slower checks; add e.g. --fail-if-slower 5%",
+            )),
+            None => Ok(None),
+        };
     };
-    let (b, c) = (read(&a.baseline)?, read(&a.candidate)?);
-    let cmp = Comparison::of(Analysis::of(&b), Analysis::of(&c));
-    let text = match a.format.as_str() {
-        "md" | "markdown" => compare::markdown(&cmp),
-        "json" => compare::json(&cmp),
+    let threshold =
+        Gate::parse_threshold(t).map_err(|e| Error::usage(format!("--fail-if-slower: {e}")))?;
+    let mut metrics = Vec::new();
+    for part in a.metric.as_deref().unwrap_or("decode").split(',') {
+        let m = Metric::parse(part).map_err(|e| Error::usage(format!("--metric: {e}")))?;
+        if !metrics.contains(&m) {
+            metrics.push(m);
+        }
+    }
+    Ok(Some(Gate { threshold, metrics }))
+}
+
+pub fn run(a: CompareArgs) -> Result<i32> {
+    if a.candidates.is_empty() {
+        return Err(Error::usage(
+            "compare needs a baseline and at least one candidate: rkbench compare base.rktrace new.rktrace",
+        ));
+    }
+    let render = match a.format.as_str() {
+        "md" | "markdown" => compare::markdown,
+        "json" => compare::json,
         other => {
             return Err(Error::usage(format!(
                 "--format {other:?}: compare writes md or json"
             )))
         }
     };
+    let gate = gate(&a)?;
+    let base = read(&a.baseline)?;
+    let cands = a
+        .candidates
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let cmp = Comparison::of(&base, &cands, gate);
+    let text = render(&cmp);
     match &a.out {
-        None => Ok(output::exit_code(output::stdout(&text)?)),
-        Some(p) => {
-            std::fs::write(p, text)
-                .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?;
-            Ok(crate::error::exit::OK)
+        None => print!("{text}"),
+        Some(p) => std::fs::write(p, text)
+            .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?,
+    }
+    let Some(g) = &cmp.gate else {
+        return Ok(exit::OK);
+    };
+    // A metric the gate cannot judge is bad input for a CI job, not a pass.
+    if let Some((file, m, ..)) = g.checks.iter().find(|c| c.2.is_none()) {
+        return Err(Error::input(format!(
+            "--metric {}: {file} and the baseline have no successful request of a common test with this figure, so the gate cannot judge it",
+            m.key()
+        )));
+    }
+    for (file, m, ch, failed) in &g.checks {
+        if let Some(ch) = ch {
+            eprintln!(
+                "rkbench: gate {}: {file}, {}: {}",
+                if *failed { "FAILED" } else { "passed" },
+                m.label(),
+                compare::statement(ch)
+            );
         }
     }
+    Ok(if g.failed() {
+        exit::REGRESSION
+    } else {
+        exit::OK
+    })
 }

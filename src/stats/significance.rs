@@ -2,11 +2,12 @@
 //! confidence interval and a permutation test, over requests grouped by test id.
 //!
 //! **Estimate.** Requests are paired by test id (a *stratum*). In each stratum the figure of a
-//! side is the geometric mean of its requests (repeats are used), and the stratum's ratio is
-//! candidate / baseline. The overall ratio is the geometric mean of the strata's ratios, so every
-//! test weighs the same whatever its scale (a 40-token prompt and a 4,000-token one), and a
-//! ratio and its inverse are symmetric (1.1× slower ↔ 1/1.1× faster). With one stratum it is
-//! that test's ratio. All of it is arithmetic means in log space.
+//! side is the median of its requests (repeats are used; on a busy machine one repetition in a
+//! few is slowed down by others' work, and the median ignores it where a mean would not), and the
+//! stratum's ratio is candidate median / baseline median. The overall ratio is the geometric
+//! mean of the strata's ratios, so every test weighs the same whatever its scale (a 40-token
+//! prompt and a 4,000-token one), and a ratio and its inverse are symmetric (1.1× slower ↔
+//! 1/1.1× faster). With one stratum it is that test's ratio.
 //!
 //! **Interval.** A 95 % percentile bootstrap with [`RESAMPLES`] resamples, two-stage: first the
 //! tests, with replacement (the ratio's spread across prompts), then within each drawn test each
@@ -68,7 +69,7 @@ pub struct Stratum {
 /// The outcome of comparing a candidate with a baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
-    /// Candidate / baseline: geometric mean over tests of the ratio of geometric means.
+    /// Candidate / baseline: geometric mean over tests of the ratio of medians.
     pub ratio: f64,
     /// 95 % bootstrap interval of `ratio`; `None` when the data cannot vary (see the module doc).
     pub ci: Option<(f64, f64)>,
@@ -88,44 +89,41 @@ impl Estimate {
     }
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
+fn median_in_place(v: &mut [f64]) -> f64 {
+    v.sort_unstable_by(f64::total_cmp);
+    percentile(v, 50.0)
 }
 
-/// A stratum in logs: each side's ln values.
-struct LogStratum {
-    base: Vec<f64>,
-    cand: Vec<f64>,
+fn median(v: &[f64]) -> f64 {
+    median_in_place(&mut v.to_vec())
 }
 
-impl LogStratum {
-    /// ln(geometric mean of the candidate / that of the baseline).
-    fn log_ratio(&self) -> f64 {
-        mean(&self.cand) - mean(&self.base)
-    }
+/// ln(median of the candidate's values / median of the baseline's).
+fn log_ratio(s: &Stratum) -> f64 {
+    median(&s.cand).ln() - median(&s.base).ln()
 }
 
 /// Compare; `None` when no test has a figure on both sides. Strata with an empty side and values
 /// that are not positive and finite are left out (a ratio needs both).
 pub fn compare(strata: &[Stratum], seed: u64) -> Option<Estimate> {
-    let logs = |v: &[f64]| -> Vec<f64> {
+    let clean = |v: &[f64]| -> Vec<f64> {
         v.iter()
-            .filter(|x| x.is_finite() && **x > 0.0)
-            .map(|x| x.ln())
+            .copied()
+            .filter(|x| x.is_finite() && *x > 0.0)
             .collect()
     };
-    let strata: Vec<LogStratum> = strata
+    let strata: Vec<Stratum> = strata
         .iter()
-        .map(|s| LogStratum {
-            base: logs(&s.base),
-            cand: logs(&s.cand),
+        .map(|s| Stratum {
+            base: clean(&s.base),
+            cand: clean(&s.cand),
         })
         .filter(|s| !s.base.is_empty() && !s.cand.is_empty())
         .collect();
     if strata.is_empty() {
         return None;
     }
-    let observed = strata.iter().map(LogStratum::log_ratio).sum::<f64>() / strata.len() as f64;
+    let observed = strata.iter().map(log_ratio).sum::<f64>() / strata.len() as f64;
     let (p_value, exact) = permutation_p(&strata, observed, seed);
     Some(Estimate {
         ratio: observed.exp(),
@@ -139,22 +137,25 @@ pub fn compare(strata: &[Stratum], seed: u64) -> Option<Estimate> {
 }
 
 /// The two-stage percentile bootstrap of the ratio (module doc).
-fn bootstrap_ci(strata: &[LogStratum], seed: u64) -> Option<(f64, f64)> {
+fn bootstrap_ci(strata: &[Stratum], seed: u64) -> Option<(f64, f64)> {
     let k = strata.len();
     if k < 2 && strata.iter().any(|s| s.base.len() < 2 || s.cand.len() < 2) {
         return None;
     }
     let mut rng = SplitMix64::new(seed);
-    let draw_mean = |rng: &mut SplitMix64, v: &[f64]| {
-        (0..v.len()).map(|_| v[rng.below(v.len())]).sum::<f64>() / v.len() as f64
+    let mut buf = Vec::new();
+    let mut draw_median = |rng: &mut SplitMix64, v: &[f64]| {
+        buf.clear();
+        buf.extend((0..v.len()).map(|_| v[rng.below(v.len())]));
+        median_in_place(&mut buf)
     };
     let mut stats: Vec<f64> = (0..RESAMPLES)
         .map(|_| {
             let mut sum = 0.0;
             for _ in 0..k {
                 let s = &strata[if k == 1 { 0 } else { rng.below(k) }];
-                let b = draw_mean(&mut rng, &s.base);
-                sum += draw_mean(&mut rng, &s.cand) - b;
+                let b = draw_median(&mut rng, &s.base);
+                sum += draw_median(&mut rng, &s.cand).ln() - b.ln();
             }
             sum / k as f64
         })
@@ -192,10 +193,8 @@ fn combinations(n: usize, k: usize) -> Vec<u32> {
     v
 }
 
-/// The permutation test's p-value and whether it is exact (module doc). Within a stratum of
-/// pooled sum S, a relabelling whose baseline values sum to B has log ratio
-/// (S − B)/n_cand − B/n_base, so only B is needed.
-fn permutation_p(strata: &[LogStratum], observed: f64, seed: u64) -> (f64, bool) {
+/// The permutation test's p-value and whether it is exact (module doc).
+fn permutation_p(strata: &[Stratum], observed: f64, seed: u64) -> (f64, bool) {
     let k = strata.len() as f64;
     // Relabellings that tie with the observed statistic up to rounding count as extreme.
     let extreme = |t: f64| t.abs() >= observed.abs() * (1.0 - 1e-9) - 1e-12;
@@ -203,8 +202,19 @@ fn permutation_p(strata: &[LogStratum], observed: f64, seed: u64) -> (f64, bool)
         .iter()
         .map(|s| s.base.iter().chain(&s.cand).copied().collect())
         .collect();
-    let term = |s: &LogStratum, pool_sum: f64, base_sum: f64| {
-        (pool_sum - base_sum) / s.cand.len() as f64 - base_sum / s.base.len() as f64
+    let (mut b, mut c) = (Vec::new(), Vec::new());
+    // The stratum's log ratio when the pooled values at `is_base` positions are the baseline.
+    let mut term = |pool: &[f64], is_base: &dyn Fn(usize) -> bool| {
+        b.clear();
+        c.clear();
+        for (i, &x) in pool.iter().enumerate() {
+            if is_base(i) {
+                b.push(x);
+            } else {
+                c.push(x);
+            }
+        }
+        median_in_place(&mut c).ln() - median_in_place(&mut b).ln()
     };
     let mut total: u64 = 1;
     for s in strata {
@@ -218,23 +228,16 @@ fn permutation_p(strata: &[LogStratum], observed: f64, seed: u64) -> (f64, bool)
     if total <= RESAMPLES as u64 {
         // Exact: a mixed-radix counter over each stratum's list of baseline label sets, with
         // each stratum's term per label set computed once.
-        let terms: Vec<Vec<f64>> = strata
-            .iter()
-            .zip(&pooled)
-            .map(|(s, pool)| {
-                let sum: f64 = pool.iter().sum();
-                combinations(pool.len(), s.base.len())
+        let mut terms: Vec<Vec<f64>> = Vec::new();
+        for (s, pool) in strata.iter().zip(&pooled) {
+            let masks = combinations(pool.len(), s.base.len());
+            terms.push(
+                masks
                     .into_iter()
-                    .map(|m| {
-                        let b: f64 = (0..pool.len())
-                            .filter(|i| m >> i & 1 == 1)
-                            .map(|i| pool[i])
-                            .sum();
-                        term(s, sum, b)
-                    })
-                    .collect()
-            })
-            .collect();
+                    .map(|m| term(pool, &|i| m >> i & 1 == 1))
+                    .collect(),
+            );
+        }
         let mut idx = vec![0usize; strata.len()];
         let mut hits = 0u64;
         loop {
@@ -255,20 +258,22 @@ fn permutation_p(strata: &[LogStratum], observed: f64, seed: u64) -> (f64, bool)
         }
     }
     let mut rng = SplitMix64::new(seed ^ 0x7065_726d); // "perm": a stream apart from the bootstrap's
-    let sums: Vec<f64> = pooled.iter().map(|p| p.iter().sum()).collect();
-    let mut work = pooled.clone();
+    let (mut order, mut is_base) = (Vec::new(), Vec::new());
     let mut hits = 0u64;
     for _ in 0..RESAMPLES {
         let mut t = 0.0;
-        for ((s, pool), &sum) in strata.iter().zip(&mut work).zip(&sums) {
+        for (s, pool) in strata.iter().zip(&pooled) {
             // Partial Fisher–Yates: the first |base| positions of a random order are "baseline".
-            let mut b = 0.0;
+            order.clear();
+            order.extend(0..pool.len());
+            is_base.clear();
+            is_base.resize(pool.len(), false);
             for i in 0..s.base.len() {
                 let j = i + rng.below(pool.len() - i);
-                pool.swap(i, j);
-                b += pool[i];
+                order.swap(i, j);
+                is_base[order[i]] = true;
             }
-            t += term(s, sum, b);
+            t += term(pool, &|i| is_base[i]);
         }
         hits += u64::from(extreme(t / k));
     }
@@ -503,18 +508,21 @@ mod tests {
 
     #[test]
     fn exact_permutation_p_hand_worked() {
-        // One test, 3 vs 3, fully separated: of the C(6,3) = 20 relabellings only the observed
-        // one and its mirror image (labels swapped) are as extreme → p = 2/20.
+        // One test, 3 vs 3, fully separated: medians 2 and 5. Of the C(6,3) = 20 relabellings,
+        // baseline {1,2,3} and {1,2,4} both give medians 2 and 5 (ratio 2.5, the largest), and
+        // their mirror images (labels swapped) 1/2.5 → p = 4/20.
         let e = compare(&[s(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0])], SEED).unwrap();
         assert!(e.exact);
-        assert!((e.p_value - 0.1).abs() < 1e-12, "{}", e.p_value);
-        // geometric means: ∛120 / ∛6 = ∛20
-        assert!((e.ratio - 20f64.cbrt()).abs() < 1e-12);
+        assert!((e.p_value - 0.2).abs() < 1e-12, "{}", e.p_value);
+        assert!((e.ratio - 2.5).abs() < 1e-12);
         assert!(!e.significant());
-        // 2 vs 2: C(4,2) = 6 relabellings, 2 extreme → 1/3.
+        // 2 vs 2 (the median of two is their mean): C(4,2) = 6 relabellings, only {1,2}|{3,4}
+        // and its mirror give |ln(3.5/1.5)| → 2/6.
         let e = compare(&[s(&[1.0, 2.0], &[3.0, 4.0])], SEED).unwrap();
         assert!((e.p_value - 2.0 / 6.0).abs() < 1e-12);
-        // 5 vs 5 separated: 2 / C(10,5) = 2/252 < 0.05.
+        // 5 vs 5 separated (medians 12 and 22): the ratio stays 22/12 whenever the baseline keeps
+        // 10, 11, 12 and the candidate 22, 23, 24 (the other two may swap), 6 ways, and as many
+        // mirrored → 12 / C(10,5) = 12/252 < 0.05.
         let e = compare(
             &[s(
                 &[10.0, 11.0, 12.0, 13.0, 14.0],
@@ -523,7 +531,7 @@ mod tests {
             SEED,
         )
         .unwrap();
-        assert!((e.p_value - 2.0 / 252.0).abs() < 1e-12);
+        assert!((e.p_value - 12.0 / 252.0).abs() < 1e-12);
         assert!(e.significant());
     }
 
@@ -613,16 +621,16 @@ mod tests {
 
     #[test]
     fn exact_p_matches_an_independent_brute_force() {
-        // Two tests of unequal sizes: C(7,3)·C(5,2) = 350 relabellings, 21 as extreme as the
-        // observed (counted with itertools in Python from the definition).
+        // Two tests of unequal sizes: C(7,3)·C(5,2) = 350 relabellings, 18 as extreme as the
+        // observed (counted with itertools and statistics.median in Python from the definition).
         let st = [
             s(&[3.1, 2.9, 3.3], &[3.0, 3.4, 3.6, 3.5]),
             s(&[10.0, 12.0], &[11.5, 12.5, 13.0]),
         ];
         let e = compare(&st, SEED).unwrap();
         assert!(e.exact);
-        assert!((e.p_value - 21.0 / 350.0).abs() < 1e-12, "{}", e.p_value);
-        assert!((e.ratio - 1.105_873_939_423_480_7).abs() < 1e-12);
+        assert!((e.p_value - 18.0 / 350.0).abs() < 1e-12, "{}", e.p_value);
+        assert!((e.ratio - 1.124_572_254_947_738_2).abs() < 1e-12);
         assert_eq!((e.tests, e.n_base, e.n_cand), (2, 5, 7));
     }
 
@@ -677,7 +685,7 @@ mod tests {
         let o = decode.overall.unwrap();
         assert_eq!(o.estimate.tests, 2); // the unmatched ids do not count
                                          // Rates: slowdown = baseline/candidate − 1 (the time per token grew).
-        let expect = ((10.0f64 * 11.0).sqrt() / 9.5 * 20.0 / 18.0).sqrt() - 1.0;
+        let expect = (10.5f64 / 9.5 * 20.0 / 18.0).sqrt() - 1.0; // medians 10.5 and 9.5
         assert!((o.slowdown - expect).abs() < 1e-12);
         assert!(decode.per_test[2].1.is_none());
         // Times: slowdown = candidate/baseline − 1.
