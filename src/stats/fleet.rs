@@ -299,20 +299,22 @@ mod tests {
     use crate::trace::{Fact, RequestRecord};
 
     fn trace(board: &str, compatible: &str, runtime: &str, host: &str, itl_us: u32) -> Trace {
-        let mut h = RunHeader::default();
-        h.board = vec![
-            Fact {
-                key: "board.compatible".into(),
-                value: compatible.into(),
-            },
-            Fact {
-                key: "board.model".into(),
-                value: board.into(),
-            },
-        ];
+        let mut h = RunHeader {
+            board: vec![
+                Fact {
+                    key: "board.compatible".into(),
+                    value: compatible.into(),
+                },
+                Fact {
+                    key: "board.model".into(),
+                    value: board.into(),
+                },
+            ],
+            hostname: host.into(),
+            ..Default::default()
+        };
         h.runtime.version = runtime.into();
         h.runtime.abi = "1.2.1".into();
-        h.hostname = host.into();
         h.model.file_name = "m.rkllm".into();
         h.model.fingerprint = "0123456789abcdef".into();
         h.suite.name = "quick".into();

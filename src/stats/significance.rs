@@ -33,7 +33,7 @@ pub const RESAMPLES: usize = 10_000;
 /// Significance level of the permutation test; the interval is the matching 95 %.
 pub const ALPHA: f64 = 0.05;
 /// The seed of every comparison ("rkbench" in ASCII).
-pub const SEED: u64 = 0x726b_6265_6e63_68;
+pub const SEED: u64 = 0x0072_6b62_656e_6368;
 
 /// SplitMix64 (Steele, Lea & Flood, 2014): tiny, fast, and fully specified, so a resample is the
 /// same on every machine and in every release.
