@@ -1,13 +1,30 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit + integration + golden tests.
 # Installs what the tests need on a fresh Debian machine (a C compiler is already required by
-# cargo; chromium is used by the HTML report test and skipped with a note when absent).
+# cargo; chromium is used by the HTML report test, DuckDB from PyPI by the export test; each is
+# skipped with a note when it cannot be installed).
 set -euo pipefail
 set -o pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
         || echo "note: chromium could not be installed; the HTML browser test will be skipped"
+fi
+# DuckDB from PyPI in a venv under target/, for the test that loads every export
+# (tests/duckdb.rs); Debian's python3 needs python3-venv for `python3 -m venv`.
+venv="${CARGO_TARGET_DIR:-target}/py-duckdb"
+if ! "$venv/bin/python" -c 'import duckdb' >/dev/null 2>&1; then
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null) || true
+        fi
+    fi
+    rm -rf "$venv"
+    (python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check duckdb) \
+        || echo "note: DuckDB could not be installed; the DuckDB export test will be skipped"
+fi
+if "$venv/bin/python" -c 'import duckdb' >/dev/null 2>&1; then
+    export RKBENCH_REQUIRE_DUCKDB=1
 fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
