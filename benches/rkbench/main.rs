@@ -7,11 +7,13 @@
 //! 2. Trace bytes per token and a realistic run's file beside the same data as JSON Lines.
 //! 3. Replay throughput (read + validate + statistics) beside a Python recompute from JSON
 //!    Lines, and `rkbench report` over 1,000 traces.
+//! 6. The fleet view: `rkbench report DIR` over 10,000 traces, time and peak memory.
 //!
 //! Environment: `RKBENCH_FAKE_LIB` (a prebuilt simulated runtime, 1.2.1 ABI; default: built here
 //! in release mode), `RKBENCH_BENCH_OUT` (results JSON path).
 mod alloc;
 mod callback;
+mod fleet;
 mod jsonl;
 mod replay;
 mod size;
@@ -33,7 +35,7 @@ fn main() {
             .map(|p| format!(", comparisons with {p}"))
             .unwrap_or_default()
     );
-    // RKBENCH_BENCH_ONLY=callback|size|replay|telemetry runs one section (e.g. while tuning it).
+    // RKBENCH_BENCH_ONLY=callback|size|replay|telemetry|fleet runs one section (e.g. while tuning it).
     let only = std::env::var("RKBENCH_BENCH_ONLY").unwrap_or_default();
     let want = |s: &str| only.is_empty() || only == s;
     if want("callback") {
@@ -47,6 +49,9 @@ fn main() {
     }
     if want("telemetry") {
         telemetry::run(&env, &mut report);
+    }
+    if want("fleet") {
+        fleet::run(&env, &mut report);
     }
     report.finish(&env);
 }

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -58,7 +58,7 @@ const WORDS: [&str; 24] = [
     ".",
 ];
 
-fn header(i: usize) -> RunHeader {
+pub(crate) fn header(i: usize) -> RunHeader {
     let fact = |k: &str, v: &str| Fact {
         key: k.into(),
         value: v.into(),
@@ -133,7 +133,12 @@ fn header(i: usize) -> RunHeader {
 
 /// One request with board-like timing: TTFT 2–5 s, ~313 ms per token with ±5 % jitter and a
 /// slow drift with context, a stall now and then.
-fn request(rng: &mut SplitMix, index: u32, start_us: u64, tokens: usize) -> RequestRecord {
+pub(crate) fn request(
+    rng: &mut SplitMix,
+    index: u32,
+    start_us: u64,
+    tokens: usize,
+) -> RequestRecord {
     let mut r = RequestRecord {
         index,
         test_id: format!("completion_{:02}", index + 1),
