@@ -59,9 +59,13 @@ fn compare_finds_the_faster_run_and_names_the_difference() {
     assert!(statement.starts_with("faster by "), "{statement}");
     assert_eq!(decode["overall"]["significant"], true);
     let diffs = cand["differences"].as_array().unwrap();
-    assert!(
-        diffs.iter().any(|d| d["setting"] == "sampling"),
-        "{diffs:?}"
+    let top_k = diffs
+        .iter()
+        .find(|d| d["setting"] == "top_k")
+        .unwrap_or_else(|| panic!("top_k not listed: {diffs:?}"));
+    assert_eq!(
+        (&top_k["baseline"], &top_k["candidate"]),
+        (&"1".into(), &"5".into())
     );
     let md = stdout(&run(
         &[
@@ -80,4 +84,49 @@ fn compare_finds_the_faster_run_and_names_the_difference() {
         &[],
     );
     assert_eq!(o.status.code(), Some(3));
+}
+
+/// Two runs that differ only in `--presence-penalty`: compare names that parameter (and nothing
+/// else) and shows both runs' verdicts.
+#[test]
+fn compare_names_a_presence_penalty_difference_and_both_verdicts() {
+    let dir = tempdir("compare-presence");
+    let (a, b) = (dir.join("a.rktrace"), dir.join("b.rktrace"));
+    let env = [
+        ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+        ("FAKE_RKLLM_OUTPUT_TOKENS", "8"),
+    ];
+    for (out, extra) in [(&a, vec![]), (&b, vec!["--presence-penalty", "0.5"])] {
+        let mut args = vec!["--suite", "quick"];
+        args.extend(extra);
+        let o = record(&fake_lib("1.2.1"), out, &args, &env);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (sa, sb) = (a.display().to_string(), b.display().to_string());
+    let o = run(&["compare", &sa, &sb, "--format", "json"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let diffs = &j["candidates"][0]["differences"];
+    let names: Vec<&str> = diffs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["setting"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["presence_penalty"], "{diffs}");
+    assert_eq!(diffs[0]["baseline"], "0.000");
+    assert_eq!(diffs[0]["candidate"], "0.500");
+    for (i, file) in ["a.rktrace", "b.rktrace"].iter().enumerate() {
+        let run = &j["runs"][i];
+        assert_eq!(run["file"], *file);
+        let v = &run["verdict"];
+        assert!(v == "VALID" || v == "INVALID", "{file}: {v}");
+        assert!(run["reasons"].is_array());
+    }
+    let md = stdout(&run(&["compare", &sa, &sb], &[]));
+    assert!(md.contains("| presence_penalty | 0.000 | 0.500 |"), "{md}");
+    assert!(!md.contains("same recorded configuration"), "{md}");
+    assert!(md.contains("## Verdicts"), "{md}");
+    assert!(md.contains("- **Baseline** `a.rktrace`: "), "{md}");
+    assert!(md.contains("- **Candidate** `b.rktrace`: "), "{md}");
 }

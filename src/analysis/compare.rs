@@ -1,184 +1,145 @@
-//! A candidate run against a baseline: both runs' analyses, the figures side by side with the
-//! ratio's uncertainty propagated as hyperfine does (r = μ/μ_ref,
-//! σ_r = r·√((σ/μ)² + (σ_ref/μ_ref)²)), per-test decode rates, and every run parameter that
-//! differs. `report::compare` only formats this.
+//! A baseline and one or more candidate runs: every run's analysis, the descriptive figures side
+//! by side, every run parameter that differs, and per metric and per test the ratio with its
+//! bootstrap interval and permutation test (`stats::significance`); with a gate, what it found.
+//! `report::compare` only formats this.
 use super::params::{self, ParamDiff};
 use super::Analysis;
+use crate::stats::significance::{self, Change, Gate, Metric, MetricChange};
 use crate::stats::{Aggregate, Summary};
-use crate::trace::Status;
 
-/// One compared figure.
+/// One descriptive figure of every run (baseline first).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Row {
+pub struct Row {
     pub metric: &'static str,
     pub unit: &'static str,
-    /// Whether a larger value is better (rates) or worse (latencies); `None`: neither.
-    pub higher_is_better: Option<bool>,
-    pub base: Option<Aggregate>,
-    pub cand: Option<Aggregate>,
+    pub values: Vec<Option<Aggregate>>,
 }
 
-impl Row {
-    /// (ratio candidate/baseline, its standard deviation).
-    pub(crate) fn ratio(&self) -> Option<(f64, f64)> {
-        let (b, c) = (self.base?, self.cand?);
-        if b.mean == 0.0 || c.mean == 0.0 {
-            return None;
-        }
-        let r = c.mean / b.mean;
-        let rel = ((c.stddev / c.mean).powi(2) + (b.stddev / b.mean).powi(2)).sqrt();
-        Some((r, r * rel))
-    }
+/// A candidate and how it compares with the baseline.
+#[derive(Debug, Clone)]
+pub struct Candidate<'t> {
+    pub analysis: Analysis<'t>,
+    /// Every compared run parameter whose value differs from the baseline's.
+    pub differences: Vec<ParamDiff>,
+    /// Every metric, in [`Metric::ALL`] order.
+    pub changes: Vec<MetricChange>,
+    /// One bare-runtime run and one server run: the server's overhead, or why not comparable.
+    pub server_overhead: Option<crate::stats::server::Overhead>,
+}
 
-    /// "better", "worse", "higher", "lower" or "within noise" (the 1σ interval of r contains 1).
-    pub(crate) fn verdict(&self) -> &'static str {
-        match self.ratio() {
-            None => "-",
-            Some((r, s)) if (r - 1.0).abs() <= s => "within noise",
-            Some((r, _)) => match self.higher_is_better {
-                None if r > 1.0 => "higher",
-                None => "lower",
-                Some(h) if (r > 1.0) == h => "better",
-                Some(_) => "worse",
-            },
-        }
+impl Candidate<'_> {
+    pub fn change(&self, m: Metric) -> Option<&MetricChange> {
+        self.changes.iter().find(|c| c.metric == m)
     }
 }
 
-/// Decode rate of one test id in both runs (over its successful, measured repetitions).
+/// One check of the gate: a candidate's metric over all tests.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TestRow {
-    pub id: String,
-    pub base: Option<Aggregate>,
-    pub cand: Option<Aggregate>,
+pub struct GateCheck {
+    pub candidate: String,
+    pub metric: Metric,
+    /// `None` when no test has the figure on both sides (the gate cannot judge it).
+    pub change: Option<Change>,
+    pub failed: bool,
 }
 
-impl TestRow {
-    /// Candidate mean / baseline mean.
-    pub(crate) fn ratio(&self) -> Option<f64> {
-        match (self.base, self.cand) {
-            (Some(b), Some(c)) if b.mean > 0.0 => Some(c.mean / b.mean),
-            _ => None,
-        }
+/// What `--fail-if-slower` found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateResult {
+    pub gate: Gate,
+    /// Candidates in order, each with the gate's metrics in order.
+    pub checks: Vec<GateCheck>,
+}
+
+impl GateResult {
+    pub fn failed(&self) -> bool {
+        self.checks.iter().any(|c| c.failed)
     }
 }
 
 /// Everything `rkbench compare` shows.
 #[derive(Debug, Clone)]
-pub(crate) struct Comparison<'t> {
+pub struct Comparison<'t> {
     pub base: Analysis<'t>,
-    pub cand: Analysis<'t>,
-    /// Every compared run parameter whose value differs.
-    pub differences: Vec<ParamDiff>,
-    pub rows: Vec<Row>,
-    pub per_test: Vec<TestRow>,
-    /// One bare-runtime run and one server run: the server's overhead, or why not comparable.
-    pub server_overhead: Option<crate::stats::server::Overhead>,
+    pub candidates: Vec<Candidate<'t>>,
+    pub gate: Option<GateResult>,
 }
 
 impl<'t> Comparison<'t> {
-    pub(crate) fn of(base: Analysis<'t>, cand: Analysis<'t>) -> Comparison<'t> {
-        Comparison {
-            differences: params::diff(&base.params, &cand.params),
-            rows: rows(&base.summary, &cand.summary),
-            per_test: per_test(&base.summary, &cand.summary),
-            server_overhead: crate::stats::server::overhead(
-                base.trace,
-                &base.summary,
-                cand.trace,
-                &cand.summary,
-            ),
-            base,
-            cand,
-        }
-    }
-}
-
-fn rows(b: &Summary, c: &Summary) -> Vec<Row> {
-    let row = |metric, unit, higher_is_better, f: fn(&Summary) -> Option<Aggregate>| Row {
-        metric,
-        unit,
-        higher_is_better,
-        base: f(b),
-        cand: f(c),
-    };
-    vec![
-        row("Decode rate", "tok/s", Some(true), |s| s.decode_tok_s),
-        row("Prefill rate", "tok/s", Some(true), |s| s.prefill_tok_s),
-        row("TTFT", "ms", Some(false), |s| s.ttft_ms),
-        row("E2E latency", "ms", Some(false), |s| s.e2e_ms),
-        row("ITL (pooled)", "ms", Some(false), |s| s.itl_ms),
-        row("Output tokens per request", "tokens", None, |s| {
-            s.output_tokens_per_request
-        }),
-    ]
-}
-
-/// Per-test decode rate, matched by test id (means over repetitions of successful requests).
-fn per_test(b: &Summary, c: &Summary) -> Vec<TestRow> {
-    let of = |s: &Summary, id: &str| {
-        Aggregate::of(
-            s.metrics
+    pub fn of(base: Analysis<'t>, cands: Vec<Analysis<'t>>, gate: Option<Gate>) -> Comparison<'t> {
+        let candidates: Vec<Candidate> = cands
+            .into_iter()
+            .map(|c| Candidate {
+                differences: params::diff(&base.params, &c.params),
+                changes: significance::compare_runs(&base.summary.metrics, &c.summary.metrics),
+                server_overhead: crate::stats::server::overhead(
+                    base.trace,
+                    &base.summary,
+                    c.trace,
+                    &c.summary,
+                ),
+                analysis: c,
+            })
+            .collect();
+        let gate = gate.map(|g| GateResult {
+            checks: candidates
                 .iter()
-                .filter(|m| !m.warmup && m.status == Status::Ok && m.id == id)
-                .filter_map(|m| m.decode_tok_s),
-        )
-    };
-    let mut ids: Vec<&str> = Vec::new();
-    for m in b.metrics.iter().chain(&c.metrics) {
-        if !ids.contains(&m.id.as_str()) {
-            ids.push(&m.id);
+                .flat_map(|c| {
+                    g.metrics.iter().map(|&m| {
+                        let change = c.change(m).and_then(|x| x.overall);
+                        GateCheck {
+                            candidate: c.analysis.file_name.clone(),
+                            metric: m,
+                            failed: change.is_some_and(|ch| g.fails(&ch)),
+                            change,
+                        }
+                    })
+                })
+                .collect(),
+            gate: g,
+        });
+        Comparison {
+            base,
+            candidates,
+            gate,
         }
     }
-    ids.into_iter()
-        .map(|id| TestRow {
-            id: id.to_string(),
-            base: of(b, id),
-            cand: of(c, id),
-        })
-        .collect()
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn agg(mean: f64, stddev: f64) -> Option<Aggregate> {
-        Some(Aggregate {
-            n: 5,
-            mean,
-            median: mean,
-            min: mean,
-            max: mean,
-            stddev,
-            p90: mean,
-            p99: mean,
-        })
+    /// Every run, baseline first.
+    pub fn runs(&self) -> impl Iterator<Item = &Analysis<'t>> {
+        std::iter::once(&self.base).chain(self.candidates.iter().map(|c| &c.analysis))
     }
 
-    #[test]
-    fn ratio_propagates_uncertainty_like_hyperfine() {
-        let r = Row {
-            metric: "m",
-            unit: "u",
-            higher_is_better: Some(true),
-            base: agg(10.0, 1.0),
-            cand: agg(20.0, 2.0),
+    /// The descriptive figures of every run (baseline first): mean ± σ over successful requests.
+    pub fn rows(&self) -> Vec<Row> {
+        let runs: Vec<&Summary> = self.runs().map(|a| &a.summary).collect();
+        let row = |metric, unit, f: fn(&Summary) -> Option<Aggregate>| Row {
+            metric,
+            unit,
+            values: runs.iter().map(|s| f(s)).collect(),
         };
-        let (x, s) = r.ratio().unwrap();
-        assert!((x - 2.0).abs() < 1e-12);
-        assert!((s - 2.0 * (0.02f64).sqrt()).abs() < 1e-12);
-        assert_eq!(r.verdict(), "better");
-        let slower = Row {
-            higher_is_better: Some(false),
-            ..r.clone()
-        };
-        assert_eq!(slower.verdict(), "worse");
-        let noisy = Row {
-            base: agg(10.0, 3.0),
-            cand: agg(11.0, 3.0),
-            ..r
-        };
-        assert_eq!(noisy.verdict(), "within noise");
+        vec![
+            row("Decode rate", "tok/s", |s| s.decode_tok_s),
+            row("Prefill rate", "tok/s", |s| s.prefill_tok_s),
+            row("TTFT", "ms", |s| s.ttft_ms),
+            row("E2E latency", "ms", |s| s.e2e_ms),
+            row("ITL (pooled)", "ms", |s| s.itl_ms),
+            row("Output tokens per request", "tokens", |s| {
+                s.output_tokens_per_request
+            }),
+        ]
+    }
+
+    /// Differing settings over all candidates (first-seen order) with the baseline's value.
+    pub fn difference_names(&self) -> Vec<(&str, Option<&str>)> {
+        let mut v: Vec<(&str, Option<&str>)> = Vec::new();
+        for c in &self.candidates {
+            for d in &c.differences {
+                if !v.iter().any(|(n, _)| *n == d.name) {
+                    v.push((&d.name, d.base.as_deref()));
+                }
+            }
+        }
+        v
     }
 }

@@ -1,7 +1,8 @@
 //! `rkbench compare BASELINE CANDIDATE...` and its regression gate.
+use crate::analysis::{compare::Comparison, Analysis};
 use crate::cli::CompareArgs;
 use crate::error::{exit, Error, Result};
-use crate::report::compare::{self, Comparison};
+use crate::report::compare;
 use crate::stats::significance::{Gate, Metric};
 use crate::trace::{reader, Trace};
 
@@ -60,7 +61,11 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         .iter()
         .map(|p| read(p))
         .collect::<Result<Vec<_>>>()?;
-    let cmp = Comparison::of(&base, &cands, gate);
+    let cmp = Comparison::of(
+        Analysis::of(&base),
+        cands.iter().map(Analysis::of).collect(),
+        gate,
+    );
     let text = render(&cmp);
     match &a.out {
         None => print!("{text}"),
@@ -71,18 +76,20 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         return Ok(exit::OK);
     };
     // A metric the gate cannot judge is bad input for a CI job, not a pass.
-    if let Some((file, m, ..)) = g.checks.iter().find(|c| c.2.is_none()) {
+    if let Some(c) = g.checks.iter().find(|c| c.change.is_none()) {
         return Err(Error::input(format!(
-            "--metric {}: {file} and the baseline have no successful request of a common test with this figure, so the gate cannot judge it",
-            m.key()
+            "--metric {}: {} and the baseline have no successful request of a common test with this figure, so the gate cannot judge it",
+            c.metric.key(),
+            c.candidate
         )));
     }
-    for (file, m, ch, failed) in &g.checks {
-        if let Some(ch) = ch {
+    for c in &g.checks {
+        if let Some(ch) = &c.change {
             eprintln!(
-                "rkbench: gate {}: {file}, {}: {}",
-                if *failed { "FAILED" } else { "passed" },
-                m.label(),
+                "rkbench: gate {}: {}, {}: {}",
+                if c.failed { "FAILED" } else { "passed" },
+                c.candidate,
+                c.metric.label(),
                 compare::statement(ch)
             );
         }

@@ -1,192 +1,14 @@
-//! `rkbench compare`: candidate runs against a baseline. Per metric and per test, the ratio
-//! candidate/baseline with its 95 % bootstrap interval and a permutation test
-//! (`stats::significance`); the runs' own figures (mean ± σ) and what differs in their recorded
-//! configuration; and, with `--fail-if-slower`, the regression gate's verdict.
+//! `rkbench compare`, formatted: the figures, differences, ratios, intervals, p-values and the
+//! gate's checks come from [`crate::analysis::compare::Comparison`]; this file only lays them
+//! out.
 use super::json_writer::JsonWriter;
-use super::text::{md_inline, num};
-use super::{file_name, DEFINITIONS};
-use crate::stats::significance::{self, Change, Gate, Metric, MetricChange};
-use crate::stats::{Aggregate, Summary};
-use crate::trace::Trace;
+use super::text::{md_code, md_inline, num};
+use super::DEFINITIONS;
+use crate::analysis::compare::Comparison;
+use crate::analysis::Analysis;
+use crate::stats::significance::{Change, Metric};
+use crate::stats::Aggregate;
 use std::fmt::Write;
-
-/// One run's figure in the descriptive table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub metric: &'static str,
-    pub unit: &'static str,
-    pub values: Vec<Option<Aggregate>>,
-}
-
-/// A candidate and how it compares with the baseline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub file: String,
-    pub summary: Summary,
-    /// (setting, baseline value, candidate value) where they differ.
-    pub differences: Vec<(String, String, String)>,
-    /// Every metric, in [`Metric::ALL`] order.
-    pub changes: Vec<MetricChange>,
-}
-
-/// What the gate found: every (candidate, metric) it checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GateResult {
-    pub gate: Gate,
-    /// (candidate file, metric, change; `None` when the metric has no figure on both sides,
-    /// fail).
-    pub checks: Vec<(String, Metric, Option<Change>, bool)>,
-}
-
-impl GateResult {
-    pub fn failed(&self) -> bool {
-        self.checks.iter().any(|c| c.3)
-    }
-}
-
-/// Everything `compare` reports.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Comparison {
-    pub baseline: String,
-    pub base_summary: Summary,
-    pub candidates: Vec<Candidate>,
-    pub gate: Option<GateResult>,
-}
-
-impl Comparison {
-    pub fn of(base: &Trace, cands: &[Trace], gate: Option<Gate>) -> Comparison {
-        let b = Summary::of(base);
-        let candidates: Vec<Candidate> = cands
-            .iter()
-            .map(|c| {
-                let s = Summary::of(c);
-                Candidate {
-                    file: file_name(&c.path),
-                    differences: param_diffs(base, c),
-                    changes: significance::compare_runs(&b.metrics, &s.metrics),
-                    summary: s,
-                }
-            })
-            .collect();
-        let gate = gate.map(|g| GateResult {
-            checks: candidates
-                .iter()
-                .flat_map(|c| {
-                    g.metrics.iter().map(|&m| {
-                        let ch = c
-                            .changes
-                            .iter()
-                            .find(|x| x.metric == m)
-                            .and_then(|x| x.overall);
-                        (c.file.clone(), m, ch, ch.is_some_and(|ch| g.fails(&ch)))
-                    })
-                })
-                .collect(),
-            gate: g,
-        });
-        Comparison {
-            baseline: file_name(&base.path),
-            base_summary: b,
-            candidates,
-            gate,
-        }
-    }
-
-    /// The descriptive figures of every run (baseline first).
-    pub fn rows(&self) -> Vec<Row> {
-        let mut runs = vec![&self.base_summary];
-        runs.extend(self.candidates.iter().map(|c| &c.summary));
-        rows(&runs)
-    }
-}
-
-fn param_diffs(b: &Trace, c: &Trace) -> Vec<(String, String, String)> {
-    let flat = |t: &Trace| -> Vec<(String, String)> {
-        let p = &t.header.params;
-        let mut v = vec![
-            (
-                "runtime".to_string(),
-                format!(
-                    "{} (ABI {})",
-                    t.header.runtime.version, t.header.runtime.abi
-                ),
-            ),
-            (
-                "model".to_string(),
-                format!(
-                    "{} ({})",
-                    t.header.model.file_name,
-                    &t.header.model.fingerprint[..t.header.model.fingerprint.len().min(12)]
-                ),
-            ),
-            ("max_context_len".to_string(), p.max_context_len.to_string()),
-            ("max_new_tokens".to_string(), p.max_new_tokens.to_string()),
-            (
-                "sampling".to_string(),
-                format!(
-                    "top_k {} top_p {:.3} temp {:.3} repeat {:.3}",
-                    p.top_k, p.top_p, p.temperature, p.repeat_penalty
-                ),
-            ),
-            (
-                "cpus".to_string(),
-                format!("0x{:X} × {}", p.enabled_cpus_mask, p.enabled_cpus_num),
-            ),
-            ("think".to_string(), p.think.to_string()),
-            ("timeout_ms".to_string(), p.timeout_ms.to_string()),
-            (
-                "suite".to_string(),
-                format!(
-                    "{} ({})",
-                    t.header.suite.name,
-                    &t.header.suite.sha256[..t.header.suite.sha256.len().min(12)]
-                ),
-            ),
-        ];
-        v.extend(
-            t.header
-                .board
-                .iter()
-                .filter(|f| {
-                    f.key.ends_with("governor")
-                        || f.key.ends_with("max_hz")
-                        || f.key == "board.model"
-                        || f.key == "rknpu.driver"
-                })
-                .map(|f| (f.key.clone(), f.value.clone())),
-        );
-        v
-    };
-    let (fb, fc) = (flat(b), flat(c));
-    fb.iter()
-        .filter_map(|(k, vb)| {
-            let vc = fc
-                .iter()
-                .find(|(kc, _)| kc == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_else(|| "-".into());
-            (vb != &vc).then(|| (k.clone(), vb.clone(), vc))
-        })
-        .collect()
-}
-
-fn rows(runs: &[&Summary]) -> Vec<Row> {
-    let row = |metric, unit, f: &dyn Fn(&Summary) -> Option<Aggregate>| Row {
-        metric,
-        unit,
-        values: runs.iter().map(|s| f(s)).collect(),
-    };
-    vec![
-        row("Decode rate", "tok/s", &|s| s.decode_tok_s),
-        row("Prefill rate", "tok/s", &|s| s.prefill_tok_s),
-        row("TTFT", "ms", &|s| s.ttft_ms),
-        row("E2E latency", "ms", &|s| s.e2e_ms),
-        row("ITL (pooled)", "ms", &|s| s.itl_ms),
-        row("Output tokens per request", "tokens", &|s| {
-            s.output_tokens_per_request
-        }),
-    ]
-}
 
 /// What the figures mean, stated in every output.
 pub const METHOD: [(&str, &str); 4] = [
@@ -257,17 +79,50 @@ fn metric_head(m: Metric) -> String {
     format!("{} ({})", m.label(), m.unit())
 }
 
-/// The union of differing settings over all candidates, in first-seen order.
-fn difference_keys(cmp: &Comparison) -> Vec<(String, String)> {
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for c in &cmp.candidates {
-        for (k, vb, _) in &c.differences {
-            if !keys.iter().any(|(x, _)| x == k) {
-                keys.push((k.clone(), vb.clone()));
+/// Every run's verdict and warnings: a difference between runs that are not comparable must
+/// say so.
+fn verdicts_md(o: &mut String, cmp: &Comparison) {
+    let _ = writeln!(o, "## Verdicts\n");
+    let role = |i: usize| if i == 0 { "Baseline" } else { "Candidate" };
+    for (i, a) in cmp.runs().enumerate() {
+        let v = &a.verdict;
+        if v.valid {
+            let _ = writeln!(o, "- **{}** {}: ✅ VALID", role(i), md_code(&a.file_name));
+        } else {
+            let _ = writeln!(
+                o,
+                "- **{}** {}: ❌ INVALID for comparison",
+                role(i),
+                md_code(&a.file_name)
+            );
+            for r in &v.reasons {
+                let _ = writeln!(o, "  - {}", md_inline(r));
             }
         }
     }
-    keys
+    let _ = writeln!(o);
+    if cmp.runs().all(|a| a.warnings.is_empty()) {
+        let _ = writeln!(o, "No run has warnings.\n");
+        return;
+    }
+    let _ = writeln!(o, "## Warnings\n");
+    for (i, a) in cmp.runs().enumerate() {
+        if a.warnings.is_empty() {
+            let _ = writeln!(o, "- **{}** {}: none", role(i), md_code(&a.file_name));
+            continue;
+        }
+        let _ = writeln!(o, "- **{}** {}:", role(i), md_code(&a.file_name));
+        for w in &a.warnings {
+            let _ = writeln!(
+                o,
+                "  - {}**{}**: {}",
+                if w.invalidates_comparison { "⛔ " } else { "" },
+                w.code,
+                md_inline(&w.message)
+            );
+        }
+    }
+    let _ = writeln!(o);
 }
 
 pub fn markdown(cmp: &Comparison) -> String {
@@ -275,17 +130,13 @@ pub fn markdown(cmp: &Comparison) -> String {
     let names: Vec<String> = cmp
         .candidates
         .iter()
-        .map(|c| format!("`{}`", md_inline(&c.file)))
+        .map(|c| md_code(&c.analysis.file_name))
         .collect();
+    let _ = writeln!(o, "# rkbench compare\n");
     let _ = writeln!(
         o,
-        "# rkbench compare
-"
-    );
-    let _ = writeln!(
-        o,
-        "Baseline `{}`; {}: {}.\n",
-        md_inline(&cmp.baseline),
+        "Baseline {}; {}: {}.\n",
+        md_code(&cmp.base.file_name),
         if names.len() == 1 {
             "candidate"
         } else {
@@ -293,13 +144,16 @@ pub fn markdown(cmp: &Comparison) -> String {
         },
         names.join(", ")
     );
+    let cand_cols: String = cmp
+        .candidates
+        .iter()
+        .map(|c| format!(" {} |", md_inline(&c.analysis.file_name)))
+        .collect();
     let head = |first: &str| {
-        let mut h = format!("| {first} |");
-        for c in &cmp.candidates {
-            let _ = write!(h, " {} |", md_inline(&c.file));
-        }
-        let _ = write!(h, "\n|---|{}", "---|".repeat(cmp.candidates.len()));
-        h
+        format!(
+            "| {first} |{cand_cols}\n|---|{}",
+            "---|".repeat(cmp.candidates.len())
+        )
     };
     if let Some(g) = &cmp.gate {
         let _ = writeln!(
@@ -309,24 +163,29 @@ pub fn markdown(cmp: &Comparison) -> String {
             pct(g.gate.threshold),
             g.gate.metrics.iter().map(|m| m.key()).collect::<Vec<_>>().join(", ")
         );
-        for (file, m, ch, failed) in &g.checks {
+        for c in &g.checks {
             let _ = writeln!(
                 o,
-                "- {} `{}`, {}: {}",
-                if *failed { "**FAIL**" } else { "pass" },
-                md_inline(file),
-                m.label(),
-                ch.as_ref()
+                "- {} {}, {}: {}",
+                if c.failed { "**FAIL**" } else { "pass" },
+                md_code(&c.candidate),
+                c.metric.label(),
+                c.change
+                    .as_ref()
                     .map_or("no figure on both sides".into(), statement)
             );
         }
         let _ = writeln!(o);
     }
+    verdicts_md(&mut o, cmp);
     let _ = writeln!(o, "## Verdict over all tests\n\n{}", head("metric"));
-    for (i, m) in Metric::ALL.iter().enumerate() {
-        let _ = write!(o, "| {} |", metric_head(*m));
+    for m in Metric::ALL {
+        let _ = write!(o, "| {} |", metric_head(m));
         for c in &cmp.candidates {
-            let cell = c.changes[i].overall.as_ref().map_or("-".into(), statement);
+            let cell = c
+                .change(m)
+                .and_then(|x| x.overall.as_ref())
+                .map_or("-".into(), statement);
             let _ = write!(o, " {cell} |");
         }
         let _ = writeln!(o);
@@ -336,44 +195,49 @@ pub fn markdown(cmp: &Comparison) -> String {
         "\n## Ratio candidate / baseline [95 % interval]\n\n{}",
         head("metric")
     );
-    for (i, m) in Metric::ALL.iter().enumerate() {
-        let _ = write!(o, "| {} |", metric_head(*m));
+    for m in Metric::ALL {
+        let _ = write!(o, "| {} |", metric_head(m));
         for c in &cmp.candidates {
-            let ch = c.changes[i].overall;
-            let cell = ch.as_ref().map_or("-".into(), |ch| {
-                format!(
-                    "{} ({} tests, {}/{} requests)",
-                    ratio_text(ch),
-                    ch.estimate.tests,
-                    ch.estimate.n_base,
-                    ch.estimate.n_cand
-                )
-            });
+            let cell = c
+                .change(m)
+                .and_then(|x| x.overall.as_ref())
+                .map_or("-".into(), |ch| {
+                    format!(
+                        "{} ({} tests, {}/{} requests)",
+                        ratio_text(ch),
+                        ch.estimate.tests,
+                        ch.estimate.n_base,
+                        ch.estimate.n_cand
+                    )
+                });
             let _ = write!(o, " {cell} |");
         }
         let _ = writeln!(o);
     }
-    let keys = difference_keys(cmp);
-    if keys.is_empty() {
+    let names = cmp.difference_names();
+    if names.is_empty() {
         let _ = writeln!(o, "\nEvery run used the same recorded configuration.");
     } else {
         let _ = writeln!(
             o,
-            "\n## What differs\n\n| setting | baseline |{}",
-            cmp.candidates
-                .iter()
-                .map(|c| format!(" {} |", md_inline(&c.file)))
-                .collect::<String>()
+            "\n## What differs\n\n| setting | baseline |{cand_cols}\n|---|---|{}",
+            "---|".repeat(cmp.candidates.len())
         );
-        let _ = writeln!(o, "|---|---|{}", "---|".repeat(cmp.candidates.len()));
-        for (k, vb) in &keys {
-            let _ = write!(o, "| {} | {} |", md_inline(k), md_inline(vb));
+        for (name, base) in names {
+            let _ = write!(
+                o,
+                "| {} | {} |",
+                md_inline(name),
+                md_inline(base.unwrap_or("-"))
+            );
             for c in &cmp.candidates {
                 let v = c
                     .differences
                     .iter()
-                    .find(|(x, ..)| x == k)
-                    .map_or("(same)".to_string(), |(_, _, vc)| md_inline(vc));
+                    .find(|d| d.name == name)
+                    .map_or("(same)".to_string(), |d| {
+                        md_inline(d.cand.as_deref().unwrap_or("-"))
+                    });
                 let _ = write!(o, " {v} |");
             }
             let _ = writeln!(o);
@@ -381,14 +245,10 @@ pub fn markdown(cmp: &Comparison) -> String {
     }
     let _ = writeln!(
         o,
-        "\n## Run figures: mean ± σ (n)\n\n| metric | {} |{}",
-        md_inline(&cmp.baseline),
-        cmp.candidates
-            .iter()
-            .map(|c| format!(" {} |", md_inline(&c.file)))
-            .collect::<String>()
+        "\n## Run figures: mean ± σ (n)\n\n| metric | {} |{cand_cols}\n|---|---|{}",
+        md_inline(&cmp.base.file_name),
+        "---|".repeat(cmp.candidates.len())
     );
-    let _ = writeln!(o, "|---|---|{}", "---|".repeat(cmp.candidates.len()));
     for r in cmp.rows() {
         let _ = write!(o, "| {} ({}) |", r.metric, r.unit);
         for a in &r.values {
@@ -404,12 +264,11 @@ pub fn markdown(cmp: &Comparison) -> String {
         }
         let _ = writeln!(o);
     }
-    for (i, m) in Metric::ALL.iter().enumerate() {
-        let _ = writeln!(o, "\n## Per test: {}\n\n{}", metric_head(*m), head("test"));
-        // Test ids of the first candidate's table; every candidate lists the baseline's ids first.
+    for m in Metric::ALL {
+        let _ = writeln!(o, "\n## Per test: {}\n\n{}", metric_head(m), head("test"));
         let mut ids: Vec<&str> = Vec::new();
         for c in &cmp.candidates {
-            for (id, _) in &c.changes[i].per_test {
+            for (id, _) in c.change(m).map_or(&[][..], |x| &x.per_test[..]) {
                 if !ids.contains(&id.as_str()) {
                     ids.push(id);
                 }
@@ -418,10 +277,9 @@ pub fn markdown(cmp: &Comparison) -> String {
         for id in ids {
             let _ = write!(o, "| {} |", md_inline(id));
             for c in &cmp.candidates {
-                let cell = c.changes[i]
-                    .per_test
-                    .iter()
-                    .find(|(x, _)| x == id)
+                let cell = c
+                    .change(m)
+                    .and_then(|x| x.per_test.iter().find(|(x, _)| x == id))
                     .and_then(|(_, ch)| ch.as_ref())
                     .map_or("- (not in both runs)".into(), |ch| {
                         format!(
@@ -490,16 +348,52 @@ fn json_aggregate(w: &mut JsonWriter, a: Option<Aggregate>) {
     }
 }
 
+/// `{file, verdict, reasons[], warnings[]}` of one run.
+fn run_json(w: &mut JsonWriter, a: &Analysis) {
+    w.begin_object();
+    w.field_str("file", &a.file_name);
+    w.field_str("verdict", if a.verdict.valid { "VALID" } else { "INVALID" });
+    w.key("reasons").begin_array();
+    for r in &a.verdict.reasons {
+        w.str(r);
+    }
+    w.end_array();
+    w.key("warnings").begin_array();
+    for x in &a.warnings {
+        w.begin_object();
+        w.field_str("code", x.code);
+        w.field_str("message", &x.message);
+        w.field_str("fix", &x.fix);
+        w.field_bool("invalidates_comparison", x.invalidates_comparison);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+}
+
+fn opt_str(w: &mut JsonWriter, k: &str, v: Option<&str>) {
+    w.key(k);
+    match v {
+        Some(v) => w.str(v),
+        None => w.null(),
+    };
+}
+
 pub fn json(cmp: &Comparison) -> String {
     let mut w = JsonWriter::new();
     w.begin_object();
     w.field_int("schema_version", super::json::SCHEMA_VERSION);
-    w.field_str("baseline", &cmp.baseline);
+    w.field_str("baseline", &cmp.base.file_name);
     w.key("method").begin_object();
     for (k, v) in METHOD {
         w.field_str(k, v);
     }
     w.end_object();
+    w.key("runs").begin_array();
+    for a in cmp.runs() {
+        run_json(&mut w, a);
+    }
+    w.end_array();
     let rows = cmp.rows();
     w.key("baseline_figures").begin_object();
     for r in &rows {
@@ -510,13 +404,13 @@ pub fn json(cmp: &Comparison) -> String {
     w.key("candidates").begin_array();
     for (ci, c) in cmp.candidates.iter().enumerate() {
         w.begin_object();
-        w.field_str("file", &c.file);
+        w.field_str("file", &c.analysis.file_name);
         w.key("differences").begin_array();
-        for (k, vb, vc) in &c.differences {
+        for d in &c.differences {
             w.begin_object();
-            w.field_str("setting", k);
-            w.field_str("baseline", vb);
-            w.field_str("candidate", vc);
+            w.field_str("setting", &d.name);
+            opt_str(&mut w, "baseline", d.base.as_deref());
+            opt_str(&mut w, "candidate", d.cand.as_deref());
             w.end_object();
         }
         w.end_array();
@@ -559,13 +453,13 @@ pub fn json(cmp: &Comparison) -> String {
             w.field_num("fail_if_slower_pct", Some(100.0 * g.gate.threshold), 2);
             w.field_bool("failed", g.failed());
             w.key("checks").begin_array();
-            for (file, m, ch, failed) in &g.checks {
+            for c in &g.checks {
                 w.begin_object();
-                w.field_str("candidate", file);
-                w.field_str("metric", m.key());
-                w.field_bool("failed", *failed);
+                w.field_str("candidate", &c.candidate);
+                w.field_str("metric", c.metric.key());
+                w.field_bool("failed", c.failed);
                 w.key("change");
-                json_change(&mut w, ch.as_ref());
+                json_change(&mut w, c.change.as_ref());
                 w.end_object();
             }
             w.end_array();

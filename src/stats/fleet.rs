@@ -346,6 +346,7 @@ mod tests {
             valid_len: 0,
             skipped_unknown: 0,
             journal_requests: 0,
+            server: None,
         }
     }
 
