@@ -167,3 +167,60 @@ fn sample_traces_show_what_they_are_for() {
     let html = g("qwen3-4b-sim-default.html");
     assert!(html.matches("class=\"chart\"").count() >= 4 && !html.contains("<script"));
 }
+
+/// Compare with the committed golden file, or rewrite it under `RKBENCH_BLESS`.
+fn check_golden(rel: &str, got: &[u8]) {
+    let golden = root().join("fixtures/golden").join(rel);
+    if std::env::var_os("RKBENCH_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, got).unwrap();
+        return;
+    }
+    let want = std::fs::read(&golden).unwrap_or_else(|_| {
+        panic!(
+            "missing golden {}; run RKBENCH_BLESS=1 cargo test --test golden",
+            golden.display()
+        )
+    });
+    assert!(
+        got == want,
+        "{rel} differs from {}; if intended, rerun with RKBENCH_BLESS=1 and review the diff",
+        golden.display()
+    );
+}
+
+/// The fleet table over `traces/` and the comparison of the committed traces (the bootstrap and
+/// permutation test are seeded, so intervals and p-values are part of the golden bytes).
+#[test]
+fn fleet_and_compare_regenerate_their_golden_files() {
+    let out = tempdir("golden-fleet");
+    let dir = root().join("traces").display().to_string();
+    let o = run(
+        &[
+            "report",
+            &dir,
+            "--format",
+            "md,json,csv,html",
+            "-o",
+            &out.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for ext in ["md", "json", "csv", "html"] {
+        let name = format!("fleet.{ext}");
+        check_golden(
+            &format!("fleet/{name}"),
+            &std::fs::read(out.join(&name)).unwrap(),
+        );
+    }
+    let t: Vec<String> = traces().iter().map(|p| p.display().to_string()).collect();
+    for format in ["md", "json"] {
+        let mut args = vec!["compare"];
+        args.extend(t.iter().map(String::as_str));
+        args.extend(["--format", format]);
+        let o = run(&args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        check_golden(&format!("compare/compare.{format}"), &o.stdout);
+    }
+}

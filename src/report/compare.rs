@@ -185,7 +185,7 @@ pub fn markdown(cmp: &Comparison) -> String {
             let cell = c
                 .change(m)
                 .and_then(|x| x.overall.as_ref())
-                .map_or("-".into(), statement);
+                .map_or("- (no test in common with the baseline)".into(), statement);
             let _ = write!(o, " {cell} |");
         }
         let _ = writeln!(o);
