@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Eight short tests: with several tests the bootstrap's first stage (tests) has something to
 /// resample, and a request slowed by other work on the machine moves one test's median at most.
-fn suite(dir: &Path) -> PathBuf {
+fn suite(dir: &Path, name: &str) -> PathBuf {
     let tests: Vec<String> = (1..=8)
         .map(|i| {
             format!(
@@ -16,7 +16,7 @@ fn suite(dir: &Path) -> PathBuf {
             )
         })
         .collect();
-    let p = dir.join("eight.json");
+    let p = dir.join(format!("{name}.json"));
     std::fs::write(
         &p,
         format!(r#"{{"name": "eight", "tests": [{}]}}"#, tests.join(", ")),
@@ -28,7 +28,7 @@ fn suite(dir: &Path) -> PathBuf {
 /// Record the eight tests × 3 repeats, 10 tokens each, at `decode_ms` per token.
 fn record_at(dir: &Path, name: &str, decode_ms: &str) -> PathBuf {
     let out = dir.join(name);
-    let suite = suite(dir).display().to_string();
+    let suite = suite(dir, name).display().to_string();
     let o = record(
         &fake_lib("1.2.1"),
         &out,
@@ -68,9 +68,18 @@ fn decode_overall(j: &serde_json::Value, candidate: usize) -> serde_json::Value 
 #[test]
 fn ten_percent_slower_decode_is_significant_and_fails_the_gate() {
     let dir = tempdir("compare-stats");
-    let base = record_at(&dir, "base.rktrace", "313");
-    let same = record_at(&dir, "same.rktrace", "313");
-    let slow = record_at(&dir, "slow.rktrace", "344.3"); // 313 × 1.1
+    // The three runs record at the same time, so a burst of other work on the machine slows
+    // all of them alike instead of one (the simulator mostly sleeps: little load of its own).
+    let (base, same, slow) = std::thread::scope(|s| {
+        let base = s.spawn(|| record_at(&dir, "base.rktrace", "313"));
+        let same = s.spawn(|| record_at(&dir, "same.rktrace", "313"));
+        let slow = s.spawn(|| record_at(&dir, "slow.rktrace", "344.3")); // 313 × 1.1
+        (
+            base.join().unwrap(),
+            same.join().unwrap(),
+            slow.join().unwrap(),
+        )
+    });
 
     // The slowdown: significant, with an interval that contains 10 %.
     let first = compare(&[&base, &slow], &["--format", "json"]);
