@@ -41,7 +41,7 @@ fn files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
             walk(p, "", &mut v)?;
             if v.len() == before {
                 return Err(Error::input(format!(
-                    "{} holds no .rktrace files; pass a directory of traces recorded by `rkbench record`",
+                    "{} is a directory with no *.rktrace files below it and no sweep index.json; pass trace files, a directory of traces, or a directory written by `rkbench record --sweep`",
                     p.display()
                 )));
             }
