@@ -17,7 +17,8 @@ pub struct GroupKey {
     pub board: String,
     /// From the device-tree `compatible` list, e.g. `RK3588`.
     pub soc: String,
-    /// The runtime's version banner, or `ABI x` when the library had none.
+    /// The runtime's version banner, or `ABI x` when the library had none (`unknown` when
+    /// neither was recorded).
     pub runtime: String,
     /// The model's file name and the first 12 hex digits of its fingerprint.
     pub model: String,
@@ -97,10 +98,10 @@ impl GroupKey {
                 .filter(|c| !c.starts_with("unavailable"))
                 .and_then(soc)
                 .unwrap_or_else(|| "unknown".into()),
-            runtime: if h.runtime.version.is_empty() {
-                format!("ABI {}", h.runtime.abi)
-            } else {
-                h.runtime.version.clone()
+            runtime: match (h.runtime.version.as_str(), h.runtime.abi.as_str()) {
+                ("", "") => "unknown".into(),
+                ("", abi) => format!("ABI {abi}"),
+                (v, _) => v.to_string(),
             },
             model: format!("{} {}", h.model.file_name, &fp[..fp.len().min(12)]),
             settings: settings(h),
