@@ -154,7 +154,7 @@ fn report_dir_puts_two_boards_in_one_table() {
     let o = run(&["report", &empty.display().to_string()], &[]);
     assert_eq!(o.status.code(), Some(3));
     assert!(
-        stderr(&o).contains("holds no .rktrace files"),
+        stderr(&o).contains("is a directory with no *.rktrace files"),
         "{}",
         stderr(&o)
     );
