@@ -353,7 +353,7 @@ pub fn parse(argv: &[OsString]) -> Result<Parsed, Error> {
         Command::Verify(a) => a.traces.iter_mut().for_each(&mut restore),
         Command::Compare(a) => {
             restore(&mut a.baseline);
-            restore(&mut a.candidate);
+            a.candidates.iter_mut().for_each(&mut restore);
             a.out.iter_mut().for_each(&mut restore);
         }
         Command::Info(a) => {
