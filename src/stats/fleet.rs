@@ -348,6 +348,7 @@ mod tests {
             skipped_unknown: 0,
             journal_requests: 0,
             server: None,
+            inputs: vec![],
         }
     }
 
