@@ -114,10 +114,15 @@ fn ten_percent_slower_decode_is_significant_and_fails_the_gate() {
     // With 3 repeats a side one test alone cannot be significant: even fully separated, 4 of
     // the C(6,3) = 20 relabellings give the same medians or their mirror image: p ≥ 0.2. The
     // report says so rather than guessing.
+    // Most tests show the 10 % on their own (a request slowed by other work can move one).
+    let mut slower: Vec<f64> = per_test
+        .iter()
+        .map(|t| t["change"]["slower_pct"].as_f64().unwrap())
+        .collect();
+    slower.sort_by(f64::total_cmp);
+    assert!((7.0..13.0).contains(&slower[4]), "{slower:?}");
     for t in per_test {
         let c = &t["change"];
-        let slower = c["slower_pct"].as_f64().unwrap();
-        assert!((0.0..20.0).contains(&slower), "{t}");
         assert!(c["p_value"].as_f64().unwrap() >= 0.2, "{t}");
         assert!(
             c["statement"]
