@@ -297,7 +297,7 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::{Fact, RequestRecord};
+    use crate::trace::{Fact, Record, RequestRecord};
 
     fn trace(board: &str, compatible: &str, runtime: &str, host: &str, itl_us: u32) -> Trace {
         let mut h = RunHeader {
@@ -330,26 +330,19 @@ mod tests {
             end_us: 100_000 + 4 * u64::from(itl_us),
             ..Default::default()
         };
-        Trace {
-            path: format!("{host}.rktrace"),
-            format_minor: 0,
-            header: h,
-            requests: vec![
-                req(0, true, Status::Ok),
-                req(1, false, Status::Ok),
-                req(2, false, Status::Timeout),
-            ],
-            telemetry: vec![],
-            end: None,
-            frames: 0,
-            file_len: 0,
-            damage: None,
-            valid_len: 0,
-            skipped_unknown: 0,
-            journal_requests: 0,
-            server: None,
-            inputs: vec![],
+        // Through the real framing and reader, so the test does not depend on Trace's fields.
+        let mut bytes = crate::trace::file_header(0).to_vec();
+        let records = [
+            Record::Header(h),
+            Record::Request(req(0, true, Status::Ok)),
+            Record::Request(req(1, false, Status::Ok)),
+            Record::Request(req(2, false, Status::Timeout)),
+        ];
+        for (seq, r) in records.iter().enumerate() {
+            let (kind, payload) = crate::trace::encode_record(r).unwrap();
+            crate::trace::encode_frame(seq as u32, kind, &payload, &mut bytes);
         }
+        crate::trace::reader::parse(&bytes, format!("{host}.rktrace")).unwrap()
     }
 
     #[test]
