@@ -295,13 +295,18 @@ pub fn markdown(cmp: &Comparison) -> String {
             let _ = writeln!(o);
         }
     }
+    for c in &cmp.candidates {
+        if let Some(x) = &c.server_overhead {
+            let _ = writeln!(o);
+            if cmp.candidates.len() > 1 {
+                let _ = writeln!(o, "Candidate {}:\n", md_code(&c.analysis.file_name));
+            }
+            o.push_str(&super::server::compare_section(x));
+        }
+    }
     let _ = writeln!(o, "\n## Method\n");
     for (k, v) in METHOD {
         let _ = writeln!(o, "- **{k}**: {v}");
-    }
-    if let Some(x) = &cmp.server_overhead {
-        let _ = writeln!(o);
-        o.push_str(&super::server::compare_section(x));
     }
     let _ = writeln!(o, "\n## Metric definitions\n");
     for (k, v) in DEFINITIONS {

@@ -100,10 +100,14 @@ impl GroupKey {
                 .unwrap_or_else(|| "unknown".into()),
             runtime: match (h.runtime.version.as_str(), h.runtime.abi.as_str()) {
                 ("", "") => "unknown".into(),
+                // A server run records how it was reached (`http:<server kind>`), not an ABI.
+                ("", abi) if abi.starts_with("http") => abi.to_string(),
                 ("", abi) => format!("ABI {abi}"),
                 (v, _) => v.to_string(),
             },
-            model: format!("{} {}", h.model.file_name, &fp[..fp.len().min(12)]),
+            model: format!("{} {}", h.model.file_name, &fp[..fp.len().min(12)])
+                .trim()
+                .to_string(),
             settings: settings(h),
         }
     }
