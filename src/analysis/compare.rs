@@ -9,7 +9,7 @@ use crate::stats::{Aggregate, Summary};
 
 /// One descriptive figure of every run (baseline first).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
+pub(crate) struct Row {
     pub metric: &'static str,
     pub unit: &'static str,
     pub values: Vec<Option<Aggregate>>,
@@ -17,7 +17,7 @@ pub struct Row {
 
 /// A candidate and how it compares with the baseline.
 #[derive(Debug, Clone)]
-pub struct Candidate<'t> {
+pub(crate) struct Candidate<'t> {
     pub analysis: Analysis<'t>,
     /// Every compared run parameter whose value differs from the baseline's.
     pub differences: Vec<ParamDiff>,
@@ -28,14 +28,14 @@ pub struct Candidate<'t> {
 }
 
 impl Candidate<'_> {
-    pub fn change(&self, m: Metric) -> Option<&MetricChange> {
+    pub(crate) fn change(&self, m: Metric) -> Option<&MetricChange> {
         self.changes.iter().find(|c| c.metric == m)
     }
 }
 
 /// One check of the gate: a candidate's metric over all tests.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GateCheck {
+pub(crate) struct GateCheck {
     pub candidate: String,
     pub metric: Metric,
     /// `None` when no test has the figure on both sides (the gate cannot judge it).
@@ -45,28 +45,32 @@ pub struct GateCheck {
 
 /// What `--fail-if-slower` found.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GateResult {
+pub(crate) struct GateResult {
     pub gate: Gate,
     /// Candidates in order, each with the gate's metrics in order.
     pub checks: Vec<GateCheck>,
 }
 
 impl GateResult {
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.checks.iter().any(|c| c.failed)
     }
 }
 
 /// Everything `rkbench compare` shows.
 #[derive(Debug, Clone)]
-pub struct Comparison<'t> {
+pub(crate) struct Comparison<'t> {
     pub base: Analysis<'t>,
     pub candidates: Vec<Candidate<'t>>,
     pub gate: Option<GateResult>,
 }
 
 impl<'t> Comparison<'t> {
-    pub fn of(base: Analysis<'t>, cands: Vec<Analysis<'t>>, gate: Option<Gate>) -> Comparison<'t> {
+    pub(crate) fn of(
+        base: Analysis<'t>,
+        cands: Vec<Analysis<'t>>,
+        gate: Option<Gate>,
+    ) -> Comparison<'t> {
         let candidates: Vec<Candidate> = cands
             .into_iter()
             .map(|c| Candidate {
@@ -106,12 +110,12 @@ impl<'t> Comparison<'t> {
     }
 
     /// Every run, baseline first.
-    pub fn runs(&self) -> impl Iterator<Item = &Analysis<'t>> {
+    pub(crate) fn runs(&self) -> impl Iterator<Item = &Analysis<'t>> {
         std::iter::once(&self.base).chain(self.candidates.iter().map(|c| &c.analysis))
     }
 
     /// The descriptive figures of every run (baseline first): mean ± σ over successful requests.
-    pub fn rows(&self) -> Vec<Row> {
+    pub(crate) fn rows(&self) -> Vec<Row> {
         let runs: Vec<&Summary> = self.runs().map(|a| &a.summary).collect();
         let row = |metric, unit, f: fn(&Summary) -> Option<Aggregate>| Row {
             metric,
@@ -131,7 +135,7 @@ impl<'t> Comparison<'t> {
     }
 
     /// Differing settings over all candidates (first-seen order) with the baseline's value.
-    pub fn difference_names(&self) -> Vec<(&str, Option<&str>)> {
+    pub(crate) fn difference_names(&self) -> Vec<(&str, Option<&str>)> {
         let mut v: Vec<(&str, Option<&str>)> = Vec::new();
         for c in &self.candidates {
             for d in &c.differences {

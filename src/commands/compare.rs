@@ -1,4 +1,5 @@
 //! `rkbench compare BASELINE CANDIDATE...` and its regression gate.
+use super::output::{self, Sent};
 use crate::analysis::{compare::Comparison, Analysis};
 use crate::cli::CompareArgs;
 use crate::error::{exit, Error, Result};
@@ -9,10 +10,7 @@ use crate::trace::{reader, Trace};
 fn read(p: &std::path::Path) -> Result<Trace> {
     let t = reader::read(p).map_err(|e| Error::input(e.to_string()))?;
     if let Some(d) = &t.damage {
-        eprintln!(
-            "rkbench: warning: {}: {d}; comparing the valid part",
-            p.display()
-        );
+        output::warn(&format!("{}: {d}; comparing the valid part", p.display()));
     }
     Ok(t)
 }
@@ -39,7 +37,7 @@ fn gate(a: &CompareArgs) -> Result<Option<Gate>> {
     Ok(Some(Gate { threshold, metrics }))
 }
 
-pub fn run(a: CompareArgs) -> Result<i32> {
+pub(crate) fn run(a: CompareArgs) -> Result<i32> {
     if a.candidates.is_empty() {
         return Err(Error::usage(
             "compare needs a baseline and at least one candidate: rkbench compare base.rktrace new.rktrace",
@@ -68,7 +66,12 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     );
     let text = render(&cmp);
     match &a.out {
-        None => print!("{text}"),
+        None => {
+            // A reader that went away (`| head`) ends the command quietly, as for a report.
+            if output::stdout(&text)? == Sent::Closed {
+                return Ok(output::exit_code(Sent::Closed));
+            }
+        }
         Some(p) => std::fs::write(p, text)
             .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?,
     }
@@ -85,13 +88,13 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     }
     for c in &g.checks {
         if let Some(ch) = &c.change {
-            eprintln!(
-                "rkbench: gate {}: {}, {}: {}",
+            output::note(&format!(
+                "gate {}: {}, {}: {}",
                 if c.failed { "FAILED" } else { "passed" },
                 c.candidate,
                 c.metric.label(),
                 compare::statement(ch)
-            );
+            ));
         }
     }
     Ok(if g.failed() {

@@ -11,7 +11,7 @@ use crate::stats::Aggregate;
 use std::fmt::Write;
 
 /// What the figures mean, stated in every output.
-pub const METHOD: [(&str, &str); 4] = [
+pub(crate) const METHOD: [(&str, &str); 4] = [
     ("Ratio", "candidate / baseline of the metric: per test the ratio of the medians of its requests (repeats are used; a median ignores the odd repetition slowed by something else), over all tests the geometric mean of the tests' ratios (each test weighs the same). Requests pair by test id; only successful, measured requests count."),
     ("Interval", "95 % percentile bootstrap, 10,000 resamples, two-stage: the tests with replacement, then each side's requests within each test with replacement. Seeded (SplitMix64, fixed seed): the same traces always give the same interval. Needs ≥ 2 tests, or ≥ 2 requests on each side of a single test."),
     ("Significance", "two-sided permutation test of no difference: baseline/candidate labels exchanged within each test only, statistic = the log of the overall ratio; exact when there are ≤ 10,000 relabellings, else 10,000 random ones (p = (1 + hits)/(1 + draws)). Significant: p < 0.05."),
@@ -38,7 +38,7 @@ fn p_text(p: f64) -> String {
 
 /// "slower by 9.8 % [8.1, 11.6], significant (p = 0.0002)" or "no significant difference
 /// (+1.2 % [-0.8, 3.1], p = 0.2400)".
-pub fn statement(c: &Change) -> String {
+pub(crate) fn statement(c: &Change) -> String {
     let interval = |flip: bool| match c.slowdown_ci {
         Some((lo, hi)) if flip => format!(" [{}, {}]", pct(-hi), pct(-lo)),
         Some((lo, hi)) => format!(" [{}, {}]", pct(lo), pct(hi)),
@@ -125,7 +125,7 @@ fn verdicts_md(o: &mut String, cmp: &Comparison) {
     let _ = writeln!(o);
 }
 
-pub fn markdown(cmp: &Comparison) -> String {
+pub(crate) fn markdown(cmp: &Comparison) -> String {
     let mut o = String::new();
     let names: Vec<String> = cmp
         .candidates
@@ -384,7 +384,7 @@ fn opt_str(w: &mut JsonWriter, k: &str, v: Option<&str>) {
     };
 }
 
-pub fn json(cmp: &Comparison) -> String {
+pub(crate) fn json(cmp: &Comparison) -> String {
     let mut w = JsonWriter::new();
     w.begin_object();
     w.field_int("schema_version", super::json::SCHEMA_VERSION);
