@@ -169,7 +169,7 @@ pub fn run(env: &Env, out: &mut Report) {
     );
     let best = results.iter().map(|r| r.0).fold(f64::MAX, f64::min);
     out.goal(
-        "Fleet report over 10,000 traces × 10 requests",
+        &format!("Fleet report over {files} traces × 10 requests"),
         format!("{best:.2} s"),
         "a few seconds",
         Some(best < 5.0),
