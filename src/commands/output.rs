@@ -39,12 +39,12 @@ pub(crate) fn exit_code(sent: Sent) -> i32 {
 /// A warning line on stderr; dropped when stderr is closed or full (it must never end the
 /// command or cost a report).
 pub(crate) fn warn(msg: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "rkbench: warning: {msg}");
+    crate::err_line!("rkbench: warning: {msg}");
 }
 
 /// A note line on stderr, dropped like [`warn`] when stderr is gone.
 pub(crate) fn note(msg: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "rkbench: note: {msg}");
+    crate::err_line!("rkbench: note: {msg}");
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub(crate) fn run(a: SuiteArgs) -> Result<i32> {
         "list" => {
             for (name, _) in suite::BUILTIN {
                 let s = suite::load(name).map_err(|e| Error::internal(e.to_string()))?;
-                println!("{name:<10} {:>3} tests  {}", s.tests.len(), s.description);
+                crate::out_line!("{name:<10} {:>3} tests  {}", s.tests.len(), s.description);
             }
             Ok(exit::OK)
         }
@@ -35,14 +35,14 @@ pub(crate) fn run(a: SuiteArgs) -> Result<i32> {
                     Ok(s) => {
                         warn(&s);
                         system_note(&s);
-                        println!(
+                        crate::out_line!(
                             "{spec}: ok ({} tests, sha256 {})",
                             s.tests.len(),
                             &s.sha256[..12]
                         )
                     }
                     Err(e) => {
-                        println!("{e}");
+                        crate::out_line!("{e}");
                         code = exit::INPUT;
                     }
                 }

@@ -35,10 +35,10 @@ fn interrupted() -> bool {
 fn install_signal_handler() {
     let _ = ctrlc::set_handler(|| {
         if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
-            eprintln!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
+            crate::err_line!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
             std::process::exit(exit::INTERRUPTED);
         }
-        eprintln!("rkbench: interrupt: closing the current request and finishing the trace (Ctrl-C again to exit at once)");
+        crate::err_line!("rkbench: interrupt: closing the current request and finishing the trace (Ctrl-C again to exit at once)");
     });
 }
 
@@ -200,7 +200,7 @@ pub(crate) fn run(
     let telemetry = rp.telemetry.clone().filter(|_| plan.url.is_local());
     let header = header(&plan, &suite, argv, &root, rp.telemetry.is_none());
     if !plan.quiet {
-        eprintln!(
+        crate::err_line!(
             "rkbench: recording suite {} ({} tests) through {} at {} ({}, {}) into {}",
             suite.name,
             suite.tests.len(),
@@ -219,9 +219,9 @@ pub(crate) fn run(
     let status =
         Recorder::start(&plan, &suite, header, telemetry, given.is_some())?.run(&plan, &suite)?;
     if !plan.quiet {
-        eprintln!("rkbench: trace written to {}", plan.out.display());
+        crate::err_line!("rkbench: trace written to {}", plan.out.display());
     }
-    println!("{}", plan.out.display());
+    crate::out_line!("{}", plan.out.display());
     Ok(match status {
         RunStatus::Interrupted => exit::INTERRUPTED,
         _ => exit::OK,
