@@ -28,6 +28,7 @@ pub enum Command {
     Compare(CompareArgs),
     Suite(SuiteArgs),
     Info(InfoArgs),
+    Doctor(DoctorArgs),
 }
 
 /// Run a prompt suite through librkllmrt.so and record every token into a trace file. Numeric
@@ -55,9 +56,13 @@ pub struct RecordArgs {
     /// 300s); explicit flags override it
     #[argh(option)]
     pub preset: Option<String>,
-    /// runtime ABI to assume (1.1, 1.2.0, 1.2.1, 1.3.0) instead of detecting it
+    /// runtime ABI (1.1, 1.2.0, 1.2.1, 1.3.0) when the evidence cannot decide; one that
+    /// contradicts the evidence also needs --force-abi
     #[argh(option)]
     pub runtime_abi: Option<String>,
+    /// use --runtime-abi even where the library's evidence contradicts it
+    #[argh(switch)]
+    pub force_abi: bool,
     /// sampling top_k, 1..=1000000 (default 1)
     #[argh(option)]
     pub top_k: Option<String>,
@@ -278,9 +283,12 @@ pub struct InfoArgs {
     /// path to librkllmrt.so (default: as for record)
     #[argh(option)]
     pub lib: Option<PathBuf>,
-    /// runtime ABI to assume instead of detecting it
+    /// runtime ABI when the evidence cannot decide (as for record)
     #[argh(option)]
     pub runtime_abi: Option<String>,
+    /// use --runtime-abi even where the evidence contradicts it
+    #[argh(switch)]
+    pub force_abi: bool,
     /// read /sys and /proc under this directory instead of /
     #[argh(option)]
     pub sysfs_root: Option<PathBuf>,
@@ -360,6 +368,11 @@ pub fn parse(argv: &[OsString]) -> Result<Parsed, Error> {
             a.lib.iter_mut().for_each(&mut restore);
             a.sysfs_root.iter_mut().for_each(&mut restore);
         }
+        Command::Doctor(a) => {
+            a.lib.iter_mut().for_each(&mut restore);
+            a.model.iter_mut().for_each(&mut restore);
+            a.sysfs_root.iter_mut().for_each(&mut restore);
+        }
         Command::Suite(_) => {}
     }
     match foreign.iter().find(|f| !f.2) {
@@ -373,6 +386,31 @@ fn not_utf8(arg: &OsStr) -> Error {
         "argument {:?} is not valid UTF-8; only file paths (--lib, --out, --sysfs-root, trace files) may be, so rename the file or pass a UTF-8 name (e.g. a symlink)",
         arg.to_string_lossy()
     ))
+}
+
+/// Check the board before a long benchmark (read-only): governors and clocks, DMC DVFS, heat,
+/// rknpu driver, debugfs, memory, runtime identity, model. Exit 0 when ready, 8 when not.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "doctor")]
+pub struct DoctorArgs {
+    /// path to librkllmrt.so (default: as for record)
+    #[argh(option)]
+    pub lib: Option<PathBuf>,
+    /// the .rkllm model to check (readable, fits in memory)
+    #[argh(option)]
+    pub model: Option<PathBuf>,
+    /// runtime ABI when the evidence cannot decide (as for record)
+    #[argh(option)]
+    pub runtime_abi: Option<String>,
+    /// use --runtime-abi even where the evidence contradicts it
+    #[argh(switch)]
+    pub force_abi: bool,
+    /// read /sys and /proc under this directory instead of /
+    #[argh(option)]
+    pub sysfs_root: Option<PathBuf>,
+    /// text (default) or json
+    #[argh(option, default = "String::from(\"text\")")]
+    pub format: String,
 }
 
 #[cfg(test)]

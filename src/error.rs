@@ -20,6 +20,8 @@ pub mod exit {
     pub const HUNG: i32 = 6;
     /// `record`: the runtime crashed; trace finalised with status `crashed`.
     pub const CRASHED: i32 = 7;
+    /// `doctor`: the board is not ready for a benchmark (at least one finding failed).
+    pub const NOT_READY: i32 = 8;
     /// `compare --fail-if-slower`: a candidate is significantly slower than allowed (not an
     /// error: the comparison was written).
     pub const REGRESSION: i32 = 10;

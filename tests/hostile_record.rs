@@ -398,9 +398,9 @@ fn f12_name_too_long_for_the_journal_is_refused_up_front() {
 fn f6_disk_full_keeps_a_valid_trace_and_the_journal() {
     let dir = tempdir("h-f6");
     let out = dir.join("t.rktrace");
-    // bash counts `ulimit -f` in 1024-byte blocks: room for the run header and the first
-    // request, not the second.
-    let script = r#"ulimit -f 3; exec "$RKB" record -q --no-telemetry --suite quick --checkpoint-interval 2ms --lib "$LIB" --model "$MODEL" --out "$OUT""#;
+    // bash counts `ulimit -f` in 1024-byte blocks: room for the run header, the runtime
+    // identity and the first request, not the second.
+    let script = r#"ulimit -f 4; exec "$RKB" record -q --no-telemetry --suite quick --checkpoint-interval 2ms --lib "$LIB" --model "$MODEL" --out "$OUT""#;
     let o = Command::new("bash")
         .args(["-c", script])
         .env("RKB", bin())

@@ -115,6 +115,7 @@ fn hostile_model_text_cannot_break_reports() {
         templates: vec![],
         preset: None,
         input_options: None,
+        runtime: Default::default(),
     };
     let md = rkbench::report::render(&trace, rkbench::report::Format::Markdown);
     // The response fence must be longer than any backtick run inside it.

@@ -78,7 +78,7 @@ pub fn run(env: &Env, out: &mut Report) {
     std::env::set_var("FAKE_RKLLM_OUTPUT_TOKENS", tokens.to_string());
     std::env::remove_var("FAKE_RKLLM_TIME_SCALE");
 
-    let rt = Runtime::load(&env.fake_lib, None).expect("load the simulated runtime");
+    let rt = Runtime::load(&env.fake_lib, None, false).expect("load the simulated runtime");
     let params = init_params(&env.model.to_string_lossy());
     let opts = RunOptions {
         token_ids: None,
@@ -100,7 +100,7 @@ pub fn run(env: &Env, out: &mut Report) {
     let mut text_bytes = 0usize;
     let mut run_rec = || {
         let sink = rec.sink().clone();
-        sink.begin(tokens, None);
+        sink.begin(tokens, None, true);
         let a0 = alloc::snapshot();
         let t = Instant::now();
         let rc = rec.run(&opts).expect("run");
@@ -319,7 +319,7 @@ fn direct_on_token<S: CallbackSink>(sink: &S, tokens: usize, reps: usize) -> f64
     let mut best = f64::INFINITY;
     for _ in 0..reps {
         if let Some(r) = rec {
-            r.begin(tokens, None);
+            r.begin(tokens, None, true);
         }
         let t = Instant::now();
         for i in 0..tokens {

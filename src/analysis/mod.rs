@@ -25,6 +25,7 @@ pub(crate) mod params;
 pub(crate) use observations::{Observation, Span};
 pub(crate) use params::{Param, ParamValue, Section};
 
+use crate::stats::conformance::Conformance;
 use crate::stats::original::{Hardware, OriginalSummary};
 use crate::stats::peers::{self, PeerMetric};
 use crate::stats::prefill::{self, PrefillScaling};
@@ -59,8 +60,11 @@ pub(crate) struct Analysis<'t> {
     pub original_text: original::OriginalText,
     /// Board state per request (same order as `summary.metrics`); `None` without telemetry.
     pub request_telemetry: Option<Vec<RequestTelemetry>>,
-    /// Conditions that qualify the figures, in `stats::warnings` order.
+    /// Conditions that qualify the figures: the board's in `stats::warnings` order, then the
+    /// runtime's failed conformance checks.
     pub warnings: Vec<Warning>,
+    /// Whether the runtime behaved as the ABI facts say, and how each cap was enforced.
+    pub conformance: Conformance,
     pub verdict: Verdict,
     /// Statements computed from the data.
     pub observations: Vec<Observation>,
@@ -102,12 +106,14 @@ impl<'t> Analysis<'t> {
                 .map(|r| telemetry::request(&timeline, r))
                 .collect()
         });
-        let warnings = warnings::compute(
+        let mut warnings = warnings::compute(
             &trace.header.board,
             &timeline,
             &trace.requests,
             &summary.metrics,
         );
+        let conformance = Conformance::of(trace);
+        warnings.extend(conformance.report_warnings());
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);
         let charts = charts::Charts::of(trace, &summary, &timeline);
@@ -130,6 +136,7 @@ impl<'t> Analysis<'t> {
             original_text,
             request_telemetry,
             warnings,
+            conformance,
             verdict,
             observations,
             charts,

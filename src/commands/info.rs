@@ -34,6 +34,7 @@ fn runtime_section(a: &InfoArgs) {
         Ok(f) => {
             println!("runtime.size             {}", f.size);
             println!("runtime.sha256           {}", f.sha256);
+            println!("runtime.git_blob         {}", f.git_blob);
             println!(
                 "runtime.banner           {}",
                 f.banner_version
@@ -50,10 +51,22 @@ fn runtime_section(a: &InfoArgs) {
         .runtime_abi
         .as_deref()
         .and_then(|s| s.parse::<AbiVersion>().ok());
-    match Runtime::load(&path, flag) {
+    match Runtime::load(&path, flag, a.force_abi) {
         Ok(rt) => {
+            // Each piece of evidence in order of trust, then the conclusion.
+            for e in &rt.identity.evidence {
+                println!(
+                    "{:<24} {} → {}",
+                    format!("runtime.evidence.{}", e.source),
+                    e.observed,
+                    e.verdict()
+                );
+            }
             println!("runtime.abi              {}", rt.abi());
-            println!("runtime.evidence         {}", rt.detection.evidence);
+            if !rt.identity.version.is_empty() {
+                println!("runtime.version          {}", rt.identity.version);
+            }
+            println!("runtime.conclusion       {}", rt.identity.conclusion);
         }
         Err(e) => println!("runtime.abi              unavailable ({e})"),
     }

@@ -1,5 +1,6 @@
 //! One function per subcommand: turn parsed arguments into calls on the library modules.
 pub mod compare;
+pub mod doctor;
 pub mod info;
 pub(crate) mod output;
 #[cfg(feature = "record")]
@@ -26,5 +27,6 @@ pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<i32> {
         Command::Compare(a) => compare::run(a),
         Command::Suite(a) => suite::run(a),
         Command::Info(a) => info::run(a),
+        Command::Doctor(a) => doctor::run(a),
     }
 }

@@ -71,7 +71,7 @@ fn record_here(plan: Plan, argv: &[OsString]) -> Result<i32> {
     // stack-overflow handler) so the supervisor records `crashed`.
     crate::runtime::signals::prepare_recording_process()
         .map_err(|e| Error::internal(format!("cannot set signal dispositions: {e}")))?;
-    let rt = Runtime::load(&lib_path, plan.abi_flag)?;
+    let rt = Runtime::load(&lib_path, plan.abi_flag, plan.force_abi)?;
     let abi = rt.abi();
     let rec = &plan.record;
     if let (Some(p), false) = (plan.preset, rec.quiet) {
@@ -94,17 +94,6 @@ fn record_here(plan: Plan, argv: &[OsString]) -> Result<i32> {
     }
     if rec.chat_template.is_some() && abi < AbiVersion::V1_2_0 {
         return Err(Error::usage(format!("--chat-template needs rkllm_set_chat_template, which RKLLM {abi} does not have (1.2.0+)")));
-    }
-    if let (Some(flag), Some(found)) = (
-        plan.abi_flag,
-        AbiVersion::from_version(&rt.detection.version),
-    ) {
-        if flag != found {
-            crate::err_line!(
-                "rkbench: warning: --runtime-abi {flag} contradicts the library's version text {:?} (ABI {found}); recording with {flag} as requested",
-                rt.detection.version
-            );
-        }
     }
     let root = &plan.sysfs_root;
     let header = RunHeader {
@@ -130,8 +119,12 @@ fn record_here(plan: Plan, argv: &[OsString]) -> Result<i32> {
             lib_size: rt.file.size,
             lib_sha256: rt.file.sha256.clone(),
             abi: abi.as_str().into(),
-            version: rt.detection.version.clone(),
-            evidence: rt.detection.evidence.clone(),
+            version: rt.identity.version.clone(),
+            evidence: format!(
+                "{} ({})",
+                rt.identity.conclusion,
+                rt.identity.evidence_line()
+            ),
         },
         model,
         params: run_params(rec, abi),
@@ -150,7 +143,7 @@ fn record_here(plan: Plan, argv: &[OsString]) -> Result<i32> {
             plan.suite.tests.len(),
             rec.init.model_path,
             abi,
-            rt.detection.evidence,
+            rt.identity.conclusion,
             rec.out.display()
         );
     }

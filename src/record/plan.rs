@@ -117,6 +117,8 @@ pub(crate) struct Plan {
     /// `--server URL`: measure an HTTP server instead of loading the runtime.
     pub server: Option<String>,
     pub abi_flag: Option<AbiVersion>,
+    /// `--force-abi`: `abi_flag` overrides contradicting evidence.
+    pub force_abi: bool,
     pub preset: Option<Preset>,
     pub sweep: Option<SweepPlan>,
     pub supervise: bool,
@@ -311,6 +313,11 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
         .map(str::parse::<AbiVersion>)
         .transpose()
         .map_err(|e| Error::usage(format!("--runtime-abi: {e}")))?;
+    if a.force_abi && abi_flag.is_none() {
+        return Err(Error::usage(
+            "--force-abi needs --runtime-abi VERSION (the ABI to force)",
+        ));
+    }
     let order: Order = a
         .order
         .as_deref()
@@ -516,6 +523,7 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
         lib: a.lib.clone(),
         server: a.server.clone(),
         abi_flag,
+        force_abi: a.force_abi,
         preset,
         sweep,
         supervise: !a.no_supervise,

@@ -14,8 +14,8 @@ use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime};
 use crate::suite::{Suite, TestCase};
 use crate::trace::vocab;
 use crate::trace::{
-    input_type, CapSource, Journal, PerfStat, Record, RequestInput, RequestRecord, RunEnd,
-    RunHeader, RunStatus, Status, TokenChunk, TraceWriter,
+    abort_reason, input_type, CapSource, Journal, PerfStat, Record, RequestInput, RequestRecord,
+    RunEnd, RunHeader, RunStatus, RuntimeObservation, Status, TokenChunk, TraceWriter,
 };
 use crate::trace::{PresetUsed, TemplateSent};
 use std::path::PathBuf;
@@ -161,9 +161,11 @@ impl TraceOut {
         Ok(())
     }
 
-    /// A request's final frame: durable in the trace, then its checkpoints are dropped.
-    fn request_done(&mut self, r: &RequestRecord) -> Result<()> {
+    /// A request's final frame (and what the runtime did besides tokens): durable in the
+    /// trace, then its checkpoints are dropped.
+    fn request_done(&mut self, r: &RequestRecord, obs: RuntimeObservation) -> Result<()> {
         self.append(&Record::Request(r.clone()))?;
+        self.append(&Record::RuntimeObs(obs))?;
         self.flush_telemetry(true)?;
         self.sync()?;
         self.finished += 1;
@@ -210,6 +212,7 @@ pub(crate) fn record(
 ) -> Result<Outcome> {
     install_signal_handler();
     let abi = rt.abi();
+    let identity = super::recorder::identity_record(&rt);
     let origin = Instant::now();
     let recorder = Arc::new(Recorder::new());
 
@@ -250,6 +253,7 @@ pub(crate) fn record(
     };
     out.journal.bind(&plan.out, &header).map_err(io)?;
     out.append(&Record::Header(header))?;
+    out.append(&Record::Identity(identity))?;
     if let Some(p) = &plan.preset {
         out.append(&Record::PresetUsed(p.clone()))?;
     }
@@ -484,11 +488,10 @@ impl Orchestrator<'_> {
         // which test was running.
         self.out.checkpoint(&Record::Partial(rec.clone()), false)?;
         let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
-        // ≤ 1.2.0 callbacks cannot ask to stop, so rkbench aborts at its cap: poll faster then.
-        let abort_at_cap = our_cap.is_some() && !abi.callback_returns_int();
-        let (done, reason) = self.watch(&rec, position, &test.id, t0, deadline, abort_at_cap)?;
+        let (done, reason) = self.watch(&rec, position, &test.id, t0, deadline)?;
 
-        let end_us = fill(&mut rec, self.recorder.finish(), abi);
+        let (end_us, mut obs) = fill(&mut rec, self.recorder.finish(), abi);
+        obs.index = rec.index;
         match done {
             Some((rc, at, err)) => {
                 rec.run_return = rc;
@@ -525,7 +528,7 @@ impl Orchestrator<'_> {
                 );
             }
         }
-        self.out.request_done(&rec)?;
+        self.out.request_done(&rec, obs)?;
         self.progress
             .finish_request(position, &test.id, t0.elapsed(), &summary_line(&rec));
         Ok(rec)
@@ -542,15 +545,11 @@ impl Orchestrator<'_> {
         id: &str,
         t0: Instant,
         deadline: Option<Instant>,
-        abort_at_cap: bool,
     ) -> Result<(Option<(i32, Instant, Option<String>)>, Option<Status>)> {
         let plan = self.plan;
-        let tick = if abort_at_cap {
-            Duration::from_millis(1)
-        } else {
-            plan.checkpoint_interval
-                .clamp(Duration::from_millis(1), Duration::from_millis(20))
-        };
+        let tick = plan
+            .checkpoint_interval
+            .clamp(Duration::from_millis(1), Duration::from_millis(20));
         let mut aborted_at: Option<Instant> = None;
         let mut reason: Option<Status> = None;
         let mut last_checkpoint = Instant::now();
@@ -569,9 +568,20 @@ impl Orchestrator<'_> {
                     } else if deadline.is_some_and(|d| now >= d) {
                         reason = Some(Status::Timeout);
                     }
-                    if reason.is_some() || (abort_at_cap && self.recorder.cap_hit()) {
-                        self.link.aborter.abort();
-                        aborted_at = Some(now);
+                    match reason {
+                        Some(r) => {
+                            let why = if r == Status::Interrupted {
+                                abort_reason::INTERRUPT
+                            } else {
+                                abort_reason::DEADLINE
+                            };
+                            self.recorder.abort_now(why, &self.link.aborter);
+                            aborted_at = Some(now);
+                        }
+                        // The abort thread sent one at the cap: the runtime has the same
+                        // grace to stop.
+                        None if self.recorder.abort_sent() => aborted_at = Some(now),
+                        None => {}
                     }
                 }
                 // Hung: the runtime ignores rkllm_abort.
@@ -653,8 +663,9 @@ fn input_record(index: u32, input_tokens: Option<u32>) -> RequestInput {
     }
 }
 
-/// Move a request's capture into its record; returns t_end − t0 if FINISH/ERROR arrived.
-fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> Option<u64> {
+/// Move a request's capture into its record; returns t_end − t0 if FINISH/ERROR arrived, and
+/// what the runtime did besides tokens.
+fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> (Option<u64>, RuntimeObservation) {
     rec.token_dt_us = c.token_dt_us;
     rec.token_ids = c.token_ids;
     rec.waiting = c.waiting;
@@ -672,7 +683,7 @@ fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> Option<u64> {
     } else {
         None
     };
-    c.end_us
+    (c.end_us, c.obs)
 }
 
 fn micros(d: Duration) -> u64 {

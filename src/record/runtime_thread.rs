@@ -131,7 +131,17 @@ fn serve(
             return;
         }
     }
+    super::recorder::mark_run_thread();
+    // The abort thread: calls rkllm_abort the moment a callback asks for it (cap on ≤ 1.2.0, or
+    // a token after the stop return). Joined before the session is destroyed.
+    let abort_thread = {
+        let (rec, aborter) = (Arc::clone(session.sink()), session.aborter());
+        std::thread::Builder::new()
+            .name("rkllm-abort".into())
+            .spawn(move || rec.abort_loop(aborter))
+    };
     let _ = events.send(Event::Ready(session.aborter()));
+    let stop_by_return = session.abi().callback_returns_int();
     let mut template_in_effect = chat_template;
     while let Ok(job) = jobs.recv() {
         let mut refused = None;
@@ -147,8 +157,9 @@ fn serve(
                 Err(e) => refused = Some(e.msg),
             }
         }
-        let t0 = session.sink().begin(job.expect, job.cap);
+        let t0 = session.sink().begin(job.expect, job.cap, stop_by_return);
         let _ = events.send(Event::Started(t0));
+        let ran = refused.is_none();
         let (rc, err) = match refused {
             Some(e) => (-1, Some(e)),
             None => match session.run(&job.opts) {
@@ -157,13 +168,29 @@ fn serve(
             },
         };
         let at = Instant::now();
-        if session.sink().cap_hit() {
+        let rec = session.sink();
+        rec.mark_returned();
+        // A paused run need not send FINISH; any other run should have, so give a late one
+        // a moment (the conformance check reports it either way).
+        if ran && !rec.ended() && !rec.stop_requested() {
+            rec.wait_for_end(LATE_END_GRACE);
+        }
+        if rec.cap_hit() {
             // Paused at our cap: make sure the runtime does not resume it on the next run.
             session.aborter().abort();
         }
         if clear_kv {
-            session.clear_kv_cache();
+            if let Some(rc) = session.clear_kv_cache() {
+                session.sink().note_clear_kv(rc);
+            }
         }
         let _ = events.send(Event::Done { rc, at, err });
     }
+    session.sink().stop_abort_thread();
+    if let Ok(t) = abort_thread {
+        let _ = t.join();
+    }
 }
+
+/// How long to wait for a FINISH that did not arrive before `rkllm_run` returned.
+const LATE_END_GRACE: Duration = Duration::from_millis(250);

@@ -97,6 +97,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     performance(&mut o, a);
     reference_section(&mut o, a);
     prefill_section(&mut o, a);
+    conformance(&mut o, a);
     peer_metrics(&mut o, a);
     charts(&mut o, a);
     request_table(&mut o, a);
@@ -850,6 +851,21 @@ fn verdict_and_warnings(o: &mut String, a: &Analysis) {
         }
         let _ = writeln!(o, "</ul></section>");
     }
+}
+
+/// Whether the runtime behaved as the ABI facts say, and how each cap was enforced.
+fn conformance(o: &mut String, a: &Analysis) {
+    o.push_str("<section id=\"conformance\">\n<h2>Runtime conformance</h2>\n<p>Whether the runtime behaved as the RKLLM ABI facts say; every figure depends on it. <em>unknown</em>: nothing in this trace to judge by.</p>\n");
+    o.push_str(&tables::conformance(a).html());
+    if let Some(t) = tables::cap_enforcement(a) {
+        let _ = writeln!(
+            o,
+            "<p>How each output cap was enforced (held: at most {} token(s) over):</p>",
+            crate::stats::conformance::CAP_TOLERANCE
+        );
+        o.push_str(&t.html());
+    }
+    o.push_str("</section>\n");
 }
 
 /// The same trace under each peer tool's definitions.

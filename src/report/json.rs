@@ -303,6 +303,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     if let Some(p) = &a.prefill_scaling {
         prefill_scaling(&mut w, p);
     }
+    runtime_conformance(&mut w, a);
     w.key("observations").begin_array();
     for ob in &a.observations {
         w.begin_object();
@@ -608,6 +609,31 @@ fn request(
     w.field_str("prompt", &r.prompt);
     w.field_str("response", &r.response());
     w.end_object();
+}
+
+/// `runtime_conformance` (every check, fixed order) and `cap_enforcement` (capped requests).
+fn runtime_conformance(w: &mut JsonWriter, a: &Analysis) {
+    w.key("runtime_conformance").begin_array();
+    for c in &a.conformance.checks {
+        w.begin_object();
+        w.field_str("check", c.check);
+        w.field_str("status", c.status.as_str());
+        w.field_str("evidence", &c.evidence);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("cap_enforcement").begin_array();
+    for c in &a.conformance.caps {
+        w.begin_object();
+        w.field_int("index", i64::from(c.index));
+        w.field_str("id", &c.test_id);
+        w.field_int("cap", c.cap as i64);
+        w.field_int("tokens", c.tokens as i64);
+        w.field_str("enforced", &c.how);
+        w.field_bool("held", c.held);
+        w.end_object();
+    }
+    w.end_array();
 }
 
 /// `warnings`: always present (empty when none), in `stats::warnings` order.

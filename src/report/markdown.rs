@@ -49,6 +49,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     prefill_section(&mut o, a);
     requests_section(&mut o, a);
     board_state_section(&mut o, a);
+    conformance_section(&mut o, a);
     peers_section(&mut o, a);
     observations_section(&mut o, a);
     definitions_section(&mut o);
@@ -508,6 +509,29 @@ fn board_state_section(o: &mut String, a: &Analysis) {
         "Telemetry sampled{interval}; each request's window is t0 to t_end. NPU load is the mean over cores (whole request / decode only). `-`: no sample in the window.\n"
     );
     o.push_str(&table.markdown());
+}
+
+/// "Runtime conformance": whether the runtime behaved as the ABI facts say (failures are also
+/// warnings above), and how each output cap was enforced.
+fn conformance_section(o: &mut String, a: &Analysis) {
+    let _ = writeln!(
+        o,
+        "## 🧪 Runtime conformance
+"
+    );
+    let _ = writeln!(
+        o,
+        "Whether the runtime behaved as the RKLLM ABI facts say; every figure depends on it. `unknown`: nothing in this trace to judge by.\n"
+    );
+    o.push_str(&tables::conformance(a).markdown());
+    if let Some(t) = tables::cap_enforcement(a) {
+        let _ = writeln!(
+            o,
+            "**How each output cap was enforced** (held: at most {} token(s) over):\n",
+            crate::stats::conformance::CAP_TOLERANCE
+        );
+        o.push_str(&t.markdown());
+    }
 }
 
 /// The same trace under each peer tool's definitions, labelled with the source.

@@ -3,6 +3,7 @@
 use super::table::{Cell, Table};
 use super::text::num;
 use crate::analysis::{Analysis, Section};
+use crate::stats::conformance::CheckStatus;
 use crate::stats::original::OriginalRequest;
 use crate::stats::telemetry::MinMax;
 use crate::stats::Aggregate;
@@ -466,4 +467,47 @@ pub(crate) fn original_test(r: &OriginalRequest) -> Table {
         t.push(vec![Cell::label(label), Cell::text(value)]);
     }
     t
+}
+
+/// Runtime conformance: one row per check.
+pub fn conformance(a: &Analysis) -> Table {
+    let mut t = Table::grid(&["check", "status", "evidence"]);
+    for c in &a.conformance.checks {
+        let status = match c.status {
+            CheckStatus::Pass => Cell::Mark(true, "pass".into()),
+            CheckStatus::Fail => Cell::Mark(false, "fail".into()),
+            CheckStatus::Unknown => Cell::Static("unknown".into()),
+        };
+        t.push(vec![
+            Cell::Static(c.check.to_string()),
+            status,
+            Cell::text(&c.evidence),
+        ]);
+    }
+    t
+}
+
+/// How each output cap that was reached was enforced; `None` when no request reached its cap.
+pub fn cap_enforcement(a: &Analysis) -> Option<Table> {
+    let mut caps = a
+        .conformance
+        .caps
+        .iter()
+        .filter(|c| c.tokens >= c.cap)
+        .peekable();
+    caps.peek()?;
+    let mut t = Table::grid(&["request", "#cap", "#tokens", "enforced"]);
+    for c in caps {
+        t.push(vec![
+            Cell::Request {
+                index: c.index,
+                id: c.test_id.clone(),
+                suffix: "",
+            },
+            Cell::num(c.cap.to_string()),
+            Cell::num(c.tokens.to_string()),
+            Cell::Mark(c.held, c.how.clone()),
+        ]);
+    }
+    Some(t)
 }

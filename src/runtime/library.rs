@@ -1,7 +1,10 @@
-//! Finding, checking and loading `librkllmrt.so`: ELF sanity checks with clear errors, ABI
-//! detection (flag → embedded version banner → exported symbol set), and one table of every
-//! symbol resolved at load, so a missing symbol is named before anything runs.
+//! Finding, checking and loading `librkllmrt.so`: ELF sanity checks with clear errors, the
+//! observations identification needs (file identity, the `rkllm_createDefaultParam` size probe,
+//! symbol set, banner; decided in [`super::identity`]), and one table of every symbol resolved
+//! at load, so a missing symbol is named before anything runs.
 use super::abi::{v1_1, v1_2_0, v1_2_1, v1_3_0, LLMHandle};
+pub use super::identity::SymbolSet;
+use super::identity::{self, Identity, Observations, ParamProbe};
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::ffi::{c_char, c_int, c_void};
@@ -84,6 +87,8 @@ pub struct LibraryFile {
     pub path: PathBuf,
     pub size: u64,
     pub sha256: String,
+    /// `git hash-object` of the file: matched against the official releases.
+    pub git_blob: String,
     /// Version from the embedded `rkllm-runtime version: X.Y.Z` banner, if present.
     pub banner_version: Option<String>,
 }
@@ -151,6 +156,7 @@ pub fn inspect(path: &Path) -> Result<LibraryFile> {
         path: path.to_path_buf(),
         size: bytes.len() as u64,
         sha256: hex(&Sha256::digest(&bytes)),
+        git_blob: identity::git_blob_id(&bytes),
         banner_version: scan_banner(&bytes),
     })
 }
@@ -184,89 +190,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The ABI chosen and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Detection {
-    pub abi: AbiVersion,
-    /// The version string found in the file, or empty.
-    pub version: String,
-    pub evidence: String,
-}
-
-/// Which optional symbols a library exports (the symbol-set evidence).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SymbolSet {
-    pub set_chat_template: bool,
-    pub get_kv_cache_size: bool,
-    pub set_function_tools: bool,
-}
-
-/// Decide the ABI: `--runtime-abi` flag, else the banner, else the symbol set.
-pub fn detect(
-    flag: Option<AbiVersion>,
-    banner: Option<&str>,
-    syms: SymbolSet,
-    shown: &str,
-) -> Result<Detection> {
-    let by_syms = if !syms.set_chat_template {
-        Some(AbiVersion::V1_1)
-    } else if !syms.get_kv_cache_size {
-        Some(AbiVersion::V1_2_0)
-    } else {
-        None // 1.2.1–1.3.0 export the same symbols
-    };
-    let sym_text = format!(
-        "symbols: rkllm_set_chat_template {}, rkllm_get_kv_cache_size {}",
-        if syms.set_chat_template {
-            "present"
-        } else {
-            "absent"
-        },
-        if syms.get_kv_cache_size {
-            "present"
-        } else {
-            "absent"
-        }
-    );
-    if let Some(abi) = flag {
-        return Ok(Detection {
-            abi,
-            version: banner.unwrap_or("").to_string(),
-            evidence: format!(
-                "--runtime-abi {abi} (banner: {}; {sym_text})",
-                banner.unwrap_or("none")
-            ),
-        });
-    }
-    if let Some(v) = banner {
-        let abi = AbiVersion::from_version(v).ok_or_else(|| {
-            Error::runtime(format!(
-                "{shown} reports rkllm-runtime version {v}, which this rkbench does not know; if its ABI matches a known one, pass --runtime-abi 1.2.1 (or 1.1, 1.2.0, 1.3.0)"
-            ))
-        })?;
-        let consistent = match by_syms {
-            Some(s) => s == abi,
-            None => abi >= AbiVersion::V1_2_1,
-        };
-        if !consistent {
-            return Err(Error::runtime(format!(
-                "{shown}: embedded version {v} disagrees with its exported symbols ({sym_text}); pass --runtime-abi VERSION to choose"
-            )));
-        }
-        return Ok(Detection {
-            abi,
-            version: v.to_string(),
-            evidence: format!("banner \"rkllm-runtime version: {v}\" in file; {sym_text}"),
-        });
-    }
-    match by_syms {
-        Some(abi) => Ok(Detection { abi, version: String::new(), evidence: format!("no version banner; {sym_text}") }),
-        None => Err(Error::runtime(format!(
-            "{shown}: cannot tell RKLLM 1.2.1–1.2.3 from 1.3.0 (no version banner in the file; {sym_text}); pass --runtime-abi 1.2.1 or --runtime-abi 1.3.0"
-        ))),
-    }
-}
-
 type HandleFn = unsafe extern "C" fn(LLMHandle) -> c_int;
 type InitFn = unsafe extern "C" fn(*mut LLMHandle, *mut c_void, *const c_void) -> c_int;
 type RunFn = unsafe extern "C" fn(LLMHandle, *mut c_void, *mut c_void, *mut c_void) -> c_int;
@@ -298,7 +221,6 @@ pub(crate) struct Api {
     pub init: InitFn,
     pub run: RunFn,
     pub abort: HandleFn,
-    pub is_running: HandleFn,
     pub destroy: HandleFn,
     pub clear_kv: ClearKv,
     pub set_chat_template: Option<ChatTemplateFn>,
@@ -307,10 +229,12 @@ pub(crate) struct Api {
 /// A loaded runtime library.
 pub struct Runtime {
     pub file: LibraryFile,
-    pub detection: Detection,
+    pub identity: Identity,
     pub(crate) api: Api,
-    // Keeps the code behind `api` mapped; dropped last.
-    _lib: libloading::Library,
+    // Keeps the code behind `api` mapped. Never unloaded: a runtime (a C++ library with
+    // thread-local state) may have registered destructors for our threads that run at thread
+    // exit, after a dlclose would have unmapped them.
+    _lib: std::mem::ManuallyDrop<libloading::Library>,
 }
 
 const COMMON: [&str; 10] = [
@@ -345,8 +269,9 @@ pub fn required_symbols(abi: AbiVersion) -> Vec<&'static str> {
 }
 
 impl Runtime {
-    /// Check, load and bind a runtime library.
-    pub fn load(path: &Path, abi_flag: Option<AbiVersion>) -> Result<Runtime> {
+    /// Check, load, identify and bind a runtime library. `force` lets `abi_flag` override
+    /// evidence that contradicts it.
+    pub fn load(path: &Path, abi_flag: Option<AbiVersion>, force: bool) -> Result<Runtime> {
         let file = inspect(path)?;
         let shown = path.display().to_string();
         // SAFETY: loading a shared library runs its initialisers. This is the user's RKLLM runtime
@@ -367,26 +292,121 @@ impl Runtime {
             get_kv_cache_size: has("rkllm_get_kv_cache_size"),
             set_function_tools: has("rkllm_set_function_tools"),
         };
-        let detection = detect(abi_flag, file.banner_version.as_deref(), syms, &shown)?;
-        for name in required_symbols(detection.abi) {
+        let probe = match get_raw(&lib, "rkllm_createDefaultParam") {
+            // SAFETY: the symbol is the library's rkllm_createDefaultParam, which takes no
+            // arguments and returns an RKLLMParam (≤ 208 bytes in every known release) by value.
+            Some(f) => unsafe { probe_default_param(f) },
+            None => ParamProbe {
+                skipped: Some("rkllm_createDefaultParam not exported"),
+                ..Default::default()
+            },
+        };
+        let obs = Observations {
+            git_blob: file.git_blob.clone(),
+            probe,
+            symbols: syms,
+            banner: file.banner_version.clone(),
+        };
+        let identity = identity::identify(&obs, abi_flag, force, &shown)?;
+        for name in required_symbols(identity.abi) {
             if !has(name) {
                 return Err(Error::runtime(format!(
                     "runtime library {shown} has no symbol {name} (required by the RKLLM {} ABI); it is not a matching librkllmrt.so, or pass --runtime-abi",
-                    detection.abi
+                    identity.abi
                 )));
             }
         }
-        let api = bind(&lib, detection.abi, &shown)?;
+        let api = bind(&lib, identity.abi, &shown)?;
         Ok(Runtime {
             file,
-            detection,
+            identity,
             api,
-            _lib: lib,
+            _lib: std::mem::ManuallyDrop::new(lib),
         })
     }
 
     pub fn abi(&self) -> AbiVersion {
-        self.detection.abi
+        self.identity.abi
+    }
+}
+
+fn get_raw(lib: &libloading::Library, name: &str) -> Option<*const c_void> {
+    let mut sym = name.as_bytes().to_vec();
+    sym.push(0);
+    // SAFETY: the address is only read here; callers state how they call it.
+    unsafe { lib.get::<*const c_void>(&sym) }
+        .ok()
+        .map(|s| *s)
+        .filter(|p| !p.is_null())
+}
+
+/// The result buffer for the probe: larger than any RKLLMParam, aligned like any C struct.
+#[repr(C, align(16))]
+struct ProbeBuf([u8; 512]);
+
+/// Call a function returning a large struct by value with `buf` as its hidden result pointer.
+///
+/// # Safety
+/// `f` must take no arguments and return a C struct of at most 512 bytes by value (in memory).
+#[cfg(target_arch = "x86_64")]
+unsafe fn call_into(f: *const c_void, buf: *mut ProbeBuf) -> bool {
+    // x86-64 SysV passes the result address as the first integer argument (rdi) and returns it
+    // in rax, so `fn(*mut Buf) -> *mut Buf` is the same call.
+    // SAFETY: per the contract; `buf` is valid for 512 bytes.
+    let f: unsafe extern "C" fn(*mut ProbeBuf) -> *mut ProbeBuf = unsafe { std::mem::transmute(f) };
+    // SAFETY: as above.
+    unsafe { f(buf) };
+    true
+}
+
+/// # Safety
+/// As for the x86-64 version.
+#[cfg(target_arch = "aarch64")]
+unsafe fn call_into(f: *const c_void, buf: *mut ProbeBuf) -> bool {
+    // AAPCS64 passes the result address in x8 (the indirect result register), not x0.
+    // SAFETY: per the contract; `buf` is valid for 512 bytes; clobber_abi("C") tells the
+    // compiler every caller-saved register (and x30, which blr overwrites) is clobbered.
+    unsafe {
+        std::arch::asm!("blr {f}", f = in(reg) f, in("x8") buf, clobber_abi("C"));
+    }
+    true
+}
+
+/// # Safety
+/// Never calls `f`.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn call_into(_f: *const c_void, _buf: *mut ProbeBuf) -> bool {
+    false
+}
+
+/// How many bytes `rkllm_createDefaultParam` writes: call it twice into a 512-byte buffer filled
+/// with two different canaries; the last byte that changed in either call ends the struct.
+///
+/// # Safety
+/// `f` is the library's `rkllm_createDefaultParam`.
+unsafe fn probe_default_param(f: *const c_void) -> ParamProbe {
+    const CANARIES: [u8; 2] = [0xA5, 0x5A];
+    let mut written = 0usize;
+    let mut last = ProbeBuf([0; 512]);
+    for c in CANARIES {
+        let mut buf = ProbeBuf([c; 512]);
+        // SAFETY: per this function's contract; the buffer outlives the call.
+        if !unsafe { call_into(f, &mut buf) } {
+            return ParamProbe {
+                skipped: Some("no probe for this CPU architecture"),
+                ..Default::default()
+            };
+        }
+        if let Some(i) = buf.0.iter().rposition(|&b| b != c) {
+            written = written.max(i + 1);
+        }
+        last = buf;
+    }
+    ParamProbe {
+        written: Some(written as u32),
+        byte100: last.0[100],
+        byte72: last.0[72],
+        skipped: None,
     }
 }
 
@@ -425,7 +445,6 @@ fn bind(lib: &libloading::Library, abi: AbiVersion, shown: &str) -> Result<Api> 
         init: get(lib, "rkllm_init", shown)?,
         run: get(lib, "rkllm_run", shown)?,
         abort: get(lib, "rkllm_abort", shown)?,
-        is_running: get(lib, "rkllm_is_running", shown)?,
         destroy: get(lib, "rkllm_destroy", shown)?,
         clear_kv,
         set_chat_template,
@@ -483,31 +502,5 @@ mod tests {
         let b = b"xx rkllm-runtime version: %s yy rkllm-runtime version: 1.2.1, rknpu";
         assert_eq!(scan_banner(b).as_deref(), Some("1.2.1"));
         assert_eq!(scan_banner(b"nothing here"), None);
-    }
-
-    #[test]
-    fn detection_rules() {
-        let all = SymbolSet {
-            set_chat_template: true,
-            get_kv_cache_size: true,
-            set_function_tools: true,
-        };
-        let none = SymbolSet::default();
-        assert_eq!(detect(None, None, none, "l").unwrap().abi, AbiVersion::V1_1);
-        assert!(detect(None, None, all, "l")
-            .unwrap_err()
-            .msg
-            .contains("--runtime-abi 1.2.1"));
-        assert_eq!(
-            detect(None, Some("1.3.0"), all, "l").unwrap().abi,
-            AbiVersion::V1_3_0
-        );
-        assert!(detect(None, Some("1.2.1"), none, "l").is_err());
-        assert_eq!(
-            detect(Some(AbiVersion::V1_2_1), Some("1.3.0"), all, "l")
-                .unwrap()
-                .abi,
-            AbiVersion::V1_2_1
-        );
     }
 }

@@ -77,6 +77,15 @@ pub struct Aborter {
 }
 
 impl Aborter {
+    /// An aborter that calls `f` with a NULL handle (unit tests of the callers).
+    #[cfg(test)]
+    pub(crate) fn for_test(f: unsafe extern "C" fn(LLMHandle) -> c_int) -> Aborter {
+        Aborter {
+            handle: 0,
+            abort: f,
+        }
+    }
+
     /// Call `rkllm_abort`. Safe from any thread while the session is alive.
     pub fn abort(&self) -> i32 {
         // SAFETY: `handle` came from a successful `rkllm_init` and the owning `Session` outlives
@@ -396,12 +405,6 @@ impl<S: CallbackSink> Session<S> {
         Ok(Some(unsafe {
             f(self.handle, s.as_ptr(), p.as_ptr(), q.as_ptr())
         }))
-    }
-
-    /// `rkllm_is_running` (0 = running, per rkllm.h).
-    pub fn is_running(&self) -> bool {
-        // SAFETY: valid handle.
-        unsafe { (self.api.is_running)(self.handle) == 0 }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Statistics: pure functions from trace records to numbers. Nothing here reads a clock, a
 //! file or the environment, so the same trace always gives the same figures.
 pub mod aggregate;
+pub mod conformance;
 pub mod fleet;
 pub mod original;
 pub mod peers;

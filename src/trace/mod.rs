@@ -20,7 +20,7 @@ pub mod vocab;
 pub mod writer;
 
 pub use plan_extras::{PresetUsed, TemplateSent};
-pub use reader::{Damage, Trace};
+pub use reader::{Damage, RuntimeRecords, Trace};
 pub use schema::*;
 pub use sweep_index::{SweepIndex, SweepRun};
 pub use vocab::NOT_READ;
@@ -101,6 +101,8 @@ pub(crate) fn encode_record(
         ),
         Record::PresetUsed(x) => (plan_extras::kind::PRESET_USED, rkyv::to_bytes::<Error>(x)?),
         Record::InputOptions(x) => (kind::INPUT_OPTIONS, rkyv::to_bytes::<Error>(x)?),
+        Record::Identity(x) => (kind::IDENTITY, rkyv::to_bytes::<Error>(x)?),
+        Record::RuntimeObs(x) => (kind::RUNTIME_OBS, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

@@ -4,7 +4,7 @@
 use super::plan_extras::{kind as pk, PresetUsed, TemplateSent};
 use super::schema::{
     kind as k, InputOptions, JournalBinding, Record, RequestInput, RequestRecord, RunEnd,
-    RunHeader, TelemetryBatch, TokenChunk,
+    RunHeader, RuntimeIdentity, RuntimeObservation, TelemetryBatch, TokenChunk,
 };
 use super::server::{kind as sk, ServerRequest, ServerRun, ServerTrace};
 use super::{
@@ -155,6 +155,16 @@ pub struct Trace {
     pub preset: Option<super::PresetUsed>,
     /// Run-wide input settings (format 1.1+; `None` for older traces).
     pub input_options: Option<InputOptions>,
+    /// Runtime identity and per-request runtime observations (format 1.1; empty before).
+    pub runtime: RuntimeRecords,
+}
+
+/// The runtime's identity evidence and per-request observations (record kinds 9 and 10).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuntimeRecords {
+    pub identity: Option<RuntimeIdentity>,
+    /// Sorted by request index.
+    pub observations: Vec<RuntimeObservation>,
 }
 
 impl Trace {
@@ -376,6 +386,8 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         pk::TEMPLATE_SENT => get!(TemplateSent, Record::TemplateSent),
         pk::PRESET_USED => get!(PresetUsed, Record::PresetUsed),
         k::INPUT_OPTIONS => get!(InputOptions, Record::InputOptions),
+        k::IDENTITY => get!(RuntimeIdentity, Record::Identity),
+        k::RUNTIME_OBS => get!(RuntimeObservation, Record::RuntimeObs),
         _ => None,
     }
 }
@@ -506,6 +518,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         templates: Vec::new(),
         preset: None,
         input_options: None,
+        runtime: RuntimeRecords::default(),
     };
     let mut have_header = journal;
     let mut header_sha256 = None;
@@ -595,6 +608,8 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             Record::TemplateSent(t) => trace.templates.push(t),
             Record::PresetUsed(p) => trace.preset = Some(p),
             Record::InputOptions(o) => trace.input_options = Some(o),
+            Record::Identity(i) => trace.runtime.identity = Some(i),
+            Record::RuntimeObs(o) => trace.runtime.observations.push(o),
         }
     }
     if !have_header {
@@ -612,6 +627,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
     }
     trace.requests = merge_requests(finals, partials, chunks);
     server.into_trace(&mut trace.requests, &mut trace.server);
+    trace.runtime.observations.sort_by_key(|o| o.index);
     Ok(Parsed {
         trace,
         header_sha256,

@@ -43,6 +43,11 @@ pub enum Record {
     PresetUsed(super::plan_extras::PresetUsed),
     /// Input settings of the whole run that `RunParams` lacks (format 1.1+), after the header.
     InputOptions(InputOptions),
+    /// How the runtime library was identified (after the header; format 1.1).
+    Identity(RuntimeIdentity),
+    /// What the runtime did during one request beyond its tokens (after that request's
+    /// `Request` frame; format 1.1): the facts the conformance checks are computed from.
+    RuntimeObs(RuntimeObservation),
 }
 
 /// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.
@@ -59,6 +64,8 @@ pub mod kind {
     pub const INPUT: u8 = 14;
     /// [`super::InputOptions`] (format 1.1).
     pub const INPUT_OPTIONS: u8 = 15;
+    pub const IDENTITY: u8 = 9;
+    pub const RUNTIME_OBS: u8 = 10;
 }
 
 /// `RequestInput::input_type` values: the `RKLLMInputType` sent.
@@ -96,6 +103,87 @@ impl RequestInput {
     /// An exact token input of `n_tokens` ids.
     pub fn is_exact_tokens(&self) -> bool {
         self.input_type == input_type::TOKEN
+    }
+}
+
+/// How the runtime library was identified: every piece of evidence, in order of trust, and the
+/// conclusion (`rkbench info` prints the same).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct RuntimeIdentity {
+    /// ABI generation used (as `RuntimeInfo::abi`).
+    pub abi: String,
+    /// The release if the file is an official one, else the banner's version, else empty.
+    pub version: String,
+    /// `git hash-object` of the library file.
+    pub git_blob: String,
+    /// Bytes `rkllm_createDefaultParam` wrote into the canary buffer (-1: not probed).
+    pub param_size: i32,
+    pub conclusion: String,
+    /// `--force-abi` overrode the evidence.
+    pub forced: bool,
+    pub evidence: Vec<IdentityEvidence>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct IdentityEvidence {
+    /// `file`, `param-size`, `symbols` or `banner`.
+    pub source: String,
+    pub observed: String,
+    /// What it allows, e.g. `ABI 1.2.1`, `inconclusive`.
+    pub verdict: String,
+}
+
+/// Why rkbench called `rkllm_abort` during a request.
+pub mod abort_reason {
+    /// The per-request cap (≤ 1.2.0, or a runtime that ignored the callback's stop return).
+    pub const CAP: &str = "cap";
+    pub const DEADLINE: &str = "deadline";
+    pub const INTERRUPT: &str = "interrupt";
+}
+
+/// What the runtime did during one request, beyond the tokens in its `RequestRecord`.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RuntimeObservation {
+    /// The request's `index`.
+    pub index: u32,
+    /// FINISH callbacks received for this request (1 expected).
+    pub finish_callbacks: u32,
+    pub error_callbacks: u32,
+    /// FINISH/ERROR arrived only after `rkllm_run` had returned.
+    pub end_after_return: bool,
+    /// Tokens received when the callback first returned "stop" (1.2.1+); -1 never.
+    pub stop_requested_at: i32,
+    /// Callbacks that still arrived after that.
+    pub tokens_after_stop: u32,
+    /// First `rkllm_abort` call − t0 (µs); -1 none.
+    pub abort_us: i64,
+    /// See [`abort_reason`]; empty if no abort.
+    pub abort_reason: String,
+    /// Tokens received when the abort was sent.
+    pub abort_at_token: u32,
+    /// Callbacks that ran on the thread blocked in `rkllm_run`, and on any other thread.
+    pub callbacks_on_run_thread: u32,
+    pub callbacks_on_other_threads: u32,
+    /// Return of `rkllm_clear_kv_cache` after this request; `i32::MIN` when not called.
+    pub clear_kv_return: i32,
+}
+
+impl Default for RuntimeObservation {
+    fn default() -> Self {
+        RuntimeObservation {
+            index: 0,
+            finish_callbacks: 0,
+            error_callbacks: 0,
+            end_after_return: false,
+            stop_requested_at: -1,
+            tokens_after_stop: 0,
+            abort_us: -1,
+            abort_reason: String::new(),
+            abort_at_token: 0,
+            callbacks_on_run_thread: 0,
+            callbacks_on_other_threads: 0,
+            clear_kv_return: i32::MIN,
+        }
     }
 }
 
