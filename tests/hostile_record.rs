@@ -120,7 +120,16 @@ fn f1_sent_sigsegv_and_sigbus_are_crashes() {
         let out = dir.join("t.rktrace");
         let mut child = spawn_record(
             &out,
-            &["--suite", "quick", "--checkpoint-interval", "5ms"],
+            // quick's own caps (32..64 tokens, ~0.1 s each here) would end the first request
+            // before the kill; one long request keeps the kill inside its decode.
+            &[
+                "--suite",
+                "quick",
+                "--checkpoint-interval",
+                "5ms",
+                "--max-new-tokens",
+                "2000",
+            ],
             &[
                 ("FAKE_RKLLM_TIME_SCALE", "0.01"),
                 ("FAKE_RKLLM_OUTPUT_TOKENS", "2000"),
