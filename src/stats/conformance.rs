@@ -7,6 +7,18 @@
 use super::warnings::Warning;
 use crate::trace::{abort_reason, CapSource, RequestRecord, RuntimeObservation, Status, Trace};
 
+/// Every check, in report order.
+pub const NAMES: [&str; 8] = [
+    "token-count-matches-perf",
+    "finish-once",
+    "stop-return-honoured",
+    "cap-held",
+    "abort-latency",
+    "clear-kv-effective",
+    "callback-thread",
+    "perf-present",
+];
+
 /// Tokens a cap may be exceeded by and still count as held: `rkllm_abort` takes effect between
 /// tokens, so the token being generated when it is sent may still arrive.
 pub const CAP_TOLERANCE: usize = 2;
@@ -70,6 +82,22 @@ pub struct Conformance {
 
 impl Conformance {
     pub fn of(t: &Trace) -> Conformance {
+        if t.server.is_some() {
+            // Measured through an HTTP server: no RKLLM callbacks to judge.
+            let checks = NAMES
+                .iter()
+                .map(|n| {
+                    unknown(
+                        n,
+                        "measured through an HTTP server, not the RKLLM runtime directly",
+                    )
+                })
+                .collect();
+            return Conformance {
+                checks,
+                caps: Vec::new(),
+            };
+        }
         let abi = t.header.runtime.abi.as_str();
         let obs = &t.runtime.observations;
         let pairs: Vec<(&RequestRecord, Option<&RuntimeObservation>)> = t
@@ -655,7 +683,10 @@ fn perf_present(abi: &str, reqs: &[RequestRecord]) -> Check {
     if !has_perf_abi(abi) {
         return unknown(NAME, format!("RKLLM {abi} has no perf stats (1.2.1+)"));
     }
-    let finished: Vec<&RequestRecord> = reqs.iter().filter(|r| r.final_state == 2).collect();
+    let finished: Vec<&RequestRecord> = reqs
+        .iter()
+        .filter(|r| r.final_state == crate::trace::vocab::final_state::FINISH)
+        .collect();
     if finished.is_empty() {
         return unknown(NAME, "no request received FINISH");
     }
