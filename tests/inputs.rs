@@ -404,8 +404,9 @@ fn preset_original_reaches_the_runtime_and_the_trace() {
 }
 
 #[test]
-fn a_runtime_abi_flag_contradicting_the_library_is_warned_about() {
-    // #16 F18: it was not even a warning.
+fn a_runtime_abi_flag_contradicting_the_library_is_refused_without_force() {
+    // #16 F18: it was not even a warning. #13: it is refused with every piece of evidence, and
+    // needs --force-abi to be used anyway.
     let dir = tempdir("inputs-abi-flag");
     let o = record(
         &fake_lib("1.2.1"),
@@ -418,8 +419,11 @@ fn a_runtime_abi_flag_contradicting_the_library_is_warned_about() {
     );
     let e = stderr(&o);
     assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(o.status.code(), Some(4), "{e}");
     assert!(
-        e.contains("--runtime-abi 1.3.0 contradicts the library's version text \"1.2.1\""),
+        e.contains("--runtime-abi 1.3.0 contradicts the evidence")
+            && e.contains("\"rkllm-runtime version: 1.2.1\"")
+            && e.contains("--force-abi"),
         "{e}"
     );
 }
