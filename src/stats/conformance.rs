@@ -631,7 +631,9 @@ fn clear_kv_effective(pairs: &[(&RequestRecord, Option<&RuntimeObservation>)]) -
     if compared == 0 {
         return unknown(NAME, "no repeated prompt produced a first token");
     }
-    let how = if cleared {
+    let how = if pairs.iter().all(|(_, o)| o.is_none()) {
+        "whether the KV cache was cleared is not recorded before trace format 1.1"
+    } else if cleared {
         "rkllm_clear_kv_cache called between requests"
     } else {
         "KV cache not cleared between requests"
