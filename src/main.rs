@@ -7,11 +7,14 @@ fn main() {
     let result = match rkbench::cli::parse(&argv) {
         Ok(Parsed::Run(cli)) => rkbench::commands::run(*cli, argv),
         Ok(Parsed::Print(text)) => {
-            print!("{text}");
+            // Help or version text: a reader that went away is not an error.
+            use std::io::Write;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
             return;
         }
         Ok(Parsed::Refuse(text, code)) => {
-            eprint!("{text}");
+            use std::io::Write;
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
             std::process::exit(code);
         }
         Err(e) => Err(e),

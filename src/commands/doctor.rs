@@ -501,7 +501,9 @@ pub fn run(a: DoctorArgs) -> Result<i32> {
     } else {
         render_text(&all, fails, warns, &board::hostname(&root))
     };
-    print!("{out}");
+    if super::output::stdout(&out)? == super::output::Sent::Closed {
+        return Ok(super::output::exit_code(super::output::Sent::Closed));
+    }
     Ok(if ready { exit::OK } else { exit::NOT_READY })
 }
 

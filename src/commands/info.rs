@@ -4,7 +4,7 @@ use crate::cli::InfoArgs;
 use crate::error::Result;
 
 pub fn run(a: InfoArgs) -> Result<i32> {
-    println!(
+    crate::out_line!(
         "{}",
         crate::provenance::long_version()
             .trim_end()
@@ -12,9 +12,9 @@ pub fn run(a: InfoArgs) -> Result<i32> {
     );
     runtime_section(&a);
     let root = a.sysfs_root.clone().map(SysRoot).unwrap_or_default();
-    println!("host: {}", board::hostname(&root));
+    crate::out_line!("host: {}", board::hostname(&root));
     for f in board::facts(&root) {
-        println!("{:<24} {}", f.key, f.value);
+        crate::out_line!("{:<24} {}", f.key, f.value);
     }
     Ok(0)
 }
@@ -25,17 +25,17 @@ fn runtime_section(a: &InfoArgs) {
     let path = match library::resolve_lib(a.lib.as_deref()) {
         Ok(p) => p,
         Err(e) => {
-            println!("runtime.lib              unavailable ({e})");
+            crate::out_line!("runtime.lib              unavailable ({e})");
             return;
         }
     };
-    println!("runtime.lib              {}", path.display());
+    crate::out_line!("runtime.lib              {}", path.display());
     match library::inspect(&path) {
         Ok(f) => {
-            println!("runtime.size             {}", f.size);
-            println!("runtime.sha256           {}", f.sha256);
-            println!("runtime.git_blob         {}", f.git_blob);
-            println!(
+            crate::out_line!("runtime.size             {}", f.size);
+            crate::out_line!("runtime.sha256           {}", f.sha256);
+            crate::out_line!("runtime.git_blob         {}", f.git_blob);
+            crate::out_line!(
                 "runtime.banner           {}",
                 f.banner_version
                     .as_deref()
@@ -43,7 +43,7 @@ fn runtime_section(a: &InfoArgs) {
             );
         }
         Err(e) => {
-            println!("runtime.file             unavailable ({e})");
+            crate::out_line!("runtime.file             unavailable ({e})");
             return;
         }
     }
@@ -55,24 +55,24 @@ fn runtime_section(a: &InfoArgs) {
         Ok(rt) => {
             // Each piece of evidence in order of trust, then the conclusion.
             for e in &rt.identity.evidence {
-                println!(
+                crate::out_line!(
                     "{:<24} {} → {}",
                     format!("runtime.evidence.{}", e.source),
                     e.observed,
                     e.verdict()
                 );
             }
-            println!("runtime.abi              {}", rt.abi());
+            crate::out_line!("runtime.abi              {}", rt.abi());
             if !rt.identity.version.is_empty() {
-                println!("runtime.version          {}", rt.identity.version);
+                crate::out_line!("runtime.version          {}", rt.identity.version);
             }
-            println!("runtime.conclusion       {}", rt.identity.conclusion);
+            crate::out_line!("runtime.conclusion       {}", rt.identity.conclusion);
         }
-        Err(e) => println!("runtime.abi              unavailable ({e})"),
+        Err(e) => crate::out_line!("runtime.abi              unavailable ({e})"),
     }
 }
 
 #[cfg(not(feature = "record"))]
 fn runtime_section(_a: &InfoArgs) {
-    println!("runtime                  unavailable (replay-only build)");
+    crate::out_line!("runtime                  unavailable (replay-only build)");
 }
