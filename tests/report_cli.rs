@@ -93,3 +93,25 @@ fn a_closed_stdout_ends_quietly() {
         assert!(err.is_empty(), "{args:?}: quiet, got {err}");
     }
 }
+
+/// The other commands that print to stdout never panic on a closed stdout either (101 and a
+/// "panicked" line were what `println!` gave).
+#[test]
+fn no_command_panics_on_a_closed_stdout() {
+    let healthy = format!(
+        "{}/fixtures/sysfs/rk3588-healthy",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for args in [
+        vec!["info", "--sysfs-root", healthy.as_str()],
+        vec!["doctor", "--sysfs-root", healthy.as_str()],
+        vec!["suite", "list"],
+        vec!["suite", "check", "fixtures/suites/quick.json"],
+        vec!["--help"],
+        vec!["--version"],
+    ] {
+        let (code, err) = with_closed_stdout(&args);
+        assert_ne!(code, Some(101), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
