@@ -10,7 +10,7 @@
 use rkbench::report::{self, Format};
 use rkbench::trace::{
     reader, BuildInfo, ModelInfo, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunParams,
-    RuntimeInfo, Series, Status, SuiteInfo, TelemetryBatch, TraceWriter,
+    RuntimeInfo, Series, Status, SuiteInfo, TelemetryBatch, TokenColumns, TraceWriter,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -75,11 +75,13 @@ fn request(
         category: category.into(),
         prompt: format!("Explain item {index}. Answer in Markdown with a ```rust fence."),
         start_us,
-        token_dt_us: dts,
-        token_ids: (0..texts.len() as i32).map(|i| 1000 + i * 7).collect(),
-        waiting: if index == 3 { vec![2, 3] } else { Vec::new() },
-        text_len: texts.iter().map(|t| t.len() as u16).collect(),
-        text: texts.concat().into_bytes(),
+        tokens: TokenColumns {
+            token_dt_us: dts,
+            token_ids: (0..texts.len() as i32).map(|i| 1000 + i * 7).collect(),
+            waiting: if index == 3 { vec![2, 3] } else { Vec::new() },
+            text_len: texts.iter().map(|t| t.len() as u16).collect(),
+            text: texts.concat().into_bytes(),
+        },
         end_us: total + 800,
         return_us: total + 900,
         final_state: 2,
@@ -210,10 +212,10 @@ fn write_trace(path: &Path) {
         }
         if i == 9 {
             r.status = Status::Error;
-            r.token_dt_us.clear();
-            r.token_ids.clear();
-            r.text_len.clear();
-            r.text.clear();
+            r.tokens.token_dt_us.clear();
+            r.tokens.token_ids.clear();
+            r.tokens.text_len.clear();
+            r.tokens.text.clear();
             r.perf = None;
             r.end_us = 1_500;
             r.detail = "rkllm_run returned -1".into();

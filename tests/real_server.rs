@@ -75,7 +75,7 @@ fn quick_suite_counts_equal_the_servers_own_usage() {
             r.count_source.as_str()
         );
         let view = t.requests.iter().find(|x| x.index == r.index).unwrap();
-        assert_eq!(view.token_dt_us.len() as u64, usage);
+        assert_eq!(view.tokens.len() as u64, usage);
     }
     // A report of the real trace renders.
     let o = common::run(&["report", out.to_str().unwrap()], &[]);

@@ -77,7 +77,7 @@ fn rockchip_suite_feeds_exactly_128_tokens_and_compares_with_the_published_row()
             (i.input_type, i.n_tokens, i.first_id, i.id_span),
             (input_type::TOKEN, 128, 1000, 1000)
         );
-        assert_eq!(r.token_ids.len(), 64, "64 new tokens per request");
+        assert_eq!(r.tokens.token_ids.len(), 64, "64 new tokens per request");
         assert_eq!(r.max_new_tokens, 64);
         let perf = r.perf.expect("1.2.1 reports perf");
         assert_eq!(
@@ -433,7 +433,7 @@ fn the_c_runtime_takes_token_input_on_every_abi() {
         assert_eq!(got.matches("first_token_id=1000\n").count(), 11, "{abi}");
         let t = read_trace(&out);
         for r in &t.requests {
-            assert_eq!(r.token_ids.len(), 64, "{abi}");
+            assert_eq!(r.tokens.token_ids.len(), 64, "{abi}");
             if abi >= "1.2.1" {
                 assert_eq!(r.perf.map(|p| p.prefill_tokens), Some(128), "{abi}");
             }
@@ -456,7 +456,7 @@ fn on_1_3_0_exact_token_suites_generate_exactly_the_cap() {
         t.input_options.as_ref().map(|o| o.ignore_eos_token),
         Some(true)
     );
-    assert!(t.requests.iter().all(|r| r.token_ids.len() == 64));
+    assert!(t.requests.iter().all(|r| r.tokens.token_ids.len() == 64));
     assert!(report(&out130, "md", &[]).contains("| ignore_eos_token | true |"));
     // 1.2.1 cannot ignore EOS: the model stops early and the comparison says so.
     let out121 = dir.join("121.rktrace");
@@ -466,7 +466,7 @@ fn on_1_3_0_exact_token_suites_generate_exactly_the_cap() {
         t.input_options.as_ref().map(|o| o.ignore_eos_token),
         Some(false)
     );
-    let n = t.requests[0].token_ids.len();
+    let n = t.requests[0].tokens.token_ids.len();
     assert!(n < 64, "{n}");
     let c = comparison(&t, None).expect("row");
     assert_eq!(

@@ -245,7 +245,7 @@ fn record_server_deadline_keeps_chunks_and_waits_for_idle() {
         assert_eq!(b["stream_options"]["include_usage"], true);
         // The token view the reports use: 8 tokens.
         let v = t.requests.iter().find(|x| x.index == r.index).unwrap();
-        assert_eq!(v.token_dt_us.len(), 8);
+        assert_eq!(v.tokens.token_dt_us.len(), 8);
     }
     for r in s.requests.iter().filter(|r| r.test_id == "slow") {
         assert_eq!(r.status.as_str(), "timeout", "{}", r.detail);
@@ -469,7 +469,7 @@ fn a_killed_recorder_loses_no_chunk_already_checkpointed() {
         .count();
     assert!(content >= 3, "checkpointed chunks kept: {content}");
     assert_eq!(t.requests.len(), 1);
-    assert!(!t.requests[0].token_dt_us.is_empty());
+    assert!(!t.requests[0].tokens.token_dt_us.is_empty());
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn llama_server_per_chunk_counts_with_a_multi_token_chunk() {
         .any(|t| t.field == "timings.predicted_ms" && t.raw == 60.0 && t.unit == "ms"));
     // The token view spreads the 3-token chunk's gap over its tokens.
     let v = r.token_view();
-    assert_eq!(v.token_dt_us.len(), 6);
+    assert_eq!(v.tokens.token_dt_us.len(), 6);
     check_splits(Protocol::OpenAiSse, &body, &r);
 }
 
@@ -151,7 +151,7 @@ fn rockchip_1_3_0_character_stream_is_per_chunk() {
     assert_eq!(r.chunk_token_total(), 4);
     assert_eq!(texts(&r), "Hey你");
     // The early role chunk is not a token: the token view starts at the first character.
-    assert_eq!(r.token_view().token_dt_us.len(), 4);
+    assert_eq!(r.token_view().tokens.token_dt_us.len(), 4);
     check_splits(Protocol::OpenAiSse, &body, &r);
 }
 

@@ -90,10 +90,13 @@ fn hostile_model_text_cannot_break_reports() {
         test_id: "t".into(),
         name: "<b>n</b>".into(),
         prompt: hostile.into(),
-        token_dt_us: vec![1000, 100],
-        token_ids: vec![1, 2],
-        text_len: vec![hostile.len() as u16, 0],
-        text: hostile.as_bytes().to_vec(),
+        tokens: TokenColumns {
+            token_dt_us: vec![1000, 100],
+            token_ids: vec![1, 2],
+            text_len: vec![hostile.len() as u16, 0],
+            text: hostile.as_bytes().to_vec(),
+            ..TokenColumns::default()
+        },
         end_us: 1200,
         ..Default::default()
     };

@@ -108,9 +108,9 @@ pub fn run(env: &Env, out: &mut Report) {
         let allocs = alloc::snapshot().since(a0);
         assert_eq!(rc, 0);
         let cap = sink.finish();
-        assert_eq!(cap.token_ids.len(), tokens, "every token recorded");
+        assert_eq!(cap.tokens.token_ids.len(), tokens, "every token recorded");
         assert_eq!(cap.final_state, 2, "FINISH recorded");
-        text_bytes = cap.text.len();
+        text_bytes = cap.tokens.text.len();
         (ns, allocs)
     };
     // Warm-up (page faults of the reserved buffers, the simulator's first thread).

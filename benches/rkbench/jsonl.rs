@@ -26,12 +26,12 @@ pub fn write(reqs: &[RequestRecord], time_mul: u64, w: &mut impl Write) -> io::R
     let mut line = String::with_capacity(256);
     for r in reqs {
         let (mut t, mut off, mut wi) = (0u64, 0usize, 0usize);
-        for k in 0..r.token_dt_us.len() {
-            t += u64::from(r.token_dt_us[k]);
-            let len = usize::from(r.text_len[k]);
-            let text = String::from_utf8_lossy(r.text.get(off..off + len).unwrap_or(&[]));
+        for k in 0..r.tokens.token_dt_us.len() {
+            t += u64::from(r.tokens.token_dt_us[k]);
+            let len = usize::from(r.tokens.text_len[k]);
+            let text = String::from_utf8_lossy(r.tokens.text.get(off..off + len).unwrap_or(&[]));
             off += len;
-            let waiting = r.waiting.get(wi) == Some(&(k as u32));
+            let waiting = r.tokens.waiting.get(wi) == Some(&(k as u32));
             if waiting {
                 wi += 1;
             }
@@ -44,7 +44,7 @@ pub fn write(reqs: &[RequestRecord], time_mul: u64, w: &mut impl Write) -> io::R
                 r.index,
                 k,
                 t * time_mul,
-                r.token_ids[k],
+                r.tokens.token_ids[k],
                 u8::from(waiting),
                 text
             );

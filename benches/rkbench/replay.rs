@@ -164,17 +164,17 @@ pub(crate) fn request(
             d as u64
         };
         t += dt;
-        r.token_dt_us.push(dt as u32);
+        r.tokens.token_dt_us.push(dt as u32);
         let w = (rng.next() % WORDS.len() as u64) as usize;
-        r.token_ids.push(1000 + w as i32);
-        r.text_len.push(WORDS[w].len() as u16);
-        r.text.extend_from_slice(WORDS[w].as_bytes());
+        r.tokens.token_ids.push(1000 + w as i32);
+        r.tokens.text_len.push(WORDS[w].len() as u16);
+        r.tokens.text.extend_from_slice(WORDS[w].as_bytes());
     }
     r.end_us = t + 900;
     r.return_us = t + 1_200;
     r.run_return = 0;
     r.perf = Some(PerfStat {
-        prefill_time_ms: (r.token_dt_us.first().copied().unwrap_or(0) / 1000) as f32,
+        prefill_time_ms: (r.tokens.token_dt_us.first().copied().unwrap_or(0) / 1000) as f32,
         prefill_tokens: 31,
         generate_time_ms: (t / 1000) as f32,
         generate_tokens: tokens as i32,
@@ -272,7 +272,7 @@ fn lean_pass(paths: &[PathBuf], passes: usize) -> (f64, (f64, f64)) {
         for p in paths {
             let trace = reader::read(p).expect("read");
             for r in &trace.requests {
-                let d = &r.token_dt_us;
+                let d = &r.tokens.token_dt_us;
                 tokens += d.len() as u64;
                 let Some(&first) = d.first() else { continue };
                 ttft += f64::from(first) / 1e3;

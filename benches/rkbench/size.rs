@@ -116,10 +116,14 @@ pub fn run(env: &Env, out: &mut Report) {
         let tokens: u64 = trace
             .requests
             .iter()
-            .map(|r| r.token_dt_us.len() as u64)
+            .map(|r| r.tokens.token_dt_us.len() as u64)
             .sum();
         let file = std::fs::metadata(&path).unwrap().len();
-        let text_in_requests: u64 = trace.requests.iter().map(|r| r.text.len() as u64).sum();
+        let text_in_requests: u64 = trace
+            .requests
+            .iter()
+            .map(|r| r.tokens.text.len() as u64)
+            .sum();
         let kinds = breakdown(&path, text_in_requests);
         let text_all: u64 = kinds.values().map(|k| k.text).sum();
         let final_kind = &kinds["request (final)"];

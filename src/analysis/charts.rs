@@ -79,7 +79,7 @@ fn decode_rate(trace: &Trace) -> Vec<Curve> {
     trace
         .requests
         .iter()
-        .filter(|r| !r.warmup && r.token_dt_us.len() >= 2)
+        .filter(|r| !r.warmup && r.tokens.token_dt_us.len() >= 2)
         .map(|r| {
             let t = r.token_times_us();
             let points = (1..t.len())

@@ -10,7 +10,9 @@
 //! [`RuntimeObservation`] for the conformance checks.
 use crate::runtime::{Aborter, CallbackSink, PerfStats, Runtime};
 use crate::trace::vocab::final_state;
-use crate::trace::{abort_reason, IdentityEvidence, RuntimeIdentity, RuntimeObservation};
+use crate::trace::{
+    abort_reason, IdentityEvidence, RuntimeIdentity, RuntimeObservation, TokenColumns,
+};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -30,11 +32,7 @@ pub(crate) fn mark_run_thread() {
 /// Raw capture of one request, in recorder units (µs since t0).
 #[derive(Debug, Clone, Default)]
 pub struct Capture {
-    pub token_dt_us: Vec<u32>,
-    pub token_ids: Vec<i32>,
-    pub waiting: Vec<u32>,
-    pub text_len: Vec<u16>,
-    pub text: Vec<u8>,
+    pub tokens: TokenColumns,
     /// 2 FINISH, 3 ERROR, -1 none yet.
     pub final_state: i32,
     /// t_end − t0 when FINISH/ERROR arrived.
@@ -130,16 +128,7 @@ impl Recorder {
         b.stop_by_return = stop_by_return;
         self.generation.fetch_add(1, Ordering::SeqCst);
         let c = &mut b.cap;
-        c.token_dt_us.clear();
-        c.token_ids.clear();
-        c.waiting.clear();
-        c.text_len.clear();
-        c.text.clear();
-        c.token_dt_us.reserve(expect_tokens);
-        c.token_ids.reserve(expect_tokens);
-        c.text_len.reserve(expect_tokens);
-        c.text.reserve(expect_tokens * 8);
-        c.waiting.reserve(64);
+        c.tokens.clear_reserving(expect_tokens);
         c.final_state = final_state::NONE;
         c.end_us = None;
         c.perf = None;
@@ -168,19 +157,8 @@ impl Recorder {
     pub fn snapshot_from(&self, from: usize) -> Capture {
         let b = self.lock();
         let c = &b.cap;
-        let from = from.min(c.token_dt_us.len());
-        let skip: usize = c.text_len[..from].iter().map(|&l| usize::from(l)).sum();
         Capture {
-            token_dt_us: c.token_dt_us[from..].to_vec(),
-            token_ids: c.token_ids[from..].to_vec(),
-            waiting: c
-                .waiting
-                .iter()
-                .copied()
-                .filter(|&w| w as usize >= from)
-                .collect(),
-            text_len: c.text_len[from..].to_vec(),
-            text: c.text[skip..].to_vec(),
+            tokens: c.tokens.suffix(from),
             final_state: c.final_state,
             end_us: c.end_us,
             perf: c.perf,
@@ -227,7 +205,7 @@ impl Recorder {
             return false;
         }
         let at = micros(now.duration_since(b.t0)).min(i64::MAX as u64) as i64;
-        let n = b.cap.token_dt_us.len() as u32;
+        let n = b.cap.tokens.len() as u32;
         let o = &mut b.cap.obs;
         o.abort_us = at;
         o.abort_reason = reason.to_string();
@@ -355,15 +333,9 @@ impl CallbackSink for Recorder {
         let stop_by_return = b.stop_by_return;
         let c = &mut b.cap;
         note_thread(&mut c.obs);
-        let i = c.token_dt_us.len() as u32;
-        c.token_dt_us.push(dt);
-        c.token_ids.push(token_id);
+        let i = c.tokens.len() as u32;
         let len = text.len().min(usize::from(u16::MAX));
-        c.text_len.push(len as u16);
-        c.text.extend_from_slice(&text[..len]);
-        if waiting {
-            c.waiting.push(i);
-        }
+        c.tokens.push(dt, token_id, &text[..len], waiting);
         let cap = self.cap.load(Ordering::Relaxed);
         let n = i + 1;
         // Stop asked before and a token still came: the runtime ignores the stop return.
@@ -451,9 +423,9 @@ mod tests {
             ..Default::default()
         }));
         let c = r.finish();
-        assert_eq!(c.token_ids, vec![5, 6, 7]);
-        assert_eq!(c.waiting, vec![1]);
-        assert_eq!(c.text, "aé".as_bytes());
+        assert_eq!(c.tokens.token_ids, vec![5, 6, 7]);
+        assert_eq!(c.tokens.waiting, vec![1]);
+        assert_eq!(c.tokens.text, "aé".as_bytes());
         assert_eq!(c.final_state, 2);
         assert!(r.cap_hit());
         assert_eq!(c.obs.stop_requested_at, 3);
@@ -502,7 +474,7 @@ mod tests {
         r.on_finish(None);
         let c = r.finish();
         assert_eq!(
-            c.token_ids,
+            c.tokens.token_ids,
             vec![1, 2, 3],
             "every token that arrived is kept"
         );

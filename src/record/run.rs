@@ -372,7 +372,7 @@ impl Orchestrator<'_> {
                 tally[match rec.status {
                     Status::Ok => 0,
                     Status::Error => 2,
-                    _ if rec.token_ids.is_empty() => 2,
+                    _ if rec.tokens.token_ids.is_empty() => 2,
                     _ => 1,
                 }] += 1;
             }
@@ -509,10 +509,10 @@ impl Orchestrator<'_> {
                     (Status::Timeout, _) => format!(
                         "deadline of {} passed; aborted after {} tokens",
                         humantime::format_duration(deadline.map(|d| d - t0).unwrap_or_default()),
-                        rec.token_ids.len()
+                        rec.tokens.token_ids.len()
                     ),
                     (Status::Interrupted, _) => {
-                        format!("interrupted after {} tokens", rec.token_ids.len())
+                        format!("interrupted after {} tokens", rec.tokens.token_ids.len())
                     }
                     (Status::Error, _) if rc != 0 => format!("rkllm_run returned {rc}"),
                     (Status::Error, _) => "the runtime sent RKLLM_RUN_ERROR".into(),
@@ -614,15 +614,11 @@ impl Orchestrator<'_> {
     /// Append the tokens from `from` on as a `Tokens` frame; returns how many.
     fn checkpoint(&mut self, index: u32, from: usize) -> Result<usize> {
         let tail = self.recorder.snapshot_from(from);
-        let n = tail.token_dt_us.len();
+        let n = tail.tokens.len();
         let chunk = Record::Tokens(TokenChunk {
             index,
             first: from as u32,
-            token_dt_us: tail.token_dt_us,
-            token_ids: tail.token_ids,
-            waiting: tail.waiting,
-            text_len: tail.text_len,
-            text: tail.text,
+            tokens: tail.tokens,
         });
         self.out.checkpoint(&chunk, self.plan.fsync_checkpoints)?;
         Ok(n)
@@ -666,11 +662,7 @@ fn input_record(index: u32, input_tokens: Option<u32>) -> RequestInput {
 /// Move a request's capture into its record; returns t_end − t0 if FINISH/ERROR arrived, and
 /// what the runtime did besides tokens.
 fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> (Option<u64>, RuntimeObservation) {
-    rec.token_dt_us = c.token_dt_us;
-    rec.token_ids = c.token_ids;
-    rec.waiting = c.waiting;
-    rec.text_len = c.text_len;
-    rec.text = c.text;
+    rec.tokens = c.tokens;
     rec.final_state = c.final_state;
     rec.perf = if abi.has_perf() {
         c.perf.map(|p| PerfStat {

@@ -230,7 +230,7 @@ pub fn finalize(out: &Path, ending: Ending, quiet: bool) -> Result<i32> {
         if r.status == Status::InFlight {
             let mut r = r.clone();
             r.status = req_status;
-            r.detail = format!("{what} after {} tokens", r.token_ids.len());
+            r.detail = format!("{what} after {} tokens", r.tokens.token_ids.len());
             in_flight = r.test_id.clone();
             w.append(&Record::Request(r)).map_err(io)?;
         }

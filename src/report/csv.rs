@@ -171,21 +171,21 @@ fn per_token(requests: &[RequestRecord]) -> String {
 }
 
 fn tokens(out: &mut String, r: &RequestRecord) {
-    let n = r.token_dt_us.len();
+    let n = r.tokens.token_dt_us.len();
     let mut waiting = vec![false; n];
-    for &w in &r.waiting {
+    for &w in &r.tokens.waiting {
         if let Some(slot) = waiting.get_mut(w as usize) {
             *slot = true;
         }
     }
     let id = csv_field(&r.test_id);
     let (mut t_us, mut off) = (0u64, 0usize);
-    for (k, &dt) in r.token_dt_us.iter().enumerate() {
+    for (k, &dt) in r.tokens.token_dt_us.iter().enumerate() {
         t_us += u64::from(dt);
         // Walk the text with a running offset (token_text() would rescan from the start: O(n²)).
         // A damaged record with short arrays yields empty fields rather than a panic.
-        let len = r.text_len.get(k).map_or(0, |&l| usize::from(l));
-        let bytes = r.text.get(off..off + len).unwrap_or(&[]);
+        let len = r.tokens.text_len.get(k).map_or(0, |&l| usize::from(l));
+        let bytes = r.tokens.text.get(off..off + len).unwrap_or(&[]);
         off += len;
         let _ = write!(
             out,
@@ -199,7 +199,7 @@ fn tokens(out: &mut String, r: &RequestRecord) {
             } else {
                 f(Some(f64::from(dt) / 1e3))
             },
-            i(r.token_ids.get(k)),
+            i(r.tokens.token_ids.get(k)),
             waiting[k],
             // A token may end inside a multi-byte character; its bytes become U+FFFD here
             // (CSV is text). The exact bytes are in the trace.
@@ -211,6 +211,7 @@ fn tokens(out: &mut String, r: &RequestRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::TokenColumns;
     use crate::trace::{PerfStat, RunHeader, Status, Trace};
 
     /// A strict RFC 4180 parser for the tests: returns the records, or an error for a stray
@@ -286,11 +287,13 @@ mod tests {
             test_id: "t,1\"x".into(),
             name: "name\nwith newline".into(),
             category: "cat\r\nCR".into(),
-            token_dt_us: vec![250_000, 30_000, 31_000, 29_000, 120_000, 30_000],
-            token_ids: vec![1, 2, 3, 4, 5, 6],
-            waiting: vec![1],
-            text_len,
-            text: bytes,
+            tokens: TokenColumns {
+                token_dt_us: vec![250_000, 30_000, 31_000, 29_000, 120_000, 30_000],
+                token_ids: vec![1, 2, 3, 4, 5, 6],
+                waiting: vec![1],
+                text_len,
+                text: bytes,
+            },
             end_us: 600_000,
             perf: Some(PerfStat {
                 prefill_time_ms: 240.5,
@@ -376,10 +379,13 @@ mod tests {
             test_id: "=cmd|' /C calc'!A0".into(),
             name: "@SUM(1+1)".into(),
             category: "+x".into(),
-            token_dt_us: vec![1000, 1000],
-            token_ids: vec![1, 2],
-            text_len: vec![2, 6],
-            text: b"-1=2+3*4".to_vec(),
+            tokens: TokenColumns {
+                token_dt_us: vec![1000, 1000],
+                token_ids: vec![1, 2],
+                text_len: vec![2, 6],
+                text: b"-1=2+3*4".to_vec(),
+                ..TokenColumns::default()
+            },
             end_us: 3000,
             ..Default::default()
         };

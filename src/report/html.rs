@@ -635,6 +635,7 @@ pub(crate) mod testdata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::TokenColumns;
     use crate::trace::{
         ModelInfo, PerfStat, RequestRecord, RunEnd, RunHeader, Series as TSeries, TelemetryBatch,
     };
@@ -653,10 +654,13 @@ mod tests {
             category: if index % 2 == 0 { "code" } else { "chat" }.into(),
             prompt: "Prompt with ``` fence and <b>bold</b>".into(),
             start_us: u64::from(index) * 2_000_000,
-            token_dt_us: dts.to_vec(),
-            token_ids: (0..n as i32).collect(),
-            text_len: lens,
-            text: text.as_bytes().to_vec(),
+            tokens: TokenColumns {
+                token_dt_us: dts.to_vec(),
+                token_ids: (0..n as i32).collect(),
+                text_len: lens,
+                text: text.as_bytes().to_vec(),
+                ..TokenColumns::default()
+            },
             end_us: dts.iter().map(|&d| u64::from(d)).sum::<u64>() + 500,
             perf: Some(PerfStat {
                 prefill_tokens: 20 + index as i32 * 10,

@@ -550,7 +550,7 @@ fn request(
         w.end_object();
     }
     w.field_int("output_tokens", m.output_tokens as i64);
-    w.field_int("waiting_tokens", r.waiting.len() as i64);
+    w.field_int("waiting_tokens", r.tokens.waiting.len() as i64);
     w.field_num("start_ms", Some(r.start_us as f64 / 1e3), 3);
     w.field_num("ttft_ms", m.ttft_ms, 3);
     w.field_num("e2e_ms", Some(m.e2e_ms), 3);

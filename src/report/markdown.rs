@@ -556,6 +556,7 @@ fn peers_section(o: &mut String, a: &Analysis) {
 mod tests {
     use super::*;
     use crate::report::html::testdata;
+    use crate::trace::TokenColumns;
     use crate::trace::{PerfStat, RequestRecord, RunHeader};
 
     fn req(index: u32, status: Status, n: usize, perf: Option<PerfStat>) -> RequestRecord {
@@ -569,10 +570,13 @@ mod tests {
             } else {
                 "deadline passed".into()
             },
-            token_dt_us: vec![100_000; n],
-            token_ids: vec![0; n],
-            text_len: vec![1; n],
-            text: vec![b'x'; n],
+            tokens: TokenColumns {
+                token_dt_us: vec![100_000; n],
+                token_ids: vec![0; n],
+                text_len: vec![1; n],
+                text: vec![b'x'; n],
+                ..TokenColumns::default()
+            },
             end_us: 100_000 * n as u64 + 500,
             perf,
             ..Default::default()

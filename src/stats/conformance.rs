@@ -533,7 +533,8 @@ fn abort_latency(pairs: &[(&RequestRecord, Option<&RuntimeObservation>)]) -> Che
             continue;
         }
         let itl = median(
-            r.token_dt_us
+            r.tokens
+                .token_dt_us
                 .iter()
                 .skip(1)
                 .map(|&d| d as f64 / 1e3)
@@ -580,7 +581,7 @@ fn abort_latency(pairs: &[(&RequestRecord, Option<&RuntimeObservation>)]) -> Che
 fn prefill_ms(r: &RequestRecord) -> Option<f64> {
     match r.perf {
         Some(p) if p.prefill_time_ms > 0.0 => Some(f64::from(p.prefill_time_ms)),
-        _ => r.token_dt_us.first().map(|&d| d as f64 / 1e3),
+        _ => r.tokens.token_dt_us.first().map(|&d| d as f64 / 1e3),
     }
 }
 
@@ -730,6 +731,7 @@ fn perf_present(abi: &str, reqs: &[RequestRecord]) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::TokenColumns;
     use crate::trace::{PerfStat, RunHeader};
 
     fn req(index: u32, id: &str, prompt: &str, n: usize, cap: i32) -> RequestRecord {
@@ -739,12 +741,15 @@ mod tests {
             prompt: prompt.into(),
             max_new_tokens: cap,
             cap_source: CapSource::Rkbench,
-            token_dt_us: std::iter::once(100_000)
-                .chain(std::iter::repeat(10_000))
-                .take(n)
-                .collect(),
-            token_ids: vec![1; n],
-            text_len: vec![0; n],
+            tokens: TokenColumns {
+                token_dt_us: std::iter::once(100_000)
+                    .chain(std::iter::repeat(10_000))
+                    .take(n)
+                    .collect(),
+                token_ids: vec![1; n],
+                text_len: vec![0; n],
+                ..TokenColumns::default()
+            },
             final_state: 2,
             run_return: 0,
             return_us: 100_000 + 10_000 * n as u64,

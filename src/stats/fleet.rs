@@ -301,6 +301,7 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::TokenColumns;
     use crate::trace::{Fact, Record, RequestRecord};
 
     fn trace(board: &str, compatible: &str, runtime: &str, host: &str, itl_us: u32) -> Trace {
@@ -328,9 +329,12 @@ mod tests {
             test_id: format!("t{i}"),
             warmup,
             status,
-            token_dt_us: vec![100_000, itl_us, itl_us, itl_us, itl_us],
-            token_ids: vec![0; 5],
-            text_len: vec![0; 5],
+            tokens: TokenColumns {
+                token_dt_us: vec![100_000, itl_us, itl_us, itl_us, itl_us],
+                token_ids: vec![0; 5],
+                text_len: vec![0; 5],
+                ..TokenColumns::default()
+            },
             end_us: 100_000 + 4 * u64::from(itl_us),
             ..Default::default()
         };

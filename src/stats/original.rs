@@ -75,7 +75,11 @@ impl OriginalRequest {
             };
         }
         // Wall-clock time of the first chunk; overwritten by the runtime's prefill time.
-        let mut ttft_ms = r.token_dt_us.first().map_or(0.0, |&d| f64::from(d) / 1e3);
+        let mut ttft_ms = r
+            .tokens
+            .token_dt_us
+            .first()
+            .map_or(0.0, |&d| f64::from(d) / 1e3);
         let (mut prefill_time_ms, mut generate_time_ms) = (0.0, 0.0);
         let (mut input_tokens, mut output_tokens, mut memory_usage_mb) = (0i64, 0i64, 0.0);
         if let Some(p) = r.perf {
@@ -291,16 +295,20 @@ impl Hardware {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::TokenColumns;
     use crate::trace::{PerfStat, Series};
 
     fn ok(index: u32, dts: &[u32], end_ms: u64, perf: Option<PerfStat>) -> RequestRecord {
         RequestRecord {
             index,
             status: Status::Ok,
-            token_dt_us: dts.to_vec(),
-            token_ids: vec![0; dts.len()],
-            text_len: vec![1; dts.len()],
-            text: vec![b'x'; dts.len()],
+            tokens: TokenColumns {
+                token_dt_us: dts.to_vec(),
+                token_ids: vec![0; dts.len()],
+                text_len: vec![1; dts.len()],
+                text: vec![b'x'; dts.len()],
+                ..TokenColumns::default()
+            },
             prompt: "a prompt of 21 chars.".into(),
             end_us: end_ms * 1000,
             perf,

@@ -321,7 +321,11 @@ pub fn of(requests: &[RequestRecord]) -> Vec<PeerMetric> {
     let pooled: Vec<f64> = done
         .iter()
         .filter(|d| d.n() > 0)
-        .flat_map(|d| d.record.token_dt_us[1..].iter().map(|&g| f64::from(g)))
+        .flat_map(|d| {
+            d.record.tokens.token_dt_us[1..]
+                .iter()
+                .map(|&g| f64::from(g))
+        })
         .collect();
     vec![
         Row {
@@ -505,6 +509,7 @@ pub fn of(requests: &[RequestRecord]) -> Vec<PeerMetric> {
 /// Requests with hand-checkable timings, shared by the peer and throughput tests.
 #[cfg(test)]
 pub(crate) mod fixture {
+    use crate::trace::TokenColumns;
     use crate::trace::{PerfStat, RequestRecord, Status};
 
     /// A request starting at `start_ms` (run clock) with token gaps `dts_ms` (the first since t0)
@@ -521,9 +526,12 @@ pub(crate) mod fixture {
             status,
             start_us: start_ms * 1000,
             end_us: dts.iter().map(|&d| u64::from(d)).sum::<u64>() + tail_ms * 1000,
-            token_ids: vec![0; dts.len()],
-            text_len: vec![0; dts.len()],
-            token_dt_us: dts,
+            tokens: TokenColumns {
+                token_ids: vec![0; dts.len()],
+                text_len: vec![0; dts.len()],
+                token_dt_us: dts,
+                ..TokenColumns::default()
+            },
             perf: (input > 0).then_some(PerfStat {
                 prefill_tokens: input,
                 ..Default::default()
@@ -741,8 +749,8 @@ mod tests {
             .into_iter()
             .filter(|r| !r.warmup && r.status == Status::Ok)
             .collect();
-        reqs[0].token_dt_us = vec![1_234_567, 10_001];
-        reqs[1].token_dt_us[0] = 2_345_678;
+        reqs[0].tokens.token_dt_us = vec![1_234_567, 10_001];
+        reqs[1].tokens.token_dt_us[0] = 2_345_678;
         let s = crate::stats::Summary::of_requests(&reqs, None);
         let m = of(&reqs);
         for (peer, agg) in [("TTFT", s.ttft_ms.unwrap()), ("ITL", s.itl_ms.unwrap())] {

@@ -236,6 +236,7 @@ fn least_squares<const N: usize>(xy: &[(f64, f64)]) -> Option<[f64; N]> {
 mod tests {
     use super::*;
     use crate::trace::PerfStat;
+    use crate::trace::TokenColumns;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol * b.abs().max(1e-12)
@@ -307,10 +308,13 @@ mod tests {
         RequestRecord {
             index,
             warmup,
-            token_ids: vec![1; dt.len()],
-            text_len: vec![0; dt.len()],
             end_us: dt.iter().map(|&d| u64::from(d)).sum(),
-            token_dt_us: dt,
+            tokens: TokenColumns {
+                token_ids: vec![1; dt.len()],
+                text_len: vec![0; dt.len()],
+                token_dt_us: dt,
+                ..TokenColumns::default()
+            },
             perf: Some(PerfStat {
                 prefill_time_ms: ttft_us as f32 / 1000.0,
                 prefill_tokens: 1,

@@ -343,6 +343,7 @@ fn decode_warning(ratio: f64, row: &Published, warnings: &[Warning]) -> String {
 mod tests {
     use super::*;
     use crate::trace::PerfStat;
+    use crate::trace::TokenColumns;
 
     fn row() -> Published {
         *published::lookup("Qwen3 0.6B", "1.2.1").unwrap_or_else(|| panic!("row"))
@@ -362,10 +363,13 @@ mod tests {
         RequestRecord {
             index,
             max_new_tokens: 64,
-            token_ids: vec![1; tokens],
-            text_len: vec![0; tokens],
             end_us: dt.iter().map(|&d| u64::from(d)).sum(),
-            token_dt_us: dt,
+            tokens: TokenColumns {
+                token_dt_us: dt,
+                token_ids: vec![1; tokens],
+                text_len: vec![0; tokens],
+                ..TokenColumns::default()
+            },
             final_state: 2,
             perf: perf.map(|(prefill_ms, decode)| PerfStat {
                 prefill_time_ms: prefill_ms as f32,

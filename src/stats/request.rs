@@ -80,7 +80,11 @@ pub fn rate(count: f64, secs: f64) -> Option<f64> {
 
 /// Inter-token latencies in ms (excludes the first token, whose delay is TTFT).
 pub fn itl_ms(r: &RequestRecord) -> impl Iterator<Item = f64> + '_ {
-    r.token_dt_us.iter().skip(1).map(|&d| f64::from(d) / 1e3)
+    r.tokens
+        .token_dt_us
+        .iter()
+        .skip(1)
+        .map(|&d| f64::from(d) / 1e3)
 }
 
 impl RequestMetrics {
@@ -91,11 +95,11 @@ impl RequestMetrics {
     /// As [`RequestMetrics::of`], reusing `buf` for the ITL selection (no allocation per request
     /// once it has grown).
     pub fn of_with(r: &RequestRecord, buf: &mut Vec<u32>) -> RequestMetrics {
-        let n = r.token_dt_us.len();
-        let t1 = r.token_dt_us.first().map(|&d| u64::from(d));
+        let n = r.tokens.token_dt_us.len();
+        let t1 = r.tokens.token_dt_us.first().map(|&d| u64::from(d));
         // One pass over the ITL deltas for everything that needs them in order: their sum (t_N),
         // max, and the exact integer sums of the least-squares slope.
-        let ys = r.token_dt_us.get(1..).unwrap_or(&[]);
+        let ys = r.tokens.token_dt_us.get(1..).unwrap_or(&[]);
         let (mut max, mut sum_y, mut sum_iy) = (0u32, 0u64, 0u128);
         for (i, &y) in ys.iter().enumerate() {
             max = max.max(y);
@@ -132,7 +136,8 @@ impl RequestMetrics {
         let stalls = itl_stats
             .map(|s| {
                 let limit = 3.0 * s.p50 * 1e3;
-                r.token_dt_us
+                r.tokens
+                    .token_dt_us
                     .iter()
                     .skip(1)
                     .filter(|&&d| f64::from(d) > limit)
@@ -180,7 +185,7 @@ fn slope(n: usize, sum_y: u64, sum_iy: u128) -> Option<f64> {
 fn think_split(r: &RequestRecord) -> Option<ThinkSplit> {
     // Cheap exit for the common case: no think marker anywhere in the text.
     let has = |pat: &[u8]| {
-        let mut rest = &r.text[..];
+        let mut rest = &r.tokens.text[..];
         while let Some(i) = rest.iter().position(|&b| b == b'<') {
             if rest[i..].starts_with(pat) {
                 return true;
@@ -193,13 +198,13 @@ fn think_split(r: &RequestRecord) -> Option<ThinkSplit> {
         return None;
     }
     let times = r.token_times_us();
-    let n = r.token_dt_us.len();
+    let n = r.tokens.token_dt_us.len();
     let mut opened = false;
     let mut close = None;
     let mut off = 0usize;
     for i in 0..n {
-        let len = usize::from(r.text_len[i]);
-        let t = r.text.get(off..off + len).unwrap_or(&[]);
+        let len = usize::from(r.tokens.text_len[i]);
+        let t = r.tokens.text.get(off..off + len).unwrap_or(&[]);
         off += len;
         if !opened && t.windows(7).any(|w| w == b"<think>") {
             opened = true;
@@ -230,13 +235,17 @@ fn think_split(r: &RequestRecord) -> Option<ThinkSplit> {
 mod tests {
     use super::*;
     use crate::trace::PerfStat;
+    use crate::trace::TokenColumns;
 
     fn req(dts: &[u32], texts: &[&str]) -> RequestRecord {
         RequestRecord {
-            token_dt_us: dts.to_vec(),
-            token_ids: (0..dts.len() as i32).collect(),
-            text_len: texts.iter().map(|t| t.len() as u16).collect(),
-            text: texts.concat().into_bytes(),
+            tokens: TokenColumns {
+                token_dt_us: dts.to_vec(),
+                token_ids: (0..dts.len() as i32).collect(),
+                text_len: texts.iter().map(|t| t.len() as u16).collect(),
+                text: texts.concat().into_bytes(),
+                ..TokenColumns::default()
+            },
             end_us: dts.iter().map(|&d| u64::from(d)).sum::<u64>() + 1000,
             ..Default::default()
         }

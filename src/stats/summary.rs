@@ -64,7 +64,7 @@ impl Summary {
             .collect();
         let partial = measured
             .iter()
-            .filter(|(r, _)| is_partial(r.status) && !r.token_dt_us.is_empty())
+            .filter(|(r, _)| is_partial(r.status) && !r.tokens.token_dt_us.is_empty())
             .count();
         let agg = |f: &dyn Fn(&RequestMetrics) -> Option<f64>| {
             Aggregate::of(ok.iter().filter_map(|m| f(m)))
@@ -78,9 +78,9 @@ impl Summary {
         };
         let (mut decode_n, mut decode_us) = (0u64, 0u64);
         for (r, _) in &measured {
-            if r.token_dt_us.len() >= 2 {
-                decode_n += r.token_dt_us.len() as u64 - 1;
-                decode_us += r.token_dt_us[1..]
+            if r.tokens.token_dt_us.len() >= 2 {
+                decode_n += r.tokens.token_dt_us.len() as u64 - 1;
+                decode_us += r.tokens.token_dt_us[1..]
                     .iter()
                     .map(|&d| u64::from(d))
                     .sum::<u64>();
@@ -100,7 +100,7 @@ impl Summary {
             input_tokens: measured.iter().filter_map(|(_, m)| m.input_tokens).sum(),
             output_tokens: measured.iter().map(|(_, m)| m.output_tokens).sum(),
             ttft_ms: Aggregate::of_us(
-                ok_records().filter_map(|r| r.token_dt_us.first().map(|&d| u64::from(d))),
+                ok_records().filter_map(|r| r.tokens.token_dt_us.first().map(|&d| u64::from(d))),
             ),
             prefill_tok_s: agg(&|m| m.prefill_tok_s),
             decode_tok_s: agg(&|m| m.decode_tok_s),
@@ -113,7 +113,7 @@ impl Summary {
             itl_ms: {
                 buf.clear();
                 for (r, _) in &measured {
-                    buf.extend_from_slice(r.token_dt_us.get(1..).unwrap_or(&[]));
+                    buf.extend_from_slice(r.tokens.token_dt_us.get(1..).unwrap_or(&[]));
                 }
                 aggregate_u32(&mut buf, 1e-3)
             },
@@ -130,13 +130,17 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::TokenColumns;
 
     fn r(status: Status, dts: &[u32]) -> RequestRecord {
         RequestRecord {
             status,
-            token_dt_us: dts.to_vec(),
-            token_ids: vec![0; dts.len()],
-            text_len: vec![0; dts.len()],
+            tokens: TokenColumns {
+                token_dt_us: dts.to_vec(),
+                token_ids: vec![0; dts.len()],
+                text_len: vec![0; dts.len()],
+                ..TokenColumns::default()
+            },
             end_us: dts.iter().map(|&d| u64::from(d)).sum(),
             ..Default::default()
         }

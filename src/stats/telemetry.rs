@@ -312,7 +312,7 @@ pub(crate) fn window(
 pub(crate) fn request(tl: &Timeline, r: &RequestRecord) -> RequestTelemetry {
     let start = r.start_us;
     let end = r.start_us.saturating_add(r.end_us);
-    let first = r.token_dt_us.first().map(|&d| start + u64::from(d));
+    let first = r.tokens.token_dt_us.first().map(|&d| start + u64::from(d));
     window(tl, start, end, first)
 }
 
@@ -320,6 +320,7 @@ pub(crate) fn request(tl: &Timeline, r: &RequestRecord) -> RequestTelemetry {
 mod tests {
     use super::*;
     use crate::trace::Series;
+    use crate::trace::TokenColumns;
 
     fn s(key: &str, unit: &str, v: &[i64]) -> Series {
         Series {
@@ -448,7 +449,10 @@ mod tests {
         let r = RequestRecord {
             start_us: 100_000,
             end_us: 200_000,
-            token_dt_us: vec![150_000, 10],
+            tokens: TokenColumns {
+                token_dt_us: vec![150_000, 10],
+                ..TokenColumns::default()
+            },
             ..Default::default()
         };
         let t = request(&tl, &r);

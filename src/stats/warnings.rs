@@ -452,7 +452,7 @@ fn local_decode_change(r: &RequestRecord, at_us: u64) -> Option<(f64, f64)> {
     let mut t = r.start_us;
     let mut before = Vec::new();
     let mut after = Vec::new();
-    for (i, &d) in r.token_dt_us.iter().enumerate() {
+    for (i, &d) in r.tokens.token_dt_us.iter().enumerate() {
         t += u64::from(d);
         if i == 0 {
             continue; // the first delay is TTFT, not an ITL
@@ -502,7 +502,7 @@ fn npu_load_low(
     let mut idx: Vec<usize> = Vec::new();
     let mut requests = 0;
     for (r, _) in measured {
-        let Some(&first) = r.token_dt_us.first() else {
+        let Some(&first) = r.tokens.token_dt_us.first() else {
             continue;
         };
         let w = tl.window(
@@ -625,6 +625,7 @@ mod tests {
     use super::*;
     #[cfg(feature = "record")]
     use crate::board::{self, SysRoot};
+    use crate::trace::TokenColumns;
     use crate::trace::{Series, TelemetryBatch};
     #[cfg(feature = "record")]
     use std::path::PathBuf;
@@ -655,9 +656,12 @@ mod tests {
             test_id: id.into(),
             start_us: start_ms * 1000,
             end_us: total + 1000,
-            token_ids: vec![0; dts.len()],
-            text_len: vec![0; dts.len()],
-            token_dt_us: dts,
+            tokens: TokenColumns {
+                token_ids: vec![0; dts.len()],
+                text_len: vec![0; dts.len()],
+                token_dt_us: dts,
+                ..TokenColumns::default()
+            },
             ..Default::default()
         }
     }

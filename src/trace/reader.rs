@@ -666,7 +666,7 @@ fn merge_requests(
         // An in-flight request ends, as far as anyone knows, at its last token.
         r.end_us = r
             .end_us
-            .max(r.token_dt_us.iter().map(|&d| u64::from(d)).sum());
+            .max(r.tokens.token_dt_us.iter().map(|&d| u64::from(d)).sum());
     }
     for (i, r) in finals {
         by_index.insert(i, r);
@@ -675,24 +675,16 @@ fn merge_requests(
 }
 
 fn extend_with_chunk(r: &mut RequestRecord, c: &TokenChunk) {
-    let have = r.token_dt_us.len();
+    let have = r.tokens.len();
     let first = c.first as usize;
-    let n = c.token_dt_us.len();
-    if first > have || c.token_ids.len() != n || c.text_len.len() != n {
+    if first > have || !c.tokens.lengths_agree() {
         return;
     }
     let skip = have - first;
-    if skip >= n {
+    if skip >= c.tokens.len() {
         return;
     }
-    let skip_bytes: usize = c.text_len[..skip].iter().map(|&l| usize::from(l)).sum();
-    r.token_dt_us.extend_from_slice(&c.token_dt_us[skip..]);
-    r.token_ids.extend_from_slice(&c.token_ids[skip..]);
-    r.text_len.extend_from_slice(&c.text_len[skip..]);
-    r.text
-        .extend_from_slice(c.text.get(skip_bytes..).unwrap_or(&[]));
-    r.waiting
-        .extend(c.waiting.iter().copied().filter(|&w| w as usize >= have));
+    r.tokens.extend_from(&c.tokens, skip);
 }
 
 #[cfg(test)]
@@ -711,10 +703,13 @@ mod tests {
             Record::Request(RequestRecord {
                 index: 0,
                 test_id: "a".into(),
-                token_dt_us: vec![100, 200],
-                token_ids: vec![1, 2],
-                text_len: vec![1, 1],
-                text: b"xy".to_vec(),
+                tokens: TokenColumns {
+                    token_dt_us: vec![100, 200],
+                    token_ids: vec![1, 2],
+                    text_len: vec![1, 1],
+                    text: b"xy".to_vec(),
+                    ..TokenColumns::default()
+                },
                 ..Default::default()
             }),
             Record::End(RunEnd {
@@ -776,11 +771,13 @@ mod tests {
             Record::Tokens(TokenChunk {
                 index: 0,
                 first,
-                token_dt_us: vec![10; ids.len()],
-                token_ids: ids.to_vec(),
-                waiting: vec![],
-                text_len: vec![1; ids.len()],
-                text: ids.iter().map(|&i| b'a' + i as u8).collect(),
+                tokens: TokenColumns {
+                    token_dt_us: vec![10; ids.len()],
+                    token_ids: ids.to_vec(),
+                    waiting: vec![],
+                    text_len: vec![1; ids.len()],
+                    text: ids.iter().map(|&i| b'a' + i as u8).collect(),
+                },
             })
         };
         let recs = [
@@ -799,8 +796,8 @@ mod tests {
             encode_frame(i as u32, k, &p, &mut out);
         }
         let t = parse(&out, "t".into()).unwrap();
-        assert_eq!(t.requests[0].token_ids, vec![0, 1, 2, 3]);
-        assert_eq!(t.requests[0].text, b"abcd");
+        assert_eq!(t.requests[0].tokens.token_ids, vec![0, 1, 2, 3]);
+        assert_eq!(t.requests[0].tokens.text, b"abcd");
         assert_eq!(t.requests[0].end_us, 40);
         assert_eq!(t.valid_len, out.len() as u64);
     }

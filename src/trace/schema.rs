@@ -192,11 +192,27 @@ impl Default for RuntimeObservation {
 pub struct TokenChunk {
     pub index: u32,
     pub first: u32,
+    /// This chunk's tokens; `waiting` holds absolute token indices.
+    pub tokens: TokenColumns,
+}
+
+/// The per-token columns of a request, defined once and nested in [`TokenChunk`],
+/// [`RequestRecord`] and the recorder's capture, so every copy between them is one method call
+/// instead of five field copies that can drift apart.
+///
+/// Nesting keeps the archived layout: five archived `Vec`s (8 bytes, 4-aligned each) in the same
+/// order as the five fields they replace, so traces written before it read unchanged.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct TokenColumns {
+    /// Per token: µs since the previous token (the first: since t0).
     pub token_dt_us: Vec<u32>,
+    /// Per token: the runtime's token id.
     pub token_ids: Vec<i32>,
-    /// Absolute token indices of WAITING tokens in this chunk.
+    /// Indices (into the token arrays) of tokens delivered with state WAITING.
     pub waiting: Vec<u32>,
+    /// Per token: byte length of its text in `text`.
     pub text_len: Vec<u16>,
+    /// Concatenated raw token bytes (valid UTF-8 only once complete characters arrived).
     pub text: Vec<u8>,
 }
 
@@ -378,16 +394,8 @@ pub struct RequestRecord {
     pub end_us: u64,
     /// `rkllm_run` return − t0 (µs), 0 if it never returned.
     pub return_us: u64,
-    /// Per token: µs since the previous token (the first: since t0).
-    pub token_dt_us: Vec<u32>,
-    /// Per token: the runtime's token id.
-    pub token_ids: Vec<i32>,
-    /// Indices (into the token arrays) of tokens delivered with state WAITING.
-    pub waiting: Vec<u32>,
-    /// Per token: byte length of its text in `text`.
-    pub text_len: Vec<u16>,
-    /// Concatenated raw token bytes (valid UTF-8 only once complete characters arrived).
-    pub text: Vec<u8>,
+    /// Every token callback's columns.
+    pub tokens: TokenColumns,
     /// Final callback state seen: 2 FINISH, 3 ERROR, -1 none.
     pub final_state: i32,
     pub perf: Option<PerfStat>,
@@ -455,11 +463,110 @@ pub struct JournalBinding {
     pub trace_name: String,
 }
 
+impl TokenColumns {
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.token_dt_us.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.token_dt_us.is_empty()
+    }
+
+    /// Empty every column, keeping capacity for `tokens` more tokens (text: ~8 bytes each).
+    pub fn clear_reserving(&mut self, tokens: usize) {
+        self.token_dt_us.clear();
+        self.token_ids.clear();
+        self.waiting.clear();
+        self.text_len.clear();
+        self.text.clear();
+        self.token_dt_us.reserve(tokens);
+        self.token_ids.reserve(tokens);
+        self.text_len.reserve(tokens);
+        self.text.reserve(tokens * 8);
+        self.waiting.reserve(64);
+    }
+
+    /// Append one token (`text` at most `u16::MAX` bytes, the caller truncates).
+    pub fn push(&mut self, dt_us: u32, token_id: i32, text: &[u8], waiting: bool) {
+        let i = self.len() as u32;
+        self.token_dt_us.push(dt_us);
+        self.token_ids.push(token_id);
+        self.text_len.push(text.len() as u16);
+        self.text.extend_from_slice(text);
+        if waiting {
+            self.waiting.push(i);
+        }
+    }
+
+    /// Byte length of the text of the first `n` tokens.
+    pub fn text_bytes_before(&self, n: usize) -> usize {
+        self.text_len[..n.min(self.text_len.len())]
+            .iter()
+            .map(|&l| usize::from(l))
+            .sum()
+    }
+
+    /// Whether every per-token column has one entry per token.
+    pub fn lengths_agree(&self) -> bool {
+        let n = self.len();
+        self.token_ids.len() == n && self.text_len.len() == n
+    }
+
+    /// The tokens from index `from` on (`waiting` kept as absolute indices ≥ `from`).
+    pub fn suffix(&self, from: usize) -> TokenColumns {
+        let from = from.min(self.len());
+        TokenColumns {
+            token_dt_us: self.token_dt_us[from..].to_vec(),
+            token_ids: self.token_ids[from..].to_vec(),
+            waiting: self
+                .waiting
+                .iter()
+                .copied()
+                .filter(|&w| w as usize >= from)
+                .collect(),
+            text_len: self.text_len[from..].to_vec(),
+            text: self
+                .text
+                .get(self.text_bytes_before(from)..)
+                .unwrap_or(&[])
+                .to_vec(),
+        }
+    }
+
+    /// Append `other`'s tokens from index `skip` on, where `other` continues these columns
+    /// (its token `skip` is our next token) and holds absolute `waiting` indices.
+    pub fn extend_from(&mut self, other: &TokenColumns, skip: usize) {
+        let have = self.len();
+        let skip = skip.min(other.len());
+        self.token_dt_us
+            .extend_from_slice(&other.token_dt_us[skip..]);
+        self.token_ids
+            .extend_from_slice(other.token_ids.get(skip..).unwrap_or(&[]));
+        self.text_len
+            .extend_from_slice(other.text_len.get(skip..).unwrap_or(&[]));
+        self.text.extend_from_slice(
+            other
+                .text
+                .get(other.text_bytes_before(skip)..)
+                .unwrap_or(&[]),
+        );
+        self.waiting.extend(
+            other
+                .waiting
+                .iter()
+                .copied()
+                .filter(|&w| w as usize >= have),
+        );
+    }
+}
+
 impl RequestRecord {
     /// Absolute token arrival times (µs since t0).
     pub fn token_times_us(&self) -> Vec<u64> {
         let mut t = 0u64;
-        self.token_dt_us
+        self.tokens
+            .token_dt_us
             .iter()
             .map(|&d| {
                 t += u64::from(d);
@@ -470,17 +577,104 @@ impl RequestRecord {
 
     /// The response text, lossily decoded (a torn multi-byte character becomes U+FFFD).
     pub fn response(&self) -> String {
-        String::from_utf8_lossy(&self.text).into_owned()
+        String::from_utf8_lossy(&self.tokens.text).into_owned()
     }
 
     /// Text of token `i` as raw bytes.
     pub fn token_text(&self, i: usize) -> &[u8] {
-        let start: usize = self.text_len[..i].iter().map(|&l| usize::from(l)).sum();
-        let end = start + usize::from(self.text_len[i]);
-        self.text.get(start..end).unwrap_or(&[])
+        let start: usize = self.tokens.text_len[..i]
+            .iter()
+            .map(|&l| usize::from(l))
+            .sum();
+        let end = start + usize::from(self.tokens.text_len[i]);
+        self.tokens.text.get(start..end).unwrap_or(&[])
     }
 
     pub fn output_tokens(&self) -> usize {
-        self.token_dt_us.len()
+        self.tokens.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{align_of, offset_of, size_of};
+
+    /// The archived layout from before the columns were nested (measured on the flat
+    /// structs): traces already written must read unchanged.
+    #[test]
+    fn nesting_token_columns_keeps_the_archived_layout() {
+        assert_eq!(size_of::<ArchivedTokenColumns>(), 40);
+        assert_eq!(align_of::<ArchivedTokenColumns>(), 4);
+        assert_eq!(size_of::<ArchivedRequestRecord>(), 160);
+        assert_eq!(align_of::<ArchivedRequestRecord>(), 8);
+        assert_eq!(offset_of!(ArchivedRequestRecord, tokens), 88);
+        assert_eq!(offset_of!(ArchivedRequestRecord, final_state), 128);
+        assert_eq!(size_of::<ArchivedTokenChunk>(), 48);
+        assert_eq!(align_of::<ArchivedTokenChunk>(), 4);
+        assert_eq!(offset_of!(ArchivedTokenChunk, tokens), 8);
+        let off = |f: usize| offset_of!(ArchivedRequestRecord, tokens) + f;
+        assert_eq!(off(offset_of!(ArchivedTokenColumns, token_dt_us)), 88);
+        assert_eq!(off(offset_of!(ArchivedTokenColumns, text)), 120);
+
+        // An archived record is that root struct after its out-of-line data.
+        let r = RequestRecord {
+            test_id: "t".into(),
+            tokens: TokenColumns {
+                token_dt_us: vec![100, 200],
+                token_ids: vec![1, 2],
+                waiting: vec![1],
+                text_len: vec![1, 2],
+                text: b"abc".to_vec(),
+            },
+            ..RequestRecord::default()
+        };
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&r).unwrap();
+        let a = rkyv::access::<ArchivedRequestRecord, rkyv::rancor::Error>(&bytes).unwrap();
+        assert_eq!(a.tokens.token_ids.as_slice(), &[1, 2]);
+        assert_eq!(a.tokens.text.as_slice(), b"abc");
+        assert!(bytes.len() >= 160);
+        let root = bytes.len() - 160;
+        assert_eq!(
+            &bytes[root + 88..root + 92],
+            &{
+                // The first column's relative pointer, as the flat layout placed it.
+                let rel = a.tokens.token_dt_us.as_slice().as_ptr() as isize
+                    - (bytes.as_ptr() as isize + (root + 88) as isize);
+                (rel as i32).to_le_bytes()
+            }[..]
+        );
+    }
+
+    fn cols(ids: &[i32], waiting: &[u32], first: u32) -> TokenColumns {
+        let mut c = TokenColumns::default();
+        for (k, &id) in ids.iter().enumerate() {
+            let text = [b'a' + id as u8];
+            c.push(10, id, &text, waiting.contains(&(first + k as u32)));
+        }
+        c.waiting = c.waiting.iter().map(|w| w + first).collect();
+        c
+    }
+
+    #[test]
+    fn suffix_and_extend_from_round_trip() {
+        let all = cols(&[0, 1, 2, 3, 4], &[1, 3], 0);
+        assert_eq!(all.len(), 5);
+        assert!(all.lengths_agree());
+        let tail = all.suffix(2);
+        assert_eq!(tail.token_ids, vec![2, 3, 4]);
+        assert_eq!(tail.waiting, vec![3]);
+        assert_eq!(tail.text, b"cde");
+        // A chunk starting at token 1 overlaps two tokens we already have.
+        let mut head = all.suffix(0);
+        head.token_dt_us.truncate(3);
+        head.token_ids.truncate(3);
+        head.text_len.truncate(3);
+        head.text.truncate(3);
+        head.waiting.retain(|&w| w < 3);
+        let chunk = all.suffix(1);
+        head.extend_from(&chunk, 2);
+        assert_eq!(head, all);
+        assert!(all.suffix(9).is_empty());
     }
 }

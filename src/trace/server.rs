@@ -10,7 +10,7 @@
 //! "unsupported record" notice and sees a run with no requests: it can never misread chunks as
 //! tokens. This reader derives the per-token view ([`ServerRequest::token_view`]) that the
 //! statistics use, so every report works on a server trace unchanged.
-use super::schema::{CapSource, Fact, RequestRecord, Status};
+use super::schema::{CapSource, Fact, RequestRecord, Status, TokenColumns};
 use rkyv::{Archive, Deserialize, Serialize};
 
 /// Frame kinds of the HTTP backend (16–23 reserved for it).
@@ -317,11 +317,13 @@ impl ServerRequest {
             start_us: self.start_us,
             end_us: self.done_us.or(self.close_us).unwrap_or(self.end_us),
             return_us: self.close_us.unwrap_or(0),
-            token_dt_us,
-            token_ids: vec![-1; n],
-            waiting: Vec::new(),
-            text_len,
-            text,
+            tokens: TokenColumns {
+                token_dt_us,
+                token_ids: vec![-1; n],
+                waiting: Vec::new(),
+                text_len,
+                text,
+            },
             final_state: if finished {
                 super::vocab::final_state::FINISH
             } else {
@@ -423,9 +425,9 @@ mod tests {
         ]);
         let v = r.token_view();
         assert_eq!(v.token_times_us(), vec![100, 200, 300, 400]);
-        assert_eq!(v.text, b"abcd");
-        assert_eq!(v.text_len, vec![1, 0, 0, 3]);
-        assert_eq!(v.token_ids, vec![-1; 4]);
+        assert_eq!(v.tokens.text, b"abcd");
+        assert_eq!(v.tokens.text_len, vec![1, 0, 0, 3]);
+        assert_eq!(v.tokens.token_ids, vec![-1; 4]);
     }
 
     #[test]
@@ -497,7 +499,7 @@ mod tests {
         ]);
         r.chunk_text_len.truncate(1);
         let v = r.token_view();
-        assert!(v.token_dt_us.len() as u64 <= MAX_VIEW_TOKENS);
-        assert_eq!(v.token_dt_us.len(), v.text_len.len());
+        assert!(v.tokens.token_dt_us.len() as u64 <= MAX_VIEW_TOKENS);
+        assert_eq!(v.tokens.token_dt_us.len(), v.tokens.text_len.len());
     }
 }
