@@ -4,7 +4,7 @@
 use crate::alloc;
 use crate::util::{median, min, thousands, Env, Report};
 use rkbench::record::recorder::Recorder;
-use rkbench::runtime::{CallbackSink, InitParams, PerfStats, RunOptions, Runtime, Session};
+use rkbench::runtime::{CallbackSink, InitParams, PerfStat, RunOptions, Runtime, Session};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::process::Command;
@@ -19,7 +19,7 @@ impl CallbackSink for Noop {
         black_box((token_id, text.len(), waiting));
         true
     }
-    fn on_finish(&self, perf: Option<PerfStats>) {
+    fn on_finish(&self, perf: Option<PerfStat>) {
         black_box(perf);
     }
     fn on_error(&self) {}

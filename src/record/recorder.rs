@@ -8,7 +8,7 @@
 //! a lock there). Everything the runtime does besides tokens — FINISH count, stop honoured or
 //! not, when an abort was sent, which thread called back — goes into the request's
 //! [`RuntimeObservation`] for the conformance checks.
-use crate::runtime::{Aborter, CallbackSink, PerfStats, Runtime};
+use crate::runtime::{Aborter, CallbackSink, PerfStat, Runtime};
 use crate::trace::vocab::final_state;
 use crate::trace::{
     abort_reason, IdentityEvidence, RuntimeIdentity, RuntimeObservation, TokenColumns,
@@ -37,7 +37,7 @@ pub struct Capture {
     pub final_state: i32,
     /// t_end − t0 when FINISH/ERROR arrived.
     pub end_us: Option<u64>,
-    pub perf: Option<PerfStats>,
+    pub perf: Option<PerfStat>,
     /// What the runtime did besides tokens (`index` is filled in by the caller).
     pub obs: RuntimeObservation,
 }
@@ -362,7 +362,7 @@ impl CallbackSink for Recorder {
         true
     }
 
-    fn on_finish(&self, perf: Option<PerfStats>) {
+    fn on_finish(&self, perf: Option<PerfStat>) {
         let now = Instant::now();
         let mut b = self.lock();
         if !b.active {
@@ -418,7 +418,7 @@ mod tests {
         assert!(r.on_token(5, b"a", false));
         assert!(r.on_token(6, b"\xc3", true));
         assert!(!r.on_token(7, b"\xa9", false), "cap of 3 reached");
-        r.on_finish(Some(PerfStats {
+        r.on_finish(Some(PerfStat {
             generate_tokens: 3,
             ..Default::default()
         }));

@@ -14,8 +14,8 @@ use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime};
 use crate::suite::{Suite, TestCase};
 use crate::trace::vocab;
 use crate::trace::{
-    abort_reason, input_type, CapSource, Journal, PerfStat, Record, RequestInput, RequestRecord,
-    RunEnd, RunHeader, RunStatus, RuntimeObservation, Status, TokenChunk, TraceWriter,
+    abort_reason, input_type, CapSource, Journal, Record, RequestInput, RequestRecord, RunEnd,
+    RunHeader, RunStatus, RuntimeObservation, Status, TokenChunk, TraceWriter,
 };
 use crate::trace::{PresetUsed, TemplateSent};
 use std::path::PathBuf;
@@ -664,17 +664,7 @@ fn input_record(index: u32, input_tokens: Option<u32>) -> RequestInput {
 fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> (Option<u64>, RuntimeObservation) {
     rec.tokens = c.tokens;
     rec.final_state = c.final_state;
-    rec.perf = if abi.has_perf() {
-        c.perf.map(|p| PerfStat {
-            prefill_time_ms: p.prefill_time_ms,
-            prefill_tokens: p.prefill_tokens,
-            generate_time_ms: p.generate_time_ms,
-            generate_tokens: p.generate_tokens,
-            memory_usage_mb: p.memory_usage_mb,
-        })
-    } else {
-        None
-    };
+    rec.perf = if abi.has_perf() { c.perf } else { None };
     (c.end_us, c.obs)
 }
 

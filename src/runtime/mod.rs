@@ -8,4 +8,4 @@ pub mod signals;
 
 pub use identity::Identity;
 pub use library::{AbiVersion, LibraryFile, Runtime};
-pub use session::{Aborter, CallbackSink, InitParams, PerfStats, RunOptions, Session};
+pub use session::{Aborter, CallbackSink, InitParams, PerfStat, RunOptions, Session};

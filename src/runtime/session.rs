@@ -8,15 +8,9 @@ use std::ffi::{c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// The runtime's own figures delivered with FINISH (1.2.1+).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct PerfStats {
-    pub prefill_time_ms: f32,
-    pub prefill_tokens: i32,
-    pub generate_time_ms: f32,
-    pub generate_tokens: i32,
-    pub memory_usage_mb: f32,
-}
+/// The runtime's own figures delivered with FINISH (1.2.1+) are the trace's type, so they go
+/// from the callback into the record without a copy.
+pub use crate::trace::PerfStat;
 
 /// Receives callbacks. Called on the runtime's thread; must not block or allocate per token.
 pub trait CallbackSink: Send + Sync + 'static {
@@ -24,7 +18,7 @@ pub trait CallbackSink: Send + Sync + 'static {
     /// (honoured from the callback on 1.2.1+; older ABIs need [`Aborter::abort`]).
     fn on_token(&self, token_id: i32, text: &[u8], waiting: bool) -> bool;
     /// FINISH, with the runtime's perf stats where the ABI has them.
-    fn on_finish(&self, perf: Option<PerfStats>);
+    fn on_finish(&self, perf: Option<PerfStat>);
     /// ERROR state.
     fn on_error(&self);
 }
@@ -424,7 +418,7 @@ impl<S: CallbackSink> Drop for Session<S> {
 /// be the `Ctx<S>` this session registered.
 unsafe fn dispatch<S: CallbackSink>(
     result: *const v1_1::RKLLMResult,
-    perf: Option<PerfStats>,
+    perf: Option<PerfStat>,
     ud: *mut c_void,
     state: c_int,
 ) -> bool {
@@ -483,7 +477,7 @@ unsafe extern "C" fn trampoline_int<S: CallbackSink>(
         let perf = if state == abi::RKLLM_RUN_FINISH && !result.is_null() {
             // SAFETY: 1.2.1+ results carry `perf` at offset 48 (asserted in abi.rs).
             let p = unsafe { (*result).perf };
-            Some(PerfStats {
+            Some(PerfStat {
                 prefill_time_ms: p.prefill_time_ms,
                 prefill_tokens: p.prefill_tokens,
                 generate_time_ms: p.generate_time_ms,
