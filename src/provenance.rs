@@ -24,3 +24,16 @@ pub fn long_version() -> String {
         if RECORD_CAPABLE { "yes" } else { "no (replay-only build)" }
     )
 }
+
+/// This binary's identity as stored in every trace header (bare runtime and server runs alike).
+#[cfg(feature = "record")]
+pub(crate) fn build_info() -> crate::trace::BuildInfo {
+    crate::trace::BuildInfo {
+        version: VERSION.into(),
+        git_commit: GIT_COMMIT.into(),
+        git_state: GIT_STATE.into(),
+        target: TARGET.into(),
+        profile: PROFILE.into(),
+        rustc: RUSTC.into(),
+    }
+}

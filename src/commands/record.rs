@@ -9,7 +9,7 @@ use crate::record::plan::{self, Plan, Role};
 use crate::record::{self, supervise, RecordPlan};
 use crate::runtime::{library, AbiVersion, Runtime};
 use crate::trace::vocab;
-use crate::trace::{BuildInfo, Fact, ModelInfo, RunHeader, RunParams, RuntimeInfo, SuiteInfo};
+use crate::trace::{Fact, ModelInfo, RunHeader, RunParams, RuntimeInfo, SuiteInfo};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
@@ -97,14 +97,7 @@ fn record_here(plan: Plan, argv: &[OsString]) -> Result<i32> {
     }
     let root = &plan.sysfs_root;
     let header = RunHeader {
-        rkbench: BuildInfo {
-            version: provenance::VERSION.into(),
-            git_commit: provenance::GIT_COMMIT.into(),
-            git_state: provenance::GIT_STATE.into(),
-            target: provenance::TARGET.into(),
-            profile: provenance::PROFILE.into(),
-            rustc: provenance::RUSTC.into(),
-        },
+        rkbench: provenance::build_info(),
         command_line: argv
             .iter()
             .map(|a| a.to_string_lossy().into_owned())

@@ -17,8 +17,8 @@ use crate::record::telemetry::Sampler;
 use crate::suite::Suite;
 use crate::trace::server::{ServerRequest, ServerRun};
 use crate::trace::{
-    BuildInfo, Fact, Journal, ModelInfo, Record, RunEnd, RunHeader, RunParams, RunStatus,
-    RuntimeInfo, Status, SuiteInfo, TraceWriter,
+    Fact, Journal, ModelInfo, Record, RunEnd, RunHeader, RunParams, RunStatus, RuntimeInfo, Status,
+    SuiteInfo, TraceWriter,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -280,14 +280,7 @@ fn header(
     });
     board_facts.sort();
     RunHeader {
-        rkbench: BuildInfo {
-            version: provenance::VERSION.into(),
-            git_commit: provenance::GIT_COMMIT.into(),
-            git_state: provenance::GIT_STATE.into(),
-            target: provenance::TARGET.into(),
-            profile: provenance::PROFILE.into(),
-            rustc: provenance::RUSTC.into(),
-        },
+        rkbench: provenance::build_info(),
         command_line: argv,
         hostname: board::hostname(root),
         started_unix_ms: SystemTime::now()
