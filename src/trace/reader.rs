@@ -489,6 +489,16 @@ fn check_file_header(
         );
     }
     if is_journal != journal {
+        if content_is_journal.is_none() && !journal {
+            // Only the flag says "journal" and the first frame cannot confirm it: a damaged trace
+            // looks the same, so name both rather than refuse it as a journal.
+            return Err(TraceError::DamagedHeader {
+                path: path(),
+                reason: "the journal flag is set and the first frame is unreadable: a trace with \
+                         a damaged start, or a damaged checkpoint journal (pass the .rktrace beside it)"
+                    .into(),
+            });
+        }
         return Err(if journal {
             TraceError::NotATrace { path: path() }
         } else {
@@ -849,6 +859,17 @@ mod tests {
             };
             assert!(reason.contains(field), "bit {bit}: {reason}");
         }
+        // The journal flag flipped on a trace whose first frame is also damaged: the flag alone
+        // cannot make it a journal.
+        let mut t = file_header(0).to_vec();
+        let (k, p) = encode_record(&Record::Header(RunHeader::default())).unwrap();
+        encode_frame(0, k, &p, &mut t);
+        t[12] = FLAG_JOURNAL as u8;
+        t[FILE_HEADER_LEN + FRAME_HEADER_LEN] ^= 1;
+        assert!(matches!(
+            parse(&t, "t".into()),
+            Err(TraceError::DamagedHeader { .. })
+        ));
         // And a journal with its flag cleared is still recognised as a journal.
         let mut j = file_header(FLAG_JOURNAL).to_vec();
         let (k, p) = encode_record(&Record::Partial(RequestRecord::default())).unwrap();
