@@ -53,8 +53,6 @@ fn micros(d: Duration) -> u64 {
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
 const TICK: Duration = Duration::from_millis(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Telemetry batches are written this often.
-const TELEMETRY_BATCH_EVERY: Duration = Duration::from_secs(10);
 
 /// Everything resolved from the command line.
 struct Plan {
@@ -410,14 +408,8 @@ impl Recorder {
     }
 
     fn flush_telemetry(&mut self, now: bool) -> Result<()> {
-        let Some(s) = &self.sampler else {
-            return Ok(());
-        };
-        if !now && self.last_batch.elapsed() < TELEMETRY_BATCH_EVERY {
-            return Ok(());
-        }
-        self.last_batch = Instant::now();
-        if let Some(b) = s.take_batch() {
+        let sampler = self.sampler.as_ref();
+        if let Some(b) = sampler.and_then(|s| s.batch_due(&mut self.last_batch, now)) {
             self.writer.append(&Record::Telemetry(b)).map_err(io)?;
         }
         Ok(())

@@ -124,10 +124,6 @@ struct TraceOut {
     finished: u32,
 }
 
-/// Telemetry batches are written this often (samples are taken at `--sample-interval`); each
-/// batch repeats the series keys, so fewer, larger batches are smaller per sample.
-const TELEMETRY_BATCH_EVERY: Duration = Duration::from_secs(10);
-
 impl TraceOut {
     fn append(&mut self, r: &Record) -> Result<()> {
         self.writer.append(r).map_err(io)
@@ -139,14 +135,8 @@ impl TraceOut {
 
     /// Append the telemetry sampled since the last batch, every couple of seconds (or now).
     fn flush_telemetry(&mut self, now: bool) -> Result<()> {
-        let Some(s) = &self.sampler else {
-            return Ok(());
-        };
-        if !now && self.last_batch.elapsed() < TELEMETRY_BATCH_EVERY {
-            return Ok(());
-        }
-        self.last_batch = Instant::now();
-        if let Some(b) = s.take_batch() {
+        let sampler = self.sampler.as_ref();
+        if let Some(b) = sampler.and_then(|s| s.batch_due(&mut self.last_batch, now)) {
             self.writer.append(&Record::Telemetry(b)).map_err(io)?;
         }
         Ok(())

@@ -48,6 +48,11 @@ pub(crate) use crate::trace::NOT_READ;
 /// fields we need are near their start, so a longer file is simply cut.
 const BUF_LEN: usize = 8192;
 
+/// Telemetry batches are written to the trace this often (samples are taken at
+/// `--sample-interval`); each batch repeats the series keys, so fewer, larger batches are smaller
+/// per sample.
+pub(crate) const BATCH_EVERY: Duration = Duration::from_secs(10);
+
 /// Samples reserved per column: 1024 × 200 ms ≈ 3.4 min between `take_batch` calls before a
 /// column has to grow (it still grows correctly if the caller is slower).
 const RESERVED_SAMPLES: usize = 1024;
@@ -649,6 +654,17 @@ impl Sampler {
     /// Samples taken since the last call (or since start), `None` if there are none.
     pub fn take_batch(&self) -> Option<TelemetryBatch> {
         self.shared.lock().cols.take(&self.keys)
+    }
+
+    /// The samples for the next trace frame: those taken since the last batch, once
+    /// [`BATCH_EVERY`] has passed since `*last` (at once with `now`); `*last` moves on then.
+    /// Both recorders (bare runtime and server) batch through this.
+    pub(crate) fn batch_due(&self, last: &mut Instant, now: bool) -> Option<TelemetryBatch> {
+        if !now && last.elapsed() < BATCH_EVERY {
+            return None;
+        }
+        *last = Instant::now();
+        self.take_batch()
     }
 
     /// The most recent value of every series that was read, for a progress line.
