@@ -529,3 +529,298 @@ fn ctrl_c_closes_the_stream_keeps_its_chunks_and_finishes_the_trace() {
         .count();
     assert!(content >= 3, "chunks so far kept: {content}");
 }
+
+/// A suite file of fast tests (the fake streams 8 tokens in 6 chunks for each).
+fn fast_suite(dir: &std::path::Path, ids: &[&str]) -> String {
+    let tests: Vec<String> = ids
+        .iter()
+        .map(|id| format!(r#"{{"id":"{id}","prompt":"a fast answer please"}}"#))
+        .collect();
+    let p = dir.join("fast.json");
+    std::fs::write(
+        &p,
+        format!(r#"{{"name":"srv","tests":[{}]}}"#, tests.join(",")),
+    )
+    .unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_server_sweep_records_one_trace_per_combination_with_its_values_sent() {
+    let (port, state) = fake_llama_server();
+    let dir = common::tempdir("server-sweep");
+    let suite = fast_suite(&dir, &["a"]);
+    let sweep = dir.join("sweep");
+    let url = format!("http://127.0.0.1:{port}");
+    let o = common::run(
+        &[
+            "record",
+            "--server",
+            &url,
+            "--model",
+            "tiny",
+            "--suite",
+            &suite,
+            "--no-telemetry",
+            "--temperature",
+            "0.5",
+            "--sweep",
+            "temperature=0.2,0.8",
+            "--sweep",
+            "max-new-tokens=4,8",
+            "--out",
+            sweep.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let err = common::stderr(&o);
+    assert!(err.contains("rkbench: sweep 4/4: "), "{err}");
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(sweep.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["axes"],
+        serde_json::json!(["temperature", "max-new-tokens"])
+    );
+    let runs = index["runs"].as_array().unwrap();
+    let combos: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["params"]["temperature"].as_str().unwrap(),
+                r["params"]["max-new-tokens"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        combos,
+        [("0.2", "4"), ("0.2", "8"), ("0.8", "4"), ("0.8", "8")]
+    );
+    let mut bodies = Vec::new();
+    for r in runs {
+        assert_eq!(r["exit_code"], 0);
+        let (temp, cap) = (
+            r["params"]["temperature"].as_str().unwrap(),
+            r["params"]["max-new-tokens"].as_str().unwrap(),
+        );
+        let path = sweep.join(r["trace"].as_str().unwrap());
+        let t = common::read_trace(&path);
+        assert_eq!(t.end.as_ref().map(|e| e.status.as_str()), Some("complete"));
+        // The header records this combination's own command line.
+        let cl = t.header.command_line.join(" ");
+        assert!(
+            cl.contains(&format!(
+                "--temperature {temp} --max-new-tokens {cap} --out {}",
+                path.display()
+            )),
+            "{cl}"
+        );
+        assert!(!cl.contains("--sweep") && !cl.contains("0.5"), "{cl}");
+        assert_eq!(t.header.params.temperature, temp.parse::<f32>().unwrap());
+        assert_eq!(t.header.params.max_new_tokens, cap.parse::<i32>().unwrap());
+        let s = t.server.as_ref().expect("server records");
+        assert_eq!(s.requests.len(), 1);
+        let req = &s.requests[0];
+        assert_eq!(req.status.as_str(), "ok", "{}", req.detail);
+        let b: Value = serde_json::from_str(&req.body).unwrap();
+        assert_eq!(b["temperature"].to_string(), temp, "{}", req.body);
+        assert_eq!(b["max_tokens"].to_string(), cap);
+        assert_eq!(b["max_completion_tokens"].to_string(), cap);
+        assert_eq!(req.max_new_tokens, cap.parse::<i32>().unwrap());
+        bodies.push(req.body.clone());
+    }
+    // What the server received is what each trace stores, in sweep order.
+    let st = state.lock().unwrap();
+    let posted: Vec<&String> = st.posts.iter().map(|p| &p.1).collect();
+    assert_eq!(posted, bodies.iter().collect::<Vec<_>>());
+    drop(st);
+
+    let o = common::run(&["report", sweep.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let md = common::stdout(&o);
+    assert!(
+        md.contains("| temperature | max-new-tokens | ok/requests |"),
+        "{md}"
+    );
+    assert_eq!(
+        md.lines().filter(|l| l.contains("| 1/1 |")).count(),
+        4,
+        "{md}"
+    );
+    for (temp, cap) in combos {
+        assert!(
+            md.lines()
+                .any(|l| l.starts_with(&format!("| {temp} | {cap} | 1/1 |"))),
+            "{temp} {cap}: {md}"
+        );
+    }
+}
+
+#[test]
+fn a_server_sweep_of_a_server_setting_is_refused() {
+    let (port, state) = fake_llama_server();
+    let dir = common::tempdir("server-sweep-threads");
+    let sweep = dir.join("sweep");
+    let url = format!("http://127.0.0.1:{port}");
+    for (key, values) in [("threads", "2,4"), ("max-context-len", "1024,2048")] {
+        let o = common::run(
+            &[
+                "record",
+                "--server",
+                &url,
+                "--model",
+                "tiny",
+                "--sweep",
+                &format!("{key}={values}"),
+                "--out",
+                sweep.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+        let err = common::stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!(
+                "--sweep {key}: with --server, {key} is the server's own setting, fixed when it started, and no request can carry it"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("temperature"),
+            "names what can be swept: {err}"
+        );
+    }
+    // The flag itself is the server's too.
+    let o = common::run(
+        &[
+            "record",
+            "--server",
+            &url,
+            "--model",
+            "tiny",
+            "--threads",
+            "2",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(common::stderr(&o).contains("--threads is not available with --server"));
+    assert!(!sweep.exists());
+    assert!(state.lock().unwrap().posts.is_empty(), "nothing was sent");
+}
+
+#[test]
+fn min_requests_repeats_the_suite_against_a_server() {
+    let (port, state) = fake_llama_server();
+    let dir = common::tempdir("server-min");
+    let suite = fast_suite(&dir, &["a", "b"]);
+    let out = dir.join("m.rktrace");
+    let o = common::run(
+        &[
+            "record",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--model",
+            "tiny",
+            "--suite",
+            &suite,
+            "--no-telemetry",
+            "--warmup",
+            "1",
+            "--min-requests",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let err = common::stderr(&o);
+    assert!(
+        err.contains("[6/6]"),
+        "progress counts the extra requests: {err}"
+    );
+    let t = common::read_trace(&out);
+    let s = t.server.as_ref().unwrap();
+    let got: Vec<(&str, u32, bool)> = s
+        .requests
+        .iter()
+        .map(|r| (r.test_id.as_str(), r.repeat_index, r.warmup))
+        .collect();
+    // One warm-up (not counted), then 5 measured: the 2-test suite repeated.
+    assert_eq!(
+        got,
+        [
+            ("a", 0, true),
+            ("a", 0, false),
+            ("b", 0, false),
+            ("a", 1, false),
+            ("b", 1, false),
+            ("a", 2, false)
+        ]
+    );
+    assert!(s.requests.iter().all(|r| r.status.as_str() == "ok"));
+    assert_eq!(state.lock().unwrap().posts.len(), 6);
+    let end = t.end.unwrap();
+    assert_eq!(end.status.as_str(), "complete");
+    assert_eq!(end.requests, 6);
+    assert_eq!(
+        end.detail,
+        "ran 3 requests past the plan, repeating the suite's measured requests, to reach --min-requests 5"
+    );
+    assert!(
+        err.contains(&end.detail),
+        "the progress says why too: {err}"
+    );
+}
+
+#[test]
+fn max_duration_stops_a_server_run_but_not_before_min_requests() {
+    let (port, _state) = fake_llama_server();
+    let dir = common::tempdir("server-maxdur");
+    let suite = fast_suite(&dir, &["a", "b"]);
+    let url = format!("http://127.0.0.1:{port}");
+    let record = |name: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let mut args = vec![
+            "record",
+            "-q",
+            "--server",
+            &url,
+            "--model",
+            "tiny",
+            "--suite",
+            &suite,
+            "--no-telemetry",
+            "--repeat",
+            "5",
+            "--max-duration",
+            "1ms",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = common::run(&args, &[]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        common::read_trace(&out)
+    };
+    // The plan has 10 requests; the duration is spent at once, but 3 measured requests run.
+    let t = record("both.rktrace", &["--min-requests", "3"]);
+    let ids: Vec<&str> = t.requests.iter().map(|r| r.test_id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "a"]);
+    let end = t.end.unwrap();
+    assert_eq!(end.status.as_str(), "complete");
+    assert!(
+        end.detail.starts_with("stopped after ")
+            && end
+                .detail
+                .ends_with("(--max-duration; the 3 measured requests of --min-requests done)"),
+        "{}",
+        end.detail
+    );
+    // Alone, --max-duration stops before the next request.
+    let t = record("dur.rktrace", &[]);
+    assert!(t.requests.len() < 10, "{}", t.requests.len());
+    assert!(t.end.unwrap().detail.ends_with("(--max-duration)"));
+}

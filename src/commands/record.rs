@@ -38,8 +38,25 @@ pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
             crate::http::record::run(&a, &plan, argv, &url)
         }
         Role::SweepParent => match &plan.sweep {
-            Some(s) => record::sweep::run(&argv, &s.axes, &s.dir, plan.record.quiet),
+            Some(s) => {
+                let quiet = plan.record.quiet;
+                record::sweep::run(&argv, &s.axes, &s.dir, quiet, |args, _, out| {
+                    supervise::supervise(args, out, quiet)
+                })
+            }
             None => Err(Error::internal("sweep role without a sweep plan")),
+        },
+        Role::ServerSweep => match (&plan.sweep, &plan.server) {
+            (Some(s), Some(url)) => record::sweep::run(
+                &argv,
+                &s.axes,
+                &s.dir,
+                plan.record.quiet,
+                |args, combo, out| Ok(server_combination(&a, combo, out, args, url)),
+            ),
+            _ => Err(Error::internal(
+                "server sweep role without a sweep plan and a server",
+            )),
         },
         Role::Supervisor => {
             // Inputs are checked above so errors come from this process, once; the child
@@ -58,6 +75,39 @@ pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
                 supervise::watch_parent();
             }
             record_here(plan, &argv)
+        }
+    }
+}
+
+/// One combination of a server sweep, recorded in this process: planned the way the sweep
+/// plan already checked it, then handed to the server recorder with its own command line (the
+/// one its trace header records). An error ends only this combination, with the exit code and
+/// the line a recording process would give, so the index records it and the sweep's rules
+/// decide whether to go on.
+fn server_combination(
+    a: &RecordArgs,
+    combo: &[(String, String)],
+    out: &Path,
+    argv: &[OsString],
+    url: &str,
+) -> i32 {
+    let mut b = a.clone();
+    b.sweep.clear();
+    for (k, v) in combo {
+        plan::set_flag(&mut b, k, v);
+    }
+    b.out = Some(out.to_path_buf());
+    let argv = argv
+        .iter()
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect();
+    match plan::plan(&b, SystemTime::now())
+        .and_then(|p| crate::http::record::run(&b, &p, argv, url))
+    {
+        Ok(code) => code,
+        Err(e) => {
+            crate::err_line!("rkbench: error: {e}");
+            e.exit_code()
         }
     }
 }

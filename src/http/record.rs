@@ -12,7 +12,7 @@ use crate::error::{exit, Error, Result};
 use crate::provenance;
 use crate::record::plan::Plan as RecordPlanned;
 use crate::record::progress::Progress;
-use crate::record::schedule::{self, Order, Slot};
+use crate::record::schedule::{self, Order, RunControl, Slot};
 use crate::record::telemetry::Sampler;
 use crate::suite::Suite;
 use crate::trace::server::{ServerRequest, ServerRun};
@@ -68,7 +68,8 @@ struct Plan {
     order: Order,
     seed: u64,
     cooldown: Duration,
-    max_duration: Option<Duration>,
+    /// `--max-duration` / `--min-requests`: the runtime path's rules.
+    control: RunControl,
     idle_timeout: Duration,
     quiet_period: Duration,
     checkpoint_interval: Duration,
@@ -91,21 +92,25 @@ fn duration(flag: &str, v: Option<&str>, default: Duration) -> Result<Duration> 
     }
 }
 
-/// Flags that only mean something for the runtime (or are not implemented for servers).
-fn refuse_runtime_flags(p: &RecordPlanned) -> Result<()> {
+/// Flags that only mean something for the runtime: its settings belong to the server.
+fn refuse_runtime_flags(a: &RecordArgs, p: &RecordPlanned) -> Result<()> {
     let r = &p.record;
     let bad = [
         ("--lib", p.lib.is_some()),
         ("--runtime-abi", p.abi_flag.is_some()),
         ("--chat-template", r.chat_template.is_some()),
-        ("--sweep", p.sweep.is_some()),
         ("--no-clear-kv", !r.clear_kv),
-        ("--min-requests", r.min_requests > 0),
+        ("--max-context-len", a.max_context_len.is_some()),
+        ("--threads", a.threads.is_some()),
+        ("--cpus-mask", a.cpus_mask.is_some()),
     ];
     match bad.iter().find(|(_, set)| *set) {
         Some((flag, _)) => Err(Error::usage(format!(
-            "{flag} is not available with --server (runtime settings belong to the server; sweeps and --min-requests are not implemented for servers yet); drop it"
+            "{flag} is not available with --server (runtime settings belong to the server); drop it"
         ))),
+        None if p.sweep.is_some() => Err(Error::internal(
+            "a --sweep plan reached the single-run server recorder; plan::role sends it to the sweep",
+        )),
         None => Ok(()),
     }
 }
@@ -118,7 +123,7 @@ pub(crate) fn run(
     argv: Vec<String>,
     server_url: &str,
 ) -> Result<i32> {
-    refuse_runtime_flags(planned)?;
+    refuse_runtime_flags(a, planned)?;
     let rp = &planned.record;
     let url = Url::parse(server_url).map_err(|e| Error::usage(format!("--server {e}")))?;
     let given = ServerKind::parse(&a.server_kind)
@@ -178,7 +183,7 @@ pub(crate) fn run(
         order: rp.order,
         seed: rp.seed,
         cooldown: rp.cooldown,
-        max_duration: rp.max_duration,
+        control: rp.run_control(),
         idle_timeout: duration(
             "--idle-timeout",
             a.idle_timeout.as_deref(),
@@ -399,7 +404,7 @@ impl Recorder {
             progress: Progress::new(plan.quiet, 0),
             slots: schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed),
         };
-        r.progress = Progress::new(plan.quiet, r.slots.len());
+        r.progress = Progress::new(plan.quiet, plan.control.expected(&r.slots));
         r.journal.bind(&plan.out, &header).map_err(io)?;
         r.writer.append(&Record::Header(header)).map_err(io)?;
         r.writer.append(&Record::ServerRun(run)).map_err(io)?;
@@ -417,21 +422,24 @@ impl Recorder {
 
     fn run(mut self, plan: &Plan, suite: &Suite) -> Result<RunStatus> {
         let slots = std::mem::take(&mut self.slots);
-        let mut written = 0u32;
+        let control = plan.control;
+        let (mut written, mut measured, mut position) = (0u32, 0u32, 0usize);
         let mut status = RunStatus::Complete;
         let mut detail = String::new();
         let mut tally = [0u32; 3];
-        for (position, slot) in slots.iter().enumerate() {
+        loop {
             if interrupted() {
                 status = RunStatus::Interrupted;
                 break;
             }
-            if let Some(max) = plan.max_duration {
-                if self.origin.elapsed() >= max {
-                    detail = "stopped by --max-duration".into();
-                    break;
-                }
+            if let Some(why) = control.stop_now(self.origin.elapsed(), measured) {
+                detail = why;
+                break;
             }
+            let Some(slot) = control.next_slot(&slots, position, measured) else {
+                detail = control.completed(&slots, position);
+                break;
+            };
             if position > 0 && !plan.cooldown.is_zero() {
                 let until = Instant::now() + plan.cooldown;
                 while Instant::now() < until && !interrupted() {
@@ -439,9 +447,11 @@ impl Recorder {
                     self.flush_telemetry(false)?;
                 }
             }
-            let rec = self.request(plan, suite, *slot, position, written)?;
+            let rec = self.request(plan, suite, slot, position, written)?;
             written += 1;
+            position += 1;
             if !rec.warmup {
+                measured += 1;
                 tally[match rec.status {
                     Status::Ok => 0,
                     Status::Error => 2,
@@ -471,7 +481,8 @@ impl Recorder {
         self.writer.sync().map_err(io)?;
         self.journal.remove().map_err(io)?;
         self.progress.note(&format!(
-            "rkbench: done: {written} requests, {} ok, {} partial, {} failed, in {:.1} s{}",
+            "rkbench: done: {written} requests ({} warm-up), {} ok, {} partial, {} failed, in {:.1} s{}",
+            written - measured,
             tally[0],
             tally[1],
             tally[2],

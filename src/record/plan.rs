@@ -29,13 +29,21 @@ pub(crate) enum Role {
     Recorder { child: bool },
     /// Measures an HTTP server (`--server`) from this process: no runtime to supervise.
     ServerClient,
+    /// `--server` with `--sweep`: records each combination against the server in this
+    /// process, one after another (nothing to isolate: no FFI, no runtime to re-initialise),
+    /// and writes the index.
+    ServerSweep,
 }
 
 /// Decide the role from the plan and whether this process was started as the recording child
 /// (the supervisor marks its child in the environment; the caller reads it).
 pub(crate) fn role(plan: &Plan, is_child: bool) -> Role {
     if plan.server.is_some() {
-        Role::ServerClient
+        if plan.sweep.is_some() {
+            Role::ServerSweep
+        } else {
+            Role::ServerClient
+        }
     } else if is_child {
         Role::Recorder { child: true }
     } else if plan.sweep.is_some() {
@@ -343,7 +351,10 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
 
     let ctx = int(a, preset, "max-context-len")?.unwrap_or(4096);
     let cap = int(a, preset, "max-new-tokens")?;
-    if let Some(c) = cap.filter(|&c| c > ctx) {
+    // With --server the context window is the server's own setting: no cap is checked
+    // against rkbench's default.
+    let local = a.server.is_none();
+    if let Some(c) = cap.filter(|&c| c > ctx && local) {
         return Err(Error::usage(format!(
             "--max-new-tokens {c} is larger than --max-context-len {ctx}; the output cannot outgrow the context window, lower the cap or raise the context"
         )));
@@ -374,7 +385,7 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
         )));
     }
     for t in &suite.tests {
-        if let Some(c) = t.max_new_tokens.filter(|&c| i64::from(c) > ctx) {
+        if let Some(c) = t.max_new_tokens.filter(|&c| i64::from(c) > ctx && local) {
             if cap.is_none() {
                 return Err(Error::input(format!(
                     "suite {}: test {:?} has max_new_tokens {c}, larger than --max-context-len {ctx}; raise the context or lower the test's cap",
@@ -392,6 +403,9 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
             .iter()
             .map(|s| sweep::parse_axis(s))
             .collect::<Result<Vec<_>>>()?;
+        if a.server.is_some() {
+            sweep::refuse_server_settings(&axes)?;
+        }
         // Plan every combination now, so a bad value is refused before anything is recorded
         // and the error names the --sweep value the user typed.
         for combo in sweep::combinations(&axes) {
@@ -606,6 +620,14 @@ mod tests {
         let mut a = args(&[]);
         a.server = Some("http://board:8080".into());
         assert_eq!(role(&plan(&a, at()).unwrap(), false), Role::ServerClient);
+        // A server sweep runs in this process, whatever the environment says.
+        let mut a = args(&[("sweep", "temperature=0.2,0.8")]);
+        a.server = Some("http://board:8080".into());
+        let s = plan(&a, at()).unwrap();
+        assert_eq!(role(&s, false), Role::ServerSweep);
+        assert_eq!(role(&s, true), Role::ServerSweep);
+        a.no_supervise = true;
+        assert_eq!(role(&plan(&a, at()).unwrap(), false), Role::ServerSweep);
         assert_eq!(
             p.sweep.map(|s| s.dir),
             Some(PathBuf::from("traces/Qwen3-4B-20260101T000000Z.sweep"))
@@ -817,5 +839,38 @@ mod tests {
             "{}",
             e.msg
         );
+    }
+
+    #[test]
+    fn server_sweeps_take_what_a_request_carries() {
+        let mut a = args(&[
+            ("sweep", "temperature=0.2,0.8"),
+            ("sweep", "max-new-tokens=4,8192"),
+        ]);
+        a.server = Some("http://board:8080".into());
+        // No context check against rkbench's default: the window is the server's.
+        let p = plan(&a, at()).unwrap();
+        assert_eq!(p.sweep.map(|s| s.axes.len()), Some(2));
+        for (key, v) in [
+            ("threads", "2,4"),
+            ("cpus-mask", "0xF0,0xFF"),
+            ("max-context-len", "1024,2048"),
+        ] {
+            let mut a = args(&[("sweep", &format!("{key}={v}"))]);
+            a.server = Some("http://board:8080".into());
+            let e = plan(&a, at()).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+            assert!(
+                e.msg.starts_with(&format!(
+                    "--sweep {key}: with --server, {key} is the server's own setting"
+                )),
+                "{}",
+                e.msg
+            );
+            assert!(!e.msg.contains('\n'));
+            // Without --server it is a runtime sweep like any other.
+            a.server = None;
+            assert_eq!(role(&plan(&a, at()).unwrap(), false), Role::SweepParent);
+        }
     }
 }

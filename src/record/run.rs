@@ -5,7 +5,7 @@
 use super::progress::Progress;
 use super::recorder::{Capture, Recorder};
 use super::runtime_thread::{Job, RuntimeLink, Wait};
-use super::schedule::{self, Order, Slot};
+use super::schedule::{self, Order, RunControl, Slot};
 use super::telemetry::Sampler;
 use super::template::{ChatTemplate, Family};
 use crate::board::SysRoot;
@@ -59,6 +59,17 @@ pub(crate) struct RecordPlan {
     pub min_requests: u32,
     /// Board telemetry: the sysfs root and the sampling interval (`None` = off).
     pub telemetry: Option<(SysRoot, Duration)>,
+}
+
+impl RecordPlan {
+    /// The stop rules of this plan.
+    pub(crate) fn run_control(&self) -> RunControl {
+        RunControl {
+            repeat: self.repeat,
+            min_requests: self.min_requests,
+            max_duration: self.max_duration,
+        }
+    }
 }
 
 /// How a recording ended, for the exit code.
@@ -275,7 +286,7 @@ pub(crate) fn record(
         }
     };
     let slots = schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed);
-    let mut progress = Progress::new(plan.quiet, slots.len());
+    let mut progress = Progress::new(plan.quiet, plan.run_control().expected(&slots));
     if let Some(s) = &out.sampler {
         let absent: Vec<String> = s
             .absent()
@@ -333,18 +344,14 @@ impl Orchestrator<'_> {
         let (mut written, mut measured, mut position) = (0u32, 0u32, 0usize);
         let mut stop_reason = String::new();
         let mut outcome = Outcome::Complete;
+        let control = plan.run_control();
         loop {
-            if let Some(max) = plan.max_duration {
-                if self.origin.elapsed() >= max && measured >= plan.min_requests {
-                    let took = Duration::from_secs(self.origin.elapsed().as_secs());
-                    stop_reason = format!(
-                        "stopped after {} (--max-duration)",
-                        humantime::format_duration(took)
-                    );
-                    break;
-                }
+            if let Some(why) = control.stop_now(self.origin.elapsed(), measured) {
+                stop_reason = why;
+                break;
             }
-            let Some(slot) = next_slot(slots, position, measured, plan) else {
+            let Some(slot) = control.next_slot(slots, position, measured) else {
+                stop_reason = control.completed(slots, position);
                 break;
             };
             if interrupted() {
@@ -613,22 +620,6 @@ impl Orchestrator<'_> {
         self.out.checkpoint(&chunk, self.plan.fsync_checkpoints)?;
         Ok(n)
     }
-}
-
-/// The next planned request; past the plan, the schedule repeats only to reach --min-requests.
-fn next_slot(slots: &[Slot], position: usize, measured: u32, plan: &RecordPlan) -> Option<Slot> {
-    if let Some(s) = slots.get(position) {
-        return Some(*s);
-    }
-    if measured >= plan.min_requests || slots.is_empty() {
-        return None;
-    }
-    let measured_slots: Vec<&Slot> = slots.iter().filter(|s| !s.warmup).collect();
-    let per_round = measured_slots.len().max(1);
-    let past = position - slots.len();
-    let mut s = **measured_slots.get(past % per_round).unwrap_or(&&slots[0]);
-    s.repeat += (1 + past / per_round) as u32 * plan.repeat.max(1);
-    Some(s)
 }
 
 /// The trace's record of what request `index` feeds the runtime.

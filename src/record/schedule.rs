@@ -2,6 +2,7 @@
 //! blocked (a a b b), interleaved (a b a b) or shuffled per round with a seed. Pure, so the
 //! order of a run can be reproduced from its command line.
 use crate::suite::Suite;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -97,6 +98,74 @@ pub fn plan(suite: &Suite, repeat: u32, warmup: u32, order: Order, seed: u64) ->
     v
 }
 
+/// `--max-duration` and `--min-requests`: when a run stops and how far it goes past the plan.
+/// The runtime recorder and the server recorder both follow these rules, so a run's length
+/// means the same whatever was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RunControl {
+    /// `--repeat`, so repetitions past the plan continue its numbering.
+    pub repeat: u32,
+    /// At least this many measured requests (the measured part of the plan repeats if needed).
+    pub min_requests: u32,
+    /// Stop between requests once the run has lasted this long, but not before `min_requests`.
+    pub max_duration: Option<Duration>,
+}
+
+impl RunControl {
+    /// The request at `position`; past the plan, the measured part repeats only to reach
+    /// `min_requests` (`measured` is how many measured requests have run).
+    pub(crate) fn next_slot(&self, slots: &[Slot], position: usize, measured: u32) -> Option<Slot> {
+        if let Some(s) = slots.get(position) {
+            return Some(*s);
+        }
+        if measured >= self.min_requests || slots.is_empty() {
+            return None;
+        }
+        let measured_slots: Vec<&Slot> = slots.iter().filter(|s| !s.warmup).collect();
+        let per_round = measured_slots.len().max(1);
+        let past = position - slots.len();
+        let mut s = **measured_slots.get(past % per_round).unwrap_or(&&slots[0]);
+        s.repeat += (1 + past / per_round) as u32 * self.repeat.max(1);
+        Some(s)
+    }
+
+    /// Before the next request: why the run stops now (the run end's detail), if it does.
+    pub(crate) fn stop_now(&self, elapsed: Duration, measured: u32) -> Option<String> {
+        let max = self.max_duration?;
+        if elapsed < max || measured < self.min_requests {
+            return None;
+        }
+        let took = humantime::format_duration(Duration::from_secs(elapsed.as_secs()));
+        Some(if self.min_requests > 0 {
+            format!(
+                "stopped after {took} (--max-duration; the {} measured requests of --min-requests done)",
+                self.min_requests
+            )
+        } else {
+            format!("stopped after {took} (--max-duration)")
+        })
+    }
+
+    /// The run end's detail when the schedule ran out (`ran` requests in all): empty for the
+    /// plan as given, or why it went further.
+    pub(crate) fn completed(&self, slots: &[Slot], ran: usize) -> String {
+        match ran.checked_sub(slots.len()) {
+            Some(extra) if extra > 0 => format!(
+                "ran {extra} requests past the plan, repeating the suite's measured requests, to reach --min-requests {}",
+                self.min_requests
+            ),
+            _ => String::new(),
+        }
+    }
+
+    /// Requests the run is expected to make, for the progress line: the plan, or more when
+    /// `min_requests` reaches past it.
+    pub(crate) fn expected(&self, slots: &[Slot]) -> usize {
+        let warmup = slots.iter().filter(|s| s.warmup).count();
+        slots.len().max(warmup + self.min_requests as usize)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +237,62 @@ mod tests {
         for t in 0..6 {
             assert_eq!(a.iter().filter(|x| x.test == t).count(), 3);
         }
+    }
+
+    #[test]
+    fn min_requests_repeats_the_measured_part_and_max_duration_waits_for_it() {
+        let s = suite(2);
+        let slots = plan(&s, 2, 1, Order::Interleaved, 0);
+        let c = RunControl {
+            repeat: 2,
+            min_requests: 7,
+            max_duration: Some(Duration::from_secs(1)),
+        };
+        assert_eq!(c.expected(&slots), 8);
+        let mut got = Vec::new();
+        let (mut position, mut measured) = (0, 0);
+        while let Some(slot) = c.next_slot(&slots, position, measured) {
+            got.push((slot.test, slot.repeat, slot.warmup));
+            position += 1;
+            measured += u32::from(!slot.warmup);
+        }
+        // The warm-up is not repeated; repetitions past the plan continue the numbering.
+        assert_eq!(
+            got,
+            vec![
+                (0, 0, true),
+                (0, 0, false),
+                (1, 0, false),
+                (0, 1, false),
+                (1, 1, false),
+                (0, 2, false),
+                (1, 2, false),
+                (0, 3, false)
+            ]
+        );
+        assert_eq!(
+            c.completed(&slots, got.len()),
+            "ran 3 requests past the plan, repeating the suite's measured requests, to reach --min-requests 7"
+        );
+        assert_eq!(c.completed(&slots, slots.len()), "");
+        let late = Duration::from_millis(2500);
+        assert_eq!(c.stop_now(late, 6), None, "not before --min-requests");
+        assert_eq!(
+            c.stop_now(late, 7).as_deref(),
+            Some(
+                "stopped after 2s (--max-duration; the 7 measured requests of --min-requests done)"
+            )
+        );
+        assert_eq!(c.stop_now(Duration::from_millis(10), 7), None);
+        let plain = RunControl {
+            min_requests: 0,
+            ..c
+        };
+        assert_eq!(
+            plain.stop_now(late, 0).as_deref(),
+            Some("stopped after 2s (--max-duration)")
+        );
+        assert_eq!(plain.next_slot(&slots, slots.len(), 4), None);
+        assert_eq!(plain.expected(&slots), slots.len());
     }
 }

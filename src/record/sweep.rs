@@ -1,6 +1,8 @@
 //! llama-bench-style parameter sweeps: `--sweep max-context-len=4096,8192 --sweep threads=2,4`
-//! records the suite once per combination, each in a fresh recorder process (so the runtime is
-//! re-initialised), into one directory with an `index.json` that `rkbench report DIR` reads.
+//! records the suite once per combination into one directory with an `index.json` that
+//! `rkbench report DIR` reads. Against the runtime each combination is a fresh supervised
+//! recorder process (so the runtime is re-initialised); against a server (`--server`) each runs
+//! in this process, and only what a request carries can be swept.
 use crate::error::{exit, Error, Result};
 use crate::trace::sweep_index::{SweepIndex, SweepRun, SWEEP_INDEX};
 use std::ffi::OsString;
@@ -20,6 +22,31 @@ pub const SWEEPABLE: [&str; 11] = [
     "presence-penalty",
     "timeout",
 ];
+
+/// Sweepable flags that a server request cannot carry: with `--server` they are the server's
+/// own settings, fixed when it started (its context size, its threads and their CPUs).
+pub(crate) const SERVER_SETTINGS: [&str; 3] = ["max-context-len", "cpus-mask", "threads"];
+
+/// With `--server`, refuse a sweep of a server setting: recording it would label traces with a
+/// value the server never used.
+pub(crate) fn refuse_server_settings(axes: &[Axis]) -> Result<()> {
+    match axes
+        .iter()
+        .find(|a| SERVER_SETTINGS.contains(&a.key.as_str()))
+    {
+        Some(a) => Err(Error::usage(format!(
+            "--sweep {0}: with --server, {0} is the server's own setting, fixed when it started, and no request can carry it; restart the server with each value and record each, or sweep what a request carries: {1}",
+            a.key,
+            SWEEPABLE
+                .iter()
+                .filter(|k| !SERVER_SETTINGS.contains(k))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
 
 /// One swept parameter and its values, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,8 +166,16 @@ pub(crate) fn strip_flags(argv: &[OsString], flags: &[&str]) -> Vec<OsString> {
     out
 }
 
-/// Run every combination through the supervisor; write `index.json`. Returns the exit code.
-pub(crate) fn run(argv: &[OsString], axes: &[Axis], dir: &Path, quiet: bool) -> Result<i32> {
+/// Record every combination with `record_one(argv, out)` — the combination's own command line
+/// (what its trace header records) and its trace path — and keep `index.json` current after
+/// each. Stops at an interrupt or an error in the inputs. Returns the exit code.
+pub(crate) fn run(
+    argv: &[OsString],
+    axes: &[Axis],
+    dir: &Path,
+    quiet: bool,
+    mut record_one: impl FnMut(&[OsString], &[(String, String)], &Path) -> Result<i32>,
+) -> Result<i32> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
@@ -177,7 +212,7 @@ pub(crate) fn run(argv: &[OsString], axes: &[Axis], dir: &Path, quiet: bool) -> 
                 label(combo)
             );
         }
-        let c = super::supervise::supervise(&args, &out, quiet)?;
+        let c = record_one(&args, combo, &out)?;
         index.runs.push(SweepRun {
             trace: name,
             params: combo.iter().cloned().collect(),
