@@ -150,11 +150,14 @@ pub struct RecordArgs {
     /// stop cleanly between requests once the run has lasted this long, 1ms..=30days (e.g. 30m)
     #[argh(option)]
     pub max_duration: Option<String>,
-    /// run at least this many measured requests, 0..=1000000 (repeating the suite if needed)
+    /// run at least this many measured requests, 0..=1000000 (repeating the suite if needed;
+    /// also with --server)
     #[argh(option)]
     pub min_requests: Option<String>,
     /// sweep a parameter: --sweep max-context-len=4096,8192 (repeatable; every combination is
-    /// recorded into its own trace in the --out directory, with index.json)
+    /// recorded into its own trace in the --out directory, with index.json); with --server only
+    /// what a request carries: max-new-tokens, sampling flags, timeout (max-context-len,
+    /// threads, cpus-mask are the server's own settings)
     #[argh(option)]
     pub sweep: Vec<String>,
     /// board telemetry sampling interval, 10ms..=1h (default 200ms)
@@ -170,7 +173,8 @@ pub struct RecordArgs {
     #[argh(option)]
     pub sysfs_root: Option<PathBuf>,
     /// measure an HTTP server instead of loading librkllmrt.so: http://HOST:PORT (plain HTTP,
-    /// no TLS); --model is then the server's model name (see README "Measuring a server")
+    /// no TLS); --model is then the server's model name; run control and request-carried
+    /// sweeps work as for the runtime (see README "Measuring a server")
     #[argh(option)]
     pub server: Option<String>,
     /// with --server: auto (detect from its endpoints, default), llama-server, rkllama,
