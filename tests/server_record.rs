@@ -824,3 +824,60 @@ fn max_duration_stops_a_server_run_but_not_before_min_requests() {
     assert!(t.requests.len() < 10, "{}", t.requests.len());
     assert!(t.end.unwrap().detail.ends_with("(--max-duration)"));
 }
+
+#[test]
+fn ctrl_c_ends_a_server_sweep_after_the_combination_in_flight() {
+    let (port, state) = fake_llama_server();
+    let dir = common::tempdir("server-sweep-int");
+    let suite = dir.join("s.json");
+    std::fs::write(
+        &suite,
+        r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please"}]}"#,
+    )
+    .unwrap();
+    let sweep = dir.join("sweep");
+    let child = std::process::Command::new(common::bin())
+        .args([
+            "record",
+            "-q",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--model",
+            "tiny",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--no-telemetry",
+            "--sweep",
+            "top-k=1,5,9",
+            "--out",
+            sweep.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The slow stream lasts 2 s: interrupt the first combination in the middle of it.
+    std::thread::sleep(Duration::from_millis(700));
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", common::stderr(&o));
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(sweep.join("index.json")).unwrap()).unwrap();
+    let runs = index["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "no combination after the interrupt: {index}");
+    assert_eq!(runs[0]["exit_code"], 130);
+    let t = common::read_trace(&sweep.join(runs[0]["trace"].as_str().unwrap()));
+    assert_eq!(
+        t.end.as_ref().map(|e| e.status.as_str()),
+        Some("interrupted")
+    );
+    assert_eq!(
+        std::fs::read_dir(&sweep).unwrap().count(),
+        2,
+        "one trace and the index"
+    );
+    assert_eq!(state.lock().unwrap().posts.len(), 1);
+}
