@@ -130,10 +130,7 @@ pub(crate) fn run(
         .map_err(|e| Error::usage(format!("--server-kind: {e}")))?;
     let suite = planned.suite.clone();
     let model = planned.model.display().to_string();
-    let out = match &a.out {
-        Some(o) => o.clone(),
-        None => default_out(&model),
-    };
+    let out = rp.out.clone();
     if out.exists() {
         return Err(Error::input(format!(
             "trace {} already exists; traces are never overwritten, choose another --out",
@@ -229,22 +226,6 @@ pub(crate) fn run(
         RunStatus::Interrupted => exit::INTERRUPTED,
         _ => exit::OK,
     })
-}
-
-fn default_out(model: &str) -> PathBuf {
-    let stem: String = model
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let stamp: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    PathBuf::from("traces").join(format!("{stem}-server-{stamp}.rktrace"))
 }
 
 /// The run header: the server stands where the runtime library stands for a bare run.

@@ -279,17 +279,33 @@ fn template_family(a: &RecordArgs, suite: &Suite) -> Result<Option<(Family, Stri
     }
 }
 
-/// The default trace name: `traces/<model stem>-<UTC time>.rktrace`.
-pub(crate) fn default_out(model: &Path, now: SystemTime) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
+/// The default trace name: `traces/<model stem>-<UTC time>.rktrace`; with `--server`, where
+/// the model is the server's name for it (not a file), `traces/<model name>-server-<UTC
+/// time>.rktrace` with anything but letters, digits, `-` and `.` as `-`.
+pub(crate) fn default_out(model: &Path, server: bool, now: SystemTime) -> PathBuf {
     let stamp: String = humantime::format_rfc3339_seconds(now)
         .to_string()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
+    if server {
+        let name: String = model
+            .to_string_lossy()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        return PathBuf::from("traces").join(format!("{name}-server-{stamp}.rktrace"));
+    }
+    let stem = model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
     PathBuf::from("traces").join(format!("{stem}-{stamp}.rktrace"))
 }
 
@@ -419,10 +435,9 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
                 msg: format!("--sweep {}: {}", sweep::label_plain(&combo), e.msg),
             })?;
         }
-        let dir = a
-            .out
-            .clone()
-            .unwrap_or_else(|| default_out(&a.model, now).with_extension("sweep"));
+        let dir = a.out.clone().unwrap_or_else(|| {
+            default_out(&a.model, a.server.is_some(), now).with_extension("sweep")
+        });
         Some(SweepPlan { axes, dir })
     };
 
@@ -466,7 +481,10 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
             .chain((p.think.is_some() && (a.think || a.no_think)).then(|| "think".to_string()))
             .collect(),
     });
-    let out = a.out.clone().unwrap_or_else(|| default_out(&a.model, now));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&a.model, a.server.is_some(), now));
     let init = InitParams {
         model_path: model_path.to_string(),
         max_context_len: ctx as i32,
@@ -623,8 +641,16 @@ mod tests {
         // A server sweep runs in this process, whatever the environment says.
         let mut a = args(&[("sweep", "temperature=0.2,0.8")]);
         a.server = Some("http://board:8080".into());
+        a.model = PathBuf::from("qwen3:4b.q4");
         let s = plan(&a, at()).unwrap();
         assert_eq!(role(&s, false), Role::ServerSweep);
+        // The model is the server's name for it, not a file: all of it names the output.
+        assert_eq!(
+            s.sweep.as_ref().map(|s| s.dir.clone()),
+            Some(PathBuf::from(
+                "traces/qwen3-4b.q4-server-20260101T000000Z.sweep"
+            ))
+        );
         assert_eq!(role(&s, true), Role::ServerSweep);
         a.no_supervise = true;
         assert_eq!(role(&plan(&a, at()).unwrap(), false), Role::ServerSweep);
