@@ -117,7 +117,8 @@ impl<'t> Analysis<'t> {
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);
         let charts = charts::Charts::of(trace, &summary, &timeline);
-        let original = OriginalSummary::of(&trace.requests, summary.duration_ms);
+        let original =
+            OriginalSummary::of(&trace.requests, trace.server.as_ref(), summary.duration_ms);
         let hardware = Hardware::of(&trace.header.board, &trace.telemetry);
         let original_text = original::of(trace, &summary, &original, &hardware, &verdict);
         let reference = reference::of(trace, &summary.metrics, &warnings, reference_model);

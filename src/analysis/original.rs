@@ -100,6 +100,12 @@ pub(crate) fn of(
     let mut out = OriginalText::default();
     // Whose figures these are: the runtime's, or the original's fallbacks without runtime timing.
     let (timed, n_ok) = o.runtime_timed();
+    let counted = count_phrase(o);
+    let first = if trace.server.is_some() {
+        "the original client's: the first data event from the server (a role-only chunk counts)"
+    } else {
+        "the original's fallback: the wall-clock first token"
+    };
     let (speed_src, ttft_src, short_src) = if timed == n_ok {
         (
             "the runtime's generate_tokens / generate_time".to_string(),
@@ -108,14 +114,14 @@ pub(crate) fn of(
         )
     } else if timed == 0 {
         (
-            "no runtime timing in this trace, so the original's fallback: output tokens (len(text) // 4 without a runtime count) / (total time − TTFT)".to_string(),
-            "no runtime timing, so the original's fallback: the wall-clock first token".to_string(),
+            format!("no runtime timing in this trace, so the original's fallback: output tokens ({counted}) / (total time − TTFT)"),
+            format!("no runtime timing, so {first}"),
             "the original's fallback without runtime timing",
         )
     } else {
         (
             format!("the runtime's generate_tokens / generate_time for {timed} of {n_ok} requests, the original's fallback for the rest"),
-            format!("the runtime's prefill time for {timed} of {n_ok} requests, the wall-clock first token for the rest"),
+            format!("the runtime's prefill time for {timed} of {n_ok} requests, {first} for the rest"),
             "partly runtime-reported",
         )
     };
@@ -417,6 +423,33 @@ pub(crate) fn of(
     out
 }
 
+/// Where the output token counts came from, as the sentences quoting them say it: one source,
+/// or each source with its share, the original's `len(text) // 4` estimate named as such.
+pub(crate) fn count_phrase(o: &OriginalSummary) -> String {
+    let (estimated, fields) = o.output_counts();
+    let n_ok = o.successful_requests;
+    let estimate =
+        "len(text) // 4, the original's estimate: neither the runtime nor the server counted";
+    match (estimated, fields.as_slice()) {
+        (0, []) => "none".to_string(),
+        (0, [one]) => one.clone(),
+        (_, []) => estimate.to_string(),
+        (e, f) => format!(
+            "{} for {} of {n_ok} requests; {estimate} for {e}",
+            f.join(" / "),
+            n_ok - e
+        ),
+    }
+}
+
+/// The note after "Total Tokens Generated" where the counts are not all the runtime's own.
+pub(crate) fn total_tokens_note(o: &OriginalSummary) -> Option<String> {
+    let (estimated, fields) = o.output_counts();
+    let runtime_only =
+        estimated == 0 && fields.iter().all(|f| f == "the runtime's generate_tokens");
+    (!runtime_only).then(|| count_phrase(o))
+}
+
 fn list_spans(spans: &mut Vec<Span>, items: &[&str]) {
     for (i, c) in items.iter().enumerate() {
         if i > 0 {
@@ -495,7 +528,7 @@ mod tests {
             req("d", "consistency", Status::Timeout, 5, 1.0, 0),
         ]);
         let s = Summary::of(&t);
-        let o = OriginalSummary::of(&t.requests, s.duration_ms);
+        let o = OriginalSummary::of(&t.requests, None, s.duration_ms);
         let v = Verdict {
             valid: false,
             reasons: vec!["x".into()],
@@ -560,7 +593,7 @@ mod tests {
         let mixed = of(
             &t,
             &s,
-            &OriginalSummary::of(&t.requests, 0.0),
+            &OriginalSummary::of(&t.requests, None, 0.0),
             &Hardware::default(),
             &v,
         );
@@ -573,7 +606,7 @@ mod tests {
         let none = of(
             &t,
             &s,
-            &OriginalSummary::of(&t.requests, 0.0),
+            &OriginalSummary::of(&t.requests, None, 0.0),
             &Hardware::default(),
             &v,
         );
@@ -598,7 +631,7 @@ mod tests {
     fn nothing_completed() {
         let t = trace(vec![req("d", "x", Status::Error, 0, 0.0, 0)]);
         let s = Summary::of(&t);
-        let o = OriginalSummary::of(&t.requests, s.duration_ms);
+        let o = OriginalSummary::of(&t.requests, None, s.duration_ms);
         let v = Verdict {
             valid: false,
             reasons: vec![],

@@ -4,7 +4,7 @@ use super::text::utc;
 use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{Analysis, ParamValue, Section};
 use crate::analysis::{Observation, Span};
-use crate::stats::original::Spread;
+use crate::stats::original::{OutputCount, Spread};
 use crate::stats::prefill::PrefillScaling;
 use crate::stats::reference::{Figures, Reference};
 use crate::stats::telemetry::{MinMax, RequestTelemetry};
@@ -443,6 +443,10 @@ fn original(w: &mut JsonWriter, a: &Analysis) {
     spread(w, "memory_mb", o.memory_mb);
     w.field_int("total_input_tokens", o.total_input_tokens);
     w.field_int("total_output_tokens", o.total_output_tokens);
+    w.field_str(
+        "output_tokens_from",
+        &crate::analysis::original::count_phrase(o),
+    );
     w.field_int("total_tokens", o.total_tokens);
     w.field_num("avg_output_per_request", o.avg_output_per_request(), 3);
     w.key("requests").begin_array();
@@ -457,6 +461,15 @@ fn original(w: &mut JsonWriter, a: &Analysis) {
         w.field_num("generate_time_ms", Some(r.generate_time_ms), 3);
         w.field_int("input_tokens", r.input_tokens);
         w.field_int("output_tokens", r.output_tokens);
+        w.field_str(
+            "output_tokens_from",
+            &match &r.output_count {
+                _ if !r.success => "none (failed: every figure zeroed)".to_string(),
+                OutputCount::Runtime => "runtime generate_tokens".to_string(),
+                OutputCount::Server(f) => format!("server {f}"),
+                OutputCount::Estimate => "estimate len(text) // 4".to_string(),
+            },
+        );
         w.field_num("tokens_per_second", Some(r.tokens_per_second), 3);
         w.field_num(
             "input_tokens_per_second",

@@ -75,8 +75,11 @@ fn executive_summary(o: &mut String, a: &Analysis) {
     );
     let _ = writeln!(
         o,
-        "- **Total Tokens Generated:** {} tokens",
-        original::thousands(og.total_output_tokens)
+        "- **Total Tokens Generated:** {} tokens{}",
+        original::thousands(og.total_output_tokens),
+        original::total_tokens_note(og)
+            .map(|n| format!(" ({})", md_inline(&n)))
+            .unwrap_or_default()
     );
     match og.tokens_per_second {
         Some(x) => {

@@ -9,6 +9,10 @@
 //!   with a non-zero rate;
 //! - input/output tokens are the runtime's `prefill_tokens` / `generate_tokens` (the original's
 //!   fallback, `len(text) // 4` characters, when the runtime reports none or 0);
+//! - through a server (the way the original measured) its client read the counters the server
+//!   sent: the server's own output and prompt counts and RKLLM's perf relayed in `usage`, and its
+//!   TTFT was the first `data:` event of any kind (a role-only chunk too), so a server trace is
+//!   read the same way: [`OriginalRequest::of_server`];
 //! - memory is the mean of the per-request `memory_usage_mb` (the runtime's VmHWM);
 //! - totals count successful requests only, but "Average Output per Request" divides by all;
 //! - a failed request (here: any that did not end `ok`) has every metric zeroed and is left out of
@@ -17,7 +21,19 @@
 //! rkbench's own wall-clock figures (stats::request / stats::summary) are separate and keep their
 //! own names.
 use super::telemetry::NOT_READ;
+use crate::trace::server::{ChunkKind, ServerRequest, ServerTrace};
 use crate::trace::{Fact, RequestRecord, Status, TelemetryBatch};
+
+/// Where a request's output token count came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputCount {
+    /// The runtime's `generate_tokens`.
+    Runtime,
+    /// A count the server sent, by its field (`usage.completion_tokens`, `eval_count`, …).
+    Server(String),
+    /// The original's estimate `len(text) // 4`: nobody counted.
+    Estimate,
+}
 
 /// One request as the original's `PerformanceMetrics` held it.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +41,11 @@ pub struct OriginalRequest {
     /// Index of the record in the trace.
     pub index: u32,
     pub success: bool,
-    /// The runtime reported its perf stats, so the figures are the runtime's (not the fallbacks).
+    /// The runtime reported its perf stats (directly, or relayed by a server), so the figures
+    /// are the runtime's (not the fallbacks).
     pub runtime_timing: bool,
+    /// Where `output_tokens` came from (failed requests: `Estimate`, their figures are zeroed).
+    pub output_count: OutputCount,
     /// Failed requests: what the original printed after "Failed:" (plus rkbench's detail).
     pub error_message: String,
     pub ttft_ms: f64,
@@ -58,6 +77,7 @@ impl OriginalRequest {
                 index: r.index,
                 success: false,
                 runtime_timing: false,
+                output_count: OutputCount::Estimate,
                 error_message: if r.detail.is_empty() {
                     what
                 } else {
@@ -90,6 +110,89 @@ impl OriginalRequest {
             output_tokens = i64::from(p.generate_tokens);
             memory_usage_mb = f64::from(p.memory_usage_mb);
         }
+        let output_count = if r.perf.is_some() {
+            OutputCount::Runtime
+        } else {
+            OutputCount::Estimate
+        };
+        Self::finish(
+            r,
+            Counters {
+                ttft_ms,
+                total_time_ms,
+                prefill_time_ms,
+                generate_time_ms,
+                input_tokens,
+                output_tokens,
+                output_count,
+                memory_usage_mb,
+                runtime_timing: r.perf.is_some(),
+            },
+        )
+    }
+
+    /// A request measured through a server, read as the original's client read its server:
+    /// TTFT = the first `data:` event of any kind (a role-only or empty chunk too; not a `:`
+    /// keep-alive), overwritten by RKLLM's `prefill_time_ms` where the server relays it;
+    /// tokens = the server's own counts (the original tool's server relays RKLLM's
+    /// `generate_tokens`; others send `usage.completion_tokens` / `eval_count`); generate time =
+    /// the relayed `generate_time_ms`, else total − TTFT; memory = the relayed
+    /// `memory_usage_mb`. `view` is the request's per-token view (status, end, text).
+    pub fn of_server(view: &RequestRecord, s: &ServerRequest) -> OriginalRequest {
+        if view.status != Status::Ok {
+            return Self::of(view);
+        }
+        let relayed = |field: &str| {
+            s.timings
+                .iter()
+                .find(|t| t.field == field)
+                .map(|t| t.raw)
+                .filter(|x| x.is_finite())
+        };
+        let total_time_ms = view.end_us as f64 / 1e3;
+        let first_event = (0..s.chunks())
+            .find(|&i| s.kind(i) != ChunkKind::Ping)
+            .and_then(|i| s.chunk_us.get(i))
+            .map_or(0.0, |&t| t as f64 / 1e3);
+        let prefill = relayed("usage.prefill_time_ms");
+        let generate = relayed("usage.generate_time_ms");
+        let count = |x: f64| x.clamp(0.0, i64::MAX as f64) as i64;
+        let relayed_in = relayed("usage.prefill_tokens").map(count);
+        let output = s.server_total.map(|n| n.min(i64::MAX as u64) as i64);
+        Self::finish(
+            view,
+            Counters {
+                ttft_ms: prefill.unwrap_or(first_event),
+                total_time_ms,
+                prefill_time_ms: prefill.unwrap_or(0.0),
+                generate_time_ms: generate.unwrap_or(0.0),
+                input_tokens: relayed_in
+                    .or(s.prompt_tokens.map(|n| n.min(i64::MAX as u64) as i64))
+                    .unwrap_or(0),
+                output_tokens: output.unwrap_or(0),
+                output_count: match output {
+                    Some(n) if n > 0 => OutputCount::Server(s.server_total_field.clone()),
+                    _ => OutputCount::Estimate,
+                },
+                memory_usage_mb: relayed("usage.memory_usage_mb").unwrap_or(0.0),
+                runtime_timing: prefill.is_some() && generate.is_some(),
+            },
+        )
+    }
+
+    /// The original's fallbacks and rates over what the runtime or server gave.
+    fn finish(r: &RequestRecord, c: Counters) -> OriginalRequest {
+        let Counters {
+            mut ttft_ms,
+            total_time_ms,
+            prefill_time_ms,
+            mut generate_time_ms,
+            mut input_tokens,
+            mut output_tokens,
+            mut output_count,
+            memory_usage_mb,
+            runtime_timing,
+        } = c;
         if ttft_ms == 0.0 {
             ttft_ms = total_time_ms;
         }
@@ -101,6 +204,7 @@ impl OriginalRequest {
         }
         if output_tokens == 0 {
             output_tokens = quarter_len(&r.response());
+            output_count = OutputCount::Estimate;
         }
         let rate = |tokens: i64, ms: f64| {
             if ms > 0.0 && tokens > 0 {
@@ -112,7 +216,8 @@ impl OriginalRequest {
         OriginalRequest {
             index: r.index,
             success: true,
-            runtime_timing: r.perf.is_some(),
+            runtime_timing,
+            output_count,
             error_message: String::new(),
             ttft_ms,
             total_time_ms,
@@ -125,6 +230,19 @@ impl OriginalRequest {
             memory_usage_mb,
         }
     }
+}
+
+/// What the runtime or server reported for one request, before the original's fallbacks.
+struct Counters {
+    ttft_ms: f64,
+    total_time_ms: f64,
+    prefill_time_ms: f64,
+    generate_time_ms: f64,
+    input_tokens: i64,
+    output_tokens: i64,
+    output_count: OutputCount,
+    memory_usage_mb: f64,
+    runtime_timing: bool,
 }
 
 /// Python `statistics` mean, median (middle pair averaged), min and max of a non-empty list.
@@ -183,12 +301,20 @@ pub struct OriginalSummary {
 }
 
 impl OriginalSummary {
-    /// `duration_ms`: the run's wall time (rkbench's "Total duration").
-    pub fn of(requests: &[RequestRecord], duration_ms: f64) -> OriginalSummary {
+    /// `duration_ms`: the run's wall time (rkbench's "Total duration"); `server`: the chunks of
+    /// a run measured through a server (whose `requests` are their per-token views).
+    pub fn of(
+        requests: &[RequestRecord],
+        server: Option<&ServerTrace>,
+        duration_ms: f64,
+    ) -> OriginalSummary {
         let requests: Vec<OriginalRequest> = requests
             .iter()
             .filter(|r| !r.warmup)
-            .map(OriginalRequest::of)
+            .map(|r| match server.and_then(|s| s.request(r.index)) {
+                Some(s) => OriginalRequest::of_server(r, s),
+                None => OriginalRequest::of(r),
+            })
             .collect();
         let ok: Vec<&OriginalRequest> = requests.iter().filter(|r| r.success).collect();
         let spread = |f: &dyn Fn(&OriginalRequest) -> f64, positive: bool| {
@@ -232,6 +358,26 @@ impl OriginalSummary {
         let ok = self.requests.iter().filter(|r| r.success);
         let timed = ok.clone().filter(|r| r.runtime_timing).count();
         (timed, ok.count())
+    }
+
+    /// Successful requests whose output count is the original's `len(text) // 4` estimate, and
+    /// the fields the others' counts came from (sorted, distinct).
+    pub fn output_counts(&self) -> (usize, Vec<String>) {
+        let ok = self.requests.iter().filter(|r| r.success);
+        let estimated = ok
+            .clone()
+            .filter(|r| r.output_count == OutputCount::Estimate)
+            .count();
+        let mut fields: Vec<String> = ok
+            .filter_map(|r| match &r.output_count {
+                OutputCount::Runtime => Some("the runtime's generate_tokens".to_string()),
+                OutputCount::Server(f) => Some(format!("the server's {f}")),
+                OutputCount::Estimate => None,
+            })
+            .collect();
+        fields.sort();
+        fields.dedup();
+        (estimated, fields)
     }
 
     /// "Longest output": the first successful request with the most output tokens.
@@ -382,7 +528,7 @@ mod tests {
 
     #[test]
     fn summary_follows_the_original() {
-        let s = OriginalSummary::of(&run(), 1_608_000.0);
+        let s = OriginalSummary::of(&run(), None, 1_608_000.0);
         // The warm-up is not a test; the timeout is a failed one.
         assert_eq!((s.total_requests, s.successful_requests), (5, 4));
         assert_eq!(s.success_rate_pct(), Some(80.0));
@@ -416,15 +562,118 @@ mod tests {
         assert_eq!(s.duration_s, 1608.0);
     }
 
+    /// A server request: a role chunk at 40 ms, text at 100 / 150 / 300 ms, a finish chunk at
+    /// 310 ms; the stream ends (`[DONE]`) at 320 ms.
+    fn served(timings: &[(&str, f64)], total: Option<u64>) -> (RequestRecord, ServerRequest) {
+        use crate::trace::server::ServerTiming;
+        let mut s = ServerRequest {
+            index: 1,
+            prompt: "twelve chars".into(),
+            status: Status::Ok,
+            finish_reason: "stop".into(),
+            done_us: Some(320_000),
+            server_total: total,
+            server_total_field: "usage.completion_tokens".into(),
+            timings: timings
+                .iter()
+                .map(|&(f, raw)| ServerTiming {
+                    field: f.into(),
+                    raw,
+                    unit: "ms".into(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        for (t, k, text) in [
+            (40_000, ChunkKind::Role, ""),
+            (100_000, ChunkKind::Content, "abcd"),
+            (150_000, ChunkKind::Content, "efgh"),
+            (300_000, ChunkKind::Content, "ij"),
+            (310_000, ChunkKind::Finish, "{}"),
+        ] {
+            s.chunk_us.push(t);
+            s.chunk_read.push(0);
+            s.chunk_end_byte.push(0);
+            s.chunk_kind.push(k.code());
+            s.chunk_server_n.push(-1);
+            s.chunk_tokens.push(u32::from(k == ChunkKind::Content));
+            s.chunk_text_len.push(text.len() as u32);
+            s.chunk_text.extend_from_slice(text.as_bytes());
+        }
+        (s.token_view(), s)
+    }
+
+    #[test]
+    fn through_a_server_the_counters_are_the_servers() {
+        // No count, no relayed perf: TTFT = the role chunk (40 ms, as the original's client
+        // timed its first `data:` event), total = [DONE] 320 ms, generate = 280 ms; output =
+        // len("abcdefghij") // 4 = 2, an estimate; input = len("twelve chars") // 4 = 3.
+        let (v, s) = served(&[], None);
+        let a = OriginalRequest::of_server(&v, &s);
+        assert_eq!(
+            (a.ttft_ms, a.total_time_ms, a.generate_time_ms),
+            (40.0, 320.0, 280.0)
+        );
+        assert_eq!((a.input_tokens, a.output_tokens), (3, 2));
+        assert_eq!(a.output_count, OutputCount::Estimate);
+        assert!(!a.runtime_timing);
+        // The server's count: 7 tokens / 280 ms = 25 tok/s.
+        let (v, s) = served(&[], Some(7));
+        let b = OriginalRequest::of_server(&v, &s);
+        assert_eq!(b.output_tokens, 7);
+        assert_eq!(b.tokens_per_second, 25.0);
+        assert_eq!(
+            b.output_count,
+            OutputCount::Server("usage.completion_tokens".into())
+        );
+        // The original tool's server relays RKLLM's perf: TTFT = prefill 30 ms, 12 input
+        // tokens → 400 tok/s; 7 tokens in 200 ms → 35 tok/s; memory 512 MB.
+        let (v, s) = served(
+            &[
+                ("usage.prefill_time_ms", 30.0),
+                ("usage.prefill_tokens", 12.0),
+                ("usage.generate_time_ms", 200.0),
+                ("usage.memory_usage_mb", 512.0),
+            ],
+            Some(7),
+        );
+        let c = OriginalRequest::of_server(&v, &s);
+        assert_eq!(
+            (c.ttft_ms, c.prefill_time_ms, c.generate_time_ms),
+            (30.0, 30.0, 200.0)
+        );
+        assert_eq!(
+            (c.input_tokens_per_second, c.tokens_per_second),
+            (400.0, 35.0)
+        );
+        assert_eq!(c.memory_usage_mb, 512.0);
+        assert!(c.runtime_timing);
+        // In a summary: one estimated, one counted.
+        let (mut v2, s2) = served(&[], None);
+        v2.index = 2;
+        let mut s2 = s2;
+        s2.index = 2;
+        let trace = ServerTrace {
+            run: Default::default(),
+            requests: vec![served(&[], Some(7)).1, s2],
+        };
+        let sum = OriginalSummary::of(&[served(&[], Some(7)).0, v2], Some(&trace), 1000.0);
+        assert_eq!(sum.total_output_tokens, 7 + 2);
+        assert_eq!(
+            sum.output_counts(),
+            (1, vec!["the server's usage.completion_tokens".to_string()])
+        );
+    }
+
     #[test]
     fn nothing_successful() {
         let mut r = run();
         r.retain(|x| x.status != Status::Ok || x.warmup);
-        let s = OriginalSummary::of(&r, 0.0);
+        let s = OriginalSummary::of(&r, None, 0.0);
         assert_eq!((s.total_requests, s.successful_requests), (1, 0));
         assert!(s.tokens_per_second.is_none() && s.ttft_ms.is_none() && s.longest().is_none());
         assert_eq!(s.avg_output_per_request(), Some(0.0));
-        let e = OriginalSummary::of(&[], 0.0);
+        let e = OriginalSummary::of(&[], None, 0.0);
         assert_eq!(
             (e.success_rate_pct(), e.avg_output_per_request()),
             (None, None)
