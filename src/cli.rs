@@ -210,8 +210,9 @@ pub struct ReportArgs {
     /// default: stdout
     #[argh(option, short = 'o')]
     pub out: Option<PathBuf>,
-    /// CSV rows: request (one per request, with its metrics; default) or token (one per token,
-    /// with its arrival time and text)
+    /// CSV rows: request (one per request, with its metrics; default), token (one per token,
+    /// with its arrival time and text) or chunk (one per streamed chunk of a server run: read
+    /// time, kind, attributed tokens, text)
     #[argh(
         option,
         default = "crate::report::CsvPer::Request",

@@ -28,7 +28,7 @@ fn python() -> Option<PathBuf> {
 /// Checks run inside Python; prints one `name=value` line per figure.
 const SCRIPT: &str = r#"
 import duckdb, sys
-req, tok, rep, fleet, cmp = sys.argv[1:6]
+req, tok, rep, fleet, cmp, chk = sys.argv[1:7]
 q = lambda s: duckdb.sql(s).fetchall()
 print("request_rows=%d" % q(f"select count(*) from read_csv_auto('{req}')")[0])
 print("request_output_tokens=%d" % q(f"select sum(output_tokens) from read_csv_auto('{req}')")[0])
@@ -41,6 +41,8 @@ print("requests_matching_tokens=%d" % q(f"select count(*) from read_csv_auto('{r
 print("newline_tokens=%d" % q(f"select count(*) from read_csv_auto('{tok}') where contains(text, chr(10))")[0])
 print("comma_tokens=%d" % q(f"select count(*) from read_csv_auto('{tok}') where text = ','")[0])
 print("fleet_rows=%d" % q(f"select count(*) from read_csv_auto('{fleet}')")[0])
+print("chunk_rows=%d" % q(f"select count(*) from read_csv_auto('{chk}')")[0])
+print("chunk_tokens=%d" % q(f"select sum(tokens) from read_csv_auto('{chk}')")[0])
 print("compare_candidates=%d" % q(f"select len(candidates) from read_json_auto('{cmp}')")[0])
 "#;
 
@@ -82,6 +84,22 @@ fn duckdb_reads_every_export_with_the_right_row_counts() {
         &[],
     );
     assert!(r.status.success(), "{}", stderr(&r));
+    let server_trace = traces.join("llama-cpp-python-tiny-quick.rktrace");
+    let chunks = out("chunks.csv");
+    let r = run(
+        &[
+            "report",
+            &server_trace.display().to_string(),
+            "--format",
+            "csv",
+            "--per",
+            "chunk",
+            "-o",
+            &chunks,
+        ],
+        &[],
+    );
+    assert!(r.status.success(), "{}", stderr(&r));
     let cmp = out("compare.json");
     let r = run(
         &["compare", &t, &t, &t, "--format", "json", "-o", &cmp],
@@ -98,6 +116,7 @@ fn duckdb_reads_every_export_with_the_right_row_counts() {
                 "report.json",
                 "fleet.csv",
                 "compare.json",
+                "chunks.csv",
             ]
             .map(out),
         )
@@ -138,6 +157,17 @@ fn duckdb_reads_every_export_with_the_right_row_counts() {
     let commas = count(&|t| t == b",");
     assert!(newlines > 0 && commas > 0, "{newlines} {commas}");
     assert_eq!(get("newline_tokens"), newlines.to_string());
+    // The server trace's chunks: every chunk a row, the attributed tokens summed.
+    let st = read_trace(&server_trace);
+    let sv = st.server.as_ref().expect("a server trace");
+    let n_chunks: usize = sv.requests.iter().map(|r| r.chunks()).sum();
+    let n_tokens: u64 = sv.requests.iter().map(|r| r.chunk_token_total()).sum();
+    assert!(
+        n_chunks > n_tokens as usize && n_tokens > 0,
+        "{n_chunks} {n_tokens}"
+    );
+    assert_eq!(get("chunk_rows"), n_chunks.to_string());
+    assert_eq!(get("chunk_tokens"), n_tokens.to_string());
     assert_eq!(get("comma_tokens"), commas.to_string());
     let groups = std::fs::read_dir(&traces)
         .unwrap()

@@ -224,3 +224,66 @@ fn fleet_and_compare_regenerate_their_golden_files() {
         check_golden(&format!("compare/compare.{format}"), &o.stdout);
     }
 }
+
+/// A server trace's chunk CSV (`--per chunk`, its raw datum) has its own golden, and its
+/// attributed tokens add up to the request CSV's output tokens; a runtime trace has no chunks
+/// and is refused with exit 3.
+#[test]
+fn server_traces_regenerate_their_chunk_csv() {
+    let bless = std::env::var_os("RKBENCH_BLESS").is_some();
+    let mut server_traces = 0;
+    for t in traces() {
+        let path = t.display().to_string();
+        let o = run(&["report", &path, "--format", "csv", "--per", "chunk"], &[]);
+        let stem = t.file_stem().unwrap().to_string_lossy().into_owned();
+        let golden = root()
+            .join("fixtures/golden")
+            .join(format!("{stem}.chunks.csv"));
+        if o.status.code() == Some(3) {
+            assert!(
+                stderr(&o).contains("not through a server"),
+                "{}",
+                stderr(&o)
+            );
+            assert!(!golden.exists(), "{} has a chunk golden", t.display());
+            continue;
+        }
+        assert!(o.status.success(), "{}: {}", t.display(), stderr(&o));
+        server_traces += 1;
+        if bless {
+            std::fs::write(&golden, &o.stdout).unwrap();
+        } else {
+            let want = std::fs::read(&golden).expect("missing chunk golden; bless");
+            assert!(
+                o.stdout == want,
+                "{} differs from its golden",
+                golden.display()
+            );
+        }
+        // Σ tokens per request (column 7) = output_tokens of the request CSV (column 7).
+        let chunks = String::from_utf8(o.stdout).unwrap();
+        let mut per_request = std::collections::BTreeMap::<String, u64>::new();
+        for line in chunks
+            .lines()
+            .skip(1)
+            .filter(|l| l.as_bytes().first().is_some_and(u8::is_ascii_digit))
+        {
+            let cols: Vec<&str> = line.split(',').collect();
+            if let (Ok(_), Ok(n)) = (cols[2].parse::<u32>(), cols[7].parse::<u64>()) {
+                *per_request.entry(cols[0].to_string()).or_default() += n;
+            }
+        }
+        let req = run(&["report", &path, "--format", "csv"], &[]);
+        let req = String::from_utf8(req.stdout).unwrap();
+        let mut checked = 0;
+        for line in req.lines().skip(1) {
+            let cols: Vec<&str> = line.split(',').collect();
+            if let Some(&n) = per_request.get(cols[0]) {
+                assert_eq!(cols[7], n.to_string(), "request {}", cols[0]);
+                checked += 1;
+            }
+        }
+        assert!(checked > 0);
+    }
+    assert!(server_traces >= 1, "expected a committed server trace");
+}

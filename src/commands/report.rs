@@ -229,6 +229,12 @@ impl Target<'_> {
                 ));
             }
         }
+        if self.options.csv_per == CsvPer::Chunk && trace.server.is_none() {
+            return Err(Error::input(format!(
+                "--per chunk: {} was recorded from the runtime, not through a server, so it has no chunks; use --per token",
+                path.display()
+            )));
+        }
         let analysis =
             Analysis::with_options(&trace, &self.options.goodput, self.options.reference_model);
         let texts = self

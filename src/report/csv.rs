@@ -1,6 +1,7 @@
-//! CSV export for spreadsheets and pandas: one row per request (`--per request`, the default) or
+//! CSV export for spreadsheets and pandas: one row per request (`--per request`, the default),
 //! one row per token (`--per token`), straight from the recomputed metrics and the raw token
-//! times.
+//! times, or, for a run measured through a server, one row per chunk (`--per chunk`): the raw
+//! datum of such a run, with its read time, kind and attributed tokens.
 //!
 //! Conventions, chosen so `pandas.read_csv` loads the file without options:
 //! - RFC 4180: a header row, CRLF between records, fields quoted by [`csv_field`] when they hold
@@ -22,6 +23,7 @@
 use super::text::csv_field;
 use crate::analysis::Analysis;
 use crate::stats::RequestMetrics;
+use crate::trace::server::ServerTrace;
 use crate::trace::RequestRecord;
 use std::fmt::Write;
 
@@ -38,6 +40,8 @@ pub enum CsvPer {
     Request,
     /// One row per token with its arrival time and text.
     Token,
+    /// One row per streamed chunk of a server run (SSE event / NDJSON line).
+    Chunk,
 }
 
 impl CsvPer {
@@ -46,8 +50,9 @@ impl CsvPer {
         match s.trim() {
             "request" | "requests" => Ok(CsvPer::Request),
             "token" | "tokens" => Ok(CsvPer::Token),
+            "chunk" | "chunks" => Ok(CsvPer::Chunk),
             other => Err(format!(
-                "unknown --per value {other:?}; use request (one CSV row per request) or token (one row per token)"
+                "unknown --per value {other:?}; use request (one CSV row per request), token (one row per token) or chunk (one row per streamed chunk of a server run)"
             )),
         }
     }
@@ -94,12 +99,64 @@ pub(crate) const TOKEN_COLUMNS: [&str; 8] = [
     "text",
 ];
 
-/// Render the trace as CSV.
+/// Columns of `--per chunk`. `t_ms` is since the request's t0 (the `read()` that completed the
+/// chunk); `coalesced` is true when the chunk arrived in the same read as the one before it;
+/// `tokens` are the tokens attributed to it by the request's `count_source`; `server_n` is the
+/// server's running count in it (llama-server `timings.predicted_n`), empty when absent;
+/// `end_byte` is the body offset where it ended. `text`: content/reasoning text, or the raw
+/// event for other kinds.
+pub(crate) const CHUNK_COLUMNS: [&str; 12] = [
+    "request_index",
+    "test_id",
+    "chunk_index",
+    "t_ms",
+    "read",
+    "coalesced",
+    "kind",
+    "tokens",
+    "count_source",
+    "server_n",
+    "end_byte",
+    "text",
+];
+
+/// Render the trace as CSV. `--per chunk` on a trace without chunks (a bare-runtime run) gives
+/// the header only; `rkbench report` refuses that combination before rendering.
 pub(crate) fn render(a: &Analysis, per: CsvPer) -> String {
     match per {
         CsvPer::Request => per_request(&a.summary.metrics),
         CsvPer::Token => per_token(&a.trace.requests),
+        CsvPer::Chunk => per_chunk(a.trace.server.as_ref()),
     }
+}
+
+fn per_chunk(server: Option<&ServerTrace>) -> String {
+    let mut out = String::new();
+    header(&mut out, &CHUNK_COLUMNS);
+    for r in server.map(|s| s.requests.as_slice()).unwrap_or_default() {
+        let id = csv_field(&r.test_id);
+        for c in 0..r.chunks() {
+            let read = r.chunk_read.get(c).copied();
+            let coalesced = c > 0 && read.is_some() && read == r.chunk_read.get(c - 1).copied();
+            let _ = write!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{}{EOL}",
+                r.index,
+                id,
+                c,
+                f(r.chunk_us.get(c).map(|&t| t as f64 / 1e3)),
+                i(read),
+                coalesced,
+                r.kind(c).as_str(),
+                i(r.chunk_tokens.get(c)),
+                r.count_source.as_str(),
+                i(r.chunk_server_n.get(c).filter(|&&n| n >= 0)),
+                i(r.chunk_end_byte.get(c)),
+                csv_field(&String::from_utf8_lossy(r.chunk_text(c))),
+            );
+        }
+    }
+    out
 }
 
 fn f(x: Option<f64>) -> String {
