@@ -188,6 +188,15 @@ fn every_format_states_the_same_facts() {
             );
         }
 
+        // What the peer rows of a server run are computed over.
+        match j["peer_metrics_note"].as_str() {
+            Some(n) => {
+                assert!(md.contains(&md_inline(n)), "{name}: md peers note");
+                assert!(html.contains(&html_escape(n)), "{name}: html peers note");
+            }
+            None => assert!(j["peer_metrics_note"].is_null(), "{name}"),
+        }
+
         // Summary figures.
         let s = &j["summary"];
         let requests = format!(

@@ -50,6 +50,9 @@ pub(crate) struct Analysis<'t> {
     pub summary: Summary,
     /// The same trace under each peer tool's definitions.
     pub peers: Vec<PeerMetric>,
+    /// On a server run: what the peer rows are computed over (the per-token view, not each
+    /// tool's own reading of the stream, which the server section shows).
+    pub peers_note: Option<String>,
     /// vLLM's throughput figures (and goodput when SLOs were given).
     pub throughput: Throughput,
     /// The original report's figures, each with the original's definition.
@@ -131,6 +134,7 @@ impl<'t> Analysis<'t> {
                 trace.input_options.as_ref(),
             ),
             peers: peers::of(&trace.requests),
+            peers_note: trace.server.as_ref().map(peers_over_server),
             throughput: throughput::of(&trace.requests, slos),
             original,
             hardware,
@@ -219,4 +223,19 @@ pub(crate) fn file_name(path: &str) -> String {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.to_string())
+}
+
+/// What the peer rows of a server run are computed over.
+fn peers_over_server(s: &crate::trace::server::ServerTrace) -> String {
+    use crate::trace::server::CountSource;
+    let source = crate::stats::server::run_source(s);
+    format!(
+        "Measured through a server: each row applies that tool's formula to rkbench's per-token view of the stream (count source {}{}); how each tool would itself read this stream, by its own chunk rules, is in the Server section.",
+        source.map_or("none", CountSource::as_str),
+        if source == Some(CountSource::ChunksOnly) {
+            ", so every token figure here counts chunks"
+        } else {
+            ""
+        }
+    )
 }

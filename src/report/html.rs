@@ -875,6 +875,9 @@ fn conformance(o: &mut String, a: &Analysis) {
 /// The same trace under each peer tool's definitions.
 fn peer_metrics(o: &mut String, a: &Analysis) {
     o.push_str("<section id=\"peers\">\n<h2>Peer metrics (same trace, their definitions)</h2>\n");
+    if let Some(n) = &a.peers_note {
+        let _ = writeln!(o, "<p>{}</p>", html_escape(n));
+    }
     o.push_str(&tables::peers(a).html());
     o.push_str("<h3>Throughput (vLLM <code>calculate_metrics</code>)</h3>\n");
     o.push_str(&tables::throughput(a).html());

@@ -241,6 +241,11 @@ pub(crate) fn render(a: &Analysis) -> String {
     }
     w.end_array();
     w.end_object();
+    w.key("peer_metrics_note");
+    match &a.peers_note {
+        Some(n) => w.str(n),
+        None => w.null(),
+    };
     w.key("peer_metrics").begin_array();
     for m in &a.peers {
         w.begin_object();

@@ -541,6 +541,9 @@ fn conformance_section(o: &mut String, a: &Analysis) {
 fn peers_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## 🔁 Peer Metrics (same trace, their definitions)\n");
     let _ = writeln!(o, "\"ITL\" and \"TPOT\" mean different things in different tools; each row is computed exactly as that tool defines it (its own percentile method and σ).\n");
+    if let Some(n) = &a.peers_note {
+        let _ = writeln!(o, "{}\n", md_inline(n));
+    }
     o.push_str(&tables::peers(a).markdown());
     let _ = writeln!(o, "### 🚦 Throughput (vLLM `calculate_metrics`)\n");
     let _ = writeln!(
