@@ -66,69 +66,69 @@ fn quarter_len(s: &str) -> i64 {
 }
 
 impl OriginalRequest {
-    pub fn of(r: &RequestRecord) -> OriginalRequest {
-        let total_time_ms = r.end_us as f64 / 1e3;
-        if r.status != Status::Ok {
-            let what = match r.status {
-                Status::Timeout => "Request timed out".to_string(),
-                s => format!("Request {}", s.as_str()),
-            };
-            return OriginalRequest {
-                index: r.index,
-                success: false,
-                runtime_timing: false,
-                output_count: OutputCount::Estimate,
-                error_message: if r.detail.is_empty() {
-                    what
-                } else {
-                    format!("{what} ({})", r.detail)
-                },
-                ttft_ms: 0.0,
-                total_time_ms: 0.0,
-                prefill_time_ms: 0.0,
-                generate_time_ms: 0.0,
-                input_tokens: 0,
-                output_tokens: 0,
-                tokens_per_second: 0.0,
-                input_tokens_per_second: 0.0,
-                memory_usage_mb: 0.0,
-            };
+    /// Every figure zero: what the original kept for a failed request, and the start of a
+    /// successful one before the counters and fallbacks fill it.
+    fn zeroed(index: u32) -> OriginalRequest {
+        OriginalRequest {
+            index,
+            success: false,
+            runtime_timing: false,
+            output_count: OutputCount::Estimate,
+            error_message: String::new(),
+            ttft_ms: 0.0,
+            total_time_ms: 0.0,
+            prefill_time_ms: 0.0,
+            generate_time_ms: 0.0,
+            input_tokens: 0,
+            output_tokens: 0,
+            tokens_per_second: 0.0,
+            input_tokens_per_second: 0.0,
+            memory_usage_mb: 0.0,
         }
-        // Wall-clock time of the first chunk; overwritten by the runtime's prefill time.
-        let mut ttft_ms = r
-            .tokens
-            .token_dt_us
-            .first()
-            .map_or(0.0, |&d| f64::from(d) / 1e3);
-        let (mut prefill_time_ms, mut generate_time_ms) = (0.0, 0.0);
-        let (mut input_tokens, mut output_tokens, mut memory_usage_mb) = (0i64, 0i64, 0.0);
-        if let Some(p) = r.perf {
-            prefill_time_ms = f64::from(p.prefill_time_ms);
-            ttft_ms = prefill_time_ms;
-            generate_time_ms = f64::from(p.generate_time_ms);
-            input_tokens = i64::from(p.prefill_tokens);
-            output_tokens = i64::from(p.generate_tokens);
-            memory_usage_mb = f64::from(p.memory_usage_mb);
-        }
-        let output_count = if r.perf.is_some() {
-            OutputCount::Runtime
-        } else {
-            OutputCount::Estimate
+    }
+
+    /// A failed request: every metric zeroed, with what the original printed after "Failed:".
+    fn failed(r: &RequestRecord) -> OriginalRequest {
+        let what = match r.status {
+            Status::Timeout => "Request timed out".to_string(),
+            s => format!("Request {}", s.as_str()),
         };
-        Self::finish(
-            r,
-            Counters {
-                ttft_ms,
-                total_time_ms,
-                prefill_time_ms,
-                generate_time_ms,
-                input_tokens,
-                output_tokens,
-                output_count,
-                memory_usage_mb,
-                runtime_timing: r.perf.is_some(),
+        OriginalRequest {
+            error_message: if r.detail.is_empty() {
+                what
+            } else {
+                format!("{what} ({})", r.detail)
             },
-        )
+            ..Self::zeroed(r.index)
+        }
+    }
+
+    pub fn of(r: &RequestRecord) -> OriginalRequest {
+        if r.status != Status::Ok {
+            return Self::failed(r);
+        }
+        let mut o = OriginalRequest {
+            success: true,
+            // Wall-clock time of the first chunk; overwritten by the runtime's prefill time.
+            ttft_ms: r
+                .tokens
+                .token_dt_us
+                .first()
+                .map_or(0.0, |&d| f64::from(d) / 1e3),
+            total_time_ms: r.end_us as f64 / 1e3,
+            ..Self::zeroed(r.index)
+        };
+        if let Some(p) = r.perf {
+            o.runtime_timing = true;
+            o.output_count = OutputCount::Runtime;
+            o.prefill_time_ms = f64::from(p.prefill_time_ms);
+            o.ttft_ms = o.prefill_time_ms;
+            o.generate_time_ms = f64::from(p.generate_time_ms);
+            o.input_tokens = i64::from(p.prefill_tokens);
+            o.output_tokens = i64::from(p.generate_tokens);
+            o.memory_usage_mb = f64::from(p.memory_usage_mb);
+        }
+        o.with_fallbacks(r)
     }
 
     /// A request measured through a server, read as the original's client read its server:
@@ -140,7 +140,7 @@ impl OriginalRequest {
     /// `memory_usage_mb`. `view` is the request's per-token view (status, end, text).
     pub fn of_server(view: &RequestRecord, s: &ServerRequest) -> OriginalRequest {
         if view.status != Status::Ok {
-            return Self::of(view);
+            return Self::failed(view);
         }
         let relayed = |field: &str| {
             s.timings
@@ -149,62 +149,52 @@ impl OriginalRequest {
                 .map(|t| t.raw)
                 .filter(|x| x.is_finite())
         };
-        let total_time_ms = view.end_us as f64 / 1e3;
+        let count = |n: u64| n.min(i64::MAX as u64) as i64;
         let first_event = (0..s.chunks())
             .find(|&i| s.kind(i) != ChunkKind::Ping)
             .and_then(|i| s.chunk_us.get(i))
             .map_or(0.0, |&t| t as f64 / 1e3);
-        let prefill = relayed("usage.prefill_time_ms");
-        let generate = relayed("usage.generate_time_ms");
-        let count = |x: f64| x.clamp(0.0, i64::MAX as f64) as i64;
-        let relayed_in = relayed("usage.prefill_tokens").map(count);
-        let output = s.server_total.map(|n| n.min(i64::MAX as u64) as i64);
-        Self::finish(
-            view,
-            Counters {
-                ttft_ms: prefill.unwrap_or(first_event),
-                total_time_ms,
-                prefill_time_ms: prefill.unwrap_or(0.0),
-                generate_time_ms: generate.unwrap_or(0.0),
-                input_tokens: relayed_in
-                    .or(s.prompt_tokens.map(|n| n.min(i64::MAX as u64) as i64))
-                    .unwrap_or(0),
-                output_tokens: output.unwrap_or(0),
-                output_count: match output {
-                    Some(n) if n > 0 => OutputCount::Server(s.server_total_field.clone()),
-                    _ => OutputCount::Estimate,
-                },
-                memory_usage_mb: relayed("usage.memory_usage_mb").unwrap_or(0.0),
-                runtime_timing: prefill.is_some() && generate.is_some(),
+        let (prefill, generate) = (
+            relayed("usage.prefill_time_ms"),
+            relayed("usage.generate_time_ms"),
+        );
+        let output = s.server_total.map(count).filter(|&n| n > 0);
+        OriginalRequest {
+            success: true,
+            runtime_timing: prefill.is_some() && generate.is_some(),
+            output_count: match output {
+                Some(_) => OutputCount::Server(s.server_total_field.clone()),
+                None => OutputCount::Estimate,
             },
-        )
+            ttft_ms: prefill.unwrap_or(first_event),
+            total_time_ms: view.end_us as f64 / 1e3,
+            prefill_time_ms: prefill.unwrap_or(0.0),
+            generate_time_ms: generate.unwrap_or(0.0),
+            input_tokens: relayed("usage.prefill_tokens")
+                .map(|x| x.clamp(0.0, i64::MAX as f64) as i64)
+                .or(s.prompt_tokens.map(count))
+                .unwrap_or(0),
+            output_tokens: output.unwrap_or(0),
+            memory_usage_mb: relayed("usage.memory_usage_mb").unwrap_or(0.0),
+            ..Self::zeroed(view.index)
+        }
+        .with_fallbacks(view)
     }
 
-    /// The original's fallbacks and rates over what the runtime or server gave.
-    fn finish(r: &RequestRecord, c: Counters) -> OriginalRequest {
-        let Counters {
-            mut ttft_ms,
-            total_time_ms,
-            prefill_time_ms,
-            mut generate_time_ms,
-            mut input_tokens,
-            mut output_tokens,
-            mut output_count,
-            memory_usage_mb,
-            runtime_timing,
-        } = c;
-        if ttft_ms == 0.0 {
-            ttft_ms = total_time_ms;
+    /// The original's fallbacks where the runtime or server gave nothing, then its rates.
+    fn with_fallbacks(mut self, r: &RequestRecord) -> OriginalRequest {
+        if self.ttft_ms == 0.0 {
+            self.ttft_ms = self.total_time_ms;
         }
-        if generate_time_ms == 0.0 {
-            generate_time_ms = total_time_ms - ttft_ms;
+        if self.generate_time_ms == 0.0 {
+            self.generate_time_ms = self.total_time_ms - self.ttft_ms;
         }
-        if input_tokens == 0 {
-            input_tokens = quarter_len(&r.prompt);
+        if self.input_tokens == 0 {
+            self.input_tokens = quarter_len(&r.prompt);
         }
-        if output_tokens == 0 {
-            output_tokens = quarter_len(&r.response());
-            output_count = OutputCount::Estimate;
+        if self.output_tokens == 0 {
+            self.output_tokens = quarter_len(&r.response());
+            self.output_count = OutputCount::Estimate;
         }
         let rate = |tokens: i64, ms: f64| {
             if ms > 0.0 && tokens > 0 {
@@ -213,36 +203,10 @@ impl OriginalRequest {
                 0.0
             }
         };
-        OriginalRequest {
-            index: r.index,
-            success: true,
-            runtime_timing,
-            output_count,
-            error_message: String::new(),
-            ttft_ms,
-            total_time_ms,
-            prefill_time_ms,
-            generate_time_ms,
-            input_tokens,
-            output_tokens,
-            tokens_per_second: rate(output_tokens, generate_time_ms),
-            input_tokens_per_second: rate(input_tokens, prefill_time_ms),
-            memory_usage_mb,
-        }
+        self.tokens_per_second = rate(self.output_tokens, self.generate_time_ms);
+        self.input_tokens_per_second = rate(self.input_tokens, self.prefill_time_ms);
+        self
     }
-}
-
-/// What the runtime or server reported for one request, before the original's fallbacks.
-struct Counters {
-    ttft_ms: f64,
-    total_time_ms: f64,
-    prefill_time_ms: f64,
-    generate_time_ms: f64,
-    input_tokens: i64,
-    output_tokens: i64,
-    output_count: OutputCount,
-    memory_usage_mb: f64,
-    runtime_timing: bool,
 }
 
 /// Python `statistics` mean, median (middle pair averaged), min and max of a non-empty list.
