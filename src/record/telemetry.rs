@@ -608,13 +608,13 @@ impl Sampler {
                 &root,
                 &format!("/proc/{pid}/status"),
                 Parse::Status,
-                &[("server.rss", "kB"), ("server.hwm", "kB")],
+                &[(series::SERVER_RSS, "kB"), (series::SERVER_HWM, "kB")],
             );
             probe.multi(
                 &root,
                 &format!("/proc/{pid}/stat"),
                 Parse::Stat,
-                &[("server.cpu", "ticks")],
+                &[(series::SERVER_CPU, "ticks")],
             );
             probe.values = vec![NOT_READ; probe.keys.len()];
         }

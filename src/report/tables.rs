@@ -262,7 +262,13 @@ pub(crate) fn board_state(a: &Analysis) -> Option<Table> {
     .map(String::from)
     .to_vec();
     titles.extend(policies.iter().map(|p| format!("#CPU {p} MHz")));
-    titles.extend(["#max °C", "#process CPU %", "#RSS MB"].map(String::from));
+    // The process that runs the model: rkbench's own for a bare run, the server's otherwise.
+    let process = if a.server.is_some() {
+        ["#server process CPU %", "#server RSS MB"]
+    } else {
+        ["#process CPU %", "#RSS MB"]
+    };
+    titles.extend(["#max °C"].into_iter().chain(process).map(String::from));
     let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
     let mut t = Table::grid(&titles);
     for (r, _, tel) in a.requests() {

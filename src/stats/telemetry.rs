@@ -9,6 +9,7 @@
 //! Units are the trace's: `%` for NPU load, `Hz` for NPU/DMC frequency, `kHz` for CPU frequency,
 //! `m°C` for temperature, `kB` for memory, `ticks` (USER_HZ = 100 per second on every Linux
 //! architecture rkbench targets) for process CPU time.
+use crate::trace::vocab::series;
 use crate::trace::{RequestRecord, TelemetryBatch};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -282,7 +283,8 @@ pub(crate) fn window(
             min_max(tl, &c.key, w.clone()).map(|m| (policy, m))
         })
         .collect();
-    let process_cpu_pct = tl.column("proc.cpu").and_then(|c| {
+    let (cpu_key, rss_key) = model_process(tl);
+    let process_cpu_pct = tl.column(cpu_key).and_then(|c| {
         let pts: Vec<(u64, i64)> = w
             .clone()
             .map(|i| (tl.t_us[i], c.values[i]))
@@ -304,7 +306,18 @@ pub(crate) fn window(
         cpu_freq_khz,
         max_temp_mc: max_temp(tl, w.clone()),
         process_cpu_pct,
-        rss_max_kb: tl.column("proc.rss").and_then(|c| read(&c.values[w]).max()),
+        rss_max_kb: tl.column(rss_key).and_then(|c| read(&c.values[w]).max()),
+    }
+}
+
+/// The CPU and RSS series of the process that runs the model: the measured server's when the
+/// trace sampled one (`record --server` on this machine), else rkbench's own (the runtime runs
+/// inside it).
+pub(crate) fn model_process(tl: &Timeline) -> (&'static str, &'static str) {
+    if tl.column(series::SERVER_CPU).is_some() || tl.column(series::SERVER_RSS).is_some() {
+        (series::SERVER_CPU, series::SERVER_RSS)
+    } else {
+        (series::PROC_CPU, series::PROC_RSS)
     }
 }
 
@@ -361,6 +374,26 @@ mod tests {
             ],
         };
         Timeline::of(&[b1, b2])
+    }
+
+    #[test]
+    fn a_server_runs_figures_are_the_server_process() {
+        // rkbench's own process (the HTTP client) idles at 6 MB; the server runs the model.
+        let tl = Timeline::of(&[TelemetryBatch {
+            t_us: vec![0, 100_000, 200_000],
+            series: vec![
+                s("proc.cpu", "ticks", &[10, 10, 10]),
+                s("proc.rss", "kB", &[6_000, 6_000, 6_000]),
+                s("server.cpu", "ticks", &[500, 510, 540]),
+                s("server.rss", "kB", &[80_000, 90_000, 85_000]),
+            ],
+        }]);
+        let t = window(&tl, 0, 200_000, None);
+        // 40 ticks = 0.4 s of CPU over 0.2 s = 200 %; peak RSS 90 000 kB.
+        assert!((t.process_cpu_pct.unwrap() - 200.0).abs() < 1e-9);
+        assert_eq!(t.rss_max_kb, Some(90_000));
+        // A bare run: rkbench's own process.
+        assert_eq!(model_process(&timeline()), ("proc.cpu", "proc.rss"));
     }
 
     #[test]

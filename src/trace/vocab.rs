@@ -39,6 +39,12 @@ pub mod series {
     pub const PROC_RSS: &str = "proc.rss";
     pub const PROC_HWM: &str = "proc.hwm";
     pub const PROC_CPU: &str = "proc.cpu";
+    /// The measured server's process (`record --server` against this machine), from
+    /// `/proc/<pid>/`: the process that runs the model there, as rkbench's own does for a bare
+    /// run.
+    pub const SERVER_RSS: &str = "server.rss";
+    pub const SERVER_HWM: &str = "server.hwm";
+    pub const SERVER_CPU: &str = "server.cpu";
     pub const MEM_AVAILABLE: &str = "mem.available";
     /// Whole groups, as named in `telemetry.<group>` facts when a group is absent.
     pub const NPU_LOAD_GROUP: &str = "npu.load";
