@@ -180,3 +180,77 @@ fn a_stream_cut_mid_event_keeps_whole_chunks_only() {
     assert!(r.finish_reason.is_empty());
     assert_eq!(r.kind(r.chunks() - 1), ChunkKind::Error);
 }
+
+/// Rockchip's demo server 1.2.x `/rkllm_chat`: every message repeats all earlier choices and
+/// appends one character; only the new choices are a chunk's text. No count, no end marker.
+#[test]
+fn rockchip_1_2_cumulative_character_stream() {
+    let body = fixture("rkllm-1.2.txt");
+    let r = parse(Protocol::RkllmChat, &[&body]);
+    assert_eq!(kinds(&r), ["content"; 6]);
+    // json.dumps escapes non-ASCII: 你 and the surrogate pair of 😀 come back whole.
+    assert_eq!(texts(&r), "Hi 你😀!");
+    assert_eq!(r.chunk_text_len, [1, 1, 1, 3, 4, 1]);
+    assert_eq!(r.count_source, CountSource::ChunksOnly);
+    assert_eq!(r.finish_reason, "", "this server may never send one");
+    assert!(r.done_us.is_none());
+    check_splits(Protocol::RkllmChat, &body, &r);
+
+    // Each message its own read, as the server sends them: a token's characters microseconds
+    // apart, tokens about 20 ms apart. A gap ≥ 1 ms starts a token.
+    let messages: Vec<&[u8]> = body
+        .split_inclusive(|&b| b == b'\n')
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(|pair| {
+            let start = pair[0].as_ptr() as usize - body.as_ptr() as usize;
+            &body[start..start + pair.iter().map(|p| p.len()).sum::<usize>()]
+        })
+        .collect();
+    assert_eq!(messages.len(), 6);
+    let at = [20_000u64, 20_030, 40_000, 40_020, 61_000, 81_000];
+    let mut c =
+        Capture::new(Protocol::RkllmChat, ServerRequest::default()).with_gap_cluster(Some(1000));
+    for (i, (m, t)) in messages.iter().zip(at).enumerate() {
+        c.data(m, t, i as u32 + 1);
+    }
+    c.end(81_500, 6);
+    assert!(c.finished(), "{:?}", c.unfinished());
+    let r = c.finish();
+    assert_eq!(r.count_source, CountSource::GapCluster);
+    assert_eq!(r.chunk_tokens, [1, 0, 1, 0, 1, 1]);
+    let v = r.token_view();
+    assert_eq!(v.token_times_us(), vec![20_000, 40_000, 61_000, 81_000]);
+    assert_eq!(v.tokens.text, "Hi 你😀!".as_bytes());
+    assert_eq!(v.tokens.text_len, vec![2, 4, 4, 1]);
+}
+
+/// The same stream cut inside its last message: the whole messages are kept, the torn one is
+/// an error chunk (raw), and the request is not complete.
+#[test]
+fn rockchip_1_2_stream_cut_inside_its_last_message() {
+    let body = fixture("rkllm-1.2-torn.txt");
+    let whole = {
+        let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default());
+        c.data(&body, 1000, 1);
+        c.end(1500, 1);
+        let why = c.unfinished().expect("cut short");
+        assert!(why.contains("inside a message"), "{why}");
+        c.finish()
+    };
+    assert_eq!(
+        kinds(&whole),
+        ["content", "content", "content", "content", "content", "error"]
+    );
+    assert_eq!(texts(&whole), "Hi 你😀");
+    for cut in 0..=body.len() {
+        let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default());
+        c.data(&body[..cut], 1000, 1);
+        c.data(&body[cut..], 2000, 2);
+        c.end(2500, 2);
+        assert!(!c.finished(), "cut {cut}");
+        let r = c.finish();
+        assert_eq!(kinds(&r), kinds(&whole), "cut {cut}");
+        assert_eq!(r.chunk_text, whole.chunk_text, "cut {cut}");
+    }
+}

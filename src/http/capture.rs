@@ -11,6 +11,9 @@ pub enum Protocol {
     OpenAiSse,
     /// Ollama `/api/chat`, newline-delimited JSON.
     OllamaNdjson,
+    /// Rockchip's demo server 1.1.x–1.2.3 `/rkllm_chat`: blank-line-separated cumulative JSON
+    /// objects, `text/plain`, ended by the body's end (docs/SERVERS.md).
+    RkllmChat,
 }
 
 impl Protocol {
@@ -18,6 +21,16 @@ impl Protocol {
         match self {
             Protocol::OpenAiSse => "openai-sse",
             Protocol::OllamaNdjson => "ollama-ndjson",
+            Protocol::RkllmChat => "rkllm-chat",
+        }
+    }
+
+    /// The streaming endpoint's path.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Protocol::OpenAiSse => "/v1/chat/completions",
+            Protocol::OllamaNdjson => "/api/chat",
+            Protocol::RkllmChat => "/rkllm_chat",
         }
     }
 
@@ -25,6 +38,7 @@ impl Protocol {
         match self {
             Protocol::OpenAiSse => Framing::Sse,
             Protocol::OllamaNdjson => Framing::Ndjson,
+            Protocol::RkllmChat => Framing::BlankLine,
         }
     }
 }
@@ -34,6 +48,12 @@ pub struct Capture {
     protocol: Protocol,
     splitter: Splitter,
     frames: Vec<(Frame, u64)>,
+    /// `/rkllm_chat`: choices already taken from the cumulative messages.
+    seen: usize,
+    /// The body ended inside an event.
+    torn: bool,
+    /// Count by gap clusters of this many µs where the server gives no count.
+    gap_us: Option<u64>,
     pub req: ServerRequest,
 }
 
@@ -43,8 +63,18 @@ impl Capture {
             protocol,
             splitter: Splitter::new(protocol.framing()),
             frames: Vec::new(),
+            seen: 0,
+            torn: false,
+            gap_us: None,
             req,
         }
+    }
+
+    /// Without a server count, cluster text chunks closer than `gap_us` into one token
+    /// ([`CountSource::GapCluster`]) instead of counting chunks.
+    pub fn with_gap_cluster(mut self, gap_us: Option<u64>) -> Self {
+        self.gap_us = gap_us;
+        self
     }
 
     /// Body bytes that one `read()` returned at `at_us` (µs since t0).
@@ -58,7 +88,7 @@ impl Capture {
 
     /// The server closed the stream (or the body ended) at `at_us`.
     pub fn end(&mut self, at_us: u64, read: u32) {
-        self.splitter.finish(&mut self.frames);
+        self.torn = self.splitter.finish(&mut self.frames);
         self.take_frames(at_us, read);
         self.req.close_us = Some(at_us);
     }
@@ -84,9 +114,40 @@ impl Capture {
     }
 
     /// A stream is complete when the server said how it ended (`finish_reason`, usage or
-    /// `done`), not by `[DONE]` alone.
+    /// `done`), not by `[DONE]` alone. `/rkllm_chat` has no end marker (its `finish_reason`
+    /// may never come): there the body ending after a whole message is the end.
     pub fn finished(&self) -> bool {
-        !self.req.finish_reason.is_empty() || self.req.server_total.is_some()
+        self.unfinished().is_none()
+    }
+
+    /// Why the stream is not complete, in one line; `None` = it is.
+    pub fn unfinished(&self) -> Option<String> {
+        let r = &self.req;
+        if self.protocol == Protocol::RkllmChat {
+            return if r.close_us.is_none() {
+                Some("the body did not end".into())
+            } else if self.torn {
+                Some("the body ended inside a message: cut short by the server".into())
+            } else if (0..r.chunks()).any(|i| r.kind(i) == ChunkKind::Error) {
+                Some("a message of the stream is not /rkllm_chat JSON".into())
+            } else {
+                None
+            };
+        }
+        if !r.finish_reason.is_empty() || r.server_total.is_some() {
+            None
+        } else if r.done_us.is_some() {
+            Some("the stream ended with [DONE] but no finish_reason, usage or done: cut short by the server".into())
+        } else {
+            Some("the stream ended without finish_reason, usage or done".into())
+        }
+    }
+
+    /// The request so far with tokens attributed (a checkpoint of the request in flight).
+    pub fn snapshot(&self) -> ServerRequest {
+        let mut r = self.req.clone();
+        attribute(&mut r, self.gap_us);
+        r
     }
 
     fn take_frames(&mut self, at_us: u64, read: u32) {
@@ -102,6 +163,7 @@ impl Capture {
                     let p = match self.protocol {
                         Protocol::OpenAiSse => chunk::openai(&d),
                         Protocol::OllamaNdjson => chunk::ollama(&d),
+                        Protocol::RkllmChat => chunk::rkllm_chat(&d, &mut self.seen),
                     };
                     if p.done {
                         self.req.done_us.get_or_insert(at_us);
@@ -150,7 +212,7 @@ impl Capture {
 
     /// Decide the count source and attribute tokens to chunks; returns the request.
     pub fn finish(mut self) -> ServerRequest {
-        attribute(&mut self.req);
+        attribute(&mut self.req, self.gap_us);
         self.req
     }
 }
@@ -169,8 +231,11 @@ fn is_token_chunk(k: ChunkKind) -> bool {
 ///    `timings_per_token`), non-decreasing; each chunk gets its increase (a withheld token's
 ///    count lands on the chunk that finally carries its text).
 /// 2. `server-total`: one token per token chunk, the server's total minus that unattributed.
-/// 3. `chunks-only`: one per token chunk, and every token figure is "per chunk".
-pub fn attribute(r: &mut ServerRequest) {
+/// 3. `gap-cluster` (only given `gap_us`: Rockchip's character streams): text chunks less than
+///    `gap_us` after the text chunk before them belong to its token; the token lands on the
+///    first chunk of its cluster (TTFT = the first character).
+/// 4. `chunks-only`: one per token chunk, and every token figure is "per chunk".
+pub fn attribute(r: &mut ServerRequest, gap_us: Option<u64>) {
     let n = r.chunks();
     r.chunk_tokens = vec![0; n];
     let token_chunks: Vec<usize> = (0..n).filter(|&i| is_token_chunk(r.kind(i))).collect();
@@ -195,6 +260,19 @@ pub fn attribute(r: &mut ServerRequest) {
             r.server_total = Some(prev as u64);
             r.server_total_field = "timings.predicted_n".into();
         }
+    } else if let (None, Some(gap)) = (r.server_total, gap_us) {
+        let mut last: Option<u64> = None;
+        for i in 0..n {
+            if !r.kind(i).carries_tokens() || r.chunk_text(i).is_empty() {
+                continue;
+            }
+            let t = r.chunk_us[i];
+            if last.map_or(true, |l| t.saturating_sub(l) >= gap) {
+                r.chunk_tokens[i] = 1;
+            }
+            last = Some(t);
+        }
+        r.count_source = CountSource::GapCluster;
     } else {
         for &i in &token_chunks {
             r.chunk_tokens[i] = 1;
@@ -207,4 +285,116 @@ pub fn attribute(r: &mut ServerRequest) {
     }
     let attributed = r.chunk_token_total() as i64;
     r.unattributed = r.server_total.map_or(0, |t| t as i64 - attributed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request of (µs, kind, text) chunks, each its own read.
+    fn req(chunks: &[(u64, ChunkKind, &str)]) -> ServerRequest {
+        let mut r = ServerRequest::default();
+        for (i, &(t, k, s)) in chunks.iter().enumerate() {
+            r.chunk_us.push(t);
+            r.chunk_read.push(i as u32);
+            r.chunk_end_byte.push(0);
+            r.chunk_kind.push(k.code());
+            r.chunk_server_n.push(-1);
+            r.chunk_tokens.push(0);
+            r.chunk_text_len.push(s.len() as u32);
+            r.chunk_text.extend_from_slice(s.as_bytes());
+        }
+        r
+    }
+
+    fn chars() -> ServerRequest {
+        use ChunkKind::*;
+        req(&[
+            (100, Role, ""),
+            (20_000, Content, "H"),
+            (20_040, Content, "e"),
+            // 860 µs after the character before it: still the same token.
+            (20_900, Content, "l"),
+            (41_000, Content, "l"),
+            (41_001, Content, "o"),
+            (41_500, Empty, ""),
+            (62_000, Content, "!"),
+            // Exactly the threshold after the one before: a gap ≥ 1 ms starts a token.
+            (63_000, Content, "你"),
+            (63_100, Finish, "{}"),
+        ])
+    }
+
+    #[test]
+    fn gap_clusters_put_one_token_on_each_clusters_first_character() {
+        let mut r = chars();
+        attribute(&mut r, Some(1000));
+        assert_eq!(r.count_source, CountSource::GapCluster);
+        assert_eq!(r.chunk_tokens, [0, 1, 0, 0, 1, 0, 0, 1, 1, 0]);
+        assert_eq!((r.chunk_token_total(), r.unattributed), (4, 0));
+        // The token view: TTFT at the first character, every character's text kept with its
+        // token (the zero-token characters no longer vanish).
+        let v = r.token_view();
+        assert_eq!(v.token_times_us(), vec![20_000, 41_000, 62_000, 63_000]);
+        assert_eq!(v.tokens.text, "Hello!你".as_bytes());
+        assert_eq!(v.tokens.text_len, vec![3, 2, 1, 3]);
+        // A larger threshold merges the last two tokens.
+        attribute(&mut r, Some(1001));
+        assert_eq!(r.chunk_token_total(), 3);
+        // A server total wins over gap clusters; without a threshold it is chunks only.
+        let mut t = chars();
+        t.server_total = Some(5);
+        attribute(&mut t, Some(1000));
+        assert_eq!(t.count_source, CountSource::ServerTotal);
+        assert_eq!((t.chunk_token_total(), t.unattributed), (8, -3));
+        let mut c = chars();
+        attribute(&mut c, None);
+        assert_eq!(c.count_source, CountSource::ChunksOnly);
+        assert_eq!(c.chunk_token_total(), 8, "7 characters and the empty chunk");
+    }
+
+    /// `/rkllm_chat` with raw UTF-8 (a server built without `ensure_ascii`), split at every
+    /// byte: a character torn across reads is whole in its chunk.
+    #[test]
+    fn rkllm_chat_raw_utf8_split_anywhere_and_end_rules() {
+        let m = |cs: &[&str]| {
+            let c: Vec<String> = cs
+                .iter()
+                .map(|s| format!(r#"{{"index":0,"delta":{{"role":"assistant","content":"{s}"}},"logprobs":null,"finish_reason":null}}"#))
+                .collect();
+            format!(
+                r#"{{"id":"rkllm_chat","choices":[{}],"usage":null}}"#,
+                c.join(",")
+            ) + "\n\n"
+        };
+        let body = [m(&["é"]), m(&["é", "t"]), m(&["é", "t", "é"])].concat();
+        let body = body.as_bytes();
+        for cut in 0..=body.len() {
+            let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default())
+                .with_gap_cluster(Some(1000));
+            c.data(&body[..cut], 1000, 1);
+            c.data(&body[cut..], 5000, 2);
+            c.end(6000, 2);
+            assert!(c.finished(), "cut {cut}");
+            let r = c.finish();
+            assert_eq!(r.chunk_text, "été".as_bytes(), "cut {cut}");
+            assert_eq!(r.count_source, CountSource::GapCluster);
+        }
+        // Cut inside the last message: an error, with the whole messages kept.
+        let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default());
+        c.data(&body[..body.len() - 5], 1000, 1);
+        c.end(2000, 1);
+        assert!(c.unfinished().unwrap().contains("inside a message"));
+        let r = c.finish();
+        let kinds: Vec<ChunkKind> = (0..r.chunks()).map(|i| r.kind(i)).collect();
+        assert_eq!(
+            kinds,
+            [ChunkKind::Content, ChunkKind::Content, ChunkKind::Error]
+        );
+        assert_eq!([r.chunk_text(0), r.chunk_text(1)].concat(), "ét".as_bytes());
+        // No end yet: not finished.
+        let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default());
+        c.data(body, 1000, 1);
+        assert!(!c.finished());
+    }
 }

@@ -208,6 +208,55 @@ pub fn ollama(line: &str) -> Parsed {
     p
 }
 
+/// One message of Rockchip's `/rkllm_chat` stream (demo server 1.1.x–1.2.3). Each message is
+/// the whole response so far: `choices` gains one `{"delta": {"content": <char>}}` per message
+/// (a token per message in 1.1.x). Only the choices beyond the `seen` already taken are new;
+/// their contents make this chunk's text. `usage` is always null there; `finish_reason` is
+/// "stop" only if the server saw its own finished state, which it may never do.
+pub fn rkllm_chat(data: &str, seen: &mut usize) -> Parsed {
+    let mut p = Parsed::default();
+    let raw = |mut p: Parsed, kind: ChunkKind| {
+        p.kind = Some(kind);
+        p.text = data.to_string();
+        p
+    };
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        return raw(p, ChunkKind::Error);
+    };
+    if str_of(&v, "status") == Some("error") || v.get("error").is_some_and(|e| !e.is_null()) {
+        return raw(p, ChunkKind::Error);
+    }
+    let Some(choices) = v.get("choices").and_then(Value::as_array) else {
+        return raw(p, ChunkKind::Other);
+    };
+    // Fewer choices than already seen: not the cumulative list this parser follows.
+    let Some(new) = choices.get(*seen..) else {
+        return raw(p, ChunkKind::Other);
+    };
+    *seen = choices.len();
+    let mut text = String::new();
+    for c in new {
+        let part = c.get("delta").or_else(|| c.get("message"));
+        if let Some(t) = part.and_then(|d| str_of(d, "content")) {
+            text.push_str(t);
+        }
+        if let Some(f) = str_of(c, "finish_reason") {
+            p.finish_reason = Some(f.to_string());
+        }
+    }
+    p.kind = Some(if !text.is_empty() {
+        ChunkKind::Content
+    } else if p.finish_reason.is_some() {
+        ChunkKind::Finish
+    } else if !new.is_empty() {
+        ChunkKind::Empty
+    } else {
+        return raw(p, ChunkKind::Other);
+    });
+    p.text = text;
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +291,58 @@ mod tests {
         assert_eq!(k(r#"{"error":{"message":"boom"}}"#), ChunkKind::Error);
         assert_eq!(k("not json"), ChunkKind::Error);
         assert_eq!(k(r#"{"prompt_progress":{"total":3}}"#), ChunkKind::Other);
+    }
+
+    #[test]
+    fn rkllm_chat_takes_only_the_choices_beyond_those_seen() {
+        let c = |s: &str, f: &str| {
+            format!(
+                r#"{{"index":0,"delta":{{"role":"assistant","content":"{s}"}},"logprobs":null,"finish_reason":{f}}}"#
+            )
+        };
+        let msg = |cs: &[String]| {
+            format!(
+                r#"{{"id":"rkllm_chat","object":"rkllm_chat","created":null,"choices":[{}],"usage":{{"prompt_tokens":null,"completion_tokens":null,"total_tokens":null}}}}"#,
+                cs.join(",")
+            )
+        };
+        let mut seen = 0;
+        let a = c("H", "null");
+        let b = c("i", "null");
+        // Python's json.dumps escapes non-ASCII: \u4f60 is one character (3 bytes in UTF-8).
+        let d = c("\\u4f60", "null");
+        let p = rkllm_chat(&msg(&[a.clone()]), &mut seen);
+        assert_eq!(
+            (p.kind(), p.text.as_str(), seen),
+            (ChunkKind::Content, "H", 1)
+        );
+        // Two new choices in one message (coalesced by the server): one chunk of both.
+        let p = rkllm_chat(&msg(&[a.clone(), b.clone(), d.clone()]), &mut seen);
+        assert_eq!(
+            (p.kind(), p.text.as_str(), seen),
+            (ChunkKind::Content, "i你", 3)
+        );
+        assert_eq!(p.text.len(), 4);
+        assert_eq!(p.finish_reason, None);
+        let e = c("!", r#""stop""#);
+        let p = rkllm_chat(&msg(&[a.clone(), b.clone(), d.clone(), e]), &mut seen);
+        assert_eq!(
+            (p.text.as_str(), p.finish_reason.as_deref()),
+            ("!", Some("stop"))
+        );
+        // A repeat with nothing new, a shorter list, the busy answer, garbage.
+        let p = rkllm_chat(&msg(&[a.clone()]), &mut seen);
+        assert_eq!((p.kind(), seen), (ChunkKind::Other, 4));
+        assert_eq!(
+            rkllm_chat(
+                r#"{"status":"error","message":"RKLLM_Server is busy! Maybe you can try again later."}"#,
+                &mut seen
+            )
+            .kind(),
+            ChunkKind::Error
+        );
+        assert_eq!(rkllm_chat("{\"cho", &mut seen).kind(), ChunkKind::Error);
+        assert_eq!(seen, 4);
     }
 
     #[test]

@@ -58,6 +58,59 @@ pub fn cpu_ms(pid: u32) -> Option<i64> {
     Some((utime + stime) * 1000 / USER_HZ)
 }
 
+/// Fields of a `/proc/<pid>/stat` after the command name (which may hold spaces), from field 3.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    Some(stat[stat.rfind(')')? + 2..].split_whitespace().collect())
+}
+
+/// CPU time of a process and all its descendants, ms: each one's user + system time plus that
+/// of its children already reaped (`cutime`, `cstime`), so a worker exiting does not make the
+/// sum drop. Servers do their work in child processes (rkllama runs each model in a worker
+/// process; the listening one only relays), so the listener's own time says little.
+pub fn tree_cpu_ms(pid: u32) -> Option<i64> {
+    tree_cpu_ms_in(Path::new("/proc"), pid)
+}
+
+fn tree_cpu_ms_in(proc_root: &Path, pid: u32) -> Option<i64> {
+    // (pid, ppid, ticks) of every process we may read.
+    let mut all: Vec<(u32, u32, i64)> = Vec::new();
+    for e in std::fs::read_dir(proc_root).ok()?.flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some(f) = stat_fields(&stat) else {
+            continue;
+        };
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<i64>().ok());
+        if let (Some(ppid), Some(u), Some(s), Some(cu), Some(cs)) =
+            (num(1), num(11), num(12), num(13), num(14))
+        {
+            all.push((p, ppid as u32, u + s + cu + cs));
+        }
+    }
+    all.iter().find(|x| x.0 == pid)?;
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            all.iter()
+                .filter(|x| x.1 == parent && x.0 != parent)
+                .map(|x| x.0),
+        );
+        i += 1;
+    }
+    let ticks: i64 = all
+        .iter()
+        .filter(|x| tree.contains(&x.0))
+        .map(|x| x.2)
+        .sum();
+    Some(ticks * 1000 / USER_HZ)
+}
+
 /// Resident set size of a process, kB.
 pub fn rss_kb(pid: u32) -> Option<i64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -84,6 +137,35 @@ mod tests {
    1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 100 0 0 10 0\n";
         assert_eq!(listening_inodes(table, 8080), vec![4242]);
         assert!(listening_inodes(table, 8081).is_empty());
+    }
+
+    #[test]
+    fn tree_cpu_time_adds_descendants_and_reaped_children() {
+        let dir = std::env::temp_dir().join(format!("rkbench-proc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // pid ppid utime stime cutime cstime: 10 is the server, 11 its worker, 12 the worker's
+        // child, 20 unrelated. Ticks of 10 ms.
+        for (pid, ppid, u, s, cu, cs) in [
+            (10, 1, 5, 1, 3, 1),
+            (11, 10, 200, 20, 0, 0),
+            (12, 11, 7, 3, 0, 0),
+            (20, 1, 999, 999, 0, 0),
+        ] {
+            let d = dir.join(pid.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("stat"),
+                format!("{pid} (py thon) S {ppid} 1 1 0 -1 0 0 0 0 0 {u} {s} {cu} {cs} 20 0 1 0"),
+            )
+            .unwrap();
+        }
+        std::fs::create_dir_all(dir.join("self")).unwrap();
+        assert_eq!(tree_cpu_ms_in(&dir, 10), Some((10 + 220 + 10) * 10));
+        assert_eq!(tree_cpu_ms_in(&dir, 11), Some(230 * 10));
+        assert_eq!(tree_cpu_ms_in(&dir, 99), None);
+        let _ = std::fs::remove_dir_all(&dir);
+        let own = cpu_ms(std::process::id()).unwrap();
+        assert!(tree_cpu_ms(std::process::id()).unwrap() >= own);
     }
 
     #[test]

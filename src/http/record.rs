@@ -2,7 +2,7 @@
 //! progress as the runtime path, through a server's streaming API, into the same trace format
 //! (chunks as the raw datum, [`crate::trace::server`]). No FFI here, so no supervisor: the
 //! recorder runs in this process, and every finished request is durable before the next.
-use super::capture::{self, Capture};
+use super::capture::{Capture, Protocol};
 use super::client::{self, Event, Url};
 use super::process;
 use super::server::{self, Detected, Sampling, ServerKind};
@@ -53,6 +53,38 @@ fn micros(d: Duration) -> u64 {
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
 const TICK: Duration = Duration::from_millis(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The waits before a request: the idle wait, then each HTTP 503 (busy) answer and the wait
+/// after it.
+struct Busy {
+    waited: Duration,
+    /// How the last idle wait ended.
+    how: String,
+    /// Each 503: when (since the first wait began) and what the server said.
+    answers: Vec<String>,
+}
+
+impl Busy {
+    /// The request's `idle_wait` text.
+    fn text(&self) -> String {
+        if self.answers.is_empty() {
+            return self.how.clone();
+        }
+        const SHOWN: usize = 3;
+        let more = self.answers.len().saturating_sub(SHOWN);
+        format!(
+            "{} HTTP 503 (busy) answer(s), each waited out [{}{}]; last wait: {}",
+            self.answers.len(),
+            self.answers[..self.answers.len().min(SHOWN)].join("; "),
+            if more > 0 {
+                format!("; {more} more")
+            } else {
+                String::new()
+            },
+            self.how
+        )
+    }
+}
 
 /// Everything resolved from the command line.
 struct Plan {
@@ -137,7 +169,13 @@ pub(crate) fn run(
             out.display()
         )));
     }
-    let detected = server::detect(&url, given);
+    let mut detected = server::detect(&url, given);
+    detected
+        .evidence
+        .extend(server::run_facts(detected.kind, detected.protocol));
+    detected.evidence.sort();
+    // Rockchip's /rkllm_chat takes no sampling values and no cap: the run used the server's.
+    let fixed = detected.protocol == Protocol::RkllmChat;
     if !detected.reachable {
         let why = detected
             .evidence
@@ -163,17 +201,21 @@ pub(crate) fn run(
         url,
         detected,
         model,
-        sampling: Sampling {
-            temperature: init.temperature,
-            top_p: init.top_p,
-            top_k: init.top_k,
-            repeat_penalty: init.repeat_penalty,
-            frequency_penalty: init.frequency_penalty,
-            presence_penalty: init.presence_penalty,
-            seed: rp.seed,
+        sampling: if fixed {
+            server::RKLLM_CHAT_FIXED
+        } else {
+            Sampling {
+                temperature: init.temperature,
+                top_p: init.top_p,
+                top_k: init.top_k,
+                repeat_penalty: init.repeat_penalty,
+                frequency_penalty: init.frequency_penalty,
+                presence_penalty: init.presence_penalty,
+                seed: rp.seed,
+            }
         },
         think: rp.think,
-        max_new_tokens: rp.max_new_tokens,
+        max_new_tokens: rp.max_new_tokens.filter(|_| !fixed),
         timeout: rp.timeout,
         repeat: rp.repeat.max(1),
         warmup: rp.warmup,
@@ -206,7 +248,7 @@ pub(crate) fn run(
             suite.tests.len(),
             plan.detected.kind.as_str(),
             plan.url,
-            plan.detected.kind.protocol().as_str(),
+            plan.detected.protocol.as_str(),
             if given.is_some() {
                 "--server-kind"
             } else {
@@ -214,6 +256,9 @@ pub(crate) fn run(
             },
             plan.out.display()
         );
+        if fixed {
+            crate::err_line!("rkbench: /rkllm_chat takes no sampling values or output cap: the server's own (fixed at its start) are recorded as the run's parameters, and rkbench's are not sent");
+        }
     }
     install_signal_handler();
     let status =
@@ -350,8 +395,8 @@ impl Recorder {
                 "detected"
             }
             .into(),
-            protocol: d.kind.protocol().as_str().into(),
-            endpoint: d.kind.endpoint().into(),
+            protocol: d.protocol.as_str().into(),
+            endpoint: d.protocol.endpoint().into(),
             model: plan.model.clone(),
             version: d.version.clone(),
             evidence: d.evidence.clone(),
@@ -364,17 +409,7 @@ impl Recorder {
                     format!("{} ({})", p, process::comm(p).unwrap_or_else(|| "?".into()))
                 }
             },
-            idle_method: match (d.kind, plan.pid) {
-                (ServerKind::LlamaServer, _) => "llama-server /slots is_processing".into(),
-                (_, Some(_)) => format!(
-                    "server process CPU quiet for {}",
-                    humantime::format_duration(plan.quiet_period)
-                ),
-                _ => format!(
-                    "quiet period of {}",
-                    humantime::format_duration(plan.quiet_period)
-                ),
-            },
+            idle_method: server::idle_method(d.kind, plan.pid.is_some(), plan.quiet_period),
         };
         let mut r = Recorder {
             writer,
@@ -488,19 +523,34 @@ impl Recorder {
         index: u32,
     ) -> Result<ServerRequest> {
         let test = &suite.tests[slot.test];
-        let cap = plan.max_new_tokens.or(test.max_new_tokens);
-        let think = plan.think.or(test.think);
         let kind = plan.detected.kind;
-        let body = server::body(kind, &plan.model, &test.prompt, cap, think, &plan.sampling);
-        let idle = server::wait_idle(
-            &plan.url,
+        let protocol = plan.detected.protocol;
+        // /rkllm_chat cannot take a cap: none is sent, none recorded as sent.
+        let cap = (protocol != Protocol::RkllmChat)
+            .then(|| plan.max_new_tokens.or(test.max_new_tokens))
+            .flatten();
+        let think = plan.think.or(test.think);
+        let body = server::body(
             kind,
-            plan.pid,
-            plan.quiet_period,
-            plan.idle_timeout,
-            &interrupted,
+            protocol,
+            &plan.model,
+            &test.prompt,
+            cap,
+            think,
+            &plan.sampling,
         );
-        let mut req = ServerRequest {
+        let wait_idle = |bound: Duration| {
+            server::wait_idle(
+                &plan.url,
+                kind,
+                plan.pid,
+                plan.quiet_period,
+                bound,
+                &interrupted,
+            )
+        };
+        let idle = wait_idle(plan.idle_timeout);
+        let template = ServerRequest {
             index,
             test_id: test.id.clone(),
             name: test.name.clone(),
@@ -511,119 +561,158 @@ impl Recorder {
             think: think.unwrap_or(false),
             max_new_tokens: cap.map(|c| c as i32).unwrap_or(-1),
             status: Status::InFlight,
-            endpoint: kind.endpoint().into(),
+            endpoint: protocol.endpoint().into(),
             body: body.clone(),
-            idle_wait_us: micros(idle.waited),
-            idle_wait: idle.how,
             ..Default::default()
         };
         let before = plan.pid.map(|p| (process::rss_kb(p), process::cpu_ms(p)));
         self.progress.start_request(position, &test.id, slot.warmup);
-        let t0 = Instant::now();
-        req.start_us = micros(t0.duration_since(self.origin));
-        let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
-        let mut cap_ = Capture::new(kind.protocol(), req);
-        let us = |at: Instant| micros(at.saturating_duration_since(t0));
-        let mut stopped: Option<Status> = None;
-        let mut failure: Option<String> = None;
-        let mut last_read = 0u32;
-        let mut checkpointed = 0usize;
-        let mut last_checkpoint = Instant::now();
-        match client::send(
-            &plan.url,
-            "POST",
-            kind.endpoint(),
-            Some(&body),
-            CONNECT_TIMEOUT,
-            TICK,
-        ) {
-            Err(e) => failure = Some(format!("cannot send the request to {}: {e}", plan.url)),
-            Ok(mut x) => loop {
-                let ev = match x.poll() {
-                    Ok(ev) => ev,
-                    Err(e) => {
-                        failure = Some(format!("reading the response: {e}"));
-                        cap_.abandon(us(Instant::now()));
-                        break;
-                    }
-                };
-                match ev {
-                    Event::Head { status, at } => {
-                        cap_.req.headers_us = Some(us(at));
-                        cap_.req.http_status = status;
-                        if status != 200 {
-                            let rest = x
-                                .read_to_end(1 << 20, Instant::now() + Duration::from_secs(10))
-                                .unwrap_or_default();
-                            let now = Instant::now();
-                            cap_.error_body(&rest, us(now), last_read + 1);
-                            cap_.req.close_us = Some(us(now));
-                            failure = Some(format!(
-                                "HTTP {status}: {}",
-                                String::from_utf8_lossy(&rest)
-                                    .chars()
-                                    .take(200)
-                                    .collect::<String>()
-                            ));
+        // A server answering HTTP 503 is busy and did not start this request: wait for it
+        // (bounded by --idle-timeout in all) and send again; each 503 is kept in `idle_wait`.
+        let mut busy = Busy {
+            waited: idle.waited,
+            how: idle.how,
+            answers: Vec::new(),
+        };
+        let (cap_, t0, stopped, failure) = loop {
+            let t0 = Instant::now();
+            let mut req = template.clone();
+            req.start_us = micros(t0.duration_since(self.origin));
+            req.idle_wait_us = micros(busy.waited);
+            req.idle_wait = busy.text();
+            let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
+            let mut cap_ = Capture::new(protocol, req).with_gap_cluster(kind.gap_cluster_us());
+            let us = |at: Instant| micros(at.saturating_duration_since(t0));
+            let mut stopped: Option<Status> = None;
+            let mut failure: Option<String> = None;
+            let mut retry = false;
+            let mut last_read = 0u32;
+            let mut checkpointed = 0usize;
+            let mut last_checkpoint = Instant::now();
+            match client::send(
+                &plan.url,
+                "POST",
+                protocol.endpoint(),
+                Some(&body),
+                CONNECT_TIMEOUT,
+                TICK,
+            ) {
+                Err(e) => failure = Some(format!("cannot send the request to {}: {e}", plan.url)),
+                Ok(mut x) => loop {
+                    let ev = match x.poll() {
+                        Ok(ev) => ev,
+                        Err(e) => {
+                            failure = Some(format!("reading the response: {e}"));
+                            cap_.abandon(us(Instant::now()));
                             break;
                         }
-                    }
-                    Event::Data { bytes, at, read } => {
-                        last_read = read;
-                        cap_.data(&bytes, us(at), read);
-                    }
-                    Event::End { at, clean } => {
-                        cap_.end(us(at), last_read);
-                        if !clean {
-                            failure = Some("the server closed the connection mid-body".into());
+                    };
+                    match ev {
+                        Event::Head { status, at } => {
+                            cap_.req.headers_us = Some(us(at));
+                            cap_.req.http_status = status;
+                            if status != 200 {
+                                let rest = x
+                                    .read_to_end(1 << 20, Instant::now() + Duration::from_secs(10))
+                                    .unwrap_or_default();
+                                let now = Instant::now();
+                                let said: String =
+                                    String::from_utf8_lossy(&rest).chars().take(200).collect();
+                                if status == 503 {
+                                    busy.answers.push(format!(
+                                        "+{:.3} s: {}",
+                                        busy.waited.as_secs_f64(),
+                                        said.chars().take(100).collect::<String>()
+                                    ));
+                                    busy.waited += now.duration_since(t0);
+                                    if busy.waited < plan.idle_timeout && !interrupted() {
+                                        x.close();
+                                        retry = true;
+                                        break;
+                                    }
+                                    cap_.req.idle_wait_us = micros(busy.waited);
+                                    cap_.req.idle_wait = busy.text();
+                                }
+                                cap_.error_body(&rest, us(now), last_read + 1);
+                                cap_.req.close_us = Some(us(now));
+                                failure = Some(if status == 503 {
+                                    format!(
+                                        "HTTP 503: the server stayed busy through {} answer(s) over {:.1} s (--idle-timeout {}); rkbench never measures a request sent into a busy server: {said}",
+                                        busy.answers.len(),
+                                        busy.waited.as_secs_f64(),
+                                        humantime::format_duration(plan.idle_timeout)
+                                    )
+                                } else {
+                                    format!("HTTP {status}: {said}")
+                                });
+                                break;
+                            }
                         }
+                        Event::Data { bytes, at, read } => {
+                            last_read = read;
+                            cap_.data(&bytes, us(at), read);
+                        }
+                        Event::End { at, clean } => {
+                            cap_.end(us(at), last_read);
+                            if !clean {
+                                failure = Some("the server closed the connection mid-body".into());
+                            }
+                            break;
+                        }
+                        Event::Tick => {}
+                    }
+                    let now = Instant::now();
+                    if interrupted() {
+                        stopped = Some(Status::Interrupted);
+                    } else if deadline.is_some_and(|d| now >= d) {
+                        stopped = Some(Status::Timeout);
+                    }
+                    if stopped.is_some() {
+                        x.close();
+                        cap_.abandon(us(now));
                         break;
                     }
-                    Event::Tick => {}
-                }
-                let now = Instant::now();
-                if interrupted() {
-                    stopped = Some(Status::Interrupted);
-                } else if deadline.is_some_and(|d| now >= d) {
-                    stopped = Some(Status::Timeout);
-                }
-                if stopped.is_some() {
-                    x.close();
-                    cap_.abandon(us(now));
-                    break;
-                }
-                if cap_.req.chunks() > checkpointed
-                    && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
-                {
-                    let mut snap = cap_.req.clone();
-                    capture::attribute(&mut snap);
-                    snap.end_us = us(now);
-                    self.journal.reset().map_err(io)?;
-                    self.journal
-                        .append(&Record::ServerPartial(snap))
-                        .map_err(io)?;
-                    checkpointed = cap_.req.chunks();
-                    last_checkpoint = now;
-                }
+                    if cap_.req.chunks() > checkpointed
+                        && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
+                    {
+                        let mut snap = cap_.snapshot();
+                        snap.end_us = us(now);
+                        self.journal.reset().map_err(io)?;
+                        self.journal
+                            .append(&Record::ServerPartial(snap))
+                            .map_err(io)?;
+                        checkpointed = cap_.req.chunks();
+                        last_checkpoint = now;
+                    }
+                    self.flush_telemetry(false)?;
+                    let sampler = self.sampler.as_ref();
+                    let chunks = cap_.text_chunks();
+                    self.progress.tick(
+                        position,
+                        &test.id,
+                        chunks,
+                        None,
+                        now.duration_since(t0),
+                        || {
+                            sampler
+                                .map(|s| crate::record::telemetry::progress_line(&s.latest()))
+                                .unwrap_or_default()
+                        },
+                    );
+                },
+            }
+            if retry {
+                let w = wait_idle(plan.idle_timeout.saturating_sub(busy.waited));
+                busy.waited += w.waited;
+                busy.how = w.how;
                 self.flush_telemetry(false)?;
-                let sampler = self.sampler.as_ref();
-                let chunks = cap_.text_chunks();
-                self.progress.tick(
-                    position,
-                    &test.id,
-                    chunks,
-                    None,
-                    now.duration_since(t0),
-                    || {
-                        sampler
-                            .map(|s| crate::record::telemetry::progress_line(&s.latest()))
-                            .unwrap_or_default()
-                    },
-                );
-            },
-        }
+                continue;
+            }
+            break (cap_, t0, stopped, failure);
+        };
+        let us = |at: Instant| micros(at.saturating_duration_since(t0));
         let end = Instant::now();
-        let finished = cap_.finished();
+        let unfinished = cap_.unfinished();
         let mut req = cap_.finish();
         req.end_us = req.end_us.max(us(end));
         let n = req.chunk_token_total();
@@ -639,14 +728,7 @@ impl Recorder {
             ),
             (Some(s), _) => (s, format!("interrupted after {} chunks", req.chunks())),
             (None, Some(f)) => (Status::Error, f),
-            (None, None) if !finished => (
-                Status::Error,
-                if req.done_us.is_some() {
-                    "the stream ended with [DONE] but no finish_reason, usage or done: cut short by the server".into()
-                } else {
-                    "the stream ended without finish_reason, usage or done".into()
-                },
-            ),
+            (None, None) if unfinished.is_some() => (Status::Error, unfinished.unwrap_or_default()),
             (None, None) => (Status::Ok, String::new()),
         };
         if let (Some(p), Some((rss0, cpu0))) = (plan.pid, before) {

@@ -48,26 +48,68 @@ impl ServerKind {
         }))
     }
 
-    /// The protocol rkbench streams with: the server's native one where it has counters there.
-    pub fn protocol(self) -> Protocol {
+    /// The protocol rkbench streams with unless the probes say otherwise: the server's native
+    /// one where it has counters there (Rockchip's: its 1.3.0 OpenAI API; `/rkllm_chat` when
+    /// only that answers, see [`detect`]).
+    pub fn default_protocol(self) -> Protocol {
         match self {
             ServerKind::Rkllama | ServerKind::Ollama => Protocol::OllamaNdjson,
             _ => Protocol::OpenAiSse,
         }
     }
 
-    pub fn endpoint(self) -> &'static str {
-        match self.protocol() {
-            Protocol::OllamaNdjson => "/api/chat",
-            Protocol::OpenAiSse => "/v1/chat/completions",
-        }
+    /// Count by gap clusters where the server gives no count: Rockchip's servers send one
+    /// character per chunk, a token's characters microseconds apart and tokens a decode
+    /// interval apart (docs/SERVERS.md).
+    pub fn gap_cluster_us(self) -> Option<u64> {
+        (self == ServerKind::RkllmServer).then_some(DEFAULT_GAP_US)
     }
+}
+
+/// A gap of at least this many µs between two characters of a Rockchip server starts a token.
+pub const DEFAULT_GAP_US: u64 = 1000;
+
+/// What Rockchip's `/rkllm_chat` server fixes at `rkllm_init` (its `flask_server.py`): the
+/// request cannot change sampling or the output cap, so the run's parameters are these.
+pub const RKLLM_CHAT_FIXED: Sampling = Sampling {
+    temperature: 0.8,
+    top_p: 0.9,
+    top_k: 1,
+    repeat_penalty: 1.1,
+    frequency_penalty: 0.0,
+    presence_penalty: 0.0,
+    seed: 0,
+};
+
+/// Facts about how the run is measured, kept with the detection evidence: the gap-cluster
+/// threshold, and for `/rkllm_chat` that sampling and the cap are the server's.
+pub fn run_facts(kind: ServerKind, protocol: Protocol) -> Vec<Fact> {
+    let mut v = Vec::new();
+    if let Some(g) = kind.gap_cluster_us() {
+        v.push(Fact {
+            key: crate::trace::server::GAP_THRESHOLD_FACT.into(),
+            value: format!("{g} us (a gap at least this long between two text chunks starts a token; used when the server sends no count)"),
+        });
+    }
+    if protocol == Protocol::RkllmChat {
+        let f = RKLLM_CHAT_FIXED;
+        v.push(Fact {
+            key: crate::trace::server::FIXED_SAMPLING_FACT.into(),
+            value: format!(
+                "/rkllm_chat takes no sampling values or output cap; the server's own, fixed at its start, are recorded as the run's: top_k {}, top_p {}, temperature {}, repeat_penalty {}, frequency_penalty {}, presence_penalty {}, max_new_tokens 4096 (1.2.1+)",
+                f.top_k, f.top_p, f.temperature, f.repeat_penalty, f.frequency_penalty, f.presence_penalty
+            ),
+        });
+    }
+    v
 }
 
 /// What detection found.
 #[derive(Debug, Clone)]
 pub struct Detected {
     pub kind: ServerKind,
+    /// The protocol rkbench streams with (Rockchip's server: by which API answered).
+    pub protocol: Protocol,
     pub version: String,
     /// `probe …` → answer, sorted.
     pub evidence: Vec<Fact>,
@@ -146,6 +188,22 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
             }
         }
     }
+    // Rockchip 1.1.x-1.2.3: no introspection route; a GET on its POST-only /rkllm_chat gets
+    // Flask's 405, other servers 404. Harmless: the route's view never runs for a GET.
+    let mut legacy = false;
+    let forced_rkllm = given == Some(ServerKind::RkllmServer)
+        && !found
+            .as_ref()
+            .is_some_and(|(k, _)| *k == ServerKind::RkllmServer);
+    if found.is_none() || forced_rkllm {
+        if let Some((status, _)) = probe(url, "/rkllm_chat", &mut ev) {
+            reachable = true;
+            if status != 404 {
+                legacy = true;
+                found = Some((ServerKind::RkllmServer, String::new()));
+            }
+        }
+    }
     // Ollama: /api/version (rkllama answered above).
     if found.is_none() {
         if let Some((200, body)) = probe(url, "/api/version", &mut ev) {
@@ -165,9 +223,15 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
         (None, Some((f, v))) => (f, v),
         (None, None) => (ServerKind::Generic, String::new()),
     };
+    let protocol = if kind == ServerKind::RkllmServer && legacy {
+        Protocol::RkllmChat
+    } else {
+        kind.default_protocol()
+    };
     ev.sort();
     Detected {
         kind,
+        protocol,
         version,
         evidence: ev,
         reachable,
@@ -175,7 +239,7 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
 }
 
 /// Sampling and thinking values sent with every request (explicit: no server default applies).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Sampling {
     pub temperature: f32,
     pub top_p: f32,
@@ -195,6 +259,7 @@ fn num(x: f32) -> Value {
 /// The request body for one prompt, exactly as it will be sent.
 pub fn body(
     kind: ServerKind,
+    protocol: Protocol,
     model: &str,
     prompt: &str,
     cap: Option<u32>,
@@ -203,10 +268,20 @@ pub fn body(
 ) -> String {
     let messages = json!([{ "role": "user", "content": prompt }]);
     let mut m = Map::new();
+    if protocol == Protocol::RkllmChat {
+        // It reads `messages` (the last user message), `stream`, `enable_thinking`, `tools`;
+        // nothing else would reach the runtime (and `tools` changes the prompt).
+        m.insert("messages".into(), messages);
+        m.insert("stream".into(), json!(true));
+        if let Some(t) = think {
+            m.insert("enable_thinking".into(), json!(t));
+        }
+        return Value::Object(m).to_string();
+    }
     m.insert("model".into(), json!(model));
     m.insert("messages".into(), messages);
     m.insert("stream".into(), json!(true));
-    match kind.protocol() {
+    match protocol {
         Protocol::OpenAiSse => {
             m.insert("temperature".into(), num(s.temperature));
             m.insert("top_p".into(), num(s.top_p));
@@ -262,6 +337,7 @@ pub fn body(
                 }
             }
         }
+        Protocol::RkllmChat => {}
     }
     Value::Object(m).to_string()
 }
@@ -285,9 +361,26 @@ pub struct IdleWait {
     pub how: String,
 }
 
+/// How [`wait_idle`] decides, in one line for the trace.
+pub fn idle_method(kind: ServerKind, have_pid: bool, quiet: Duration) -> String {
+    let q = humantime::format_duration(quiet);
+    let mut m = match (kind, have_pid) {
+        (ServerKind::LlamaServer, _) => "llama-server /slots is_processing".to_string(),
+        (_, true) => format!("server process CPU (with its child processes) quiet for {q}"),
+        _ => format!("quiet period of {q}"),
+    };
+    if kind == ServerKind::Rkllama {
+        m.push_str(" (rkllama's /api/ps last_call is when a request was queued, not when it finished: no busy signal)");
+    }
+    m.push_str("; an HTTP 503 (busy) answer is waited out and the request sent again");
+    m
+}
+
 /// Wait until the server is idle, at most `bound`; `interrupted` is checked between polls.
 /// llama-server: every slot in `/slots` has `is_processing: false`. A local server process:
-/// its CPU time stays still (< 5 %) for `quiet`. Otherwise: a quiet period of `quiet`.
+/// its CPU time and that of its child processes stays still (< 5 %) for `quiet`. Otherwise:
+/// a quiet period of `quiet`. rkllama's `/api/ps` is no help: its `last_call` is set when a
+/// task is queued to the model's worker, never when generation ends (docs/SERVERS.md).
 pub fn wait_idle(
     url: &Url,
     kind: ServerKind,
@@ -338,7 +431,7 @@ pub fn wait_idle(
         // Idle = the process used under 5 % of one core over the last `quiet` (a window, not
         // per poll: CPU time comes in 10 ms ticks, and a server's event loop wakes now and then).
         let mut history: std::collections::VecDeque<(Instant, i64)> = Default::default();
-        while let Some(cpu) = super::process::cpu_ms(pid) {
+        while let Some(cpu) = super::process::tree_cpu_ms(pid) {
             let now = Instant::now();
             history.push_back((now, cpu));
             while history.len() > 1 && now.duration_since(history[1].0) >= quiet {
@@ -350,7 +443,7 @@ pub fn wait_idle(
                 return IdleWait {
                     waited: start.elapsed(),
                     how: format!(
-                        "server process {pid} CPU quiet (< 5 %) for {}",
+                        "server process {pid} (with its children) CPU quiet (< 5 %) for {}",
                         humantime::format_duration(quiet)
                     ),
                 };
@@ -400,6 +493,7 @@ mod tests {
     fn llama_server_body_has_every_switch() {
         let b: Value = serde_json::from_str(&body(
             ServerKind::LlamaServer,
+            Protocol::OpenAiSse,
             "m",
             "hi",
             Some(64),
@@ -424,6 +518,7 @@ mod tests {
     fn ollama_and_rkllama_bodies_use_options() {
         let b: Value = serde_json::from_str(&body(
             ServerKind::Rkllama,
+            Protocol::OllamaNdjson,
             "qwen",
             "hi",
             Some(8),
@@ -435,11 +530,71 @@ mod tests {
         assert_eq!(b["options"]["max_new_tokens"], 8);
         assert_eq!(b["think"], true);
         assert_eq!(b["enable_thinking"], true);
-        let o: Value =
-            serde_json::from_str(&body(ServerKind::Ollama, "qwen", "hi", None, None, &s()))
-                .unwrap();
+        let o: Value = serde_json::from_str(&body(
+            ServerKind::Ollama,
+            Protocol::OllamaNdjson,
+            "qwen",
+            "hi",
+            None,
+            None,
+            &s(),
+        ))
+        .unwrap();
         assert!(o["options"].get("num_predict").is_none());
         assert!(o.get("think").is_none());
+    }
+
+    #[test]
+    fn rkllm_chat_body_has_only_what_the_server_reads() {
+        let b = body(
+            ServerKind::RkllmServer,
+            Protocol::RkllmChat,
+            "qwen",
+            "hi",
+            Some(64),
+            Some(true),
+            &s(),
+        );
+        assert_eq!(
+            b,
+            r#"{"enable_thinking":true,"messages":[{"content":"hi","role":"user"}],"stream":true}"#
+        );
+        let b = body(
+            ServerKind::RkllmServer,
+            Protocol::RkllmChat,
+            "qwen",
+            "hi",
+            None,
+            None,
+            &s(),
+        );
+        assert_eq!(
+            b,
+            r#"{"messages":[{"content":"hi","role":"user"}],"stream":true}"#
+        );
+        // The 1.3.0 OpenAI API takes sampling and a cap.
+        let o: Value = serde_json::from_str(&body(
+            ServerKind::RkllmServer,
+            Protocol::OpenAiSse,
+            "qwen",
+            "hi",
+            Some(64),
+            Some(true),
+            &s(),
+        ))
+        .unwrap();
+        assert_eq!(
+            (o["max_tokens"].as_u64(), o["top_k"].as_i64()),
+            (Some(64), Some(1))
+        );
+        assert_eq!(o["enable_thinking"], true);
+        let facts = run_facts(ServerKind::RkllmServer, Protocol::RkllmChat);
+        assert_eq!(facts.len(), 2);
+        assert!(facts[0].value.starts_with("1000 us"));
+        assert!(facts[1]
+            .value
+            .contains("top_k 1, top_p 0.9, temperature 0.8"));
+        assert!(run_facts(ServerKind::LlamaServer, Protocol::OpenAiSse).is_empty());
     }
 
     #[test]
@@ -511,6 +666,27 @@ mod tests {
             None,
         );
         assert_eq!(d.kind, ServerKind::RkllmServer);
+        assert_eq!(d.protocol, Protocol::OpenAiSse);
+        // Rockchip 1.1.x-1.2.3: only its POST route exists, and a GET gets Flask's 405.
+        let legacy: &'static [(&'static str, u16, &'static str)] =
+            &[("/rkllm_chat", 405, "<title>405 Method Not Allowed</title>")];
+        let d = detect(&canned(legacy), None);
+        assert_eq!(
+            (d.kind, d.protocol),
+            (ServerKind::RkllmServer, Protocol::RkllmChat)
+        );
+        assert!(d
+            .evidence
+            .iter()
+            .any(|f| f.key == "probe GET /rkllm_chat" && f.value.starts_with("HTTP 405")));
+        // Given the kind, the probes still choose the protocol; 1.3.0 is the default.
+        let d = detect(&canned(legacy), Some(ServerKind::RkllmServer));
+        assert_eq!(d.protocol, Protocol::RkllmChat);
+        let d = detect(&canned(&[]), Some(ServerKind::RkllmServer));
+        assert_eq!(
+            (d.kind, d.protocol),
+            (ServerKind::RkllmServer, Protocol::OpenAiSse)
+        );
         let d = detect(
             &canned(&[("/api/version", 200, r#"{"version":"0.9.0"}"#)]),
             None,

@@ -1,12 +1,16 @@
 //! Incremental framing of a streamed body into events: Server-Sent Events (OpenAI-compatible
-//! servers) or newline-delimited JSON (Ollama, rkllama's `/api/*`). Bytes arrive in arbitrary
-//! pieces; an event is emitted when its last byte arrives, with the body offset where it ended.
+//! servers), newline-delimited JSON (Ollama, rkllama's `/api/*`) or blank-line-separated JSON
+//! (Rockchip's `/rkllm_chat`). Bytes arrive in arbitrary pieces; an event is emitted when its
+//! last byte arrives, with the body offset where it ended.
 
 /// The body's framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     Sse,
     Ndjson,
+    /// Objects each followed by an empty line, no `data:` (Rockchip's `/rkllm_chat` writes
+    /// `json.dumps(obj) + "\n\n"`; `json.dumps` never puts a raw newline inside).
+    BlankLine,
 }
 
 /// One framed event.
@@ -59,15 +63,21 @@ impl Splitter {
         }
     }
 
-    /// The stream ended: an unterminated last line or event still counts.
-    pub fn finish(&mut self, out: &mut Vec<(Frame, u64)>) {
+    /// The stream ended: an unterminated last line or event still counts. Returns whether there
+    /// was one (the body was cut inside an event: for blank-line framing, where the server ends
+    /// every object with an empty line, that is a stream cut short).
+    pub fn finish(&mut self, out: &mut Vec<(Frame, u64)>) -> bool {
+        let mut torn = false;
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             self.line_done(&line, out);
+            torn = true;
         }
-        if self.framing == Framing::Sse {
+        if self.framing != Framing::Ndjson {
+            torn |= self.data.is_some();
             self.dispatch(out);
         }
+        torn
     }
 
     fn line_done(&mut self, line: &[u8], out: &mut Vec<(Frame, u64)>) {
@@ -76,6 +86,19 @@ impl Splitter {
             Framing::Ndjson => {
                 if !text.trim().is_empty() {
                     out.push((Frame::Data(text.into_owned()), self.offset));
+                }
+            }
+            Framing::BlankLine => {
+                if line.is_empty() {
+                    self.dispatch(out);
+                } else {
+                    match &mut self.data {
+                        Some(d) => {
+                            d.push('\n');
+                            d.push_str(&text);
+                        }
+                        None => self.data = Some(text.into_owned()),
+                    }
                 }
             }
             Framing::Sse => {
@@ -105,7 +128,7 @@ impl Splitter {
 
     fn dispatch(&mut self, out: &mut Vec<(Frame, u64)>) {
         if let Some(d) = self.data.take() {
-            let frame = if d.trim() == "[DONE]" {
+            let frame = if self.framing == Framing::Sse && d.trim() == "[DONE]" {
                 Frame::Done
             } else {
                 Frame::Data(d)
@@ -151,6 +174,30 @@ mod tests {
                 "cut {cut}"
             );
         }
+    }
+
+    #[test]
+    fn blank_line_objects_and_a_torn_tail() {
+        let body = b"{\"a\":1}\n\n{\"b\":2}\n\n{\"c\"";
+        let mut s = Splitter::new(Framing::BlankLine);
+        let mut out = Vec::new();
+        s.feed(body, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                (Frame::Data("{\"a\":1}".into()), 9),
+                (Frame::Data("{\"b\":2}".into()), 18)
+            ]
+        );
+        assert!(s.finish(&mut out), "cut inside the third object");
+        assert_eq!(out[2], (Frame::Data("{\"c\"".into()), 22));
+        // An object whose blank line never came is torn too; a whole body is not.
+        let mut s = Splitter::new(Framing::BlankLine);
+        s.feed(b"{\"a\":1}\n", &mut out);
+        assert!(s.finish(&mut out));
+        let mut s = Splitter::new(Framing::BlankLine);
+        s.feed(b"{\"a\":1}\n\n", &mut out);
+        assert!(!s.finish(&mut out));
     }
 
     #[test]

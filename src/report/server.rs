@@ -8,7 +8,8 @@ use super::text::html_escape;
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
 use crate::stats::server::{Overhead, ServerAnalysis, ServerRequestFigures};
-use crate::trace::server::CountSource;
+use crate::trace::server::{gap_threshold_us, CountSource, ServerRun};
+use crate::trace::Fact;
 use std::fmt::Write;
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -16,20 +17,33 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 }
 
 /// The label every token figure of a run carries, from its weakest count source.
-pub fn token_label(a: &Analysis) -> Option<&'static str> {
-    source_label(a.server.as_ref()?.source?)
+pub fn token_label(a: &Analysis) -> Option<String> {
+    let s = a.server.as_ref()?;
+    Some(source_label(s.source?, gap_threshold_us(&s.run)))
 }
 
-fn source_label(c: CountSource) -> Option<&'static str> {
-    Some(match c {
-        CountSource::ServerPerChunk => "tokens: server count per chunk",
+fn source_label(c: CountSource, gap_us: Option<u64>) -> String {
+    match c {
+        CountSource::ServerPerChunk => "tokens: server count per chunk".into(),
         CountSource::ServerTotal => {
-            "tokens: one per text chunk; the server's total is shown beside them"
+            "tokens: one per text chunk; the server's total is shown beside them".into()
         }
+        CountSource::GapCluster => format!(
+            "estimated: the server sends characters and no token count, so text chunks less than {} apart are counted as one token (gap-cluster); every token figure is an estimate",
+            gap_us.map_or_else(|| "a threshold".to_string(), |g| format!("{} µs", g))
+        ),
         CountSource::ChunksOnly => {
             "per chunk: the server gives no token count, so every token figure counts chunks"
+                .into()
         }
-    })
+    }
+}
+
+/// Evidence facts that are probes (detection) and the others (how the run was measured).
+fn probes_and_facts(run: &ServerRun) -> (Vec<&Fact>, Vec<&Fact>) {
+    run.evidence
+        .iter()
+        .partition(|f| f.key.starts_with("probe "))
 }
 
 /// The "Server" section of a report, `None` for a bare-runtime trace.
@@ -66,9 +80,17 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
     if let Some(l) = token_label(a) {
         let _ = writeln!(o, "**Count source** — {l}.\n");
     }
-    if !run.evidence.is_empty() {
+    let (probes, facts) = probes_and_facts(run);
+    if !facts.is_empty() {
+        let _ = writeln!(o, "How this server was measured:\n");
+        for f in facts {
+            let _ = writeln!(o, "- {}: {}", md_inline(&f.key), md_inline(&f.value));
+        }
+        let _ = writeln!(o);
+    }
+    if !probes.is_empty() {
         let _ = writeln!(o, "Detection evidence:\n");
-        for f in &run.evidence {
+        for f in probes {
             let _ = writeln!(o, "- {}: {}", md_inline(&f.key), md_inline(&f.value));
         }
         let _ = writeln!(o);
@@ -163,8 +185,8 @@ pub fn compare_section(x: &Overhead) -> String {
             md_inline(&over)
         );
     }
-    if let Some(l) = x.source.and_then(source_label) {
-        let _ = writeln!(o, "\nServer count source — {l}.");
+    if let Some(c) = x.source {
+        let _ = writeln!(o, "\nServer count source — {}.", source_label(c, x.gap_us));
     }
     o
 }
@@ -189,6 +211,18 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
         Some(c) => w.str(c.as_str()),
         None => w.null(),
     };
+    if s.source == Some(CountSource::GapCluster) {
+        w.field_bool("count_estimated", true);
+        w.key("gap_threshold_us");
+        match gap_threshold_us(r) {
+            Some(g) => w.int(g as i64),
+            None => w.null(),
+        };
+        w.field_str(
+            "count_label",
+            &source_label(CountSource::GapCluster, gap_threshold_us(r)),
+        );
+    }
     w.key("evidence").begin_object();
     for f in &r.evidence {
         w.field_str(&f.key, &f.value);
@@ -374,7 +408,20 @@ pub fn html_section(a: &Analysis) -> Option<String> {
         }
     );
     if let Some(l) = token_label(a) {
-        let _ = writeln!(o, "<p><b>Count source</b> — {}.</p>", html_escape(l));
+        let _ = writeln!(o, "<p><b>Count source</b> — {}.</p>", html_escape(&l));
+    }
+    let (_, facts) = probes_and_facts(r);
+    if !facts.is_empty() {
+        let _ = writeln!(o, "<p>How this server was measured:</p>\n<ul>");
+        for f in facts {
+            let _ = writeln!(
+                o,
+                "<li>{}: {}</li>",
+                html_escape(&f.key),
+                html_escape(&f.value)
+            );
+        }
+        let _ = writeln!(o, "</ul>");
     }
     o.push_str(&requests_table(&s.requests).html());
     let _ = writeln!(o, "<p>The same stream as each peer benchmarker reads it (its own chunk rules; ≠ marks a disagreement with rkbench):</p>");

@@ -64,11 +64,18 @@ pub struct PeerReading {
     pub notes: Vec<String>,
 }
 
-fn peer_reading(r: &ServerRequest, sse: bool) -> PeerReading {
+fn peer_reading(r: &ServerRequest, protocol: &str) -> PeerReading {
     let mut p = PeerReading::default();
-    if !sse {
-        p.notes
-            .push("NDJSON: vLLM, guidellm and llmperf read only OpenAI SSE".into());
+    match protocol {
+        "ollama-ndjson" => p
+            .notes
+            .push("NDJSON: vLLM, guidellm and llmperf read only OpenAI SSE".into()),
+        "rkllm-chat" => p
+            .notes
+            .push("/rkllm_chat is not SSE: vLLM, guidellm and llmperf read only OpenAI SSE".into()),
+        _ => {}
+    }
+    if !p.notes.is_empty() {
         return p;
     }
     let n = r.chunks();
@@ -217,11 +224,11 @@ fn checks(r: &ServerRequest, client_rate: Option<f64>, decode_s: Option<f64>) ->
 }
 
 pub fn request(r: &ServerRequest) -> ServerRequestFigures {
-    request_with(r, true)
+    request_with(r, "openai-sse")
 }
 
-/// [`request`], saying whether the stream was OpenAI SSE (the peers read nothing else).
-pub fn request_with(r: &ServerRequest, sse: bool) -> ServerRequestFigures {
+/// [`request`], given the run's protocol (the peers read only OpenAI SSE).
+pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
     let n = r.chunks();
     let mut by_kind: Vec<(ChunkKind, usize)> = ChunkKind::ALL.iter().map(|&k| (k, 0)).collect();
     let mut coalesced = 0;
@@ -291,7 +298,7 @@ pub fn request_with(r: &ServerRequest, sse: bool) -> ServerRequestFigures {
         idle_wait_ms: r.idle_wait_us as f64 / 1e3,
         checks: checks(r, client_decode_tok_s, decode_s),
         prefill_split,
-        peers: peer_reading(r, sse),
+        peers: peer_reading(r, protocol),
     }
 }
 
@@ -308,9 +315,11 @@ pub struct ServerAnalysis {
 }
 
 pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
-    let sse = s.run.protocol != "ollama-ndjson";
-    let requests: Vec<ServerRequestFigures> =
-        s.requests.iter().map(|r| request_with(r, sse)).collect();
+    let requests: Vec<ServerRequestFigures> = s
+        .requests
+        .iter()
+        .map(|r| request_with(r, &s.run.protocol))
+        .collect();
     let unit_errors = requests
         .iter()
         .flat_map(|f| {
@@ -354,6 +363,8 @@ pub struct Overhead {
     pub kind: String,
     pub local: bool,
     pub source: Option<CountSource>,
+    /// The gap-cluster threshold of the server run, µs (its count source's parameter).
+    pub gap_us: Option<u64>,
     /// Non-empty: no overhead is stated, only these reasons.
     pub not_comparable: Vec<String>,
     pub rows: Vec<OverheadRow>,
@@ -406,6 +417,7 @@ pub fn overhead(
         kind: s.run.kind.clone(),
         local: s.run.local,
         source: run_source(s),
+        gap_us: crate::trace::server::gap_threshold_us(&s.run),
         not_comparable: why,
         rows: vec![
             row("TTFT median", "ms", false, |x| x.ttft_ms.map(|a| a.median)),
@@ -422,16 +434,11 @@ pub fn overhead(
 /// The run's count source: the weakest any measured request had (a report labels every token
 /// figure "per chunk" if one request had no server count).
 pub fn run_source(s: &ServerTrace) -> Option<CountSource> {
-    let rank = |c: CountSource| match c {
-        CountSource::ServerPerChunk => 0,
-        CountSource::ServerTotal => 1,
-        CountSource::ChunksOnly => 2,
-    };
     s.requests
         .iter()
         .filter(|r| !r.warmup)
         .map(|r| r.count_source)
-        .max_by_key(|&c| rank(c))
+        .max_by_key(|&c| c.rank())
 }
 
 /// Why a bare-runtime trace and a server trace cannot be compared figure by figure, or an
@@ -666,6 +673,9 @@ mod tests {
         assert_eq!(p.vllm_tokens, Some(7));
         assert_eq!(p.llmperf_tokens, None);
         assert!(p.notes[0].contains("llmperf fails"));
-        assert_eq!(request_with(&r, false).peers.guidellm_tokens, None);
+        assert_eq!(
+            request_with(&r, "ollama-ndjson").peers.guidellm_tokens,
+            None
+        );
     }
 }

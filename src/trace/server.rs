@@ -108,6 +108,11 @@ pub enum CountSource {
     /// No server count: one "token" per text chunk; every token metric is per chunk.
     #[default]
     ChunksOnly,
+    /// Rockchip's servers send one character per chunk and no count: chunks closer than a
+    /// threshold (recorded as the run's [`GAP_THRESHOLD_FACT`]) are one token, which lands on
+    /// the cluster's first chunk. Estimated. Appended last so traces written before it read
+    /// unchanged (rkyv stores the variant's position).
+    GapCluster,
 }
 
 impl CountSource {
@@ -116,8 +121,35 @@ impl CountSource {
             CountSource::ServerPerChunk => "server-per-chunk",
             CountSource::ServerTotal => "server-total",
             CountSource::ChunksOnly => "chunks-only",
+            CountSource::GapCluster => "gap-cluster",
         }
     }
+
+    /// Best first, as the sources are ranked (a run is labelled by its weakest request).
+    pub fn rank(self) -> u8 {
+        match self {
+            CountSource::ServerPerChunk => 0,
+            CountSource::ServerTotal => 1,
+            CountSource::GapCluster => 2,
+            CountSource::ChunksOnly => 3,
+        }
+    }
+}
+
+/// [`ServerRun::evidence`] key of the gap-cluster threshold, value `<µs> us`: a gap between
+/// two text chunks at least this long starts a new token.
+pub const GAP_THRESHOLD_FACT: &str = "count gap-cluster threshold";
+
+/// [`ServerRun::evidence`] key saying the server fixes sampling and the output cap itself
+/// (Rockchip's `/rkllm_chat`): the run's parameters are the server's, not rkbench's.
+pub const FIXED_SAMPLING_FACT: &str = "sampling fixed by the server";
+
+/// The gap-cluster threshold recorded in a run's evidence, µs.
+pub fn gap_threshold_us(run: &ServerRun) -> Option<u64> {
+    run.evidence
+        .iter()
+        .find(|f| f.key == GAP_THRESHOLD_FACT)
+        .and_then(|f| f.value.split_whitespace().next()?.parse().ok())
 }
 
 /// The server a run measured.
@@ -129,7 +161,7 @@ pub struct ServerRun {
     pub kind: String,
     /// `detected` or `--server-kind`.
     pub kind_source: String,
-    /// `openai-sse` or `ollama-ndjson`.
+    /// `openai-sse`, `ollama-ndjson` or `rkllm-chat` (Rockchip's `/rkllm_chat`).
     pub protocol: String,
     /// Path of the streaming endpoint, e.g. `/v1/chat/completions`.
     pub endpoint: String,
@@ -254,19 +286,38 @@ impl ServerRequest {
     }
 
     /// The per-token view the statistics work on: a chunk of k tokens gives k tokens, the
-    /// first k − 1 spread evenly over the gap since the previous text chunk (so a chunk of k
+    /// first k − 1 spread evenly over the gap since the previous token chunk (so a chunk of k
     /// tokens adds k gaps of gap/k), the last at the chunk's arrival. Token ids are unknown
-    /// (−1); a chunk's text goes with its last token. Unattributed tokens are not invented.
+    /// (−1); a chunk's text goes with its last token, and the text of a text chunk given no
+    /// token (the later characters of a gap-cluster token, a chunk the server's count did not
+    /// advance on) with the token before it — or the next one if none came before — so the
+    /// view keeps all the text. Unattributed tokens are not invented.
     pub fn token_view(&self) -> RequestRecord {
         let mut times: Vec<u64> = Vec::new();
         let mut text_len: Vec<u16> = Vec::new();
         let mut text: Vec<u8> = Vec::new();
         let mut prev: Option<u64> = None;
+        // Text of zero-token chunks before the first token: it goes with the first token.
+        let mut pending: Vec<u8> = Vec::new();
         // A trace from elsewhere may claim absurd counts: never expand past this many tokens.
         let mut budget = MAX_VIEW_TOKENS;
         for i in 0..self.chunks() {
             let k = u64::from(self.chunk_tokens.get(i).copied().unwrap_or(0)).min(budget);
             if k == 0 {
+                if self.kind(i).carries_tokens() {
+                    let bytes = self.chunk_text(i);
+                    match text_len.last_mut() {
+                        Some(l) => {
+                            let keep = bytes.len().min(usize::from(u16::MAX - *l));
+                            *l += keep as u16;
+                            text.extend_from_slice(&bytes[..keep]);
+                        }
+                        None => {
+                            let keep = bytes.len().min(usize::from(u16::MAX) - pending.len());
+                            pending.extend_from_slice(&bytes[..keep]);
+                        }
+                    }
+                }
                 continue;
             }
             budget -= k;
@@ -278,10 +329,11 @@ impl ServerRequest {
                 text_len.push(0);
             }
             let bytes = self.chunk_text(i);
-            let keep = bytes.len().min(usize::from(u16::MAX));
+            let keep = bytes.len().min(usize::from(u16::MAX) - pending.len());
             if let Some(l) = text_len.last_mut() {
-                *l = keep as u16;
+                *l = (pending.len() + keep) as u16;
             }
+            text.append(&mut pending);
             text.extend_from_slice(&bytes[..keep]);
             prev = Some(t);
         }
