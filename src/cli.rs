@@ -178,14 +178,16 @@ pub struct RecordArgs {
     #[argh(option)]
     pub server: Option<String>,
     /// with --server: auto (detect from its endpoints, default), llama-server, rkllama,
-    /// rkllm-server, ollama, generic
+    /// rkllm-server (Rockchip's demo server; its 1.3.0 OpenAI API or its older /rkllm_chat,
+    /// whichever answers), ollama, generic
     #[argh(option, default = "String::from(\"auto\")")]
     pub server_kind: String,
     /// with --server on this machine: the server's process id for RSS/CPU and the idle wait
     /// (default: the process listening on the port)
     #[argh(option)]
     pub server_pid: Option<u32>,
-    /// with --server: longest wait for the server to become idle before a request (default 5m)
+    /// with --server: longest wait for the server to become idle before a request, HTTP 503
+    /// (busy) answers included (default 5m)
     #[argh(option)]
     pub idle_timeout: Option<String>,
     /// with --server: quiet period that counts as idle where the server cannot say (default 1s)

@@ -94,7 +94,9 @@ impl Param {
 /// A run measured through an HTTP server (`record --server`) sent only the model name, the
 /// sampling values, the cap and the thinking switch: the runtime's own settings belong to the
 /// server and are not shown as if rkbench had passed them.
-fn server_view(v: &mut Vec<Param>) {
+/// With `fixed` (Rockchip's `/rkllm_chat`), the sampling values and the cap are the server's
+/// own, recorded because no request could carry rkbench's.
+fn server_view(v: &mut Vec<Param>, fixed: bool) {
     const NOT_SENT: [&str; 17] = [
         "model_size",
         "model_fingerprint",
@@ -123,6 +125,15 @@ fn server_view(v: &mut Vec<Param>) {
             "runtime_abi" => "the server kind, detected or given",
             "runtime_abi_evidence" => "each probe of the server's endpoints and its answer",
             "think" => "thinking switch sent to the server",
+            "top_k" | "top_p" | "temperature" | "repeat_penalty" | "frequency_penalty"
+            | "presence_penalty"
+                if fixed =>
+            {
+                "the server's own, fixed when it started (/rkllm_chat takes no sampling values)"
+            }
+            "max_new_tokens" if fixed => {
+                "none sent: /rkllm_chat takes no cap (the server's own applies, 4096 from 1.2.1)"
+            }
             _ => p.meaning,
         };
     }
@@ -424,7 +435,11 @@ pub(crate) fn of(
         })
         .collect();
     if h.runtime.abi.starts_with("http:") {
-        server_view(&mut v);
+        let fixed = h
+            .runtime
+            .evidence
+            .contains(crate::trace::server::FIXED_SAMPLING_FACT);
+        server_view(&mut v, fixed);
     }
     v.extend(h.board.iter().map(|f| Param {
         name: f.key.clone(),

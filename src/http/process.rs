@@ -66,12 +66,13 @@ fn stat_fields(stat: &str) -> Option<Vec<&str>> {
 /// CPU time of a process and all its descendants, ms: each one's user + system time plus that
 /// of its children already reaped (`cutime`, `cstime`), so a worker exiting does not make the
 /// sum drop. Servers do their work in child processes (rkllama runs each model in a worker
-/// process; the listening one only relays), so the listener's own time says little.
+/// process; the listening one only relays), so the listener's own time says little. rkbench
+/// itself is never counted, should it run below the server.
 pub fn tree_cpu_ms(pid: u32) -> Option<i64> {
-    tree_cpu_ms_in(Path::new("/proc"), pid)
+    tree_cpu_ms_in(Path::new("/proc"), pid, std::process::id())
 }
 
-fn tree_cpu_ms_in(proc_root: &Path, pid: u32) -> Option<i64> {
+fn tree_cpu_ms_in(proc_root: &Path, pid: u32, me: u32) -> Option<i64> {
     // (pid, ppid, ticks) of every process we may read.
     let mut all: Vec<(u32, u32, i64)> = Vec::new();
     for e in std::fs::read_dir(proc_root).ok()?.flatten() {
@@ -98,7 +99,7 @@ fn tree_cpu_ms_in(proc_root: &Path, pid: u32) -> Option<i64> {
         let parent = tree[i];
         tree.extend(
             all.iter()
-                .filter(|x| x.1 == parent && x.0 != parent)
+                .filter(|x| x.1 == parent && x.0 != parent && x.0 != me)
                 .map(|x| x.0),
         );
         i += 1;
@@ -160,9 +161,11 @@ mod tests {
             .unwrap();
         }
         std::fs::create_dir_all(dir.join("self")).unwrap();
-        assert_eq!(tree_cpu_ms_in(&dir, 10), Some((10 + 220 + 10) * 10));
-        assert_eq!(tree_cpu_ms_in(&dir, 11), Some(230 * 10));
-        assert_eq!(tree_cpu_ms_in(&dir, 99), None);
+        assert_eq!(tree_cpu_ms_in(&dir, 10, 1), Some((10 + 220 + 10) * 10));
+        assert_eq!(tree_cpu_ms_in(&dir, 11, 1), Some(230 * 10));
+        assert_eq!(tree_cpu_ms_in(&dir, 99, 1), None);
+        // rkbench (here: 11) below the server is not the server's work, nor is its child.
+        assert_eq!(tree_cpu_ms_in(&dir, 10, 11), Some(10 * 10));
         let _ = std::fs::remove_dir_all(&dir);
         let own = cpu_ms(std::process::id()).unwrap();
         assert!(tree_cpu_ms(std::process::id()).unwrap() >= own);

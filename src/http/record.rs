@@ -147,6 +147,26 @@ fn refuse_runtime_flags(a: &RecordArgs, p: &RecordPlanned) -> Result<()> {
     }
 }
 
+/// Flags whose values `/rkllm_chat` cannot carry: given explicitly they would label the trace
+/// with a value the server never used.
+fn refuse_unsendable_flags(a: &RecordArgs) -> Result<()> {
+    let given = [
+        ("--top-k", a.top_k.is_some()),
+        ("--top-p", a.top_p.is_some()),
+        ("--temperature", a.temperature.is_some()),
+        ("--repeat-penalty", a.repeat_penalty.is_some()),
+        ("--frequency-penalty", a.frequency_penalty.is_some()),
+        ("--presence-penalty", a.presence_penalty.is_some()),
+        ("--max-new-tokens", a.max_new_tokens.is_some()),
+    ];
+    match given.iter().find(|(_, set)| *set) {
+        Some((flag, _)) => Err(Error::usage(format!(
+            "{flag} cannot be sent to Rockchip's /rkllm_chat server (it fixes sampling and the output cap when it starts, and the trace records its values); drop it"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// `record --server URL`: `plan` is the same validated plan a runtime recording uses (suite,
 /// sampling, caps, schedule, deadlines, telemetry); only the server-specific flags are read here.
 pub(crate) fn run(
@@ -170,12 +190,6 @@ pub(crate) fn run(
         )));
     }
     let mut detected = server::detect(&url, given);
-    detected
-        .evidence
-        .extend(server::run_facts(detected.kind, detected.protocol));
-    detected.evidence.sort();
-    // Rockchip's /rkllm_chat takes no sampling values and no cap: the run used the server's.
-    let fixed = detected.protocol == Protocol::RkllmChat;
     if !detected.reachable {
         let why = detected
             .evidence
@@ -185,6 +199,15 @@ pub(crate) fn run(
         return Err(Error::input(format!(
             "--server {url}: no HTTP server answers there ({why}); start the server or fix the address"
         )));
+    }
+    detected
+        .evidence
+        .extend(server::run_facts(detected.kind, detected.protocol));
+    detected.evidence.sort();
+    // Rockchip's /rkllm_chat takes no sampling values and no cap: the run used the server's.
+    let fixed = detected.protocol == Protocol::RkllmChat;
+    if fixed {
+        refuse_unsendable_flags(a)?;
     }
     let pid = if url.is_local() {
         a.server_pid.or_else(|| process::pid_listening_on(url.port))

@@ -482,6 +482,7 @@ pub fn not_comparable(
             why.push(format!("sampling differs: {name} {x} vs {y}"));
         }
     }
+    let fixed_note = "the server's sampling is fixed when it starts (/rkllm_chat takes none)";
     let caps = |v: Vec<(String, i32)>| {
         let mut v = v;
         v.sort();
@@ -501,8 +502,20 @@ pub fn not_comparable(
             .map(|r| (r.test_id.clone(), r.max_new_tokens))
             .collect(),
     );
+    let fixed = server
+        .run
+        .evidence
+        .iter()
+        .any(|f| f.key == crate::trace::server::FIXED_SAMPLING_FACT);
     if bare_caps != server_caps {
-        why.push("output caps or tests differ".into());
+        why.push(if fixed {
+            "output caps differ: /rkllm_chat takes no cap (the server's own, fixed when it started, applies)".into()
+        } else {
+            "output caps or tests differ".into()
+        });
+    }
+    if fixed && why.iter().any(|w| w.starts_with("sampling differs")) {
+        why.push(fixed_note.into());
     }
     if a.think != b.think {
         why.push(format!("thinking differs: {} vs {}", a.think, b.think));
