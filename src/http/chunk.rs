@@ -311,7 +311,7 @@ mod tests {
         let b = c("i", "null");
         // Python's json.dumps escapes non-ASCII: \u4f60 is one character (3 bytes in UTF-8).
         let d = c("\\u4f60", "null");
-        let p = rkllm_chat(&msg(&[a.clone()]), &mut seen);
+        let p = rkllm_chat(&msg(std::slice::from_ref(&a)), &mut seen);
         assert_eq!(
             (p.kind(), p.text.as_str(), seen),
             (ChunkKind::Content, "H", 1)
@@ -331,7 +331,7 @@ mod tests {
             ("!", Some("stop"))
         );
         // A repeat with nothing new, a shorter list, the busy answer, garbage.
-        let p = rkllm_chat(&msg(&[a.clone()]), &mut seen);
+        let p = rkllm_chat(&msg(std::slice::from_ref(&a)), &mut seen);
         assert_eq!((p.kind(), seen), (ChunkKind::Other, 4));
         assert_eq!(
             rkllm_chat(
