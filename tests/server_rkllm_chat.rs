@@ -258,12 +258,38 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
         "{md}"
     );
     assert!(md.contains("sampling fixed by the server"), "{md}");
+    assert!(
+        md.contains("count source gap-cluster, so every token figure here is estimated"),
+        "{md}"
+    );
     let j = common::json_report(&path);
     assert_eq!(j["server"]["count_source"], "gap-cluster");
     assert_eq!(j["server"]["count_estimated"], true);
     assert_eq!(j["server"]["gap_threshold_us"], 1000);
     let o = common::run(&["report", path.to_str().unwrap(), "--format", "html"], &[]);
     assert!(common::stdout(&o).contains("estimated: the server sends characters"));
+    // The chunk CSV names the source on every row.
+    let o = common::run(
+        &[
+            "report",
+            path.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--per",
+            "chunk",
+        ],
+        &[],
+    );
+    let csv = common::stdout(&o);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(
+        csv.lines()
+            .skip(1)
+            .filter(|l| l.contains(",gap-cluster,"))
+            .count(),
+        3 * chars,
+        "{csv}"
+    );
     // The parameter table shows the server's fixed values as such.
     assert!(
         md.contains("the server's own, fixed when it started"),

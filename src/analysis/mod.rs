@@ -232,10 +232,10 @@ fn peers_over_server(s: &crate::trace::server::ServerTrace) -> String {
     format!(
         "Measured through a server: each row applies that tool's formula to rkbench's per-token view of the stream (count source {}{}); how each tool would itself read this stream, by its own chunk rules, is in the Server section.",
         source.map_or("none", CountSource::as_str),
-        if source == Some(CountSource::ChunksOnly) {
-            ", so every token figure here counts chunks"
-        } else {
-            ""
+        match source {
+            Some(CountSource::ChunksOnly) => ", so every token figure here counts chunks",
+            Some(CountSource::GapCluster) => ", so every token figure here is estimated",
+            _ => "",
         }
     )
 }
