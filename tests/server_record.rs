@@ -483,38 +483,12 @@ fn ctrl_c_closes_the_stream_keeps_its_chunks_and_finishes_the_trace() {
     )
     .unwrap();
     let out = dir.join("i.rktrace");
-    let child = std::process::Command::new(common::bin())
-        .args([
-            "record",
-            "-q",
-            "--server",
-            &format!("http://127.0.0.1:{port}"),
-            "--model",
-            "tiny",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--no-telemetry",
-            "--repeat",
-            "3",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let o = interrupted_record(
+        port,
+        &suite,
+        &["--repeat", "3", "--out", out.to_str().unwrap()],
     );
+    assert_eq!(o.status.code(), Some(130), "{}", common::stderr(&o));
     let t = common::read_trace(&out);
     assert_eq!(
         t.end.as_ref().map(|e| e.status.as_str()),
@@ -528,6 +502,35 @@ fn ctrl_c_closes_the_stream_keeps_its_chunks_and_finishes_the_trace() {
         .filter(|&i| r.kind(i).as_str() == "content")
         .count();
     assert!(content >= 3, "chunks so far kept: {content}");
+}
+
+/// `record --server` of `suite` against the fake on `port` with `extra` flags, sent SIGINT
+/// 700 ms in (inside the first "slow" stream, which lasts 2 s); its output once it ended.
+fn interrupted_record(port: u16, suite: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let url = format!("http://127.0.0.1:{port}");
+    let child = std::process::Command::new(common::bin())
+        .args([
+            "record",
+            "-q",
+            "--server",
+            &url,
+            "--model",
+            "tiny",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--no-telemetry",
+        ])
+        .args(extra)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    child.wait_with_output().unwrap()
 }
 
 /// A suite file of fast tests (the fake streams 8 tokens in 6 chunks for each).
@@ -836,33 +839,11 @@ fn ctrl_c_ends_a_server_sweep_after_the_combination_in_flight() {
     )
     .unwrap();
     let sweep = dir.join("sweep");
-    let child = std::process::Command::new(common::bin())
-        .args([
-            "record",
-            "-q",
-            "--server",
-            &format!("http://127.0.0.1:{port}"),
-            "--model",
-            "tiny",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--no-telemetry",
-            "--sweep",
-            "top-k=1,5,9",
-            "--out",
-            sweep.to_str().unwrap(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The slow stream lasts 2 s: interrupt the first combination in the middle of it.
-    std::thread::sleep(Duration::from_millis(700));
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let o = child.wait_with_output().unwrap();
+    let o = interrupted_record(
+        port,
+        &suite,
+        &["--sweep", "top-k=1,5,9", "--out", sweep.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(130), "{}", common::stderr(&o));
     let index: Value =
         serde_json::from_str(&std::fs::read_to_string(sweep.join("index.json")).unwrap()).unwrap();
