@@ -124,15 +124,111 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
     )
 }
 
+/// stderr goes through one writer thread and a bounded queue, so a stderr nobody reads (a
+/// paused `| less`, a stalled `| tee`, a terminal under flow control) can never stop a
+/// recording: the recorder's loop enforces deadlines and writes checkpoints, and a blocking
+/// `write(2)` there would hold both. When the queue is full, lines are dropped and counted; the
+/// count is written before the next line that gets through. [`exit`] drains the queue (bounded)
+/// before the process ends.
+mod stderr_queue {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    /// Lines held while stderr is not being read (≈ 100 KB of progress lines).
+    const DEPTH: usize = 1024;
+    static QUEUE: OnceLock<Option<SyncSender<Vec<u8>>>> = OnceLock::new();
+    /// Lines queued and not yet written.
+    static PENDING: AtomicUsize = AtomicUsize::new(0);
+    /// Lines dropped since the last one written.
+    static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+    fn direct(bytes: &[u8]) {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(bytes);
+        let _ = e.flush();
+    }
+
+    fn queue() -> Option<&'static SyncSender<Vec<u8>>> {
+        QUEUE
+            .get_or_init(|| {
+                let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
+                std::thread::Builder::new()
+                    .name("rkbench-stderr".into())
+                    .spawn(move || {
+                        for bytes in rx {
+                            let dropped = DROPPED.swap(0, Ordering::SeqCst);
+                            if dropped > 0 {
+                                direct(format!("rkbench: {dropped} line(s) of output dropped: stderr was not being read\n").as_bytes());
+                            }
+                            direct(&bytes);
+                            PENDING.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    })
+                    .ok()
+                    .map(|_| tx)
+            })
+            .as_ref()
+    }
+
+    /// Queue `bytes` for stderr; never blocks.
+    pub(super) fn send(bytes: Vec<u8>) {
+        let Some(tx) = queue() else {
+            // No thread could be started: write here (blocking) rather than lose the line.
+            return direct(&bytes);
+        };
+        PENDING.fetch_add(1, Ordering::SeqCst);
+        match tx.try_send(bytes) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                PENDING.fetch_sub(1, Ordering::SeqCst);
+                DROPPED.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(TrySendError::Disconnected(bytes)) => {
+                PENDING.fetch_sub(1, Ordering::SeqCst);
+                direct(&bytes);
+            }
+        }
+    }
+
+    /// Wait until every queued line is written, at most `bound`; true when none is left.
+    pub(super) fn drain(bound: Duration) -> bool {
+        let until = Instant::now() + bound;
+        while PENDING.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+}
+
 /// Write one line to stderr and ignore failure: a closed pipe (`2>&1 | head`), a full device
-/// (`2>/dev/full`) or a terminal that went away must never end a recording, and a panic on
-/// EPIPE would lose the run. Used instead of `eprintln!` on every path that can run while
-/// recording.
+/// (`2>/dev/full`), a terminal that went away or a reader that stopped reading must never end
+/// or stall a recording, and a panic on EPIPE would lose the run. Used instead of `eprintln!`
+/// on every path that can run while recording.
 pub fn err_line(args: fmt::Arguments<'_>) {
     use std::io::Write;
-    let mut e = std::io::stderr().lock();
-    let _ = e.write_fmt(args);
-    let _ = e.write_all(b"\n");
+    let mut line = Vec::with_capacity(128);
+    let _ = line.write_fmt(args);
+    line.push(b'\n');
+    stderr_queue::send(line);
+}
+
+/// Bytes for stderr as they are (a progress line redrawn in place), in order with
+/// [`err_line`]'s lines.
+pub fn err_raw(bytes: &[u8]) {
+    stderr_queue::send(bytes.to_vec());
+}
+
+/// End the process with `code` once stderr has taken what is queued for it (at most 2 s: a
+/// stderr nobody reads must not keep a finished run alive).
+pub fn exit(code: i32) -> ! {
+    stderr_queue::drain(std::time::Duration::from_secs(2));
+    std::process::exit(code)
 }
 
 /// `println!` that ignores a closed or full stdout (see [`err_line`]).

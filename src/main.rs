@@ -20,10 +20,10 @@ fn main() {
         Err(e) => Err(e),
     };
     match result {
-        Ok(code) => std::process::exit(code),
+        Ok(code) => rkbench::error::exit(code),
         Err(e) => {
             rkbench::err_line!("rkbench: error: {e}");
-            std::process::exit(e.exit_code());
+            rkbench::error::exit(e.exit_code());
         }
     }
 }

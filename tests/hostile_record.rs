@@ -210,6 +210,44 @@ fn f2_closed_pipe_after_two_lines_still_gives_a_complete_trace() {
     assert_complete(&out, 3);
 }
 
+// A stderr nobody reads (a paused `| less`, a stalled `| tee`): once the pipe is full, every
+// write to it would block. Progress goes through a bounded queue, so the recording runs to its
+// end and the process exits (after at most 2 s of draining) instead of hanging.
+#[test]
+fn f16_stderr_that_nobody_reads_never_stalls_the_recording() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dir = tempdir("h-f16-blocked");
+    let out = dir.join("t.rktrace");
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two open descriptors that nothing else owns.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // The smallest pipe the kernel allows (one page): full after ~60 progress lines.
+    // SAFETY: fcntl on a descriptor this test owns.
+    unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 4096) };
+    let mut c = Command::new(bin());
+    c.args(["record", "--suite", "quick", "--repeat", "40", "--lib"])
+        .arg(fake_lib("1.2.1"))
+        .arg("--model")
+        .arg(model())
+        .arg("--out")
+        .arg(&out)
+        .env_remove("RKLLM_LIB")
+        .env("FAKE_RKLLM_TIME_SCALE", "0.01")
+        .env("FAKE_RKLLM_OUTPUT_TOKENS", "10")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(write_end));
+    let st = wait_for(&mut c.spawn().unwrap(), Duration::from_secs(120));
+    assert_eq!(st.code(), Some(0));
+    assert_complete(&out, 120);
+    // The pipe was full the whole time: nobody read it until now.
+    let mut first = [0u8; 64];
+    let n = std::io::Read::read(&mut std::fs::File::from(read_end), &mut first).unwrap();
+    assert!(n > 0);
+}
+
 /// A run killed with SIGKILL mid-request (unsupervised, so nothing finalises it): its trace has
 /// no end record and its journal holds the in-flight request. Returns the trace path.
 fn killed_run(dir: &Path, name: &str) -> std::path::PathBuf {

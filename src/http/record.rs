@@ -36,7 +36,7 @@ fn install_signal_handler() {
     let _ = ctrlc::set_handler(|| {
         if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
             crate::err_line!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
-            std::process::exit(exit::INTERRUPTED);
+            crate::error::exit(exit::INTERRUPTED);
         }
         crate::err_line!("rkbench: interrupt: closing the current request and finishing the trace (Ctrl-C again to exit at once)");
     });

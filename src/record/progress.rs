@@ -1,7 +1,7 @@
 //! Live progress on stderr for a person watching a long run: one line updated in place on a
 //! terminal, plain periodic lines otherwise, nothing with `--quiet`. It only reads snapshots
 //! (atomics of the recorder, the sampler's latest values); it never touches the token path.
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 pub struct Progress {
@@ -133,17 +133,15 @@ impl Progress {
     }
 
     fn draw(&mut self, line: &str) {
-        let mut e = std::io::stderr().lock();
         // Keep to one terminal line: clip to a conservative width.
         let clipped: String = line.chars().take(150).collect();
-        let _ = write!(e, "\r\x1b[2K{clipped}");
-        let _ = e.flush();
+        crate::error::err_raw(format!("\r\x1b[2K{clipped}").as_bytes());
         self.line_open = true;
     }
 
     fn clear(&mut self) {
         if self.tty && self.line_open {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            crate::error::err_raw(b"\r\x1b[2K");
             self.line_open = false;
         }
     }

@@ -108,7 +108,7 @@ fn install_signal_handler() {
         SIGNALS.fetch_add(1, Ordering::SeqCst);
         if again {
             crate::err_line!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
-            std::process::exit(exit::INTERRUPTED);
+            crate::error::exit(exit::INTERRUPTED);
         }
         crate::err_line!("rkbench: interrupt: aborting the current request and finishing the trace (Ctrl-C again to exit at once)");
     });

@@ -32,7 +32,7 @@ pub fn watch_parent() {
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => {
                     crate::err_line!("rkbench: supervisor gone; stopping (the trace is valid up to its last frame)");
-                    std::process::exit(exit::INTERRUPTED);
+                    crate::error::exit(exit::INTERRUPTED);
                 }
                 Ok(_) => {}
             }
