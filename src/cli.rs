@@ -193,6 +193,11 @@ pub struct RecordArgs {
     /// with --server: quiet period that counts as idle where the server cannot say (default 1s)
     #[argh(option)]
     pub quiet_period: Option<String>,
+    /// with --server on Rockchip's servers (one character per chunk, no count): a gap at least
+    /// this long between two characters starts a token (default 1ms; recorded; counts labelled
+    /// estimated)
+    #[argh(option)]
+    pub token_gap: Option<String>,
 }
 
 /// Recompute statistics from traces and write reports (no hardware needed).

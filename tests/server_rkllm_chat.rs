@@ -327,6 +327,31 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
         md.contains("estimated: the server sends characters"),
         "{md}"
     );
+
+    // Another threshold is used and recorded (tokens stay 20 ms apart, characters µs apart).
+    let o = record(
+        &url,
+        &dir,
+        "g.rktrace",
+        &["--suite", "quick", "--token-gap", "5ms", "--repeat", "1"],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let t = common::read_trace(&dir.join("g.rktrace"));
+    let s = t.server.as_ref().unwrap();
+    assert!(s
+        .run
+        .evidence
+        .iter()
+        .any(|f| f.key == "count gap-cluster threshold" && f.value.starts_with("5000 us")));
+    assert!(s
+        .requests
+        .iter()
+        .all(|r| r.chunk_token_total() == TOKENS.len() as u64));
+    let md = common::stdout(&common::run(
+        &["report", dir.join("g.rktrace").to_str().unwrap()],
+        &[],
+    ));
+    assert!(md.contains("less than 5000 µs apart"), "{md}");
 }
 
 #[test]
@@ -364,6 +389,23 @@ fn a_server_busy_past_the_idle_timeout_is_never_measured_and_unsendable_flags_ar
     assert!(r.idle_wait_us >= 600_000, "{}", r.idle_wait_us);
     assert_eq!(r.chunk_token_total(), 0);
     assert!(state.lock().unwrap().posts.len() >= 2, "retried");
+
+    // A server that is not Rockchip's sends no characters to cluster: --token-gap is refused.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut line = String::new();
+            let _ = BufReader::new(&c).read_line(&mut line);
+            let _ = write!(
+                c,
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    let o = record(&other, &dir, "d.rktrace", &["--token-gap", "2ms"]);
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+    assert!(common::stderr(&o).contains("--token-gap applies to Rockchip's servers"));
 
     // Sampling and caps cannot reach /rkllm_chat: asking for them is an error, not a label.
     let o = record(&url, &dir, "c.rktrace", &["--top-k", "5"]);

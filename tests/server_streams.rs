@@ -155,6 +155,31 @@ fn rockchip_1_3_0_character_stream_is_per_chunk() {
     check_splits(Protocol::OpenAiSse, &body, &r);
 }
 
+/// As rkbench records it (the server kind is known): a gap ≥ 1 ms starts a token, so the
+/// characters of one token, microseconds apart, count once.
+#[test]
+fn rockchip_1_3_0_characters_cluster_into_tokens() {
+    let body = fixture("rkllm-1.3.0.sse");
+    let events: Vec<&[u8]> = body.split_inclusive(|&b| b == b'\n').collect();
+    // role, H, e, y, 你, finish, [DONE]: each event is its `data:` line and a blank line.
+    let at = [5_000u64, 30_000, 30_010, 30_020, 52_000, 52_100, 52_200];
+    assert_eq!(events.len(), 2 * at.len());
+    let mut c =
+        Capture::new(Protocol::OpenAiSse, ServerRequest::default()).with_gap_cluster(Some(1000));
+    for (i, (pair, t)) in events.chunks(2).zip(at).enumerate() {
+        c.data(&pair.concat(), t, i as u32 + 1);
+    }
+    c.end(52_300, 7);
+    assert!(c.finished());
+    let r = c.finish();
+    assert_eq!(r.count_source, CountSource::GapCluster);
+    assert_eq!(r.chunk_tokens, [0, 1, 0, 0, 1, 0]);
+    let v = r.token_view();
+    assert_eq!(v.token_times_us(), vec![30_000, 52_000]);
+    assert_eq!(v.tokens.text, "Hey你".as_bytes());
+    assert_eq!(v.tokens.text_len, vec![3, 3]);
+}
+
 #[test]
 fn ollama_thinking_then_content() {
     let body = fixture("ollama.ndjson");

@@ -104,6 +104,8 @@ struct Plan {
     control: RunControl,
     idle_timeout: Duration,
     quiet_period: Duration,
+    /// Gap-cluster threshold, µs.
+    token_gap_us: u64,
     checkpoint_interval: Duration,
     pid: Option<u32>,
     quiet: bool,
@@ -189,6 +191,11 @@ pub(crate) fn run(
             out.display()
         )));
     }
+    let token_gap_us = micros(duration(
+        "--token-gap",
+        a.token_gap.as_deref(),
+        Duration::from_micros(server::DEFAULT_GAP_US),
+    )?);
     let mut detected = server::detect(&url, given);
     if !detected.reachable {
         let why = detected
@@ -200,14 +207,22 @@ pub(crate) fn run(
             "--server {url}: no HTTP server answers there ({why}); start the server or fix the address"
         )));
     }
-    detected
-        .evidence
-        .extend(server::run_facts(detected.kind, detected.protocol));
+    detected.evidence.extend(server::run_facts(
+        detected.kind,
+        detected.protocol,
+        token_gap_us,
+    ));
     detected.evidence.sort();
     // Rockchip's /rkllm_chat takes no sampling values and no cap: the run used the server's.
     let fixed = detected.protocol == Protocol::RkllmChat;
     if fixed {
         refuse_unsendable_flags(a)?;
+    }
+    if a.token_gap.is_some() && detected.kind.gap_cluster_us(token_gap_us).is_none() {
+        return Err(Error::usage(format!(
+            "--token-gap applies to Rockchip's servers (rkllm-server), which stream characters; this one is {}: drop it",
+            detected.kind.as_str()
+        )));
     }
     let pid = if url.is_local() {
         a.server_pid.or_else(|| process::pid_listening_on(url.port))
@@ -257,6 +272,7 @@ pub(crate) fn run(
             Duration::from_secs(1),
         )?,
         checkpoint_interval: rp.checkpoint_interval,
+        token_gap_us,
         pid,
         quiet: rp.quiet,
         out,
@@ -604,7 +620,8 @@ impl Recorder {
             req.idle_wait_us = micros(busy.waited);
             req.idle_wait = busy.text();
             let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
-            let mut cap_ = Capture::new(protocol, req).with_gap_cluster(kind.gap_cluster_us());
+            let mut cap_ = Capture::new(protocol, req)
+                .with_gap_cluster(kind.gap_cluster_us(plan.token_gap_us));
             let us = |at: Instant| micros(at.saturating_duration_since(t0));
             let mut stopped: Option<Status> = None;
             let mut failure: Option<String> = None;

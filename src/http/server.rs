@@ -58,11 +58,11 @@ impl ServerKind {
         }
     }
 
-    /// Count by gap clusters where the server gives no count: Rockchip's servers send one
-    /// character per chunk, a token's characters microseconds apart and tokens a decode
-    /// interval apart (docs/SERVERS.md).
-    pub fn gap_cluster_us(self) -> Option<u64> {
-        (self == ServerKind::RkllmServer).then_some(DEFAULT_GAP_US)
+    /// Count by gap clusters where the server gives no count (threshold `gap_us`, µs):
+    /// Rockchip's servers send one character per chunk, a token's characters microseconds
+    /// apart and tokens a decode interval apart (docs/SERVERS.md).
+    pub fn gap_cluster_us(self, gap_us: u64) -> Option<u64> {
+        (self == ServerKind::RkllmServer).then_some(gap_us)
     }
 }
 
@@ -83,9 +83,9 @@ pub const RKLLM_CHAT_FIXED: Sampling = Sampling {
 
 /// Facts about how the run is measured, kept with the detection evidence: the gap-cluster
 /// threshold, and for `/rkllm_chat` that sampling and the cap are the server's.
-pub fn run_facts(kind: ServerKind, protocol: Protocol) -> Vec<Fact> {
+pub fn run_facts(kind: ServerKind, protocol: Protocol, gap_us: u64) -> Vec<Fact> {
     let mut v = Vec::new();
-    if let Some(g) = kind.gap_cluster_us() {
+    if let Some(g) = kind.gap_cluster_us(gap_us) {
         v.push(Fact {
             key: crate::trace::server::GAP_THRESHOLD_FACT.into(),
             value: format!("{g} us (a gap at least this long between two text chunks starts a token; used when the server sends no count)"),
@@ -588,13 +588,18 @@ mod tests {
             (Some(64), Some(1))
         );
         assert_eq!(o["enable_thinking"], true);
-        let facts = run_facts(ServerKind::RkllmServer, Protocol::RkllmChat);
+        let facts = run_facts(ServerKind::RkllmServer, Protocol::RkllmChat, DEFAULT_GAP_US);
         assert_eq!(facts.len(), 2);
         assert!(facts[0].value.starts_with("1000 us"));
+        assert!(
+            run_facts(ServerKind::RkllmServer, Protocol::OpenAiSse, 2500)[0]
+                .value
+                .starts_with("2500 us")
+        );
         assert!(facts[1]
             .value
             .contains("top_k 1, top_p 0.9, temperature 0.8"));
-        assert!(run_facts(ServerKind::LlamaServer, Protocol::OpenAiSse).is_empty());
+        assert!(run_facts(ServerKind::LlamaServer, Protocol::OpenAiSse, 500).is_empty());
     }
 
     #[test]

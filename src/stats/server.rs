@@ -251,7 +251,16 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
     let decode_s = first_text
         .zip(last_text)
         .map(|(a, b)| b.saturating_sub(a) as f64 / 1e6);
-    let client_decode_tok_s = decode_s
+    // (N − 1) over first to last *token* chunk: with gap clusters a token's later characters
+    // arrive after its chunk, and are not decode time.
+    let token_at: Vec<u64> = (0..n)
+        .filter(|&i| r.chunk_tokens.get(i).is_some_and(|&k| k > 0))
+        .map(|i| r.chunk_us[i])
+        .collect();
+    let client_decode_tok_s = token_at
+        .first()
+        .zip(token_at.last())
+        .map(|(a, b)| b.saturating_sub(*a) as f64 / 1e6)
         .filter(|&s| s > 0.0 && tokens >= 2)
         .map(|s| (tokens - 1) as f64 / s);
     let role = (0..n)
@@ -559,6 +568,37 @@ mod tests {
         let mut r = c.finish();
         r.end_us = end_us;
         r
+    }
+
+    #[test]
+    fn decode_rate_runs_from_first_to_last_token_chunk() {
+        // Gap clusters "ab" at 10 ms, "c" at 30 ms, "de" at 50 ms (e at 50.9 ms).
+        let mut r = ServerRequest::default();
+        for (i, (t, s)) in [
+            (10_000u64, "a"),
+            (10_020, "b"),
+            (30_000, "c"),
+            (50_000, "d"),
+            (50_900, "e"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            r.chunk_us.push(*t);
+            r.chunk_read.push(i as u32);
+            r.chunk_end_byte.push(0);
+            r.chunk_kind.push(ChunkKind::Content.code());
+            r.chunk_server_n.push(-1);
+            r.chunk_tokens.push(0);
+            r.chunk_text_len.push(1);
+            r.chunk_text.extend_from_slice(s.as_bytes());
+        }
+        crate::http::capture::attribute(&mut r, Some(1000));
+        let f = request(&r);
+        assert_eq!((f.tokens, f.source), (3, CountSource::GapCluster));
+        // (3 − 1) tokens over 40 ms, not over the 40.9 ms to the last character.
+        assert_eq!(f.client_decode_tok_s, Some(50.0));
+        assert_eq!((f.first_text_ms, f.last_text_ms), (Some(10.0), Some(50.9)));
     }
 
     #[test]
