@@ -259,6 +259,11 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
     );
     assert!(md.contains("sampling fixed by the server"), "{md}");
     assert!(
+        md.contains("**The server was busy before these requests**")
+            && md.contains("- request 0 (quick_01): 1 HTTP 503 (busy) answer(s)"),
+        "{md}"
+    );
+    assert!(
         md.contains("count source gap-cluster, so every token figure here is estimated"),
         "{md}"
     );
@@ -266,6 +271,14 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
     assert_eq!(j["server"]["count_source"], "gap-cluster");
     assert_eq!(j["server"]["count_estimated"], true);
     assert_eq!(j["server"]["gap_threshold_us"], 1000);
+    let waits: Vec<&str> = j["server"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["idle_wait"].as_str().unwrap())
+        .collect();
+    assert!(waits[0].contains("RKLLM_Server is busy"), "{waits:?}");
+    assert!(!waits[1].contains("503"), "{waits:?}");
     let o = common::run(&["report", path.to_str().unwrap(), "--format", "html"], &[]);
     assert!(common::stdout(&o).contains("estimated: the server sends characters"));
     // The chunk CSV names the source on every row.

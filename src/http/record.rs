@@ -685,6 +685,10 @@ impl Recorder {
                                 } else {
                                     format!("HTTP {status}: {said}")
                                 });
+                                if status == 503 && interrupted() {
+                                    // Ctrl-C while waiting out a busy server: an interrupt.
+                                    stopped = Some(Status::Interrupted);
+                                }
                                 break;
                             }
                         }
@@ -806,5 +810,25 @@ impl Recorder {
         self.progress
             .finish_request(position, &test.id, end.duration_since(t0), &summary);
         Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_waits_list_the_first_503s_and_count_the_rest() {
+        let mut b = Busy {
+            waited: Duration::from_secs(3),
+            how: "quiet period of 1s".into(),
+            answers: Vec::new(),
+        };
+        assert_eq!(b.text(), "quiet period of 1s");
+        b.answers = (0..5).map(|i| format!("+{i}.000 s: busy")).collect();
+        assert_eq!(
+            b.text(),
+            "5 HTTP 503 (busy) answer(s), each waited out [+0.000 s: busy; +1.000 s: busy; +2.000 s: busy; 2 more]; last wait: quiet period of 1s"
+        );
     }
 }

@@ -97,6 +97,23 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
     }
     let rows: &[ServerRequestFigures] = &s.requests;
     o.push_str(&requests_table(rows).markdown());
+    let troubled: Vec<&ServerRequestFigures> = rows.iter().filter(|f| f.idle_troubled).collect();
+    if !troubled.is_empty() {
+        let _ = writeln!(
+            o,
+            "**The server was busy before these requests** (each wait as recorded):\n"
+        );
+        for f in troubled {
+            let _ = writeln!(
+                o,
+                "- request {} ({}): {}",
+                f.index,
+                md_inline(&f.id),
+                md_inline(&f.idle_wait)
+            );
+        }
+        let _ = writeln!(o);
+    }
     let _ = writeln!(
         o,
         "Mismatch = Σ chunk tokens − the server's total (tokens the stream never attributed to a chunk show as a negative mismatch). TTFT in the tables above is the first token chunk; *first text* is the first non-empty content or reasoning chunk; the role chunk and `[DONE]`/`done` are kept apart.\n"
@@ -266,6 +283,7 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
         ] {
             w.field_num(k, v, 3);
         }
+        w.field_str("idle_wait", &f.idle_wait);
         w.field_num("client_decode_tok_s", f.client_decode_tok_s, 3);
         w.key("timings").begin_array();
         for c in &f.checks {
@@ -424,6 +442,24 @@ pub fn html_section(a: &Analysis) -> Option<String> {
         let _ = writeln!(o, "</ul>");
     }
     o.push_str(&requests_table(&s.requests).html());
+    let troubled: Vec<&ServerRequestFigures> =
+        s.requests.iter().filter(|f| f.idle_troubled).collect();
+    if !troubled.is_empty() {
+        let _ = writeln!(
+            o,
+            "<p><b>The server was busy before these requests</b> (each wait as recorded):</p>\n<ul>"
+        );
+        for f in troubled {
+            let _ = writeln!(
+                o,
+                "<li>request {} ({}): {}</li>",
+                f.index,
+                html_escape(&f.id),
+                html_escape(&f.idle_wait)
+            );
+        }
+        let _ = writeln!(o, "</ul>");
+    }
     let _ = writeln!(o, "<p>The same stream as each peer benchmarker reads it (its own chunk rules; ≠ marks a disagreement with rkbench):</p>");
     o.push_str(&peers_table(&s.requests).html());
     if !s.unit_errors.is_empty() {

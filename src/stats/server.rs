@@ -37,6 +37,11 @@ pub struct ServerRequestFigures {
     /// (N − 1) / (last − first text chunk), N = tokens; none below 2 tokens.
     pub client_decode_tok_s: Option<f64>,
     pub idle_wait_ms: f64,
+    /// How the wait before the request ended, as recorded.
+    pub idle_wait: String,
+    /// The wait was not a clean idle: the server answered HTTP 503 (busy) first, or the wait
+    /// hit its bound and the request went to a busy server.
+    pub idle_troubled: bool,
     pub checks: Vec<TimingCheck>,
     /// Client TTFT split: the server-reported prefill (field, ms) and the rest (queue,
     /// transport, template: the server's overhead), ms.
@@ -305,6 +310,8 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
         close_ms: ms(r.close_us),
         client_decode_tok_s,
         idle_wait_ms: r.idle_wait_us as f64 / 1e3,
+        idle_wait: r.idle_wait.clone(),
+        idle_troubled: r.idle_wait.contains("HTTP 503") || r.idle_wait.contains("bound reached"),
         checks: checks(r, client_decode_tok_s, decode_s),
         prefill_split,
         peers: peer_reading(r, protocol),
