@@ -124,7 +124,9 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
     );
     o.push_str(&peers_table(rows).markdown());
     let errors = &s.unit_errors;
-    if errors.is_empty() {
+    if errors.is_empty() && s.requests.iter().all(|f| f.checks.is_empty()) {
+        let _ = writeln!(o, "Server timings: the server sent none.\n");
+    } else if errors.is_empty() {
         let _ = writeln!(o, "Server timings: every field passed the unit checks.\n");
     } else {
         let _ = writeln!(
@@ -133,6 +135,16 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
         );
         for (i, e) in errors {
             let _ = writeln!(o, "- request {i}: {}", md_inline(e));
+        }
+        let _ = writeln!(o);
+    }
+    if !s.cap_exceeded.is_empty() {
+        let _ = writeln!(
+            o,
+            "**Output beyond the cap** (the server's own count; the cap did not hold):\n"
+        );
+        for (_, e) in &s.cap_exceeded {
+            let _ = writeln!(o, "- {}", md_inline(e));
         }
         let _ = writeln!(o);
     }
@@ -337,6 +349,19 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
         w.end_object();
     }
     w.end_array();
+    w.key("prompt_tokens");
+    match s.prompt_tokens {
+        Some(n) => w.int(i64::try_from(n).unwrap_or(i64::MAX)),
+        None => w.null(),
+    };
+    w.key("cap_exceeded").begin_array();
+    for (i, e) in &s.cap_exceeded {
+        w.begin_object();
+        w.field_int("index", i64::from(*i));
+        w.field_str("what", e);
+        w.end_object();
+    }
+    w.end_array();
     w.end_object();
 }
 
@@ -466,6 +491,13 @@ pub fn html_section(a: &Analysis) -> Option<String> {
         let _ = writeln!(o, "<p><b>Unit errors in the server's timings</b> (raw values kept in the trace):</p>\n<ul>");
         for (i, e) in &s.unit_errors {
             let _ = writeln!(o, "<li>request {i}: {}</li>", html_escape(e));
+        }
+        let _ = writeln!(o, "</ul>");
+    }
+    if !s.cap_exceeded.is_empty() {
+        let _ = writeln!(o, "<p><b>Output beyond the cap</b> (the server's own count; the cap did not hold):</p>\n<ul>");
+        for (_, e) in &s.cap_exceeded {
+            let _ = writeln!(o, "<li>{}</li>", html_escape(e));
         }
         let _ = writeln!(o, "</ul>");
     }

@@ -59,26 +59,59 @@ pub(crate) fn summary(a: &Analysis) -> Table {
     t
 }
 
-/// Token totals.
+/// Token totals. A server run counts with its count source and checks against the server's
+/// totals, not runtime callbacks.
 pub(crate) fn tokens(a: &Analysis) -> Table {
     let s = &a.summary;
     let mut t = Table::pairs();
-    for (label, value) in [
-        ("Input tokens (runtime count)", s.input_tokens.to_string()),
-        (
-            "Output tokens (one callback = one token, partial requests included)",
-            s.output_tokens.to_string(),
-        ),
-        (
-            "Output tokens per successful request, mean",
-            num(s.output_tokens_per_request.map(|a| a.mean), 1),
-        ),
-        (
-            "Requests where the runtime's count differs from the callbacks",
-            a.token_count_mismatches().to_string(),
-        ),
-    ] {
-        t.push(vec![Cell::label(label), Cell::text(value)]);
+    let rows: [(String, String); 4] = match &a.server {
+        None => [
+            (
+                "Input tokens (runtime count)".into(),
+                s.input_tokens.to_string(),
+            ),
+            (
+                "Output tokens (one callback = one token, partial requests included)".into(),
+                s.output_tokens.to_string(),
+            ),
+            (
+                "Output tokens per successful request, mean".into(),
+                num(s.output_tokens_per_request.map(|a| a.mean), 1),
+            ),
+            (
+                "Requests where the runtime's count differs from the callbacks".into(),
+                a.token_count_mismatches().to_string(),
+            ),
+        ],
+        Some(sv) => [
+            (
+                "Input tokens (the server's prompt count)".into(),
+                sv.prompt_tokens
+                    .map_or_else(|| "- (not sent)".into(), |n| n.to_string()),
+            ),
+            (
+                format!(
+                    "Output tokens (count source {}, partial requests included)",
+                    sv.source.map_or("none", |c| c.as_str())
+                ),
+                s.output_tokens.to_string(),
+            ),
+            (
+                "Output tokens per successful request, mean".into(),
+                num(s.output_tokens_per_request.map(|a| a.mean), 1),
+            ),
+            (
+                "Requests where the server's total differs from the chunks' tokens".into(),
+                sv.requests
+                    .iter()
+                    .filter(|f| !f.warmup && f.mismatch.is_some_and(|m| m != 0))
+                    .count()
+                    .to_string(),
+            ),
+        ],
+    };
+    for (label, value) in rows {
+        t.push(vec![Cell::label(&label), Cell::text(value)]);
     }
     t
 }

@@ -328,6 +328,12 @@ pub struct ServerAnalysis {
     pub requests: Vec<ServerRequestFigures>,
     /// (request index, the unit error in one line naming the field).
     pub unit_errors: Vec<(u32, String)>,
+    /// Σ the server's prompt-token counts over the measured requests (`None`: it sent none).
+    pub prompt_tokens: Option<u64>,
+    /// Measured requests whose server-counted output exceeds the cap rkbench sent, each as
+    /// (request index, the sentence naming the count, its field and the cap). Only a server's
+    /// own count can show this: chunks are not tokens.
+    pub cap_exceeded: Vec<(u32, String)>,
 }
 
 pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
@@ -344,11 +350,36 @@ pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
                 .filter_map(move |c| c.unit_error.clone().map(|e| (f.index, e)))
         })
         .collect();
+    let measured = || s.requests.iter().filter(|r| !r.warmup);
+    let prompt_tokens = measured()
+        .filter_map(|r| r.prompt_tokens)
+        .fold(None, |acc: Option<u64>, n| {
+            Some(acc.unwrap_or(0).saturating_add(n))
+        });
+    let cap_exceeded = measured()
+        .filter_map(|r| {
+            let total = r.server_total?;
+            let cap = u64::try_from(r.max_new_tokens).ok().filter(|&c| c > 0)?;
+            (total > cap).then(|| {
+                (
+                    r.index,
+                    format!(
+                        "{}: the server counted {total} output tokens ({}) for a cap of {cap} sent with the request ({} over)",
+                        r.test_id,
+                        r.server_total_field,
+                        total - cap
+                    ),
+                )
+            })
+        })
+        .collect();
     ServerAnalysis {
         run: s.run.clone(),
         source: run_source(s),
         requests,
         unit_errors,
+        prompt_tokens,
+        cap_exceeded,
     }
 }
 
@@ -680,6 +711,42 @@ mod tests {
             .find(|c| c.field == "timings.predicted_ms")
             .unwrap();
         assert_eq!(d.raw, 60.0);
+    }
+
+    #[test]
+    fn output_beyond_the_cap_and_prompt_totals_come_from_the_servers_counts() {
+        // A warm-up (left out), then two measured requests: 34 counted for a cap of 32 (2 over),
+        // and 8 counted for a cap of 16; prompt counts 63 and 20 (the warm-up's 5 left out).
+        let req =
+            |index: u32, warmup: bool, total: Option<u64>, cap: i32, prompt: u64| ServerRequest {
+                index,
+                test_id: format!("t{index}"),
+                warmup,
+                max_new_tokens: cap,
+                server_total: total,
+                server_total_field: "usage.completion_tokens".into(),
+                prompt_tokens: Some(prompt),
+                ..Default::default()
+            };
+        let trace = ServerTrace {
+            run: Default::default(),
+            requests: vec![
+                req(0, true, Some(99), 32, 5),
+                req(1, false, Some(34), 32, 63),
+                req(2, false, Some(8), 16, 20),
+                // No server count: chunks cannot say the cap failed.
+                req(3, false, None, 4, 0),
+            ],
+        };
+        let a = analyse(&trace);
+        assert_eq!(a.prompt_tokens, Some(83));
+        assert_eq!(
+            a.cap_exceeded,
+            vec![(
+                1,
+                "t1: the server counted 34 output tokens (usage.completion_tokens) for a cap of 32 sent with the request (2 over)".to_string()
+            )]
+        );
     }
 
     #[test]
