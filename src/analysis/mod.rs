@@ -152,6 +152,15 @@ impl<'t> Analysis<'t> {
         }
     }
 
+    /// Where the run parameters went: the runtime, or a server with every request.
+    pub(crate) fn params_went_to(&self) -> &'static str {
+        if self.server.is_some() {
+            "sent to the server with every request"
+        } else {
+            "passed to the runtime"
+        }
+    }
+
     /// The exact token input request `index` was fed (`None`: a text prompt).
     pub(crate) fn exact_input_tokens(&self, index: u32) -> Option<u32> {
         self.trace

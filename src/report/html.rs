@@ -179,7 +179,11 @@ fn summary(o: &mut String, a: &Analysis) {
 }
 
 fn configuration(o: &mut String, a: &Analysis) {
-    o.push_str("<section id=\"configuration\">\n<h2>Configuration</h2>\n<p>Parameters as passed to the runtime (recorded in the trace).</p>\n");
+    let _ = writeln!(
+        o,
+        "<section id=\"configuration\">\n<h2>Configuration</h2>\n<p>Parameters as {} (recorded in the trace).</p>",
+        a.params_went_to()
+    );
     o.push_str(&tables::parameters(a).html());
     let board = tables::board(a);
     if !board.rows.is_empty() {

@@ -214,7 +214,8 @@ fn configuration_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "Parameters as passed to the runtime (recorded in the trace):\n"
+        "Parameters as {} (recorded in the trace):\n",
+        a.params_went_to()
     );
     o.push_str(&tables::parameters(a).markdown());
     let board = tables::board(a);
