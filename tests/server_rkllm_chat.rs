@@ -271,6 +271,9 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
     assert_eq!(j["server"]["count_source"], "gap-cluster");
     assert_eq!(j["server"]["count_estimated"], true);
     assert_eq!(j["server"]["gap_threshold_us"], 1000);
+    for r in j["server"]["requests"].as_array().unwrap() {
+        assert_eq!(r["ambiguous_gaps"]["gaps"], chars - 1);
+    }
     let waits: Vec<&str> = j["server"]["requests"]
         .as_array()
         .unwrap()

@@ -1,6 +1,7 @@
 //! What one event of a stream says: its kind, its text, and every server count or timing in it.
 //! One function per protocol, from the servers' documented formats (see docs/SERVERS.md).
 use crate::trace::server::{ChunkKind, ServerTiming};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// One classified event.
@@ -213,6 +214,11 @@ pub fn ollama(line: &str) -> Parsed {
 /// (a token per message in 1.1.x). Only the choices beyond the `seen` already taken are new;
 /// their contents make this chunk's text. `usage` is always null there; `finish_reason` is
 /// "stop" only if the server saw its own finished state, which it may never do.
+///
+/// The messages grow by ~110 bytes per character, so the seen choices are skipped without
+/// being built ([`IgnoredAny`]): building them all made a message of a 1,000-character answer
+/// cost over 1 ms to parse (measured on x86), enough to delay the next read past the
+/// gap-cluster threshold and split one token in two. Skipping is ~6× cheaper.
 pub fn rkllm_chat(data: &str, seen: &mut usize) -> Parsed {
     let mut p = Parsed::default();
     let raw = |mut p: Parsed, kind: ChunkKind| {
@@ -220,22 +226,23 @@ pub fn rkllm_chat(data: &str, seen: &mut usize) -> Parsed {
         p.text = data.to_string();
         p
     };
-    let Ok(v) = serde_json::from_str::<Value>(data) else {
-        return raw(p, ChunkKind::Error);
+    let mut de = serde_json::Deserializer::from_str(data);
+    let msg = match serde::Deserializer::deserialize_map(&mut de, ChatMessage(*seen))
+        .and_then(|m| de.end().map(|()| m))
+    {
+        Ok(m) => m,
+        Err(_) => return raw(p, ChunkKind::Error),
     };
-    if str_of(&v, "status") == Some("error") || v.get("error").is_some_and(|e| !e.is_null()) {
+    if msg.error {
         return raw(p, ChunkKind::Error);
     }
-    let Some(choices) = v.get("choices").and_then(Value::as_array) else {
+    // No list, or fewer choices than already seen: not the cumulative list this parser follows.
+    let Some(ChatChoices::New { len, new }) = msg.choices else {
         return raw(p, ChunkKind::Other);
     };
-    // Fewer choices than already seen: not the cumulative list this parser follows.
-    let Some(new) = choices.get(*seen..) else {
-        return raw(p, ChunkKind::Other);
-    };
-    *seen = choices.len();
+    *seen = len;
     let mut text = String::new();
-    for c in new {
+    for c in &new {
         let part = c.get("delta").or_else(|| c.get("message"));
         if let Some(t) = part.and_then(|d| str_of(d, "content")) {
             text.push_str(t);
@@ -255,6 +262,83 @@ pub fn rkllm_chat(data: &str, seen: &mut usize) -> Parsed {
     });
     p.text = text;
     p
+}
+
+/// What [`rkllm_chat`] reads of a message: an error marker and the choices after `.0` seen.
+struct ChatMessage(usize);
+
+struct ChatRead {
+    /// `"status": "error"` or a non-null `error`.
+    error: bool,
+    choices: Option<ChatChoices>,
+}
+
+enum ChatChoices {
+    /// The list is shorter than the choices already seen.
+    Fewer,
+    /// The list's length and its choices beyond those seen.
+    New { len: usize, new: Vec<Value> },
+}
+
+impl<'de> Visitor<'de> for ChatMessage {
+    type Value = ChatRead;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a /rkllm_chat message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<ChatRead, A::Error> {
+        let mut r = ChatRead {
+            error: false,
+            choices: None,
+        };
+        while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+            match k.as_ref() {
+                "choices" => r.choices = Some(m.next_value_seed(SkipSeen(self.0))?),
+                "status" => r.error |= m.next_value::<Value>()?.as_str() == Some("error"),
+                "error" => r.error |= !m.next_value::<Value>()?.is_null(),
+                _ => {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// A `choices` array: the first `.0` elements skipped unbuilt, the rest kept.
+struct SkipSeen(usize);
+
+impl<'de> DeserializeSeed<'de> for SkipSeen {
+    type Value = ChatChoices;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<ChatChoices, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SkipSeen {
+    type Value = ChatChoices;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a choices array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<ChatChoices, A::Error> {
+        for _ in 0..self.0 {
+            if a.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(ChatChoices::Fewer);
+            }
+        }
+        let mut new = Vec::new();
+        while let Some(c) = a.next_element::<Value>()? {
+            new.push(c);
+        }
+        Ok(ChatChoices::New {
+            len: self.0 + new.len(),
+            new,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +426,15 @@ mod tests {
             ChunkKind::Error
         );
         assert_eq!(rkllm_chat("{\"cho", &mut seen).kind(), ChunkKind::Error);
+        assert_eq!(rkllm_chat("{} x", &mut seen).kind(), ChunkKind::Error);
+        assert_eq!(
+            rkllm_chat(r#"{"choices":"no"}"#, &mut seen).kind(),
+            ChunkKind::Error
+        );
+        assert_eq!(
+            rkllm_chat(r#"{"id":1}"#, &mut seen).kind(),
+            ChunkKind::Other
+        );
         assert_eq!(seen, 4);
     }
 

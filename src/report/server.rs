@@ -39,6 +39,26 @@ fn source_label(c: CountSource, gap_us: Option<u64>) -> String {
     }
 }
 
+/// Gap-cluster boundaries that were close calls, in one sentence; `None` when there were none.
+fn close_calls(s: &ServerAnalysis) -> Option<String> {
+    let hits: Vec<String> = s
+        .requests
+        .iter()
+        .filter_map(|f| match f.ambiguous_gaps {
+            Some((close, gaps)) if close > 0 => {
+                Some(format!("request {}: {close} of {gaps}", f.index))
+            }
+            _ => None,
+        })
+        .collect();
+    (!hits.is_empty()).then(|| {
+        format!(
+            "Close calls: gaps between characters within a factor 2 of the gap-cluster threshold, which could have gone either way ({}). Many close calls mean the threshold does not separate this server's tokens: on Rockchip's /rkllm_chat a long answer's characters drift apart as the server re-encodes the whole answer per character; try another --token-gap.",
+            hits.join("; ")
+        )
+    })
+}
+
 /// Evidence facts that are probes (detection) and the others (how the run was measured).
 fn probes_and_facts(run: &ServerRun) -> (Vec<&Fact>, Vec<&Fact>) {
     run.evidence
@@ -79,6 +99,9 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
     );
     if let Some(l) = token_label(a) {
         let _ = writeln!(o, "**Count source** — {l}.\n");
+    }
+    if let Some(n) = close_calls(s) {
+        let _ = writeln!(o, "{}\n", md_inline(&n));
     }
     let (probes, facts) = probes_and_facts(run);
     if !facts.is_empty() {
@@ -333,6 +356,12 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
         }
         w.end_array();
         w.end_object();
+        if let Some((close, gaps)) = f.ambiguous_gaps {
+            w.key("ambiguous_gaps").begin_object();
+            w.field_int("close", close as i64);
+            w.field_int("gaps", gaps as i64);
+            w.end_object();
+        }
         w.key("prefill_split");
         match &f.prefill_split {
             Some((field, p, rest)) => {
@@ -453,6 +482,9 @@ pub fn html_section(a: &Analysis) -> Option<String> {
     if let Some(l) = token_label(a) {
         let _ = writeln!(o, "<p><b>Count source</b> — {}.</p>", html_escape(&l));
     }
+    if let Some(n) = close_calls(s) {
+        let _ = writeln!(o, "<p>{}</p>", html_escape(&n));
+    }
     let (_, facts) = probes_and_facts(r);
     if !facts.is_empty() {
         let _ = writeln!(o, "<p>How this server was measured:</p>\n<ul>");
@@ -543,4 +575,51 @@ pub fn peers_table(rows: &[ServerRequestFigures]) -> Table {
         ]);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::server::{ChunkKind, ServerRequest, ServerTrace, GAP_THRESHOLD_FACT};
+
+    #[test]
+    fn close_calls_of_a_gap_cluster_count_are_named_per_request() {
+        // Characters at 0, 0.6 ms (a close call: within a factor 2 of 1 ms), 30 ms, 30.01 ms.
+        let mut r = ServerRequest {
+            index: 4,
+            ..Default::default()
+        };
+        for (i, t) in [0u64, 600, 30_000, 30_010].into_iter().enumerate() {
+            r.chunk_us.push(t);
+            r.chunk_read.push(i as u32);
+            r.chunk_end_byte.push(0);
+            r.chunk_kind.push(ChunkKind::Content.code());
+            r.chunk_server_n.push(-1);
+            r.chunk_tokens.push(0);
+            r.chunk_text_len.push(1);
+            r.chunk_text.push(b'x');
+        }
+        crate::http::capture::attribute(&mut r, Some(1000));
+        let mut run = ServerRun::default();
+        run.evidence.push(Fact {
+            key: GAP_THRESHOLD_FACT.into(),
+            value: "1000 us (…)".into(),
+        });
+        let mut t = ServerTrace {
+            run,
+            requests: vec![r],
+        };
+        let s = crate::stats::server::analyse(&t);
+        assert_eq!(s.requests[0].ambiguous_gaps, Some((1, 3)));
+        let n = close_calls(&s).unwrap();
+        assert!(n.contains("(request 4: 1 of 3)"), "{n}");
+        // No close call, no sentence; no threshold recorded, no figure.
+        t.requests[0].chunk_us[1] = 10;
+        assert_eq!(close_calls(&crate::stats::server::analyse(&t)), None);
+        t.run.evidence.clear();
+        assert_eq!(
+            crate::stats::server::analyse(&t).requests[0].ambiguous_gaps,
+            None
+        );
+    }
 }

@@ -3,7 +3,9 @@
 //! first text, last text, done, close), coalesced reads, the idle wait, the server's own
 //! timings with unit checks, and the server's overhead over the runtime's prefill where the
 //! server relays it. Pure functions of the trace (docs/SERVERS.md).
-use crate::trace::server::{ChunkKind, CountSource, ServerRequest, ServerTiming, ServerTrace};
+use crate::trace::server::{
+    gap_threshold_us, ChunkKind, CountSource, ServerRequest, ServerTiming, ServerTrace,
+};
 
 /// One request's chunk-based figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +50,10 @@ pub struct ServerRequestFigures {
     pub prefill_split: Option<(String, f64, f64)>,
     /// The same stream as vLLM, guidellm and llmperf read it.
     pub peers: PeerReading,
+    /// Gap-cluster requests: (gaps between consecutive text chunks within a factor 2 of the
+    /// threshold, all such gaps). A gap there could have gone either way, so these counts are
+    /// less certain than the rest.
+    pub ambiguous_gaps: Option<(usize, usize)>,
 }
 
 /// How other benchmarkers read the same stream, by their own chunk rules (docs/SERVERS.md §2):
@@ -315,7 +321,26 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
         checks: checks(r, client_decode_tok_s, decode_s),
         prefill_split,
         peers: peer_reading(r, protocol),
+        ambiguous_gaps: None,
     }
+}
+
+/// (Gaps between consecutive text chunks in [threshold / 2, 2 × threshold), all such gaps):
+/// how many boundaries of a gap-cluster count were close calls. Rockchip's legacy server
+/// re-encodes its whole answer for every character (~1 ms per character at 1,000 characters,
+/// Python's `json.dumps` on an x86 VM), so a long answer's characters drift towards the
+/// threshold; this says when.
+pub fn ambiguous_gaps(r: &ServerRequest, threshold_us: u64) -> (usize, usize) {
+    let t: Vec<u64> = (0..r.chunks())
+        .filter(|&i| r.kind(i).carries_tokens() && !r.chunk_text(i).is_empty())
+        .map(|i| r.chunk_us[i])
+        .collect();
+    let gaps: Vec<u64> = t.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
+    let close = gaps
+        .iter()
+        .filter(|&&g| g.saturating_mul(2) >= threshold_us && g < threshold_us.saturating_mul(2))
+        .count();
+    (close, gaps.len())
 }
 
 /// Everything a report shows about a server run.
@@ -340,7 +365,13 @@ pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
     let requests: Vec<ServerRequestFigures> = s
         .requests
         .iter()
-        .map(|r| request_with(r, &s.run.protocol))
+        .map(|r| {
+            let mut f = request_with(r, &s.run.protocol);
+            if let (CountSource::GapCluster, Some(g)) = (r.count_source, gap_threshold_us(&s.run)) {
+                f.ambiguous_gaps = Some(ambiguous_gaps(r, g));
+            }
+            f
+        })
         .collect();
     let unit_errors = requests
         .iter()
@@ -637,6 +668,11 @@ mod tests {
         // (3 − 1) tokens over 40 ms, not over the 40.9 ms to the last character.
         assert_eq!(f.client_decode_tok_s, Some(50.0));
         assert_eq!((f.first_text_ms, f.last_text_ms), (Some(10.0), Some(50.9)));
+        // Gaps 20 µs, 19.98 ms, 20 ms, 900 µs: only the last is within a factor 2 of 1 ms.
+        assert_eq!(ambiguous_gaps(&r, 1000), (1, 4));
+        // At 20 ms the two token gaps (19.98 and 20 ms) are the close calls.
+        assert_eq!(ambiguous_gaps(&r, 20_000), (2, 4));
+        assert_eq!(ambiguous_gaps(&r, 10_000), (1, 4));
     }
 
     #[test]
