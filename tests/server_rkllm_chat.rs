@@ -306,6 +306,10 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
         3 * chars,
         "{csv}"
     );
+    assert!(
+        md.contains("Parameters as the server fixed them when it started (only the prompt and the thinking switch were sent)"),
+        "{md}"
+    );
     // The parameter table shows the server's fixed values as such.
     assert!(
         md.contains("the server's own, fixed when it started"),

@@ -154,10 +154,18 @@ impl<'t> Analysis<'t> {
 
     /// Where the run parameters went: the runtime, or a server with every request.
     pub(crate) fn params_went_to(&self) -> &'static str {
-        if self.server.is_some() {
-            "sent to the server with every request"
-        } else {
-            "passed to the runtime"
+        match &self.server {
+            // Rockchip's /rkllm_chat takes no sampling values or cap: they are the server's.
+            Some(s)
+                if s.run
+                    .evidence
+                    .iter()
+                    .any(|f| f.key == crate::trace::server::FIXED_SAMPLING_FACT) =>
+            {
+                "the server fixed them when it started (only the prompt and the thinking switch were sent)"
+            }
+            Some(_) => "sent to the server with every request",
+            None => "passed to the runtime",
         }
     }
 
