@@ -220,8 +220,27 @@ pub fn finalize(out: &Path, ending: Ending, quiet: bool) -> Result<i32> {
         );
         return Ok(code);
     }
-    let io =
-        |e: std::io::Error| Error::writing(&format!("finalising the trace {}", out.display()), e);
+    // A full disk here leaves the trace as the recorder left it (up to its last whole frame)
+    // and the journal untouched: say so, as the recorder does for its own full disk.
+    let journal = crate::trace::journal_path(out);
+    let finished = trace
+        .requests
+        .iter()
+        .filter(|r| r.status != Status::InFlight)
+        .count();
+    let io = |e: std::io::Error| {
+        let e = Error::writing(&format!("finalising the trace {}", out.display()), e);
+        if e.kind != crate::error::Kind::DiskFull {
+            return e;
+        }
+        Error::disk_full(format!(
+            "{} ({what}); kept: {} (the run header and {finished} finished requests, up to its last whole frame; no end record) and {} (the checkpoints of the request in flight, if any); free space, then `rkbench report {}` reads both",
+            e.msg,
+            out.display(),
+            journal.display(),
+            out.display()
+        ))
+    };
     let mut w = TraceWriter::resume(out, trace.valid_len, trace.frames).map_err(io)?;
     let mut in_flight = String::new();
     let mut end_us = 0;
