@@ -862,3 +862,47 @@ fn ctrl_c_ends_a_server_sweep_after_the_combination_in_flight() {
     );
     assert_eq!(state.lock().unwrap().posts.len(), 1);
 }
+
+/// A llama-server whose `/slots` says it is busy for the whole `--idle-timeout`: the request is
+/// never sent (an error saying why), and the run goes on to its end.
+#[test]
+fn a_server_that_stays_busy_is_never_sent_a_request() {
+    let (port, state) = fake_llama_server();
+    state.lock().unwrap().busy_until = Some(Instant::now() + Duration::from_secs(600));
+    let dir = common::tempdir("server-busy");
+    let suite = fast_suite(&dir, &["a"]);
+    let out = dir.join("busy.rktrace");
+    let o = common::run(
+        &[
+            "record",
+            "-q",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--model",
+            "tiny",
+            "--suite",
+            &suite,
+            "--no-telemetry",
+            "--idle-timeout",
+            "300ms",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let st = state.lock().unwrap();
+    assert!(st.posts.is_empty(), "a request was sent into a busy server");
+    assert!(st.slots_polls >= 2, "{}", st.slots_polls);
+    let t = common::read_trace(&out);
+    let r = &t.server.as_ref().unwrap().requests[0];
+    assert_eq!(r.status.as_str(), "error");
+    assert!(
+        r.detail.starts_with(
+            "not sent: the server was still busy after --idle-timeout 300ms (/slots still busy"
+        ),
+        "{}",
+        r.detail
+    );
+    assert_eq!((r.chunks(), r.http_status), (0, 0));
+}

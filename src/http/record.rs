@@ -589,6 +589,7 @@ impl Recorder {
             )
         };
         let idle = wait_idle(plan.idle_timeout);
+        let mut still_busy = idle.busy;
         let template = ServerRequest {
             index,
             test_id: test.id.clone(),
@@ -629,6 +630,18 @@ impl Recorder {
             let mut last_read = 0u32;
             let mut checkpointed = 0usize;
             let mut last_checkpoint = Instant::now();
+            // Never start a request into a server that says it is busy, nor after Ctrl-C.
+            if interrupted() {
+                break (cap_, t0, Some(Status::Interrupted), None);
+            }
+            if still_busy {
+                failure = Some(format!(
+                    "not sent: the server was still busy after --idle-timeout {} ({}); rkbench never starts a request into a busy server",
+                    humantime::format_duration(plan.idle_timeout),
+                    busy.how
+                ));
+                break (cap_, t0, None, failure);
+            }
             match client::send(
                 &plan.url,
                 "POST",
@@ -749,6 +762,7 @@ impl Recorder {
                 let w = wait_idle(plan.idle_timeout.saturating_sub(busy.waited));
                 busy.waited += w.waited;
                 busy.how = w.how;
+                still_busy = w.busy;
                 self.flush_telemetry(false)?;
                 continue;
             }

@@ -359,6 +359,10 @@ pub fn non_streaming(body: &str) -> String {
 pub struct IdleWait {
     pub waited: Duration,
     pub how: String,
+    /// The server said it is still busy when the bound was reached (llama-server `/slots`):
+    /// the request must not be sent. A heuristic wait (process CPU, quiet period) never sets
+    /// it: it cannot know, and the request goes out with the wait recorded.
+    pub busy: bool,
 }
 
 /// How [`wait_idle`] decides, in one line for the trace.
@@ -407,6 +411,7 @@ pub fn wait_idle(
                             return IdleWait {
                                 waited: start.elapsed(),
                                 how: format!("/slots idle after {polls} poll(s)"),
+                                busy: false,
                             }
                         }
                         Some(_) => {}
@@ -422,6 +427,7 @@ pub fn wait_idle(
                         "/slots still busy after {} (bound reached)",
                         humantime::format_duration(bound)
                     ),
+                    busy: !interrupted(),
                 };
             }
             std::thread::sleep(poll);
@@ -446,15 +452,17 @@ pub fn wait_idle(
                         "server process {pid} (with its children) CPU quiet (< 5 %) for {}",
                         humantime::format_duration(quiet)
                     ),
+                    busy: false,
                 };
             }
             if start.elapsed() >= bound || interrupted() {
                 return IdleWait {
                     waited: start.elapsed(),
                     how: format!(
-                        "server process {pid} still busy after {} (bound reached): the request was sent into a busy server",
+                        "server process {pid} CPU not quiet after {} (bound reached): sent anyway, the CPU is only a hint of work",
                         humantime::format_duration(bound)
                     ),
+                    busy: false,
                 };
             }
             std::thread::sleep(poll);
@@ -470,6 +478,7 @@ pub fn wait_idle(
             "quiet period of {} (the server cannot say whether it is idle)",
             humantime::format_duration(quiet)
         ),
+        busy: false,
     }
 }
 
