@@ -906,3 +906,43 @@ fn a_server_that_stays_busy_is_never_sent_a_request() {
     );
     assert_eq!((r.chunks(), r.http_status), (0, 0));
 }
+
+/// A full disk (here the file-size limit) mid-run: exit 28, one line saying what the trace and
+/// the journal kept; the trace verifies and reports.
+#[test]
+fn a_full_disk_keeps_a_valid_server_trace_and_says_what_was_kept() {
+    let (port, _state) = fake_llama_server();
+    let dir = common::tempdir("server-full");
+    let ids: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+    let suite = fast_suite(&dir, &ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = dir.join("full.rktrace");
+    // bash counts `ulimit -f` in 1024-byte blocks: room for the header and a few requests.
+    let script = r#"ulimit -f 8; exec "$RKB" record -q --server "$URL" --model tiny --suite "$SUITE" --no-telemetry --quiet-period 1ms --out "$OUT""#;
+    let o = std::process::Command::new("bash")
+        .args(["-c", script])
+        .env("RKB", common::bin())
+        .env("URL", format!("http://127.0.0.1:{port}"))
+        .env("SUITE", &suite)
+        .env("OUT", &out)
+        .output()
+        .unwrap();
+    let e = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(28), "{e}");
+    assert!(
+        e.contains("kept:") && e.contains("finished requests") && e.contains(".journal"),
+        "{e}"
+    );
+    let v = common::run(&["verify", out.to_str().unwrap()], &[]);
+    assert_eq!(v.status.code(), Some(0), "{}", common::stdout(&v));
+    let t = common::read_trace(&out);
+    assert_eq!(t.damage, None, "the torn frame was cut off");
+    assert!(t.end.is_none());
+    let s = t.server.as_ref().unwrap();
+    assert!(
+        !s.requests.is_empty() && s.requests.len() < 20,
+        "{}",
+        s.requests.len()
+    );
+    let r = common::run(&["report", out.to_str().unwrap()], &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", common::stderr(&r));
+}

@@ -42,8 +42,10 @@ fn install_signal_handler() {
     });
 }
 
+/// A failed trace or journal write: a full disk (or file-size limit) is exit 28, said with what
+/// was kept by [`Recorder::explain`]; anything else is a bug.
 fn io(e: std::io::Error) -> Error {
-    Error::internal(format!("writing trace: {e}"))
+    Error::writing("writing the trace", e)
 }
 
 fn micros(d: Duration) -> u64 {
@@ -300,6 +302,9 @@ pub(crate) fn run(
         }
     }
     install_signal_handler();
+    // A file-size limit (`ulimit -f`) must fail a trace write with EFBIG (a full disk, said
+    // with what was kept), not kill the recorder with SIGXFSZ.
+    let _ = crate::runtime::signals::prepare_recording_process();
     let status =
         Recorder::start(&plan, &suite, header, telemetry, given.is_some())?.run(&plan, &suite)?;
     if !plan.quiet {
@@ -475,7 +480,33 @@ impl Recorder {
         Ok(())
     }
 
+    /// Run the schedule; a full disk is said with what the trace and the journal kept.
     fn run(mut self, plan: &Plan, suite: &Suite) -> Result<RunStatus> {
+        let mut finished = 0u32;
+        let r = self.run_schedule(plan, suite, &mut finished);
+        r.map_err(|e| self.explain(e, finished))
+    }
+
+    /// What a full disk left behind: the trace up to its last whole frame, the journal.
+    fn explain(&self, e: Error, finished: u32) -> Error {
+        if e.kind != crate::error::Kind::DiskFull {
+            return e;
+        }
+        Error::disk_full(format!(
+            "{}; kept: {} (the run header and {finished} finished requests; its torn last frame was cut off, it has no end record) and {} (the chunks of the request in flight, as last checkpointed); free space, then `rkbench report {}` reads both",
+            e.msg,
+            self.writer.path().display(),
+            self.journal.path().display(),
+            self.writer.path().display()
+        ))
+    }
+
+    fn run_schedule(
+        &mut self,
+        plan: &Plan,
+        suite: &Suite,
+        finished: &mut u32,
+    ) -> Result<RunStatus> {
         let slots = std::mem::take(&mut self.slots);
         let control = plan.control;
         let (mut written, mut measured, mut position) = (0u32, 0u32, 0usize);
@@ -504,6 +535,7 @@ impl Recorder {
             }
             let rec = self.request(plan, suite, slot, position, written)?;
             written += 1;
+            *finished = written;
             position += 1;
             if !rec.warmup {
                 measured += 1;

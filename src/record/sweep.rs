@@ -227,7 +227,16 @@ pub(crate) fn run(
         if c != exit::OK {
             code = c;
         }
-        if c == exit::INTERRUPTED || c == exit::USAGE || c == exit::INPUT || c == exit::RUNTIME {
+        // What the next combination would meet too: Ctrl-C, bad inputs, the runtime, a full disk.
+        if [
+            exit::INTERRUPTED,
+            exit::USAGE,
+            exit::INPUT,
+            exit::RUNTIME,
+            exit::DISK_FULL,
+        ]
+        .contains(&c)
+        {
             break;
         }
     }
