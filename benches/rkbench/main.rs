@@ -8,12 +8,15 @@
 //! 3. Replay throughput (read + validate + statistics) beside a Python recompute from JSON
 //!    Lines, and `rkbench report` over 1,000 traces.
 //! 6. The fleet view: `rkbench report DIR` over 10,000 traces, time and peak memory.
+//! 7. The HTTP backend: rkbench's cost per chunk read, and per message of Rockchip's cumulative
+//!    `/rkllm_chat` stream.
 //!
 //! Environment: `RKBENCH_FAKE_LIB` (a prebuilt simulated runtime, 1.2.1 ABI; default: built here
 //! in release mode), `RKBENCH_BENCH_OUT` (results JSON path).
 mod alloc;
 mod callback;
 mod fleet;
+mod http;
 mod jsonl;
 mod replay;
 mod size;
@@ -35,7 +38,7 @@ fn main() {
             .map(|p| format!(", comparisons with {p}"))
             .unwrap_or_default()
     );
-    // RKBENCH_BENCH_ONLY=callback|size|replay|telemetry|fleet runs one section (e.g. while tuning it).
+    // RKBENCH_BENCH_ONLY=callback|size|replay|telemetry|fleet|http runs one section (e.g. while tuning it).
     let only = std::env::var("RKBENCH_BENCH_ONLY").unwrap_or_default();
     let want = |s: &str| only.is_empty() || only == s;
     if want("callback") {
@@ -52,6 +55,9 @@ fn main() {
     }
     if want("fleet") {
         fleet::run(&env, &mut report);
+    }
+    if want("http") {
+        http::run(&env, &mut report);
     }
     report.finish(&env);
 }

@@ -1,0 +1,89 @@
+//! The HTTP backend's own cost: what rkbench spends on each chunk it reads (framing, JSON,
+//! classification, bookkeeping in `Capture`), beside the time between a server's tokens. A
+//! chunk's arrival is stamped when `read()` returns, before any of this runs, so this cost delays
+//! only the next read: it matters when it approaches the gap between chunks.
+use crate::util::{median, Env, Report};
+use rkbench::http::capture::{Capture, Protocol};
+use rkbench::trace::server::ServerRequest;
+use serde_json::json;
+use std::time::Instant;
+
+/// Feed `body` one line per `read()` and finish; returns the chunks captured.
+fn capture(protocol: Protocol, body: &str) -> usize {
+    let mut c = Capture::new(protocol, ServerRequest::default());
+    let mut read = 0u32;
+    for (i, l) in body.split_inclusive('\n').enumerate() {
+        read += 1;
+        c.data(l.as_bytes(), i as u64 * 1000, read);
+    }
+    c.end(u64::from(read) * 1000, read);
+    c.finish().chunks()
+}
+
+/// The message Rockchip's 1.2.x `/rkllm_chat` sends after its `n`-th character: Python's
+/// `json.dumps` of the cumulative response (every earlier character repeated), then a blank line.
+fn rkllm_chat_message(n: usize) -> String {
+    let choice = r#"{"index": 0, "delta": {"role": "assistant", "content": "x"}, "logprobs": null, "finish_reason": null}"#;
+    let choices = vec![choice; n].join(", ");
+    format!(
+        "{{\"id\": \"rkllm_chat\", \"object\": \"rkllm_chat\", \"created\": null, \"choices\": [{choices}], \"usage\": {{\"prompt_tokens\": null, \"completion_tokens\": null, \"total_tokens\": null}}}}\n\n"
+    )
+}
+
+pub fn run(env: &Env, out: &mut Report) {
+    out.section("7. HTTP backend: rkbench's cost per chunk read (Capture: framing, JSON, kinds)");
+    let sse = std::fs::read_to_string(env.root.join("fixtures/streams/llama-server.sse"))
+        .expect("fixtures/streams/llama-server.sse");
+    let reps = env.size(20_000, 500);
+    let mut per_chunk = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut chunks = 0;
+        for _ in 0..reps {
+            chunks += std::hint::black_box(capture(Protocol::OpenAiSse, &sse));
+        }
+        per_chunk.push(t.elapsed().as_nanos() as f64 / chunks as f64);
+    }
+    let ns = median(&per_chunk);
+    out.line(
+        "http.sse_chunk_ns",
+        "OpenAI SSE chunk (llama-server stream fixture)",
+        json!({"ns": ns}),
+        &format!(
+            "{:.1} µs per chunk (a 30 tok/s decode sends one every ~33 000 µs: {:.3} %)",
+            ns / 1e3,
+            ns / 33e6 * 100.0
+        ),
+    );
+    // Rockchip's legacy server repeats every earlier character in each message: the message
+    // after character n is O(n) bytes. rkbench skips the choices it has seen without building
+    // them; what one message costs at n characters, next to the 1 ms gap-cluster threshold.
+    for n in env.size(vec![500, 1000, 2000, 4000], vec![500, 1000]) {
+        let prefix: String = (1..n).map(rkllm_chat_message).collect();
+        let last = rkllm_chat_message(n);
+        let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default());
+        c.data(prefix.as_bytes(), 0, 1);
+        let mut times = Vec::new();
+        for i in 0..7 {
+            let mut c2 = Capture::new(Protocol::RkllmChat, ServerRequest::default());
+            c2.data(prefix.as_bytes(), 0, 1);
+            let t = Instant::now();
+            c2.data(last.as_bytes(), 1000, 2 + i);
+            times.push(t.elapsed().as_nanos() as f64);
+            std::hint::black_box(c2.finish());
+        }
+        std::hint::black_box(c.finish());
+        let ns = median(&times);
+        out.line(
+            &format!("http.rkllm_chat_message_ns_{n}"),
+            &format!("/rkllm_chat message after {n} characters"),
+            json!({"ns": ns, "bytes": last.len()}),
+            &format!(
+                "{:.3} ms for {} KB ({:.0} % of the 1 ms gap threshold)",
+                ns / 1e6,
+                last.len() / 1024,
+                ns / 1e6 * 100.0
+            ),
+        );
+    }
+}
