@@ -1,5 +1,6 @@
 //! Every committed trace, rendered in all four formats, states the same facts: verdict and its
-//! reasons, warnings, observations, run parameters and the summary figures. The JSON report is
+//! reasons, warnings, observations, run parameters, the summary figures and each request's
+//! details. The JSON report is
 //! the reference; the other formats must show each of its facts (escaped for their markup).
 mod common;
 use common::*;
@@ -340,6 +341,229 @@ fn every_format_states_the_same_facts() {
         for (r, jr) in rows[1..].iter().zip(reqs) {
             assert_eq!(r[col("id")], jr["id"].as_str().unwrap(), "{name}");
             assert_eq!(r[col("status")], jr["status"].as_str().unwrap(), "{name}");
+        }
+    }
+}
+
+/// Splits text into runs of digits-and-dots and the rest.
+fn tokens(s: &str) -> Vec<&str> {
+    let mut v = Vec::new();
+    let mut start = 0;
+    let is_num = |c: char| c.is_ascii_digit() || c == '.';
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    for w in chars.windows(2) {
+        if is_num(w[0].1) != is_num(w[1].1) {
+            v.push(&s[start..w[1].0]);
+            start = w[1].0;
+        }
+    }
+    v.push(&s[start..]);
+    v
+}
+
+/// Lines equal but for the last digit of a number: the JSON states figures to 3 decimals, and
+/// rounding those again to 1 or 2 may differ by one unit from rounding the exact value.
+fn same_lines(shown: &[&str], expected: &[String]) -> bool {
+    shown.len() == expected.len()
+        && shown.iter().zip(expected).all(|(a, b)| {
+            let (ta, tb) = (tokens(a), tokens(b));
+            ta.len() == tb.len()
+                && ta.iter().zip(&tb).all(|(x, y)| {
+                    x == y
+                        || match (x.parse::<f64>(), y.parse::<f64>()) {
+                            (Ok(p), Ok(q)) => {
+                                let d = x.split_once('.').map_or(0, |(_, f)| f.len());
+                                d > 0
+                                    && y.split_once('.').map_or(0, |(_, f)| f.len()) == d
+                                    && (p - q).abs() <= 1.000_001 * 10f64.powi(-(d as i32))
+                            }
+                            _ => false,
+                        }
+                })
+        })
+}
+
+/// A JSON number in the reports' fixed precision, `-` for null.
+fn fixed(v: &Value, decimals: usize) -> String {
+    v.as_f64().map_or("-".into(), |x| format!("{x:.decimals$}"))
+}
+
+/// The detail lines a request's JSON object implies, in order: labelled values and the flag
+/// that qualifies them, rebuilt here from the JSON fields (not from the renderers' model).
+fn expected_details(r: &Value) -> Vec<(Vec<(&'static str, String)>, Option<&'static str>)> {
+    let mut v = Vec::new();
+    let detail = r["detail"].as_str().unwrap();
+    if !detail.is_empty() {
+        v.push((vec![("Detail", detail.to_string())], None));
+    }
+    if let Some(n) = r["input"]["exact_tokens"].as_u64() {
+        v.push((
+            vec![(
+                "Input",
+                format!("{n} tokens (exact): token ids fed as RKLLM_INPUT_TOKEN, no tokenizer or chat template"),
+            )],
+            None,
+        ));
+    }
+    v.push((
+        vec![
+            (
+                "Decode rate",
+                format!("{} tok/s", fixed(&r["decode_tok_s"], 2)),
+            ),
+            (
+                "Wall-clock generation speed",
+                format!("{} tok/s", fixed(&r["generation_speed_tok_s"], 2)),
+            ),
+        ],
+        None,
+    ));
+    v.push((
+        vec![
+            ("TTFT", format!("{} ms", fixed(&r["ttft_ms"], 1))),
+            ("E2E", format!("{} ms", fixed(&r["e2e_ms"], 1))),
+            (
+                "Prefill rate",
+                format!("{} tok/s", fixed(&r["prefill_tok_s"], 2)),
+            ),
+        ],
+        None,
+    ));
+    let input = r["input_tokens"]
+        .as_i64()
+        .map_or("-".into(), |n| n.to_string());
+    let cap = if r["hit_cap"] == true {
+        " (hit the output cap)"
+    } else {
+        ""
+    };
+    v.push((
+        vec![(
+            "Tokens",
+            format!("{input} in / {} out{cap}", r["output_tokens"]),
+        )],
+        None,
+    ));
+    let i = &r["itl_ms"];
+    if !i.is_null() {
+        v.push((
+            vec![(
+                "ITL",
+                format!(
+                    "p50 {} · p90 {} · p99 {} · max {} ms · {} stalls",
+                    fixed(&i["p50"], 1),
+                    fixed(&i["p90"], 1),
+                    fixed(&i["p99"], 1),
+                    fixed(&i["max"], 1),
+                    r["stalls"]
+                ),
+            )],
+            None,
+        ));
+    }
+    let p = &r["runtime_perf"];
+    if !p.is_null() {
+        v.push((
+            vec![(
+                "Runtime perf",
+                format!(
+                    "prefill {} ms for {} tokens, generate {} ms for {} tokens ({} tok/s), memory {} MB",
+                    fixed(&p["prefill_time_ms"], 1),
+                    p["prefill_tokens"],
+                    fixed(&p["generate_time_ms"], 1),
+                    p["generate_tokens"],
+                    fixed(&p["decode_tok_s"], 2),
+                    fixed(&p["memory_usage_mb"], 1)
+                ),
+            )],
+            (r["token_count_mismatch"] == true).then_some("token count differs from callbacks"),
+        ));
+    }
+    let t = &r["think"];
+    if !t.is_null() {
+        v.push((
+            vec![(
+                "Thinking",
+                format!(
+                    "{} think tokens, {} answer tokens, first answer token at {} ms",
+                    t["think_tokens"],
+                    t["answer_tokens"],
+                    fixed(&t["time_to_answer_ms"], 1)
+                ),
+            )],
+            (t["unterminated"] == true).then_some("never left the think block"),
+        ));
+    }
+    v
+}
+
+#[test]
+fn every_format_states_the_same_request_details() {
+    for path in traces() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let trace = rkbench::trace::reader::read(&path).unwrap();
+        let j: Value = serde_json::from_str(&render(&trace, Format::Json)).unwrap();
+        let md = render(&trace, Format::Markdown);
+        let html = render(&trace, Format::Html);
+        let details = md
+            .split_once("## 📝 Detailed Test Results")
+            .unwrap_or_else(|| panic!("{name}: no md details"))
+            .1;
+        let mut md_rest = details;
+        for r in j["requests"].as_array().unwrap() {
+            let (id, index) = (r["id"].as_str().unwrap(), &r["index"]);
+            let expected = expected_details(r);
+
+            // Markdown: the list between "rkbench (…):" and the prompt, in the same order.
+            let at = md_rest
+                .find("\nrkbench (")
+                .unwrap_or_else(|| panic!("{name}: md lacks request {id}"));
+            let block = &md_rest[at..];
+            let block = &block[..block.find("\n**Prompt:**\n").unwrap()];
+            md_rest = &md_rest[at + block.len()..];
+            let md_lines: Vec<&str> = block.lines().filter(|l| l.starts_with("- ")).collect();
+            let md_expected: Vec<String> = expected
+                .iter()
+                .map(|(items, flag)| {
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|(k, v)| format!("**{k}:** {}", md_inline(v)))
+                        .collect();
+                    let flag = flag.map(|f| format!(" ⚠️ {f}")).unwrap_or_default();
+                    format!("- {}{flag}", items.join(" · "))
+                })
+                .collect();
+            assert!(
+                same_lines(&md_lines, &md_expected),
+                "{name}: md details of {id}:\n{md_lines:#?}\nexpected\n{md_expected:#?}"
+            );
+
+            // HTML: the list in the request's <details>, in the same order.
+            let start = format!("<details class=\"req\" id=\"req-{index}\">");
+            let block = html
+                .split_once(&start)
+                .unwrap_or_else(|| panic!("{name}: html lacks request {id}"))
+                .1;
+            let list = block.split_once("<ul>\n").unwrap().1;
+            let list = list.split_once("</ul>").unwrap().0;
+            let html_lines: Vec<&str> = list.lines().collect();
+            let html_expected: Vec<String> = expected
+                .iter()
+                .map(|(items, flag)| {
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|(k, v)| format!("<strong>{k}:</strong> {}", html_escape(v)))
+                        .collect();
+                    let flag = flag
+                        .map(|f| format!(" <span class=\"status-partial\">({f})</span>"))
+                        .unwrap_or_default();
+                    format!("<li>{}{flag}</li>", items.join(" · "))
+                })
+                .collect();
+            assert!(
+                same_lines(&html_lines, &html_expected),
+                "{name}: html details of {id}:\n{html_lines:#?}\nexpected\n{html_expected:#?}"
+            );
         }
     }
 }

@@ -8,6 +8,7 @@
 //! scripts and every network fetch, so even an escaping bug could not run model output or
 //! phone home. Determinism: no clock, no hash-map iteration (telemetry keys are grouped in
 //! `BTreeMap`s), and all numbers in fixed precision.
+use super::details::{self, DetailLine};
 use super::reference;
 use super::svg::{self, ChartSpec, Histogram, Series};
 use super::table::status_class;
@@ -17,7 +18,6 @@ use super::DEFINITIONS;
 use crate::analysis::charts::{Charts, CPU_UNIT, RATE_WINDOW};
 use crate::analysis::observations::Span;
 use crate::analysis::Analysis;
-use crate::stats::RequestMetrics;
 use crate::trace::{RunStatus, Trace};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -464,66 +464,18 @@ fn pre(o: &mut String, text: &str) {
     let _ = writeln!(o, "<pre>\n{}</pre>", html_escape(text));
 }
 
-fn detail_items(m: &RequestMetrics) -> Vec<String> {
-    let mut v = vec![
-        format!(
-            "<strong>Decode rate:</strong> {} tok/s · <strong>Wall-clock generation speed:</strong> {} tok/s",
-            num(m.decode_tok_s, 2),
-            num(m.generation_speed_tok_s, 2)
-        ),
-        format!(
-            "<strong>TTFT:</strong> {} ms · <strong>E2E:</strong> {} ms · <strong>Prefill rate:</strong> {} tok/s",
-            num(m.ttft_ms, 1),
-            num(Some(m.e2e_ms), 1),
-            num(m.prefill_tok_s, 2)
-        ),
-        format!(
-            "<strong>Tokens:</strong> {} in / {} out{}",
-            m.input_tokens.map_or_else(|| "-".to_string(), |v| v.to_string()),
-            m.output_tokens,
-            if m.hit_cap { " (hit the output cap)" } else { "" }
-        ),
-    ];
-    if let Some(i) = m.itl {
-        v.push(format!(
-            "<strong>ITL:</strong> p50 {} · p90 {} · p99 {} · max {} ms · {} stalls",
-            num(Some(i.p50), 1),
-            num(Some(i.p90), 1),
-            num(Some(i.p99), 1),
-            num(Some(i.max), 1),
-            m.stalls
-        ));
-    }
-    if let Some(p) = m.runtime {
-        v.push(format!(
-            "<strong>Runtime perf:</strong> prefill {} ms for {} tokens, generate {} ms for {} tokens ({} tok/s), memory {} MB{}",
-            num(Some(p.prefill_ms()), 1),
-            p.prefill_tokens,
-            num(Some(p.generate_ms()), 1),
-            p.generate_tokens,
-            num(p.decode_tok_s(), 2),
-            num(Some(p.memory_mb()), 1),
-            if m.token_count_mismatch {
-                " <span class=\"status-partial\">(token count differs from callbacks)</span>"
-            } else {
-                ""
-            }
-        ));
-    }
-    if let Some(t) = m.think {
-        v.push(format!(
-            "<strong>Thinking:</strong> {} think tokens, {} answer tokens, first answer token at {} ms{}",
-            t.think_tokens,
-            t.answer_tokens,
-            num(t.time_to_answer_ms, 1),
-            if t.unterminated {
-                " <span class=\"status-partial\">(never left the think block)</span>"
-            } else {
-                ""
-            }
-        ));
-    }
-    v
+/// One of the request's detail lines (see [`details`]) as a list item.
+fn detail_item(l: &DetailLine) -> String {
+    let items: Vec<String> = l
+        .items
+        .iter()
+        .map(|(k, v)| format!("<strong>{k}:</strong> {}", html_escape(v)))
+        .collect();
+    let flag = l
+        .flag
+        .map(|f| format!(" <span class=\"status-partial\">({f})</span>"))
+        .unwrap_or_default();
+    format!("<li>{}{flag}</li>", items.join(" · "))
 }
 
 fn details(o: &mut String, a: &Analysis) {
@@ -542,21 +494,8 @@ fn details(o: &mut String, a: &Analysis) {
             if r.warmup { " · warm-up" } else { "" }
         );
         o.push_str("<ul>\n");
-        if !r.detail.is_empty() {
-            let _ = writeln!(
-                o,
-                "<li><strong>Detail:</strong> {}</li>",
-                html_escape(&r.detail)
-            );
-        }
-        if let Some(n) = a.exact_input_tokens(r.index) {
-            let _ = writeln!(
-                o,
-                "<li><strong>Input:</strong> {n} tokens (exact): token ids fed as RKLLM_INPUT_TOKEN, no tokenizer or chat template</li>"
-            );
-        }
-        for item in detail_items(m) {
-            let _ = writeln!(o, "<li>{item}</li>");
+        for l in details::detail_lines(a, r, m) {
+            let _ = writeln!(o, "{}", detail_item(&l));
         }
         o.push_str("</ul>\n<h3>Prompt</h3>\n");
         pre(o, &r.prompt);

@@ -1,12 +1,12 @@
 //! The Markdown report: the original report's sections (summary, configuration, performance
 //! metrics, token statistics, per-test details, observations), every figure recomputed from the
 //! trace and every parameter taken from what was recorded.
+use super::details::{self, DetailLine};
 use super::reference;
 use super::tables;
 use super::text::{md_code, md_fence, md_inline, num, utc};
 use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{original, Analysis, Span};
-use crate::stats::RequestMetrics;
 use crate::trace::Status;
 use std::fmt::Write;
 
@@ -339,13 +339,7 @@ fn details_section(o: &mut String, a: &Analysis) {
                 format!(", category {}", md_inline(&r.category))
             }
         );
-        if let Some(n) = a.exact_input_tokens(r.index) {
-            let _ = writeln!(
-                o,
-                "- **Input:** {n} tokens (exact): token ids fed as RKLLM_INPUT_TOKEN, no tokenizer or chat template"
-            );
-        }
-        detail_lines(o, m);
+        detail_lines(o, &details::detail_lines(a, r, m));
         let _ = writeln!(o, "\n**Prompt:**\n");
         o.push_str(&md_fence(&r.prompt, "text"));
         let _ = writeln!(o, "\n**Response** ({} tokens):\n", m.output_tokens);
@@ -410,59 +404,16 @@ fn definitions_section(o: &mut String) {
     }
 }
 
-fn detail_lines(o: &mut String, m: &RequestMetrics) {
-    let _ = writeln!(
-        o,
-        "- **Decode rate:** {} tok/s · **Wall-clock generation speed:** {} tok/s",
-        num(m.decode_tok_s, 2),
-        num(m.generation_speed_tok_s, 2)
-    );
-    let _ = writeln!(
-        o,
-        "- **TTFT:** {} ms · **E2E:** {} ms · **Prefill rate:** {} tok/s",
-        num(m.ttft_ms, 1),
-        num(Some(m.e2e_ms), 1),
-        num(m.prefill_tok_s, 2)
-    );
-    let _ = writeln!(
-        o,
-        "- **Tokens:** {} in / {} out{}",
-        m.input_tokens
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "-".into()),
-        m.output_tokens,
-        if m.hit_cap {
-            " (hit the output cap)"
-        } else {
-            ""
-        }
-    );
-    if let Some(p) = m.runtime {
-        let _ = writeln!(
-            o,
-            "- **Runtime perf:** prefill {} ms for {} tokens, generate {} ms for {} tokens ({} tok/s), memory {} MB{}",
-            num(Some(p.prefill_ms()), 1),
-            p.prefill_tokens,
-            num(Some(p.generate_ms()), 1),
-            p.generate_tokens,
-            num(p.decode_tok_s(), 2),
-            num(Some(p.memory_mb()), 1),
-            if m.token_count_mismatch { " ⚠️ token count differs from callbacks" } else { "" }
-        );
-    }
-    if let Some(t) = m.think {
-        let _ = writeln!(
-            o,
-            "- **Thinking:** {} think tokens, {} answer tokens, first answer token at {} ms{}",
-            t.think_tokens,
-            t.answer_tokens,
-            num(t.time_to_answer_ms, 1),
-            if t.unterminated {
-                " ⚠️ never left the think block"
-            } else {
-                ""
-            }
-        );
+/// The request's detail lines (see [`details`]) as a Markdown list.
+fn detail_lines(o: &mut String, lines: &[DetailLine]) {
+    for l in lines {
+        let items: Vec<String> = l
+            .items
+            .iter()
+            .map(|(k, v)| format!("**{k}:** {}", md_inline(v)))
+            .collect();
+        let flag = l.flag.map(|f| format!(" ⚠️ {f}")).unwrap_or_default();
+        let _ = writeln!(o, "- {}{flag}", items.join(" · "));
     }
 }
 

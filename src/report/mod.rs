@@ -2,6 +2,7 @@
 //! format: every figure, warning, verdict reason and observation comes from the analysis.
 pub(crate) mod compare;
 pub(crate) mod csv;
+pub(crate) mod details;
 pub(crate) mod fleet;
 pub(crate) mod html;
 pub(crate) mod json;
