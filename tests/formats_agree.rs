@@ -388,9 +388,12 @@ fn fixed(v: &Value, decimals: usize) -> String {
     v.as_f64().map_or("-".into(), |x| format!("{x:.decimals$}"))
 }
 
+/// A detail line: labelled values and the flag that qualifies them.
+type DetailLine = (Vec<(&'static str, String)>, Option<&'static str>);
+
 /// The detail lines a request's JSON object implies, in order: labelled values and the flag
 /// that qualifies them, rebuilt here from the JSON fields (not from the renderers' model).
-fn expected_details(r: &Value) -> Vec<(Vec<(&'static str, String)>, Option<&'static str>)> {
+fn expected_details(r: &Value) -> Vec<DetailLine> {
     let mut v = Vec::new();
     let detail = r["detail"].as_str().unwrap();
     if !detail.is_empty() {
