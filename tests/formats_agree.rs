@@ -223,6 +223,76 @@ fn every_format_states_the_same_facts() {
         );
         assert!(html.contains(&format!("<td>{ttft} ms</td>")), "{name}");
 
+        // Every aggregate over the successful requests: the same row in md and html.
+        for (key, label, d) in [
+            ("ttft_ms", "TTFT (ms)", 1),
+            ("prefill_tok_s", "Prefill rate (tok/s)", 2),
+            ("decode_tok_s", "Decode rate (tok/s)", 2),
+            (
+                "generation_speed_tok_s",
+                "Wall-clock generation speed N / (E2E − TTFT) (tok/s)",
+                2,
+            ),
+            ("e2e_ms", "E2E latency (ms)", 1),
+            ("output_tokens_per_request", "Output tokens per request", 1),
+            (
+                "runtime_prefill_tok_s",
+                "Runtime-reported prefill (tok/s)",
+                2,
+            ),
+            ("runtime_decode_tok_s", "Runtime-reported decode (tok/s)", 2),
+            (
+                "itl_ms_pooled",
+                "ITL, pooled over all measured tokens (ms)",
+                1,
+            ),
+        ] {
+            let g = &s[key];
+            let cells: Vec<String> = if g.is_null() {
+                std::iter::once("0".to_string())
+                    .chain((0..7).map(|_| "-".to_string()))
+                    .collect()
+            } else {
+                std::iter::once(g["n"].to_string())
+                    .chain(
+                        ["mean", "median", "min", "max", "stddev", "p90", "p99"]
+                            .iter()
+                            .map(|k| fixed(&g[k], d)),
+                    )
+                    .collect()
+            };
+            let md_row = md
+                .lines()
+                .find(|l| l.starts_with(&format!("| {label} | ")))
+                .unwrap_or_else(|| panic!("{name}: md lacks {label}"));
+            let expected = format!("| {label} | {} |", cells.join(" | "));
+            assert!(
+                same_lines(&[md_row], &[expected.clone()]),
+                "{name}: md {md_row}\nexpected {expected}"
+            );
+            let html_row = html
+                .lines()
+                .find(|l| {
+                    l.starts_with(&format!(
+                        "<tr><th>{}</th><td class=\"num\">",
+                        html_escape(label)
+                    ))
+                })
+                .unwrap_or_else(|| panic!("{name}: html lacks {label}"));
+            let expected = format!(
+                "<tr><th>{}</th>{}</tr>",
+                html_escape(label),
+                cells
+                    .iter()
+                    .map(|c| format!("<td class=\"num\">{c}</td>"))
+                    .collect::<String>()
+            );
+            assert!(
+                same_lines(&[html_row], &[expected.clone()]),
+                "{name}: html {html_row}\nexpected {expected}"
+            );
+        }
+
         // Rockchip's published figures: the same row, figures, reasons and warning.
         let r = &j["reference"];
         let has_reference = !r.is_null();

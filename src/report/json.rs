@@ -1,5 +1,6 @@
 //! The JSON report: the complete record of a run's recomputed figures (schema in docs/JSON.md).
 use super::json_writer::JsonWriter;
+use super::tables::{aggregate_stats, SUMMARY_AGGREGATES};
 use super::text::utc;
 use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{Analysis, ParamValue, Section};
@@ -122,15 +123,7 @@ fn aggregate(w: &mut JsonWriter, key: &str, a: Option<Aggregate>, d: usize) {
         Some(a) => {
             w.begin_object();
             w.field_int("n", a.n as i64);
-            for (k, v) in [
-                ("mean", a.mean),
-                ("median", a.median),
-                ("min", a.min),
-                ("max", a.max),
-                ("stddev", a.stddev),
-                ("p90", a.p90),
-                ("p99", a.p99),
-            ] {
+            for (k, v) in aggregate_stats(&a) {
                 w.field_num(k, Some(v), d);
             }
             w.end_object();
@@ -274,30 +267,18 @@ pub(crate) fn render(a: &Analysis) -> String {
     w.field_int("input_tokens", s.input_tokens);
     w.field_int("output_tokens", s.output_tokens as i64);
     w.field_num("duration_ms", Some(s.duration_ms), 3);
-    aggregate(&mut w, "ttft_ms", s.ttft_ms, 3);
-    aggregate(&mut w, "prefill_tok_s", s.prefill_tok_s, 3);
-    aggregate(&mut w, "decode_tok_s", s.decode_tok_s, 3);
-    aggregate(
-        &mut w,
-        "generation_speed_tok_s",
-        s.generation_speed_tok_s,
-        3,
-    );
-    aggregate(&mut w, "e2e_ms", s.e2e_ms, 3);
-    aggregate(
-        &mut w,
-        "output_tokens_per_request",
-        s.output_tokens_per_request,
-        3,
-    );
-    aggregate(&mut w, "runtime_prefill_tok_s", s.runtime_prefill_tok_s, 3);
-    aggregate(&mut w, "runtime_decode_tok_s", s.runtime_decode_tok_s, 3);
-    w.field_num(
-        "decode_tok_s_token_weighted",
-        s.decode_tok_s_token_weighted,
-        3,
-    );
-    aggregate(&mut w, "itl_ms_pooled", s.itl_ms, 3);
+    for g in &SUMMARY_AGGREGATES {
+        // The token-weighted decode rate (one figure, not an aggregate) keeps its place in
+        // the schema, just before the pooled ITL.
+        if g.key == "itl_ms_pooled" {
+            w.field_num(
+                "decode_tok_s_token_weighted",
+                s.decode_tok_s_token_weighted,
+                3,
+            );
+        }
+        aggregate(&mut w, g.key, (g.of)(s), 3);
+    }
     w.field_num("peak_memory_mb", s.peak_memory_mb, 1);
     w.end_object();
 

@@ -5,6 +5,7 @@ use super::text::num;
 use crate::analysis::{Analysis, Section};
 use crate::stats::conformance::CheckStatus;
 use crate::stats::original::OriginalRequest;
+use crate::stats::summary::Summary;
 use crate::stats::telemetry::MinMax;
 use crate::stats::Aggregate;
 
@@ -154,63 +155,108 @@ pub(crate) fn board(a: &Analysis) -> Table {
     t
 }
 
-fn agg_row(t: &mut Table, label: &str, a: Option<Aggregate>, d: usize) {
-    let mut row = vec![Cell::label(label)];
-    match a {
-        Some(a) => {
-            row.push(Cell::num(a.n.to_string()));
-            for v in [a.mean, a.median, a.min, a.max, a.stddev, a.p90, a.p99] {
-                row.push(Cell::num(num(Some(v), d)));
-            }
-        }
-        None => {
-            row.push(Cell::num("0"));
-            row.extend((0..7).map(|_| Cell::num("-")));
-        }
-    }
-    t.push(row);
+/// One aggregate of the per-request figures: its JSON key, its row label, how many decimals
+/// the tables show (the JSON keeps 3) and where it is in the summary.
+pub(crate) struct SummaryAggregate {
+    pub(crate) key: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) decimals: usize,
+    pub(crate) of: fn(&Summary) -> Option<Aggregate>,
+}
+
+/// Every aggregate over the successful requests, in report order: the performance table's rows
+/// and the JSON summary's keys.
+pub(crate) const SUMMARY_AGGREGATES: [SummaryAggregate; 9] = [
+    SummaryAggregate {
+        key: "ttft_ms",
+        label: "TTFT (ms)",
+        decimals: 1,
+        of: |s| s.ttft_ms,
+    },
+    SummaryAggregate {
+        key: "prefill_tok_s",
+        label: "Prefill rate (tok/s)",
+        decimals: 2,
+        of: |s| s.prefill_tok_s,
+    },
+    SummaryAggregate {
+        key: "decode_tok_s",
+        label: "Decode rate (tok/s)",
+        decimals: 2,
+        of: |s| s.decode_tok_s,
+    },
+    SummaryAggregate {
+        key: "generation_speed_tok_s",
+        label: "Wall-clock generation speed N / (E2E − TTFT) (tok/s)",
+        decimals: 2,
+        of: |s| s.generation_speed_tok_s,
+    },
+    SummaryAggregate {
+        key: "e2e_ms",
+        label: "E2E latency (ms)",
+        decimals: 1,
+        of: |s| s.e2e_ms,
+    },
+    SummaryAggregate {
+        key: "output_tokens_per_request",
+        label: "Output tokens per request",
+        decimals: 1,
+        of: |s| s.output_tokens_per_request,
+    },
+    SummaryAggregate {
+        key: "runtime_prefill_tok_s",
+        label: "Runtime-reported prefill (tok/s)",
+        decimals: 2,
+        of: |s| s.runtime_prefill_tok_s,
+    },
+    SummaryAggregate {
+        key: "runtime_decode_tok_s",
+        label: "Runtime-reported decode (tok/s)",
+        decimals: 2,
+        of: |s| s.runtime_decode_tok_s,
+    },
+    SummaryAggregate {
+        key: "itl_ms_pooled",
+        label: "ITL, pooled over all measured tokens (ms)",
+        decimals: 1,
+        of: |s| s.itl_ms,
+    },
+];
+
+/// An aggregate's statistics, named, in the order the tables' columns and the JSON list them.
+pub(crate) fn aggregate_stats(a: &Aggregate) -> [(&'static str, f64); 7] {
+    [
+        ("mean", a.mean),
+        ("median", a.median),
+        ("min", a.min),
+        ("max", a.max),
+        ("stddev", a.stddev),
+        ("p90", a.p90),
+        ("p99", a.p99),
+    ]
 }
 
 /// Aggregates over the successful requests.
 pub(crate) fn performance(a: &Analysis) -> Table {
-    let s = &a.summary;
     let mut t = Table::grid(&[
         "metric", "#n", "#mean", "#median", "#min", "#max", "#stddev", "#p90", "#p99",
     ]);
-    agg_row(&mut t, "TTFT (ms)", s.ttft_ms, 1);
-    agg_row(&mut t, "Prefill rate (tok/s)", s.prefill_tok_s, 2);
-    agg_row(&mut t, "Decode rate (tok/s)", s.decode_tok_s, 2);
-    agg_row(
-        &mut t,
-        "Wall-clock generation speed N / (E2E − TTFT) (tok/s)",
-        s.generation_speed_tok_s,
-        2,
-    );
-    agg_row(&mut t, "E2E latency (ms)", s.e2e_ms, 1);
-    agg_row(
-        &mut t,
-        "Output tokens per request",
-        s.output_tokens_per_request,
-        1,
-    );
-    agg_row(
-        &mut t,
-        "Runtime-reported prefill (tok/s)",
-        s.runtime_prefill_tok_s,
-        2,
-    );
-    agg_row(
-        &mut t,
-        "Runtime-reported decode (tok/s)",
-        s.runtime_decode_tok_s,
-        2,
-    );
-    agg_row(
-        &mut t,
-        "ITL, pooled over all measured tokens (ms)",
-        s.itl_ms,
-        1,
-    );
+    for g in &SUMMARY_AGGREGATES {
+        let mut row = vec![Cell::label(g.label)];
+        match (g.of)(&a.summary) {
+            Some(x) => {
+                row.push(Cell::num(x.n.to_string()));
+                for (_, v) in aggregate_stats(&x) {
+                    row.push(Cell::num(num(Some(v), g.decimals)));
+                }
+            }
+            None => {
+                row.push(Cell::num("0"));
+                row.extend((0..7).map(|_| Cell::num("-")));
+            }
+        }
+        t.push(row);
+    }
     t
 }
 
