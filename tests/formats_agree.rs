@@ -267,7 +267,7 @@ fn every_format_states_the_same_facts() {
                 .unwrap_or_else(|| panic!("{name}: md lacks {label}"));
             let expected = format!("| {label} | {} |", cells.join(" | "));
             assert!(
-                same_lines(&[md_row], &[expected.clone()]),
+                same_lines(&[md_row], std::slice::from_ref(&expected)),
                 "{name}: md {md_row}\nexpected {expected}"
             );
             let html_row = html
@@ -288,7 +288,7 @@ fn every_format_states_the_same_facts() {
                     .collect::<String>()
             );
             assert!(
-                same_lines(&[html_row], &[expected.clone()]),
+                same_lines(&[html_row], std::slice::from_ref(&expected)),
                 "{name}: html {html_row}\nexpected {expected}"
             );
         }
