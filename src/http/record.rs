@@ -10,8 +10,9 @@ use crate::board::{self, SysRoot};
 use crate::cli::RecordArgs;
 use crate::error::{exit, Error, Result};
 use crate::provenance;
+use crate::record::interrupt::{self, interrupted, Source};
 use crate::record::plan::Plan as RecordPlanned;
-use crate::record::progress::Progress;
+use crate::record::progress::{Progress, Tally};
 use crate::record::schedule::{self, Order, RunControl, Slot};
 use crate::record::telemetry::Sampler;
 use crate::suite::Suite;
@@ -21,26 +22,7 @@ use crate::trace::{
     SuiteInfo, TraceWriter,
 };
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// Ctrl-C / SIGTERM count: the first closes the request in flight and finishes the trace, the
-/// second exits at once (the trace stays valid up to its last durable frame).
-static SIGNALS: AtomicU32 = AtomicU32::new(0);
-
-fn interrupted() -> bool {
-    SIGNALS.load(Ordering::SeqCst) > 0
-}
-
-fn install_signal_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
-            crate::err_line!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
-            crate::error::exit(exit::INTERRUPTED);
-        }
-        crate::err_line!("rkbench: interrupt: closing the current request and finishing the trace (Ctrl-C again to exit at once)");
-    });
-}
 
 /// A failed trace or journal write: a full disk (or file-size limit) is exit 28, said with what
 /// was kept by [`Recorder::explain`]; anything else is a bug.
@@ -301,7 +283,7 @@ pub(crate) fn run(
             crate::err_line!("rkbench: /rkllm_chat takes no sampling values or output cap: the server's own (fixed at its start) are recorded as the run's parameters, and rkbench's are not sent");
         }
     }
-    install_signal_handler();
+    interrupt::install(Source::Terminal, "closing the current request");
     // A file-size limit (`ulimit -f`) must fail a trace write with EFBIG (a full disk, said
     // with what was kept), not kill the recorder with SIGXFSZ.
     let _ = crate::runtime::signals::prepare_recording_process();
@@ -509,43 +491,30 @@ impl Recorder {
     ) -> Result<RunStatus> {
         let slots = std::mem::take(&mut self.slots);
         let control = plan.control;
-        let (mut written, mut measured, mut position) = (0u32, 0u32, 0usize);
+        let mut tally = Tally::default();
+        let mut position = 0usize;
         let mut status = RunStatus::Complete;
         let mut detail = String::new();
-        let mut tally = [0u32; 3];
         loop {
             if interrupted() {
                 status = RunStatus::Interrupted;
                 break;
             }
-            if let Some(why) = control.stop_now(self.origin.elapsed(), measured) {
+            if let Some(why) = control.stop_now(self.origin.elapsed(), tally.measured) {
                 detail = why;
                 break;
             }
-            let Some(slot) = control.next_slot(&slots, position, measured) else {
+            let Some(slot) = control.next_slot(&slots, position, tally.measured) else {
                 detail = control.completed(&slots, position);
                 break;
             };
             if position > 0 && !plan.cooldown.is_zero() {
-                let until = Instant::now() + plan.cooldown;
-                while Instant::now() < until && !interrupted() {
-                    std::thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
-                    self.flush_telemetry(false)?;
-                }
+                interrupt::cool_down(plan.cooldown, TICK, || self.flush_telemetry(false))?;
             }
-            let rec = self.request(plan, suite, slot, position, written)?;
-            written += 1;
-            *finished = written;
+            let rec = self.request(plan, suite, slot, position, tally.written)?;
+            tally.add(rec.warmup, rec.status, rec.chunk_token_total() > 0);
+            *finished = tally.written;
             position += 1;
-            if !rec.warmup {
-                measured += 1;
-                tally[match rec.status {
-                    Status::Ok => 0,
-                    Status::Error => 2,
-                    _ if rec.chunk_token_total() == 0 => 2,
-                    _ => 1,
-                }] += 1;
-            }
             if rec.status == Status::Interrupted {
                 status = RunStatus::Interrupted;
                 break;
@@ -562,24 +531,12 @@ impl Recorder {
                 status,
                 detail: detail.clone(),
                 end_us: micros(self.origin.elapsed()),
-                requests: written,
+                requests: tally.written,
             }))
             .map_err(io)?;
         self.writer.sync().map_err(io)?;
         self.journal.remove().map_err(io)?;
-        self.progress.note(&format!(
-            "rkbench: done: {written} requests ({} warm-up), {} ok, {} partial, {} failed, in {:.1} s{}",
-            written - measured,
-            tally[0],
-            tally[1],
-            tally[2],
-            self.origin.elapsed().as_secs_f64(),
-            if detail.is_empty() {
-                String::new()
-            } else {
-                format!("; {detail}")
-            }
-        ));
+        self.progress.done(&tally, self.origin.elapsed(), &detail);
         Ok(status)
     }
 

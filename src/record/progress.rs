@@ -1,6 +1,7 @@
 //! Live progress on stderr for a person watching a long run: one line updated in place on a
 //! terminal, plain periodic lines otherwise, nothing with `--quiet`. It only reads snapshots
 //! (atomics of the recorder, the sampler's latest values); it never touches the token path.
+use crate::trace::Status;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,34 @@ pub struct Progress {
 /// How often the in-place line is redrawn, and how often a plain line is printed.
 const TTY_EVERY: Duration = Duration::from_millis(250);
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+/// How a run's requests went, for [`Progress::done`]: every request written, and of the
+/// measured ones (not warm-up) how many ended ok, partial (stopped with some output) or failed.
+#[derive(Default)]
+pub(crate) struct Tally {
+    pub(crate) written: u32,
+    pub(crate) measured: u32,
+    ok: u32,
+    partial: u32,
+    failed: u32,
+}
+
+impl Tally {
+    /// Count one written request; `produced` says whether it gave any output.
+    pub(crate) fn add(&mut self, warmup: bool, status: Status, produced: bool) {
+        self.written += 1;
+        if warmup {
+            return;
+        }
+        self.measured += 1;
+        match status {
+            Status::Ok => self.ok += 1,
+            Status::Error => self.failed += 1,
+            _ if !produced => self.failed += 1,
+            _ => self.partial += 1,
+        }
+    }
+}
 
 fn secs(d: Duration) -> String {
     let s = d.as_secs();
@@ -132,6 +161,25 @@ impl Progress {
         }
     }
 
+    /// The closing line of a run: how many requests, how they went, how long it took and why
+    /// it stopped (`detail`, empty for a run that simply completed).
+    pub(crate) fn done(&mut self, tally: &Tally, took: Duration, detail: &str) {
+        self.note(&format!(
+            "rkbench: done: {} requests ({} warm-up), {} ok, {} partial, {} failed, in {:.1} s{}",
+            tally.written,
+            tally.written - tally.measured,
+            tally.ok,
+            tally.partial,
+            tally.failed,
+            took.as_secs_f64(),
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!("; {detail}")
+            }
+        ));
+    }
+
     fn draw(&mut self, line: &str) {
         // Keep to one terminal line: clip to a conservative width.
         let clipped: String = line.chars().take(150).collect();
@@ -150,6 +198,18 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tally_counts_measured_requests_by_outcome() {
+        let mut t = Tally::default();
+        t.add(true, Status::Ok, true);
+        t.add(false, Status::Ok, true);
+        t.add(false, Status::Error, true);
+        t.add(false, Status::Timeout, false);
+        t.add(false, Status::Interrupted, true);
+        assert_eq!((t.written, t.measured), (5, 4));
+        assert_eq!((t.ok, t.partial, t.failed), (1, 1, 2));
+    }
 
     #[test]
     fn durations_read_well() {

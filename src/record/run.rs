@@ -2,7 +2,8 @@
 //! orchestrating thread (here) enforces deadlines and caps, checkpoints in-flight requests,
 //! handles Ctrl-C, shows progress, and is the only writer of the trace. If the runtime never
 //! returns after `rkllm_abort`, the orchestrator can still finish the trace and exit.
-use super::progress::Progress;
+use super::interrupt::{self, interrupted, Source};
+use super::progress::{Progress, Tally};
 use super::recorder::{Capture, Recorder};
 use super::runtime_thread::{Job, RuntimeLink, Wait};
 use super::schedule::{self, Order, RunControl, Slot};
@@ -19,7 +20,6 @@ use crate::trace::{
 };
 use crate::trace::{PresetUsed, TemplateSent};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,30 +88,6 @@ impl Outcome {
             Outcome::Hung => exit::HUNG,
         }
     }
-}
-
-/// Count of Ctrl-C / SIGTERM received. The second one exits at once (the trace stays valid up
-/// to its last durable frame).
-static SIGNALS: AtomicU32 = AtomicU32::new(0);
-
-fn install_signal_handler() {
-    let first: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
-    let _ = ctrlc::set_handler(move || {
-        // A signal that reaches us twice at once (the terminal's process-group SIGINT plus the
-        // supervisor forwarding it) counts once; a second Ctrl-C later exits immediately.
-        let mut f = first.lock().unwrap_or_else(|e| e.into_inner());
-        if f.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) {
-            return;
-        }
-        let again = f.is_some();
-        *f = Some(Instant::now());
-        SIGNALS.fetch_add(1, Ordering::SeqCst);
-        if again {
-            crate::err_line!("rkbench: second interrupt, exiting now; the trace is valid up to its last durable frame");
-            crate::error::exit(exit::INTERRUPTED);
-        }
-        crate::err_line!("rkbench: interrupt: aborting the current request and finishing the trace (Ctrl-C again to exit at once)");
-    });
 }
 
 /// The output cap of one test.
@@ -211,7 +187,10 @@ pub(crate) fn record(
     plan: &RecordPlan,
     mut header: RunHeader,
 ) -> Result<Outcome> {
-    install_signal_handler();
+    interrupt::install(
+        Source::TerminalAndSupervisor,
+        "aborting the current request",
+    );
     let abi = rt.abi();
     let identity = super::recorder::identity_record(&rt);
     let origin = Instant::now();
@@ -332,25 +311,21 @@ struct Orchestrator<'a> {
     template_sent: Option<ChatTemplate>,
 }
 
-fn interrupted() -> bool {
-    SIGNALS.load(Ordering::SeqCst) > 0
-}
-
 impl Orchestrator<'_> {
     /// Run the planned requests, honouring stop rules and cool-down; finish the trace.
     fn run_schedule(&mut self, slots: &[Slot]) -> Result<Outcome> {
         let plan = self.plan;
-        let mut tally = [0u32; 3]; // ok, partial, failed
-        let (mut written, mut measured, mut position) = (0u32, 0u32, 0usize);
+        let mut tally = Tally::default();
+        let mut position = 0usize;
         let mut stop_reason = String::new();
         let mut outcome = Outcome::Complete;
         let control = plan.run_control();
         loop {
-            if let Some(why) = control.stop_now(self.origin.elapsed(), measured) {
+            if let Some(why) = control.stop_now(self.origin.elapsed(), tally.measured) {
                 stop_reason = why;
                 break;
             }
-            let Some(slot) = control.next_slot(slots, position, measured) else {
+            let Some(slot) = control.next_slot(slots, position, tally.measured) else {
                 stop_reason = control.completed(slots, position);
                 break;
             };
@@ -361,21 +336,13 @@ impl Orchestrator<'_> {
             if position > 0 {
                 self.cool_down()?;
             }
-            let rec = self.run_request(slot, position, written)?;
-            written += 1;
+            let rec = self.run_request(slot, position, tally.written)?;
             position += 1;
-            if !rec.warmup {
-                measured += 1;
-                tally[match rec.status {
-                    Status::Ok => 0,
-                    Status::Error => 2,
-                    _ if rec.tokens.token_ids.is_empty() => 2,
-                    _ => 1,
-                }] += 1;
-            }
+            tally.add(rec.warmup, rec.status, !rec.tokens.token_ids.is_empty());
             match rec.status {
                 Status::Hung => {
-                    self.out.finish(RunStatus::Hung, &rec.detail, written)?;
+                    self.out
+                        .finish(RunStatus::Hung, &rec.detail, tally.written)?;
                     return Ok(Outcome::Hung);
                 }
                 Status::Interrupted => {
@@ -390,29 +357,17 @@ impl Orchestrator<'_> {
             Outcome::Interrupted => (RunStatus::Interrupted, "interrupted by signal".to_string()),
             Outcome::Hung => (RunStatus::Hung, String::new()),
         };
-        self.out.finish(status, &detail, written)?;
-        self.progress.note(&format!(
-            "rkbench: done: {written} requests ({} warm-up), {} ok, {} partial, {} failed, in {:.1} s{}",
-            written - measured,
-            tally[0],
-            tally[1],
-            tally[2],
-            self.origin.elapsed().as_secs_f64(),
-            if detail.is_empty() { String::new() } else { format!("; {detail}") }
-        ));
+        self.out.finish(status, &detail, tally.written)?;
+        self.progress.done(&tally, self.origin.elapsed(), &detail);
         Ok(outcome)
     }
 
     /// `--cooldown`: wait between requests, still sampling and still answering Ctrl-C.
     fn cool_down(&mut self) -> Result<()> {
-        let until = Instant::now() + self.plan.cooldown;
-        while Instant::now() < until && !interrupted() {
-            std::thread::sleep(
-                Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
-            );
-            self.out.flush_telemetry(false)?;
-        }
-        Ok(())
+        let out = &mut self.out;
+        interrupt::cool_down(self.plan.cooldown, Duration::from_millis(20), || {
+            out.flush_telemetry(false)
+        })
     }
 
     /// One request: submit it, watch deadline/cap/signals while checkpointing, write its record.

@@ -69,11 +69,9 @@ fn install_forwarder() {
     ONCE.call_once(|| {
         let last: Mutex<Option<Instant>> = Mutex::new(None);
         let _ = ctrlc::set_handler(move || {
-            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) {
+            if !super::interrupt::is_new(&last) {
                 return;
             }
-            *last = Some(Instant::now());
             let pid = CHILD_PID.load(Ordering::SeqCst);
             if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 && pid != 0 {
                 let _ = Command::new("kill")
