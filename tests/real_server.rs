@@ -14,11 +14,17 @@ fn server() -> String {
     )
 }
 
-fn record(args: &[&str]) -> rkbench::trace::Trace {
-    let o = common::run(args, &[]);
+/// `record -q --server URL --model tiny --suite SUITE EXTRA… --out OUT` (with telemetry: this
+/// server is a real process to watch); the trace it wrote.
+fn record(url: &str, suite: &str, extra: &[&str], out: &std::path::Path) -> rkbench::trace::Trace {
+    let mut args = vec![
+        "record", "-q", "--server", url, "--model", "tiny", "--suite", suite,
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    let o = common::run(&args, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = args[args.iter().position(|&a| a == "--out").unwrap() + 1];
-    common::read_trace(std::path::Path::new(out))
+    common::read_trace(out)
 }
 
 #[test]
@@ -27,18 +33,7 @@ fn quick_suite_counts_equal_the_servers_own_usage() {
     let url = server();
     let dir = common::tempdir("real-quick");
     let out = dir.join("quick.rktrace");
-    let t = record(&[
-        "record",
-        "-q",
-        "--server",
-        &url,
-        "--model",
-        "tiny",
-        "--suite",
-        "quick",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let t = record(&url, "quick", &[], &out);
     let s = t.server.as_ref().unwrap();
     assert_eq!(
         s.run.kind, "generic",
@@ -101,18 +96,7 @@ fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
     };
     // How long the whole answer takes on this machine now (greedy, so the same work each time)…
     let full = dir.join("full.rktrace");
-    let t = record(&[
-        "record",
-        "-q",
-        "--server",
-        &url,
-        "--model",
-        "tiny",
-        "--suite",
-        suite("full", None).to_str().unwrap(),
-        "--out",
-        full.to_str().unwrap(),
-    ]);
+    let t = record(&url, suite("full", None).to_str().unwrap(), &[], &full);
     let whole = &t.server.as_ref().unwrap().requests[0];
     assert_eq!(whole.status.as_str(), "ok", "{}", whole.detail);
     let total = whole.chunk_token_total();
@@ -127,22 +111,8 @@ fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
     let mut tried = Vec::new();
     for attempt in 0..6 {
         let out = dir.join(format!("cut{attempt}.rktrace"));
-        let t = record(&[
-            "record",
-            "-q",
-            "--server",
-            &url,
-            "--model",
-            "tiny",
-            "--suite",
-            suite(&format!("cut{attempt}"), Some(deadline))
-                .to_str()
-                .unwrap(),
-            "--repeat",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let cut = suite(&format!("cut{attempt}"), Some(deadline));
+        let t = record(&url, cut.to_str().unwrap(), &["--repeat", "2"], &out);
         let s = t.server.as_ref().unwrap();
         assert_eq!(s.requests.len(), 2);
         let first = &s.requests[0];

@@ -4,7 +4,7 @@
 mod common;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,36 +43,9 @@ fn fake_llama_server() -> (u16, Shared) {
 }
 
 fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {
-    let mut r = BufReader::new(c.try_clone()?);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    let (method, path) = {
-        let mut p = line.split_whitespace();
-        (
-            p.next().unwrap_or("").to_string(),
-            p.next().unwrap_or("").to_string(),
-        )
-    };
-    let mut len = 0usize;
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h)?;
-        if h.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body)?;
-    let body = String::from_utf8_lossy(&body).into_owned();
+    let common::http::Request { method, path, body } = common::http::read_request(&c)?;
     let json = |c: &mut TcpStream, status: &str, b: &str| {
-        write!(
-            c,
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-            b.len()
-        )
+        common::http::reply(c, status, "application/json", b)
     };
     match (method.as_str(), path.as_str()) {
         ("GET", "/props") => json(
@@ -372,21 +345,9 @@ fn compare_states_the_servers_overhead_or_why_not() {
     assert!(o.status.success(), "{}", common::stderr(&o));
     let url = format!("http://127.0.0.1:{port}");
     let server = |out: &std::path::Path, extra: &[&str]| {
-        let mut args = vec![
-            "record",
-            "-q",
-            "--server",
-            &url,
-            "--model",
-            "tiny",
-            "--suite",
-            suite,
-            "--no-telemetry",
-            "--out",
-            out.to_str().unwrap(),
-        ];
+        let mut args = vec!["--out", out.to_str().unwrap()];
         args.extend_from_slice(extra);
-        let o = common::run(&args, &[]);
+        let o = common::server_record(&url, suite, &args);
         assert!(o.status.success(), "{}", common::stderr(&o));
     };
     let same = dir.join("same.rktrace");
@@ -432,24 +393,18 @@ fn a_killed_recorder_loses_no_chunk_already_checkpointed() {
     )
     .unwrap();
     let out = dir.join("k.rktrace");
-    let mut child = std::process::Command::new(common::bin())
-        .args([
-            "record",
-            "-q",
-            "--server",
-            &format!("http://127.0.0.1:{port}"),
-            "--model",
-            "tiny",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--no-telemetry",
+    let mut child = common::server_command(
+        &format!("http://127.0.0.1:{port}"),
+        suite.to_str().unwrap(),
+        &[
             "--checkpoint-interval",
             "50ms",
             "--out",
             out.to_str().unwrap(),
-        ])
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .spawn()
+    .unwrap();
     // The slow stream sends a chunk every 100 ms; kill the recorder in the middle of it.
     std::thread::sleep(Duration::from_millis(900));
     child.kill().unwrap();
@@ -508,19 +463,7 @@ fn ctrl_c_closes_the_stream_keeps_its_chunks_and_finishes_the_trace() {
 /// 700 ms in (inside the first "slow" stream, which lasts 2 s); its output once it ended.
 fn interrupted_record(port: u16, suite: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let url = format!("http://127.0.0.1:{port}");
-    let child = std::process::Command::new(common::bin())
-        .args([
-            "record",
-            "-q",
-            "--server",
-            &url,
-            "--model",
-            "tiny",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--no-telemetry",
-        ])
-        .args(extra)
+    let child = common::server_command(&url, suite.to_str().unwrap(), extra)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -556,24 +499,20 @@ fn a_server_sweep_records_one_trace_per_combination_with_its_values_sent() {
     let sweep = dir.join("sweep");
     let url = format!("http://127.0.0.1:{port}");
     let o = common::run(
-        &[
-            "record",
-            "--server",
+        &common::server_args(
             &url,
-            "--model",
-            "tiny",
-            "--suite",
             &suite,
-            "--no-telemetry",
-            "--temperature",
-            "0.5",
-            "--sweep",
-            "temperature=0.2,0.8",
-            "--sweep",
-            "max-new-tokens=4,8",
-            "--out",
-            sweep.to_str().unwrap(),
-        ],
+            &[
+                "--temperature",
+                "0.5",
+                "--sweep",
+                "temperature=0.2,0.8",
+                "--sweep",
+                "max-new-tokens=4,8",
+                "--out",
+                sweep.to_str().unwrap(),
+            ],
+        ),
         &[],
     );
     assert!(o.status.success(), "{}", common::stderr(&o));
@@ -720,22 +659,18 @@ fn min_requests_repeats_the_suite_against_a_server() {
     let suite = fast_suite(&dir, &["a", "b"]);
     let out = dir.join("m.rktrace");
     let o = common::run(
-        &[
-            "record",
-            "--server",
+        &common::server_args(
             &format!("http://127.0.0.1:{port}"),
-            "--model",
-            "tiny",
-            "--suite",
             &suite,
-            "--no-telemetry",
-            "--warmup",
-            "1",
-            "--min-requests",
-            "5",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+            &[
+                "--warmup",
+                "1",
+                "--min-requests",
+                "5",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ),
         &[],
     );
     assert!(o.status.success(), "{}", common::stderr(&o));
@@ -787,15 +722,6 @@ fn max_duration_stops_a_server_run_but_not_before_min_requests() {
     let record = |name: &str, extra: &[&str]| {
         let out = dir.join(name);
         let mut args = vec![
-            "record",
-            "-q",
-            "--server",
-            &url,
-            "--model",
-            "tiny",
-            "--suite",
-            &suite,
-            "--no-telemetry",
             "--repeat",
             "5",
             "--max-duration",
@@ -804,7 +730,7 @@ fn max_duration_stops_a_server_run_but_not_before_min_requests() {
             out.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let o = common::run(&args, &[]);
+        let o = common::server_record(&url, &suite, &args);
         assert!(o.status.success(), "{}", common::stderr(&o));
         common::read_trace(&out)
     };
@@ -872,23 +798,10 @@ fn a_server_that_stays_busy_is_never_sent_a_request() {
     let dir = common::tempdir("server-busy");
     let suite = fast_suite(&dir, &["a"]);
     let out = dir.join("busy.rktrace");
-    let o = common::run(
-        &[
-            "record",
-            "-q",
-            "--server",
-            &format!("http://127.0.0.1:{port}"),
-            "--model",
-            "tiny",
-            "--suite",
-            &suite,
-            "--no-telemetry",
-            "--idle-timeout",
-            "300ms",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
+    let o = common::server_record(
+        &format!("http://127.0.0.1:{port}"),
+        &suite,
+        &["--idle-timeout", "300ms", "--out", out.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
     let st = state.lock().unwrap();

@@ -6,7 +6,7 @@
 mod common;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,32 +60,9 @@ fn py_char(c: char) -> String {
 }
 
 fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {
-    let mut r = BufReader::new(c.try_clone()?);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    let mut p = line.split_whitespace();
-    let (method, path) = (p.next().unwrap_or(""), p.next().unwrap_or(""));
-    let mut len = 0usize;
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h)?;
-        if h.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body)?;
-    let reply = |c: &mut TcpStream, status: &str, ty: &str, b: &str| {
-        write!(
-            c,
-            "HTTP/1.1 {status}\r\nContent-Type: {ty}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-            b.len()
-        )
-    };
-    match (method, path) {
+    let common::http::Request { method, path, body } = common::http::read_request(&c)?;
+    let reply = common::http::reply;
+    match (method.as_str(), path.as_str()) {
         ("POST", "/rkllm_chat") => {}
         (_, "/rkllm_chat") => {
             return reply(
@@ -104,7 +81,6 @@ fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {
             )
         }
     }
-    let body = String::from_utf8_lossy(&body).into_owned();
     let busy = {
         let mut s = st.lock().unwrap();
         let busy = s.always_busy || std::mem::take(&mut s.busy_once);

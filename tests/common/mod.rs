@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: build the simulated runtimes once per ABI, run the real
 //! `rkbench` binary, read traces back.
 #![allow(dead_code)]
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
@@ -136,6 +138,40 @@ pub fn record(lib: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> O
     ];
     args.extend_from_slice(extra);
     run(&args, env)
+}
+
+/// `rkbench record --server URL --model tiny --suite SUITE --no-telemetry` then `extra`: a
+/// recording against one of the tests' fake servers (their model is "tiny"; telemetry would
+/// only slow them down).
+pub fn server_args<'a>(url: &'a str, suite: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "record",
+        "--server",
+        url,
+        "--model",
+        "tiny",
+        "--suite",
+        suite,
+        "--no-telemetry",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// [`server_args`], quiet (`-q`), to spawn.
+pub fn server_command(url: &str, suite: &str, extra: &[&str]) -> Command {
+    let mut args = server_args(url, suite, extra);
+    args.insert(1, "-q");
+    let mut c = Command::new(bin());
+    c.args(args).env_remove("RKLLM_LIB");
+    c
+}
+
+/// [`server_command`] run to its end; its output.
+pub fn server_record(url: &str, suite: &str, extra: &[&str]) -> Output {
+    server_command(url, suite, extra)
+        .output()
+        .expect("run rkbench")
 }
 
 pub fn read_trace(p: &Path) -> rkbench::trace::Trace {

@@ -1,0 +1,53 @@
+//! The HTTP side of the tests' fake servers: read one request, write one whole answer. Only
+//! what the fakes need (a request line, headers up to a blank line, a `Content-Length` body).
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+
+/// One request as a fake server sees it.
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// The body (lossy UTF-8: the fakes only look for words in it and keep it).
+    pub body: String,
+}
+
+/// Read one request from `c`: its request line, its headers and a `Content-Length` body.
+pub fn read_request(c: &TcpStream) -> std::io::Result<Request> {
+    let mut r = BufReader::new(c.try_clone()?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let mut p = line.split_whitespace();
+    let (method, path) = (
+        p.next().unwrap_or("").to_string(),
+        p.next().unwrap_or("").to_string(),
+    );
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h)?;
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    Ok(Request { method, path, body })
+}
+
+/// A whole answer with `Content-Length`, and the connection closed after it.
+pub fn reply(
+    c: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    write!(
+        c,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
