@@ -6,20 +6,6 @@ use rkbench::trace::{RunStatus, Status};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("rkbench did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn deadline_keeps_partial_tokens_and_the_next_test_starts_at_once() {
     let dir = tempdir("fault-deadline");
@@ -141,28 +127,15 @@ fn crash_keeps_finished_requests_and_the_crashing_ones_tokens() {
 fn sigint_mid_run_leaves_a_valid_trace() {
     let dir = tempdir("fault-sigint");
     let out = dir.join("t.rktrace");
-    let lib = fake_lib("1.2.1");
-    let mut child = Command::new(bin())
-        .args([
-            "record",
-            "-q",
-            "--suite",
-            "default",
-            "--checkpoint-interval",
-            "5ms",
-            "--lib",
-        ])
-        .arg(&lib)
-        .arg("--model")
-        .arg(model())
-        .arg("--out")
-        .arg(&out)
-        .env("FAKE_RKLLM_TIME_SCALE", "0.01")
-        .env("FAKE_RKLLM_OUTPUT_TOKENS", "150")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_record(
+        &out,
+        &["--suite", "default", "--checkpoint-interval", "5ms"],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "150"),
+        ],
+        Stdio::piped(),
+    );
     // Mid-run: once the first request has started (its `Partial` frame is in the journal, after
     // the journal's header and binding), however slow start-up is.
     let started = Instant::now();
@@ -181,12 +154,8 @@ fn sigint_mid_run_leaves_a_valid_trace() {
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let st = Command::new("kill")
-        .args(["-s", "INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    kill("INT", child.id());
+    let status = wait_for(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(130));
     let v = run(&["verify", &out.display().to_string()], &[]);
     assert!(v.status.success(), "{}", stdout(&v));
@@ -215,28 +184,20 @@ fn sigkill_at_random_moments_never_loses_finished_requests() {
         x ^= x << 17;
         let delay = Duration::from_millis(30 + x % 900);
         let out = dir.join(format!("k{i}.rktrace"));
-        let mut child = Command::new(bin())
-            .args([
-                "record",
-                "-q",
-                "--suite",
-                "quick",
-                "--checkpoint-interval",
-                "2ms",
-                "--lib",
-            ])
-            .arg(&lib)
-            .arg("--model")
-            .arg(model())
-            .arg("--out")
-            .arg(&out)
-            .env("FAKE_RKLLM_TIME_SCALE", "0.01")
-            .env("FAKE_RKLLM_OUTPUT_TOKENS", "30")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
+        let mut child = record_command(
+            &lib,
+            &out,
+            &["-q", "--suite", "quick", "--checkpoint-interval", "2ms"],
+            &[
+                ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+                ("FAKE_RKLLM_OUTPUT_TOKENS", "30"),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
         // The random moment is counted from the trace's creation, so slow start-up (a loaded
         // machine, a debug build hashing the library) does not turn kills into no-ops.
         let started = Instant::now();

@@ -5,23 +5,8 @@ mod common;
 use common::*;
 use rkbench::trace::{RunStatus, Status};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Wait for `child`; a hang guard (not a performance assertion): kill it and fail after `limit`.
-fn wait_for(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("rkbench did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// The supervised recorder process of supervisor `pid` (its only child), once it exists.
 fn recorder_of(pid: u32) -> u32 {
@@ -58,32 +43,11 @@ fn wait_for_checkpointed_tokens(out: &Path) {
     }
 }
 
-fn kill(sig: &str, pid: u32) {
-    let st = Command::new("kill")
-        .args(["-s", sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
-/// `rkbench record` on the simulated runtime as a spawned child (stdout/stderr as given).
-fn spawn_record(out: &Path, extra: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Child {
-    let mut c = Command::new(bin());
-    c.args(["record", "-q", "--lib"])
-        .arg(fake_lib("1.2.1"))
-        .arg("--model")
-        .arg(model())
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .env_remove("RKLLM_LIB")
-        .stdout(Stdio::null())
-        .stderr(stderr);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.spawn().unwrap()
-}
+/// A fast simulated runtime: 10 tokens an answer, at 1/100 of the model's timing.
+const QUICK_10: [(&str, &str); 2] = [
+    ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+    ("FAKE_RKLLM_OUTPUT_TOKENS", "10"),
+];
 
 // F1: a runtime whose error path calls raise(SIGSEGV) once must be recorded as a crash.
 #[test]
@@ -166,23 +130,13 @@ fn assert_complete(out: &Path, tests: usize) {
 fn f2_stderr_on_dev_full_still_gives_a_complete_trace() {
     let dir = tempdir("h-f2-full");
     let out = dir.join("t.rktrace");
-    let mut c = Command::new(bin());
-    c.args(["record", "--suite", "quick", "--lib"])
-        .arg(fake_lib("1.2.1"))
-        .arg("--model")
-        .arg(model())
-        .arg("--out")
-        .arg(&out)
-        .env_remove("RKLLM_LIB")
-        .env("FAKE_RKLLM_TIME_SCALE", "0.01")
-        .env("FAKE_RKLLM_OUTPUT_TOKENS", "10")
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open("/dev/full")
-                .unwrap(),
-        );
+    let mut c = record_command(&fake_lib("1.2.1"), &out, &["--suite", "quick"], &QUICK_10);
+    c.stdout(Stdio::null()).stderr(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    );
     let st = wait_for(&mut c.spawn().unwrap(), Duration::from_secs(60));
     assert_eq!(st.code(), Some(0));
     assert_complete(&out, 3);
@@ -227,18 +181,13 @@ fn f16_stderr_that_nobody_reads_never_stalls_the_recording() {
     // The smallest pipe the kernel allows (one page): full after ~60 progress lines.
     // SAFETY: fcntl on a descriptor this test owns.
     unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 4096) };
-    let mut c = Command::new(bin());
-    c.args(["record", "--suite", "quick", "--repeat", "40", "--lib"])
-        .arg(fake_lib("1.2.1"))
-        .arg("--model")
-        .arg(model())
-        .arg("--out")
-        .arg(&out)
-        .env_remove("RKLLM_LIB")
-        .env("FAKE_RKLLM_TIME_SCALE", "0.01")
-        .env("FAKE_RKLLM_OUTPUT_TOKENS", "10")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(write_end));
+    let mut c = record_command(
+        &fake_lib("1.2.1"),
+        &out,
+        &["--suite", "quick", "--repeat", "40"],
+        &QUICK_10,
+    );
+    c.stdout(Stdio::null()).stderr(Stdio::from(write_end));
     let st = wait_for(&mut c.spawn().unwrap(), Duration::from_secs(120));
     assert_eq!(st.code(), Some(0));
     assert_complete(&out, 120);

@@ -11,11 +11,8 @@ const FAST: [(&str, &str); 2] = [
 
 #[test]
 fn repeat_warmup_cooldown_and_order() {
-    let dir = tempdir("rc-repeat");
-    let out = dir.join("t.rktrace");
-    let o = record(
-        &fake_lib("1.2.1"),
-        &out,
+    let (out, t) = record_ok(
+        "rc-repeat",
         &[
             "--suite",
             "quick",
@@ -30,8 +27,6 @@ fn repeat_warmup_cooldown_and_order() {
         ],
         &FAST,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let t = read_trace(&out);
     let got: Vec<(String, u32, bool)> = t
         .requests
         .iter()
@@ -92,12 +87,9 @@ fn interleaved_is_the_default_and_shuffled_is_seeded() {
 
 #[test]
 fn stop_rules() {
-    let dir = tempdir("rc-stop");
-    let out = dir.join("t.rktrace");
     // The duration is exhausted at once, but at least 4 measured requests run (the 3-test suite repeats).
-    let o = record(
-        &fake_lib("1.2.1"),
-        &out,
+    let (_, t) = record_ok(
+        "rc-stop",
         &[
             "--suite",
             "quick",
@@ -108,8 +100,6 @@ fn stop_rules() {
         ],
         &FAST,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let t = read_trace(&out);
     assert_eq!(t.requests.len(), 4);
     assert_eq!(t.requests[3].test_id, "quick_01");
     assert_eq!(t.requests[3].repeat_index, 1);

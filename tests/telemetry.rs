@@ -19,11 +19,8 @@ const ENV: [(&str, &str); 2] = [
 
 #[test]
 fn healthy_board_samples_and_provenance() {
-    let dir = tempdir("tele-healthy");
-    let out = dir.join("t.rktrace");
-    let o = record(
-        &fake_lib("1.2.1"),
-        &out,
+    let (out, t) = record_ok(
+        "tele-healthy",
         &[
             "--suite",
             "quick",
@@ -34,8 +31,6 @@ fn healthy_board_samples_and_provenance() {
         ],
         &ENV,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let t = read_trace(&out);
     assert!(!t.telemetry.is_empty(), "telemetry batches in the trace");
     let keys: Vec<&str> = t.telemetry[0]
         .series
@@ -90,11 +85,8 @@ fn healthy_board_samples_and_provenance() {
 
 #[test]
 fn throttling_board_raises_the_warnings() {
-    let dir = tempdir("tele-throttle");
-    let out = dir.join("t.rktrace");
-    let o = record(
-        &fake_lib("1.2.1"),
-        &out,
+    let (out, _) = record_ok(
+        "tele-throttle",
         &[
             "--suite",
             "quick",
@@ -105,7 +97,6 @@ fn throttling_board_raises_the_warnings() {
         ],
         &ENV,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let j = json_report(&out);
     let codes: Vec<&str> = j["warnings"]
         .as_array()

@@ -6,6 +6,7 @@ pub mod http;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 pub const ABIS: [&str; 4] = ["1.1", "1.2.0", "1.2.1", "1.3.0"];
 
@@ -128,16 +129,87 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `rkbench record --lib LIB --model SIM --out OUT EXTRA…` with `env`, to spawn or run: its
+/// progress goes to stderr unless `extra` has `-q`.
+pub fn record_command(lib: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("record")
+        .arg("--lib")
+        .arg(lib)
+        .arg("--model")
+        .arg(model())
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .env_remove("RKLLM_LIB");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
 /// `rkbench record` against `lib` with the simulated model, quiet, into `out`.
 pub fn record(lib: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
-    let lib = lib.display().to_string();
-    let model = model().display().to_string();
-    let out = out.display().to_string();
-    let mut args = vec![
-        "record", "-q", "--lib", &lib, "--model", &model, "--out", &out,
-    ];
+    let mut args = vec!["-q"];
     args.extend_from_slice(extra);
-    run(&args, env)
+    record_command(lib, out, &args, env)
+        .output()
+        .expect("run rkbench")
+}
+
+/// [`record_command`], quiet, on the simulated runtime (ABI 1.2.1), spawned with stdout
+/// discarded and stderr as given.
+pub fn spawn_record(
+    out: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    let mut args = vec!["-q"];
+    args.extend_from_slice(extra);
+    record_command(&fake_lib("1.2.1"), out, &args, env)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// Wait for `child`; a hang guard (not a performance assertion): kill it and fail after `limit`.
+pub fn wait_for(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("rkbench did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `kill -s SIG PID`, which must succeed.
+pub fn kill(sig: &str, pid: u32) {
+    let st = Command::new("kill")
+        .args(["-s", sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// [`record`] on the simulated runtime (ABI 1.2.1) into a fresh `t.rktrace` in
+/// `tempdir(name)`; the run must succeed. The trace's path and the trace.
+pub fn record_ok(
+    name: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (PathBuf, rkbench::trace::Trace) {
+    let out = tempdir(name).join("t.rktrace");
+    let o = record(&fake_lib("1.2.1"), &out, extra, env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = read_trace(&out);
+    (out, t)
 }
 
 /// `rkbench record --server URL --model tiny --suite SUITE --no-telemetry` then `extra`: a
