@@ -259,30 +259,37 @@ impl<S: CallbackSink> Session<S> {
         let role = c"user";
         let ud = (&mut *self.ctx) as *mut Ctx<S> as *mut c_void;
         let keep = c_int::from(opts.keep_history);
+        // The union member written is the one `input_type` names.
+        macro_rules! set_input {
+            ($u:expr) => {
+                match token_input {
+                    Some(t) => $u.token_input = t,
+                    None => $u.prompt_input = prompt.as_ptr(),
+                }
+            };
+        }
         // SAFETY: input and infer structs are the mirrors for this ABI; the prompt/role strings,
         // the token ids and the structs live on this stack frame until rkllm_run returns (it
         // blocks); the union member written matches `input_type`.
         let rc = unsafe {
+            let run = |input: *mut c_void, infer: *mut c_void| {
+                (self.api.run)(self.handle, input, infer, ud)
+            };
             match self.abi {
                 AbiVersion::V1_1 => {
                     let mut input = v1_1::RKLLMInput {
                         input_type,
                         u: v1_1::RKLLMInputUnion { _size: [0; 3] },
                     };
-                    match token_input {
-                        Some(t) => input.u.token_input = t,
-                        None => input.u.prompt_input = prompt.as_ptr(),
-                    }
+                    set_input!(input.u);
                     let mut infer = v1_1::RKLLMInferParam {
                         mode: abi::RKLLM_INFER_GENERATE,
                         lora_params: std::ptr::null_mut(),
                         prompt_cache_params: std::ptr::null_mut(),
                     };
-                    (self.api.run)(
-                        self.handle,
+                    run(
                         &mut input as *mut _ as *mut c_void,
                         &mut infer as *mut _ as *mut c_void,
-                        ud,
                     )
                 }
                 AbiVersion::V1_2_0 => {
@@ -290,21 +297,16 @@ impl<S: CallbackSink> Session<S> {
                         input_type,
                         u: v1_2_0::RKLLMInputUnion { _size: [0; 3] },
                     };
-                    match token_input {
-                        Some(t) => input.u.token_input = t,
-                        None => input.u.prompt_input = prompt.as_ptr(),
-                    }
+                    set_input!(input.u);
                     let mut infer = v1_2_0::RKLLMInferParam {
                         mode: abi::RKLLM_INFER_GENERATE,
                         lora_params: std::ptr::null_mut(),
                         prompt_cache_params: std::ptr::null_mut(),
                         keep_history: keep,
                     };
-                    (self.api.run)(
-                        self.handle,
+                    run(
                         &mut input as *mut _ as *mut c_void,
                         &mut infer as *mut _ as *mut c_void,
-                        ud,
                     )
                 }
                 AbiVersion::V1_2_1 => {
@@ -314,21 +316,16 @@ impl<S: CallbackSink> Session<S> {
                         input_type,
                         u: v1_2_1::RKLLMInputUnion { _size: [0; 6] },
                     };
-                    match token_input {
-                        Some(t) => input.u.token_input = t,
-                        None => input.u.prompt_input = prompt.as_ptr(),
-                    }
+                    set_input!(input.u);
                     let mut infer = v1_2_1::RKLLMInferParam {
                         mode: abi::RKLLM_INFER_GENERATE,
                         lora_params: std::ptr::null_mut(),
                         prompt_cache_params: std::ptr::null_mut(),
                         keep_history: keep,
                     };
-                    (self.api.run)(
-                        self.handle,
+                    run(
                         &mut input as *mut _ as *mut c_void,
                         &mut infer as *mut _ as *mut c_void,
-                        ud,
                     )
                 }
                 AbiVersion::V1_3_0 => {
@@ -338,10 +335,7 @@ impl<S: CallbackSink> Session<S> {
                         input_type,
                         u: v1_3_0::RKLLMInputUnion { _size: [0; 18] },
                     };
-                    match token_input {
-                        Some(t) => input.u.token_input = t,
-                        None => input.u.prompt_input = prompt.as_ptr(),
-                    }
+                    set_input!(input.u);
                     let mut infer = v1_3_0::RKLLMInferParam {
                         mode: abi::RKLLM_INFER_GENERATE,
                         lora_params: std::ptr::null_mut(),
@@ -351,11 +345,9 @@ impl<S: CallbackSink> Session<S> {
                         keep_history: keep,
                         max_new_tokens: opts.max_new_tokens,
                     };
-                    (self.api.run)(
-                        self.handle,
+                    run(
                         &mut input as *mut _ as *mut c_void,
                         &mut infer as *mut _ as *mut c_void,
-                        ud,
                     )
                 }
             }
