@@ -363,6 +363,18 @@ impl CallbackSink for Recorder {
     }
 
     fn on_finish(&self, perf: Option<PerfStat>) {
+        self.on_end(final_state::FINISH, perf);
+    }
+
+    fn on_error(&self) {
+        self.on_end(final_state::ERROR, None);
+    }
+}
+
+impl Recorder {
+    /// A FINISH (with the runtime's figures) or ERROR callback: the first end of the request
+    /// gives its end time, final state and figures; a later one is only counted.
+    fn on_end(&self, state: i32, perf: Option<PerfStat>) {
         let now = Instant::now();
         let mut b = self.lock();
         if !b.active {
@@ -373,36 +385,19 @@ impl CallbackSink for Recorder {
         let late = b.returned;
         let o = &mut b.cap.obs;
         note_thread(o);
-        o.finish_callbacks += 1;
+        if state == final_state::FINISH {
+            o.finish_callbacks += 1;
+        } else {
+            o.error_callbacks += 1;
+        }
         o.end_after_return |= late;
         if o.finish_callbacks + o.error_callbacks > 1 {
             // A second end: keep the first one's time and figures.
             return;
         }
-        b.cap.final_state = final_state::FINISH;
+        b.cap.final_state = state;
         b.cap.end_us = Some(end);
         b.cap.perf = perf;
-        self.ended.store(true, Ordering::Release);
-    }
-
-    fn on_error(&self) {
-        let now = Instant::now();
-        let mut b = self.lock();
-        if !b.active {
-            b.stray += 1;
-            return;
-        }
-        let end = micros(now.duration_since(b.t0));
-        let late = b.returned;
-        let o = &mut b.cap.obs;
-        note_thread(o);
-        o.error_callbacks += 1;
-        o.end_after_return |= late;
-        if o.finish_callbacks + o.error_callbacks > 1 {
-            return;
-        }
-        b.cap.final_state = final_state::ERROR;
-        b.cap.end_us = Some(end);
         self.ended.store(true, Ordering::Release);
     }
 }
