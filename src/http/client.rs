@@ -497,8 +497,9 @@ mod tests {
         Url::parse(&format!("http://127.0.0.1:{port}")).unwrap()
     }
 
-    fn collect(url: &Url) -> (u16, Vec<(Vec<u8>, u32)>, bool) {
-        let mut x = send(
+    /// `GET /` from `url`, polled every 20 ms.
+    fn get(url: &Url) -> Exchange {
+        send(
             url,
             "GET",
             "/",
@@ -506,7 +507,11 @@ mod tests {
             Duration::from_secs(5),
             Duration::from_millis(20),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn collect(url: &Url) -> (u16, Vec<(Vec<u8>, u32)>, bool) {
+        let mut x = get(url);
         let mut data = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -561,15 +566,7 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         let url = serve(vec![b"SSH-2.0-OpenSSH\r\n\r\n".to_vec()]);
-        let mut x = send(
-            &url,
-            "GET",
-            "/",
-            None,
-            Duration::from_secs(5),
-            Duration::from_millis(20),
-        )
-        .unwrap();
+        let mut x = get(&url);
         let err = loop {
             match x.poll() {
                 Err(e) => break e,
@@ -581,15 +578,7 @@ mod tests {
         let url = serve(vec![
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
         ]);
-        let mut x = send(
-            &url,
-            "GET",
-            "/",
-            None,
-            Duration::from_secs(5),
-            Duration::from_millis(20),
-        )
-        .unwrap();
+        let mut x = get(&url);
         let err = loop {
             if let Err(e) = x.poll() {
                 break e;
