@@ -576,6 +576,26 @@ mod tests {
             .unwrap()
     }
 
+    /// A row's mean, median, p99 and σ (`None`: σ not checked here), each within 5e-4.
+    fn figures(t: &PeerMetric, mean: f64, median: f64, p99: f64, std: Option<f64>) {
+        for (name, got, want) in [
+            ("mean", t.mean, Some(mean)),
+            ("median", t.median, Some(median)),
+            ("p99", t.p99, Some(p99)),
+            ("σ", t.std, std),
+        ] {
+            if let Some(want) = want {
+                let g = got.unwrap_or_else(|| panic!("{} {}: no {name}", t.tool, t.metric));
+                assert!(
+                    (g - want).abs() < 5e-4,
+                    "{} {} {name}: got {g}, want {want}",
+                    t.tool,
+                    t.metric
+                );
+            }
+        }
+    }
+
     fn close(got: Option<f64>, want: f64) {
         let g = got.expect("a value");
         assert!((g - want).abs() < 5e-4, "got {g}, want {want}");
@@ -590,38 +610,26 @@ mod tests {
         // = 3888.89 → 62.361.
         let t = row(&m, "vLLM", "TTFT");
         assert_eq!(t.n, 3);
-        close(t.mean, 116.6667);
-        close(t.median, 100.0);
-        close(t.p99, 198.0);
-        close(t.std, 62.3610);
+        figures(t, 116.6667, 100.0, 198.0, Some(62.3610));
         // TPOT = (t_N − t_1)/(N − 1): A 10/1 = 10, B 61/3 = 20.3333, C 200/5 = 40.
         // mean 70.3333/3 = 23.4444; median 20.3333; p99 = 20.3333 + 0.98·19.6667 = 39.6067.
         // σ: deviations −13.4444, −3.1111, 16.5556 → (180.753 + 9.679 + 274.086)/3 = 154.840
         // → 12.4435.
         let t = row(&m, "vLLM", "TPOT");
         assert_eq!(t.n, 3);
-        close(t.mean, 23.4444);
-        close(t.median, 20.3333);
-        close(t.p99, 39.6067);
-        close(t.std, 12.4435);
+        figures(t, 23.4444, 20.3333, 39.6067, Some(12.4435));
         // ITL pooled: 10; 20, 20, 21; 40 × 5 → 9 gaps, Σ 271 → mean 30.1111; sorted, the 5th
         // (index 4) is 40 → median 40; p99 at h = 8·0.99 = 7.92 between 40 and 40 → 40.
         // σ: (20.1111² + 2·10.1111² + 9.1111² + 5·9.8889²)/9 = (404.457 + 204.469 + 83.012
         // + 488.951)/9 = 131.210 → 11.4547.
         let t = row(&m, "vLLM", "ITL");
         assert_eq!(t.n, 9);
-        close(t.mean, 30.1111);
-        close(t.median, 40.0);
-        close(t.p99, 40.0);
-        close(t.std, 11.4547);
+        figures(t, 30.1111, 40.0, 40.0, Some(11.4547));
         // E2EL ends at the last token, not FINISH: 110, 261, 250 → mean 621/3 = 207;
         // sorted 110, 250, 261: median 250, p99 = 250 + 0.98·11 = 260.78.
         // σ: deviations −97, 54, 43 → (9409 + 2916 + 1849)/3 = 4724.667 → 68.7362.
         let t = row(&m, "vLLM", "E2EL");
-        close(t.mean, 207.0);
-        close(t.median, 250.0);
-        close(t.p99, 260.78);
-        close(t.std, 68.7362);
+        figures(t, 207.0, 250.0, 260.78, Some(68.7362));
         assert_eq!(t.sigma, Sigma::Population);
     }
 
@@ -635,10 +643,7 @@ mod tests {
         // = 131.136 → σ = 11.4515.
         let t = row(&m, "guidellm", "ITL");
         assert_eq!(t.n, 9, "guidellm counts tokens (Σ weight), not requests");
-        close(t.mean, 30.1111);
-        close(t.median, 40.0);
-        close(t.p99, 40.0);
-        close(t.std, 11.4515);
+        figures(t, 30.1111, 40.0, 40.0, Some(11.4515));
         // TPOT = t_N / N: A 110/2 = 55 (w 2), B 261/4 = 65.25 (w 4), C 250/6 = 41.6667 (w 6);
         // Σw = 12. mean = (110 + 261 + 250)/12 = 621/12 = 51.75.
         // Sorted 41.6667, 55, 65.25 with p = 0.5, 0.1667, 0.3333: cdf 0.5, 0.6667, 1 — the cdf
@@ -647,10 +652,7 @@ mod tests {
         // → σ = 10.6465.
         let t = row(&m, "guidellm", "TPOT");
         assert_eq!(t.n, 12);
-        close(t.mean, 51.75);
-        close(t.median, 41.6667);
-        close(t.p99, 65.25);
-        close(t.std, 10.6465);
+        figures(t, 51.75, 41.6667, 65.25, Some(10.6465));
         assert_eq!(t.sigma, Sigma::WeightedPopulation);
     }
 
@@ -667,10 +669,7 @@ mod tests {
         let m = of(&reqs);
         let t = row(&m, "guidellm", "ITL");
         assert_eq!(t.n, 3);
-        close(t.median, 10.0);
-        close(t.p99, 30.0);
-        close(t.mean, 16.6667);
-        close(t.std, 9.4281);
+        figures(t, 16.6667, 10.0, 30.0, Some(9.4281));
     }
 
     #[test]
@@ -680,9 +679,7 @@ mod tests {
         // → 20 333 333, C 40 000 000. mean = 70 333 333/3 = 23 444 444.33 ns = 23.4444 ms;
         // median 20.3333; p99 = 20.333333 + 0.98·19.666667 = 39.606667.
         let t = row(&m, "genai-perf", "ITL");
-        close(t.mean, 23.4444);
-        close(t.median, 20.3333);
-        close(t.p99, 39.6067);
+        figures(t, 23.4444, 20.3333, 39.6067, None);
         // TTST = t_2 − t_1: 10, 20, 40 → mean 23.3333, median 20, population σ
         // √((177.778 + 11.111 + 277.778)/3) = √155.556 = 12.4722.
         let t = row(&m, "genai-perf", "TTST");
@@ -705,10 +702,7 @@ mod tests {
         // = 139.8361 → 11.8252.
         let t = row(&m, "llmperf", "ITL");
         assert_eq!(t.n, 3);
-        close(t.mean, 53.9722);
-        close(t.median, 55.0);
-        close(t.p99, 65.045);
-        close(t.std, 11.8252);
+        figures(t, 53.9722, 55.0, 65.045, Some(11.8252));
         assert_eq!(t.sigma, Sigma::Sample);
     }
 
