@@ -82,9 +82,9 @@ pub(crate) fn compute(
         .collect();
     let mut w = Vec::new();
     w.extend(cpu_governor(&b));
-    w.extend(devfreq_not_max(&b, tl, &measured, &windows, Dev::Npu));
+    w.extend(devfreq_not_max(&b, tl, &measured, &windows, &NPU));
     w.extend(dmc_missing(&b));
-    w.extend(devfreq_not_max(&b, tl, &measured, &windows, Dev::Dmc));
+    w.extend(devfreq_not_max(&b, tl, &measured, &windows, &DMC));
     w.extend(throttling(&b, tl, &measured));
     w.extend(hot(tl));
     w.extend(npu_load_low(&b, tl, &measured));
@@ -171,44 +171,31 @@ fn cpu_governor(b: &Board) -> Option<Warning> {
     })
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Dev {
-    Npu,
-    Dmc,
+/// A devfreq device the "not at its max" warning watches: its header facts' prefix, its
+/// telemetry series, its name, the warning's code and its sysfs directory.
+struct Dev {
+    fact: &'static str,
+    series: &'static str,
+    name: &'static str,
+    code: &'static str,
+    sysfs: &'static str,
 }
 
-impl Dev {
-    fn fact(self) -> &'static str {
-        match self {
-            Dev::Npu => "npu",
-            Dev::Dmc => "dmc",
-        }
-    }
-    fn series(self) -> &'static str {
-        match self {
-            Dev::Npu => "npu.freq",
-            Dev::Dmc => "dmc.freq",
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Dev::Npu => "NPU",
-            Dev::Dmc => "DMC (DDR memory)",
-        }
-    }
-    fn code(self) -> &'static str {
-        match self {
-            Dev::Npu => "npu-not-max",
-            Dev::Dmc => "dmc-not-max",
-        }
-    }
-    fn sysfs(self) -> &'static str {
-        match self {
-            Dev::Npu => "/sys/class/devfreq/*npu",
-            Dev::Dmc => "/sys/class/devfreq/dmc",
-        }
-    }
-}
+const NPU: Dev = Dev {
+    fact: "npu",
+    series: "npu.freq",
+    name: "NPU",
+    code: "npu-not-max",
+    sysfs: "/sys/class/devfreq/*npu",
+};
+
+const DMC: Dev = Dev {
+    fact: "dmc",
+    series: "dmc.freq",
+    name: "DMC (DDR memory)",
+    code: "dmc-not-max",
+    sysfs: "/sys/class/devfreq/dmc",
+};
 
 /// NPU or DMC below its max: from telemetry during the measured requests when there is any,
 /// else from the header (governor, and the frequency when the run started).
@@ -217,9 +204,9 @@ fn devfreq_not_max(
     tl: &Timeline,
     measured: &[(&RequestRecord, &RequestMetrics)],
     windows: &[Range<usize>],
-    dev: Dev,
+    dev: &Dev,
 ) -> Option<Warning> {
-    let f = dev.fact();
+    let f = dev.fact;
     let gov = b.ok(&format!("{f}.governor"));
     let max = b.int(&format!("{f}.max_hz"));
     let cur = b.int(&format!("{f}.cur_hz"));
@@ -229,7 +216,7 @@ fn devfreq_not_max(
     let unit = "Hz";
     // Lowest value sampled during a measured request, and where.
     let mut low: Option<(i64, &str)> = None;
-    if let Some(c) = tl.column(dev.series()) {
+    if let Some(c) = tl.column(dev.series) {
         for ((r, _), w) in measured.iter().zip(windows) {
             for &v in &c.values[w.clone()] {
                 if v != NOT_READ && low.map_or(true, |(lo, _)| v < lo) {
@@ -284,16 +271,16 @@ fn devfreq_not_max(
     let fix = if performance_or_unknown(gov) {
         format!(
             "The governor is already performance, so something capped the clock (thermal throttling or a lowered max_freq): improve cooling, check {}/max_freq, and re-run.",
-            dev.sysfs()
+            dev.sysfs
         )
     } else {
-        format!("echo performance | sudo tee {}/governor", dev.sysfs())
+        format!("echo performance | sudo tee {}/governor", dev.sysfs)
     };
     Some(Warning {
-        code: dev.code(),
+        code: dev.code,
         message: format!(
             "{} is not at its maximum frequency: {evidence}. A lower clock slows every token, so these figures are not comparable with full-clock runs.",
-            dev.name()
+            dev.name
         ),
         fix,
         invalidates_comparison: true,
