@@ -198,6 +198,27 @@ fn check(check: &'static str, status: CheckStatus, evidence: String, warning: &s
     }
 }
 
+/// The requests whose runtime observation shows `event`, or check `name` unknown: no request
+/// has an observation at all, or none shows the event (`never` says so).
+fn observed<'a>(
+    pairs: &[(&'a RequestRecord, Option<&'a RuntimeObservation>)],
+    name: &'static str,
+    event: impl Fn(&RuntimeObservation) -> bool,
+    never: &str,
+) -> std::result::Result<Vec<(&'a RequestRecord, &'a RuntimeObservation)>, Check> {
+    if pairs.iter().all(|(_, o)| o.is_none()) {
+        return Err(unknown(name, NO_OBS));
+    }
+    let seen: Vec<_> = pairs
+        .iter()
+        .filter_map(|(r, o)| o.filter(|o| event(o)).map(|o| (*r, o)))
+        .collect();
+    if seen.is_empty() {
+        return Err(unknown(name, never));
+    }
+    Ok(seen)
+}
+
 fn unknown(name: &'static str, evidence: impl Into<String>) -> Check {
     check(name, CheckStatus::Unknown, evidence.into(), "")
 }
@@ -342,16 +363,15 @@ fn stop_return_honoured(
             format!("RKLLM {abi} callbacks return void: caps are enforced with rkllm_abort"),
         );
     }
-    if pairs.iter().all(|(_, o)| o.is_none()) {
-        return unknown(NAME, NO_OBS);
-    }
-    let asked: Vec<(&RequestRecord, &RuntimeObservation)> = pairs
-        .iter()
-        .filter_map(|(r, o)| o.filter(|o| o.stop_requested_at >= 0).map(|o| (*r, o)))
-        .collect();
-    if asked.is_empty() {
-        return unknown(NAME, "the callback never asked the runtime to stop");
-    }
+    let asked = match observed(
+        pairs,
+        NAME,
+        |o| o.stop_requested_at >= 0,
+        "the callback never asked the runtime to stop",
+    ) {
+        Ok(v) => v,
+        Err(c) => return c,
+    };
     let ignored: Vec<String> = asked
         .iter()
         .filter(|(_, o)| o.tokens_after_stop > 0)
@@ -507,16 +527,15 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 fn abort_latency(pairs: &[(&RequestRecord, Option<&RuntimeObservation>)]) -> Check {
     const NAME: &str = "abort-latency";
-    if pairs.iter().all(|(_, o)| o.is_none()) {
-        return unknown(NAME, NO_OBS);
-    }
-    let aborted: Vec<(&RequestRecord, &RuntimeObservation)> = pairs
-        .iter()
-        .filter_map(|(r, o)| o.filter(|o| o.abort_us >= 0).map(|o| (*r, o)))
-        .collect();
-    if aborted.is_empty() {
-        return unknown(NAME, "rkllm_abort was never called");
-    }
+    let aborted = match observed(
+        pairs,
+        NAME,
+        |o| o.abort_us >= 0,
+        "rkllm_abort was never called",
+    ) {
+        Ok(v) => v,
+        Err(c) => return c,
+    };
     let mut lat = Vec::new();
     let mut slow = Vec::new();
     let mut in_prefill = 0;
