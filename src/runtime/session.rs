@@ -268,13 +268,28 @@ impl<S: CallbackSink> Session<S> {
                 }
             };
         }
+        // `rkllm_run` with this ABI's input and infer structs.
+        macro_rules! run {
+            ($input:ident, $infer:ident) => {
+                (self.api.run)(
+                    self.handle,
+                    &mut $input as *mut _ as *mut c_void,
+                    &mut $infer as *mut _ as *mut c_void,
+                    ud,
+                )
+            };
+        }
+        // 1.2.0 and 1.2.1 share one infer struct.
+        let infer_1_2 = || v1_2_0::RKLLMInferParam {
+            mode: abi::RKLLM_INFER_GENERATE,
+            lora_params: std::ptr::null_mut(),
+            prompt_cache_params: std::ptr::null_mut(),
+            keep_history: keep,
+        };
         // SAFETY: input and infer structs are the mirrors for this ABI; the prompt/role strings,
         // the token ids and the structs live on this stack frame until rkllm_run returns (it
         // blocks); the union member written matches `input_type`.
         let rc = unsafe {
-            let run = |input: *mut c_void, infer: *mut c_void| {
-                (self.api.run)(self.handle, input, infer, ud)
-            };
             match self.abi {
                 AbiVersion::V1_1 => {
                     let mut input = v1_1::RKLLMInput {
@@ -287,10 +302,7 @@ impl<S: CallbackSink> Session<S> {
                         lora_params: std::ptr::null_mut(),
                         prompt_cache_params: std::ptr::null_mut(),
                     };
-                    run(
-                        &mut input as *mut _ as *mut c_void,
-                        &mut infer as *mut _ as *mut c_void,
-                    )
+                    run!(input, infer)
                 }
                 AbiVersion::V1_2_0 => {
                     let mut input = v1_2_0::RKLLMInput {
@@ -298,16 +310,8 @@ impl<S: CallbackSink> Session<S> {
                         u: v1_2_0::RKLLMInputUnion { _size: [0; 3] },
                     };
                     set_input!(input.u);
-                    let mut infer = v1_2_0::RKLLMInferParam {
-                        mode: abi::RKLLM_INFER_GENERATE,
-                        lora_params: std::ptr::null_mut(),
-                        prompt_cache_params: std::ptr::null_mut(),
-                        keep_history: keep,
-                    };
-                    run(
-                        &mut input as *mut _ as *mut c_void,
-                        &mut infer as *mut _ as *mut c_void,
-                    )
+                    let mut infer = infer_1_2();
+                    run!(input, infer)
                 }
                 AbiVersion::V1_2_1 => {
                     let mut input = v1_2_1::RKLLMInput {
@@ -317,16 +321,8 @@ impl<S: CallbackSink> Session<S> {
                         u: v1_2_1::RKLLMInputUnion { _size: [0; 6] },
                     };
                     set_input!(input.u);
-                    let mut infer = v1_2_1::RKLLMInferParam {
-                        mode: abi::RKLLM_INFER_GENERATE,
-                        lora_params: std::ptr::null_mut(),
-                        prompt_cache_params: std::ptr::null_mut(),
-                        keep_history: keep,
-                    };
-                    run(
-                        &mut input as *mut _ as *mut c_void,
-                        &mut infer as *mut _ as *mut c_void,
-                    )
+                    let mut infer = infer_1_2();
+                    run!(input, infer)
                 }
                 AbiVersion::V1_3_0 => {
                     let mut input = v1_3_0::RKLLMInput {
@@ -345,10 +341,7 @@ impl<S: CallbackSink> Session<S> {
                         keep_history: keep,
                         max_new_tokens: opts.max_new_tokens,
                     };
-                    run(
-                        &mut input as *mut _ as *mut c_void,
-                        &mut infer as *mut _ as *mut c_void,
-                    )
+                    run!(input, infer)
                 }
             }
         };
