@@ -222,9 +222,7 @@ fn record_server_deadline_keeps_chunks_and_waits_for_idle() {
     }
     for r in s.requests.iter().filter(|r| r.test_id == "slow") {
         assert_eq!(r.status.as_str(), "timeout", "{}", r.detail);
-        let content = (0..r.chunks())
-            .filter(|&i| r.kind(i).as_str() == "content")
-            .count();
+        let content = content_chunks(r);
         assert!((3..20).contains(&content), "partial chunks kept: {content}");
         assert!(r.end_us >= 700_000 && r.end_us < 2_000_000, "{}", r.end_us);
         assert!(r.finish_reason.is_empty());
@@ -386,12 +384,7 @@ fn compare_states_the_servers_overhead_or_why_not() {
 fn a_killed_recorder_loses_no_chunk_already_checkpointed() {
     let (port, _state) = fake_llama_server();
     let dir = common::tempdir("server-kill");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
-        r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please","max_new_tokens":64}]}"#,
-    )
-    .unwrap();
+    let suite = slow_suite(&dir);
     let out = dir.join("k.rktrace");
     let mut child = common::server_command(
         &format!("http://127.0.0.1:{port}"),
@@ -419,9 +412,7 @@ fn a_killed_recorder_loses_no_chunk_already_checkpointed() {
     );
     let r = &s.requests[0];
     assert_eq!(r.status.as_str(), "in-flight");
-    let content = (0..r.chunks())
-        .filter(|&i| r.kind(i).as_str() == "content")
-        .count();
+    let content = content_chunks(r);
     assert!(content >= 3, "checkpointed chunks kept: {content}");
     assert_eq!(t.requests.len(), 1);
     assert!(!t.requests[0].tokens.token_dt_us.is_empty());
@@ -431,12 +422,7 @@ fn a_killed_recorder_loses_no_chunk_already_checkpointed() {
 fn ctrl_c_closes_the_stream_keeps_its_chunks_and_finishes_the_trace() {
     let (port, _state) = fake_llama_server();
     let dir = common::tempdir("server-int");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
-        r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please","max_new_tokens":64}]}"#,
-    )
-    .unwrap();
+    let suite = slow_suite(&dir);
     let out = dir.join("i.rktrace");
     let o = interrupted_record(
         port,
@@ -453,9 +439,7 @@ fn ctrl_c_closes_the_stream_keeps_its_chunks_and_finishes_the_trace() {
     assert_eq!(s.requests.len(), 1, "no request after the interrupt");
     let r = &s.requests[0];
     assert_eq!(r.status.as_str(), "interrupted");
-    let content = (0..r.chunks())
-        .filter(|&i| r.kind(i).as_str() == "content")
-        .count();
+    let content = content_chunks(r);
     assert!(content >= 3, "chunks so far kept: {content}");
 }
 
@@ -468,12 +452,26 @@ fn interrupted_record(port: u16, suite: &std::path::Path, extra: &[&str]) -> std
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::kill("INT", child.id());
     child.wait_with_output().unwrap()
+}
+
+/// A suite file of one "slow" test (the fake streams a chunk every 100 ms for 2 s).
+fn slow_suite(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("s.json");
+    std::fs::write(
+        &p,
+        r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please","max_new_tokens":64}]}"#,
+    )
+    .unwrap();
+    p
+}
+
+/// The chunks of `r` that carried content.
+fn content_chunks(r: &rkbench::trace::server::ServerRequest) -> usize {
+    (0..r.chunks())
+        .filter(|&i| r.kind(i).as_str() == "content")
+        .count()
 }
 
 /// A suite file of fast tests (the fake streams 8 tokens in 6 chunks for each).
