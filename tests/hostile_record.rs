@@ -43,6 +43,22 @@ fn wait_for_checkpointed_tokens(out: &Path) {
     }
 }
 
+/// `bash -c script` with `$RKB` (rkbench), `$LIB` (the simulated runtime), `$MODEL` and `$OUT`
+/// set; the runtime answers `tokens` tokens at 1/100 of the model's timing.
+fn bash_record(script: &str, out: &Path, tokens: &str) -> std::process::Output {
+    Command::new("bash")
+        .args(["-c", script])
+        .env("RKB", bin())
+        .env("LIB", fake_lib("1.2.1"))
+        .env("MODEL", model())
+        .env("OUT", out)
+        .env_remove("RKLLM_LIB")
+        .env("FAKE_RKLLM_TIME_SCALE", "0.01")
+        .env("FAKE_RKLLM_OUTPUT_TOKENS", tokens)
+        .output()
+        .unwrap()
+}
+
 /// A fast simulated runtime: 10 tokens an answer, at 1/100 of the model's timing.
 const QUICK_10: [(&str, &str); 2] = [
     ("FAKE_RKLLM_TIME_SCALE", "0.01"),
@@ -148,17 +164,7 @@ fn f2_closed_pipe_after_two_lines_still_gives_a_complete_trace() {
     let dir = tempdir("h-f2-head");
     let out = dir.join("t.rktrace");
     let script = r#""$RKB" record --suite quick --lib "$LIB" --model "$MODEL" --out "$OUT" 2>&1 | head -2; echo "rc=${PIPESTATUS[0]}""#;
-    let o = Command::new("bash")
-        .args(["-c", script])
-        .env("RKB", bin())
-        .env("LIB", fake_lib("1.2.1"))
-        .env("MODEL", model())
-        .env("OUT", &out)
-        .env_remove("RKLLM_LIB")
-        .env("FAKE_RKLLM_TIME_SCALE", "0.01")
-        .env("FAKE_RKLLM_OUTPUT_TOKENS", "10")
-        .output()
-        .unwrap();
+    let o = bash_record(script, &out, "10");
     let text = stdout(&o);
     assert!(text.trim_end().ends_with("rc=0"), "{text}");
     assert_complete(&out, 3);
@@ -397,17 +403,7 @@ fn f6_disk_full_keeps_a_valid_trace_and_the_journal() {
     // bash counts `ulimit -f` in 1024-byte blocks: room for the run header, the runtime
     // identity and the first request, not the second.
     let script = r#"ulimit -f 4; exec "$RKB" record -q --no-telemetry --suite quick --checkpoint-interval 2ms --lib "$LIB" --model "$MODEL" --out "$OUT""#;
-    let o = Command::new("bash")
-        .args(["-c", script])
-        .env("RKB", bin())
-        .env("LIB", fake_lib("1.2.1"))
-        .env("MODEL", model())
-        .env("OUT", &out)
-        .env_remove("RKLLM_LIB")
-        .env("FAKE_RKLLM_TIME_SCALE", "0.01")
-        .env("FAKE_RKLLM_OUTPUT_TOKENS", "200")
-        .output()
-        .unwrap();
+    let o = bash_record(script, &out, "200");
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(28), "{e}");
     assert!(
