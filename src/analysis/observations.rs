@@ -152,19 +152,13 @@ pub(crate) fn of(s: &Summary) -> Vec<Observation> {
 mod tests {
     use super::*;
     use crate::trace::RequestRecord;
-    use crate::trace::TokenColumns;
 
     #[test]
     fn names_are_kept_apart_from_sentence_text() {
         let r = |id: &str, dts: &[u32], status| RequestRecord {
             test_id: id.into(),
             status,
-            tokens: TokenColumns {
-                token_dt_us: dts.to_vec(),
-                token_ids: vec![0; dts.len()],
-                text_len: vec![0; dts.len()],
-                ..TokenColumns::default()
-            },
+            tokens: crate::report::html::testdata::tokens_at(dts),
             end_us: dts.iter().map(|&d| u64::from(d)).sum(),
             ..Default::default()
         };

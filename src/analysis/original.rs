@@ -462,7 +462,6 @@ fn list_spans(spans: &mut Vec<Span>, items: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::TokenColumns;
     use crate::trace::{PerfStat, RequestRecord, RunHeader};
 
     fn req(id: &str, cat: &str, status: Status, n: usize, gen_ms: f32, cap: i32) -> RequestRecord {
@@ -472,13 +471,7 @@ mod tests {
             category: cat.into(),
             status,
             max_new_tokens: cap,
-            tokens: TokenColumns {
-                token_dt_us: vec![100_000; n],
-                token_ids: vec![0; n],
-                text_len: vec![1; n],
-                text: vec![b'x'; n],
-                ..TokenColumns::default()
-            },
+            tokens: crate::report::html::testdata::steady_tokens(n),
             end_us: 100_000 * n as u64 + 1000,
             perf: Some(PerfStat {
                 prefill_time_ms: 90.0,

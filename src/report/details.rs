@@ -110,7 +110,7 @@ pub(crate) fn detail_lines(a: &Analysis, r: &RequestRecord, m: &RequestMetrics) 
 mod tests {
     use super::*;
     use crate::report::html::testdata;
-    use crate::trace::{PerfStat, RequestRecord, RunHeader, Status, TokenColumns};
+    use crate::trace::{PerfStat, RequestRecord, RunHeader, Status};
 
     #[test]
     fn a_timed_out_request_with_a_miscounting_runtime() {
@@ -118,13 +118,7 @@ mod tests {
         let r = RequestRecord {
             status: Status::Timeout,
             detail: "deadline passed".into(),
-            tokens: TokenColumns {
-                token_dt_us: vec![100_000; n],
-                token_ids: vec![0; n],
-                text_len: vec![1; n],
-                text: vec![b'x'; n],
-                ..TokenColumns::default()
-            },
+            tokens: testdata::steady_tokens(n),
             end_us: 400_500,
             perf: Some(PerfStat {
                 prefill_time_ms: 100.0,

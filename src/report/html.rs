@@ -553,8 +553,29 @@ fn definitions(o: &mut String) {
 pub(crate) mod testdata {
     use crate::trace::{
         encode_frame, encode_record, file_header, reader, Record, RequestRecord, RunEnd, RunHeader,
-        TelemetryBatch, Trace,
+        TelemetryBatch, TokenColumns, Trace,
     };
+
+    /// Tokens `dts` µs apart (the first after the request started), with no text.
+    pub(crate) fn tokens_at(dts: &[u32]) -> TokenColumns {
+        TokenColumns {
+            token_dt_us: dts.to_vec(),
+            token_ids: vec![0; dts.len()],
+            text_len: vec![0; dts.len()],
+            ..TokenColumns::default()
+        }
+    }
+
+    /// `n` tokens 100 ms apart, one `x` each: a steady 10 tok/s.
+    pub(crate) fn steady_tokens(n: usize) -> TokenColumns {
+        TokenColumns {
+            token_dt_us: vec![100_000; n],
+            token_ids: vec![0; n],
+            text_len: vec![1; n],
+            text: vec![b'x'; n],
+            ..TokenColumns::default()
+        }
+    }
 
     pub(crate) fn trace(
         header: RunHeader,

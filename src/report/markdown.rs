@@ -514,7 +514,6 @@ fn peers_section(o: &mut String, a: &Analysis) {
 mod tests {
     use super::*;
     use crate::report::html::testdata;
-    use crate::trace::TokenColumns;
     use crate::trace::{PerfStat, RequestRecord, RunHeader};
 
     fn req(index: u32, status: Status, n: usize, perf: Option<PerfStat>) -> RequestRecord {
@@ -528,13 +527,7 @@ mod tests {
             } else {
                 "deadline passed".into()
             },
-            tokens: TokenColumns {
-                token_dt_us: vec![100_000; n],
-                token_ids: vec![0; n],
-                text_len: vec![1; n],
-                text: vec![b'x'; n],
-                ..TokenColumns::default()
-            },
+            tokens: testdata::steady_tokens(n),
             end_us: 100_000 * n as u64 + 500,
             perf,
             ..Default::default()
