@@ -9,6 +9,7 @@
 //! phone home. Determinism: no clock, no hash-map iteration (telemetry keys are grouped in
 //! `BTreeMap`s), and all numbers in fixed precision.
 use super::details::{self, DetailLine};
+use super::provenance::{self, Measured};
 use super::reference;
 use super::svg::{self, ChartSpec, Histogram, Series};
 use super::table::status_class;
@@ -18,7 +19,7 @@ use super::DEFINITIONS;
 use crate::analysis::charts::{Charts, CPU_UNIT, RATE_WINDOW};
 use crate::analysis::observations::Span;
 use crate::analysis::Analysis;
-use crate::trace::{RunStatus, Trace};
+use crate::trace::Trace;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -121,21 +122,16 @@ fn header(o: &mut String, a: &Analysis, model: &str) {
         "<header>\n<h1>{} — NPU benchmark results</h1>",
         html_escape(model)
     );
-    let runtime = if h.runtime.version.is_empty() {
-        "unknown version"
-    } else {
-        &h.runtime.version
-    };
-    let measured = match &a.server {
-        Some(sv) => format!(
+    let measured = match provenance::measured(a) {
+        Measured::Server { kind, url } => format!(
             "the {} server at <code>{}</code>",
-            html_escape(&sv.run.kind),
-            html_escape(&sv.run.url)
+            html_escape(kind),
+            html_escape(url)
         ),
-        None => format!(
+        Measured::Runtime { version, abi } => format!(
             "RKLLM runtime {} (ABI {})",
-            html_escape(runtime),
-            html_escape(&h.runtime.abi)
+            html_escape(version),
+            html_escape(abi)
         ),
     };
     let _ = writeln!(
@@ -147,26 +143,13 @@ fn header(o: &mut String, a: &Analysis, model: &str) {
         html_escape(&a.file_name),
         t = utc(h.started_unix_ms),
     );
-    if let Some(d) = &trace.damage {
+    for n in provenance::trace_notes(a) {
         let _ = writeln!(
             o,
-            "<p class=\"warn\"><strong>Damaged trace:</strong> {}. This report covers the valid part only.</p>",
-            html_escape(&d.to_string())
+            "<p class=\"warn\"><strong>{}</strong> {}</p>",
+            html_escape(&n.head),
+            html_escape(&n.text)
         );
-    }
-    match &trace.end {
-        None => {
-            let _ = writeln!(o, "<p class=\"warn\"><strong>Incomplete run:</strong> the trace has no end record (the recorder was killed or is still running).</p>");
-        }
-        Some(e) if e.status != RunStatus::Complete => {
-            let _ = writeln!(
-                o,
-                "<p class=\"warn\"><strong>Run ended: {}</strong> {}</p>",
-                e.status.as_str(),
-                html_escape(&e.detail)
-            );
-        }
-        _ => {}
     }
 }
 

@@ -2,6 +2,7 @@
 //! metrics, token statistics, per-test details, observations), every figure recomputed from the
 //! trace and every parameter taken from what was recorded.
 use super::details::{self, DetailLine};
+use super::provenance::{self, Measured};
 use super::reference;
 use super::tables;
 use super::text::{md_code, md_fence, md_inline, num, utc};
@@ -130,33 +131,26 @@ fn provenance(o: &mut String, a: &Analysis) {
         num(Some(secs), 1),
         num(Some(secs / 60.0), 1)
     );
-    if let Some(s) = &a.server {
-        let _ = writeln!(
-            o,
-            "Host {}; rkbench {} ({}); measured through the {} server at {}. Trace {}.\n",
-            md_code(&h.hostname),
-            md_inline(&h.rkbench.version),
-            md_inline(&h.rkbench.git_commit),
-            md_inline(&s.run.kind),
-            md_code(&s.run.url),
-            md_code(&a.file_name)
-        );
-    } else {
-        let _ = writeln!(
-            o,
-            "Host {}; rkbench {} ({}); RKLLM runtime {} (ABI {}). Trace {}.\n",
-            md_code(&h.hostname),
-            md_inline(&h.rkbench.version),
-            md_inline(&h.rkbench.git_commit),
-            if h.runtime.version.is_empty() {
-                "unknown version".to_string()
-            } else {
-                md_inline(&h.runtime.version)
-            },
-            md_inline(&h.runtime.abi),
-            md_code(&a.file_name)
-        );
-    }
+    let measured = match provenance::measured(a) {
+        Measured::Server { kind, url } => format!(
+            "measured through the {} server at {}",
+            md_inline(kind),
+            md_code(url)
+        ),
+        Measured::Runtime { version, abi } => format!(
+            "RKLLM runtime {} (ABI {})",
+            md_inline(version),
+            md_inline(abi)
+        ),
+    };
+    let _ = writeln!(
+        o,
+        "Host {}; rkbench {} ({}); {measured}. Trace {}.\n",
+        md_code(&h.hostname),
+        md_inline(&h.rkbench.version),
+        md_inline(&h.rkbench.git_commit),
+        md_code(&a.file_name)
+    );
     let _ = writeln!(
         o,
         "> rkbench's verdict: {}{}. The details, peer figures and board state follow the original report's sections.\n",
@@ -171,25 +165,13 @@ fn provenance(o: &mut String, a: &Analysis) {
             n => format!("; {n} warnings"),
         }
     );
-    if let Some(d) = &trace.damage {
+    for n in provenance::trace_notes(a) {
         let _ = writeln!(
             o,
-            "> ⚠️ **Damaged trace:** {d}. This report covers the valid part only.\n"
+            "> ⚠️ **{}** {}\n",
+            md_inline(&n.head),
+            md_inline(&n.text)
         );
-    }
-    match &trace.end {
-        None => {
-            let _ = writeln!(o, "> ⚠️ **Incomplete run:** the trace has no end record (the recorder was killed or is still running).\n");
-        }
-        Some(e) if e.status != crate::trace::RunStatus::Complete => {
-            let _ = writeln!(
-                o,
-                "> ⚠️ **Run ended: {}** {}\n",
-                e.status.as_str(),
-                md_inline(&e.detail)
-            );
-        }
-        _ => {}
     }
 }
 

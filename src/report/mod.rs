@@ -8,6 +8,7 @@ pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod json_writer;
 pub(crate) mod markdown;
+pub(crate) mod provenance;
 pub(crate) mod reference;
 pub(crate) mod server;
 pub(crate) mod svg;

@@ -164,63 +164,59 @@ pub(crate) struct SummaryAggregate {
     pub(crate) of: fn(&Summary) -> Option<Aggregate>,
 }
 
+const fn agg(
+    key: &'static str,
+    label: &'static str,
+    decimals: usize,
+    of: fn(&Summary) -> Option<Aggregate>,
+) -> SummaryAggregate {
+    SummaryAggregate {
+        key,
+        label,
+        decimals,
+        of,
+    }
+}
+
 /// Every aggregate over the successful requests, in report order: the performance table's rows
 /// and the JSON summary's keys.
 pub(crate) const SUMMARY_AGGREGATES: [SummaryAggregate; 9] = [
-    SummaryAggregate {
-        key: "ttft_ms",
-        label: "TTFT (ms)",
-        decimals: 1,
-        of: |s| s.ttft_ms,
-    },
-    SummaryAggregate {
-        key: "prefill_tok_s",
-        label: "Prefill rate (tok/s)",
-        decimals: 2,
-        of: |s| s.prefill_tok_s,
-    },
-    SummaryAggregate {
-        key: "decode_tok_s",
-        label: "Decode rate (tok/s)",
-        decimals: 2,
-        of: |s| s.decode_tok_s,
-    },
-    SummaryAggregate {
-        key: "generation_speed_tok_s",
-        label: "Wall-clock generation speed N / (E2E − TTFT) (tok/s)",
-        decimals: 2,
-        of: |s| s.generation_speed_tok_s,
-    },
-    SummaryAggregate {
-        key: "e2e_ms",
-        label: "E2E latency (ms)",
-        decimals: 1,
-        of: |s| s.e2e_ms,
-    },
-    SummaryAggregate {
-        key: "output_tokens_per_request",
-        label: "Output tokens per request",
-        decimals: 1,
-        of: |s| s.output_tokens_per_request,
-    },
-    SummaryAggregate {
-        key: "runtime_prefill_tok_s",
-        label: "Runtime-reported prefill (tok/s)",
-        decimals: 2,
-        of: |s| s.runtime_prefill_tok_s,
-    },
-    SummaryAggregate {
-        key: "runtime_decode_tok_s",
-        label: "Runtime-reported decode (tok/s)",
-        decimals: 2,
-        of: |s| s.runtime_decode_tok_s,
-    },
-    SummaryAggregate {
-        key: "itl_ms_pooled",
-        label: "ITL, pooled over all measured tokens (ms)",
-        decimals: 1,
-        of: |s| s.itl_ms,
-    },
+    agg("ttft_ms", "TTFT (ms)", 1, |s| s.ttft_ms),
+    agg("prefill_tok_s", "Prefill rate (tok/s)", 2, |s| {
+        s.prefill_tok_s
+    }),
+    agg("decode_tok_s", "Decode rate (tok/s)", 2, |s| s.decode_tok_s),
+    agg(
+        "generation_speed_tok_s",
+        "Wall-clock generation speed N / (E2E − TTFT) (tok/s)",
+        2,
+        |s| s.generation_speed_tok_s,
+    ),
+    agg("e2e_ms", "E2E latency (ms)", 1, |s| s.e2e_ms),
+    agg(
+        "output_tokens_per_request",
+        "Output tokens per request",
+        1,
+        |s| s.output_tokens_per_request,
+    ),
+    agg(
+        "runtime_prefill_tok_s",
+        "Runtime-reported prefill (tok/s)",
+        2,
+        |s| s.runtime_prefill_tok_s,
+    ),
+    agg(
+        "runtime_decode_tok_s",
+        "Runtime-reported decode (tok/s)",
+        2,
+        |s| s.runtime_decode_tok_s,
+    ),
+    agg(
+        "itl_ms_pooled",
+        "ITL, pooled over all measured tokens (ms)",
+        1,
+        |s| s.itl_ms,
+    ),
 ];
 
 /// An aggregate's statistics, named, in the order the tables' columns and the JSON list them.
