@@ -15,6 +15,7 @@ use super::svg::{self, ChartSpec, Histogram, Series};
 use super::table::status_class;
 use super::tables;
 use super::text::{html_escape, num, utc};
+use super::wording::{self, CONFORMANCE_INTRO, CONFORMANCE_UNKNOWN, VERDICT_VALID_MEANS};
 use super::DEFINITIONS;
 use crate::analysis::charts::{Charts, CPU_UNIT, RATE_WINDOW};
 use crate::analysis::observations::Span;
@@ -776,7 +777,7 @@ mod tests {
 fn verdict_and_warnings(o: &mut String, a: &Analysis) {
     let (ws, v) = (&a.warnings, &a.verdict);
     if v.valid {
-        let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: <span class=\"ok\">VALID</span></strong> — every request completed, the trace is intact, and no board condition invalidates comparison.</p></section>");
+        let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: <span class=\"ok\">VALID</span></strong> — {VERDICT_VALID_MEANS}</p></section>");
     } else {
         let _ = writeln!(o, "<section id=\"verdict\"><p><strong>Verdict: <span class=\"bad\">INVALID</span></strong> for comparison:</p><ul>");
         for r in &v.reasons {
@@ -806,13 +807,17 @@ fn verdict_and_warnings(o: &mut String, a: &Analysis) {
 
 /// Whether the runtime behaved as the ABI facts say, and how each cap was enforced.
 fn conformance(o: &mut String, a: &Analysis) {
-    o.push_str("<section id=\"conformance\">\n<h2>Runtime conformance</h2>\n<p>Whether the runtime behaved as the RKLLM ABI facts say; every figure depends on it. <em>unknown</em>: nothing in this trace to judge by.</p>\n");
+    let (unknown, means) = CONFORMANCE_UNKNOWN;
+    let _ = writeln!(
+        o,
+        "<section id=\"conformance\">\n<h2>Runtime conformance</h2>\n<p>{CONFORMANCE_INTRO} <em>{unknown}</em>: {means}</p>"
+    );
     o.push_str(&tables::conformance(a).html());
     if let Some(t) = tables::cap_enforcement(a) {
         let _ = writeln!(
             o,
-            "<p>How each output cap was enforced (held: at most {} token(s) over):</p>",
-            crate::stats::conformance::CAP_TOLERANCE
+            "<p>How each output cap was enforced {}</p>",
+            wording::cap_tolerance()
         );
         o.push_str(&t.html());
     }

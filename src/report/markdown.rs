@@ -6,6 +6,7 @@ use super::provenance::{self, Measured};
 use super::reference;
 use super::tables;
 use super::text::{md_code, md_fence, md_inline, num, utc};
+use super::wording::{self, CONFORMANCE_INTRO, CONFORMANCE_UNKNOWN, VERDICT_VALID_MEANS};
 use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{original, Analysis, Span};
 use crate::trace::Status;
@@ -109,7 +110,7 @@ fn verdict_section(o: &mut String, a: &Analysis) {
     let v = &a.verdict;
     let _ = writeln!(o, "## ⚖️ Verdict\n");
     if v.valid {
-        let _ = writeln!(o, "**Verdict: ✅ VALID** — every request completed, the trace is intact, and no board condition invalidates comparison.\n");
+        let _ = writeln!(o, "**Verdict: ✅ VALID** — {VERDICT_VALID_MEANS}\n");
     } else {
         let _ = writeln!(o, "**Verdict: ❌ INVALID** for comparison:\n");
         for r in &v.reasons {
@@ -456,16 +457,14 @@ fn conformance_section(o: &mut String, a: &Analysis) {
         "## 🧪 Runtime conformance
 "
     );
-    let _ = writeln!(
-        o,
-        "Whether the runtime behaved as the RKLLM ABI facts say; every figure depends on it. `unknown`: nothing in this trace to judge by.\n"
-    );
+    let (unknown, means) = CONFORMANCE_UNKNOWN;
+    let _ = writeln!(o, "{CONFORMANCE_INTRO} `{unknown}`: {means}\n");
     o.push_str(&tables::conformance(a).markdown());
     if let Some(t) = tables::cap_enforcement(a) {
         let _ = writeln!(
             o,
-            "**How each output cap was enforced** (held: at most {} token(s) over):\n",
-            crate::stats::conformance::CAP_TOLERANCE
+            "**How each output cap was enforced** {}\n",
+            wording::cap_tolerance()
         );
         o.push_str(&t.markdown());
     }

@@ -16,6 +16,7 @@ pub(crate) mod sweep;
 pub(crate) mod table;
 pub(crate) mod tables;
 pub mod text;
+pub(crate) mod wording;
 
 pub use csv::CsvPer;
 
