@@ -179,7 +179,7 @@ pub struct RecordArgs {
     pub server: Option<String>,
     /// with --server: auto (detect from its endpoints, default), llama-server, rkllama,
     /// rkllm-server (Rockchip's demo server; its 1.3.0 OpenAI API or its older /rkllm_chat,
-    /// whichever answers), ollama, generic
+    /// whichever answers), rockchipllama (the original Python tool's server), ollama, generic
     #[argh(option, default = "String::from(\"auto\")")]
     pub server_kind: String,
     /// with --server on this machine: the server's process id for RSS/CPU and the idle wait

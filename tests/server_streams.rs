@@ -279,3 +279,55 @@ fn rockchip_1_2_stream_cut_inside_its_last_message() {
         assert_eq!(r.chunk_text, whole.chunk_text, "cut {cut}");
     }
 }
+
+#[test]
+fn the_original_tools_server_counts_words_in_usage_and_rkllms_tokens_beside() {
+    let body = fixture("rockchipllama.sse");
+    let ignore = rkbench::http::server::ServerKind::RockchipLlama.not_token_counts();
+    let read = |reads: &[&[u8]]| {
+        let mut c =
+            Capture::new(Protocol::OpenAiSse, ServerRequest::default()).ignoring_counts(ignore);
+        for (i, r) in reads.iter().enumerate() {
+            c.data(r, (i as u64 + 1) * 1000, i as u32 + 1);
+        }
+        c.end(reads.len() as u64 * 1000 + 500, reads.len() as u32);
+        c.finish()
+    };
+    let r = read(&[&body]);
+    assert_eq!(kinds(&r), ["content", "content", "content", "finish"]);
+    assert_eq!(texts(&r), "Hello there!");
+    // RKLLM's generate_tokens (4), never the word count (2); one token's text never came.
+    assert_eq!(r.count_source, CountSource::ServerTotal);
+    assert_eq!(
+        (
+            r.server_total,
+            r.server_total_field.as_str(),
+            r.unattributed
+        ),
+        (Some(4), "usage.generate_tokens", 1)
+    );
+    // The prompt: RKLLM's prefill_tokens (24), not the 9 words.
+    assert_eq!(r.prompt_tokens, Some(24));
+    // Everything the server sent is kept raw, word counts included.
+    let raw = |f: &str| r.timings.iter().find(|t| t.field == f).map(|t| t.raw);
+    assert_eq!(raw("usage.completion_tokens"), Some(2.0));
+    assert_eq!(raw("usage.prefill_time_ms"), Some(212.5));
+    assert_eq!(raw("usage.memory_usage_mb"), Some(5026.3));
+    // Without the kind's rule, a server sending only word counts would be taken at its word.
+    let mut words_only = String::from_utf8(body.clone()).unwrap();
+    words_only = words_only
+        .replace(",\"generate_tokens\":4", "")
+        .replace(",\"prefill_tokens\":24", "");
+    let w = read(&[words_only.as_bytes()]);
+    assert_eq!((w.server_total, w.prompt_tokens), (None, None));
+    assert_eq!(w.count_source, CountSource::ChunksOnly);
+    for cut in 0..=body.len() {
+        let s = read(&[&body[..cut], &body[cut..]]);
+        assert_eq!(kinds(&s), kinds(&r), "cut {cut}");
+        assert_eq!(
+            (s.server_total, s.prompt_tokens),
+            (Some(4), Some(24)),
+            "cut {cut}"
+        );
+    }
+}

@@ -54,6 +54,9 @@ pub struct Capture {
     torn: bool,
     /// Count by gap clusters of this many µs where the server gives no count.
     gap_us: Option<u64>,
+    /// Fields this server fills with something other than tokens (the original tool's server
+    /// puts word counts in `usage.completion_tokens` / `usage.prompt_tokens`): never counts.
+    not_tokens: &'static [&'static str],
     pub req: ServerRequest,
 }
 
@@ -66,6 +69,7 @@ impl Capture {
             seen: 0,
             torn: false,
             gap_us: None,
+            not_tokens: &[],
             req,
         }
     }
@@ -74,6 +78,12 @@ impl Capture {
     /// ([`CountSource::GapCluster`]) instead of counting chunks.
     pub fn with_gap_cluster(mut self, gap_us: Option<u64>) -> Self {
         self.gap_us = gap_us;
+        self
+    }
+
+    /// Never take these fields as token counts (they stay in `timings`, raw).
+    pub fn ignoring_counts(mut self, fields: &'static [&'static str]) -> Self {
+        self.not_tokens = fields;
         self
     }
 
@@ -171,12 +181,13 @@ impl Capture {
                     if let Some(f) = &p.finish_reason {
                         self.req.finish_reason = f.clone();
                     }
-                    if let Some((n, field)) = &p.total {
+                    let counts = |f: &String| !self.not_tokens.contains(&f.as_str());
+                    if let Some((n, field)) = p.total.as_ref().filter(|(_, f)| counts(f)) {
                         self.req.server_total = Some(*n);
                         self.req.server_total_field = field.clone();
                     }
-                    if p.prompt_tokens.is_some() {
-                        self.req.prompt_tokens = p.prompt_tokens;
+                    if let Some((n, _)) = p.prompt_tokens.as_ref().filter(|(_, f)| counts(f)) {
+                        self.req.prompt_tokens = Some(*n);
                     }
                     for t in &p.timings {
                         match self.req.timings.iter_mut().find(|x| x.field == t.field) {

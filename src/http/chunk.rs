@@ -15,7 +15,8 @@ pub struct Parsed {
     pub finish_reason: Option<String>,
     /// Output-token total and the field it came from.
     pub total: Option<(u64, String)>,
-    pub prompt_tokens: Option<u64>,
+    /// Prompt-token count and the field it came from.
+    pub prompt_tokens: Option<(u64, String)>,
     pub timings: Vec<ServerTiming>,
     /// Ollama `done: true` (the stream's own end marker).
     pub done: bool,
@@ -100,10 +101,11 @@ pub fn openai(data: &str) -> Parsed {
         } else if let Some(n) = u.get("completion_tokens").and_then(Value::as_u64) {
             p.total = Some((n, "usage.completion_tokens".into()));
         }
-        p.prompt_tokens = u
-            .get("prefill_tokens")
-            .or_else(|| u.get("prompt_tokens"))
-            .and_then(Value::as_u64);
+        p.prompt_tokens = ["prefill_tokens", "prompt_tokens"].iter().find_map(|k| {
+            u.get(*k)
+                .and_then(Value::as_u64)
+                .map(|n| (n, format!("usage.{k}")))
+        });
     }
     let choice = v
         .get("choices")
@@ -192,7 +194,10 @@ pub fn ollama(line: &str) -> Parsed {
             .get("eval_count")
             .and_then(Value::as_u64)
             .map(|n| (n, "eval_count".into()));
-        p.prompt_tokens = v.get("prompt_eval_count").and_then(Value::as_u64);
+        p.prompt_tokens = v
+            .get("prompt_eval_count")
+            .and_then(Value::as_u64)
+            .map(|n| (n, "prompt_eval_count".into()));
         p.finish_reason = Some(str_of(&v, "done_reason").unwrap_or("done").to_string());
     }
     let (kind, text) = if let Some(t) = content.filter(|t| !t.is_empty()) {

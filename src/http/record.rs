@@ -611,7 +611,8 @@ impl Recorder {
             req.idle_wait = busy.text();
             let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
             let mut cap_ = Capture::new(protocol, req)
-                .with_gap_cluster(kind.gap_cluster_us(plan.token_gap_us));
+                .with_gap_cluster(kind.gap_cluster_us(plan.token_gap_us))
+                .ignoring_counts(kind.not_token_counts());
             let us = |at: Instant| micros(at.saturating_duration_since(t0));
             let mut stopped: Option<Status> = None;
             let mut failure: Option<String> = None;

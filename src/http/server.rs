@@ -13,18 +13,23 @@ pub enum ServerKind {
     LlamaServer,
     Rkllama,
     RkllmServer,
+    /// The original tool's FastAPI server (VenomekPL/RockchipLlama), the one the report this
+    /// project started from was measured through.
+    RockchipLlama,
     Ollama,
     Generic,
 }
 
 impl ServerKind {
-    pub const NAMES: &'static str = "auto, llama-server, rkllama, rkllm-server, ollama, generic";
+    pub const NAMES: &'static str =
+        "auto, llama-server, rkllama, rkllm-server, rockchipllama, ollama, generic";
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServerKind::LlamaServer => "llama-server",
             ServerKind::Rkllama => "rkllama",
             ServerKind::RkllmServer => "rkllm-server",
+            ServerKind::RockchipLlama => "rockchipllama",
             ServerKind::Ollama => "ollama",
             ServerKind::Generic => "generic",
         }
@@ -37,6 +42,7 @@ impl ServerKind {
             "llama-server" => ServerKind::LlamaServer,
             "rkllama" => ServerKind::Rkllama,
             "rkllm-server" => ServerKind::RkllmServer,
+            "rockchipllama" => ServerKind::RockchipLlama,
             "ollama" => ServerKind::Ollama,
             "generic" => ServerKind::Generic,
             other => {
@@ -55,6 +61,16 @@ impl ServerKind {
         match self {
             ServerKind::Rkllama | ServerKind::Ollama => Protocol::OllamaNdjson,
             _ => Protocol::OpenAiSse,
+        }
+    }
+
+    /// Usage fields this server fills with something other than tokens: the original tool's
+    /// server counts words (`len(text.split())`) in `usage.completion_tokens` and
+    /// `usage.prompt_tokens`; RKLLM's own counts are in `generate_tokens` / `prefill_tokens`.
+    pub fn not_token_counts(self) -> &'static [&'static str] {
+        match self {
+            ServerKind::RockchipLlama => &["usage.completion_tokens", "usage.prompt_tokens"],
+            _ => &[],
         }
     }
 
@@ -201,6 +217,21 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
             if status != 404 {
                 legacy = true;
                 found = Some((ServerKind::RkllmServer, String::new()));
+            }
+        }
+    }
+    // The original tool's server: /v1/health says whether a model is loaded (its /v1/models
+    // says owned_by "rockchip", which is not Rockchip's own server).
+    if found.is_none() {
+        if let Some((200, body)) = probe(url, "/v1/health", &mut ev) {
+            reachable = true;
+            let health = json_of(&body).filter(|v| {
+                v.get("status").and_then(Value::as_str) == Some("healthy")
+                    && v.get("model_loaded").is_some()
+            });
+            if health.is_some() {
+                // No version route; the loaded model is in the probe's answer.
+                found = Some((ServerKind::RockchipLlama, String::new()));
             }
         }
     }
