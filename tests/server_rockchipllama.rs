@@ -1,0 +1,112 @@
+//! `record --server` against a look-alike of the original tool's FastAPI server
+//! (VenomekPL/RockchipLlama), the server the report this project started from was measured
+//! through: detected by `/v1/health`, counted with RKLLM's relayed `generate_tokens` (its
+//! `usage.completion_tokens` are word counts), its relayed prefill splitting TTFT, and the
+//! original report's figures read from what it relays.
+mod common;
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+/// Answers `/v1/health` and `/v1/models` as the original tool's server does, and streams
+/// `fixtures/streams/rockchipllama.sse` for every completion; the bodies it received are kept.
+fn fake_rockchipllama() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = Arc::clone(&bodies);
+    let stream =
+        std::fs::read_to_string(common::root().join("fixtures/streams/rockchipllama.sse")).unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let Ok(req) = common::http::read_request(&c) else {
+                continue;
+            };
+            let _ = match (req.method.as_str(), req.path.as_str()) {
+                ("GET", "/v1/health") => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    r#"{"status":"healthy","model_loaded":true,"loaded_model":"qwen3-4b","timestamp":1764460800}"#,
+                ),
+                ("GET", "/v1/models") => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    r#"{"object":"list","data":[{"id":"qwen3-4b","object":"model","created":1764460800,"owned_by":"rockchip"}]}"#,
+                ),
+                ("POST", "/v1/chat/completions") => {
+                    kept.lock().unwrap().push(req.body);
+                    common::http::reply(&mut c, "200 OK", "text/event-stream", &stream)
+                }
+                _ => common::http::reply(
+                    &mut c,
+                    "404 Not Found",
+                    "application/json",
+                    r#"{"detail":"Not Found"}"#,
+                ),
+            };
+        }
+    });
+    (port, bodies)
+}
+
+#[test]
+fn the_original_tools_server_is_counted_with_rkllms_tokens_not_its_word_counts() {
+    let (port, bodies) = fake_rockchipllama();
+    let dir = common::tempdir("server-rockchipllama");
+    let out = dir.join("orig.rktrace");
+    let url = format!("http://127.0.0.1:{port}");
+    let o = common::server_record(
+        &url,
+        "quick",
+        &["--quiet-period", "1ms", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(bodies.lock().unwrap().len(), 3);
+    let t = common::read_trace(&out);
+    let s = t.server.as_ref().unwrap();
+    assert_eq!(
+        (s.run.kind.as_str(), s.run.kind_source.as_str()),
+        ("rockchipllama", "detected")
+    );
+    assert!(
+        s.run
+            .evidence
+            .iter()
+            .any(|f| f.key == "probe GET /v1/health" && f.value.contains("healthy")),
+        "{:?}",
+        s.run.evidence
+    );
+    for r in &s.requests {
+        assert_eq!(r.status.as_str(), "ok", "{}", r.detail);
+        // 4 = RKLLM's generate_tokens; the server's usage.completion_tokens says 2 (words).
+        assert_eq!(
+            (r.server_total, r.server_total_field.as_str()),
+            (Some(4), "usage.generate_tokens")
+        );
+        assert_eq!(r.prompt_tokens, Some(24));
+    }
+    let j = common::json_report(&out);
+    // The original's figures read the server as its client did: RKLLM's counts and timings.
+    let orig = &j["original"];
+    assert_eq!(orig["total_output_tokens"], 12);
+    assert_eq!(
+        orig["output_tokens_from"],
+        "the server's usage.generate_tokens"
+    );
+    let r0 = &orig["requests"][0];
+    assert_eq!(
+        (r0["ttft_ms"].as_f64(), r0["input_tokens"].as_i64()),
+        (Some(212.5), Some(24))
+    );
+    // 4 tokens / 640.3 ms.
+    assert!((r0["tokens_per_second"].as_f64().unwrap() - 4.0 / 0.6403).abs() < 1e-3);
+    assert_eq!(r0["memory_usage_mb"].as_f64(), Some(5026.3));
+    // The server's prefill splits the client's TTFT.
+    let split = &j["server"]["requests"][0]["prefill_split"];
+    assert_eq!(split["field"], "usage.prefill_time_ms");
+    assert_eq!(split["server_prefill_ms"].as_f64(), Some(212.5));
+    assert_eq!(j["server"]["prompt_tokens"], 72);
+}
