@@ -10,6 +10,7 @@ use crate::board::{self, SysRoot};
 use crate::cli::RecordArgs;
 use crate::error::{exit, Error, Result};
 use crate::provenance;
+use crate::record::disk_full;
 use crate::record::interrupt::{self, interrupted, Source};
 use crate::record::plan::Plan as RecordPlanned;
 use crate::record::progress::{Progress, Tally};
@@ -471,16 +472,8 @@ impl Recorder {
 
     /// What a full disk left behind: the trace up to its last whole frame, the journal.
     fn explain(&self, e: Error, finished: u32) -> Error {
-        if e.kind != crate::error::Kind::DiskFull {
-            return e;
-        }
-        Error::disk_full(format!(
-            "{}; kept: {} (the run header and {finished} finished requests; its torn last frame was cut off, it has no end record) and {} (the chunks of the request in flight, as last checkpointed); free space, then `rkbench report {}` reads both",
-            e.msg,
-            self.writer.path().display(),
-            self.journal.path().display(),
-            self.writer.path().display()
-        ))
+        let in_flight = "the chunks of the request in flight, as last checkpointed";
+        disk_full::explain(e, &self.writer, &self.journal, finished, in_flight)
     }
 
     fn run_schedule(

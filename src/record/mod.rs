@@ -1,4 +1,5 @@
 //! The board side: drive the runtime through a suite and write the trace.
+pub(crate) mod disk_full;
 pub(crate) mod interrupt;
 pub(crate) mod plan;
 pub mod progress;

@@ -2,6 +2,7 @@
 //! orchestrating thread (here) enforces deadlines and caps, checkpoints in-flight requests,
 //! handles Ctrl-C, shows progress, and is the only writer of the trace. If the runtime never
 //! returns after `rkllm_abort`, the orchestrator can still finish the trace and exit.
+use super::disk_full;
 use super::interrupt::{self, interrupted, Source};
 use super::progress::{Progress, Tally};
 use super::recorder::{Capture, Recorder};
@@ -151,17 +152,8 @@ impl TraceOut {
 
     /// Say what a full disk left behind: the trace up to its last whole frame, the journal.
     fn explain(&self, e: Error) -> Error {
-        if e.kind != crate::error::Kind::DiskFull {
-            return e;
-        }
-        Error::disk_full(format!(
-            "{}; kept: {} (the run header and {} finished requests; its torn last frame was cut off, it has no end record) and {} (the checkpoints of the request in flight); free space, then `rkbench report {}` reads both",
-            e.msg,
-            self.writer.path().display(),
-            self.finished,
-            self.journal.path().display(),
-            self.writer.path().display()
-        ))
+        let in_flight = "the checkpoints of the request in flight";
+        disk_full::explain(e, &self.writer, &self.journal, self.finished, in_flight)
     }
 
     /// Stop sampling, write the last batch and the run end, make it durable.
