@@ -84,36 +84,33 @@ fn default_suite_figures_match_the_simulated_runtime() {
     // The Markdown report has every section of the original report, in its order, then ours.
     let md = run(&["report", &out.display().to_string()], &[]);
     let md = stdout(&md);
-    let mut at = 0;
-    for s in [
-        "## 📊 Executive Summary",
-        "- **Hardware:** ",
-        "- **Success Rate:** 10/10 (100%)",
-        "- **Total Tokens Generated:** 400 tokens",
-        "- **Average Speed:** ",
-        "- **Memory Usage:** ~",
-        "## ⚙️ Configuration",
-        "## 🎯 Performance Metrics",
-        "| Generation Speed (tok/s) |",
-        "## 🔢 Token Statistics",
-        "- **Total Tokens Processed:** ",
-        "## 📝 Detailed Test Results",
-        "### Test 1/10: ",
-        "### Test 10/10: ",
-        "## 💡 Observations",
-        "### Performance Analysis",
-        "### Quality Assessment",
-        "### Long-Form Generation",
-        "## 🎯 Conclusion",
-        "## ⚖️ Verdict",
-        "## 🔁 Peer Metrics",
-        "## 📐 Metric Definitions",
-    ] {
-        let i = md[at..]
-            .find(s)
-            .unwrap_or_else(|| panic!("missing or out of order: {s}"));
-        at += i + s.len();
-    }
+    assert_in_order(
+        &md,
+        &[
+            "## 📊 Executive Summary",
+            "- **Hardware:** ",
+            "- **Success Rate:** 10/10 (100%)",
+            "- **Total Tokens Generated:** 400 tokens",
+            "- **Average Speed:** ",
+            "- **Memory Usage:** ~",
+            "## ⚙️ Configuration",
+            "## 🎯 Performance Metrics",
+            "| Generation Speed (tok/s) |",
+            "## 🔢 Token Statistics",
+            "- **Total Tokens Processed:** ",
+            "## 📝 Detailed Test Results",
+            "### Test 1/10: ",
+            "### Test 10/10: ",
+            "## 💡 Observations",
+            "### Performance Analysis",
+            "### Quality Assessment",
+            "### Long-Form Generation",
+            "## 🎯 Conclusion",
+            "## ⚖️ Verdict",
+            "## 🔁 Peer Metrics",
+            "## 📐 Metric Definitions",
+        ],
+    );
     // Average Speed is the original's: the mean over successful requests of the runtime's
     // generate_tokens / generate_time.
     let rates: Vec<f64> = reqs

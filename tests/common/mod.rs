@@ -246,6 +246,17 @@ pub fn server_record(url: &str, suite: &str, extra: &[&str]) -> Output {
         .expect("run rkbench")
 }
 
+/// Every one of `parts` is in `text`, in this order.
+pub fn assert_in_order(text: &str, parts: &[&str]) {
+    let mut at = 0;
+    for s in parts {
+        let i = text[at..]
+            .find(s)
+            .unwrap_or_else(|| panic!("missing or out of order: {s:?}\n{text}"));
+        at += i + s.len();
+    }
+}
+
 pub fn read_trace(p: &Path) -> rkbench::trace::Trace {
     rkbench::trace::reader::read(p).expect("trace readable")
 }
