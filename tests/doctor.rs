@@ -112,40 +112,23 @@ fn an_unidentifiable_runtime_or_missing_model_is_not_ready() {
         .display()
         .to_string();
     let lib = fake_lib_with("1.2.1", &["no-banner"]).display().to_string();
+    let doctor = |extra: &[&str]| {
+        let mut args = vec!["doctor", "--sysfs-root", &root, "--lib", &lib];
+        args.extend_from_slice(extra);
+        run(&args, &[])
+    };
     // Identified without the banner: ready.
-    let o = run(&["doctor", "--sysfs-root", &root, "--lib", &lib], &[]);
+    let o = doctor(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     // A flag that contradicts the evidence: not ready, with the reason.
-    let o = run(
-        &[
-            "doctor",
-            "--sysfs-root",
-            &root,
-            "--lib",
-            &lib,
-            "--runtime-abi",
-            "1.3.0",
-        ],
-        &[],
-    );
+    let o = doctor(&["--runtime-abi", "1.3.0"]);
     assert_eq!(o.status.code(), Some(8));
     assert!(
         stdout(&o).contains("contradicts the evidence"),
         "{}",
         stdout(&o)
     );
-    let o = run(
-        &[
-            "doctor",
-            "--sysfs-root",
-            &root,
-            "--lib",
-            &lib,
-            "--model",
-            "/nonexistent.rkllm",
-        ],
-        &[],
-    );
+    let o = doctor(&["--model", "/nonexistent.rkllm"]);
     assert_eq!(o.status.code(), Some(8));
     let o = run(&["doctor", "--sysfs-root", &root, "--format", "yaml"], &[]);
     assert_eq!(o.status.code(), Some(2));
