@@ -59,6 +59,19 @@ fn bash_record(script: &str, out: &Path, tokens: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// `record --suite quick` into `out` (with `extra`), on a very fast simulated runtime: for the
+/// refusals, which must come before any request.
+fn record_quick(out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["--suite", "quick"];
+    args.extend_from_slice(extra);
+    record(
+        &fake_lib("1.2.1"),
+        out,
+        &args,
+        &[("FAKE_RKLLM_TIME_SCALE", "0.001")],
+    )
+}
+
 /// A fast simulated runtime: 10 tokens an answer, at 1/100 of the model's timing.
 const QUICK_10: [(&str, &str); 2] = [
     ("FAKE_RKLLM_TIME_SCALE", "0.01"),
@@ -320,12 +333,7 @@ fn f5_symlink_at_the_journal_name_is_refused() {
     std::fs::write(&victim, b"precious").unwrap();
     let out = dir.join("t.rktrace");
     std::os::unix::fs::symlink(&victim, rkbench::trace::journal_path(&out)).unwrap();
-    let o = record(
-        &fake_lib("1.2.1"),
-        &out,
-        &["--suite", "quick"],
-        &[("FAKE_RKLLM_TIME_SCALE", "0.001")],
-    );
+    let o = record_quick(&out, &[]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("journal"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
@@ -343,14 +351,7 @@ fn f5_leftover_journal_is_kept_and_record_refuses() {
     // The user moved the trace away but not its journal, and records to the same name again.
     std::fs::rename(&out, dir.join("moved.rktrace")).unwrap();
     for extra in [&["--no-supervise"][..], &[][..]] {
-        let mut args = vec!["--suite", "quick"];
-        args.extend_from_slice(extra);
-        let o = record(
-            &fake_lib("1.2.1"),
-            &out,
-            &args,
-            &[("FAKE_RKLLM_TIME_SCALE", "0.001")],
-        );
+        let o = record_quick(&out, extra);
         assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
         let e = stderr(&o);
         assert!(
@@ -369,12 +370,7 @@ fn f12_name_too_long_for_the_journal_is_refused_up_front() {
     let dir = tempdir("h-f12");
     let name = format!("{}.rktrace", "n".repeat(250 - ".rktrace".len()));
     let out = dir.join(&name);
-    let o = record(
-        &fake_lib("1.2.1"),
-        &out,
-        &["--suite", "quick"],
-        &[("FAKE_RKLLM_TIME_SCALE", "0.001")],
-    );
+    let o = record_quick(&out, &[]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("247 bytes"), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no stub left");
