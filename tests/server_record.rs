@@ -26,20 +26,7 @@ type Shared = Arc<Mutex<State>>;
 /// `timings.predicted_n`, one 3-token chunk, usage, `[DONE]`. A prompt containing "slow" streams
 /// 20 chunks 100 ms apart.
 fn fake_llama_server() -> (u16, Shared) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let state: Shared = Arc::default();
-    let st = Arc::clone(&state);
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(c) = conn else { continue };
-            let st = Arc::clone(&st);
-            std::thread::spawn(move || {
-                let _ = handle(c, &st);
-            });
-        }
-    });
-    (port, state)
+    common::http::serve(State::default(), handle)
 }
 
 fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {

@@ -6,8 +6,8 @@
 mod common;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,19 +28,8 @@ struct State {
 type Shared = Arc<Mutex<State>>;
 
 fn fake(state: State) -> (String, Shared) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
-    let st: Shared = Arc::new(Mutex::new(state));
-    let s2 = Arc::clone(&st);
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            let s = Arc::clone(&s2);
-            std::thread::spawn(move || {
-                let _ = handle(c, &s);
-            });
-        }
-    });
-    (url, st)
+    let (port, st) = common::http::serve(state, handle);
+    (format!("http://127.0.0.1:{port}"), st)
 }
 
 /// A character as Python's `json.dumps` writes it (`ensure_ascii`: `\uXXXX`, surrogate pairs).
@@ -387,18 +376,14 @@ fn a_server_busy_past_the_idle_timeout_is_never_measured_and_unsendable_flags_ar
     assert!(state.lock().unwrap().posts.len() >= 2, "retried");
 
     // A server that is not Rockchip's sends no characters to cluster: --token-gap is refused.
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let other = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            let mut line = String::new();
-            let _ = BufReader::new(&c).read_line(&mut line);
-            let _ = write!(
-                c,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
+    let (port, _) = common::http::serve((), |mut c, _| {
+        common::http::read_request(&c)?;
+        write!(
+            c,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
     });
+    let other = format!("http://127.0.0.1:{port}");
     let o = record(&other, &dir, "d.rktrace", &["--token-gap", "2ms"]);
     assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("--token-gap applies to Rockchip's servers"));

@@ -1,7 +1,29 @@
 //! The HTTP side of the tests' fake servers: read one request, write one whole answer. Only
 //! what the fakes need (a request line, headers up to a blank line, a `Content-Length` body).
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// A fake server on 127.0.0.1 (a free port): each connection is answered by `handle` on a
+/// thread of its own, with `state` shared between them. Its port and the state.
+pub fn serve<S: Send + 'static>(
+    state: S,
+    handle: fn(TcpStream, &Arc<Mutex<S>>) -> std::io::Result<()>,
+) -> (u16, Arc<Mutex<S>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let state = Arc::new(Mutex::new(state));
+    let st = Arc::clone(&state);
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let st = Arc::clone(&st);
+            std::thread::spawn(move || {
+                let _ = handle(c, &st);
+            });
+        }
+    });
+    (port, state)
+}
 
 /// One request as a fake server sees it.
 pub struct Request {
