@@ -15,7 +15,9 @@ use super::svg::{self, ChartSpec, Histogram, Series};
 use super::table::status_class;
 use super::tables;
 use super::text::{html_escape, num, utc};
-use super::wording::{self, CONFORMANCE_INTRO, CONFORMANCE_UNKNOWN, VERDICT_VALID_MEANS};
+use super::wording::{
+    self, CONFORMANCE_INTRO, CONFORMANCE_UNKNOWN, PEERS_NOTE, VERDICT_VALID_MEANS,
+};
 use super::DEFINITIONS;
 use crate::analysis::charts::{Charts, CPU_UNIT, RATE_WINDOW};
 use crate::analysis::observations::Span;
@@ -436,7 +438,11 @@ fn request_table(o: &mut String, a: &Analysis) {
     o.push_str("<section id=\"requests\">\n<h2>Per-request results</h2>\n");
     o.push_str(&tables::requests(a).html());
     if let Some(t) = tables::board_state(a) {
-        o.push_str("<h3>Board state during each request</h3>\n<p>Each request's window is t0 to t_end. NPU load is the mean over cores (whole request / decode only). <code>-</code>: no sample in the window.</p>\n");
+        let _ = writeln!(
+            o,
+            "<h3>Board state during each request</h3>\n<p>{}</p>",
+            html_spans(&wording::board_state_note(a))
+        );
         o.push_str(&t.html());
     }
     o.push_str("</section>\n");
@@ -490,6 +496,17 @@ fn details(o: &mut String, a: &Analysis) {
     o.push_str("</section>\n");
 }
 
+/// Sentence pieces in HTML: text escaped, names as code.
+fn html_spans(spans: &[Span]) -> String {
+    spans
+        .iter()
+        .map(|s| match s {
+            Span::Text(t) => html_escape(t),
+            Span::Name(t) => format!("<code>{}</code>", html_escape(t)),
+        })
+        .collect()
+}
+
 /// The original report's observation subsections and rkbench's own, then the original's
 /// conclusion: the same statements as the Markdown and JSON reports.
 fn observations(o: &mut String, a: &Analysis) {
@@ -508,15 +525,7 @@ fn observations(o: &mut String, a: &Analysis) {
         o.push_str("</ul>\n");
     }
     o.push_str("</section>\n<section id=\"conclusion\">\n<h2>Conclusion</h2>\n");
-    let intro: String = ot
-        .conclusion_intro
-        .iter()
-        .map(|s| match s {
-            Span::Text(t) => html_escape(t),
-            Span::Name(t) => format!("<code>{}</code>", html_escape(t)),
-        })
-        .collect();
-    let _ = writeln!(o, "<p>{intro}</p>\n<ol>");
+    let _ = writeln!(o, "<p>{}</p>\n<ol>", html_spans(&ot.conclusion_intro));
     for ob in &ot.conclusion {
         let _ = writeln!(o, "<li>{}</li>", html_escape(&ob.text()));
     }
@@ -826,12 +835,20 @@ fn conformance(o: &mut String, a: &Analysis) {
 
 /// The same trace under each peer tool's definitions.
 fn peer_metrics(o: &mut String, a: &Analysis) {
-    o.push_str("<section id=\"peers\">\n<h2>Peer metrics (same trace, their definitions)</h2>\n");
+    let _ = writeln!(
+        o,
+        "<section id=\"peers\">\n<h2>Peer metrics (same trace, their definitions)</h2>\n<p>{}</p>",
+        html_escape(PEERS_NOTE)
+    );
     if let Some(n) = &a.peers_note {
         let _ = writeln!(o, "<p>{}</p>", html_escape(n));
     }
     o.push_str(&tables::peers(a).html());
-    o.push_str("<h3>Throughput (vLLM <code>calculate_metrics</code>)</h3>\n");
+    let _ = writeln!(
+        o,
+        "<h3>Throughput (vLLM <code>calculate_metrics</code>)</h3>\n<p>{}</p>",
+        html_spans(&wording::goodput_note(a))
+    );
     o.push_str(&tables::throughput(a).html());
     o.push_str("</section>\n");
 }

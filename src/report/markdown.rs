@@ -6,7 +6,9 @@ use super::provenance::{self, Measured};
 use super::reference;
 use super::tables;
 use super::text::{md_code, md_fence, md_inline, num, utc};
-use super::wording::{self, CONFORMANCE_INTRO, CONFORMANCE_UNKNOWN, VERDICT_VALID_MEANS};
+use super::wording::{
+    self, CONFORMANCE_INTRO, CONFORMANCE_UNKNOWN, PEERS_NOTE, VERDICT_VALID_MEANS,
+};
 use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{original, Analysis, Span};
 use crate::trace::Status;
@@ -348,19 +350,22 @@ fn original_observations(o: &mut String, a: &Analysis) {
     }
 }
 
+/// Sentence pieces in Markdown: trace text escaped, names as code spans.
+fn md_spans(spans: &[Span]) -> String {
+    spans
+        .iter()
+        .map(|s| match s {
+            Span::Text(t) => md_inline(t),
+            Span::Name(t) => md_code(t),
+        })
+        .collect()
+}
+
 /// The original's "🎯 Conclusion", computed from the data.
 fn conclusion(o: &mut String, a: &Analysis) {
     let ot = &a.original_text;
     let _ = writeln!(o, "## 🎯 Conclusion\n");
-    let intro: String = ot
-        .conclusion_intro
-        .iter()
-        .map(|s| match s {
-            Span::Text(t) => t.clone(),
-            Span::Name(t) => md_code(t),
-        })
-        .collect();
-    let _ = writeln!(o, "{intro}\n");
+    let _ = writeln!(o, "{}\n", md_spans(&ot.conclusion_intro));
     for (i, ob) in ot.conclusion.iter().enumerate() {
         let _ = writeln!(o, "{}. {}", i + 1, ob.render(md_inline));
     }
@@ -434,18 +439,7 @@ fn board_state_section(o: &mut String, a: &Analysis) {
         return;
     };
     let _ = writeln!(o, "### 🌡️ Board state during each request\n");
-    let interval = a
-        .trace
-        .header
-        .board
-        .iter()
-        .find(|f| f.key == "telemetry.interval_ms")
-        .map(|f| format!(" every {} ms", md_inline(&f.value)))
-        .unwrap_or_default();
-    let _ = writeln!(
-        o,
-        "Telemetry sampled{interval}; each request's window is t0 to t_end. NPU load is the mean over cores (whole request / decode only). `-`: no sample in the window.\n"
-    );
+    let _ = writeln!(o, "{}\n", md_spans(&wording::board_state_note(a)));
     o.push_str(&table.markdown());
 }
 
@@ -473,21 +467,13 @@ fn conformance_section(o: &mut String, a: &Analysis) {
 /// The same trace under each peer tool's definitions, labelled with the source.
 fn peers_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(o, "## 🔁 Peer Metrics (same trace, their definitions)\n");
-    let _ = writeln!(o, "\"ITL\" and \"TPOT\" mean different things in different tools; each row is computed exactly as that tool defines it (its own percentile method and σ).\n");
+    let _ = writeln!(o, "{}\n", md_inline(PEERS_NOTE));
     if let Some(n) = &a.peers_note {
         let _ = writeln!(o, "{}\n", md_inline(n));
     }
     o.push_str(&tables::peers(a).markdown());
     let _ = writeln!(o, "### 🚦 Throughput (vLLM `calculate_metrics`)\n");
-    let _ = writeln!(
-        o,
-        "{}\n",
-        if a.throughput.goodput.is_some() {
-            "Goodput counts the successful requests meeting every SLO given with `--goodput` (a limit is met when the value is ≤ it; TPOT is 0 for a one-token request)."
-        } else {
-            "Goodput is computed when SLOs are given: `rkbench report --goodput ttft:500,tpot:350` (ms; vLLM's keys ttft, tpot, e2el)."
-        }
-    );
+    let _ = writeln!(o, "{}\n", md_spans(&wording::goodput_note(a)));
     o.push_str(&tables::throughput(a).markdown());
 }
 
