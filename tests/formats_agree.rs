@@ -464,41 +464,36 @@ type DetailLine = (Vec<(&'static str, String)>, Option<&'static str>);
 /// The detail lines a request's JSON object implies, in order: labelled values and the flag
 /// that qualifies them, rebuilt here from the JSON fields (not from the renderers' model).
 fn expected_details(r: &Value) -> Vec<DetailLine> {
+    let one = |label, value: String| (vec![(label, value)], None);
+    let flag = |on: &Value, text| (*on == true).then_some(text);
     let mut v = Vec::new();
     let detail = r["detail"].as_str().unwrap();
     if !detail.is_empty() {
-        v.push((vec![("Detail", detail.to_string())], None));
+        v.push(one("Detail", detail.to_string()));
     }
     if let Some(n) = r["input"]["exact_tokens"].as_u64() {
-        v.push((
-            vec![(
-                "Input",
-                format!("{n} tokens (exact): token ids fed as RKLLM_INPUT_TOKEN, no tokenizer or chat template"),
-            )],
-            None,
+        v.push(one(
+            "Input",
+            format!("{n} tokens (exact): token ids fed as RKLLM_INPUT_TOKEN, no tokenizer or chat template"),
         ));
     }
+    let rate = |k: &str| format!("{} tok/s", fixed(&r[k], 2));
+    let ms = |k: &str| format!("{} ms", fixed(&r[k], 1));
     v.push((
         vec![
-            (
-                "Decode rate",
-                format!("{} tok/s", fixed(&r["decode_tok_s"], 2)),
-            ),
+            ("Decode rate", rate("decode_tok_s")),
             (
                 "Wall-clock generation speed",
-                format!("{} tok/s", fixed(&r["generation_speed_tok_s"], 2)),
+                rate("generation_speed_tok_s"),
             ),
         ],
         None,
     ));
     v.push((
         vec![
-            ("TTFT", format!("{} ms", fixed(&r["ttft_ms"], 1))),
-            ("E2E", format!("{} ms", fixed(&r["e2e_ms"], 1))),
-            (
-                "Prefill rate",
-                format!("{} tok/s", fixed(&r["prefill_tok_s"], 2)),
-            ),
+            ("TTFT", ms("ttft_ms")),
+            ("E2E", ms("e2e_ms")),
+            ("Prefill rate", rate("prefill_tok_s")),
         ],
         None,
     ));
@@ -510,28 +505,23 @@ fn expected_details(r: &Value) -> Vec<DetailLine> {
     } else {
         ""
     };
-    v.push((
-        vec![(
-            "Tokens",
-            format!("{input} in / {} out{cap}", r["output_tokens"]),
-        )],
-        None,
+    v.push(one(
+        "Tokens",
+        format!("{input} in / {} out{cap}", r["output_tokens"]),
     ));
     let i = &r["itl_ms"];
     if !i.is_null() {
-        v.push((
-            vec![(
-                "ITL",
-                format!(
-                    "p50 {} · p90 {} · p99 {} · max {} ms · {} stalls",
-                    fixed(&i["p50"], 1),
-                    fixed(&i["p90"], 1),
-                    fixed(&i["p99"], 1),
-                    fixed(&i["max"], 1),
-                    r["stalls"]
-                ),
-            )],
-            None,
+        let f = |k: &str| fixed(&i[k], 1);
+        v.push(one(
+            "ITL",
+            format!(
+                "p50 {} · p90 {} · p99 {} · max {} ms · {} stalls",
+                f("p50"),
+                f("p90"),
+                f("p99"),
+                f("max"),
+                r["stalls"]
+            ),
         ));
     }
     let p = &r["runtime_perf"];
@@ -549,7 +539,7 @@ fn expected_details(r: &Value) -> Vec<DetailLine> {
                     fixed(&p["memory_usage_mb"], 1)
                 ),
             )],
-            (r["token_count_mismatch"] == true).then_some("token count differs from callbacks"),
+            flag(&r["token_count_mismatch"], "token count differs from callbacks"),
         ));
     }
     let t = &r["think"];
@@ -564,10 +554,28 @@ fn expected_details(r: &Value) -> Vec<DetailLine> {
                     fixed(&t["time_to_answer_ms"], 1)
                 ),
             )],
-            (t["unterminated"] == true).then_some("never left the think block"),
+            flag(&t["unterminated"], "never left the think block"),
         ));
     }
     v
+}
+
+/// Detail lines in one format's markup: each labelled value, joined by " · ", then the flag,
+/// between the line's opening and closing markup.
+fn marked_up(
+    lines: &[DetailLine],
+    item: impl Fn(&str, &str) -> String,
+    flag: impl Fn(&str) -> String,
+    (open, close): (&str, &str),
+) -> Vec<String> {
+    lines
+        .iter()
+        .map(|(items, f)| {
+            let items: Vec<String> = items.iter().map(|(k, v)| item(k, v)).collect();
+            let f = f.map(&flag).unwrap_or_default();
+            format!("{open}{}{f}{close}", items.join(" · "))
+        })
+        .collect()
 }
 
 #[test]
@@ -595,17 +603,12 @@ fn every_format_states_the_same_request_details() {
             let block = &block[..block.find("\n**Prompt:**\n").unwrap()];
             md_rest = &md_rest[at + block.len()..];
             let md_lines: Vec<&str> = block.lines().filter(|l| l.starts_with("- ")).collect();
-            let md_expected: Vec<String> = expected
-                .iter()
-                .map(|(items, flag)| {
-                    let items: Vec<String> = items
-                        .iter()
-                        .map(|(k, v)| format!("**{k}:** {}", md_inline(v)))
-                        .collect();
-                    let flag = flag.map(|f| format!(" ⚠️ {f}")).unwrap_or_default();
-                    format!("- {}{flag}", items.join(" · "))
-                })
-                .collect();
+            let md_expected = marked_up(
+                &expected,
+                |k, v| format!("**{k}:** {}", md_inline(v)),
+                |f| format!(" ⚠️ {f}"),
+                ("- ", ""),
+            );
             assert!(
                 same_lines(&md_lines, &md_expected),
                 "{name}: md details of {id}:\n{md_lines:#?}\nexpected\n{md_expected:#?}"
@@ -620,19 +623,12 @@ fn every_format_states_the_same_request_details() {
             let list = block.split_once("<ul>\n").unwrap().1;
             let list = list.split_once("</ul>").unwrap().0;
             let html_lines: Vec<&str> = list.lines().collect();
-            let html_expected: Vec<String> = expected
-                .iter()
-                .map(|(items, flag)| {
-                    let items: Vec<String> = items
-                        .iter()
-                        .map(|(k, v)| format!("<strong>{k}:</strong> {}", html_escape(v)))
-                        .collect();
-                    let flag = flag
-                        .map(|f| format!(" <span class=\"status-partial\">({f})</span>"))
-                        .unwrap_or_default();
-                    format!("<li>{}{flag}</li>", items.join(" · "))
-                })
-                .collect();
+            let html_expected = marked_up(
+                &expected,
+                |k, v| format!("<strong>{k}:</strong> {}", html_escape(v)),
+                |f| format!(" <span class=\"status-partial\">({f})</span>"),
+                ("<li>", "</li>"),
+            );
             assert!(
                 same_lines(&html_lines, &html_expected),
                 "{name}: html details of {id}:\n{html_lines:#?}\nexpected\n{html_expected:#?}"

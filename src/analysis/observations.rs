@@ -8,7 +8,8 @@ use crate::trace::Status;
 /// A piece of an observation's sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Span {
-    /// Written by rkbench (safe in every format except where a format escapes everything).
+    /// Plain sentence text. An observation writes only rkbench's own words here
+    /// ([`Observation::render`] leaves it unescaped); the reports' span writers escape it.
     Text(String),
     /// Taken from the trace (a test id): escape it for the output format.
     Name(String),

@@ -9,7 +9,7 @@
 //! phone home. Determinism: no clock, no hash-map iteration (telemetry keys are grouped in
 //! `BTreeMap`s), and all numbers in fixed precision.
 use super::details::{self, DetailLine};
-use super::provenance::{self, Measured};
+use super::provenance;
 use super::reference;
 use super::svg::{self, ChartSpec, Histogram, Series};
 use super::table::status_class;
@@ -125,18 +125,7 @@ fn header(o: &mut String, a: &Analysis, model: &str) {
         "<header>\n<h1>{} — NPU benchmark results</h1>",
         html_escape(model)
     );
-    let measured = match provenance::measured(a) {
-        Measured::Server { kind, url } => format!(
-            "the {} server at <code>{}</code>",
-            html_escape(kind),
-            html_escape(url)
-        ),
-        Measured::Runtime { version, abi } => format!(
-            "RKLLM runtime {} (ABI {})",
-            html_escape(version),
-            html_escape(abi)
-        ),
-    };
+    let measured = html_spans(&provenance::measured(a));
     let _ = writeln!(
         o,
         "<p class=\"meta\">Recorded <time datetime=\"{t}\">{t}</time> on <code>{}</code> · {measured} · rkbench {} ({}) · trace <code>{}</code></p>\n</header>",

@@ -2,7 +2,7 @@
 //! metrics, token statistics, per-test details, observations), every figure recomputed from the
 //! trace and every parameter taken from what was recorded.
 use super::details::{self, DetailLine};
-use super::provenance::{self, Measured};
+use super::provenance;
 use super::reference;
 use super::tables;
 use super::text::{md_code, md_fence, md_inline, num, utc};
@@ -134,21 +134,15 @@ fn provenance(o: &mut String, a: &Analysis) {
         num(Some(secs), 1),
         num(Some(secs / 60.0), 1)
     );
-    let measured = match provenance::measured(a) {
-        Measured::Server { kind, url } => format!(
-            "measured through the {} server at {}",
-            md_inline(kind),
-            md_code(url)
-        ),
-        Measured::Runtime { version, abi } => format!(
-            "RKLLM runtime {} (ABI {})",
-            md_inline(version),
-            md_inline(abi)
-        ),
+    let through = if a.server.is_some() {
+        "measured through "
+    } else {
+        ""
     };
+    let measured = md_spans(&provenance::measured(a));
     let _ = writeln!(
         o,
-        "Host {}; rkbench {} ({}); {measured}. Trace {}.\n",
+        "Host {}; rkbench {} ({}); {through}{measured}. Trace {}.\n",
         md_code(&h.hostname),
         md_inline(&h.rkbench.version),
         md_inline(&h.rkbench.git_commit),

@@ -1,32 +1,28 @@
 //! What the report's head says about how the run was measured and whether its trace is whole,
 //! built once so the Markdown and HTML reports state the same facts in their own markup.
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, Span};
 use crate::trace::RunStatus;
 
-/// What the figures were measured through.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Measured<'a> {
-    /// An HTTP server (`record --server`): its kind and URL.
-    Server { kind: &'a str, url: &'a str },
-    /// librkllmrt.so itself: its version (or "unknown version") and ABI.
-    Runtime { version: &'a str, abi: &'a str },
-}
-
-pub(crate) fn measured<'a>(a: &'a Analysis) -> Measured<'a> {
+/// What the figures were measured through: the HTTP server (`record --server`: its kind and
+/// URL) or librkllmrt.so itself (its version, or "unknown version", and ABI).
+pub(crate) fn measured(a: &Analysis) -> Vec<Span> {
     let h = &a.trace.header;
     match &a.server {
-        Some(s) => Measured::Server {
-            kind: &s.run.kind,
-            url: &s.run.url,
-        },
-        None => Measured::Runtime {
-            version: if h.runtime.version.is_empty() {
+        Some(s) => vec![
+            Span::Text(format!("the {} server at ", s.run.kind)),
+            Span::Name(s.run.url.clone()),
+        ],
+        None => {
+            let version = if h.runtime.version.is_empty() {
                 "unknown version"
             } else {
                 &h.runtime.version
-            },
-            abi: &h.runtime.abi,
-        },
+            };
+            vec![Span::Text(format!(
+                "RKLLM runtime {version} (ABI {})",
+                h.runtime.abi
+            ))]
+        }
     }
 }
 
@@ -105,10 +101,7 @@ mod tests {
         assert!(trace_notes(&Analysis::of(&t)).is_empty());
         assert_eq!(
             measured(&Analysis::of(&t)),
-            Measured::Runtime {
-                version: "unknown version",
-                abi: ""
-            }
+            [Span::Text("RKLLM runtime unknown version (ABI )".into())]
         );
     }
 }
