@@ -65,25 +65,21 @@ pub(crate) fn of(s: &Summary) -> Vec<Observation> {
             .unwrap_or(std::cmp::Ordering::Equal)
     };
     let with_decode = || measured.iter().filter(|m| m.decode_tok_s.is_some());
-    if let Some(m) = with_decode().max_by(by_decode) {
-        v.push(Observation {
-            code: "fastest-decode",
-            spans: vec![
-                t("Fastest decode: "),
-                name(&m.id),
-                t(format!(" at {} tok/s.", num(m.decode_tok_s, 2))),
-            ],
-        });
-    }
-    if let Some(m) = with_decode().min_by(by_decode) {
-        v.push(Observation {
-            code: "slowest-decode",
-            spans: vec![
-                t("Slowest decode: "),
-                name(&m.id),
-                t(format!(" at {} tok/s.", num(m.decode_tok_s, 2))),
-            ],
-        });
+    let extremes = [
+        ("fastest-decode", "Fastest", with_decode().max_by(by_decode)),
+        ("slowest-decode", "Slowest", with_decode().min_by(by_decode)),
+    ];
+    for (code, which, m) in extremes {
+        if let Some(m) = m {
+            v.push(Observation {
+                code,
+                spans: vec![
+                    t(format!("{which} decode: ")),
+                    name(&m.id),
+                    t(format!(" at {} tok/s.", num(m.decode_tok_s, 2))),
+                ],
+            });
+        }
     }
     if let Some(m) = measured.iter().max_by_key(|m| m.output_tokens) {
         v.push(Observation {
