@@ -5,51 +5,43 @@
 //! original report's figures read from what it relays.
 mod common;
 
-use std::net::TcpListener;
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
 /// Answers `/v1/health` and `/v1/models` as the original tool's server does, and streams
 /// `fixtures/streams/rockchipllama.sse` for every completion; the bodies it received are kept.
 fn fake_rockchipllama() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
-    let kept = Arc::clone(&bodies);
-    let stream =
-        std::fs::read_to_string(common::root().join("fixtures/streams/rockchipllama.sse")).unwrap();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut c) = conn else { continue };
-            let Ok(req) = common::http::read_request(&c) else {
-                continue;
-            };
-            let _ = match (req.method.as_str(), req.path.as_str()) {
-                ("GET", "/v1/health") => common::http::reply(
-                    &mut c,
-                    "200 OK",
-                    "application/json",
-                    r#"{"status":"healthy","model_loaded":true,"loaded_model":"qwen3-4b","timestamp":1764460800}"#,
-                ),
-                ("GET", "/v1/models") => common::http::reply(
-                    &mut c,
-                    "200 OK",
-                    "application/json",
-                    r#"{"object":"list","data":[{"id":"qwen3-4b","object":"model","created":1764460800,"owned_by":"rockchip"}]}"#,
-                ),
-                ("POST", "/v1/chat/completions") => {
-                    kept.lock().unwrap().push(req.body);
-                    common::http::reply(&mut c, "200 OK", "text/event-stream", &stream)
-                }
-                _ => common::http::reply(
-                    &mut c,
-                    "404 Not Found",
-                    "application/json",
-                    r#"{"detail":"Not Found"}"#,
-                ),
-            };
+    common::http::serve(Vec::new(), handle)
+}
+
+fn handle(mut c: TcpStream, kept: &Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
+    let req = common::http::read_request(&c)?;
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/v1/health") => common::http::reply(
+            &mut c,
+            "200 OK",
+            "application/json",
+            r#"{"status":"healthy","model_loaded":true,"loaded_model":"qwen3-4b","timestamp":1764460800}"#,
+        ),
+        ("GET", "/v1/models") => common::http::reply(
+            &mut c,
+            "200 OK",
+            "application/json",
+            r#"{"object":"list","data":[{"id":"qwen3-4b","object":"model","created":1764460800,"owned_by":"rockchip"}]}"#,
+        ),
+        ("POST", "/v1/chat/completions") => {
+            kept.lock().unwrap().push(req.body);
+            let stream =
+                std::fs::read_to_string(common::root().join("fixtures/streams/rockchipllama.sse"))?;
+            common::http::reply(&mut c, "200 OK", "text/event-stream", &stream)
         }
-    });
-    (port, bodies)
+        _ => common::http::reply(
+            &mut c,
+            "404 Not Found",
+            "application/json",
+            r#"{"detail":"Not Found"}"#,
+        ),
+    }
 }
 
 #[test]
