@@ -10,30 +10,19 @@ use crate::board::{self, SysRoot};
 use crate::cli::RecordArgs;
 use crate::error::{exit, Error, Result};
 use crate::provenance;
-use crate::record::disk_full;
 use crate::record::interrupt::{self, interrupted, Source};
 use crate::record::plan::Plan as RecordPlanned;
 use crate::record::progress::{Progress, Tally};
 use crate::record::schedule::{self, Order, RunControl, Slot};
 use crate::record::telemetry::Sampler;
+use crate::record::trace_out::{micros, TraceOut};
 use crate::suite::Suite;
 use crate::trace::server::{ServerRequest, ServerRun};
 use crate::trace::{
-    Fact, Journal, ModelInfo, Record, RunEnd, RunHeader, RunParams, RunStatus, RuntimeInfo, Status,
-    SuiteInfo, TraceWriter,
+    Fact, ModelInfo, Record, RunHeader, RunParams, RunStatus, RuntimeInfo, Status, SuiteInfo,
 };
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// A failed trace or journal write: a full disk (or file-size limit) is exit 28, said with what
-/// was kept by [`Recorder::explain`]; anything else is a bug.
-fn io(e: std::io::Error) -> Error {
-    Error::writing("writing the trace", e)
-}
-
-fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
-}
 
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
 const TICK: Duration = Duration::from_millis(20);
@@ -387,11 +376,7 @@ fn header(
 
 /// The trace being written and the telemetry going into it.
 struct Recorder {
-    writer: TraceWriter,
-    journal: Journal,
-    sampler: Option<Sampler>,
-    last_batch: Instant,
-    origin: Instant,
+    out: TraceOut,
     progress: Progress,
     slots: Vec<Slot>,
 }
@@ -405,7 +390,7 @@ impl Recorder {
         kind_given: bool,
     ) -> Result<Recorder> {
         let origin = Instant::now();
-        let (writer, journal) = crate::trace::writer::create_run(&plan.out)?;
+        let mut out = TraceOut::create(&plan.out, origin)?;
         let sampler = telemetry
             .map(|(root, every)| Sampler::start_with_server(root, every, origin, plan.pid));
         if let Some(s) = &sampler {
@@ -438,50 +423,27 @@ impl Recorder {
             },
             idle_method: server::idle_method(d.kind, plan.pid.is_some(), plan.quiet_period),
         };
+        out.sample(sampler);
         let mut r = Recorder {
-            writer,
-            journal,
-            sampler,
-            last_batch: Instant::now(),
-            origin,
+            out,
             progress: Progress::new(plan.quiet, 0),
             slots: schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed),
         };
         r.progress = Progress::new(plan.quiet, plan.control.expected(&r.slots));
-        r.journal.bind(&plan.out, &header).map_err(io)?;
-        r.writer.append(&Record::Header(header)).map_err(io)?;
-        r.writer.append(&Record::ServerRun(run)).map_err(io)?;
-        r.writer.sync().map_err(io)?;
+        r.out.begin(&plan.out, header)?;
+        r.out.append(&Record::ServerRun(run))?;
+        r.out.sync()?;
         Ok(r)
-    }
-
-    fn flush_telemetry(&mut self, now: bool) -> Result<()> {
-        let sampler = self.sampler.as_ref();
-        if let Some(b) = sampler.and_then(|s| s.batch_due(&mut self.last_batch, now)) {
-            self.writer.append(&Record::Telemetry(b)).map_err(io)?;
-        }
-        Ok(())
     }
 
     /// Run the schedule; a full disk is said with what the trace and the journal kept.
     fn run(mut self, plan: &Plan, suite: &Suite) -> Result<RunStatus> {
-        let mut finished = 0u32;
-        let r = self.run_schedule(plan, suite, &mut finished);
-        r.map_err(|e| self.explain(e, finished))
-    }
-
-    /// What a full disk left behind: the trace up to its last whole frame, the journal.
-    fn explain(&self, e: Error, finished: u32) -> Error {
         let in_flight = "the chunks of the request in flight, as last checkpointed";
-        disk_full::explain(e, &self.writer, &self.journal, finished, in_flight)
+        let r = self.run_schedule(plan, suite);
+        r.map_err(|e| self.out.explain(e, in_flight))
     }
 
-    fn run_schedule(
-        &mut self,
-        plan: &Plan,
-        suite: &Suite,
-        finished: &mut u32,
-    ) -> Result<RunStatus> {
+    fn run_schedule(&mut self, plan: &Plan, suite: &Suite) -> Result<RunStatus> {
         let slots = std::mem::take(&mut self.slots);
         let control = plan.control;
         let mut tally = Tally::default();
@@ -493,7 +455,7 @@ impl Recorder {
                 status = RunStatus::Interrupted;
                 break;
             }
-            if let Some(why) = control.stop_now(self.origin.elapsed(), tally.measured) {
+            if let Some(why) = control.stop_now(self.out.origin.elapsed(), tally.measured) {
                 detail = why;
                 break;
             }
@@ -502,11 +464,10 @@ impl Recorder {
                 break;
             };
             if position > 0 && !plan.cooldown.is_zero() {
-                interrupt::cool_down(plan.cooldown, TICK, || self.flush_telemetry(false))?;
+                interrupt::cool_down(plan.cooldown, TICK, || self.out.flush_telemetry(false))?;
             }
             let rec = self.request(plan, suite, slot, position, tally.written)?;
             tally.add(rec.warmup, rec.status, rec.chunk_token_total() > 0);
-            *finished = tally.written;
             position += 1;
             if rec.status == Status::Interrupted {
                 status = RunStatus::Interrupted;
@@ -516,20 +477,9 @@ impl Recorder {
         if status == RunStatus::Interrupted {
             detail = "interrupted by signal".into();
         }
-        if let Some(b) = self.sampler.take().and_then(Sampler::stop) {
-            self.writer.append(&Record::Telemetry(b)).map_err(io)?;
-        }
-        self.writer
-            .append(&Record::End(RunEnd {
-                status,
-                detail: detail.clone(),
-                end_us: micros(self.origin.elapsed()),
-                requests: tally.written,
-            }))
-            .map_err(io)?;
-        self.writer.sync().map_err(io)?;
-        self.journal.remove().map_err(io)?;
-        self.progress.done(&tally, self.origin.elapsed(), &detail);
+        self.out.finish(status, &detail, tally.written)?;
+        self.progress
+            .done(&tally, self.out.origin.elapsed(), &detail);
         Ok(status)
     }
 
@@ -599,7 +549,7 @@ impl Recorder {
         let (cap_, t0, stopped, failure) = loop {
             let t0 = Instant::now();
             let mut req = template.clone();
-            req.start_us = micros(t0.duration_since(self.origin));
+            req.start_us = micros(t0.duration_since(self.out.origin));
             req.idle_wait_us = micros(busy.waited);
             req.idle_wait = busy.text();
             let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
@@ -717,15 +667,12 @@ impl Recorder {
                     {
                         let mut snap = cap_.snapshot();
                         snap.end_us = us(now);
-                        self.journal.reset().map_err(io)?;
-                        self.journal
-                            .append(&Record::ServerPartial(snap))
-                            .map_err(io)?;
+                        self.out.checkpoint_anew(&Record::ServerPartial(snap))?;
                         checkpointed = cap_.req.chunks();
                         last_checkpoint = now;
                     }
-                    self.flush_telemetry(false)?;
-                    let sampler = self.sampler.as_ref();
+                    self.out.flush_telemetry(false)?;
+                    let sampler = self.out.sampler();
                     let chunks = cap_.text_chunks();
                     self.progress.tick(
                         position,
@@ -746,7 +693,7 @@ impl Recorder {
                 busy.waited += w.waited;
                 busy.how = w.how;
                 still_busy = w.busy;
-                self.flush_telemetry(false)?;
+                self.out.flush_telemetry(false)?;
                 continue;
             }
             break (cap_, t0, stopped, failure);
@@ -787,12 +734,8 @@ impl Recorder {
             f("cpu_ms", cpu0.zip(cpu1).map(|(a, b)| b - a));
             req.process.sort();
         }
-        self.writer
-            .append(&Record::ServerRequest(req.clone()))
-            .map_err(io)?;
-        self.flush_telemetry(true)?;
-        self.writer.sync().map_err(io)?;
-        self.journal.reset().map_err(io)?;
+        self.out
+            .request_done(&[Record::ServerRequest(req.clone())])?;
         let summary = format!(
             "{}: {} chunks, {n} tokens ({}{}), {:.1} s",
             req.status.as_str(),

@@ -1,5 +1,4 @@
 //! The board side: drive the runtime through a suite and write the trace.
-pub(crate) mod disk_full;
 pub(crate) mod interrupt;
 pub(crate) mod plan;
 pub mod progress;
@@ -11,5 +10,6 @@ pub mod supervise;
 pub(crate) mod sweep;
 pub mod telemetry;
 pub(crate) mod template;
+pub(crate) mod trace_out;
 
 pub(crate) use run::{record, RecordPlan};

@@ -2,7 +2,6 @@
 //! orchestrating thread (here) enforces deadlines and caps, checkpoints in-flight requests,
 //! handles Ctrl-C, shows progress, and is the only writer of the trace. If the runtime never
 //! returns after `rkllm_abort`, the orchestrator can still finish the trace and exit.
-use super::disk_full;
 use super::interrupt::{self, interrupted, Source};
 use super::progress::{Progress, Tally};
 use super::recorder::{Capture, Recorder};
@@ -10,14 +9,15 @@ use super::runtime_thread::{Job, RuntimeLink, Wait};
 use super::schedule::{self, Order, RunControl, Slot};
 use super::telemetry::Sampler;
 use super::template::{ChatTemplate, Family};
+use super::trace_out::{micros, TraceOut};
 use crate::board::SysRoot;
-use crate::error::{exit, Error, Result};
+use crate::error::{exit, Result};
 use crate::runtime::{AbiVersion, InitParams, RunOptions, Runtime};
 use crate::suite::{Suite, TestCase};
 use crate::trace::vocab;
 use crate::trace::{
-    abort_reason, input_type, CapSource, Journal, Record, RequestInput, RequestRecord, RunEnd,
-    RunHeader, RunStatus, RuntimeObservation, Status, TokenChunk, TraceWriter,
+    abort_reason, input_type, CapSource, Record, RequestInput, RequestRecord, RunHeader, RunStatus,
+    RuntimeObservation, Status, TokenChunk,
 };
 use crate::trace::{PresetUsed, TemplateSent};
 use std::path::PathBuf;
@@ -96,82 +96,6 @@ pub fn effective_cap(plan_cap: Option<u32>, test: &TestCase) -> Option<u32> {
     plan_cap.or(test.max_new_tokens)
 }
 
-fn io(e: std::io::Error) -> Error {
-    Error::writing("writing trace", e)
-}
-
-/// The trace being written, its checkpoint journal, and the telemetry sampler whose batches go
-/// into it.
-struct TraceOut {
-    writer: TraceWriter,
-    journal: Journal,
-    sampler: Option<Sampler>,
-    last_batch: Instant,
-    origin: Instant,
-    /// Requests whose final frame is durable in the trace.
-    finished: u32,
-}
-
-impl TraceOut {
-    fn append(&mut self, r: &Record) -> Result<()> {
-        self.writer.append(r).map_err(io)
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.writer.sync().map_err(io)
-    }
-
-    /// Append the telemetry sampled since the last batch, every couple of seconds (or now).
-    fn flush_telemetry(&mut self, now: bool) -> Result<()> {
-        let sampler = self.sampler.as_ref();
-        if let Some(b) = sampler.and_then(|s| s.batch_due(&mut self.last_batch, now)) {
-            self.writer.append(&Record::Telemetry(b)).map_err(io)?;
-        }
-        Ok(())
-    }
-
-    /// Checkpoint into the journal (the request in flight).
-    fn checkpoint(&mut self, r: &Record, sync: bool) -> Result<()> {
-        self.journal.append(r).map_err(io)?;
-        if sync {
-            self.journal.sync().map_err(io)?;
-        }
-        Ok(())
-    }
-
-    /// A request's final frame (and what the runtime did besides tokens): durable in the
-    /// trace, then its checkpoints are dropped.
-    fn request_done(&mut self, r: &RequestRecord, obs: RuntimeObservation) -> Result<()> {
-        self.append(&Record::Request(r.clone()))?;
-        self.append(&Record::RuntimeObs(obs))?;
-        self.flush_telemetry(true)?;
-        self.sync()?;
-        self.finished += 1;
-        self.journal.reset().map_err(io)
-    }
-
-    /// Say what a full disk left behind: the trace up to its last whole frame, the journal.
-    fn explain(&self, e: Error) -> Error {
-        let in_flight = "the checkpoints of the request in flight";
-        disk_full::explain(e, &self.writer, &self.journal, self.finished, in_flight)
-    }
-
-    /// Stop sampling, write the last batch and the run end, make it durable.
-    fn finish(&mut self, status: RunStatus, detail: &str, requests: u32) -> Result<()> {
-        if let Some(b) = self.sampler.take().and_then(Sampler::stop) {
-            self.append(&Record::Telemetry(b))?;
-        }
-        self.append(&Record::End(RunEnd {
-            status,
-            detail: detail.to_string(),
-            end_us: micros(self.origin.elapsed()),
-            requests,
-        }))?;
-        self.sync()?;
-        self.journal.remove().map_err(io)
-    }
-}
-
 /// Run the suite and write the trace. `header` is complete except for what is filled here.
 pub(crate) fn record(
     rt: Runtime,
@@ -202,7 +126,7 @@ pub(crate) fn record(
     header.params.max_new_tokens = init.max_new_tokens;
     let runtime_cap = init.max_new_tokens;
 
-    let (writer, journal) = crate::trace::writer::create_run(&plan.out)?;
+    let mut out = TraceOut::create(&plan.out, origin)?;
     let sampler = plan
         .telemetry
         .as_ref()
@@ -215,16 +139,8 @@ pub(crate) fn record(
         }),
     }
     header.board.sort();
-    let mut out = TraceOut {
-        writer,
-        journal,
-        sampler,
-        last_batch: Instant::now(),
-        origin,
-        finished: 0,
-    };
-    out.journal.bind(&plan.out, &header).map_err(io)?;
-    out.append(&Record::Header(header))?;
+    out.sample(sampler);
+    out.begin(&plan.out, header)?;
     out.append(&Record::Identity(identity))?;
     if let Some(p) = &plan.preset {
         out.append(&Record::PresetUsed(p.clone()))?;
@@ -258,7 +174,7 @@ pub(crate) fn record(
     };
     let slots = schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed);
     let mut progress = Progress::new(plan.quiet, plan.run_control().expected(&slots));
-    if let Some(s) = &out.sampler {
+    if let Some(s) = out.sampler() {
         let absent: Vec<String> = s
             .absent()
             .into_iter()
@@ -284,7 +200,9 @@ pub(crate) fn record(
         runtime_cap,
         template_sent: None,
     };
-    o.run_schedule(&slots).map_err(|e| o.out.explain(e))
+    let in_flight = "the checkpoints of the request in flight";
+    o.run_schedule(&slots)
+        .map_err(|e| o.out.explain(e, in_flight))
 }
 
 /// Everything the suite loop works with.
@@ -472,7 +390,8 @@ impl Orchestrator<'_> {
                 );
             }
         }
-        self.out.request_done(&rec, obs)?;
+        self.out
+            .request_done(&[Record::Request(rec.clone()), Record::RuntimeObs(obs)])?;
         self.progress
             .finish_request(position, &test.id, t0.elapsed(), &summary_line(&rec));
         Ok(rec)
@@ -539,7 +458,7 @@ impl Orchestrator<'_> {
                 last_checkpoint = now;
             }
             self.out.flush_telemetry(false)?;
-            let sampler = self.out.sampler.as_ref();
+            let sampler = self.out.sampler();
             self.progress.tick(
                 position,
                 id,
@@ -594,10 +513,6 @@ fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> (Option<u64>, R
     rec.final_state = c.final_state;
     rec.perf = if abi.has_perf() { c.perf } else { None };
     (c.end_us, c.obs)
-}
-
-fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 /// The one-line result shown after each request, with the report's own definitions.

@@ -1,0 +1,139 @@
+//! The trace a recorder writes, its checkpoint journal and the telemetry going into it: one
+//! definition of what is made durable when, and of what a full disk kept, for the runtime and
+//! the `--server` recorder. A request's final frames are synced before its checkpoints are
+//! dropped, so a crash or a kill at any moment loses nothing already produced.
+use super::telemetry::Sampler;
+use crate::error::{Error, Kind, Result};
+use crate::trace::{Journal, Record, RunEnd, RunHeader, RunStatus, TraceWriter};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A failed trace or journal write: a full disk (or file-size limit) is exit 28, said with what
+/// was kept by [`TraceOut::explain`]; anything else is a bug.
+fn io(e: std::io::Error) -> Error {
+    Error::writing("writing the trace", e)
+}
+
+/// A duration in whole microseconds, the trace's unit.
+pub(crate) fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+pub(crate) struct TraceOut {
+    writer: TraceWriter,
+    journal: Journal,
+    /// The board sampler whose batches go into the trace (none with `--no-telemetry`).
+    sampler: Option<Sampler>,
+    last_batch: Instant,
+    /// The run's time origin: the trace's times count from it.
+    pub(crate) origin: Instant,
+    /// Requests whose final frames are durable in the trace.
+    finished: u32,
+}
+
+impl TraceOut {
+    /// Create the trace and its journal at `out` (never over an existing file); nothing is
+    /// written yet.
+    pub(crate) fn create(out: &Path, origin: Instant) -> Result<TraceOut> {
+        let (writer, journal) = crate::trace::writer::create_run(out)?;
+        Ok(TraceOut {
+            writer,
+            journal,
+            sampler: None,
+            last_batch: Instant::now(),
+            origin,
+            finished: 0,
+        })
+    }
+
+    /// Sample the board into this trace from now on (`None`: no telemetry).
+    pub(crate) fn sample(&mut self, sampler: Option<Sampler>) {
+        self.sampler = sampler;
+        self.last_batch = Instant::now();
+    }
+
+    pub(crate) fn sampler(&self) -> Option<&Sampler> {
+        self.sampler.as_ref()
+    }
+
+    /// Bind the journal to this trace (`out`, `header`) and write the header.
+    pub(crate) fn begin(&mut self, out: &Path, header: RunHeader) -> Result<()> {
+        self.journal.bind(out, &header).map_err(io)?;
+        self.append(&Record::Header(header))
+    }
+
+    pub(crate) fn append(&mut self, r: &Record) -> Result<()> {
+        self.writer.append(r).map_err(io)
+    }
+
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        self.writer.sync().map_err(io)
+    }
+
+    /// Append the telemetry sampled since the last batch, every couple of seconds (or now).
+    pub(crate) fn flush_telemetry(&mut self, now: bool) -> Result<()> {
+        let sampler = self.sampler.as_ref();
+        if let Some(b) = sampler.and_then(|s| s.batch_due(&mut self.last_batch, now)) {
+            self.writer.append(&Record::Telemetry(b)).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Checkpoint into the journal (the request in flight), after what it holds already.
+    pub(crate) fn checkpoint(&mut self, r: &Record, sync: bool) -> Result<()> {
+        self.journal.append(r).map_err(io)?;
+        if sync {
+            self.journal.sync().map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Checkpoint into the journal in place of what it held (a whole snapshot of the request
+    /// in flight).
+    pub(crate) fn checkpoint_anew(&mut self, r: &Record) -> Result<()> {
+        self.journal.reset().map_err(io)?;
+        self.checkpoint(r, false)
+    }
+
+    /// A request's final frames: durable in the trace, then its checkpoints are dropped.
+    pub(crate) fn request_done(&mut self, frames: &[Record]) -> Result<()> {
+        for f in frames {
+            self.append(f)?;
+        }
+        self.flush_telemetry(true)?;
+        self.sync()?;
+        self.finished += 1;
+        self.journal.reset().map_err(io)
+    }
+
+    /// `e` with what was kept when it is a full disk (else `e` unchanged): the trace up to its
+    /// last whole frame with the finished requests, and the journal holding `in_flight`.
+    pub(crate) fn explain(&self, e: Error, in_flight: &str) -> Error {
+        if e.kind != Kind::DiskFull {
+            return e;
+        }
+        Error::disk_full(format!(
+            "{}; kept: {} (the run header and {} finished requests; its torn last frame was cut off, it has no end record) and {} ({in_flight}); free space, then `rkbench report {}` reads both",
+            e.msg,
+            self.writer.path().display(),
+            self.finished,
+            self.journal.path().display(),
+            self.writer.path().display()
+        ))
+    }
+
+    /// Stop sampling, write the last batch and the run end, make it durable.
+    pub(crate) fn finish(&mut self, status: RunStatus, detail: &str, requests: u32) -> Result<()> {
+        if let Some(b) = self.sampler.take().and_then(Sampler::stop) {
+            self.append(&Record::Telemetry(b))?;
+        }
+        self.append(&Record::End(RunEnd {
+            status,
+            detail: detail.to_string(),
+            end_us: micros(self.origin.elapsed()),
+            requests,
+        }))?;
+        self.sync()?;
+        self.journal.remove().map_err(io)
+    }
+}
