@@ -99,17 +99,7 @@ fn original_prompt_file_with_the_original_preset() {
 
     // Average Speed = mean over successful requests of generate_tokens / generate_time.
     let j = json_report(&out);
-    let rates: Vec<f64> = j["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["status"] == "ok")
-        .map(|r| {
-            let p = &r["runtime_perf"];
-            p["generate_tokens"].as_f64().unwrap() / p["generate_time_ms"].as_f64().unwrap()
-                * 1000.0
-        })
-        .collect();
+    let rates = runtime_rates(j["requests"].as_array().unwrap());
     assert_eq!(rates.len(), 3);
     let mean = rates.iter().sum::<f64>() / 3.0;
     assert!(

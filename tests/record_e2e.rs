@@ -113,15 +113,7 @@ fn default_suite_figures_match_the_simulated_runtime() {
     );
     // Average Speed is the original's: the mean over successful requests of the runtime's
     // generate_tokens / generate_time.
-    let rates: Vec<f64> = reqs
-        .iter()
-        .filter(|r| r["status"] == "ok")
-        .map(|r| {
-            let p = &r["runtime_perf"];
-            p["generate_tokens"].as_f64().unwrap() / p["generate_time_ms"].as_f64().unwrap()
-                * 1000.0
-        })
-        .collect();
+    let rates = runtime_rates(reqs);
     let mean = rates.iter().sum::<f64>() / rates.len() as f64;
     assert!(
         md.contains(&format!("- **Average Speed:** {mean:.2} tok/s")),

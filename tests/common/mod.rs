@@ -257,6 +257,20 @@ pub fn assert_in_order(text: &str, parts: &[&str]) {
     }
 }
 
+/// The original tool's per-request speed (its Average Speed averages these): the runtime's
+/// generate_tokens / generate_time in tok/s, for each successful request of a JSON report.
+pub fn runtime_rates(requests: &[serde_json::Value]) -> Vec<f64> {
+    requests
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| {
+            let p = &r["runtime_perf"];
+            p["generate_tokens"].as_f64().unwrap() / p["generate_time_ms"].as_f64().unwrap()
+                * 1000.0
+        })
+        .collect()
+}
+
 pub fn read_trace(p: &Path) -> rkbench::trace::Trace {
     rkbench::trace::reader::read(p).expect("trace readable")
 }
