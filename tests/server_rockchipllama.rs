@@ -101,4 +101,15 @@ fn the_original_tools_server_is_counted_with_rkllms_tokens_not_its_word_counts()
     assert_eq!(split["field"], "usage.prefill_time_ms");
     assert_eq!(split["server_prefill_ms"].as_f64(), Some(212.5));
     assert_eq!(j["server"]["prompt_tokens"], 72);
+    // Markdown and HTML state the same split.
+    for format in ["md", "html"] {
+        let r = common::run(&["report", "--format", format, out.to_str().unwrap()], &[]);
+        let text = common::stdout(&r);
+        assert!(
+            text.contains("Client TTFT split into the prefill the server reports")
+                && text.contains("usage.prefill_time_ms")
+                && text.contains("212.5"),
+            "{format}"
+        );
+    }
 }

@@ -210,15 +210,7 @@ impl Capture {
         end: u64,
         n: Option<i64>,
     ) {
-        let r = &mut self.req;
-        r.chunk_us.push(at_us);
-        r.chunk_read.push(read);
-        r.chunk_end_byte.push(end);
-        r.chunk_kind.push(kind.code());
-        r.chunk_server_n.push(n.unwrap_or(-1));
-        r.chunk_tokens.push(0);
-        r.chunk_text_len.push(text.len() as u32);
-        r.chunk_text.extend_from_slice(text);
+        self.req.push_chunk(at_us, read, end, kind, n, text);
     }
 
     /// Decide the count source and attribute tokens to chunks; returns the request.
@@ -306,14 +298,7 @@ mod tests {
     fn req(chunks: &[(u64, ChunkKind, &str)]) -> ServerRequest {
         let mut r = ServerRequest::default();
         for (i, &(t, k, s)) in chunks.iter().enumerate() {
-            r.chunk_us.push(t);
-            r.chunk_read.push(i as u32);
-            r.chunk_end_byte.push(0);
-            r.chunk_kind.push(k.code());
-            r.chunk_server_n.push(-1);
-            r.chunk_tokens.push(0);
-            r.chunk_text_len.push(s.len() as u32);
-            r.chunk_text.extend_from_slice(s.as_bytes());
+            r.push_chunk(t, i as u32, 0, k, None, s.as_bytes());
         }
         r
     }

@@ -120,77 +120,20 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
     }
     let rows: &[ServerRequestFigures] = &s.requests;
     o.push_str(&requests_table(rows).markdown());
-    let troubled: Vec<&ServerRequestFigures> = rows.iter().filter(|f| f.idle_troubled).collect();
-    if !troubled.is_empty() {
-        let _ = writeln!(
-            o,
-            "**The server was busy before these requests** (each wait as recorded):\n"
-        );
-        for f in troubled {
-            let _ = writeln!(
-                o,
-                "- request {} ({}): {}",
-                f.index,
-                md_inline(&f.id),
-                md_inline(&f.idle_wait)
-            );
-        }
-        let _ = writeln!(o);
-    }
-    let _ = writeln!(
-        o,
-        "Mismatch = Σ chunk tokens − the server's total (tokens the stream never attributed to a chunk show as a negative mismatch). TTFT in the tables above is the first token chunk; *first text* is the first non-empty content or reasoning chunk; the role chunk and `[DONE]`/`done` are kept apart.\n"
-    );
+    let lists = NoteLists::of(s);
+    markdown_list(&mut o, &lists.busy);
+    let _ = writeln!(o, "{}\n", md_inline(MISMATCH_NOTE));
     let _ = writeln!(
         o,
         "The same stream as each peer benchmarker reads it (its own chunk rules; ≠ marks a disagreement with rkbench; `-`: the peer has no figure — vLLM re-tokenises without usage):\n"
     );
     o.push_str(&peers_table(rows).markdown());
-    let errors = &s.unit_errors;
-    if errors.is_empty() && s.requests.iter().all(|f| f.checks.is_empty()) {
-        let _ = writeln!(o, "Server timings: the server sent none.\n");
-    } else if errors.is_empty() {
-        let _ = writeln!(o, "Server timings: every field passed the unit checks.\n");
-    } else {
-        let _ = writeln!(
-            o,
-            "**Unit errors in the server's timings** (raw values kept in the trace):\n"
-        );
-        for (i, e) in errors {
-            let _ = writeln!(o, "- request {i}: {}", md_inline(e));
-        }
-        let _ = writeln!(o);
-    }
-    if !s.cap_exceeded.is_empty() {
-        let _ = writeln!(
-            o,
-            "**Output beyond the cap** (the server's own count; the cap did not hold):\n"
-        );
-        for (_, e) in &s.cap_exceeded {
-            let _ = writeln!(o, "- {}", md_inline(e));
-        }
-        let _ = writeln!(o);
-    }
-    let splits: Vec<&ServerRequestFigures> =
-        rows.iter().filter(|f| f.prefill_split.is_some()).collect();
-    if !splits.is_empty() {
-        let _ = writeln!(o, "Client TTFT split into the prefill the server reports and the rest (queue, transport, template: the server's overhead):\n");
-        let _ = writeln!(o, "| # | test | first text ms | server prefill ms (field) | overhead ms |\n|---|---|---|---|---|");
-        for f in splits {
-            if let Some((field, p, rest)) = &f.prefill_split {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} (`{}`) | {} |",
-                    f.index,
-                    md_inline(&f.id),
-                    opt(f.first_text_ms, 1),
-                    opt(Some(*p), 1),
-                    md_inline(field),
-                    opt(Some(*rest), 1)
-                );
-            }
-        }
-        let _ = writeln!(o);
+    let _ = writeln!(o, "{}\n", lists.timings);
+    markdown_list(&mut o, &lists.unit_errors);
+    markdown_list(&mut o, &lists.cap_exceeded);
+    if let Some(t) = prefill_split_table(rows) {
+        let _ = writeln!(o, "{PREFILL_SPLIT_INTRO}:\n");
+        o.push_str(&t.markdown());
     }
     Some(o)
 }
@@ -499,42 +442,129 @@ pub fn html_section(a: &Analysis) -> Option<String> {
         let _ = writeln!(o, "</ul>");
     }
     o.push_str(&requests_table(&s.requests).html());
-    let troubled: Vec<&ServerRequestFigures> =
-        s.requests.iter().filter(|f| f.idle_troubled).collect();
-    if !troubled.is_empty() {
-        let _ = writeln!(
-            o,
-            "<p><b>The server was busy before these requests</b> (each wait as recorded):</p>\n<ul>"
-        );
-        for f in troubled {
-            let _ = writeln!(
-                o,
-                "<li>request {} ({}): {}</li>",
-                f.index,
-                html_escape(&f.id),
-                html_escape(&f.idle_wait)
-            );
-        }
-        let _ = writeln!(o, "</ul>");
-    }
+    let lists = NoteLists::of(s);
+    html_list(&mut o, &lists.busy);
+    let _ = writeln!(o, "<p>{}</p>", html_escape(MISMATCH_NOTE));
     let _ = writeln!(o, "<p>The same stream as each peer benchmarker reads it (its own chunk rules; ≠ marks a disagreement with rkbench):</p>");
     o.push_str(&peers_table(&s.requests).html());
-    if !s.unit_errors.is_empty() {
-        let _ = writeln!(o, "<p><b>Unit errors in the server's timings</b> (raw values kept in the trace):</p>\n<ul>");
-        for (i, e) in &s.unit_errors {
-            let _ = writeln!(o, "<li>request {i}: {}</li>", html_escape(e));
-        }
-        let _ = writeln!(o, "</ul>");
-    }
-    if !s.cap_exceeded.is_empty() {
-        let _ = writeln!(o, "<p><b>Output beyond the cap</b> (the server's own count; the cap did not hold):</p>\n<ul>");
-        for (_, e) in &s.cap_exceeded {
-            let _ = writeln!(o, "<li>{}</li>", html_escape(e));
-        }
-        let _ = writeln!(o, "</ul>");
+    let _ = writeln!(o, "<p>{}</p>", html_escape(lists.timings));
+    html_list(&mut o, &lists.unit_errors);
+    html_list(&mut o, &lists.cap_exceeded);
+    if let Some(t) = prefill_split_table(&s.requests) {
+        let _ = writeln!(o, "<p>{}:</p>", html_escape(PREFILL_SPLIT_INTRO));
+        o.push_str(&t.html());
     }
     o.push_str("</section>\n");
     Some(o)
+}
+
+/// What the prefill-split table shows.
+const PREFILL_SPLIT_INTRO: &str = "Client TTFT split into the prefill the server reports and the rest (queue, transport, template: the server's overhead)";
+
+/// What the mismatch column means and where TTFT is taken.
+const MISMATCH_NOTE: &str = "Mismatch = Σ chunk tokens − the server's total (tokens the stream never attributed to a chunk show as a negative mismatch). TTFT in the tables above is the first token chunk; first text is the first non-empty content or reasoning chunk; the role chunk and [DONE]/done are kept apart.";
+
+/// Client TTFT split into the server's reported prefill and the rest, for the requests whose
+/// server reports its prefill (`None`: none does).
+fn prefill_split_table(rows: &[ServerRequestFigures]) -> Option<Table> {
+    let mut t = Table::grid(&[
+        "#",
+        "test",
+        "#first text ms",
+        "#server prefill ms",
+        "field",
+        "#overhead ms",
+    ]);
+    for f in rows {
+        if let Some((field, p, rest)) = &f.prefill_split {
+            t.push(vec![
+                Cell::num(f.index.to_string()),
+                Cell::text(&f.id),
+                Cell::num(opt(f.first_text_ms, 1)),
+                Cell::num(opt(Some(*p), 1)),
+                Cell::Code(field.clone()),
+                Cell::num(opt(Some(*rest), 1)),
+            ]);
+        }
+    }
+    (!t.rows.is_empty()).then_some(t)
+}
+
+/// A titled list the Server section states in every format (empty: not shown).
+struct NoteList {
+    title: &'static str,
+    why: &'static str,
+    items: Vec<String>,
+}
+
+/// What the Server section lists besides its tables, built once for Markdown and HTML.
+struct NoteLists {
+    /// Requests whose wait before them met a busy server (503s, or a wait that hit its bound).
+    busy: NoteList,
+    /// Whether the server's timings passed the unit checks, in one sentence.
+    timings: &'static str,
+    unit_errors: NoteList,
+    cap_exceeded: NoteList,
+}
+
+impl NoteLists {
+    fn of(s: &ServerAnalysis) -> NoteLists {
+        NoteLists {
+            busy: NoteList {
+                title: "The server was busy before these requests",
+                why: "each wait as recorded",
+                items: s
+                    .requests
+                    .iter()
+                    .filter(|f| f.idle_troubled)
+                    .map(|f| format!("request {} ({}): {}", f.index, f.id, f.idle_wait))
+                    .collect(),
+            },
+            timings: if !s.unit_errors.is_empty() {
+                "Server timings: some fail the unit checks (listed below)."
+            } else if s.requests.iter().all(|f| f.checks.is_empty()) {
+                "Server timings: the server sent none."
+            } else {
+                "Server timings: every field passed the unit checks."
+            },
+            unit_errors: NoteList {
+                title: "Unit errors in the server's timings",
+                why: "raw values kept in the trace",
+                items: s
+                    .unit_errors
+                    .iter()
+                    .map(|(i, e)| format!("request {i}: {e}"))
+                    .collect(),
+            },
+            cap_exceeded: NoteList {
+                title: "Output beyond the cap",
+                why: "the server's own count; the cap did not hold",
+                items: s.cap_exceeded.iter().map(|(_, e)| e.clone()).collect(),
+            },
+        }
+    }
+}
+
+fn markdown_list(o: &mut String, l: &NoteList) {
+    if l.items.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "**{}** ({}):\n", l.title, l.why);
+    for i in &l.items {
+        let _ = writeln!(o, "- {}", md_inline(i));
+    }
+    let _ = writeln!(o);
+}
+
+fn html_list(o: &mut String, l: &NoteList) {
+    if l.items.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "<p><b>{}</b> ({}):</p>\n<ul>", l.title, l.why);
+    for i in &l.items {
+        let _ = writeln!(o, "<li>{}</li>", html_escape(i));
+    }
+    let _ = writeln!(o, "</ul>");
 }
 
 /// The same stream as vLLM, guidellm and llmperf read it, beside rkbench (a ≠ marks a
@@ -590,14 +620,7 @@ mod tests {
             ..Default::default()
         };
         for (i, t) in [0u64, 600, 30_000, 30_010].into_iter().enumerate() {
-            r.chunk_us.push(t);
-            r.chunk_read.push(i as u32);
-            r.chunk_end_byte.push(0);
-            r.chunk_kind.push(ChunkKind::Content.code());
-            r.chunk_server_n.push(-1);
-            r.chunk_tokens.push(0);
-            r.chunk_text_len.push(1);
-            r.chunk_text.push(b'x');
+            r.push_chunk(t, i as u32, 0, ChunkKind::Content, None, b"x");
         }
         crate::http::capture::attribute(&mut r, Some(1000));
         let mut run = ServerRun::default();

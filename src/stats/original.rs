@@ -555,14 +555,10 @@ mod tests {
             (300_000, ChunkKind::Content, "ij"),
             (310_000, ChunkKind::Finish, "{}"),
         ] {
-            s.chunk_us.push(t);
-            s.chunk_read.push(0);
-            s.chunk_end_byte.push(0);
-            s.chunk_kind.push(k.code());
-            s.chunk_server_n.push(-1);
-            s.chunk_tokens.push(u32::from(k == ChunkKind::Content));
-            s.chunk_text_len.push(text.len() as u32);
-            s.chunk_text.extend_from_slice(text.as_bytes());
+            s.push_chunk(t, 0, 0, k, None, text.as_bytes());
+            if let Some(n) = s.chunk_tokens.last_mut() {
+                *n = u32::from(k == ChunkKind::Content);
+            }
         }
         (s.token_view(), s)
     }

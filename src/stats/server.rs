@@ -653,14 +653,7 @@ mod tests {
         .iter()
         .enumerate()
         {
-            r.chunk_us.push(*t);
-            r.chunk_read.push(i as u32);
-            r.chunk_end_byte.push(0);
-            r.chunk_kind.push(ChunkKind::Content.code());
-            r.chunk_server_n.push(-1);
-            r.chunk_tokens.push(0);
-            r.chunk_text_len.push(1);
-            r.chunk_text.extend_from_slice(s.as_bytes());
+            r.push_chunk(*t, i as u32, 0, ChunkKind::Content, None, s.as_bytes());
         }
         crate::http::capture::attribute(&mut r, Some(1000));
         let f = request(&r);

@@ -270,6 +270,28 @@ impl ServerRequest {
         ChunkKind::from_code(self.chunk_kind.get(i).copied().unwrap_or(u8::MAX))
     }
 
+    /// Append one chunk: the one place its columns grow together. It carries no tokens until
+    /// the count source attributes them.
+    pub fn push_chunk(
+        &mut self,
+        at_us: u64,
+        read: u32,
+        end_byte: u64,
+        kind: ChunkKind,
+        server_n: Option<i64>,
+        text: &[u8],
+    ) {
+        self.chunk_us.push(at_us);
+        self.chunk_read.push(read);
+        self.chunk_end_byte.push(end_byte);
+        self.chunk_kind.push(kind.code());
+        self.chunk_server_n.push(server_n.unwrap_or(-1));
+        self.chunk_tokens.push(0);
+        self.chunk_text_len
+            .push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+        self.chunk_text.extend_from_slice(text);
+    }
+
     /// Text of chunk `i` as raw bytes.
     pub fn chunk_text(&self, i: usize) -> &[u8] {
         let start: usize = self.chunk_text_len[..i.min(self.chunk_text_len.len())]
@@ -455,14 +477,8 @@ mod tests {
     fn req(chunks: &[(u64, ChunkKind, &str, u32)]) -> ServerRequest {
         let mut r = ServerRequest::default();
         for (i, &(t, k, s, n)) in chunks.iter().enumerate() {
-            r.chunk_us.push(t);
-            r.chunk_read.push(i as u32);
-            r.chunk_end_byte.push(0);
-            r.chunk_kind.push(k.code());
-            r.chunk_server_n.push(-1);
-            r.chunk_tokens.push(n);
-            r.chunk_text_len.push(s.len() as u32);
-            r.chunk_text.extend_from_slice(s.as_bytes());
+            r.push_chunk(t, i as u32, 0, k, None, s.as_bytes());
+            r.chunk_tokens[i] = n;
         }
         r
     }
