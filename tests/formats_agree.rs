@@ -377,6 +377,14 @@ fn every_format_states_the_same_facts() {
         let col = |c: &str| rows[0].iter().position(|h| h == c).unwrap();
         let reqs = j["requests"].as_array().unwrap();
         assert_eq!(rows.len() - 1, reqs.len(), "{name}");
+        // What each request was fed: the CSV's exact token count is the JSON's.
+        for (row, r) in rows[1..].iter().zip(reqs) {
+            let json_exact = r["input"]["exact_tokens"]
+                .as_u64()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            assert_eq!(row[col("input_exact_tokens")], json_exact, "{name}");
+        }
         let measured: Vec<&Vec<String>> = rows[1..]
             .iter()
             .filter(|r| r[col("warmup")] == "false")

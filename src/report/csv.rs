@@ -59,7 +59,7 @@ impl CsvPer {
 }
 
 /// Columns of `--per request`.
-pub(crate) const REQUEST_COLUMNS: [&str; 24] = [
+pub(crate) const REQUEST_COLUMNS: [&str; 25] = [
     "index",
     "id",
     "name",
@@ -84,6 +84,9 @@ pub(crate) const REQUEST_COLUMNS: [&str; 24] = [
     "memory_mb",
     "think_tokens",
     "answer_tokens",
+    // Last, so the columns before it keep their positions: the exact token count the request
+    // was fed (`input_tokens: N` in the suite, Rockchip's method); empty for a text prompt.
+    "input_exact_tokens",
 ];
 
 /// Columns of `--per token`. `t_ms` is since the request's t0; `itl_ms` is empty for the first
@@ -124,7 +127,7 @@ pub(crate) const CHUNK_COLUMNS: [&str; 12] = [
 /// the header only; `rkbench report` refuses that combination before rendering.
 pub(crate) fn render(a: &Analysis, per: CsvPer) -> String {
     match per {
-        CsvPer::Request => per_request(&a.summary.metrics),
+        CsvPer::Request => per_request(a),
         CsvPer::Token => per_token(&a.trace.requests),
         CsvPer::Chunk => per_chunk(a.trace.server.as_ref()),
     }
@@ -179,11 +182,13 @@ fn header(out: &mut String, cols: &[&str]) {
     row(out, &cols.iter().map(|c| c.to_string()).collect::<Vec<_>>());
 }
 
-fn per_request(metrics: &[RequestMetrics]) -> String {
+fn per_request(a: &Analysis) -> String {
     let mut out = String::new();
     header(&mut out, &REQUEST_COLUMNS);
-    for m in metrics {
-        row(&mut out, &request_fields(m));
+    for m in &a.summary.metrics {
+        let mut fields = request_fields(m);
+        fields.push(i(a.exact_input_tokens(m.index)));
+        row(&mut out, &fields);
     }
     out
 }
