@@ -252,7 +252,7 @@ pub struct CompareArgs {
     /// one or more candidate traces, each compared with the baseline
     #[argh(positional)]
     pub candidates: Vec<PathBuf>,
-    /// md (default) or json
+    /// md (default), json, or csv (one row per candidate, metric and test: ratio, CI, p-value)
     #[argh(option, default = "String::from(\"md\")")]
     pub format: String,
     /// output file (default: stdout)

@@ -106,6 +106,40 @@ fn ten_percent_slower_decode_is_significant_and_fails_the_gate() {
         (d["tests"].as_i64(), d["baseline_requests"].as_i64()),
         (Some(8), Some(24))
     );
+    // The CSV states the JSON's figures: one row per metric and scope (overall, each test).
+    let csv = compare(&[&base, &slow], &["--format", "csv"]);
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let text = String::from_utf8(csv.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    let col = |c: &str| rows[0].iter().position(|h| *h == c).unwrap();
+    let mut checked = 0;
+    for m in j["candidates"][0]["metrics"].as_array().unwrap() {
+        let scopes = std::iter::once(("overall".to_string(), &m["overall"])).chain(
+            m["per_test"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| (t["id"].as_str().unwrap().to_string(), &t["change"])),
+        );
+        for (scope, change) in scopes {
+            let r = rows
+                .iter()
+                .find(|r| r[col("metric")] == m["metric"] && r[col("scope")] == scope)
+                .unwrap_or_else(|| panic!("no row for {} {scope}", m["metric"]));
+            for (c, d) in [("ratio", 4), ("slower_pct", 2), ("p_value", 6)] {
+                let want = change[c]
+                    .as_f64()
+                    .map(|x| format!("{x:.d$}"))
+                    .unwrap_or_default();
+                assert_eq!(r[col(c)], want, "{} {scope} {c}", m["metric"]);
+            }
+            let sig = change["significant"].as_bool().map(|b| b.to_string());
+            assert_eq!(r[col("significant")], sig.unwrap_or_default());
+            checked += 1;
+        }
+    }
+    assert_eq!(rows.len() - 1, checked, "one row per metric and scope");
+
     // Requests pair by test id: each test has its own verdict too.
     let per_test = j["candidates"][0]["metrics"][0]["per_test"]
         .as_array()

@@ -28,7 +28,7 @@ fn python() -> Option<PathBuf> {
 /// Checks run inside Python; prints one `name=value` line per figure.
 const SCRIPT: &str = r#"
 import duckdb, sys
-req, tok, rep, fleet, cmp, chk = sys.argv[1:7]
+req, tok, rep, fleet, cmp, chk, cmpcsv = sys.argv[1:8]
 q = lambda s: duckdb.sql(s).fetchall()
 print("request_rows=%d" % q(f"select count(*) from read_csv_auto('{req}')")[0])
 print("request_output_tokens=%d" % q(f"select sum(output_tokens) from read_csv_auto('{req}')")[0])
@@ -44,6 +44,8 @@ print("fleet_rows=%d" % q(f"select count(*) from read_csv_auto('{fleet}')")[0])
 print("chunk_rows=%d" % q(f"select count(*) from read_csv_auto('{chk}')")[0])
 print("chunk_tokens=%d" % q(f"select sum(tokens) from read_csv_auto('{chk}')")[0])
 print("compare_candidates=%d" % q(f"select len(candidates) from read_json_auto('{cmp}')")[0])
+print("compare_csv_rows=%d" % q(f"select count(*) from read_csv_auto('{cmpcsv}')")[0])
+print("compare_csv_overall=%d" % q(f"select count(*) from read_csv_auto('{cmpcsv}') where scope = 'overall' and ratio = 1.0")[0])
 "#;
 
 #[test]
@@ -106,6 +108,12 @@ fn duckdb_reads_every_export_with_the_right_row_counts() {
         &[],
     );
     assert!(r.status.success(), "{}", stderr(&r));
+    let cmp_csv = out("compare.csv");
+    let r = run(
+        &["compare", &t, &t, &t, "--format", "csv", "-o", &cmp_csv],
+        &[],
+    );
+    assert!(r.status.success(), "{}", stderr(&r));
 
     let o = Command::new(&py)
         .args(["-c", SCRIPT])
@@ -117,6 +125,7 @@ fn duckdb_reads_every_export_with_the_right_row_counts() {
                 "fleet.csv",
                 "compare.json",
                 "chunks.csv",
+                "compare.csv",
             ]
             .map(out),
         )
@@ -178,4 +187,20 @@ fn duckdb_reads_every_export_with_the_right_row_counts() {
         .count();
     assert_eq!(get("fleet_rows"), groups.to_string()); // each committed trace is its own setup
     assert_eq!(get("compare_candidates"), "2");
+    // One row per candidate × metric × (overall + each test); a trace against itself: ratio 1.
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cmp).unwrap()).unwrap();
+    let scopes: usize = j["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["metrics"].as_array().unwrap())
+        .map(|m| 1 + m["per_test"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(get("compare_csv_rows"), scopes.to_string());
+    assert_eq!(
+        get("compare_csv_overall"),
+        "10",
+        "2 candidates × 5 metrics, each 1.0"
+    );
 }

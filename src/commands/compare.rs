@@ -46,9 +46,10 @@ pub(crate) fn run(a: CompareArgs) -> Result<i32> {
     let render = match a.format.as_str() {
         "md" | "markdown" => compare::markdown,
         "json" => compare::json,
+        "csv" => crate::report::csv::compare,
         other => {
             return Err(Error::usage(format!(
-                "--format {other:?}: compare writes md or json"
+                "--format {other:?}: compare writes md, json or csv"
             )))
         }
     };

@@ -123,6 +123,85 @@ pub(crate) const CHUNK_COLUMNS: [&str; 12] = [
     "text",
 ];
 
+/// Columns of `rkbench compare --format csv`: one row per candidate, metric and scope (`overall`,
+/// or a test id for the per-test change). Figures as in the JSON (`ratio` = candidate /
+/// baseline; `slower_pct` = the change in time per unit of work, positive slower), with the
+/// JSON's decimals; `gate_failed` only on `overall` rows of a gated metric.
+pub(crate) const COMPARE_COLUMNS: [&str; 17] = [
+    "candidate",
+    "metric",
+    "unit",
+    "scope",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "slower_pct",
+    "slower_pct_ci_low",
+    "slower_pct_ci_high",
+    "p_value",
+    "p_exact",
+    "significant",
+    "tests",
+    "baseline_requests",
+    "candidate_requests",
+    "gate_failed",
+];
+
+/// A comparison as CSV (see [`COMPARE_COLUMNS`]); a scope without a figure (too few requests)
+/// has empty figure fields.
+pub(crate) fn compare(cmp: &crate::analysis::compare::Comparison) -> String {
+    use crate::stats::significance::Change;
+    let mut out = String::new();
+    header(&mut out, &COMPARE_COLUMNS);
+    let fx = |x: Option<f64>, d: usize| match x {
+        Some(v) if v.is_finite() => format!("{v:.d$}"),
+        _ => String::new(),
+    };
+    for c in &cmp.candidates {
+        let file = csv_field(&c.analysis.file_name);
+        for mc in &c.changes {
+            let gate = cmp.gate.as_ref().and_then(|g| {
+                g.checks
+                    .iter()
+                    .find(|k| k.candidate == c.analysis.file_name && k.metric == mc.metric)
+                    .map(|k| k.failed)
+            });
+            let overall = std::iter::once(("overall".to_string(), mc.overall.as_ref(), gate));
+            let per_test = mc
+                .per_test
+                .iter()
+                .map(|(id, ch)| (csv_field(id), ch.as_ref(), None));
+            for (scope, ch, gate) in overall.chain(per_test) {
+                let ch: Option<&Change> = ch;
+                let e = ch.map(|c| &c.estimate);
+                row(
+                    &mut out,
+                    &[
+                        file.clone(),
+                        mc.metric.key().to_string(),
+                        csv_field(mc.metric.unit()),
+                        scope,
+                        fx(e.map(|e| e.ratio), 4),
+                        fx(e.and_then(|e| e.ci).map(|x| x.0), 4),
+                        fx(e.and_then(|e| e.ci).map(|x| x.1), 4),
+                        fx(ch.map(|c| 100.0 * c.slowdown), 2),
+                        fx(ch.and_then(|c| c.slowdown_ci).map(|x| 100.0 * x.0), 2),
+                        fx(ch.and_then(|c| c.slowdown_ci).map(|x| 100.0 * x.1), 2),
+                        fx(e.map(|e| e.p_value), 6),
+                        i(e.map(|e| e.exact)),
+                        i(ch.map(|c| c.significant())),
+                        i(e.map(|e| e.tests)),
+                        i(e.map(|e| e.n_base)),
+                        i(e.map(|e| e.n_cand)),
+                        i(gate),
+                    ],
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Render the trace as CSV. `--per chunk` on a trace without chunks (a bare-runtime run) gives
 /// the header only; `rkbench report` refuses that combination before rendering.
 pub(crate) fn render(a: &Analysis, per: CsvPer) -> String {
