@@ -153,10 +153,6 @@ pub(crate) fn compare(cmp: &crate::analysis::compare::Comparison) -> String {
     use crate::stats::significance::Change;
     let mut out = String::new();
     header(&mut out, &COMPARE_COLUMNS);
-    let fx = |x: Option<f64>, d: usize| match x {
-        Some(v) if v.is_finite() => format!("{v:.d$}"),
-        _ => String::new(),
-    };
     for c in &cmp.candidates {
         let file = csv_field(&c.analysis.file_name);
         for mc in &c.changes {
@@ -181,13 +177,13 @@ pub(crate) fn compare(cmp: &crate::analysis::compare::Comparison) -> String {
                         mc.metric.key().to_string(),
                         csv_field(mc.metric.unit()),
                         scope,
-                        fx(e.map(|e| e.ratio), 4),
-                        fx(e.and_then(|e| e.ci).map(|x| x.0), 4),
-                        fx(e.and_then(|e| e.ci).map(|x| x.1), 4),
-                        fx(ch.map(|c| 100.0 * c.slowdown), 2),
-                        fx(ch.and_then(|c| c.slowdown_ci).map(|x| 100.0 * x.0), 2),
-                        fx(ch.and_then(|c| c.slowdown_ci).map(|x| 100.0 * x.1), 2),
-                        fx(e.map(|e| e.p_value), 6),
+                        fd(e.map(|e| e.ratio), 4),
+                        fd(e.and_then(|e| e.ci).map(|x| x.0), 4),
+                        fd(e.and_then(|e| e.ci).map(|x| x.1), 4),
+                        fd(ch.map(|c| 100.0 * c.slowdown), 2),
+                        fd(ch.and_then(|c| c.slowdown_ci).map(|x| 100.0 * x.0), 2),
+                        fd(ch.and_then(|c| c.slowdown_ci).map(|x| 100.0 * x.1), 2),
+                        fd(e.map(|e| e.p_value), 6),
                         i(e.map(|e| e.exact)),
                         i(ch.map(|c| c.significant())),
                         i(e.map(|e| e.tests)),
@@ -242,8 +238,13 @@ fn per_chunk(server: Option<&ServerTrace>) -> String {
 }
 
 fn f(x: Option<f64>) -> String {
+    fd(x, DECIMALS)
+}
+
+/// A float with `d` decimals; empty when there is none (or it is not finite).
+fn fd(x: Option<f64>, d: usize) -> String {
     match x {
-        Some(v) if v.is_finite() => format!("{v:.DECIMALS$}"),
+        Some(v) if v.is_finite() => format!("{v:.d$}"),
         _ => String::new(),
     }
 }
