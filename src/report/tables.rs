@@ -103,11 +103,7 @@ pub(crate) fn tokens(a: &Analysis) -> Table {
             ),
             (
                 "Requests where the server's total differs from the chunks' tokens".into(),
-                sv.requests
-                    .iter()
-                    .filter(|f| !f.warmup && f.mismatch.is_some_and(|m| m != 0))
-                    .count()
-                    .to_string(),
+                sv.mismatched_requests().to_string(),
             ),
         ],
     };

@@ -361,6 +361,16 @@ pub struct ServerAnalysis {
     pub cap_exceeded: Vec<(u32, String)>,
 }
 
+impl ServerAnalysis {
+    /// Measured requests whose server total differs from the tokens attributed to chunks.
+    pub fn mismatched_requests(&self) -> usize {
+        self.requests
+            .iter()
+            .filter(|f| !f.warmup && f.mismatch.is_some_and(|m| m != 0))
+            .count()
+    }
+}
+
 pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
     let requests: Vec<ServerRequestFigures> = s
         .requests
@@ -769,6 +779,8 @@ mod tests {
         };
         let a = analyse(&trace);
         assert_eq!(a.prompt_tokens, Some(83));
+        // No chunks carry tokens: both measured requests with a server total mismatch it.
+        assert_eq!(a.mismatched_requests(), 2);
         assert_eq!(
             a.cap_exceeded,
             vec![(
