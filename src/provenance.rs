@@ -25,6 +25,16 @@ pub fn long_version() -> String {
     )
 }
 
+/// When a run starts, as its trace header stores it: Unix time in ms (0 if the clock is before
+/// 1970). Wall-clock, for people; every figure uses the monotonic clock.
+#[cfg(feature = "record")]
+pub(crate) fn started_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// This binary's identity as stored in every trace header (bare runtime and server runs alike).
 #[cfg(feature = "record")]
 pub(crate) fn build_info() -> crate::trace::BuildInfo {

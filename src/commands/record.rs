@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// `rkbench record`: plan, then act in the role the plan and the environment give this process.
 pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
@@ -153,10 +153,7 @@ fn record_here(plan: Plan, argv: &[OsString]) -> Result<i32> {
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
         hostname: board::hostname(root),
-        started_unix_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
+        started_unix_ms: provenance::started_unix_ms(),
         runtime: RuntimeInfo {
             lib_path: lib_path.display().to_string(),
             lib_size: rt.file.size,

@@ -22,7 +22,7 @@ use crate::trace::{
     Fact, ModelInfo, Record, RunHeader, RunParams, RunStatus, RuntimeInfo, Status, SuiteInfo,
 };
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
 const TICK: Duration = Duration::from_millis(20);
@@ -328,10 +328,7 @@ fn header(
         rkbench: provenance::build_info(),
         command_line: argv,
         hostname: board::hostname(root),
-        started_unix_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
+        started_unix_ms: provenance::started_unix_ms(),
         runtime: RuntimeInfo {
             lib_path: plan.url.to_string(),
             lib_size: 0,
