@@ -151,6 +151,10 @@ mod stderr_queue {
         let _ = e.flush();
     }
 
+    fn dropped_line(n: u64) -> Vec<u8> {
+        format!("rkbench: {n} line(s) of output dropped: stderr was not being read\n").into_bytes()
+    }
+
     fn queue() -> Option<&'static SyncSender<Vec<u8>>> {
         QUEUE
             .get_or_init(|| {
@@ -161,7 +165,7 @@ mod stderr_queue {
                         for bytes in rx {
                             let dropped = DROPPED.swap(0, Ordering::SeqCst);
                             if dropped > 0 {
-                                direct(format!("rkbench: {dropped} line(s) of output dropped: stderr was not being read\n").as_bytes());
+                                direct(&dropped_line(dropped));
                             }
                             direct(&bytes);
                             PENDING.fetch_sub(1, Ordering::SeqCst);
@@ -193,8 +197,14 @@ mod stderr_queue {
         }
     }
 
-    /// Wait until every queued line is written, at most `bound`; true when none is left.
+    /// Wait until every queued line is written, at most `bound`; true when none is left. Lines
+    /// dropped since the last one written are counted in a line of their own first (no later
+    /// line would carry the count).
     pub(super) fn drain(bound: Duration) -> bool {
+        let dropped = DROPPED.swap(0, Ordering::SeqCst);
+        if dropped > 0 {
+            send(dropped_line(dropped));
+        }
         let until = Instant::now() + bound;
         while PENDING.load(Ordering::SeqCst) > 0 {
             if Instant::now() >= until {
