@@ -170,10 +170,8 @@ impl OriginalRequest {
             total_time_ms: view.end_us as f64 / 1e3,
             prefill_time_ms: prefill.unwrap_or(0.0),
             generate_time_ms: generate.unwrap_or(0.0),
-            input_tokens: relayed("usage.prefill_tokens")
-                .map(|x| x.clamp(0.0, i64::MAX as f64) as i64)
-                .or(s.prompt_tokens.map(count))
-                .unwrap_or(0),
+            // The capture already prefers RKLLM's relayed prefill_tokens over usage counts.
+            input_tokens: s.prompt_tokens.map(count).unwrap_or(0),
             output_tokens: output.unwrap_or(0),
             memory_usage_mb: relayed("usage.memory_usage_mb").unwrap_or(0.0),
             ..Self::zeroed(view.index)
@@ -538,6 +536,11 @@ mod tests {
             done_us: Some(320_000),
             server_total: total,
             server_total_field: "usage.completion_tokens".into(),
+            // As the capture takes it: RKLLM's relayed prefill_tokens is the prompt count.
+            prompt_tokens: timings
+                .iter()
+                .find(|(f, _)| *f == "usage.prefill_tokens")
+                .map(|&(_, n)| n as u64),
             timings: timings
                 .iter()
                 .map(|&(f, raw)| ServerTiming {
