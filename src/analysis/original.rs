@@ -444,10 +444,7 @@ pub(crate) fn count_phrase(o: &OriginalSummary) -> String {
 
 /// The note after "Total Tokens Generated" where the counts are not all the runtime's own.
 pub(crate) fn total_tokens_note(o: &OriginalSummary) -> Option<String> {
-    let (estimated, fields) = o.output_counts();
-    let runtime_only =
-        estimated == 0 && fields.iter().all(|f| f == "the runtime's generate_tokens");
-    (!runtime_only).then(|| count_phrase(o))
+    (!o.counted_by_runtime()).then(|| count_phrase(o))
 }
 
 fn list_spans(spans: &mut Vec<Span>, items: &[&str]) {

@@ -342,6 +342,14 @@ impl OriginalSummary {
         (estimated, fields)
     }
 
+    /// Every successful request's output count is the runtime's own (no note needed).
+    pub fn counted_by_runtime(&self) -> bool {
+        self.requests
+            .iter()
+            .filter(|r| r.success)
+            .all(|r| r.output_count == OutputCount::Runtime)
+    }
+
     /// "Longest output": the first successful request with the most output tokens.
     pub fn longest(&self) -> Option<&OriginalRequest> {
         let mut best: Option<&OriginalRequest> = None;
@@ -626,6 +634,10 @@ mod tests {
             sum.output_counts(),
             (1, vec!["the server's usage.completion_tokens".to_string()])
         );
+        assert!(!sum.counted_by_runtime());
+        // Without its no-perf request the bare run is counted by the runtime alone.
+        let bare: Vec<RequestRecord> = run().into_iter().filter(|r| r.index != 4).collect();
+        assert!(OriginalSummary::of(&bare, None, 0.0).counted_by_runtime());
     }
 
     #[test]
