@@ -228,10 +228,19 @@ impl<'t> Analysis<'t> {
 /// Fixed-point number, or `-` when absent or not finite. Never locale-dependent. (Here because
 /// observations state figures in their sentences; renderers use it through `report::text`.)
 pub(crate) fn num(x: Option<f64>, decimals: usize) -> String {
-    match x {
-        Some(v) if v.is_finite() => format!("{:.*}", decimals, v),
-        _ => "-".to_string(),
-    }
+    fixed(x, decimals).unwrap_or_else(|| "-".to_string())
+}
+
+/// The one spelling of a figure with `decimals` fixed decimals, for every format; `None` when
+/// absent or not finite. A value that rounds to zero is "0.00", never "-0.00": the sign of a
+/// rounded-away difference is noise, and the formats must print the same text for the same fact.
+pub(crate) fn fixed(x: Option<f64>, decimals: usize) -> Option<String> {
+    let v = x.filter(|v| v.is_finite())?;
+    let s = format!("{:.*}", decimals, v);
+    Some(match s.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|c| c == b'0' || c == b'.') => rest.to_string(),
+        _ => s,
+    })
 }
 
 /// The file name of a path without directories.
@@ -255,4 +264,21 @@ fn peers_over_server(s: &crate::trace::server::ServerTrace) -> String {
             _ => "",
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fixed, num};
+
+    #[test]
+    fn a_difference_rounded_away_has_no_sign() {
+        assert_eq!(fixed(Some(-0.001), 2).as_deref(), Some("0.00"));
+        assert_eq!(fixed(Some(-0.0), 0).as_deref(), Some("0"));
+        assert_eq!(fixed(Some(-0.006), 2).as_deref(), Some("-0.01"));
+        assert_eq!(fixed(Some(-12.5), 1).as_deref(), Some("-12.5"));
+        assert_eq!(fixed(Some(f64::NAN), 2), None);
+        assert_eq!(fixed(Some(f64::NEG_INFINITY), 2), None);
+        assert_eq!(num(Some(-0.0004), 3), "0.000");
+        assert_eq!(num(None, 3), "-");
+    }
 }

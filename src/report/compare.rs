@@ -20,12 +20,7 @@ pub(crate) const METHOD: [(&str, &str); 4] = [
 
 /// A fraction as a percentage with one decimal; never "-0.0".
 fn pct(x: f64) -> String {
-    let s = format!("{:.1}", x * 100.0);
-    if s == "-0.0" {
-        "0.0".into()
-    } else {
-        s
-    }
+    num(Some(x * 100.0), 1)
 }
 
 fn p_text(p: f64) -> String {

@@ -243,10 +243,7 @@ fn f(x: Option<f64>) -> String {
 
 /// A float with `d` decimals; empty when there is none (or it is not finite).
 fn fd(x: Option<f64>, d: usize) -> String {
-    match x {
-        Some(v) if v.is_finite() => format!("{v:.d$}"),
-        _ => String::new(),
-    }
+    crate::analysis::fixed(x, d).unwrap_or_default()
 }
 
 fn i<T: ToString>(x: Option<T>) -> String {

@@ -203,7 +203,7 @@ pub fn csv(t: &FleetTable) -> String {
                 Some(s) => {
                     f.push(s.n.to_string());
                     for v in [s.median, s.p25, s.p75, s.min, s.max] {
-                        f.push(format!("{v:.3}"));
+                        f.push(crate::analysis::fixed(Some(v), 3).unwrap_or_default());
                     }
                 }
                 None => f.extend((0..6).map(|_| String::new())),

@@ -140,24 +140,13 @@ impl JsonWriter {
 
     /// A number with `decimals` fixed decimals; `null` if absent or not finite.
     pub(crate) fn num(&mut self, v: Option<f64>, decimals: usize) -> &mut Self {
-        match v {
-            Some(x) if x.is_finite() => {
+        match crate::analysis::fixed(v, decimals) {
+            Some(s) => {
                 self.before_value();
-                // Avoid "-0.000".
-                let s = format!("{:.*}", decimals, x);
-                let s = if s
-                    .trim_start_matches('-')
-                    .chars()
-                    .all(|c| c == '0' || c == '.')
-                {
-                    s.trim_start_matches('-').to_string()
-                } else {
-                    s
-                };
                 self.out.push_str(&s);
                 self
             }
-            _ => self.null(),
+            None => self.null(),
         }
     }
 
