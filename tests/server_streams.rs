@@ -87,6 +87,41 @@ fn llama_server_per_chunk_counts_with_a_multi_token_chunk() {
 }
 
 #[test]
+fn vllm_continuous_usage_is_a_per_chunk_count() {
+    // vLLM/SGLang with `stream_options.continuous_usage_stats`: every chunk with a choice carries
+    // the running `usage.completion_tokens` (the role chunk 0); a chunk that waited for a
+    // character's second token carries both.
+    let body = fixture("vllm-continuous.sse");
+    let r = parse(Protocol::OpenAiSse, &[&body]);
+    assert_eq!(
+        kinds(&r),
+        ["role", "content", "content", "content", "content", "usage"]
+    );
+    assert_eq!(r.count_source, CountSource::ServerPerChunk);
+    assert_eq!(r.chunk_tokens, [0, 1, 2, 1, 1, 0]);
+    assert_eq!(r.chunk_server_n, [0, 1, 3, 4, 5, -1]);
+    assert_eq!(r.server_total, Some(5));
+    assert_eq!(r.server_total_field, "usage.completion_tokens");
+    assert_eq!((r.unattributed, r.prompt_tokens), (0, Some(9)));
+    assert_eq!(r.finish_reason, "length");
+    assert_eq!(texts(&r), "Un café noir.");
+    check_splits(Protocol::OpenAiSse, &body, &r);
+}
+
+#[test]
+fn a_usage_only_on_the_last_text_chunk_is_a_total_not_a_per_chunk_count() {
+    // A server that puts its final usage on the last content chunk: the other chunks carry no
+    // count, so the usage is the total and the chunks before it one token each.
+    let body = b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n\
+data: {\"choices\":[{\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}],\"usage\":{\"completion_tokens\":3}}\n\n\
+data: [DONE]\n\n";
+    let r = parse(Protocol::OpenAiSse, &[body]);
+    assert_eq!(r.count_source, CountSource::ServerTotal);
+    assert_eq!((r.server_total, r.unattributed), (Some(3), 1));
+    check_splits(Protocol::OpenAiSse, body, &r);
+}
+
+#[test]
 fn llama_cpp_python_empty_chunks_are_held_back_tokens() {
     let body = fixture("llama-cpp-python.sse");
     let r = parse(Protocol::OpenAiSse, &[&body]);

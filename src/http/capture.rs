@@ -195,7 +195,9 @@ impl Capture {
                             None => self.req.timings.push(t.clone()),
                         }
                     }
-                    self.push(p.kind(), p.text.as_bytes(), at_us, read, end, p.server_n);
+                    let server_n = p.server_n.filter(|(_, f)| !self.not_tokens.contains(f));
+                    let server_n = server_n.map(|(n, _)| n);
+                    self.push(p.kind(), p.text.as_bytes(), at_us, read, end, server_n);
                 }
             }
         }
@@ -231,7 +233,7 @@ fn is_token_chunk(k: ChunkKind) -> bool {
 
 /// Count sources, best first:
 /// 1. `server-per-chunk`: every token chunk carries the server's running count (llama-server
-///    `timings_per_token`), non-decreasing; each chunk gets its increase (a withheld token's
+///    `timings_per_token`, vLLM/SGLang `continuous_usage_stats`), non-decreasing; each chunk gets its increase (a withheld token's
 ///    count lands on the chunk that finally carries its text).
 /// 2. `server-total`: one token per token chunk, the server's total minus that unattributed.
 /// 3. `gap-cluster` (only given `gap_us`: Rockchip's character streams): text chunks less than

@@ -10,8 +10,10 @@ pub struct Parsed {
     pub kind: Option<ChunkKind>,
     /// Content / reasoning text; for other kinds the raw event (kept, never interpreted again).
     pub text: String,
-    /// Running output-token count of the server in this chunk (llama-server `timings.predicted_n`).
-    pub server_n: Option<i64>,
+    /// Running output-token count of the server in this chunk and the field it came from
+    /// (llama-server `timings.predicted_n`; vLLM/SGLang `usage.completion_tokens` on every
+    /// chunk with `continuous_usage_stats`).
+    pub server_n: Option<(i64, &'static str)>,
     pub finish_reason: Option<String>,
     /// Output-token total and the field it came from.
     pub total: Option<(u64, String)>,
@@ -90,7 +92,10 @@ pub fn openai(data: &str) -> Parsed {
     }
     if let Some(t) = v.get("timings") {
         numbers(t, "timings", false, &mut p.timings);
-        p.server_n = t.get("predicted_n").and_then(Value::as_i64);
+        p.server_n = t
+            .get("predicted_n")
+            .and_then(Value::as_i64)
+            .map(|n| (n, "timings.predicted_n"));
     }
     if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
         numbers(u, "usage", false, &mut p.timings);
@@ -121,6 +126,15 @@ pub fn openai(data: &str) -> Parsed {
         return p;
     };
     p.finish_reason = str_of(c, "finish_reason").map(str::to_string);
+    // A usage beside a choice is a running count (`continuous_usage_stats`): the tokens so far,
+    // this chunk's included. (A final usage chunk has no choice and only gives the total.)
+    if p.server_n.is_none() {
+        p.server_n = v
+            .get("usage")
+            .and_then(|u| u.get("completion_tokens"))
+            .and_then(Value::as_i64)
+            .map(|n| (n, "usage.completion_tokens"));
+    }
     let delta = c.get("delta").or_else(|| c.get("message"));
     let content = delta
         .and_then(|d| str_of(d, "content"))

@@ -342,6 +342,14 @@ pub fn body(
                         m.insert("enable_thinking".into(), json!(t));
                     }
                 }
+                // vLLM and SGLang then put the running count on every chunk: an exact count
+                // per chunk (`server-per-chunk`); servers without the option ignore it.
+                ServerKind::Generic => {
+                    m.insert(
+                        "stream_options".into(),
+                        json!({ "include_usage": true, "continuous_usage_stats": true }),
+                    );
+                }
                 _ => {}
             }
         }
@@ -552,6 +560,20 @@ mod tests {
         let n: Value = serde_json::from_str(&non_streaming(&b.to_string())).unwrap();
         assert_eq!(n["stream"], false);
         assert!(n.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn a_generic_server_is_asked_for_its_running_count() {
+        let body_of = |kind| -> Value {
+            let b = body(kind, Protocol::OpenAiSse, "m", "hi", Some(8), None, &s());
+            serde_json::from_str(&b).unwrap()
+        };
+        let g = body_of(ServerKind::Generic);
+        assert_eq!(g["stream_options"]["include_usage"], true);
+        assert_eq!(g["stream_options"]["continuous_usage_stats"], true);
+        // Asked only where a vLLM or SGLang may answer: the known servers do not have it.
+        let l = body_of(ServerKind::LlamaServer);
+        assert!(l["stream_options"].get("continuous_usage_stats").is_none());
     }
 
     #[test]
