@@ -167,6 +167,12 @@ const PREFILL_FIELDS: [&str; 3] = [
     "usage.prefill_time_ms",
 ];
 
+/// A rate over the prompt (llama-server `timings.prompt_per_second`), not over the output.
+fn is_prompt_rate(field: &str) -> bool {
+    let leaf = field.rsplit('.').next().unwrap_or(field);
+    leaf.starts_with("prompt") || leaf.starts_with("prefill")
+}
+
 /// Unit checks (docs/SERVERS.md): a server rate > 10× the client's rate, or a duration longer
 /// than the client's wall time, is a unit error named by field; a nanosecond decode duration
 /// under 1 ms while the client watched more than a second of decoding is milliseconds in a
@@ -196,7 +202,10 @@ fn checks(r: &ServerRequest, client_rate: Option<f64>, decode_s: Option<f64>) ->
                 ));
             }
         }
-        if t.unit == "tok/s" {
+        // Only a decode rate is compared with the client's decode rate: prefill runs many
+        // tokens per step, so a true prompt rate is often 10–50× the decode rate (and the
+        // client's TTFT holds HTTP and template time, so it cannot bound a prompt rate).
+        if t.unit == "tok/s" && !is_prompt_rate(&t.field) {
             if let Some(c) = client_rate {
                 if t.raw > 10.0 * c {
                     err = Some(format!(
@@ -744,6 +753,21 @@ mod tests {
         assert_eq!(f.mismatch, Some(0));
         assert_eq!(f.source, CountSource::ServerPerChunk);
         assert!(f.role_ms.unwrap() < f.first_text_ms.unwrap());
+        // A prompt rate 50× the decode rate is what prefill does, not a unit error; the same
+        // figure as the decode rate is one.
+        let client = f.client_decode_tok_s.unwrap();
+        let mut fast = r.clone();
+        for t in fast.timings.iter_mut() {
+            if t.field.ends_with("_per_second") {
+                t.raw = 50.0 * client;
+            }
+        }
+        let errors: Vec<_> = request(&fast)
+            .checks
+            .into_iter()
+            .filter_map(|c| c.unit_error.map(|_| c.field))
+            .collect();
+        assert_eq!(errors, ["timings.predicted_per_second"]);
         let d = f
             .checks
             .iter()
