@@ -1,29 +1,57 @@
 #!/usr/bin/env bash
-# The real-server test: llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with a tiny
-# random-weight GGUF written here (never downloaded), for at most 15 minutes, and
-# tests/real_server.rs against it (record the quick suite, counts equal the server's own usage,
-# a deadline mid-stream keeps its chunks, the next request waits for idle). CI runs this as its
-# own step (.ci/run); the Python environment is built once (scripts/llama-server-env.sh,
-# ~15 min on 2 cores) and reused from the cache directory afterwards.
+# The real-server tests: two real OpenAI-compatible servers on 127.0.0.1 with a tiny
+# random-weight GGUF written here (never downloaded), each for at most 15 minutes, and
+# tests/real_server.rs against them:
+# - llama-cpp-python's server (record the quick suite, counts equal the server's own usage, a
+#   deadline mid-stream keeps its chunks, the next request waits for the server process);
+# - llama.cpp's llama-server (detected by /props, per-chunk counts, no prompt cache, plausible
+#   timings, the /slots wait).
+# CI runs this as its own step (.ci/run); both are built once by scripts/llama-server-env.sh
+# (one llama.cpp compile, ~20 min on 2 cores) and reused from the cache directory afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=$(nice -n 19 bash scripts/llama-server-env.sh | tail -1)
+env_out=$(nice -n 19 bash scripts/llama-server-env.sh)
+venv=$(echo "$env_out" | tail -2 | head -1)
+llama_server=$(echo "$env_out" | tail -1)
 work=$(mktemp -d)
-pid=
+pids=()
 cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
 "$venv/bin/python" scripts/tiny_gguf.py "$work/tiny.gguf"
-port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() {
+    "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# Waits until the server answers on its port (or says why it did not start).
+wait_up() { # PID PORT LOG
+    for _ in $(seq 1 240); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+        if ! kill -0 "$1" 2>/dev/null; then cat "$3"; echo "real-server: a server did not start"; exit 1; fi
+        sleep 0.5
+    done
+    cat "$3"; echo "real-server: a server did not answer within 2 min"; exit 1
+}
+
+port=$(free_port)
 timeout 900 "$venv/bin/python" -m llama_cpp.server --model "$work/tiny.gguf" --model_alias tiny \
-    --host 127.0.0.1 --port "$port" --n_ctx 1024 --seed 7 >"$work/server.log" 2>&1 &
-pid=$!
+    --host 127.0.0.1 --port "$port" --n_ctx 1024 --seed 7 >"$work/python.log" 2>&1 &
+pids+=($!)
+wait_up "${pids[-1]}" "$port" "$work/python.log"
+
+lport=$(free_port)
+# One slot, so /slots says busy exactly while the one request runs.
+timeout 900 "$llama_server" --model "$work/tiny.gguf" --alias tiny --host 127.0.0.1 --port "$lport" \
+    --ctx-size 1024 --parallel 1 --seed 7 --threads 2 >"$work/llama-server.log" 2>&1 &
+pids+=($!)
+wait_up "${pids[-1]}" "$lport" "$work/llama-server.log"
+# llama-server listens before its model is loaded (503 until then): wait for /health.
 for _ in $(seq 1 240); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-    if ! kill -0 "$pid" 2>/dev/null; then cat "$work/server.log"; echo "real-server: the server did not start"; exit 1; fi
+    if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$lport/health', timeout=2)" 2>/dev/null; then break; fi
     sleep 0.5
 done
-echo "real-server: llama-cpp-python $("$venv/bin/python" -c 'import llama_cpp; print(llama_cpp.__version__)') on 127.0.0.1:$port"
-RKBENCH_REAL_SERVER="http://127.0.0.1:$port" cargo test --test real_server -- --ignored --test-threads=1
+
+echo "real-server: llama-cpp-python $("$venv/bin/python" -c 'import llama_cpp; print(llama_cpp.__version__)') on 127.0.0.1:$port, $("$llama_server" --version 2>&1 | grep -m1 version) on 127.0.0.1:$lport"
+RKBENCH_REAL_SERVER="http://127.0.0.1:$port" RKBENCH_REAL_LLAMA_SERVER="http://127.0.0.1:$lport" \
+    cargo test --test real_server -- --ignored --test-threads=1

@@ -166,6 +166,31 @@ fn sample_traces_show_what_they_are_for() {
         .all(|r| !r["think"].is_null()));
     let html = g("qwen3-4b-sim-default.html");
     assert!(html.matches("class=\"chart\"").count() >= 4 && !html.contains("<script"));
+    // The real llama-server: its running count on every chunk, no prompt cache, timings that
+    // pass the unit checks (its prompt rate is over 10× its decode rate: prefill, not a unit
+    // error), the client's TTFT split by its prompt_ms, the /slots wait.
+    let ls: serde_json::Value = serde_json::from_str(&g("llama-server-tiny-quick.json")).unwrap();
+    let s = &ls["server"];
+    assert_eq!(s["kind"], "llama-server");
+    assert_eq!(s["count_source"], "server-per-chunk");
+    let mut fast_prefill = 0;
+    for r in s["requests"].as_array().unwrap() {
+        assert_eq!(r["mismatch"], 0, "{r}");
+        assert!(r["idle_wait"].as_str().unwrap().starts_with("/slots idle"));
+        assert_eq!(r["prefill_split"]["field"], "timings.prompt_ms");
+        let timings = r["timings"].as_array().unwrap();
+        assert!(timings.iter().all(|t| t["unit_error"].is_null()), "{r}");
+        let raw = |f: &str| {
+            timings.iter().find(|t| t["field"] == f).unwrap()["raw"]
+                .as_f64()
+                .unwrap()
+        };
+        assert_eq!(raw("timings.cache_n"), 0.0);
+        if raw("timings.prompt_per_second") > 10.0 * r["client_decode_tok_s"].as_f64().unwrap() {
+            fast_prefill += 1;
+        }
+    }
+    assert!(fast_prefill > 0, "a prompt rate over 10× the decode rate");
 }
 
 /// Compare with the committed golden file, or rewrite it under `RKBENCH_BLESS`.

@@ -1,6 +1,8 @@
-//! `rkbench record --server` against a real server: llama-cpp-python's OpenAI-compatible server
-//! with a tiny random-weight GGUF, started by `scripts/real-server.sh` (CI runs it as its own
-//! step), which sets RKBENCH_REAL_SERVER. Ignored in the plain test run: it needs that server.
+//! `rkbench record --server` against real servers with a tiny random-weight GGUF, both started
+//! by `scripts/real-server.sh` (CI runs it as its own step): llama-cpp-python's
+//! OpenAI-compatible server (RKBENCH_REAL_SERVER) and llama.cpp's own `llama-server`
+//! (RKBENCH_REAL_LLAMA_SERVER), built from the same compile. Ignored in the plain test run: they
+//! need those servers.
 mod common;
 
 use rkbench::http::client::{self, Url};
@@ -9,9 +11,33 @@ use serde_json::Value;
 use std::time::Duration;
 
 fn server() -> String {
-    std::env::var("RKBENCH_REAL_SERVER").expect(
-        "RKBENCH_REAL_SERVER is not set: run scripts/real-server.sh, which starts the server",
+    url_of("RKBENCH_REAL_SERVER")
+}
+
+fn llama_server() -> String {
+    url_of("RKBENCH_REAL_LLAMA_SERVER")
+}
+
+fn url_of(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run scripts/real-server.sh, which starts the servers")
+    })
+}
+
+/// The server's own output-token count for `r`'s body sent again without streaming.
+fn usage_of(url: &str, r: &rkbench::trace::server::ServerRequest) -> u64 {
+    let u = Url::parse(url).unwrap();
+    let (status, body) = client::fetch(
+        &u,
+        "POST",
+        &r.endpoint,
+        Some(&non_streaming(&r.body)),
+        Duration::from_secs(120),
     )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["usage"]["completion_tokens"].as_u64().unwrap()
 }
 
 /// `record -q --server URL --model tiny --suite SUITE EXTRA… --out OUT` (with telemetry: this
@@ -45,22 +71,11 @@ fn quick_suite_counts_equal_the_servers_own_usage() {
         s.run.server_pid_source
     );
     assert_eq!(s.requests.len(), 3);
-    let u = Url::parse(&url).unwrap();
     for r in &s.requests {
         assert_eq!(r.status.as_str(), "ok", "{}: {}", r.test_id, r.detail);
         assert!(r.chunks() > 0);
         // The same body again without streaming: the server's own count must equal ours.
-        let (status, body) = client::fetch(
-            &u,
-            "POST",
-            &r.endpoint,
-            Some(&non_streaming(&r.body)),
-            Duration::from_secs(120),
-        )
-        .unwrap();
-        assert_eq!(status, 200, "{body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        let usage = v["usage"]["completion_tokens"].as_u64().unwrap();
+        let usage = usage_of(&url, r);
         assert_eq!(
             r.chunk_token_total(),
             usage,
@@ -80,8 +95,14 @@ fn quick_suite_counts_equal_the_servers_own_usage() {
 #[test]
 #[ignore = "needs the real server started by scripts/real-server.sh"]
 fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
-    let url = server();
-    let dir = common::tempdir("real-deadline");
+    deadline_mid_stream(&server(), "real-deadline", "CPU quiet");
+}
+
+/// A deadline halfway through an answer gives `timeout` with its chunks kept, and the next
+/// request waits for the server to be idle by `idle` (how that wait ended, as recorded).
+fn deadline_mid_stream(url: &str, name: &str, idle: &str) {
+    let url = url.to_string();
+    let dir = common::tempdir(name);
     let suite = |name: &str, timeout: Option<Duration>| {
         let p = dir.join(format!("{name}.json"));
         let timeout = timeout
@@ -127,8 +148,8 @@ fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
             assert!(first.chunks() > tokens as usize / 4);
             let second = &s.requests[1];
             assert!(
-                second.idle_wait.contains("CPU quiet"),
-                "the idle wait watched the server process: {}",
+                second.idle_wait.contains(idle),
+                "the idle wait ended by {idle}: {}",
                 second.idle_wait
             );
             return;
@@ -146,4 +167,66 @@ fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
         };
     }
     panic!("no deadline cut the stream mid-way: {tried:?}");
+}
+
+#[test]
+#[ignore = "needs llama-server started by scripts/real-server.sh"]
+fn llama_server_counts_every_chunk_with_no_prompt_cache_and_plausible_timings() {
+    let url = llama_server();
+    let dir = common::tempdir("real-llama-server");
+    let out = dir.join("quick.rktrace");
+    // Repeats send the same prompts again: without `cache_prompt: false` the server would
+    // answer them from its prompt cache.
+    let t = record(&url, "quick", &["--repeat", "2"], &out);
+    let s = t.server.as_ref().unwrap();
+    assert_eq!(
+        s.run.kind, "llama-server",
+        "detected by /props: {:?}",
+        s.run.evidence
+    );
+    assert!(!s.run.version.is_empty(), "build_info recorded");
+    assert!(
+        s.run.idle_method.contains("/slots"),
+        "{}",
+        s.run.idle_method
+    );
+    assert_eq!(s.requests.len(), 6);
+    for r in &s.requests {
+        let who = format!("{} #{}", r.test_id, r.repeat_index);
+        assert_eq!(r.status.as_str(), "ok", "{who}: {}", r.detail);
+        // Its running count on every text chunk: exact tokens per chunk.
+        assert_eq!(r.count_source.as_str(), "server-per-chunk", "{who}");
+        assert_eq!(r.unattributed, 0, "{who}");
+        assert_eq!(r.chunk_token_total(), usage_of(&url, r), "{who}");
+        let field = |f: &str| r.timings.iter().find(|t| t.field == f).map(|t| t.raw);
+        assert_eq!(
+            field("timings.cache_n"),
+            Some(0.0),
+            "{who}: prompt cache used"
+        );
+        assert_eq!(
+            field("timings.predicted_n"),
+            Some(r.chunk_token_total() as f64),
+            "{who}"
+        );
+        assert!(
+            r.idle_wait.contains("/slots idle"),
+            "{who}: {}",
+            r.idle_wait
+        );
+    }
+    // The report: no unit error on a real llama-server, TTFT split by its own prompt time.
+    let report = common::json_report(&out);
+    for r in report["server"]["requests"].as_array().unwrap() {
+        for c in r["timings"].as_array().unwrap() {
+            assert!(c["unit_error"].is_null(), "{}: {c}", r["id"]);
+        }
+        assert!(!r["prefill_split"].is_null(), "{}", r["id"]);
+    }
+}
+
+#[test]
+#[ignore = "needs llama-server started by scripts/real-server.sh"]
+fn llama_server_deadline_mid_stream_and_the_slots_wait() {
+    deadline_mid_stream(&llama_server(), "real-llama-deadline", "/slots idle");
 }
