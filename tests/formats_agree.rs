@@ -209,19 +209,32 @@ fn every_format_states_the_same_facts() {
             html.contains(&format!("<tr><th>Requests</th><td>{requests}")),
             "{name}"
         );
+        // The JSON states them to 3 decimals, md and html to 2 and 1: equal up to that rounding.
         let decode = s["decode_tok_s"]["mean"].as_f64();
-        let decode2 = decode.map_or("-".into(), |d| format!("{d:.2}"));
-        let row = format!("Decode rate, mean of successful requests | {decode2} tok/s |");
-        assert!(md.contains(&row), "{name}: {row}");
-        assert!(html.contains(&format!("<tr><th>Decode rate, mean of successful requests</th><td>{decode2} tok/s</td></tr>")), "{name}");
-        let ttft = s["ttft_ms"]["median"]
-            .as_f64()
-            .map_or("-".into(), |t| format!("{t:.1}"));
+        let decode2 = fixed(&s["decode_tok_s"]["mean"], 2);
+        let label = "Decode rate, mean of successful requests";
         assert!(
-            md.contains(&format!("| TTFT, median | {ttft} ms |")),
-            "{name}"
+            figure_after(&md, &format!("| {label} | "), " tok/s |", &decode2),
+            "{name}: md {label} {decode2}"
         );
-        assert!(html.contains(&format!("<td>{ttft} ms</td>")), "{name}");
+        assert!(
+            figure_after(
+                &html,
+                &format!("<tr><th>{label}</th><td>"),
+                " tok/s</td></tr>",
+                &decode2
+            ),
+            "{name}: html {label} {decode2}"
+        );
+        let ttft = fixed(&s["ttft_ms"]["median"], 1);
+        assert!(
+            figure_after(&md, "| TTFT, median | ", " ms |", &ttft),
+            "{name}: md TTFT {ttft}"
+        );
+        assert!(
+            figure_after(&html, "<tr><th>TTFT, median</th><td>", " ms</td>", &ttft),
+            "{name}: html TTFT {ttft}"
+        );
 
         // Every aggregate over the successful requests: the same row in md and html.
         for (key, label, d) in [
@@ -459,6 +472,16 @@ fn same_lines(shown: &[&str], expected: &[String]) -> bool {
                         }
                 })
         })
+}
+
+/// The figure between `before` and `after` in `text` is `want` (a JSON figure rounded again, so
+/// equal up to one unit of its last decimal: see [`same_lines`]).
+fn figure_after(text: &str, before: &str, after: &str, want: &str) -> bool {
+    text.match_indices(before).any(|(i, _)| {
+        let rest = &text[i + before.len()..];
+        rest.find(after)
+            .is_some_and(|end| same_lines(&[&rest[..end]], &[want.to_string()]))
+    })
 }
 
 /// A JSON number in the reports' fixed precision, `-` for null.
