@@ -230,3 +230,39 @@ fn llama_server_counts_every_chunk_with_no_prompt_cache_and_plausible_timings() 
 fn llama_server_deadline_mid_stream_and_the_slots_wait() {
     deadline_mid_stream(&llama_server(), "real-llama-deadline", "/slots idle");
 }
+
+#[test]
+#[ignore = "needs llama-server started by scripts/real-server.sh"]
+fn llama_server_as_a_generic_server_reuses_its_prompt_cache_and_the_report_says_so() {
+    // Told it is a generic OpenAI server, rkbench sends no `cache_prompt: false` (and asks for
+    // `continuous_usage_stats`, which llama-server must accept): repeats share the prompt's
+    // prefix, the server takes it from its cache, and the report must not pass that off.
+    let url = llama_server();
+    let dir = common::tempdir("real-llama-generic");
+    let out = dir.join("generic.rktrace");
+    let t = record(
+        &url,
+        "quick",
+        &["--server-kind", "generic", "--repeat", "2"],
+        &out,
+    );
+    let s = t.server.as_ref().unwrap();
+    assert_eq!(s.run.kind, "generic");
+    for r in &s.requests {
+        assert_eq!(r.status.as_str(), "ok", "{}: {}", r.test_id, r.detail);
+        assert!(!r.body.contains("cache_prompt"), "{}", r.body);
+    }
+    let report = common::json_report(&out);
+    let w = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "server-prompt-cache")
+        .unwrap_or_else(|| panic!("no prompt-cache warning: {}", report["warnings"]));
+    assert_eq!(w["invalidates_comparison"], true);
+    assert_eq!(
+        report["verdict"]["result"], "INVALID",
+        "{}",
+        report["verdict"]
+    );
+}

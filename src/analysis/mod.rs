@@ -117,6 +117,9 @@ impl<'t> Analysis<'t> {
         );
         let conformance = Conformance::of(trace);
         warnings.extend(conformance.report_warnings());
+        if let Some(s) = &trace.server {
+            warnings.extend(crate::stats::server::prompt_cache_warning(s));
+        }
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);
         let charts = charts::Charts::of(trace, &summary, &timeline);

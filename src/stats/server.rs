@@ -538,9 +538,58 @@ pub fn run_source(s: &ServerTrace) -> Option<CountSource> {
         .max_by_key(|&c| c.rank())
 }
 
+/// Fields in which a server says how many prompt tokens it took from its cache: llama-server
+/// `timings.cache_n`, the OpenAI usage detail (vLLM and SGLang prefix caching, llama-server),
+/// Ollama `prompt_eval_cached_count`.
+const CACHED_PROMPT_FIELDS: [&str; 3] = [
+    "timings.cache_n",
+    "usage.prompt_tokens_details.cached_tokens",
+    "prompt_eval_cached_count",
+];
+
+/// Measured requests whose prompt the server took partly from its cache, by its own count:
+/// (request, "test #repeat: field = n").
+pub fn cached_prompts(s: &ServerTrace) -> Vec<(u32, String)> {
+    s.requests
+        .iter()
+        .filter(|r| !r.warmup)
+        .filter_map(|r| {
+            let t = CACHED_PROMPT_FIELDS
+                .iter()
+                .find_map(|f| field(r, f).filter(|t| t.raw > 0.0))?;
+            Some((
+                r.index,
+                format!("{} #{}: {} = {}", r.test_id, r.repeat_index, t.field, t.raw),
+            ))
+        })
+        .collect()
+}
+
+/// The `server-prompt-cache` warning: a prompt taken from the server's cache makes that
+/// request's TTFT and prefill too good, so the run's figures are not fit for comparison.
+pub fn prompt_cache_warning(s: &ServerTrace) -> Option<crate::stats::warnings::Warning> {
+    let cached = cached_prompts(s);
+    let first = cached.first()?;
+    let measured = s.requests.iter().filter(|r| !r.warmup).count();
+    let more = match cached.len() {
+        1 => String::new(),
+        n => format!(", and {} more", n - 1),
+    };
+    Some(crate::stats::warnings::Warning {
+        code: "server-prompt-cache",
+        message: format!(
+            "the server took prompt tokens from its cache in {} of {measured} measured request(s) ({}{more}): their TTFT and prefill are too good",
+            cached.len(),
+            first.1
+        ),
+        fix: "llama-server: let rkbench detect it (--server-kind auto or llama-server), which sends cache_prompt: false; vLLM: --no-enable-prefix-caching; SGLang: --disable-radix-cache; otherwise vary the prompts of repeats".into(),
+        invalidates_comparison: true,
+    })
+}
+
 /// Why a bare-runtime trace and a server trace cannot be compared figure by figure, or an
 /// empty list. Compared: sampling values, output caps, thinking, and the server's prompt cache
-/// (llama-server `cache_n > 0`). The chat template is applied by the server and not by the
+/// ([`cached_prompts`]). The chat template is applied by the server and not by the
 /// bare runtime's `rkllm_run` in the same way, so it is always named as a caveat by the caller.
 pub fn not_comparable(
     bare: &crate::trace::RunHeader,
@@ -626,15 +675,10 @@ pub fn not_comparable(
             a.max_context_len, b.max_context_len
         ));
     }
-    let cached: Vec<u32> = server
-        .requests
-        .iter()
-        .filter(|r| field(r, "timings.cache_n").is_some_and(|t| t.raw > 0.0))
-        .map(|r| r.index)
-        .collect();
-    if !cached.is_empty() {
+    let cached = cached_prompts(server);
+    if let Some((_, first)) = cached.first() {
         why.push(format!(
-            "the server reused its prompt cache (timings.cache_n > 0) in {} request(s)",
+            "the server reused its prompt cache in {} measured request(s) ({first})",
             cached.len()
         ));
     }
@@ -812,6 +856,47 @@ mod tests {
                 "t1: the server counted 34 output tokens (usage.completion_tokens) for a cap of 32 sent with the request (2 over)".to_string()
             )]
         );
+    }
+
+    #[test]
+    fn a_prompt_from_the_servers_cache_is_a_warning_that_invalidates_comparison() {
+        let req = |index: u32, warmup: bool, field: &str, raw: f64| ServerRequest {
+            index,
+            test_id: format!("t{index}"),
+            warmup,
+            timings: vec![ServerTiming {
+                field: field.into(),
+                raw,
+                unit: "tokens".into(),
+            }],
+            ..Default::default()
+        };
+        let mut trace = ServerTrace {
+            run: Default::default(),
+            requests: vec![
+                // A warm-up served from the cache changes no figure.
+                req(0, true, "timings.cache_n", 5.0),
+                req(1, false, "timings.cache_n", 0.0),
+                req(2, false, "usage.prompt_tokens_details.cached_tokens", 12.0),
+            ],
+        };
+        assert_eq!(
+            cached_prompts(&trace),
+            vec![(
+                2,
+                "t2 #0: usage.prompt_tokens_details.cached_tokens = 12".to_string()
+            )]
+        );
+        let w = prompt_cache_warning(&trace).unwrap();
+        assert_eq!(w.code, "server-prompt-cache");
+        assert!(w.invalidates_comparison);
+        assert!(
+            w.message.starts_with("the server took prompt tokens from its cache in 1 of 2 measured request(s) (t2 #0:"),
+            "{}",
+            w.message
+        );
+        trace.requests.truncate(2);
+        assert_eq!(prompt_cache_warning(&trace), None);
     }
 
     #[test]
