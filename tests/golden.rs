@@ -191,6 +191,10 @@ fn sample_traces_show_what_they_are_for() {
         }
     }
     assert!(fast_prefill > 0, "a prompt rate over 10× the decode rate");
+    // The server's prompt counts are the input tokens: a prefill rate per request, and the
+    // vLLM total-token throughput.
+    assert_eq!(ls["summary"]["prefill_tok_s"]["n"], 3);
+    assert_eq!(ls["throughput"]["total_input_tokens"], 245);
 }
 
 /// Compare with the committed golden file, or rewrite it under `RKBENCH_BLESS`.

@@ -138,7 +138,7 @@ impl<'t> Analysis<'t> {
             ),
             peers: peers::of(&trace.requests),
             peers_note: trace.server.as_ref().map(peers_over_server),
-            throughput: throughput::of(&trace.requests, slos),
+            throughput: throughput::of(&trace.requests, trace.server.as_ref(), slos),
             original,
             hardware,
             original_text,

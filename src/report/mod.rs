@@ -109,7 +109,7 @@ pub(crate) fn render_analysis(a: &Analysis, format: Format, options: Options<'_>
 pub(crate) const DEFINITIONS: &[(&str, &str)] = &[
     ("t0", "the moment rkbench calls rkllm_run; t_i = arrival of the callback carrying token i (i = 1..N); t_end = the FINISH/ERROR callback (or the abort/deadline). One monotonic clock, microsecond resolution."),
     ("TTFT", "t1 − t0 (wall clock, includes prefill). The runtime's own prefill_time_ms is shown beside it where the runtime reports it."),
-    ("Prefill rate", "input tokens (the runtime's prefill_tokens) / TTFT."),
+    ("Prefill rate", "input tokens (the runtime's prefill_tokens; through a server, the server's prompt count) / TTFT."),
     ("Decode rate", "(N − 1) / (t_N − t1): excludes the first token, whose delay is prefill. Token-weighted: Σ(N − 1) / Σ(t_N − t1) over every measured request, partial ones included."),
     ("Wall-clock generation speed", "N / (E2E − TTFT): the original report's fallback when the runtime sent no timing; its Generation Speed is the runtime-reported decode rate."),
     ("ITL", "t_i − t_(i−1) for i ≥ 2; per-request p50/p90/p99/max; pooled: every gap of every measured request; stalls = ITL > 3 × the request's median ITL; context slope = least-squares slope of ITL against token position."),

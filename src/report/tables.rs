@@ -444,7 +444,7 @@ pub(crate) fn throughput(a: &Analysis) -> Table {
         "Total input tokens",
         th.total_input.map_or_else(|| "-".into(), |v| v.to_string()),
         "",
-        "Σ the runtime's prefill_tokens over successful requests".into(),
+        "Σ the runtime's prefill_tokens over successful requests (through a server, its prompt counts)".into(),
     );
     row(
         "Total generated tokens",

@@ -242,8 +242,9 @@ impl Fleet {
             g.requests += 1;
             if r.status == Status::Ok {
                 g.ok += 1;
+                let input = crate::stats::request::input_tokens(r, t.server.as_ref());
                 g.figures
-                    .push(&RequestMetrics::of_with(r, &mut self.scratch));
+                    .push(&RequestMetrics::of_input(r, input, &mut self.scratch));
             }
         }
     }

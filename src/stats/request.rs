@@ -74,6 +74,21 @@ pub struct RequestMetrics {
     pub hit_cap: bool,
 }
 
+/// The tokens a request's prompt became: the runtime's `prefill_tokens`; through a server
+/// (`server` given), the server's prompt count for that request (`usage.prompt_tokens`,
+/// `prompt_eval_count`, the relayed `prefill_tokens`). `None` when nobody counted.
+pub fn input_tokens(
+    r: &RequestRecord,
+    server: Option<&crate::trace::server::ServerTrace>,
+) -> Option<i64> {
+    let runtime = r.perf.map(|p| i64::from(p.prefill_tokens));
+    let served = server
+        .and_then(|s| s.request(r.index))
+        .and_then(|q| q.prompt_tokens)
+        .and_then(|n| i64::try_from(n).ok());
+    runtime.or(served).filter(|&t| t > 0)
+}
+
 pub fn rate(count: f64, secs: f64) -> Option<f64> {
     (secs > 0.0 && count.is_finite()).then(|| count / secs)
 }
@@ -95,6 +110,16 @@ impl RequestMetrics {
     /// As [`RequestMetrics::of`], reusing `buf` for the ITL selection (no allocation per request
     /// once it has grown).
     pub fn of_with(r: &RequestRecord, buf: &mut Vec<u32>) -> RequestMetrics {
+        Self::of_input(r, input_tokens(r, None), buf)
+    }
+
+    /// As [`RequestMetrics::of_with`], with the request's input token count given (see
+    /// [`input_tokens`]: through a server it is the server's, not in the token view).
+    pub fn of_input(
+        r: &RequestRecord,
+        input_tokens: Option<i64>,
+        buf: &mut Vec<u32>,
+    ) -> RequestMetrics {
         let n = r.tokens.token_dt_us.len();
         let t1 = r.tokens.token_dt_us.first().map(|&d| u64::from(d));
         // One pass over the ITL deltas for everything that needs them in order: their sum (t_N),
@@ -110,9 +135,6 @@ impl RequestMetrics {
         let ttft_ms = t1.map(|t| t as f64 / 1e3);
         let e2e_ms = r.end_us as f64 / 1e3;
         let runtime = r.perf;
-        let input_tokens = runtime
-            .map(|p| i64::from(p.prefill_tokens))
-            .filter(|&t| t > 0);
         let decode_tok_s = match t1 {
             Some(t1) if n >= 2 => rate((n - 1) as f64, (t_n - t1) as f64 / 1e6),
             _ => None,
@@ -251,6 +273,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn input_tokens_are_the_runtimes_else_the_servers_prompt_count() {
+        use crate::trace::server::{ServerRequest, ServerTrace};
+        let mut r = req(&[100_000, 20_000, 20_000], &["a", "b", "c"]);
+        r.index = 4;
+        let server = ServerTrace {
+            run: Default::default(),
+            requests: vec![ServerRequest {
+                index: 4,
+                prompt_tokens: Some(50),
+                ..Default::default()
+            }],
+        };
+        assert_eq!(input_tokens(&r, None), None);
+        assert_eq!(input_tokens(&r, Some(&server)), Some(50));
+        // 50 prompt tokens over a 100 ms TTFT.
+        let m = RequestMetrics::of_input(&r, input_tokens(&r, Some(&server)), &mut Vec::new());
+        assert_eq!(m.prefill_tok_s, Some(500.0));
+        r.perf = Some(PerfStat {
+            prefill_tokens: 12,
+            ..Default::default()
+        });
+        assert_eq!(input_tokens(&r, Some(&server)), Some(12));
+        r.index = 5;
+        r.perf = None;
+        assert_eq!(
+            input_tokens(&r, Some(&server)),
+            None,
+            "another request's count"
+        );
+    }
     #[test]
     fn hand_computed_request() {
         // t1 = 1000 ms, then 3 tokens 100 ms apart: t = 1000, 1100, 1200, 1300 ms; end 1301 ms.

@@ -2,7 +2,7 @@
 //! (token-weighted decode rate, pooled ITL) include partial requests, which are never silently
 //! dropped: their counts are reported beside every figure.
 use super::aggregate::{aggregate_u32, Aggregate};
-use super::request::{rate, RequestMetrics};
+use super::request::{input_tokens, rate, RequestMetrics};
 use crate::trace::{RequestRecord, Status, Trace};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,14 +43,27 @@ fn is_partial(s: Status) -> bool {
 
 impl Summary {
     pub fn of(trace: &Trace) -> Summary {
-        Self::of_requests(&trace.requests, trace.end.as_ref().map(|e| e.end_us))
+        Self::of_run(
+            &trace.requests,
+            trace.end.as_ref().map(|e| e.end_us),
+            trace.server.as_ref(),
+        )
     }
 
     pub fn of_requests(reqs: &[RequestRecord], end_us: Option<u64>) -> Summary {
+        Self::of_run(reqs, end_us, None)
+    }
+
+    /// Through a server (`server` given) the input token counts are the server's.
+    fn of_run(
+        reqs: &[RequestRecord],
+        end_us: Option<u64>,
+        server: Option<&crate::trace::server::ServerTrace>,
+    ) -> Summary {
         let mut buf = Vec::new();
         let metrics: Vec<RequestMetrics> = reqs
             .iter()
-            .map(|r| RequestMetrics::of_with(r, &mut buf))
+            .map(|r| RequestMetrics::of_input(r, input_tokens(r, server), &mut buf))
             .collect();
         let measured: Vec<(&RequestRecord, &RequestMetrics)> = reqs
             .iter()

@@ -152,7 +152,12 @@ pub struct Throughput {
 }
 
 /// vLLM's throughput figures over the measured requests; goodput when `slos` is non-empty.
-pub fn of(requests: &[RequestRecord], slos: &Slos) -> Throughput {
+/// Through a server (`server` given) the input token counts are the server's.
+pub fn of(
+    requests: &[RequestRecord],
+    server: Option<&crate::trace::server::ServerTrace>,
+    slos: &Slos,
+) -> Throughput {
     let measured: Vec<&RequestRecord> = requests.iter().filter(|r| !r.warmup).collect();
     let ok = vllm_successful(requests);
     let duration_us = measured
@@ -166,12 +171,7 @@ pub fn of(requests: &[RequestRecord], slos: &Slos) -> Throughput {
     let total_output: u64 = ok.iter().map(|r| r.output_tokens).sum();
     let total_input: Option<u64> = ok
         .iter()
-        .map(|r| {
-            r.record
-                .perf
-                .map(|p| p.prefill_tokens)
-                .and_then(|t| u64::try_from(t).ok())
-        })
+        .map(|r| super::request::input_tokens(r.record, server).and_then(|t| u64::try_from(t).ok()))
         .sum();
     let goodput = (!slos.is_empty()).then(|| {
         let good = ok
@@ -223,7 +223,7 @@ mod tests {
         // Measured: A sent at 100 ms, finished 100 + 115 = 215; B 300 + 270 = 570;
         // C 600 + 252 = 852; D (timeout) 900 + 1000 = 1900. The warm-up (0–50) is outside.
         // Duration = 1900 − 100 = 1800 ms = 1.8 s.
-        let t = of(&fixture(), &Slos::default());
+        let t = of(&fixture(), None, &Slos::default());
         assert_eq!(t.duration_us, Some(1_800_000));
         assert_eq!((t.completed, t.failed), (3, 1));
         // Output: A 2 + B 4 + C 6 = 12 (D counts 0) → 12 / 1.8 = 6.6667 tok/s.
@@ -242,26 +242,26 @@ mod tests {
         // Per successful request (TTFT, TPOT, E2EL in ms): A (100, 10, 110),
         // B (200, 20.3333, 261), C (50, 40, 250).
         // ttft ≤ 150 and tpot ≤ 25: A only → 1 / 1.8 = 0.5556 req/s.
-        let g = of(&fixture(), &Slos::parse("ttft:150,tpot:25").unwrap())
+        let g = of(&fixture(), None, &Slos::parse("ttft:150,tpot:25").unwrap())
             .goodput
             .unwrap();
         assert_eq!(g.good, 1);
         close(g.per_s, 0.5556);
         // Limits are inclusive (vLLM: slo >= value): ttft ≤ 100 keeps A (100) and C (50).
-        let g = of(&fixture(), &Slos::parse("ttft:100").unwrap())
+        let g = of(&fixture(), None, &Slos::parse("ttft:100").unwrap())
             .goodput
             .unwrap();
         assert_eq!(g.good, 2);
         close(g.per_s, 1.1111);
         // e2el ends at the last token: A 110 and C 250 meet 250; B 261 does not.
-        let g = of(&fixture(), &Slos::parse("e2el:250").unwrap())
+        let g = of(&fixture(), None, &Slos::parse("e2el:250").unwrap())
             .goodput
             .unwrap();
         assert_eq!(g.good, 2);
         // A one-token request has TPOT 0 for goodput, so any tpot limit passes it.
         let one = [req(Status::Ok, 0, &[5.0], 1, 3)];
         assert_eq!(
-            of(&one, &Slos::parse("tpot:0").unwrap())
+            of(&one, None, &Slos::parse("tpot:0").unwrap())
                 .goodput
                 .unwrap()
                 .good,
@@ -272,12 +272,12 @@ mod tests {
     #[test]
     fn no_input_count_means_no_total_token_throughput() {
         let reqs = [req(Status::Ok, 0, &[5.0, 5.0], 0, 0)];
-        let t = of(&reqs, &Slos::default());
+        let t = of(&reqs, None, &Slos::default());
         assert_eq!(t.total_input, None);
         assert_eq!(t.total_tok_per_s, None);
         // 2 tokens over 10 ms = 200 tok/s.
         close(t.output_tok_per_s, 200.0);
-        let e = of(&[], &Slos::default());
+        let e = of(&[], None, &Slos::default());
         assert_eq!((e.duration_us, e.request_per_s), (None, None));
     }
 
