@@ -195,6 +195,20 @@ fn sample_traces_show_what_they_are_for() {
     // vLLM total-token throughput.
     assert_eq!(ls["summary"]["prefill_tok_s"]["n"], 3);
     assert_eq!(ls["throughput"]["total_input_tokens"], 245);
+    // Tokens the server counted on its usage chunk (held back at the cap) have no text: the
+    // responses are the streamed text only, never an event's raw JSON.
+    for name in [
+        "llama-server-tiny-quick.json",
+        "llama-cpp-python-tiny-quick.json",
+    ] {
+        let j: serde_json::Value = serde_json::from_str(&g(name)).unwrap();
+        for r in j["requests"].as_array().unwrap() {
+            assert!(
+                !r["response"].as_str().unwrap().contains("\"choices\""),
+                "{name}: {r}"
+            );
+        }
+    }
 }
 
 /// Compare with the committed golden file, or rewrite it under `RKBENCH_BLESS`.

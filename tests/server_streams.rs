@@ -109,6 +109,25 @@ fn vllm_continuous_usage_is_a_per_chunk_count() {
 }
 
 #[test]
+fn tokens_counted_on_the_usage_chunk_have_no_text() {
+    // llama-server at its cap: the last 2 tokens were held back (an incomplete character) and
+    // never sent; the usage chunk's timings count them. They are tokens at that chunk's time,
+    // and the usage event's raw JSON is not their text.
+    let body = b"data: {\"choices\":[{\"delta\":{\"content\":\"ab\"}}],\"timings\":{\"predicted_n\":2}}\n\n\
+data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}]}\n\n\
+data: {\"choices\":[],\"usage\":{\"completion_tokens\":4},\"timings\":{\"predicted_n\":4}}\n\n\
+data: [DONE]\n\n";
+    let r = parse(Protocol::OpenAiSse, &[&body[..60], &body[60..]]);
+    assert_eq!(kinds(&r), ["content", "finish", "usage"]);
+    assert_eq!(r.count_source, CountSource::ServerPerChunk);
+    assert_eq!(r.chunk_tokens, [2, 0, 2]);
+    let v = r.token_view();
+    assert_eq!(v.tokens.token_dt_us.len(), 4);
+    assert_eq!(v.response(), "ab");
+    check_splits(Protocol::OpenAiSse, body, &r);
+}
+
+#[test]
 fn a_usage_only_on_the_last_text_chunk_is_a_total_not_a_per_chunk_count() {
     // A server that puts its final usage on the last content chunk: the other chunks carry no
     // count, so the usage is the total and the chunks before it one token each.

@@ -350,7 +350,13 @@ impl ServerRequest {
                 times.push(from + step);
                 text_len.push(0);
             }
-            let bytes = self.chunk_text(i);
+            // Tokens the server counted on a chunk without text (its usage or finish chunk:
+            // held back, never sent) have no text; that chunk's raw event is not theirs.
+            let bytes: &[u8] = if self.kind(i).carries_tokens() {
+                self.chunk_text(i)
+            } else {
+                &[]
+            };
             let keep = bytes.len().min(usize::from(u16::MAX) - pending.len());
             if let Some(l) = text_len.last_mut() {
                 *l = (pending.len() + keep) as u16;
