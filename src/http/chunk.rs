@@ -96,6 +96,13 @@ pub fn openai(data: &str) -> Parsed {
             .get("predicted_n")
             .and_then(Value::as_i64)
             .map(|n| (n, "timings.predicted_n"));
+        // llama-server: the prompt tokens it processed plus those it took from its cache; in
+        // every chunk with timings_per_token, so a request cut by its deadline has it too.
+        // (A usage below, at the end, is preferred.)
+        if let Some(n) = t.get("prompt_n").and_then(Value::as_u64) {
+            let cached = t.get("cache_n").and_then(Value::as_u64).unwrap_or(0);
+            p.prompt_tokens = Some((n + cached, "timings.prompt_n".into()));
+        }
     }
     if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
         numbers(u, "usage", false, &mut p.timings);
@@ -106,11 +113,13 @@ pub fn openai(data: &str) -> Parsed {
         } else if let Some(n) = u.get("completion_tokens").and_then(Value::as_u64) {
             p.total = Some((n, "usage.completion_tokens".into()));
         }
-        p.prompt_tokens = ["prefill_tokens", "prompt_tokens"].iter().find_map(|k| {
+        if let Some(n) = ["prefill_tokens", "prompt_tokens"].iter().find_map(|k| {
             u.get(*k)
                 .and_then(Value::as_u64)
                 .map(|n| (n, format!("usage.{k}")))
-        });
+        }) {
+            p.prompt_tokens = Some(n);
+        }
     }
     let choice = v
         .get("choices")
@@ -455,6 +464,20 @@ mod tests {
             ChunkKind::Other
         );
         assert_eq!(seen, 4);
+    }
+
+    #[test]
+    fn llama_server_prompt_count_from_every_chunks_timings() {
+        // Processed plus cached prompt tokens: known before the final usage (a request cut by
+        // its deadline never gets one); the usage, when it comes, is taken instead.
+        let p = openai(
+            r#"{"choices":[{"delta":{"content":"a"}}],"timings":{"prompt_n":5,"cache_n":7,"predicted_n":1}}"#,
+        );
+        assert_eq!(p.prompt_tokens, Some((12, "timings.prompt_n".into())));
+        let p = openai(
+            r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":4},"timings":{"prompt_n":5,"cache_n":7}}"#,
+        );
+        assert_eq!(p.prompt_tokens, Some((12, "usage.prompt_tokens".into())));
     }
 
     #[test]
