@@ -95,12 +95,13 @@ fn quick_suite_counts_equal_the_servers_own_usage() {
 #[test]
 #[ignore = "needs the real server started by scripts/real-server.sh"]
 fn deadline_mid_stream_keeps_chunks_and_the_next_request_waits_for_idle() {
-    deadline_mid_stream(&server(), "real-deadline", "CPU quiet");
+    deadline_mid_stream(&server(), "real-deadline", "CPU quiet", false);
 }
 
 /// A deadline halfway through an answer gives `timeout` with its chunks kept, and the next
-/// request waits for the server to be idle by `idle` (how that wait ended, as recorded).
-fn deadline_mid_stream(url: &str, name: &str, idle: &str) {
+/// request waits for the server to be idle by `idle` (how that wait ended, as recorded). With
+/// `prompt_counted`, the server counted the cut request's prompt in its chunks.
+fn deadline_mid_stream(url: &str, name: &str, idle: &str, prompt_counted: bool) {
     let url = url.to_string();
     let dir = common::tempdir(name);
     let suite = |name: &str, timeout: Option<Duration>| {
@@ -145,6 +146,7 @@ fn deadline_mid_stream(url: &str, name: &str, idle: &str) {
         if first.status.as_str() == "timeout" && tokens > 0 && tokens < total {
             // Partial chunks kept, no finish; the next request waited for the server process.
             assert!(first.finish_reason.is_empty());
+            assert_eq!(first.prompt_tokens.is_some(), prompt_counted, "{first:?}");
             assert!(first.chunks() > tokens as usize / 4);
             let second = &s.requests[1];
             assert!(
@@ -228,7 +230,7 @@ fn llama_server_counts_every_chunk_with_no_prompt_cache_and_plausible_timings() 
 #[test]
 #[ignore = "needs llama-server started by scripts/real-server.sh"]
 fn llama_server_deadline_mid_stream_and_the_slots_wait() {
-    deadline_mid_stream(&llama_server(), "real-llama-deadline", "/slots idle");
+    deadline_mid_stream(&llama_server(), "real-llama-deadline", "/slots idle", true);
 }
 
 #[test]
