@@ -844,3 +844,81 @@ fn a_full_disk_keeps_a_valid_server_trace_and_says_what_was_kept() {
     let r = common::run(&["report", out.to_str().unwrap()], &[]);
     assert_eq!(r.status.code(), Some(0), "{}", common::stderr(&r));
 }
+
+/// A llama-server that answers two completions and then exits: its port closes.
+fn server_that_dies_after_two_answers() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut answered = 0;
+        for mut c in l.incoming().flatten() {
+            let Ok(req) = common::http::read_request(&c) else {
+                continue;
+            };
+            let _ = match (req.method.as_str(), req.path.as_str()) {
+                ("GET", "/props") => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    r#"{"build_info":"b1-dies"}"#,
+                ),
+                ("GET", "/slots") => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    r#"[{"id":0,"is_processing":false}]"#,
+                ),
+                ("POST", _) => {
+                    answered += 1;
+                    common::http::reply(
+                        &mut c,
+                        "200 OK",
+                        "text/event-stream",
+                        "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"timings\":{\"predicted_n\":1}}\n\n\
+                         data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
+                         data: [DONE]\n\n",
+                    )
+                }
+                _ => common::http::reply(&mut c, "404 Not Found", "application/json", "{}"),
+            };
+            if answered == 2 {
+                return; // the listener is dropped: connections are refused from now on
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_stops_answering_ends_the_run_as_crashed_with_every_answer_kept() {
+    let port = server_that_dies_after_two_answers();
+    let dir = common::tempdir("server-dies");
+    let out = dir.join("dies.rktrace");
+    let o = common::server_record(
+        &format!("http://127.0.0.1:{port}"),
+        "quick",
+        &["--repeat", "5", "--out", out.to_str().unwrap()],
+    );
+    // Not 13 more refused requests: the run ends at the first, with exit 7 (crashed).
+    assert_eq!(o.status.code(), Some(7), "{}", common::stderr(&o));
+    let t = common::read_trace(&out);
+    let end = t.end.as_ref().unwrap();
+    assert_eq!(end.status.as_str(), "crashed");
+    assert!(
+        end.detail
+            .contains("the server stopped answering at request 2"),
+        "{}",
+        end.detail
+    );
+    let s = t.server.as_ref().unwrap();
+    let statuses: Vec<&str> = s.requests.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(statuses, ["ok", "ok", "error"]);
+    assert!(
+        s.requests[2].detail.contains("refused"),
+        "{}",
+        s.requests[2].detail
+    );
+    // The report says how the run ended.
+    let md = common::stdout(&common::run(&["report", out.to_str().unwrap()], &[]));
+    assert!(md.contains("Run ended: crashed"), "{md}");
+}

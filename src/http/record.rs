@@ -285,6 +285,7 @@ pub(crate) fn run(
     crate::out_line!("{}", plan.out.display());
     Ok(match status {
         RunStatus::Interrupted => exit::INTERRUPTED,
+        RunStatus::Crashed => exit::CRASHED,
         _ => exit::OK,
     })
 }
@@ -376,6 +377,18 @@ struct Recorder {
     out: TraceOut,
     progress: Progress,
     slots: Vec<Slot>,
+    /// Nothing listens at the server's address any more (it answered before): the run ends.
+    server_gone: Option<String>,
+}
+
+/// A connection that could not be opened because nothing listens there (or the host cannot
+/// be reached): the server crashed or was stopped. A timeout is not: a remote link may recover.
+fn unreachable(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+    )
 }
 
 impl Recorder {
@@ -425,6 +438,7 @@ impl Recorder {
             out,
             progress: Progress::new(plan.quiet, 0),
             slots: schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed),
+            server_gone: None,
         };
         r.progress = Progress::new(plan.quiet, plan.control.expected(&r.slots));
         r.out.begin(&plan.out, header)?;
@@ -468,6 +482,11 @@ impl Recorder {
             position += 1;
             if rec.status == Status::Interrupted {
                 status = RunStatus::Interrupted;
+                break;
+            }
+            if let Some(why) = self.server_gone.take() {
+                status = RunStatus::Crashed;
+                detail = why;
                 break;
             }
         }
@@ -580,7 +599,15 @@ impl Recorder {
                 CONNECT_TIMEOUT,
                 TICK,
             ) {
-                Err(e) => failure = Some(format!("cannot send the request to {}: {e}", plan.url)),
+                Err(e) => {
+                    if unreachable(&e) {
+                        self.server_gone = Some(format!(
+                            "the server stopped answering at request {index} ({} refused or unreachable: {e}): it crashed or was stopped; the run ends here, with every chunk recorded before",
+                            plan.url
+                        ));
+                    }
+                    failure = Some(format!("cannot send the request to {}: {e}", plan.url))
+                }
                 Ok(mut x) => loop {
                     let ev = match x.poll() {
                         Ok(ev) => ev,
