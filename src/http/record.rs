@@ -170,7 +170,19 @@ pub(crate) fn run(
         a.token_gap.as_deref(),
         Duration::from_micros(server::DEFAULT_GAP_US),
     )?);
-    let mut detected = server::detect(&url, given);
+    let idle_timeout = duration(
+        "--idle-timeout",
+        a.idle_timeout.as_deref(),
+        Duration::from_secs(300),
+    )?;
+    let mut detected = server::detect_when_ready(&url, given, idle_timeout, |why| {
+        if !rp.quiet {
+            crate::err_line!(
+                "rkbench: {url} is not ready ({why}): waiting up to --idle-timeout {} for it",
+                humantime::format_duration(idle_timeout)
+            )
+        }
+    });
     if !detected.reachable {
         let why = detected
             .evidence
@@ -235,11 +247,7 @@ pub(crate) fn run(
         seed: rp.seed,
         cooldown: rp.cooldown,
         control: rp.run_control(),
-        idle_timeout: duration(
-            "--idle-timeout",
-            a.idle_timeout.as_deref(),
-            Duration::from_secs(300),
-        )?,
+        idle_timeout,
         quiet_period: duration(
             "--quiet-period",
             a.quiet_period.as_deref(),

@@ -157,6 +157,56 @@ fn json_of(body: &str) -> Option<Value> {
     serde_json::from_str(body).ok()
 }
 
+/// [`detect`], waiting while the server says it is not ready: an HTTP 503 to a probe
+/// (llama-server answers every route with 503 "Loading model" until its model is loaded, which
+/// takes a minute for a large model on a board). Detecting then would take it for a generic
+/// server. At most `bound`; `waiting` is told once, with the answer, when the wait begins. The
+/// wait is recorded in the evidence.
+pub fn detect_when_ready(
+    url: &Url,
+    given: Option<ServerKind>,
+    bound: Duration,
+    mut waiting: impl FnMut(&str),
+) -> Detected {
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        let mut d = detect(url, given);
+        let busy = d
+            .evidence
+            .iter()
+            .find(|f| f.value.starts_with("HTTP 503"))
+            .map(|f| format!("{}: {}", f.key, f.value));
+        match busy {
+            Some(why) if start.elapsed() < bound => {
+                if !told {
+                    waiting(&why);
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            _ => {
+                if told {
+                    d.evidence.push(Fact {
+                        key: "waited for the server to be ready".into(),
+                        value: format!(
+                            "{:.1} s of HTTP 503 answers before detecting{}",
+                            start.elapsed().as_secs_f64(),
+                            if busy.is_some() {
+                                " (bound reached: still 503)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    });
+                    d.evidence.sort();
+                }
+                return d;
+            }
+        }
+    }
+}
+
 /// Detect the server by its own endpoints, in an order where each probe is harmless to the
 /// others (never `/api/generate`: on rkllama one without a prompt unloads the model).
 pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
@@ -214,7 +264,9 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
     if found.is_none() || forced_rkllm {
         if let Some((status, _)) = probe(url, "/rkllm_chat", &mut ev) {
             reachable = true;
-            if status != 404 {
+            // 405 only: any other answer (a 503 while a server loads its model, a 401) is
+            // not the route's Flask refusal of a GET.
+            if status == 405 {
                 legacy = true;
                 found = Some((ServerKind::RkllmServer, String::new()));
             }
@@ -697,6 +749,64 @@ mod tests {
             }
         });
         Url::parse(&format!("http://127.0.0.1:{port}")).unwrap()
+    }
+
+    /// llama-server while it loads its model: 503 on every route for `loading`, then itself.
+    fn loading_llama_server(loading: Duration) -> Url {
+        use std::io::{BufRead, BufReader, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut line = String::new();
+                let _ = BufReader::new(&c).read_line(&mut line);
+                let (status, body) = if start.elapsed() < loading {
+                    (503, r#"{"error":{"message":"Loading model","code":503}}"#)
+                } else if line.contains("/props") {
+                    (200, r#"{"build_info":"b1-x"}"#)
+                } else {
+                    (404, "{}")
+                };
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Url::parse(&format!("http://127.0.0.1:{port}")).unwrap()
+    }
+
+    #[test]
+    fn detection_waits_while_the_server_loads_its_model() {
+        let url = loading_llama_server(Duration::from_millis(800));
+        let mut told = Vec::new();
+        let d = detect_when_ready(&url, None, Duration::from_secs(30), |w| {
+            told.push(w.to_string())
+        });
+        // Not taken for a generic server because every route answered 503 at first.
+        assert_eq!(d.kind, ServerKind::LlamaServer);
+        assert_eq!(told.len(), 1, "told once: {told:?}");
+        assert!(told[0].contains("HTTP 503") && told[0].contains("Loading model"));
+        let waited = d
+            .evidence
+            .iter()
+            .find(|f| f.key == "waited for the server to be ready")
+            .unwrap();
+        assert!(
+            waited.value.ends_with("before detecting"),
+            "{}",
+            waited.value
+        );
+        // With no time to wait, the 503s decide (and the evidence says the bound was reached).
+        let url = loading_llama_server(Duration::from_secs(60));
+        let d = detect_when_ready(&url, None, Duration::ZERO, |_| {});
+        assert_eq!(d.kind, ServerKind::Generic);
+        assert!(d
+            .evidence
+            .iter()
+            .all(|f| f.key != "waited for the server to be ready"));
     }
 
     #[test]
