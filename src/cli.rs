@@ -173,8 +173,9 @@ pub struct RecordArgs {
     #[argh(option)]
     pub sysfs_root: Option<PathBuf>,
     /// measure an HTTP server instead of loading librkllmrt.so: http://HOST:PORT (plain HTTP,
-    /// no TLS); --model is then the server's model name; run control and request-carried
-    /// sweeps work as for the runtime (see README "Measuring a server")
+    /// no TLS; an API key from $RKBENCH_API_KEY, never recorded); --model is then the server's
+    /// model name; run control and request-carried sweeps work as for the runtime (see README
+    /// "Measuring a server")
     #[argh(option)]
     pub server: Option<String>,
     /// with --server: auto (detect from its endpoints, default), llama-server, rkllama,

@@ -922,3 +922,94 @@ fn a_server_that_stops_answering_ends_the_run_as_crashed_with_every_answer_kept(
     let md = common::stdout(&common::run(&["report", out.to_str().unwrap()], &[]));
     assert!(md.contains("Run ended: crashed"), "{md}");
 }
+
+/// A llama-server started with `--api-key`: every route wants `Authorization: Bearer <key>`.
+fn server_with_api_key(key: &'static str) -> u16 {
+    use std::io::{BufRead, BufReader, Read};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let (mut head, mut len) = (String::new(), 0usize);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&h);
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            let authorised = head.contains(&format!("Authorization: Bearer {key}\r\n"));
+            let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+            let _ = match (authorised, path.as_str()) {
+                (false, _) => common::http::reply(
+                    &mut c,
+                    "401 Unauthorized",
+                    "application/json",
+                    r#"{"error":{"message":"Invalid API Key","code":401}}"#,
+                ),
+                (true, "/props") => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    r#"{"build_info":"b1-key"}"#,
+                ),
+                (true, "/slots") => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    r#"[{"id":0,"is_processing":false}]"#,
+                ),
+                (true, "/v1/chat/completions") => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "text/event-stream",
+                    "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"timings\":{\"predicted_n\":1}}\n\n\
+                     data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
+                     data: [DONE]\n\n",
+                ),
+                (true, _) => common::http::reply(&mut c, "404 Not Found", "application/json", "{}"),
+            };
+        }
+    });
+    port
+}
+
+#[test]
+fn a_servers_api_key_comes_from_the_environment_and_is_never_recorded() {
+    let key = "k3y-never-in-a-trace";
+    let url = format!("http://127.0.0.1:{}", server_with_api_key(key));
+    let dir = common::tempdir("server-api-key");
+    // Without the key: one line saying what to do, and each request's error says it too.
+    let without = dir.join("without.rktrace");
+    let o = common::server_command(&url, "quick", &["--out", without.to_str().unwrap()])
+        .env_remove("RKBENCH_API_KEY")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let t = common::read_trace(&without);
+    let s = t.server.as_ref().unwrap();
+    assert!(s.requests.iter().all(|r| r.status.as_str() == "error"
+        && r.detail.contains("HTTP 401")
+        && r.detail.contains("set RKBENCH_API_KEY")));
+    // With it: detected by /props behind the key, every request ok, the key in no file.
+    let with = dir.join("with.rktrace");
+    let o = common::server_command(&url, "quick", &["--out", with.to_str().unwrap()])
+        .env("RKBENCH_API_KEY", key)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let t = common::read_trace(&with);
+    let s = t.server.as_ref().unwrap();
+    assert_eq!(s.run.kind, "llama-server");
+    assert!(s.requests.iter().all(|r| r.status.as_str() == "ok"));
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()));
+    }
+}

@@ -15,12 +15,29 @@ use std::time::{Duration, Instant};
 const MAX_HEAD: usize = 64 * 1024;
 
 /// `http://HOST:PORT[/prefix]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Url {
     pub host: String,
     pub port: u16,
     /// Path prefix without a trailing slash ("" for none), prepended to every endpoint.
     pub prefix: String,
+    /// Sent as `Authorization: Bearer …` with every request (a server started with an API
+    /// key). Never displayed, debug-printed or recorded.
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Url({self}{})",
+            if self.api_key.is_some() {
+                ", with an API key"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 impl Url {
@@ -61,6 +78,7 @@ impl Url {
             host,
             port,
             prefix: path.trim_end_matches('/').to_string(),
+            api_key: None,
         })
     }
 
@@ -169,6 +187,9 @@ pub fn send(
         url.authority(),
         crate::provenance::VERSION
     );
+    if let Some(k) = &url.api_key {
+        req.push_str(&format!("Authorization: Bearer {k}\r\n"));
+    }
     if let Some(b) = body {
         req.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
@@ -460,6 +481,11 @@ mod tests {
 
     #[test]
     fn urls() {
+        let mut k = Url::parse("http://127.0.0.1:8080").unwrap();
+        k.api_key = Some("secret".into());
+        // Shown and debug-printed without the key.
+        assert_eq!(k.to_string(), "http://127.0.0.1:8080");
+        assert!(!format!("{k:?}").contains("secret"));
         let u = Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(
             (u.host.as_str(), u.port, u.prefix.as_str()),

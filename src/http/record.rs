@@ -24,6 +24,9 @@ use crate::trace::{
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// The environment variable holding a server's API key (sent as a bearer token).
+pub const API_KEY_VAR: &str = "RKBENCH_API_KEY";
+
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
 const TICK: Duration = Duration::from_millis(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,7 +156,9 @@ pub(crate) fn run(
 ) -> Result<i32> {
     refuse_runtime_flags(a, planned)?;
     let rp = &planned.record;
-    let url = Url::parse(server_url).map_err(|e| Error::usage(format!("--server {e}")))?;
+    let mut url = Url::parse(server_url).map_err(|e| Error::usage(format!("--server {e}")))?;
+    // From the environment only: a key on the command line would be recorded with it.
+    url.api_key = std::env::var(API_KEY_VAR).ok().filter(|k| !k.is_empty());
     let given = ServerKind::parse(&a.server_kind)
         .map_err(|e| Error::usage(format!("--server-kind: {e}")))?;
     let suite = planned.suite.clone();
@@ -183,6 +188,17 @@ pub(crate) fn run(
             )
         }
     });
+    if !rp.quiet
+        && detected
+            .evidence
+            .iter()
+            .any(|f| f.value.starts_with("HTTP 401") || f.value.starts_with("HTTP 403"))
+    {
+        crate::err_line!(
+            "rkbench: {url} refused some probes with HTTP 401/403: {}",
+            key_hint(&url)
+        );
+    }
     if !detected.reachable {
         let why = detected
             .evidence
@@ -387,6 +403,15 @@ struct Recorder {
     slots: Vec<Slot>,
     /// Nothing listens at the server's address any more (it answered before): the run ends.
     server_gone: Option<String>,
+}
+
+/// What to do about an HTTP 401/403: the server wants an API key, or refused the one given.
+fn key_hint(url: &Url) -> String {
+    if url.api_key.is_some() {
+        format!("the server refused the API key in {API_KEY_VAR}")
+    } else {
+        format!("the server wants an API key: set {API_KEY_VAR} (it is sent as a bearer token and never recorded)")
+    }
 }
 
 /// A connection that could not be opened because nothing listens there (or the host cannot
@@ -660,6 +685,8 @@ impl Recorder {
                                         busy.waited.as_secs_f64(),
                                         humantime::format_duration(plan.idle_timeout)
                                     )
+                                } else if status == 401 || status == 403 {
+                                    format!("HTTP {status}: {said}; {}", key_hint(&plan.url))
                                 } else {
                                     format!("HTTP {status}: {said}")
                                 });
