@@ -82,13 +82,32 @@ impl Url {
         })
     }
 
-    /// The server runs on this machine (loopback): its telemetry shares the token clock.
-    pub fn is_local(&self) -> bool {
+    /// The host names this machine by its loopback name or address.
+    pub fn is_loopback(&self) -> bool {
         let h = self.host.to_ascii_lowercase();
         h == "localhost"
             || h == "::1"
             || h.parse::<std::net::Ipv4Addr>()
                 .is_ok_and(|a| a.is_loopback())
+    }
+
+    /// The server runs on this machine, so its telemetry and process share the token clock:
+    /// named by loopback, or at any of this machine's own addresses (the board's LAN address or
+    /// host name, as a client's configuration often has it), which a connection tells: a socket
+    /// to one of them has that address at both ends. Opens (and closes) one connection.
+    pub fn on_this_machine(&self) -> bool {
+        if self.is_loopback() {
+            return true;
+        }
+        let Ok(addrs) = (self.host.as_str(), self.port).to_socket_addrs() else {
+            return false;
+        };
+        addrs.into_iter().any(|a| {
+            TcpStream::connect_timeout(&a, Duration::from_secs(2))
+                .ok()
+                .and_then(|s| Some(same_ends(s.local_addr().ok()?, s.peer_addr().ok()?)))
+                .unwrap_or(false)
+        })
     }
 
     /// `host:port` as sent in the `Host` header.
@@ -99,6 +118,11 @@ impl Url {
             format!("{}:{}", self.host, self.port)
         }
     }
+}
+
+/// Both ends of a connection are one address: the peer is this machine.
+fn same_ends(local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
+    local.ip() == peer.ip()
 }
 
 impl std::fmt::Display for Url {
@@ -480,6 +504,39 @@ mod tests {
     use std::net::TcpListener;
 
     #[test]
+    fn a_server_at_one_of_this_machines_own_addresses_is_on_this_machine() {
+        // Both ends of a connection to one of this machine's addresses are that address.
+        let l = TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || for _ in l.incoming() {});
+        let u = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        assert!(same_ends(s.local_addr().unwrap(), s.peer_addr().unwrap()));
+        assert!(u.on_this_machine());
+        // This machine's name resolves to one of its addresses (loopback or not): on it.
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let host = host.trim();
+        if !host.is_empty() && (host, port).to_socket_addrs().is_ok() {
+            let named = Url::parse(&format!("http://{host}:{port}")).unwrap();
+            assert!(!named.is_loopback());
+            assert!(named.on_this_machine(), "{host}");
+        }
+        // Another machine's address is not: the ends differ.
+        let (a, b) = (
+            "10.0.0.2:50000".parse().unwrap(),
+            "10.0.0.1:8080".parse().unwrap(),
+        );
+        assert!(!same_ends(a, b));
+        // Nothing answers there: not taken for this machine.
+        drop(s);
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let gone = Url::parse(&format!("http://localhost.invalid:{port}")).unwrap();
+        assert!(!gone.on_this_machine());
+    }
+
+    #[test]
     fn urls() {
         let mut k = Url::parse("http://127.0.0.1:8080").unwrap();
         k.api_key = Some("secret".into());
@@ -491,14 +548,14 @@ mod tests {
             (u.host.as_str(), u.port, u.prefix.as_str()),
             ("127.0.0.1", 8080, "")
         );
-        assert!(u.is_local());
+        assert!(u.is_loopback());
         let u = Url::parse("http://board.local:11434/ollama/").unwrap();
         assert_eq!(u.prefix, "/ollama");
-        assert!(!u.is_local());
+        assert!(!u.is_loopback());
         assert_eq!(u.to_string(), "http://board.local:11434/ollama");
         let u = Url::parse("http://[::1]:8000").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 8000));
-        assert!(u.is_local());
+        assert!(u.is_loopback());
         assert_eq!(Url::parse("http://h").unwrap().port, 80);
         assert!(Url::parse("https://h:1").unwrap_err().contains("no TLS"));
         assert!(Url::parse("h:1").is_err());

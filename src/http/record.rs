@@ -85,6 +85,8 @@ struct Plan {
     token_gap_us: u64,
     checkpoint_interval: Duration,
     pid: Option<u32>,
+    /// The server runs on this machine ([`Url::on_this_machine`]): telemetry and its process.
+    local: bool,
     quiet: bool,
     out: PathBuf,
 }
@@ -226,12 +228,13 @@ pub(crate) fn run(
             detected.kind.as_str()
         )));
     }
-    let pid = if url.is_local() {
+    let local = url.on_this_machine();
+    let pid = if local {
         a.server_pid.or_else(|| process::pid_listening_on(url.port))
     } else {
         if a.server_pid.is_some() {
             return Err(Error::usage(
-                "--server-pid needs a server on this machine (127.0.0.1 / localhost); drop it for a remote server",
+                "--server-pid needs a server on this machine (localhost or one of its own addresses); drop it for a remote server",
             ));
         }
         None
@@ -272,11 +275,12 @@ pub(crate) fn run(
         checkpoint_interval: rp.checkpoint_interval,
         token_gap_us,
         pid,
+        local,
         quiet: rp.quiet,
         out,
     };
     let root = planned.sysfs_root.clone();
-    let telemetry = rp.telemetry.clone().filter(|_| plan.url.is_local());
+    let telemetry = rp.telemetry.clone().filter(|_| plan.local);
     let header = header(&plan, &suite, argv, &root, rp.telemetry.is_none());
     if !plan.quiet {
         crate::err_line!(
@@ -324,7 +328,7 @@ fn header(
 ) -> RunHeader {
     let d = &plan.detected;
     let s = &plan.sampling;
-    let mut board_facts = if plan.url.is_local() {
+    let mut board_facts = if plan.local {
         board::facts(root)
     } else {
         vec![
@@ -338,7 +342,7 @@ fn header(
             },
         ]
     };
-    if plan.url.is_local() && no_telemetry {
+    if plan.local && no_telemetry {
         board_facts.push(Fact {
             key: "telemetry".into(),
             value: "unavailable (disabled by --no-telemetry)".into(),
@@ -455,9 +459,9 @@ impl Recorder {
             model: plan.model.clone(),
             version: d.version.clone(),
             evidence: d.evidence.clone(),
-            local: plan.url.is_local(),
+            local: plan.local,
             server_pid: plan.pid.unwrap_or(0),
-            server_pid_source: match (plan.pid, plan.url.is_local()) {
+            server_pid_source: match (plan.pid, plan.local) {
                 (None, true) => "not found (no process listening on the port is visible)".into(),
                 (None, false) => "remote server".into(),
                 (Some(p), _) => {
