@@ -845,6 +845,12 @@ fn a_full_disk_keeps_a_valid_server_trace_and_says_what_was_kept() {
     assert_eq!(r.status.code(), Some(0), "{}", common::stderr(&r));
 }
 
+/// A whole llama-server answer of one token: text with its running count, finish, `[DONE]`.
+const ONE_TOKEN_STREAM: &str =
+    "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"timings\":{\"predicted_n\":1}}\n\n\
+     data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
+     data: [DONE]\n\n";
+
 /// A llama-server that answers two completions and then exits: its port closes.
 fn server_that_dies_after_two_answers() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -870,14 +876,7 @@ fn server_that_dies_after_two_answers() -> u16 {
                 ),
                 ("POST", _) => {
                     answered += 1;
-                    common::http::reply(
-                        &mut c,
-                        "200 OK",
-                        "text/event-stream",
-                        "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"timings\":{\"predicted_n\":1}}\n\n\
-                         data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
-                         data: [DONE]\n\n",
-                    )
+                    common::http::reply(&mut c, "200 OK", "text/event-stream", ONE_TOKEN_STREAM)
                 }
                 _ => common::http::reply(&mut c, "404 Not Found", "application/json", "{}"),
             };
@@ -965,14 +964,9 @@ fn server_with_api_key(key: &'static str) -> u16 {
                     "application/json",
                     r#"[{"id":0,"is_processing":false}]"#,
                 ),
-                (true, "/v1/chat/completions") => common::http::reply(
-                    &mut c,
-                    "200 OK",
-                    "text/event-stream",
-                    "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"timings\":{\"predicted_n\":1}}\n\n\
-                     data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
-                     data: [DONE]\n\n",
-                ),
+                (true, "/v1/chat/completions") => {
+                    common::http::reply(&mut c, "200 OK", "text/event-stream", ONE_TOKEN_STREAM)
+                }
                 (true, _) => common::http::reply(&mut c, "404 Not Found", "application/json", "{}"),
             };
         }
