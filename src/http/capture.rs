@@ -181,7 +181,7 @@ impl Capture {
                     if let Some(f) = &p.finish_reason {
                         self.req.finish_reason = f.clone();
                     }
-                    let counts = |f: &String| !self.not_tokens.contains(&f.as_str());
+                    let counts = |f: &str| !self.not_tokens.contains(&f);
                     if let Some((n, field)) = p.total.as_ref().filter(|(_, f)| counts(f)) {
                         self.req.server_total = Some(*n);
                         self.req.server_total_field = field.clone();
@@ -195,8 +195,7 @@ impl Capture {
                             None => self.req.timings.push(t.clone()),
                         }
                     }
-                    let server_n = p.server_n.filter(|(_, f)| !self.not_tokens.contains(f));
-                    let server_n = server_n.map(|(n, _)| n);
+                    let server_n = p.server_n.filter(|(_, f)| counts(f)).map(|(n, _)| n);
                     self.push(p.kind(), p.text.as_bytes(), at_us, read, end, server_n);
                 }
             }
@@ -233,7 +232,8 @@ fn is_token_chunk(k: ChunkKind) -> bool {
 
 /// Count sources, best first:
 /// 1. `server-per-chunk`: every token chunk carries the server's running count (llama-server
-///    `timings_per_token`, vLLM/SGLang `continuous_usage_stats`), non-decreasing; each chunk gets its increase (a withheld token's
+///    `timings_per_token`, vLLM/SGLang `continuous_usage_stats`), non-decreasing; each chunk
+///    gets its increase (a withheld token's
 ///    count lands on the chunk that finally carries its text).
 /// 2. `server-total`: one token per token chunk, the server's total minus that unattributed.
 /// 3. `gap-cluster` (only given `gap_us`: Rockchip's character streams): text chunks less than

@@ -373,7 +373,13 @@ pub fn body(
             m.insert("frequency_penalty".into(), num(s.frequency_penalty));
             m.insert("presence_penalty".into(), num(s.presence_penalty));
             m.insert("seed".into(), json!(s.seed));
-            m.insert("stream_options".into(), json!({ "include_usage": true }));
+            // A generic server is also asked for its running count on every chunk: vLLM and
+            // SGLang then count each chunk exactly (`server-per-chunk`); others ignore it.
+            let mut stream = json!({ "include_usage": true });
+            if kind == ServerKind::Generic {
+                stream["continuous_usage_stats"] = json!(true);
+            }
+            m.insert("stream_options".into(), stream);
             if let Some(c) = cap {
                 m.insert("max_tokens".into(), json!(c));
                 m.insert("max_completion_tokens".into(), json!(c));
@@ -393,14 +399,6 @@ pub fn body(
                     if let Some(t) = think {
                         m.insert("enable_thinking".into(), json!(t));
                     }
-                }
-                // vLLM and SGLang then put the running count on every chunk: an exact count
-                // per chunk (`server-per-chunk`); servers without the option ignore it.
-                ServerKind::Generic => {
-                    m.insert(
-                        "stream_options".into(),
-                        json!({ "include_usage": true, "continuous_usage_stats": true }),
-                    );
                 }
                 _ => {}
             }
