@@ -82,11 +82,15 @@ pub fn input_tokens(
     server: Option<&crate::trace::server::ServerTrace>,
 ) -> Option<i64> {
     let runtime = r.perf.map(|p| i64::from(p.prefill_tokens));
-    let served = server
-        .and_then(|s| s.request(r.index))
-        .and_then(|q| q.prompt_tokens)
-        .and_then(|n| i64::try_from(n).ok());
-    runtime.or(served).filter(|&t| t > 0)
+    let served = || {
+        server
+            .and_then(|s| s.request(r.index))
+            .and_then(|q| q.prompt_tokens)
+            .and_then(|n| i64::try_from(n).ok())
+    };
+    runtime
+        .filter(|&t| t > 0)
+        .or_else(|| served().filter(|&t| t > 0))
 }
 
 pub fn rate(count: f64, secs: f64) -> Option<f64> {
