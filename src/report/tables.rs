@@ -444,7 +444,7 @@ pub(crate) fn throughput(a: &Analysis) -> Table {
         "Total input tokens",
         th.total_input.map_or_else(|| "-".into(), |v| v.to_string()),
         "",
-        "Σ the runtime's prefill_tokens over successful requests (through a server, its prompt counts)".into(),
+        "Σ the runtime's prefill_tokens over successful requests (through a server, its prompt counts): chat template included, where vLLM counts the raw prompt with its own tokenizer (prompt_len), which rkbench does not have".into(),
     );
     row(
         "Total generated tokens",
