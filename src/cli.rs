@@ -25,6 +25,7 @@ pub enum Command {
     Record(RecordArgs),
     Report(ReportArgs),
     Verify(VerifyArgs),
+    Dump(DumpArgs),
     Compare(CompareArgs),
     Suite(SuiteArgs),
     Info(InfoArgs),
@@ -277,6 +278,19 @@ pub struct VerifyArgs {
     pub traces: Vec<PathBuf>,
 }
 
+/// Print every frame of a trace as one line of JSON (schema: docs/DUMP.md); on a damaged trace,
+/// every valid frame, then the damage. Exit 5 when damaged, like verify.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "dump")]
+pub struct DumpArgs {
+    /// trace file (or a checkpoint journal)
+    #[argh(positional)]
+    pub trace: PathBuf,
+    /// only frames of these record kinds, comma-separated (e.g. request,server-request)
+    #[argh(option)]
+    pub kinds: Option<String>,
+}
+
 /// List, show or check prompt suites (built-in names or JSON files).
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "suite")]
@@ -372,6 +386,7 @@ pub fn parse(argv: &[OsString]) -> Result<Parsed, Error> {
             a.out.iter_mut().for_each(&mut restore);
         }
         Command::Verify(a) => a.traces.iter_mut().for_each(&mut restore),
+        Command::Dump(a) => restore(&mut a.trace),
         Command::Compare(a) => {
             restore(&mut a.baseline);
             a.candidates.iter_mut().for_each(&mut restore);

@@ -1,6 +1,7 @@
 //! One function per subcommand: turn parsed arguments into calls on the library modules.
 pub mod compare;
 pub mod doctor;
+pub mod dump;
 pub mod info;
 pub(crate) mod output;
 #[cfg(feature = "record")]
@@ -24,6 +25,7 @@ pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<i32> {
         }
         Command::Report(a) => report::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Dump(a) => dump::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Suite(a) => suite::run(a),
         Command::Info(a) => info::run(a),

@@ -303,7 +303,7 @@ pub(crate) fn render(a: &Analysis) -> String {
 
     w.key("server");
     match &a.server {
-        Some(x) => super::server::json(&mut w, x),
+        Some(x) => super::server::json(&mut w, x, a.trace.server.as_ref()),
         None => {
             w.null();
         }

@@ -7,6 +7,8 @@ pub(crate) struct JsonWriter {
     /// Per open container: whether it already has an element.
     stack: Vec<bool>,
     pending_key: bool,
+    /// One line, no spaces (`rkbench dump`'s JSON Lines); otherwise indented.
+    compact: bool,
 }
 
 impl Default for JsonWriter {
@@ -21,6 +23,15 @@ impl JsonWriter {
             out: String::new(),
             stack: Vec::new(),
             pending_key: false,
+            compact: false,
+        }
+    }
+
+    /// A writer of one-line JSON (no newline inside; [`JsonWriter::finish`] ends the line).
+    pub(crate) fn compact() -> Self {
+        JsonWriter {
+            compact: true,
+            ..Self::new()
         }
     }
 
@@ -30,6 +41,9 @@ impl JsonWriter {
     }
 
     fn indent(&mut self) {
+        if self.compact {
+            return;
+        }
         self.out.push('\n');
         for _ in 0..self.stack.len() {
             self.out.push_str("  ");
@@ -54,7 +68,7 @@ impl JsonWriter {
     pub(crate) fn key(&mut self, k: &str) -> &mut Self {
         self.before_value();
         self.string_raw(k);
-        self.out.push_str(": ");
+        self.out.push_str(if self.compact { ":" } else { ": " });
         self.pending_key = true;
         self
     }
@@ -126,6 +140,13 @@ impl JsonWriter {
         self
     }
 
+    /// An unsigned integer, exact over its whole range (`int` stops at `i64::MAX`).
+    pub(crate) fn uint(&mut self, v: u64) -> &mut Self {
+        self.before_value();
+        let _ = write!(self.out, "{v}");
+        self
+    }
+
     pub(crate) fn bool(&mut self, v: bool) -> &mut Self {
         self.before_value();
         self.out.push_str(if v { "true" } else { "false" });
@@ -183,6 +204,14 @@ mod tests {
         assert_eq!(v["a"], "x\"<y>\n");
         assert_eq!(v["b"], serde_json::json!(0.0));
         assert!(v["c"].is_null());
+        let mut c = JsonWriter::compact();
+        c.begin_object().field_str("a", "x\ny");
+        c.key("d").begin_array().int(1).uint(u64::MAX).end_array();
+        c.end_object();
+        assert_eq!(
+            c.finish(),
+            "{\"a\":\"x\\ny\",\"d\":[1,18446744073709551615]}\n"
+        );
         assert_eq!(s, "{\n  \"a\": \"x\\\"\\u003cy\\u003e\\n\",\n  \"b\": 0.00,\n  \"c\": null,\n  \"d\": [\n    1,\n    2\n  ],\n  \"e\": {}\n}\n");
     }
 }

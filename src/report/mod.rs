@@ -3,6 +3,7 @@
 pub(crate) mod compare;
 pub(crate) mod csv;
 pub(crate) mod details;
+pub(crate) mod dump;
 pub(crate) mod fleet;
 pub(crate) mod html;
 pub(crate) mod json;

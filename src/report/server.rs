@@ -8,7 +8,7 @@ use super::text::html_escape;
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
 use crate::stats::server::{Overhead, ServerAnalysis, ServerRequestFigures};
-use crate::trace::server::{gap_threshold_us, CountSource, ServerRun};
+use crate::trace::server::{gap_threshold_us, CountSource, ServerRun, ServerTrace};
 use crate::trace::Fact;
 use std::fmt::Write;
 
@@ -186,8 +186,9 @@ pub fn compare_section(x: &Overhead) -> String {
     o
 }
 
-/// The `server` object of the JSON report (docs/JSON.md).
-pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
+/// The `server` object of the JSON report (docs/JSON.md); `raw` gives each request's body as
+/// sent.
+pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
     let r = &s.run;
     w.begin_object();
     w.field_str("url", &r.url);
@@ -318,6 +319,11 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis) {
                 w.null();
             }
         }
+        w.field_str(
+            "request_body",
+            raw.and_then(|t| t.request(f.index))
+                .map_or("", |r| r.body.as_str()),
+        );
         w.end_object();
     }
     w.end_array();

@@ -176,7 +176,7 @@ impl Trace {
 
 /// Map a trace file read-only. The only `unsafe` outside the FFI module.
 #[allow(unsafe_code)]
-fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
+pub(crate) fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only and private to this process. Traces are append-only
     // archives; the one hazard is another process truncating the file while we read it (SIGBUS),
     // which rkbench itself never does (the recorder only appends). All bytes are validated
@@ -393,7 +393,11 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
 }
 
 /// Decode a payload wherever it lies (copied to an aligned buffer if it is not 16-aligned).
-fn decode_at(kind: u8, payload: &[u8], aligned: &mut rkyv::util::AlignedVec<16>) -> Option<Record> {
+pub(crate) fn decode_at(
+    kind: u8,
+    payload: &[u8],
+    aligned: &mut rkyv::util::AlignedVec<16>,
+) -> Option<Record> {
     // Payloads are 16-aligned in the file and the mapping is page-aligned, so they can be
     // validated in place; only a buffer at an odd address (tests, the fuzzer) is copied.
     if (payload.as_ptr() as usize) % 16 == 0 {
