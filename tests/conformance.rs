@@ -245,7 +245,7 @@ fn every_report_format_shows_the_checks_and_the_failures_as_warnings() {
     );
     let j = json_report(&t);
     let checks = j["runtime_conformance"].as_array().unwrap();
-    assert_eq!(checks.len(), 8);
+    assert_eq!(checks.len(), 9);
     let get = |c: &str| checks.iter().find(|x| x["check"] == c).unwrap().clone();
     assert_eq!(get("stop-return-honoured")["status"], "fail");
     assert_eq!(get("cap-held")["status"], "pass");
@@ -275,4 +275,42 @@ fn every_report_format_shows_the_checks_and_the_failures_as_warnings() {
             "{fmt}"
         );
     }
+}
+
+/// The runtime's perf times on rkbench's clock: the simulated runtime reports the milliseconds
+/// the run took; made to report its simulated board's time while running 100× faster, it is
+/// caught, and every report says so.
+#[test]
+fn perf_matches_clock_passes_on_the_honest_runtime_and_fails_on_the_lying_one() {
+    let dir = tempdir("conf-clock");
+    let quick = ["--suite", "quick"];
+    let short = ("FAKE_RKLLM_OUTPUT_TOKENS", "8");
+    let honest = rec("1.2.1", &dir, "honest", &quick, &[short]);
+    let (s, e) = status(&conformance(&honest), "perf-matches-clock");
+    assert_eq!(s, CheckStatus::Pass, "{e}");
+    assert!(e.starts_with("3 of 3 requests"), "{e}");
+    let lying = rec(
+        "1.2.1",
+        &dir,
+        "lying",
+        &quick,
+        &[short, ("FAKE_RKLLM_PERF_CLOCK", "simulated")],
+    );
+    let (s, e) = status(&conformance(&lying), "perf-matches-clock");
+    assert_eq!(s, CheckStatus::Fail, "{e}");
+    assert!(e.starts_with("3 of 3 requests off"), "{e}");
+    let j = json_report(&lying);
+    assert!(j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["code"] == "runtime-perf-clock"));
+    let md = stdout(&run(&["report", &lying.display().to_string()], &[]));
+    assert!(md.contains("perf-matches-clock"), "{md}");
+    // 1.2.0 has no perf stats: nothing to judge.
+    let old = rec("1.2.0", &dir, "old", &quick, &[short]);
+    assert_eq!(
+        status(&conformance(&old), "perf-matches-clock").0,
+        CheckStatus::Unknown
+    );
 }

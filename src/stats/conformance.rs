@@ -8,7 +8,7 @@ use super::warnings::Warning;
 use crate::trace::{abort_reason, CapSource, RequestRecord, RuntimeObservation, Status, Trace};
 
 /// Every check, in report order.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "token-count-matches-perf",
     "finish-once",
     "stop-return-honoured",
@@ -17,6 +17,7 @@ pub const NAMES: [&str; 8] = [
     "clear-kv-effective",
     "callback-thread",
     "perf-present",
+    "perf-matches-clock",
 ];
 
 /// Tokens a cap may be exceeded by and still count as held: `rkllm_abort` takes effect between
@@ -27,6 +28,16 @@ pub const CAP_TOLERANCE: usize = 2;
 /// [`ABORT_LATENCY_FLOOR_MS`]) did not take effect "between tokens".
 pub const ABORT_LATENCY_ITLS: f64 = 3.0;
 pub const ABORT_LATENCY_FLOOR_MS: f64 = 100.0;
+
+/// `perf-matches-clock`: the runtime's `prefill_time_ms` against rkbench's TTFT, and its
+/// `generate_time_ms` against the first-to-last token span, may differ by one median
+/// inter-token interval (a runtime may time the first token's sampling in either phase) plus
+/// the larger of [`PERF_CLOCK_FLOOR_MS`] and [`PERF_CLOCK_SHARE`] of rkbench's figure: what
+/// rkbench sees and the runtime does not time — tokenizing and templating the prompt before its
+/// prefill timer starts, thread hand-offs and callback latency. A misread `RKLLMPerfStat`
+/// (another field's bits) or a runtime clock in the wrong unit misses by far more.
+pub const PERF_CLOCK_FLOOR_MS: f64 = 50.0;
+pub const PERF_CLOCK_SHARE: f64 = 0.25;
 
 /// A repeated prompt whose prefill takes less than this fraction of the first occurrence's was
 /// served from a cache.
@@ -118,6 +129,7 @@ impl Conformance {
             clear_kv_effective(&pairs),
             callback_thread(obs),
             perf_present(abi, &t.requests),
+            perf_matches_clock(abi, &t.requests),
         ];
         Conformance { checks, caps }
     }
@@ -179,6 +191,11 @@ fn warning_code(check: &str) -> (&'static str, &'static str, bool) {
             "runtime-prompt-cache",
             "record without --no-clear-kv (the default clears the KV cache between requests); if that does not help, the runtime's rkllm_clear_kv_cache does not drop its prompt cache: vary the prompts of repeats",
             true,
+        ),
+        "perf-matches-clock" => (
+            "runtime-perf-clock",
+            "trust rkbench's timestamps (TTFT, decode rate), not the runtime-reported figures (the original section's Average Speed and TTFT); check the runtime's identity (rkbench info) for a misread RKLLMPerfStat layout and report the runtime version",
+            false,
         ),
         "perf-present" => (
             "runtime-perf-missing",
@@ -747,6 +764,116 @@ fn perf_present(abi: &str, reqs: &[RequestRecord]) -> Check {
     )
 }
 
+/// One request's runtime times beside rkbench's: (what, runtime ms, rkbench ms, tolerance ms).
+fn clock_pairs(r: &RequestRecord) -> Vec<(&'static str, f64, f64, f64)> {
+    let Some(p) = r.perf else { return Vec::new() };
+    let times = r.token_times_us();
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+        return Vec::new();
+    };
+    let itl = median(
+        r.tokens
+            .token_dt_us
+            .iter()
+            .skip(1)
+            .map(|&d| f64::from(d) / 1e3)
+            .collect(),
+    )
+    .unwrap_or(0.0);
+    let tolerance = |ms: f64| itl + (ms * PERF_CLOCK_SHARE).max(PERF_CLOCK_FLOOR_MS);
+    let mut out = Vec::new();
+    let ttft = first as f64 / 1e3;
+    if p.prefill_time_ms > 0.0 {
+        out.push((
+            "prefill",
+            f64::from(p.prefill_time_ms),
+            ttft,
+            tolerance(ttft),
+        ));
+    }
+    let span = last.saturating_sub(first) as f64 / 1e3;
+    if times.len() >= 2 && p.generate_time_ms > 0.0 {
+        out.push((
+            "generate",
+            f64::from(p.generate_time_ms),
+            span,
+            tolerance(span),
+        ));
+    }
+    out
+}
+
+fn perf_matches_clock(abi: &str, reqs: &[RequestRecord]) -> Check {
+    const NAME: &str = "perf-matches-clock";
+    if !has_perf_abi(abi) {
+        return unknown(NAME, format!("RKLLM {abi} has no perf stats (1.2.1+)"));
+    }
+    // Requests the runtime finished by itself: an abort cuts its timers at a moment rkbench
+    // does not see.
+    let judged: Vec<(&RequestRecord, Vec<_>)> = reqs
+        .iter()
+        .filter(|r| r.final_state == crate::trace::vocab::final_state::FINISH)
+        .filter(|r| matches!(r.status, Status::Ok))
+        .map(|r| (r, clock_pairs(r)))
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    if judged.is_empty() {
+        return unknown(
+            NAME,
+            "no finished request carried non-zero perf times and a token",
+        );
+    }
+    let rule = format!(
+        "tolerance one median ITL + max({PERF_CLOCK_FLOOR_MS:.0} ms, {:.0} %)",
+        PERF_CLOCK_SHARE * 100.0
+    );
+    let mut worst: [(f64, &str); 2] = [(0.0, "prefill"), (0.0, "generate")];
+    let mut bad = Vec::new();
+    for (r, pairs) in &judged {
+        let mut off = Vec::new();
+        for &(what, runtime, ours, tol) in pairs {
+            let diff = (runtime - ours).abs();
+            let w = if what == "prefill" { 0 } else { 1 };
+            worst[w].0 = worst[w].0.max(diff);
+            if diff > tol {
+                let ours_name = if what == "prefill" {
+                    "TTFT"
+                } else {
+                    "first-to-last token"
+                };
+                off.push(format!(
+                    "{what}_time_ms {runtime:.1} vs {ours_name} {ours:.1} ms"
+                ));
+            }
+        }
+        if !off.is_empty() {
+            bad.push(format!("{}: {}", r.test_id, off.join(", ")));
+        }
+    }
+    let n = judged.len();
+    if bad.is_empty() {
+        return check(
+            NAME,
+            CheckStatus::Pass,
+            format!(
+                "{n} of {n} requests: the runtime's prefill and generate times match rkbench's clock (largest differences {:.1} ms prefill, {:.1} ms generate; {rule})",
+                worst[0].0, worst[1].0
+            ),
+            "",
+        );
+    }
+    check(
+        NAME,
+        CheckStatus::Fail,
+        format!(
+            "{} of {n} requests off ({}; {rule})",
+            bad.len(),
+            examples(&bad)
+        ),
+        "the runtime's perf times disagree with rkbench's clock: a misread RKLLMPerfStat layout or a runtime clock bug, so every figure computed from them (the runtime's rates, the original section's Average Speed and TTFT) is wrong",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -845,7 +972,8 @@ mod tests {
                 "abort-latency",
                 "clear-kv-effective",
                 "callback-thread",
-                "perf-present"
+                "perf-present",
+                "perf-matches-clock"
             ]
         );
         for (n, s) in [
@@ -857,6 +985,7 @@ mod tests {
             ("clear-kv-effective", CheckStatus::Unknown),
             ("callback-thread", CheckStatus::Pass),
             ("perf-present", CheckStatus::Pass),
+            ("perf-matches-clock", CheckStatus::Pass),
         ] {
             assert_eq!(status(&c, n), s, "{n}: {:?}", c.checks);
         }
@@ -973,6 +1102,53 @@ mod tests {
         a1.index = 1;
         let c = Conformance::of(&trace("1.2.1", vec![cold, a1], vec![obs(0), obs(1)]));
         assert_eq!(status(&c, "clear-kv-effective"), CheckStatus::Unknown);
+    }
+
+    #[test]
+    fn perf_on_another_clock_fails_and_tolerance_allows_callback_latency() {
+        // 12 tokens: TTFT 100 ms, then 10 ms apart (span 110 ms).
+        let honest = req(0, "a", "p", 12, 0);
+        let c = Conformance::of(&trace("1.2.1", vec![honest.clone()], vec![obs(0)]));
+        let x = c
+            .checks
+            .iter()
+            .find(|x| x.check == "perf-matches-clock")
+            .unwrap();
+        assert_eq!(x.status, CheckStatus::Pass, "{x:?}");
+        assert!(x.evidence.contains("max(50 ms, 25 %)"), "{}", x.evidence);
+        // Within tolerance: prefill 60 ms short of TTFT (≤ 10 ms ITL + 50 ms).
+        let mut near = honest.clone();
+        near.perf.as_mut().unwrap().prefill_time_ms = 40.5;
+        let c = Conformance::of(&trace("1.2.1", vec![near], vec![obs(0)]));
+        assert_eq!(status(&c, "perf-matches-clock"), CheckStatus::Pass);
+        // Board-speed perf from a runtime running 50× faster than its figures say.
+        let mut lying = honest.clone();
+        let p = lying.perf.as_mut().unwrap();
+        p.prefill_time_ms *= 50.0;
+        p.generate_time_ms *= 50.0;
+        let c = Conformance::of(&trace("1.2.1", vec![honest, lying], vec![obs(0), obs(1)]));
+        let x = c
+            .checks
+            .iter()
+            .find(|x| x.check == "perf-matches-clock")
+            .unwrap();
+        assert_eq!(x.status, CheckStatus::Fail);
+        assert!(
+            x.evidence.starts_with("1 of 2 requests off (a: prefill_time_ms 5000.0 vs TTFT 100.0 ms, generate_time_ms 6000.0 vs first-to-last token 110.0 ms"),
+            "{}",
+            x.evidence
+        );
+        let w = c.report_warnings();
+        assert!(w
+            .iter()
+            .any(|w| w.code == "runtime-perf-clock" && !w.invalidates_comparison));
+        // Nothing to judge: no perf (1.2.0), or all-zero perf (perf-present's failure).
+        let c = Conformance::of(&trace("1.2.0", vec![req(0, "a", "p", 5, 0)], vec![]));
+        assert_eq!(status(&c, "perf-matches-clock"), CheckStatus::Unknown);
+        let mut z = req(0, "a", "p", 5, 0);
+        z.perf = Some(PerfStat::default());
+        let c = Conformance::of(&trace("1.2.1", vec![z], vec![]));
+        assert_eq!(status(&c, "perf-matches-clock"), CheckStatus::Unknown);
     }
 
     #[test]
