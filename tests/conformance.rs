@@ -62,7 +62,8 @@ fn caps_hold_when_the_runtime_ignores_the_stop_return() {
         ["stop honoured", "runtime cap (init)", "stop honoured"]
     );
 
-    // Ignoring it: rkbench aborts from the recorder when the next token arrives.
+    // Ignoring it: rkbench aborts from the recorder when the next token arrives, and on later
+    // requests at the cap itself.
     let env = [long[0], ("FAKE_RKLLM_IGNORE_STOP", "1")];
     let bad = rec("1.2.1", &dir, "ignore-stop", &["--suite", suite], &env);
     let t = read_trace(&bad);
@@ -77,7 +78,11 @@ fn caps_hold_when_the_runtime_ignores_the_stop_return() {
     let c = conformance(&bad);
     let (s, e) = status(&c, "stop-return-honoured");
     assert_eq!(s, CheckStatus::Fail, "{e}");
-    assert!(e.contains("2 of 2 stop returns ignored"), "{e}");
+    assert!(
+        e.contains("1 of 1 stop returns ignored")
+            && e.contains("1 later capped request(s) aborted at the cap itself"),
+        "{e}"
+    );
     assert_eq!(status(&c, "cap-held").0, CheckStatus::Pass);
     assert!(
         c.caps[0].how.starts_with("held by abort after"),
@@ -88,7 +93,11 @@ fn caps_hold_when_the_runtime_ignores_the_stop_return() {
     // The abort was sent by the recorder during the run, not after it returned.
     for o in &t.runtime.observations {
         if o.stop_requested_at >= 0 {
-            assert_eq!(o.abort_reason, "cap");
+            let first = o.index == 0;
+            assert_eq!(
+                o.abort_reason,
+                if first { "cap" } else { "cap-stop-ignored" }
+            );
             let r = &t.requests[o.index as usize];
             assert!((o.abort_us as u64) < r.return_us, "{o:?} {}", r.return_us);
         }
@@ -313,4 +322,58 @@ fn perf_matches_clock_passes_on_the_honest_runtime_and_fails_on_the_lying_one() 
         status(&conformance(&old), "perf-matches-clock").0,
         CheckStatus::Unknown
     );
+}
+
+/// Once a run has seen the runtime ignore the stop return, later capped requests are aborted at
+/// the cap itself instead of after one more (ignored) token: they end with exactly the cap.
+#[test]
+fn after_an_ignored_stop_later_caps_are_held_by_an_abort_at_the_cap() {
+    let dir = tempdir("conf-caps-after-ignored");
+    let p = dir.join("caps4.json");
+    // The largest cap (16) goes to rkllm_init; the others are rkbench's to hold.
+    std::fs::write(
+        &p,
+        r#"{"name":"caps4","tests":[
+ {"id":"a","name":"A","category":"c","prompt":"In two sentences, explain what a lighthouse is for.","max_new_tokens":8},
+ {"id":"b","name":"B","category":"c","prompt":"List three everyday uses of a small single-board computer.","max_new_tokens":10},
+ {"id":"c","name":"C","category":"c","prompt":"Continue this sentence: On the first cold morning of autumn","max_new_tokens":6},
+ {"id":"d","name":"D","category":"c","prompt":"Name a river.","max_new_tokens":16}]}"#,
+    )
+    .unwrap();
+    // 62 ms between tokens: the abort thread has far longer than it needs to act at the cap.
+    let env = [
+        ("FAKE_RKLLM_OUTPUT_TOKENS", "40"),
+        ("FAKE_RKLLM_IGNORE_STOP", "1"),
+        ("FAKE_RKLLM_TIME_SCALE", "0.2"),
+    ];
+    let t = rec("1.2.1", &dir, "t", &["--suite", p.to_str().unwrap()], &env);
+    let trace = read_trace(&t);
+    let n: Vec<usize> = trace.requests.iter().map(|r| r.output_tokens()).collect();
+    assert!(n[0] > 8 && n[0] <= 10, "the first stop is ignored: {n:?}");
+    assert_eq!(n[1..], [10, 6, 16], "{n:?}");
+    let obs = &trace.runtime.observations;
+    for i in [1, 2] {
+        assert_eq!(obs[i].abort_reason, "cap-stop-ignored", "{:?}", obs[i]);
+        assert_eq!(obs[i].abort_at_token as usize, n[i], "{:?}", obs[i]);
+    }
+    let c = conformance(&t);
+    let how: Vec<&str> = c.caps.iter().map(|e| e.how.as_str()).collect();
+    assert!(how[0].starts_with("held by abort after"), "{how:?}");
+    assert_eq!(
+        how[1..],
+        [
+            "abort at the cap (stop return ignored earlier in the run)",
+            "abort at the cap (stop return ignored earlier in the run)",
+            "runtime cap (init)"
+        ]
+    );
+    let (s, e) = status(&c, "stop-return-honoured");
+    assert_eq!(s, CheckStatus::Fail, "{e}");
+    assert!(
+        e.starts_with("1 of 1 stop returns ignored (a: ")
+            && e.ends_with("; 2 later capped request(s) aborted at the cap itself"),
+        "{e}"
+    );
+    let (s, e) = status(&c, "cap-held");
+    assert_eq!(s, CheckStatus::Pass, "{e}");
 }

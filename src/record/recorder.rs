@@ -5,7 +5,8 @@
 //! Caps hold whatever the runtime does: at the cap the callback returns "stop" (1.2.1+); if a
 //! token still arrives, or the ABI has no stop return (≤ 1.2.0), the callback wakes the abort
 //! thread, which calls `rkllm_abort` at once (never from inside the callback: a runtime may hold
-//! a lock there). Everything the runtime does besides tokens — FINISH count, stop honoured or
+//! a lock there). Once the run has seen a stop return ignored, later requests wake it at the
+//! cap itself, so they end with exactly their cap instead of one ignored token more. Everything the runtime does besides tokens — FINISH count, stop honoured or
 //! not, when an abort was sent, which thread called back — goes into the request's
 //! [`RuntimeObservation`] for the conformance checks.
 use crate::runtime::{Aborter, CallbackSink, PerfStat, Runtime};
@@ -74,6 +75,8 @@ pub struct Recorder {
     /// Stop asking for tokens after this many (u32::MAX = no cap of ours).
     cap: AtomicU32,
     cap_hit: AtomicBool,
+    /// A token arrived after a stop return in this run (kept across requests).
+    stop_ignored: AtomicBool,
     ended: AtomicBool,
     /// Bumped at every `begin`, so a late abort signal never hits the next request.
     generation: AtomicU64,
@@ -106,6 +109,7 @@ impl Recorder {
             tokens: AtomicU32::new(0),
             cap: AtomicU32::new(u32::MAX),
             cap_hit: AtomicBool::new(false),
+            stop_ignored: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             signal: Mutex::new(AbortSignal::default()),
@@ -346,8 +350,16 @@ impl CallbackSink for Recorder {
             c.obs.stop_requested_at = n as i32;
         }
         drop(b);
-        if n >= cap && (ignored_stop || !stop_by_return) {
-            self.signal_abort(abort_reason::CAP);
+        if ignored_stop {
+            self.stop_ignored.store(true, Ordering::Relaxed);
+        }
+        if n >= cap {
+            if ignored_stop || !stop_by_return {
+                self.signal_abort(abort_reason::CAP);
+            } else if self.stop_ignored.load(Ordering::Relaxed) {
+                // Known to be ignored: do not wait for the token it would let through.
+                self.signal_abort(abort_reason::CAP_STOP_IGNORED);
+            }
         }
         let since = micros(now.duration_since(self.origin));
         self.last_us.store(since, Ordering::Relaxed);
@@ -485,6 +497,21 @@ mod tests {
         );
         // A second abort for the same request is not sent.
         assert!(!r.abort_now("deadline", &aborter));
+        // The next request: the stop return is known to be ignored, so the abort goes out at
+        // the cap itself, not after one more token.
+        r.begin(16, Some(2), true);
+        assert!(r.on_token(1, b"a", false));
+        assert!(!r.on_token(2, b"b", false), "stop (and abort) at the cap");
+        while ABORTS.load(Ordering::SeqCst) == 1 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(ABORTS.load(Ordering::SeqCst), 2);
+        let o = r.finish().obs;
+        assert_eq!((o.stop_requested_at, o.tokens_after_stop), (2, 0));
+        assert_eq!(
+            (o.abort_reason.as_str(), o.abort_at_token),
+            (abort_reason::CAP_STOP_IGNORED, 2)
+        );
         r.stop_abort_thread();
         t.join().unwrap();
     }

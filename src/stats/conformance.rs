@@ -380,10 +380,19 @@ fn stop_return_honoured(
             format!("RKLLM {abi} callbacks return void: caps are enforced with rkllm_abort"),
         );
     }
+    // A request aborted at the cap itself (the stop return already known to be ignored) does
+    // not test the stop return again: the abort, not the stop, ended it.
+    let at_cap = |o: &RuntimeObservation| o.abort_reason == abort_reason::CAP_STOP_IGNORED;
+    let aborted_at_cap = pairs.iter().filter(|(_, o)| o.is_some_and(at_cap)).count();
+    let later = if aborted_at_cap > 0 {
+        format!("; {aborted_at_cap} later capped request(s) aborted at the cap itself")
+    } else {
+        String::new()
+    };
     let asked = match observed(
         pairs,
         NAME,
-        |o| o.stop_requested_at >= 0,
+        |o| o.stop_requested_at >= 0 && !at_cap(o),
         "the callback never asked the runtime to stop",
     ) {
         Ok(v) => v,
@@ -415,12 +424,12 @@ fn stop_return_honoured(
         NAME,
         CheckStatus::Fail,
         format!(
-            "{} of {} stop returns ignored ({})",
+            "{} of {} stop returns ignored ({}){later}",
             ignored.len(),
             asked.len(),
             examples(&ignored)
         ),
-        "the runtime ignores the callback's stop return value: caps were held by rkllm_abort instead, so capped requests may carry a token or two beyond their cap",
+        "the runtime ignores the callback's stop return value: caps were held by rkllm_abort instead, so the request that showed it may carry a token or two beyond its cap (later ones were aborted at the cap itself)",
     )
 }
 
@@ -436,6 +445,7 @@ pub fn cap_enforcement(
     let n = r.output_tokens();
     let over = n.saturating_sub(cap);
     let cap_abort = o.is_some_and(|o| o.abort_reason == abort_reason::CAP);
+    let abort_at_cap = o.is_some_and(|o| o.abort_reason == abort_reason::CAP_STOP_IGNORED);
     let how = if n < cap {
         "not reached".to_string()
     } else {
@@ -453,6 +463,14 @@ pub fn cap_enforcement(
                 }
             }
             CapSource::Rkbench if cap_abort => format!("held by abort after {over} extra"),
+            CapSource::Rkbench if abort_at_cap => {
+                let how = "abort at the cap (stop return ignored earlier in the run)";
+                if over > 0 {
+                    format!("{how}, {over} extra")
+                } else {
+                    how.to_string()
+                }
+            }
             CapSource::Rkbench => match o {
                 Some(o) if o.stop_requested_at >= 0 && o.tokens_after_stop == 0 => {
                     "stop honoured".to_string()
@@ -1020,6 +1038,34 @@ mod tests {
             rw[0].message
         );
         assert!(!rw[0].invalidates_comparison);
+        // A later request aborted at the cap itself: held exactly, and not judged as a stop.
+        let mut later = obs(1);
+        later.stop_requested_at = 12;
+        later.abort_us = 150_000;
+        later.abort_reason = abort_reason::CAP_STOP_IGNORED.into();
+        later.abort_at_token = 12;
+        let mut first = obs(0);
+        first.stop_requested_at = 12;
+        first.tokens_after_stop = 1;
+        first.abort_reason = "cap".into();
+        let c = Conformance::of(&trace(
+            "1.2.1",
+            vec![req(0, "a", "p", 13, 12), req(1, "b", "q", 12, 12)],
+            vec![first, later],
+        ));
+        assert_eq!(
+            c.caps[1].how,
+            "abort at the cap (stop return ignored earlier in the run)"
+        );
+        assert!(c.caps[1].held);
+        let x = &c.checks[2];
+        assert!(
+            x.evidence.starts_with("1 of 1 stop returns ignored")
+                && x.evidence
+                    .ends_with("1 later capped request(s) aborted at the cap itself"),
+            "{}",
+            x.evidence
+        );
         // 40 tokens for a cap of 12: the cap did not hold.
         let c = Conformance::of(&trace(
             "1.2.1",

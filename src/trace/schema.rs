@@ -137,6 +137,9 @@ pub struct IdentityEvidence {
 pub mod abort_reason {
     /// The per-request cap (≤ 1.2.0, or a runtime that ignored the callback's stop return).
     pub const CAP: &str = "cap";
+    /// The per-request cap, sent at the cap itself together with the stop return, because an
+    /// earlier request of the run showed that the runtime ignores the stop return.
+    pub const CAP_STOP_IGNORED: &str = "cap-stop-ignored";
     pub const DEADLINE: &str = "deadline";
     pub const INTERRUPT: &str = "interrupt";
 }
