@@ -6,8 +6,9 @@
 //! token still arrives, or the ABI has no stop return (≤ 1.2.0), the callback wakes the abort
 //! thread, which calls `rkllm_abort` at once (never from inside the callback: a runtime may hold
 //! a lock there). Once the run has seen a stop return ignored, later requests wake it at the
-//! cap itself, so they end with exactly their cap instead of one ignored token more. Everything the runtime does besides tokens — FINISH count, stop honoured or
-//! not, when an abort was sent, which thread called back — goes into the request's
+//! cap itself, so they end with exactly their cap instead of one ignored token more.
+//! Everything the runtime does besides tokens — FINISH count, stop honoured or not, when an
+//! abort was sent, which thread called back — goes into the request's
 //! [`RuntimeObservation`] for the conformance checks.
 use crate::runtime::{Aborter, CallbackSink, PerfStat, Runtime};
 use crate::trace::vocab::final_state;
