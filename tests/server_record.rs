@@ -1007,3 +1007,154 @@ fn a_servers_api_key_comes_from_the_environment_and_is_never_recorded() {
         assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()));
     }
 }
+
+/// A server (or a proxy before it) that echoes the API key: in `/props`' build string, split
+/// between two writes of an SSE content chunk, and in a 401 body for a prompt saying "deny".
+fn server_echoing_the_key(key: &'static str) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let Ok(req) = common::http::read_request(&c) else {
+                continue;
+            };
+            let _ = match req.path.as_str() {
+                "/props" => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    &format!(r#"{{"build_info":"b1-{key}"}}"#),
+                ),
+                "/slots" => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    r#"[{"id":0,"is_processing":false}]"#,
+                ),
+                "/v1/chat/completions" if req.body.contains("deny") => common::http::reply(
+                    &mut c,
+                    "401 Unauthorized",
+                    "application/json",
+                    &format!(r#"{{"error":"key {key} is not valid here"}}"#),
+                ),
+                "/v1/chat/completions" => (|| {
+                    let (a, b) = key.split_at(key.len() / 2);
+                    write!(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")?;
+                    write!(
+                        c,
+                        "data: {{\"choices\":[{{\"delta\":{{\"content\":\"you sent {a}"
+                    )?;
+                    c.flush()?;
+                    std::thread::sleep(Duration::from_millis(30));
+                    write!(c, "{b}\"}}}}],\"timings\":{{\"predicted_n\":3}}}}\n\n")?;
+                    write!(c, "data: {{\"choices\":[{{\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n")
+                })(),
+                _ => common::http::reply(&mut c, "404 Not Found", "application/json", "{}"),
+            };
+        }
+    });
+    port
+}
+
+#[test]
+fn an_api_key_the_server_echoes_is_redacted_from_everything_recorded_or_printed() {
+    let key = "sk-echoed-0123456789";
+    let marker = "[REDACTED:RKBENCH_API_KEY]";
+    let url = format!("http://127.0.0.1:{}", server_echoing_the_key(key));
+    let dir = common::tempdir("server-api-key-echo");
+    let suite = dir.join("s.json");
+    std::fs::write(
+        &suite,
+        r#"{"name":"srv","tests":[{"id":"echo","prompt":"repeat my key"},{"id":"deny","prompt":"deny me"}]}"#,
+    )
+    .unwrap();
+    let out = dir.join("t.rktrace");
+    let o = std::process::Command::new(common::bin())
+        .args(common::server_args(
+            &url,
+            suite.to_str().unwrap(),
+            &["--out", out.to_str().unwrap()],
+        ))
+        .env_remove("RKLLM_LIB")
+        .env("RKBENCH_API_KEY", key)
+        .output()
+        .unwrap();
+    let err = common::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains(key), "{err}");
+    assert!(
+        err.contains("echoed the API key (RKBENCH_API_KEY) in: chunk 0; redacted"),
+        "{err}"
+    );
+    let t = common::read_trace(&out);
+    let s = t.server.as_ref().unwrap();
+    assert!(s.run.evidence.iter().any(|f| f.value.contains(marker)));
+    let (echo, deny) = (&s.requests[0], &s.requests[1]);
+    assert_eq!(echo.status.as_str(), "ok");
+    assert!(
+        echo.detail.contains("in: chunk 0; redacted"),
+        "{}",
+        echo.detail
+    );
+    assert_eq!(echo.chunk_text(0), format!("you sent {marker}").as_bytes());
+    assert_eq!(deny.status.as_str(), "error");
+    assert!(deny.detail.contains(marker), "{}", deny.detail);
+    assert!(
+        deny.detail.contains("in: chunk 0, detail; redacted"),
+        "{}",
+        deny.detail
+    );
+    let json = common::run(&["report", out.to_str().unwrap(), "--format", "json"], &[]);
+    let csv = common::run(
+        &[
+            "report",
+            out.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--per",
+            "chunk",
+        ],
+        &[],
+    );
+    let md = common::run(&["report", out.to_str().unwrap()], &[]);
+    for (what, bytes) in [
+        ("trace", std::fs::read(&out).unwrap()),
+        ("json", json.stdout.clone()),
+        ("csv", csv.stdout.clone()),
+        ("markdown", md.stdout.clone()),
+    ] {
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+            "{what}"
+        );
+        assert!(
+            bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn an_api_key_with_a_line_break_is_refused_before_anything_is_sent() {
+    let (port, st) = fake_llama_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = common::tempdir("server-api-key-crlf");
+    let out = dir.join("t.rktrace");
+    for key in ["k3y\r\nX-Injected: 1", "k3y\u{7}bell"] {
+        let o = common::server_command(&url, "quick", &["--out", out.to_str().unwrap()])
+            .env("RKBENCH_API_KEY", key)
+            .output()
+            .unwrap();
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("RKBENCH_API_KEY holds a control character"),
+            "{err}"
+        );
+        assert!(!err.contains("k3y"), "{err}");
+        assert!(!out.exists());
+    }
+    let s = st.lock().unwrap();
+    assert!(s.posts.is_empty() && s.slots_polls == 0);
+}

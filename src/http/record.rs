@@ -5,6 +5,7 @@
 use super::capture::{Capture, Protocol};
 use super::client::{self, Event, Url};
 use super::process;
+use super::redact::{self, Secret};
 use super::server::{self, Detected, Sampling, ServerKind};
 use crate::board::{self, SysRoot};
 use crate::cli::RecordArgs;
@@ -24,8 +25,7 @@ use crate::trace::{
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// The environment variable holding a server's API key (sent as a bearer token).
-pub const API_KEY_VAR: &str = "RKBENCH_API_KEY";
+pub use super::redact::API_KEY_VAR;
 
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
 const TICK: Duration = Duration::from_millis(20);
@@ -85,6 +85,8 @@ struct Plan {
     token_gap_us: u64,
     checkpoint_interval: Duration,
     pid: Option<u32>,
+    /// The API key, kept out of everything recorded or printed.
+    secret: Secret,
     /// The server runs on this machine ([`Url::on_this_machine`]): telemetry and its process.
     local: bool,
     quiet: bool,
@@ -160,7 +162,8 @@ pub(crate) fn run(
     let rp = &planned.record;
     let mut url = Url::parse(server_url).map_err(|e| Error::usage(format!("--server {e}")))?;
     // From the environment only: a key on the command line would be recorded with it.
-    url.api_key = std::env::var(API_KEY_VAR).ok().filter(|k| !k.is_empty());
+    url.api_key = redact::api_key_from_env()?;
+    let secret = Secret::new(url.api_key.as_deref());
     let given = ServerKind::parse(&a.server_kind)
         .map_err(|e| Error::usage(format!("--server-kind: {e}")))?;
     let suite = planned.suite.clone();
@@ -183,6 +186,8 @@ pub(crate) fn run(
         Duration::from_secs(300),
     )?;
     let mut detected = server::detect_when_ready(&url, given, idle_timeout, |why| {
+        let mut why = why.to_string();
+        secret.text(&mut why);
         if !rp.quiet {
             crate::err_line!(
                 "rkbench: {url} is not ready ({why}): waiting up to --idle-timeout {} for it",
@@ -190,6 +195,13 @@ pub(crate) fn run(
             )
         }
     });
+    if secret.facts(&mut detected.evidence) | secret.text(&mut detected.version) {
+        crate::err_line!("rkbench: warning: the server echoed the API key ({API_KEY_VAR}) in its answers to the detection probes; redacted as {}", redact::MARKER);
+        detected.evidence.push(crate::trace::Fact {
+            key: "redacted".into(),
+            value: format!("the server echoed the API key ({API_KEY_VAR}) in its probe answers; each is recorded as {}", redact::MARKER),
+        });
+    }
     if !rp.quiet
         && detected
             .evidence
@@ -275,6 +287,7 @@ pub(crate) fn run(
         checkpoint_interval: rp.checkpoint_interval,
         token_gap_us,
         pid,
+        secret,
         local,
         quiet: rp.quiet,
         out,
@@ -729,6 +742,7 @@ impl Recorder {
                         && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
                     {
                         let mut snap = cap_.snapshot();
+                        plan.secret.request(&mut snap);
                         snap.end_us = us(now);
                         self.out.checkpoint_anew(&Record::ServerPartial(snap))?;
                         checkpointed = cap_.req.chunks();
@@ -782,6 +796,19 @@ impl Recorder {
             (None, None) if unfinished.is_some() => (Status::Error, unfinished.unwrap_or_default()),
             (None, None) => (Status::Ok, String::new()),
         };
+        let echoed = plan.secret.request(&mut req);
+        if !echoed.is_empty() {
+            let said = format!(
+                "the server echoed the API key ({API_KEY_VAR}) in: {}; redacted as {}",
+                echoed.join(", "),
+                redact::MARKER
+            );
+            crate::err_line!("rkbench: warning: request {index} ({}): {said}", test.id);
+            if !req.detail.is_empty() {
+                req.detail.push_str("; ");
+            }
+            req.detail.push_str(&said);
+        }
         if let (Some(p), Some((rss0, cpu0))) = (plan.pid, before) {
             let (rss1, cpu1) = (process::rss_kb(p), process::cpu_ms(p));
             let mut f = |k: &str, v: Option<i64>| {
