@@ -51,6 +51,7 @@ fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {
             )
         }
         ("POST", "/v1/chat/completions") => stream(c, st, body),
+        ("POST", "/v1/completions") => completions(c, st, body),
         _ => json(&mut c, "404 Not Found", r#"{"error":"not found"}"#),
     }
 }
@@ -115,6 +116,21 @@ fn stream(mut c: TcpStream, st: &Shared, body: String) -> std::io::Result<()> {
     write!(c, "0\r\n\r\n")?;
     st.lock().unwrap().busy_until = None;
     Ok(())
+}
+
+/// llama-server's `/v1/completions` stream: `text` chunks, a running `predicted_n`, a finish
+/// chunk; no prompt count (an older build, or a proxy that drops `usage` and `timings`).
+fn completions(mut c: TcpStream, st: &Shared, body: String) -> std::io::Result<()> {
+    st.lock().unwrap().posts.push((Instant::now(), body));
+    let mut sse = String::new();
+    for i in 0..3 {
+        sse.push_str(&format!(
+            "data: {{\"choices\":[{{\"index\":0,\"text\":\"t{i} \",\"finish_reason\":null}}],\"timings\":{{\"predicted_n\":{}}}}}\n\n",
+            i + 1
+        ));
+    }
+    sse.push_str("data: {\"choices\":[{\"index\":0,\"text\":\"\",\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n");
+    common::http::reply(&mut c, "200 OK", "text/event-stream", &sse)
 }
 
 #[test]
@@ -1157,4 +1173,75 @@ fn an_api_key_with_a_line_break_is_refused_before_anything_is_sent() {
     }
     let s = st.lock().unwrap();
     assert!(s.posts.is_empty() && s.slots_polls == 0);
+}
+
+#[test]
+fn an_exact_token_suite_is_sent_as_token_ids_to_llama_servers_completions() {
+    let (port, st) = fake_llama_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = common::tempdir("server-exact-tokens");
+    let out = dir.join("t.rktrace");
+    let o = common::server_record(&url, "context", &["--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    // Every body the server received holds the ids, none a chat message.
+    let posts: Vec<Value> = st
+        .lock()
+        .unwrap()
+        .posts
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    let t = common::read_trace(&out);
+    let s = t.server.as_ref().unwrap();
+    assert!(posts.len() >= 2 && posts.len() == s.requests.len());
+    let ids = |b: &Value| b["prompt"].as_array().map(|a| a.len()).unwrap_or(0);
+    assert_eq!(ids(&posts[0]), 128);
+    assert_eq!(posts[0]["prompt"][0], 1000);
+    assert_eq!(posts[0]["prompt"][127], 1127);
+    assert!(posts.iter().all(|b| b.get("messages").is_none()));
+    assert_eq!(posts[0]["max_tokens"], 64);
+    let r = &s.requests[0];
+    assert_eq!(r.endpoint, "/v1/completions");
+    assert!(r.body.contains("\"prompt\":[1000,1001,"), "{}", r.body);
+    assert!(
+        r.prompt.starts_with("[exact token input: 128 token ids"),
+        "{}",
+        r.prompt
+    );
+    assert_eq!(r.prompt_tokens, Some(128));
+    assert!(s.run.evidence.iter().any(|f| f.key == "exact token input"));
+    assert_eq!(s.run.endpoint, "/v1/completions");
+    // The reports say what was fed: 128 exact tokens in, as the runtime's reports do.
+    let j = common::json_report(&out);
+    let q = &j["requests"][0];
+    assert_eq!(q["input"]["kind"], "tokens", "{q}");
+    assert_eq!(q["input"]["exact_tokens"], 128, "{q}");
+    assert_eq!(q["input_tokens"], 128, "{q}");
+    assert_eq!(q["output_tokens"], 3, "{q}");
+    let v = common::run(&["verify", out.to_str().unwrap()], &[]);
+    assert!(v.status.success(), "{}", common::stderr(&v));
+}
+
+#[test]
+fn an_exact_token_suite_is_refused_before_any_request_by_a_server_without_token_ids() {
+    let (port, st) = fake_llama_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = common::tempdir("server-exact-tokens-refused");
+    let out = dir.join("t.rktrace");
+    for kind in ["ollama", "rkllm-server"] {
+        let o = common::server_record(
+            &url,
+            "rockchip",
+            &["--out", out.to_str().unwrap(), "--server-kind", kind],
+        );
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("is an exact token input") && err.contains("nothing was sent"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+    assert!(st.lock().unwrap().posts.is_empty());
 }

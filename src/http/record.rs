@@ -234,6 +234,19 @@ pub(crate) fn run(
     if fixed {
         refuse_unsendable_flags(a)?;
     }
+    if let Some((t, n)) = suite.tests.iter().find_map(|t| Some((t, t.input_tokens?))) {
+        match server::endpoint(detected.kind, detected.protocol, true) {
+            Err(why) => return Err(Error::usage(format!(
+                "--suite {}: test {} is an exact token input ({n} token ids), and {why}; nothing was sent. Measure exact token inputs on the runtime or through llama-server (its /v1/completions takes token ids), or use a suite of text prompts",
+                suite.name, t.id
+            ))),
+            Ok(ep) => detected.evidence.push(crate::trace::Fact {
+                key: "exact token input".into(),
+                value: format!("the suite's exact token inputs are sent as token ids (\"prompt\": [ids]) to {ep}, with no chat template; a request's input count is the server's where it counts, else the number of ids sent"),
+            }),
+        }
+        detected.evidence.sort();
+    }
     if a.token_gap.is_some() && detected.kind.gap_cluster_us(token_gap_us).is_none() {
         return Err(Error::usage(format!(
             "--token-gap applies to Rockchip's servers (rkllm-server), which stream characters; this one is {}: drop it",
@@ -468,7 +481,14 @@ impl Recorder {
             }
             .into(),
             protocol: d.protocol.as_str().into(),
-            endpoint: d.protocol.endpoint().into(),
+            // An exact-token suite streams from the token endpoint (each request records its own).
+            endpoint: server::endpoint(
+                d.kind,
+                d.protocol,
+                suite.tests.iter().all(|t| t.input_tokens.is_some()),
+            )
+            .unwrap_or(d.protocol.endpoint())
+            .into(),
             model: plan.model.clone(),
             version: d.version.clone(),
             evidence: d.evidence.clone(),
@@ -567,11 +587,18 @@ impl Recorder {
             .then(|| plan.max_new_tokens.or(test.max_new_tokens))
             .flatten();
         let think = plan.think.or(test.think);
+        let ids = test.input_tokens.map(crate::token_input::ids);
+        let prompt = match &ids {
+            Some(ids) => server::Prompt::Tokens(ids),
+            None => server::Prompt::Text(&test.prompt),
+        };
+        // Refused in `run` before the first request when the server takes no token ids.
+        let endpoint = server::endpoint(kind, protocol, ids.is_some()).map_err(Error::internal)?;
         let body = server::body(
             kind,
             protocol,
             &plan.model,
-            &test.prompt,
+            prompt,
             cap,
             think,
             &plan.sampling,
@@ -593,13 +620,16 @@ impl Recorder {
             test_id: test.id.clone(),
             name: test.name.clone(),
             category: test.category.clone(),
-            prompt: test.prompt.clone(),
+            prompt: match test.input_tokens {
+                Some(n) => crate::token_input::describe(n),
+                None => test.prompt.clone(),
+            },
             repeat_index: slot.repeat,
             warmup: slot.warmup,
             think: think.unwrap_or(false),
             max_new_tokens: cap.map(|c| c as i32).unwrap_or(-1),
             status: Status::InFlight,
-            endpoint: protocol.endpoint().into(),
+            endpoint: endpoint.into(),
             body: body.clone(),
             ..Default::default()
         };
@@ -644,7 +674,7 @@ impl Recorder {
             match client::send(
                 &plan.url,
                 "POST",
-                protocol.endpoint(),
+                endpoint,
                 Some(&body),
                 CONNECT_TIMEOUT,
                 TICK,
@@ -796,6 +826,10 @@ impl Recorder {
             (None, None) if unfinished.is_some() => (Status::Error, unfinished.unwrap_or_default()),
             (None, None) => (Status::Ok, String::new()),
         };
+        // An exact token input is exactly its ids: the input count where the server gave none.
+        if req.prompt_tokens.is_none() {
+            req.prompt_tokens = test.input_tokens.map(u64::from);
+        }
         let echoed = plan.secret.request(&mut req);
         if !echoed.is_empty() {
             let said = format!(
@@ -824,8 +858,15 @@ impl Recorder {
             f("cpu_ms", cpu0.zip(cpu1).map(|(a, b)| b - a));
             req.process.sort();
         }
-        self.out
-            .request_done(&[Record::ServerRequest(req.clone())])?;
+        // The trace says what was fed, as the runtime path does: a request's `Input` record.
+        let input = test
+            .input_tokens
+            .map(|n| Record::Input(crate::record::run::input_record(index, Some(n))));
+        let frames: Vec<Record> = input
+            .into_iter()
+            .chain([Record::ServerRequest(req.clone())])
+            .collect();
+        self.out.request_done(&frames)?;
         let summary = format!(
             "{}: {} chunks, {n} tokens ({}{}), {:.1} s",
             req.status.as_str(),
