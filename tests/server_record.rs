@@ -1116,7 +1116,8 @@ fn an_api_key_the_server_echoes_is_redacted_from_everything_recorded_or_printed(
     assert_eq!(deny.status.as_str(), "error");
     assert!(deny.detail.contains(marker), "{}", deny.detail);
     assert!(
-        deny.detail.contains("in: chunk 0, detail; redacted"),
+        deny.detail
+            .contains("in: error body (chunk 0), detail; redacted"),
         "{}",
         deny.detail
     );
@@ -1171,6 +1172,17 @@ fn an_api_key_with_a_line_break_is_refused_before_anything_is_sent() {
         assert!(!err.contains("k3y"), "{err}");
         assert!(!out.exists());
     }
+    // A key that is not UTF-8 cannot be a header value either.
+    let o = common::server_command(&url, "quick", &["--out", out.to_str().unwrap()])
+        .env(
+            "RKBENCH_API_KEY",
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"k3y\xff"),
+        )
+        .output()
+        .unwrap();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("RKBENCH_API_KEY is not valid UTF-8"), "{err}");
     let s = st.lock().unwrap();
     assert!(s.posts.is_empty() && s.slots_polls == 0);
 }

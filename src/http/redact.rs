@@ -4,7 +4,7 @@
 //! says where. Redaction works on assembled units (a whole request's chunk texts, a detail, a
 //! probe answer), never on raw socket reads, so a key split across two reads is still found.
 use crate::error::{Error, Result};
-use crate::trace::server::ServerRequest;
+use crate::trace::server::{ChunkKind, ServerRequest};
 use crate::trace::Fact;
 
 /// The environment variable holding a server's API key (sent as a bearer token).
@@ -72,7 +72,10 @@ impl Secret {
         };
         let mut wh: Vec<String> = chunk_texts(&mut req.chunk_text_len, &mut req.chunk_text, k)
             .into_iter()
-            .map(|i| format!("chunk {i}"))
+            .map(|i| match req.kind(i) {
+                ChunkKind::Error => format!("error body (chunk {i})"),
+                _ => format!("chunk {i}"),
+            })
             .collect();
         let fields = [
             ("detail", &mut req.detail),
