@@ -3,7 +3,9 @@
 //! run on a laptop, in a container, or on a board without debugfs access.
 use crate::trace::vocab;
 use crate::trace::Fact;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 /// Where `/sys` and `/proc` are read from (`/` normally; a fixture tree in tests).
 #[derive(Debug, Clone)]
@@ -20,16 +22,14 @@ impl SysRoot {
         self.0.join(abs.trim_start_matches('/'))
     }
 
-    /// Read a small text file, trimmed (NULs from device-tree strings removed).
+    /// Read a small text file, trimmed (NULs from device-tree strings removed): a regular file
+    /// of at most [`MAX_FILE_BYTES`] ([`read_small`]).
     pub fn read(&self, abs: &str) -> Result<String, String> {
-        let p = self.path(abs);
-        match std::fs::read(&p) {
-            Ok(b) => Ok(String::from_utf8_lossy(&b)
-                .replace('\0', " ")
-                .trim()
-                .to_string()),
-            Err(e) => Err(reason(&e)),
-        }
+        let b = read_small(&self.path(abs), MAX_FILE_BYTES)?;
+        Ok(String::from_utf8_lossy(&b)
+            .replace('\0', " ")
+            .trim()
+            .to_string())
     }
 
     /// Sorted entries of a directory whose names start with `prefix`.
@@ -45,6 +45,81 @@ impl SysRoot {
         v.sort();
         v
     }
+}
+
+/// The most bytes rkbench reads of one sysfs/procfs file. The files it reads hold a number or a
+/// few lines (`/proc/meminfo` is under 2 KiB); a bigger one is not what it should be.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// Opens `path` for reading if it is a regular file. The open is non-blocking, so a FIFO (or a
+/// device) planted where a sysfs/procfs file should be never blocks it; the file type is then
+/// checked on the open file (no race with a rename), and anything but a regular file is refused:
+/// a FIFO would block its reads and `/dev/zero` never ends. sysfs and procfs files are regular.
+pub fn open_regular(path: &Path) -> Result<File, String> {
+    let f = open_nonblocking(path).map_err(|e| reason(&e))?;
+    let t = f.metadata().map_err(|e| reason(&e))?.file_type();
+    if t.is_file() {
+        return Ok(f);
+    }
+    Err(format!(
+        "not a regular file ({}): not read",
+        file_type_name(t)
+    ))
+}
+
+/// Opens `path` read-only without blocking: a FIFO with no writer (or a terminal) opens at
+/// once instead of waiting forever. Reads of a regular file are unaffected.
+pub fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    o.open(path)
+}
+
+fn file_type_name(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// The whole of a regular file of at most `max` bytes ([`open_regular`]); a longer one is
+/// refused after reading `max + 1` bytes (procfs files say size 0, so the length is found by
+/// reading). Every sysfs/procfs reader goes through this or [`open_regular`].
+pub fn read_small(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let f = open_regular(path)?;
+    let mut b = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut b)
+        .map_err(|e| reason(&e))?;
+    if b.len() as u64 > max {
+        return Err(format!(
+            "larger than {} KiB, more than such a file ever holds: not read",
+            max / 1024
+        ));
+    }
+    Ok(b)
 }
 
 fn reason(e: &std::io::Error) -> String {

@@ -133,3 +133,29 @@ fn an_unidentifiable_runtime_or_missing_model_is_not_ready() {
     let o = run(&["doctor", "--sysfs-root", &root, "--format", "yaml"], &[]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_fifo_or_an_endless_file_in_the_sysfs_tree_is_not_read() {
+    let tree = hostile_sysfs("doctor-hostile-sysfs");
+    let lib = fake_lib("1.2.1").display().to_string();
+    let mut child = std::process::Command::new(bin())
+        .args(["doctor", "--format", "json", "--sysfs-root"])
+        .arg(&tree)
+        .args(["--lib", &lib, "--model"])
+        .arg(model())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard: with the FIFO opened blocking, doctor never ends.
+    wait_for(&mut child, std::time::Duration::from_secs(60));
+    let o = child.wait_with_output().unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let text = j.to_string();
+    assert!(text.contains("not a regular file (a FIFO)"), "{text}");
+    assert!(
+        text.contains("not a regular file (a character device)"),
+        "{text}"
+    );
+    assert!(text.contains("larger than 64 KiB"), "{text}");
+}

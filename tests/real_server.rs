@@ -268,3 +268,28 @@ fn llama_server_as_a_generic_server_reuses_its_prompt_cache_and_the_report_says_
         report["verdict"]
     );
 }
+
+#[test]
+#[ignore = "needs llama-server started by scripts/real-server.sh"]
+fn llama_server_takes_an_exact_token_input_as_ids_on_v1_completions() {
+    let url = llama_server();
+    let dir = common::tempdir("real-llama-server-tokens");
+    let out = dir.join("rockchip.rktrace");
+    // Rockchip's method: 128 token ids in, 64 tokens out (ignore_eos with the cap).
+    let t = record(&url, "rockchip", &["--warmup", "0", "--repeat", "2"], &out);
+    let s = t.server.as_ref().unwrap();
+    assert_eq!(s.run.endpoint, "/v1/completions");
+    assert_eq!(s.requests.len(), 2);
+    for r in &s.requests {
+        assert_eq!(r.status.as_str(), "ok", "{}", r.detail);
+        assert!(r.body.contains("\"prompt\":[1000,1001,"), "{}", r.body);
+        // The server's own prompt count: the 128 ids, nothing added (no BOS, no template).
+        assert_eq!(r.prompt_tokens, Some(128), "{:?}", r.timings);
+        assert_eq!(
+            r.server_total.unwrap_or(r.chunk_token_total()),
+            64,
+            "{:?}",
+            r.timings
+        );
+    }
+}

@@ -51,6 +51,7 @@ fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {
             )
         }
         ("POST", "/v1/chat/completions") => stream(c, st, body),
+        ("POST", "/v1/completions") => completions(c, st, body),
         _ => json(&mut c, "404 Not Found", r#"{"error":"not found"}"#),
     }
 }
@@ -115,6 +116,21 @@ fn stream(mut c: TcpStream, st: &Shared, body: String) -> std::io::Result<()> {
     write!(c, "0\r\n\r\n")?;
     st.lock().unwrap().busy_until = None;
     Ok(())
+}
+
+/// llama-server's `/v1/completions` stream: `text` chunks, a running `predicted_n`, a finish
+/// chunk; no prompt count (an older build, or a proxy that drops `usage` and `timings`).
+fn completions(mut c: TcpStream, st: &Shared, body: String) -> std::io::Result<()> {
+    st.lock().unwrap().posts.push((Instant::now(), body));
+    let mut sse = String::new();
+    for i in 0..3 {
+        sse.push_str(&format!(
+            "data: {{\"choices\":[{{\"index\":0,\"text\":\"t{i} \",\"finish_reason\":null}}],\"timings\":{{\"predicted_n\":{}}}}}\n\n",
+            i + 1
+        ));
+    }
+    sse.push_str("data: {\"choices\":[{\"index\":0,\"text\":\"\",\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n");
+    common::http::reply(&mut c, "200 OK", "text/event-stream", &sse)
 }
 
 #[test]
@@ -1006,4 +1022,238 @@ fn a_servers_api_key_comes_from_the_environment_and_is_never_recorded() {
         let bytes = std::fs::read(f.unwrap().path()).unwrap();
         assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()));
     }
+}
+
+/// A server (or a proxy before it) that echoes the API key: in `/props`' build string, split
+/// between two writes of an SSE content chunk, and in a 401 body for a prompt saying "deny".
+fn server_echoing_the_key(key: &'static str) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let Ok(req) = common::http::read_request(&c) else {
+                continue;
+            };
+            let _ = match req.path.as_str() {
+                "/props" => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    &format!(r#"{{"build_info":"b1-{key}"}}"#),
+                ),
+                "/slots" => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    "application/json",
+                    r#"[{"id":0,"is_processing":false}]"#,
+                ),
+                "/v1/chat/completions" if req.body.contains("deny") => common::http::reply(
+                    &mut c,
+                    "401 Unauthorized",
+                    "application/json",
+                    &format!(r#"{{"error":"key {key} is not valid here"}}"#),
+                ),
+                "/v1/chat/completions" => (|| {
+                    let (a, b) = key.split_at(key.len() / 2);
+                    write!(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")?;
+                    write!(
+                        c,
+                        "data: {{\"choices\":[{{\"delta\":{{\"content\":\"you sent {a}"
+                    )?;
+                    c.flush()?;
+                    std::thread::sleep(Duration::from_millis(30));
+                    write!(c, "{b}\"}}}}],\"timings\":{{\"predicted_n\":3}}}}\n\n")?;
+                    write!(c, "data: {{\"choices\":[{{\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n")
+                })(),
+                _ => common::http::reply(&mut c, "404 Not Found", "application/json", "{}"),
+            };
+        }
+    });
+    port
+}
+
+#[test]
+fn an_api_key_the_server_echoes_is_redacted_from_everything_recorded_or_printed() {
+    let key = "sk-echoed-0123456789";
+    let marker = "[REDACTED:RKBENCH_API_KEY]";
+    let url = format!("http://127.0.0.1:{}", server_echoing_the_key(key));
+    let dir = common::tempdir("server-api-key-echo");
+    let suite = dir.join("s.json");
+    std::fs::write(
+        &suite,
+        r#"{"name":"srv","tests":[{"id":"echo","prompt":"repeat my key"},{"id":"deny","prompt":"deny me"}]}"#,
+    )
+    .unwrap();
+    let out = dir.join("t.rktrace");
+    let o = std::process::Command::new(common::bin())
+        .args(common::server_args(
+            &url,
+            suite.to_str().unwrap(),
+            &["--out", out.to_str().unwrap()],
+        ))
+        .env_remove("RKLLM_LIB")
+        .env("RKBENCH_API_KEY", key)
+        .output()
+        .unwrap();
+    let err = common::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains(key), "{err}");
+    assert!(
+        err.contains("echoed the API key (RKBENCH_API_KEY) in: chunk 0; redacted"),
+        "{err}"
+    );
+    let t = common::read_trace(&out);
+    let s = t.server.as_ref().unwrap();
+    assert!(s.run.evidence.iter().any(|f| f.value.contains(marker)));
+    let (echo, deny) = (&s.requests[0], &s.requests[1]);
+    assert_eq!(echo.status.as_str(), "ok");
+    assert!(
+        echo.detail.contains("in: chunk 0; redacted"),
+        "{}",
+        echo.detail
+    );
+    assert_eq!(echo.chunk_text(0), format!("you sent {marker}").as_bytes());
+    assert_eq!(deny.status.as_str(), "error");
+    assert!(deny.detail.contains(marker), "{}", deny.detail);
+    assert!(
+        deny.detail
+            .contains("in: error body (chunk 0), detail; redacted"),
+        "{}",
+        deny.detail
+    );
+    let json = common::run(&["report", out.to_str().unwrap(), "--format", "json"], &[]);
+    let csv = common::run(
+        &[
+            "report",
+            out.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--per",
+            "chunk",
+        ],
+        &[],
+    );
+    let md = common::run(&["report", out.to_str().unwrap()], &[]);
+    for (what, bytes) in [
+        ("trace", std::fs::read(&out).unwrap()),
+        ("json", json.stdout.clone()),
+        ("csv", csv.stdout.clone()),
+        ("markdown", md.stdout.clone()),
+    ] {
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+            "{what}"
+        );
+        assert!(
+            bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn an_api_key_with_a_line_break_is_refused_before_anything_is_sent() {
+    let (port, st) = fake_llama_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = common::tempdir("server-api-key-crlf");
+    let out = dir.join("t.rktrace");
+    for key in ["k3y\r\nX-Injected: 1", "k3y\u{7}bell"] {
+        let o = common::server_command(&url, "quick", &["--out", out.to_str().unwrap()])
+            .env("RKBENCH_API_KEY", key)
+            .output()
+            .unwrap();
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("RKBENCH_API_KEY holds a control character"),
+            "{err}"
+        );
+        assert!(!err.contains("k3y"), "{err}");
+        assert!(!out.exists());
+    }
+    // A key that is not UTF-8 cannot be a header value either.
+    let o = common::server_command(&url, "quick", &["--out", out.to_str().unwrap()])
+        .env(
+            "RKBENCH_API_KEY",
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"k3y\xff"),
+        )
+        .output()
+        .unwrap();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("RKBENCH_API_KEY is not valid UTF-8"), "{err}");
+    let s = st.lock().unwrap();
+    assert!(s.posts.is_empty() && s.slots_polls == 0);
+}
+
+#[test]
+fn an_exact_token_suite_is_sent_as_token_ids_to_llama_servers_completions() {
+    let (port, st) = fake_llama_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = common::tempdir("server-exact-tokens");
+    let out = dir.join("t.rktrace");
+    let o = common::server_record(&url, "context", &["--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    // Every body the server received holds the ids, none a chat message.
+    let posts: Vec<Value> = st
+        .lock()
+        .unwrap()
+        .posts
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    let t = common::read_trace(&out);
+    let s = t.server.as_ref().unwrap();
+    assert!(posts.len() >= 2 && posts.len() == s.requests.len());
+    let ids = |b: &Value| b["prompt"].as_array().map(|a| a.len()).unwrap_or(0);
+    assert_eq!(ids(&posts[0]), 128);
+    assert_eq!(posts[0]["prompt"][0], 1000);
+    assert_eq!(posts[0]["prompt"][127], 1127);
+    assert!(posts.iter().all(|b| b.get("messages").is_none()));
+    assert_eq!(posts[0]["max_tokens"], 64);
+    let r = &s.requests[0];
+    assert_eq!(r.endpoint, "/v1/completions");
+    assert!(r.body.contains("\"prompt\":[1000,1001,"), "{}", r.body);
+    assert!(
+        r.prompt.starts_with("[exact token input: 128 token ids"),
+        "{}",
+        r.prompt
+    );
+    assert_eq!(r.prompt_tokens, Some(128));
+    assert!(s.run.evidence.iter().any(|f| f.key == "exact token input"));
+    assert_eq!(s.run.endpoint, "/v1/completions");
+    // The reports say what was fed: 128 exact tokens in, as the runtime's reports do.
+    let j = common::json_report(&out);
+    let q = &j["requests"][0];
+    assert_eq!(q["input"]["kind"], "tokens", "{q}");
+    assert_eq!(q["input"]["exact_tokens"], 128, "{q}");
+    assert_eq!(q["input_tokens"], 128, "{q}");
+    assert_eq!(q["output_tokens"], 3, "{q}");
+    let v = common::run(&["verify", out.to_str().unwrap()], &[]);
+    assert!(v.status.success(), "{}", common::stderr(&v));
+}
+
+#[test]
+fn an_exact_token_suite_is_refused_before_any_request_by_a_server_without_token_ids() {
+    let (port, st) = fake_llama_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = common::tempdir("server-exact-tokens-refused");
+    let out = dir.join("t.rktrace");
+    for kind in ["ollama", "rkllm-server"] {
+        let o = common::server_record(
+            &url,
+            "rockchip",
+            &["--out", out.to_str().unwrap(), "--server-kind", kind],
+        );
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("is an exact token input") && err.contains("nothing was sent"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+    assert!(st.lock().unwrap().posts.is_empty());
 }

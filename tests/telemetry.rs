@@ -188,3 +188,60 @@ fn info_prints_every_field() {
     let s = stdout(&o);
     assert!(s.contains("unavailable ("), "{s}");
 }
+
+#[test]
+fn a_fifo_or_an_endless_file_in_the_sysfs_tree_is_not_read_while_recording() {
+    let tree = hostile_sysfs("tele-hostile-sysfs");
+    let out = tree.parent().unwrap().join("t.rktrace");
+    let root = tree.display().to_string();
+    let mut child = spawn_record(
+        &out,
+        &[
+            "--suite",
+            "quick",
+            "--sysfs-root",
+            &root,
+            "--sample-interval",
+            "20ms",
+        ],
+        &ENV,
+        std::process::Stdio::piped(),
+    );
+    // A hang guard: with the FIFO opened blocking, the recorder never starts.
+    let st = wait_for(&mut child, std::time::Duration::from_secs(120));
+    assert!(st.success());
+    let t = read_trace(&out);
+    let fact = |k: &str| {
+        t.header
+            .board
+            .iter()
+            .find(|f| f.key == k)
+            .map(|f| f.value.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        fact("npu.cur_hz"),
+        "unavailable (not a regular file (a FIFO): not read)"
+    );
+    assert_eq!(
+        fact("mem.memavailable"),
+        "unavailable (not a regular file (a character device): not read)"
+    );
+    let all: String = t
+        .header
+        .board
+        .iter()
+        .map(|f| format!("{} = {}\n", f.key, f.value))
+        .collect();
+    assert!(all.contains("not a regular file (a FIFO)"), "{all}");
+    // Telemetry goes on with every other source.
+    let keys: Vec<&str> = t.telemetry[0]
+        .series
+        .iter()
+        .map(|s| s.key.as_str())
+        .collect();
+    assert!(
+        keys.contains(&"dmc.freq") && !keys.contains(&"npu.freq"),
+        "{keys:?}\n{all}"
+    );
+}

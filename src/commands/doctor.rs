@@ -58,12 +58,25 @@ pub(crate) const WARM_MC: i64 = 70_000;
 pub(crate) const MIN_RKNPU: (u32, u32, u32) = (0, 9, 8);
 
 fn num(root: &SysRoot, path: &str) -> Option<i64> {
-    root.read(path)
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    num_or_why(root, path).ok()
+}
+
+/// The number a file starts with, or why there is none (`cur_freq: not a regular file …`).
+fn num_or_why(root: &SysRoot, path: &str) -> Result<i64, String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let text = root.read(path).map_err(|e| format!("{name}: {e}"))?;
+    text.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("{name}: not a number"))
+}
+
+/// ` (why)` after "unreadable" when the current value could not be read.
+fn why_unreadable(cur: &Result<i64, String>) -> String {
+    match cur {
+        Err(e) => format!(" ({e})"),
+        Ok(_) => String::new(),
+    }
 }
 
 /// The highest frequency a device offers: the largest of its available frequencies and max.
@@ -100,7 +113,8 @@ fn cpu(root: &SysRoot) -> Vec<Finding> {
             let gov = root
                 .read(&format!("{dir}/scaling_governor"))
                 .unwrap_or_else(|e| format!("unreadable ({e})"));
-            let cur = num(root, &format!("{dir}/scaling_cur_freq"));
+            let cur_read = num_or_why(root, &format!("{dir}/scaling_cur_freq"));
+            let cur = cur_read.clone().ok();
             let max = highest(
                 root,
                 &dir,
@@ -112,7 +126,10 @@ fn cpu(root: &SysRoot) -> Vec<Finding> {
                 return finding(
                     &format!("cpu.{p}"),
                     Level::Warn,
-                    format!("governor {gov}; current or maximum frequency unreadable"),
+                    format!(
+                        "governor {gov}; current or maximum frequency unreadable{}",
+                        why_unreadable(&cur_read)
+                    ),
                     String::new(),
                 );
             };
@@ -145,13 +162,17 @@ fn devfreq(root: &SysRoot, label: &str, dev: &str, why: &str) -> Finding {
     let gov = root
         .read(&format!("{dir}/governor"))
         .unwrap_or_else(|e| format!("unreadable ({e})"));
-    let cur = num(root, &format!("{dir}/cur_freq"));
+    let cur_read = num_or_why(root, &format!("{dir}/cur_freq"));
+    let cur = cur_read.clone().ok();
     let max = highest(root, &dir, "available_frequencies", &["max_freq"]);
     let (Some(cur), Some(max)) = (cur, max) else {
         return finding(
             label,
             Level::Warn,
-            format!("{dev}: governor {gov}; current or maximum frequency unreadable"),
+            format!(
+                "{dev}: governor {gov}; current or maximum frequency unreadable{}",
+                why_unreadable(&cur_read)
+            ),
             String::new(),
         );
     };
@@ -217,10 +238,13 @@ fn dmc(root: &SysRoot) -> Vec<Finding> {
 
 fn thermal(root: &SysRoot) -> Finding {
     let zones = root.list("/sys/class/thermal", "thermal_zone");
+    let mut unreadable = Vec::new();
     let temps: Vec<(String, i64)> = zones
         .iter()
         .filter_map(|z| {
-            let t = num(root, &format!("/sys/class/thermal/{z}/temp"))?;
+            let t = num_or_why(root, &format!("/sys/class/thermal/{z}/temp"))
+                .map_err(|e| unreadable.push(format!("{z}/{e}")))
+                .ok()?;
             let ty = root
                 .read(&format!("/sys/class/thermal/{z}/type"))
                 .unwrap_or_else(|_| z.clone());
@@ -231,14 +255,23 @@ fn thermal(root: &SysRoot) -> Finding {
         return finding(
             "thermal",
             Level::Warn,
-            "no readable thermal zone".into(),
+            if unreadable.is_empty() {
+                "no readable thermal zone".into()
+            } else {
+                format!("no readable thermal zone ({})", unreadable.join("; "))
+            },
             String::new(),
         );
     };
     let detail = format!(
-        "hottest zone {hottest} at {:.1} °C ({} zones)",
+        "hottest zone {hottest} at {:.1} °C ({} zones{})",
         t as f64 / 1000.0,
-        temps.len()
+        temps.len(),
+        if unreadable.is_empty() {
+            String::new()
+        } else {
+            format!("; unreadable: {}", unreadable.join("; "))
+        }
     );
     let fix = "let the board cool before starting (and between requests: rkbench record --cooldown 30s); fit a heatsink and fan; watch: cat /sys/class/thermal/thermal_zone*/temp".to_string();
     if t >= HOT_MC {
@@ -315,25 +348,31 @@ fn debugfs(root: &SysRoot) -> Finding {
 }
 
 /// MemAvailable (kB) from /proc/meminfo.
-fn mem_available_kb(root: &SysRoot) -> Option<u64> {
-    let m = root.read("/proc/meminfo").ok()?;
+fn mem_available_kb(root: &SysRoot) -> Result<u64, String> {
+    let m = root
+        .read("/proc/meminfo")
+        .map_err(|e| format!("/proc/meminfo: {e}"))?;
     m.lines()
-        .find(|l| l.starts_with("MemAvailable:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+        .find(|l| l.starts_with("MemAvailable:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .ok_or_else(|| "not in /proc/meminfo".into())
 }
 
 /// The runtime maps the whole model and needs working memory beside it.
-pub(crate) fn memory_finding(available_kb: Option<u64>, model_bytes: Option<u64>) -> Finding {
-    let Some(avail) = available_kb else {
-        return finding(
-            "memory",
-            Level::Warn,
-            "MemAvailable unreadable".into(),
-            String::new(),
-        );
+pub(crate) fn memory_finding(
+    available_kb: Result<u64, String>,
+    model_bytes: Option<u64>,
+) -> Finding {
+    let avail = match available_kb {
+        Ok(kb) => kb,
+        Err(why) => {
+            return finding(
+                "memory",
+                Level::Warn,
+                format!("MemAvailable unreadable ({why})"),
+                String::new(),
+            )
+        }
     };
     let avail_mb = avail / 1024;
     match model_bytes {
@@ -377,7 +416,8 @@ fn model(path: Option<&Path>) -> (Finding, Option<u64>) {
         );
     };
     let shown = p.display();
-    match std::fs::File::open(p).and_then(|f| f.metadata()) {
+    // Non-blocking: a FIFO named by --model must not hang the open.
+    match crate::board::open_nonblocking(p).and_then(|f| f.metadata()) {
         Ok(m) if m.is_file() => (
             finding(
                 "model",
@@ -566,12 +606,12 @@ mod tests {
     fn memory_against_the_model() {
         let gib = 1u64 << 30;
         assert_eq!(
-            memory_finding(Some(8 * 1024 * 1024), Some(5 * gib)).level,
+            memory_finding(Ok(8 * 1024 * 1024), Some(5 * gib)).level,
             Level::Ok
         );
-        let f = memory_finding(Some(2 * 1024 * 1024), Some(5 * gib));
+        let f = memory_finding(Ok(2 * 1024 * 1024), Some(5 * gib));
         assert_eq!(f.level, Level::Fail);
         assert!(f.detail.contains("2048 MB available"), "{}", f.detail);
-        assert_eq!(memory_finding(Some(1), None).level, Level::Skip);
+        assert_eq!(memory_finding(Ok(1), None).level, Level::Skip);
     }
 }

@@ -14,5 +14,7 @@ pub mod process;
 #[cfg(feature = "record")]
 pub mod record;
 #[cfg(feature = "record")]
+pub mod redact;
+#[cfg(feature = "record")]
 pub mod server;
 pub mod stream;

@@ -1,6 +1,17 @@
 //! The server process on this machine: found from its listening socket (`/proc/net/tcp{,6}`
 //! gives the socket inode, `/proc/*/fd` the process holding it), and its RSS and CPU time.
+use crate::board::{read_small, MAX_FILE_BYTES};
 use std::path::Path;
+
+/// The most bytes of `/proc/net/tcp{,6}` read: 150 bytes a socket, so 100 000 sockets.
+const NET_TABLE_BYTES: u64 = 16 << 20;
+
+/// A procfs file as text: a regular file of at most `max` bytes ([`read_small`]).
+fn proc_text(path: &Path, max: u64) -> Option<String> {
+    read_small(path, max)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
 
 /// Clock ticks per second of `/proc/<pid>/stat` times: USER_HZ, 100 on every Linux ABI rkbench
 /// targets (it is fixed by the kernel ABI, not by CONFIG_HZ).
@@ -25,7 +36,7 @@ pub fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
 pub fn pid_listening_on(port: u16) -> Option<u32> {
     let mut inodes = Vec::new();
     for t in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        if let Ok(s) = std::fs::read_to_string(t) {
+        if let Some(s) = proc_text(Path::new(t), NET_TABLE_BYTES) {
             inodes.extend(listening_inodes(&s, port));
         }
     }
@@ -49,7 +60,7 @@ pub fn pid_listening_on(port: u16) -> Option<u32> {
 
 /// User + system CPU time of a process, ms.
 pub fn cpu_ms(pid: u32) -> Option<i64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = proc_text(Path::new(&format!("/proc/{pid}/stat")), MAX_FILE_BYTES)?;
     // Fields after the command name (which may contain spaces), counted from field 3.
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -79,7 +90,7 @@ fn tree_cpu_ms_in(proc_root: &Path, pid: u32, me: u32) -> Option<i64> {
         let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+        let Some(stat) = proc_text(&e.path().join("stat"), MAX_FILE_BYTES) else {
             continue;
         };
         let Some(f) = stat_fields(&stat) else {
@@ -114,7 +125,7 @@ fn tree_cpu_ms_in(proc_root: &Path, pid: u32, me: u32) -> Option<i64> {
 
 /// Resident set size of a process, kB.
 pub fn rss_kb(pid: u32) -> Option<i64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let s = proc_text(Path::new(&format!("/proc/{pid}/status")), MAX_FILE_BYTES)?;
     s.lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
@@ -122,9 +133,7 @@ pub fn rss_kb(pid: u32) -> Option<i64> {
 
 /// The process's command name, for the header.
 pub fn comm(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|s| s.trim().to_string())
+    proc_text(Path::new(&format!("/proc/{pid}/comm")), MAX_FILE_BYTES).map(|s| s.trim().to_string())
 }
 
 #[cfg(test)]

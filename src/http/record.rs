@@ -5,6 +5,7 @@
 use super::capture::{Capture, Protocol};
 use super::client::{self, Event, Url};
 use super::process;
+use super::redact::{self, Secret};
 use super::server::{self, Detected, Sampling, ServerKind};
 use crate::board::{self, SysRoot};
 use crate::cli::RecordArgs;
@@ -24,8 +25,7 @@ use crate::trace::{
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// The environment variable holding a server's API key (sent as a bearer token).
-pub const API_KEY_VAR: &str = "RKBENCH_API_KEY";
+pub use super::redact::API_KEY_VAR;
 
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
 const TICK: Duration = Duration::from_millis(20);
@@ -85,6 +85,8 @@ struct Plan {
     token_gap_us: u64,
     checkpoint_interval: Duration,
     pid: Option<u32>,
+    /// The API key, kept out of everything recorded or printed.
+    secret: Secret,
     /// The server runs on this machine ([`Url::on_this_machine`]): telemetry and its process.
     local: bool,
     quiet: bool,
@@ -160,7 +162,8 @@ pub(crate) fn run(
     let rp = &planned.record;
     let mut url = Url::parse(server_url).map_err(|e| Error::usage(format!("--server {e}")))?;
     // From the environment only: a key on the command line would be recorded with it.
-    url.api_key = std::env::var(API_KEY_VAR).ok().filter(|k| !k.is_empty());
+    url.api_key = redact::api_key_from_env()?;
+    let secret = Secret::new(url.api_key.as_deref());
     let given = ServerKind::parse(&a.server_kind)
         .map_err(|e| Error::usage(format!("--server-kind: {e}")))?;
     let suite = planned.suite.clone();
@@ -183,6 +186,8 @@ pub(crate) fn run(
         Duration::from_secs(300),
     )?;
     let mut detected = server::detect_when_ready(&url, given, idle_timeout, |why| {
+        let mut why = why.to_string();
+        secret.text(&mut why);
         if !rp.quiet {
             crate::err_line!(
                 "rkbench: {url} is not ready ({why}): waiting up to --idle-timeout {} for it",
@@ -190,6 +195,13 @@ pub(crate) fn run(
             )
         }
     });
+    if secret.facts(&mut detected.evidence) | secret.text(&mut detected.version) {
+        crate::err_line!("rkbench: warning: the server echoed the API key ({API_KEY_VAR}) in its answers to the detection probes; redacted as {}", redact::MARKER);
+        detected.evidence.push(crate::trace::Fact {
+            key: "redacted".into(),
+            value: format!("the server echoed the API key ({API_KEY_VAR}) in its probe answers; each is recorded as {}", redact::MARKER),
+        });
+    }
     if !rp.quiet
         && detected
             .evidence
@@ -221,6 +233,19 @@ pub(crate) fn run(
     let fixed = detected.protocol == Protocol::RkllmChat;
     if fixed {
         refuse_unsendable_flags(a)?;
+    }
+    if let Some((t, n)) = suite.tests.iter().find_map(|t| Some((t, t.input_tokens?))) {
+        match server::endpoint(detected.kind, detected.protocol, true) {
+            Err(why) => return Err(Error::usage(format!(
+                "--suite {}: test {} is an exact token input ({n} token ids), and {why}; nothing was sent. Measure exact token inputs on the runtime or through llama-server (its /v1/completions takes token ids), or use a suite of text prompts",
+                suite.name, t.id
+            ))),
+            Ok(ep) => detected.evidence.push(crate::trace::Fact {
+                key: "exact token input".into(),
+                value: format!("the suite's exact token inputs are sent as token ids (\"prompt\": [ids]) to {ep}, with no chat template; a request's input count is the server's where it counts, else the number of ids sent"),
+            }),
+        }
+        detected.evidence.sort();
     }
     if a.token_gap.is_some() && detected.kind.gap_cluster_us(token_gap_us).is_none() {
         return Err(Error::usage(format!(
@@ -275,6 +300,7 @@ pub(crate) fn run(
         checkpoint_interval: rp.checkpoint_interval,
         token_gap_us,
         pid,
+        secret,
         local,
         quiet: rp.quiet,
         out,
@@ -455,7 +481,14 @@ impl Recorder {
             }
             .into(),
             protocol: d.protocol.as_str().into(),
-            endpoint: d.protocol.endpoint().into(),
+            // An exact-token suite streams from the token endpoint (each request records its own).
+            endpoint: server::endpoint(
+                d.kind,
+                d.protocol,
+                suite.tests.iter().all(|t| t.input_tokens.is_some()),
+            )
+            .unwrap_or(d.protocol.endpoint())
+            .into(),
             model: plan.model.clone(),
             version: d.version.clone(),
             evidence: d.evidence.clone(),
@@ -554,11 +587,18 @@ impl Recorder {
             .then(|| plan.max_new_tokens.or(test.max_new_tokens))
             .flatten();
         let think = plan.think.or(test.think);
+        let ids = test.input_tokens.map(crate::token_input::ids);
+        let prompt = match &ids {
+            Some(ids) => server::Prompt::Tokens(ids),
+            None => server::Prompt::Text(&test.prompt),
+        };
+        // Refused in `run` before the first request when the server takes no token ids.
+        let endpoint = server::endpoint(kind, protocol, ids.is_some()).map_err(Error::internal)?;
         let body = server::body(
             kind,
             protocol,
             &plan.model,
-            &test.prompt,
+            prompt,
             cap,
             think,
             &plan.sampling,
@@ -580,13 +620,16 @@ impl Recorder {
             test_id: test.id.clone(),
             name: test.name.clone(),
             category: test.category.clone(),
-            prompt: test.prompt.clone(),
+            prompt: match test.input_tokens {
+                Some(n) => crate::token_input::describe(n),
+                None => test.prompt.clone(),
+            },
             repeat_index: slot.repeat,
             warmup: slot.warmup,
             think: think.unwrap_or(false),
             max_new_tokens: cap.map(|c| c as i32).unwrap_or(-1),
             status: Status::InFlight,
-            endpoint: protocol.endpoint().into(),
+            endpoint: endpoint.into(),
             body: body.clone(),
             ..Default::default()
         };
@@ -631,7 +674,7 @@ impl Recorder {
             match client::send(
                 &plan.url,
                 "POST",
-                protocol.endpoint(),
+                endpoint,
                 Some(&body),
                 CONNECT_TIMEOUT,
                 TICK,
@@ -729,6 +772,7 @@ impl Recorder {
                         && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
                     {
                         let mut snap = cap_.snapshot();
+                        plan.secret.request(&mut snap);
                         snap.end_us = us(now);
                         self.out.checkpoint_anew(&Record::ServerPartial(snap))?;
                         checkpointed = cap_.req.chunks();
@@ -782,6 +826,23 @@ impl Recorder {
             (None, None) if unfinished.is_some() => (Status::Error, unfinished.unwrap_or_default()),
             (None, None) => (Status::Ok, String::new()),
         };
+        // An exact token input is exactly its ids: the input count where the server gave none.
+        if req.prompt_tokens.is_none() {
+            req.prompt_tokens = test.input_tokens.map(u64::from);
+        }
+        let echoed = plan.secret.request(&mut req);
+        if !echoed.is_empty() {
+            let said = format!(
+                "the server echoed the API key ({API_KEY_VAR}) in: {}; redacted as {}",
+                echoed.join(", "),
+                redact::MARKER
+            );
+            crate::err_line!("rkbench: warning: request {index} ({}): {said}", test.id);
+            if !req.detail.is_empty() {
+                req.detail.push_str("; ");
+            }
+            req.detail.push_str(&said);
+        }
         if let (Some(p), Some((rss0, cpu0))) = (plan.pid, before) {
             let (rss1, cpu1) = (process::rss_kb(p), process::cpu_ms(p));
             let mut f = |k: &str, v: Option<i64>| {
@@ -797,8 +858,15 @@ impl Recorder {
             f("cpu_ms", cpu0.zip(cpu1).map(|(a, b)| b - a));
             req.process.sort();
         }
-        self.out
-            .request_done(&[Record::ServerRequest(req.clone())])?;
+        // The trace says what was fed, as the runtime path does: a request's `Input` record.
+        let input = test
+            .input_tokens
+            .map(|n| Record::Input(crate::record::run::input_record(index, Some(n))));
+        let frames: Vec<Record> = input
+            .into_iter()
+            .chain([Record::ServerRequest(req.clone())])
+            .collect();
+        self.out.request_done(&frames)?;
         let summary = format!(
             "{}: {} chunks, {n} tokens ({}{}), {:.1} s",
             req.status.as_str(),

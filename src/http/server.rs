@@ -339,17 +339,57 @@ fn num(x: f32) -> Value {
     serde_json::from_str(&s).unwrap_or(Value::Null)
 }
 
-/// The request body for one prompt, exactly as it will be sent.
+/// What a request sends as its prompt.
+#[derive(Debug, Clone, Copy)]
+pub enum Prompt<'a> {
+    /// Text, sent as the user message of a chat.
+    Text(&'a str),
+    /// An exact token input ([`crate::token_input`]): these ids, with no tokenizer or chat
+    /// template in between.
+    Tokens(&'a [i32]),
+}
+
+/// Where an exact token input goes: OpenAI's `/v1/completions`, whose `prompt` may be a list
+/// of token ids (its chat endpoint has no way to take ids).
+pub const TOKEN_ENDPOINT: &str = "/v1/completions";
+
+/// The endpoint a prompt is posted to: text to the protocol's streaming endpoint; token ids to
+/// [`TOKEN_ENDPOINT`] where the server takes them there — llama-server, and a generic
+/// OpenAI-compatible server (vLLM and SGLang do; one that does not answers each request with
+/// an HTTP error, recorded as such). `Err` says why a server has no token-id API.
+pub fn endpoint(
+    kind: ServerKind,
+    protocol: Protocol,
+    tokens: bool,
+) -> Result<&'static str, String> {
+    if !tokens {
+        return Ok(protocol.endpoint());
+    }
+    match (kind, protocol) {
+        (ServerKind::LlamaServer | ServerKind::Generic, Protocol::OpenAiSse) => Ok(TOKEN_ENDPOINT),
+        (ServerKind::RkllmServer, _) => Err("Rockchip's server takes only chat messages (it tokenizes the last user message itself)".into()),
+        (ServerKind::Rkllama, _) => Err("rkllama takes only text (it applies the model's chat template and tokenizer itself)".into()),
+        (ServerKind::RockchipLlama, _) => Err("the original tool's server takes only text prompts".into()),
+        (ServerKind::Ollama, _) => Err("Ollama's APIs take only text prompts".into()),
+        (k, p) => Err(format!("{} over {} takes no token ids", k.as_str(), p.as_str())),
+    }
+}
+
+/// The request body for one prompt, exactly as it will be sent (to [`endpoint`]). A token
+/// prompt is only built for a server [`endpoint`] accepts it for.
 pub fn body(
     kind: ServerKind,
     protocol: Protocol,
     model: &str,
-    prompt: &str,
+    prompt: Prompt,
     cap: Option<u32>,
     think: Option<bool>,
     s: &Sampling,
 ) -> String {
-    let messages = json!([{ "role": "user", "content": prompt }]);
+    let (messages, tokens) = match prompt {
+        Prompt::Text(t) => (json!([{ "role": "user", "content": t }]), None),
+        Prompt::Tokens(ids) => (Value::Null, Some(ids)),
+    };
     let mut m = Map::new();
     if protocol == Protocol::RkllmChat {
         // It reads `messages` (the last user message), `stream`, `enable_thinking`, `tools`;
@@ -362,7 +402,10 @@ pub fn body(
         return Value::Object(m).to_string();
     }
     m.insert("model".into(), json!(model));
-    m.insert("messages".into(), messages);
+    match tokens {
+        Some(ids) => m.insert("prompt".into(), json!(ids)),
+        None => m.insert("messages".into(), messages),
+    };
     m.insert("stream".into(), json!(true));
     match protocol {
         Protocol::OpenAiSse => {
@@ -388,7 +431,13 @@ pub fn body(
                 ServerKind::LlamaServer => {
                     m.insert("cache_prompt".into(), json!(false));
                     m.insert("timings_per_token".into(), json!(true));
-                    if let Some(t) = think {
+                    // An exact token input measures a fixed output length, as the runtime's
+                    // `ignore_eos_token`; no chat template, so no thinking switch.
+                    if tokens.is_some() {
+                        if cap.is_some() {
+                            m.insert("ignore_eos".into(), json!(true));
+                        }
+                    } else if let Some(t) = think {
                         m.insert(
                             "chat_template_kwargs".into(),
                             json!({ "enable_thinking": t }),
@@ -593,7 +642,7 @@ mod tests {
             ServerKind::LlamaServer,
             Protocol::OpenAiSse,
             "m",
-            "hi",
+            Prompt::Text("hi"),
             Some(64),
             Some(false),
             &s(),
@@ -613,9 +662,61 @@ mod tests {
     }
 
     #[test]
+    fn an_exact_token_input_goes_as_ids_to_v1_completions_or_is_refused() {
+        let ids = crate::token_input::ids(3);
+        let b: Value = serde_json::from_str(&body(
+            ServerKind::LlamaServer,
+            Protocol::OpenAiSse,
+            "m",
+            Prompt::Tokens(&ids),
+            Some(64),
+            Some(true),
+            &s(),
+        ))
+        .unwrap();
+        assert_eq!(b["prompt"], json!([1000, 1001, 1002]));
+        assert!(b.get("messages").is_none() && b.get("chat_template_kwargs").is_none());
+        assert_eq!(
+            (b["max_tokens"].as_u64(), b["ignore_eos"].as_bool()),
+            (Some(64), Some(true))
+        );
+        assert_eq!(b["cache_prompt"], false);
+        let ep = |k, p| endpoint(k, p, true);
+        assert_eq!(
+            ep(ServerKind::LlamaServer, Protocol::OpenAiSse),
+            Ok("/v1/completions")
+        );
+        assert_eq!(
+            ep(ServerKind::Generic, Protocol::OpenAiSse),
+            Ok("/v1/completions")
+        );
+        assert_eq!(
+            endpoint(ServerKind::Ollama, Protocol::OllamaNdjson, false),
+            Ok("/api/chat")
+        );
+        for (k, p) in [
+            (ServerKind::RkllmServer, Protocol::OpenAiSse),
+            (ServerKind::RkllmServer, Protocol::RkllmChat),
+            (ServerKind::Rkllama, Protocol::OllamaNdjson),
+            (ServerKind::RockchipLlama, Protocol::OpenAiSse),
+            (ServerKind::Ollama, Protocol::OllamaNdjson),
+        ] {
+            assert!(ep(k, p).is_err(), "{k:?}");
+        }
+    }
+
+    #[test]
     fn a_generic_server_is_asked_for_its_running_count() {
         let body_of = |kind| -> Value {
-            let b = body(kind, Protocol::OpenAiSse, "m", "hi", Some(8), None, &s());
+            let b = body(
+                kind,
+                Protocol::OpenAiSse,
+                "m",
+                Prompt::Text("hi"),
+                Some(8),
+                None,
+                &s(),
+            );
             serde_json::from_str(&b).unwrap()
         };
         let g = body_of(ServerKind::Generic);
@@ -632,7 +733,7 @@ mod tests {
             ServerKind::Rkllama,
             Protocol::OllamaNdjson,
             "qwen",
-            "hi",
+            Prompt::Text("hi"),
             Some(8),
             Some(true),
             &s(),
@@ -646,7 +747,7 @@ mod tests {
             ServerKind::Ollama,
             Protocol::OllamaNdjson,
             "qwen",
-            "hi",
+            Prompt::Text("hi"),
             None,
             None,
             &s(),
@@ -662,7 +763,7 @@ mod tests {
             ServerKind::RkllmServer,
             Protocol::RkllmChat,
             "qwen",
-            "hi",
+            Prompt::Text("hi"),
             Some(64),
             Some(true),
             &s(),
@@ -675,7 +776,7 @@ mod tests {
             ServerKind::RkllmServer,
             Protocol::RkllmChat,
             "qwen",
-            "hi",
+            Prompt::Text("hi"),
             None,
             None,
             &s(),
@@ -689,7 +790,7 @@ mod tests {
             ServerKind::RkllmServer,
             Protocol::OpenAiSse,
             "qwen",
-            "hi",
+            Prompt::Text("hi"),
             Some(64),
             Some(true),
             &s(),

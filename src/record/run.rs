@@ -489,7 +489,7 @@ impl Orchestrator<'_> {
 }
 
 /// The trace's record of what request `index` feeds the runtime.
-fn input_record(index: u32, input_tokens: Option<u32>) -> RequestInput {
+pub(crate) fn input_record(index: u32, input_tokens: Option<u32>) -> RequestInput {
     match input_tokens {
         Some(n) => RequestInput {
             index,

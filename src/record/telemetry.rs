@@ -74,6 +74,9 @@ enum Parse {
     MemAvailable,
 }
 
+/// The most bytes of a `X.seq` replay file read (a line per sample).
+const MAX_SEQ_BYTES: u64 = 16 << 20;
+
 /// Replayed content of a `X.seq` file: one line per sample, the last one repeated.
 #[derive(Debug)]
 struct Seq {
@@ -84,7 +87,7 @@ struct Seq {
 
 impl Seq {
     fn load(path: &std::path::Path) -> Option<Seq> {
-        let text = std::fs::read(path).ok()?;
+        let text = crate::board::read_small(path, MAX_SEQ_BYTES).ok()?;
         let mut lines = Vec::new();
         let mut start = 0;
         for (i, &b) in text.iter().enumerate() {
@@ -255,7 +258,7 @@ impl Probe {
     /// Open a source and read it once (from its `.seq` if there is one).
     fn open(&mut self, root: &SysRoot, abs: &str) -> Result<(File, Option<Seq>, Vec<u8>), String> {
         let path = root.path(abs);
-        let file = File::open(&path).map_err(|e| io_reason(&e))?;
+        let file = crate::board::open_regular(&path)?;
         let mut seq_path = path.into_os_string();
         seq_path.push(".seq");
         let seq = Seq::load(std::path::Path::new(&seq_path));

@@ -283,3 +283,30 @@ pub fn json_report(p: &Path) -> serde_json::Value {
     assert!(o.status.success(), "report failed: {}", stderr(&o));
     serde_json::from_slice(&o.stdout).expect("valid json")
 }
+
+/// A copy of the healthy RK3588 sysfs tree in `tempdir(name)` with three files an attacker
+/// planted: the NPU's `cur_freq` is a FIFO (opening it would block, reading it too),
+/// `/proc/meminfo` a symlink to `/dev/zero` (endless), and thermal zone 0's `temp` a 1 MiB file.
+pub fn hostile_sysfs(name: &str) -> PathBuf {
+    let dir = tempdir(name).join("root");
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(root().join("fixtures/sysfs/rk3588-healthy"))
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let fifo = dir.join("sys/class/devfreq/fdab0000.npu/cur_freq");
+    std::fs::remove_file(&fifo).unwrap();
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let meminfo = dir.join("proc/meminfo");
+    std::fs::remove_file(&meminfo).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &meminfo).unwrap();
+    std::fs::write(
+        dir.join("sys/class/thermal/thermal_zone0/temp"),
+        vec![b'4'; 1 << 20],
+    )
+    .unwrap();
+    dir
+}
