@@ -1,20 +1,32 @@
-//! `record --server` against a look-alike of the original tool's FastAPI server
+//! `record --server` against look-alikes of the original tool's FastAPI server
 //! (VenomekPL/RockchipLlama), the server the report this project started from was measured
-//! through: detected by `/v1/health`, counted with RKLLM's relayed `generate_tokens` (its
-//! `usage.completion_tokens` are word counts), its relayed prefill splitting TTFT, and the
-//! original report's figures read from what it relays.
+//! through, detected by `/v1/health`. Its `usage.completion_tokens` are word counts, never taken
+//! as tokens. Up to `2445d32` (the original report's `65695c1` included) its finish chunk relayed
+//! RKLLM's `generate_tokens` and timings: counted with those, its relayed prefill splitting TTFT,
+//! and the original report's figures read from them. Since `806b3fb` (HEAD) its pydantic `Usage`
+//! model drops them: counted by chunks.
 mod common;
 
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
 /// Answers `/v1/health` and `/v1/models` as the original tool's server does, and streams
-/// `fixtures/streams/rockchipllama.sse` for every completion; the bodies it received are kept.
-fn fake_rockchipllama() -> (u16, Arc<Mutex<Vec<String>>>) {
-    common::http::serve(Vec::new(), handle)
+/// `fixtures/streams/<stream>` for every completion; the bodies it received are kept.
+fn fake_rockchipllama(stream: &'static str) -> (u16, Arc<Mutex<Fake>>) {
+    let fake = Fake {
+        stream,
+        bodies: Vec::new(),
+    };
+    common::http::serve(fake, handle)
 }
 
-fn handle(mut c: TcpStream, kept: &Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
+/// Which stream the fake sends, and the bodies it received.
+struct Fake {
+    stream: &'static str,
+    bodies: Vec<String>,
+}
+
+fn handle(mut c: TcpStream, fake: &Arc<Mutex<Fake>>) -> std::io::Result<()> {
     let req = common::http::read_request(&c)?;
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/v1/health") => common::http::reply(
@@ -30,9 +42,13 @@ fn handle(mut c: TcpStream, kept: &Arc<Mutex<Vec<String>>>) -> std::io::Result<(
             r#"{"object":"list","data":[{"id":"qwen3-4b","object":"model","created":1764460800,"owned_by":"rockchip"}]}"#,
         ),
         ("POST", "/v1/chat/completions") => {
-            kept.lock().unwrap().push(req.body);
+            let name = {
+                let mut f = fake.lock().unwrap();
+                f.bodies.push(req.body);
+                f.stream
+            };
             let stream =
-                std::fs::read_to_string(common::root().join("fixtures/streams/rockchipllama.sse"))?;
+                std::fs::read_to_string(common::root().join("fixtures/streams").join(name))?;
             common::http::reply(&mut c, "200 OK", "text/event-stream", &stream)
         }
         _ => common::http::reply(
@@ -46,7 +62,7 @@ fn handle(mut c: TcpStream, kept: &Arc<Mutex<Vec<String>>>) -> std::io::Result<(
 
 #[test]
 fn the_original_tools_server_is_counted_with_rkllms_tokens_not_its_word_counts() {
-    let (port, bodies) = fake_rockchipllama();
+    let (port, fake) = fake_rockchipllama("rockchipllama-65695c1.sse");
     let dir = common::tempdir("server-rockchipllama");
     let out = dir.join("orig.rktrace");
     let url = format!("http://127.0.0.1:{port}");
@@ -56,7 +72,7 @@ fn the_original_tools_server_is_counted_with_rkllms_tokens_not_its_word_counts()
         &["--quiet-period", "1ms", "--out", out.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
-    assert_eq!(bodies.lock().unwrap().len(), 3);
+    assert_eq!(fake.lock().unwrap().bodies.len(), 3);
     let t = common::read_trace(&out);
     let s = t.server.as_ref().unwrap();
     assert_eq!(
@@ -112,4 +128,43 @@ fn the_original_tools_server_is_counted_with_rkllms_tokens_not_its_word_counts()
             "{format}"
         );
     }
+}
+
+/// The server as it is since `806b3fb` (HEAD): only word counts reach the client, so rkbench
+/// counts chunks and labels every token figure per chunk; the word counts stay raw.
+#[test]
+fn the_current_original_tools_server_is_counted_by_chunks_not_its_word_counts() {
+    let (port, fake) = fake_rockchipllama("rockchipllama.sse");
+    let dir = common::tempdir("server-rockchipllama-head");
+    let out = dir.join("head.rktrace");
+    let url = format!("http://127.0.0.1:{port}");
+    let o = common::server_record(
+        &url,
+        "quick",
+        &["--quiet-period", "1ms", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(fake.lock().unwrap().bodies.len(), 3);
+    let t = common::read_trace(&out);
+    let s = t.server.as_ref().unwrap();
+    assert_eq!(s.run.kind, "rockchipllama");
+    for r in &s.requests {
+        assert_eq!(r.status.as_str(), "ok", "{}", r.detail);
+        assert_eq!((r.server_total, r.prompt_tokens), (None, None));
+        assert_eq!(r.chunk_token_total(), 3);
+    }
+    let j = common::json_report(&out);
+    assert_eq!(j["server"]["count_source"], "chunks-only");
+    let r0 = &j["server"]["requests"][0];
+    assert_eq!(
+        (r0["tokens"].as_i64(), r0["server_total"].as_i64()),
+        (Some(3), None)
+    );
+    let words = r0["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["field"] == "usage.completion_tokens")
+        .unwrap();
+    assert_eq!(words["raw"].as_f64(), Some(2.0));
 }

@@ -66,7 +66,8 @@ impl ServerKind {
 
     /// Usage fields this server fills with something other than tokens: the original tool's
     /// server counts words (`len(text.split())`) in `usage.completion_tokens` and
-    /// `usage.prompt_tokens`; RKLLM's own counts are in `generate_tokens` / `prefill_tokens`.
+    /// `usage.prompt_tokens`. RKLLM's own counts came beside them (`generate_tokens` /
+    /// `prefill_tokens`) only up to its `2445d32`; since `806b3fb` its `Usage` model drops them.
     pub fn not_token_counts(self) -> &'static [&'static str] {
         match self {
             ServerKind::RockchipLlama => &["usage.completion_tokens", "usage.prompt_tokens"],
