@@ -167,4 +167,30 @@ fn the_current_original_tools_server_is_counted_by_chunks_not_its_word_counts() 
         .find(|t| t["field"] == "usage.completion_tokens")
         .unwrap();
     assert_eq!(words["raw"].as_f64(), Some(2.0));
+    // The original's figures as its benchmark.py computed them through this server: it took
+    // usage.completion_tokens (2 words for "Hello there!") and usage.prompt_tokens as tokens.
+    let orig = &j["original"];
+    assert_eq!(orig["total_output_tokens"], 6);
+    assert_eq!(
+        orig["output_tokens_from"],
+        "the server's word count usage.completion_tokens, which the original took as tokens"
+    );
+    let o0 = &orig["requests"][0];
+    assert_eq!(
+        (o0["output_tokens"].as_i64(), o0["input_tokens"].as_i64()),
+        (Some(2), Some(9))
+    );
+    assert_eq!(
+        o0["output_tokens_from"],
+        "server word count usage.completion_tokens"
+    );
+    let md = common::stdout(&common::run(
+        &["report", "--format", "md", out.to_str().unwrap()],
+        &[],
+    ));
+    assert!(
+        md.contains("which the original took as tokens")
+            && !md.contains("neither the runtime nor the server counted"),
+        "{md}"
+    );
 }

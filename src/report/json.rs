@@ -453,6 +453,7 @@ fn original(w: &mut JsonWriter, a: &Analysis) {
                 _ if !r.success => "none (failed: every figure zeroed)".to_string(),
                 OutputCount::Runtime => "runtime generate_tokens".to_string(),
                 OutputCount::Server(f) => format!("server {f}"),
+                OutputCount::ServerWords(f) => format!("server word count {f}"),
                 OutputCount::Estimate => "estimate len(text) // 4".to_string(),
             },
         );
