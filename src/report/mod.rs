@@ -111,6 +111,7 @@ pub(crate) const DEFINITIONS: &[(&str, &str)] = &[
     ("TTFT", "t1 − t0 (wall clock, includes prefill). The runtime's own prefill_time_ms is shown beside it where the runtime reports it."),
     ("Prefill rate", "input tokens (the runtime's prefill_tokens; through a server, the server's prompt count) / TTFT."),
     ("Decode rate", "(N − 1) / (t_N − t1): excludes the first token, whose delay is prefill. Token-weighted: Σ(N − 1) / Σ(t_N − t1) over every measured request, partial ones included."),
+    ("Decode rate from the median gap", "1000 / the request's median ITL (ms). A token the count misses (a server sends nothing for a token without text) lengthens one gap and shortens N, so (N − 1) / (t_N − t1) reads low; the median gap moves by at most one rank. The summary leads with it when the output count is not exact (a lower bound or an estimate), else with (N − 1) / (t_N − t1)."),
     ("Wall-clock generation speed", "N / (E2E − TTFT): the original report's fallback when the runtime sent no timing; its Generation Speed is the runtime-reported decode rate."),
     ("ITL", "t_i − t_(i−1) for i ≥ 2; per-request p50/p90/p99/max; pooled: every gap of every measured request; stalls = ITL > 3 × the request's median ITL; context slope = least-squares slope of ITL against token position."),
     ("E2E", "t_end − t0."),

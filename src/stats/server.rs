@@ -368,6 +368,56 @@ pub struct ServerAnalysis {
     /// (request index, the sentence naming the count, its field and the cap). Only a server's
     /// own count can show this: chunks are not tokens.
     pub cap_exceeded: Vec<(u32, String)>,
+    /// How the measured requests' output count relates to the tokens generated.
+    pub bound: CountBound,
+}
+
+/// How an output token count relates to the tokens generated. Servers drop tokens that carry
+/// no text (RKLLM's WAITING states for a partial UTF-8 character; Rockchip's flask servers the
+/// last token when FINISH follows it within a few ms), so only a count the server made is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CountBound {
+    /// Every token counted: runtime callbacks, or chunk tokens that add up to the server's own
+    /// count (`server-per-chunk`, `server-total` with nothing unattributed).
+    Exact,
+    /// At most the tokens generated: `chunks-only` (each text chunk carries at least one token's
+    /// text on every server rkbench counts by chunks; a token with no text sends none), or
+    /// chunk tokens short of the server's total.
+    LowerBound,
+    /// Either way: `gap-cluster` (a stall splits a token, two quick tokens merge), or more
+    /// chunk tokens than the server's total.
+    Estimate,
+}
+
+impl CountBound {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CountBound::Exact => "exact",
+            CountBound::LowerBound => "lower-bound",
+            CountBound::Estimate => "estimate",
+        }
+    }
+
+    /// How one request's chunk tokens relate to what was generated.
+    pub fn of(r: &ServerRequest) -> CountBound {
+        match (r.count_source, r.unattributed) {
+            (CountSource::GapCluster, _) => CountBound::Estimate,
+            (CountSource::ChunksOnly, _) => CountBound::LowerBound,
+            (_, 0) => CountBound::Exact,
+            (_, u) if u > 0 => CountBound::LowerBound,
+            _ => CountBound::Estimate,
+        }
+    }
+
+    /// The weakest bound of a run's measured requests (`Exact` with none).
+    pub fn of_run(s: &ServerTrace) -> CountBound {
+        s.requests
+            .iter()
+            .filter(|r| !r.warmup)
+            .map(CountBound::of)
+            .max()
+            .unwrap_or(CountBound::Exact)
+    }
 }
 
 impl ServerAnalysis {
@@ -430,6 +480,7 @@ pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
         unit_errors,
         prompt_tokens,
         cap_exceeded,
+        bound: CountBound::of_run(s),
     }
 }
 
@@ -688,6 +739,30 @@ pub fn not_comparable(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_is_exact_only_where_the_server_counted_every_token() {
+        let r = |source, unattributed| ServerRequest {
+            count_source: source,
+            unattributed,
+            ..Default::default()
+        };
+        use CountSource::*;
+        assert_eq!(CountBound::of(&r(ServerPerChunk, 0)), CountBound::Exact);
+        assert_eq!(CountBound::of(&r(ServerTotal, 0)), CountBound::Exact);
+        assert_eq!(CountBound::of(&r(ServerTotal, 1)), CountBound::LowerBound);
+        assert_eq!(CountBound::of(&r(ServerTotal, -1)), CountBound::Estimate);
+        assert_eq!(CountBound::of(&r(ChunksOnly, 0)), CountBound::LowerBound);
+        assert_eq!(CountBound::of(&r(GapCluster, 0)), CountBound::Estimate);
+        // A run is as weak as its weakest measured request; warm-ups do not count.
+        let mut warm = r(GapCluster, 0);
+        warm.warmup = true;
+        let t = ServerTrace {
+            run: Default::default(),
+            requests: vec![warm, r(ServerTotal, 0), r(ChunksOnly, 0)],
+        };
+        assert_eq!(CountBound::of_run(&t), CountBound::LowerBound);
+    }
     use crate::http::capture::{Capture, Protocol};
 
     fn parse(protocol: Protocol, body: &str, end_us: u64, spacing_us: u64) -> ServerRequest {
