@@ -203,3 +203,75 @@ fn the_current_original_tools_server_is_counted_by_chunks_not_its_word_counts() 
         "{md}"
     );
 }
+
+/// The original tool's server accepts temperature, top_k, … and never uses them (its
+/// inference_config.json, read at rkllm_init, decides): the run says so, is not VALID for
+/// comparison, and `compare` calls its sampling not comparable. Any version of the server.
+#[test]
+fn the_original_tools_server_ignores_the_sampling_sent_and_compare_says_so() {
+    let dir = common::tempdir("server-rockchipllama-sampling");
+    let mut traces = Vec::new();
+    for stream in ["rockchipllama.sse", "rockchipllama-65695c1.sse"] {
+        let (port, _fake) = fake_rockchipllama(stream);
+        let out = dir.join(format!("{stream}.rktrace"));
+        let o = common::server_record(
+            &format!("http://127.0.0.1:{port}"),
+            "quick",
+            &["--quiet-period", "1ms", "--out", out.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+        let j = common::json_report(&out);
+        assert_eq!(j["server"]["sampling"], "ignored by the server");
+        assert!(j["server"]["sampling_note"]
+            .as_str()
+            .unwrap()
+            .contains("inference_config.json"));
+        assert_eq!(j["verdict"]["result"], "INVALID");
+        assert!(
+            j["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["code"] == "server-ignores-sampling"
+                    && w["invalidates_comparison"] == true)
+        );
+        let top_k = j["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "top_k")
+            .unwrap();
+        assert!(
+            top_k["meaning"]
+                .as_str()
+                .unwrap()
+                .contains("ignored by the server"),
+            "{top_k}"
+        );
+        traces.push(out);
+    }
+    let o = common::run(
+        &[
+            "compare",
+            traces[0].to_str().unwrap(),
+            traces[1].to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &j["candidates"][0];
+    assert_eq!(c["sampling_comparable"], false);
+    assert_eq!(c["sampling_not_comparable"].as_array().unwrap().len(), 2);
+    let md = common::stdout(&common::run(
+        &[
+            "compare",
+            traces[0].to_str().unwrap(),
+            traces[1].to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(md.contains("**Sampling not comparable**"), "{md}");
+}

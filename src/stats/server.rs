@@ -370,6 +370,9 @@ pub struct ServerAnalysis {
     pub cap_exceeded: Vec<(u32, String)>,
     /// How the measured requests' output count relates to the tokens generated.
     pub bound: CountBound,
+    /// Whether the sampling values sent took effect, and which fields the server reads.
+    pub sampling: crate::http::server::SamplingHonour,
+    pub sampling_note: &'static str,
 }
 
 /// How an output token count relates to the tokens generated. Servers drop tokens that carry
@@ -481,6 +484,8 @@ pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
         prompt_tokens,
         cap_exceeded,
         bound: CountBound::of_run(s),
+        sampling: crate::http::server::SamplingHonour::of_run(&s.run.kind, &s.run.protocol),
+        sampling_note: crate::http::server::SamplingHonour::note(&s.run.kind, &s.run.protocol),
     }
 }
 
@@ -616,6 +621,23 @@ pub fn cached_prompts(s: &ServerTrace) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// The `server-ignores-sampling` warning: the server never used the sampling values sent, so
+/// the run's sampling is unknown and its figures are not fit for comparison.
+pub fn ignored_sampling_warning(s: &ServerTrace) -> Option<crate::stats::warnings::Warning> {
+    use crate::http::server::SamplingHonour;
+    (SamplingHonour::of_run(&s.run.kind, &s.run.protocol) == SamplingHonour::Ignored).then(|| {
+        crate::stats::warnings::Warning {
+            code: "server-ignores-sampling",
+            message: format!(
+                "the sampling values sent were ignored by the server: {}; the run's sampling is unknown",
+                SamplingHonour::note(&s.run.kind, &s.run.protocol)
+            ),
+            fix: "compare such runs only with runs of the same server configuration; to measure given sampling values, record the bare runtime or a server that applies them".into(),
+            invalidates_comparison: true,
+        }
+    })
+}
+
 /// The `server-prompt-cache` warning: a prompt taken from the server's cache makes that
 /// request's TTFT and prefill too good, so the run's figures are not fit for comparison.
 pub fn prompt_cache_warning(s: &ServerTrace) -> Option<crate::stats::warnings::Warning> {
@@ -713,6 +735,17 @@ pub fn not_comparable(
     }
     if fixed && why.iter().any(|w| w.starts_with("sampling differs")) {
         why.push(fixed_note.into());
+    }
+    {
+        use crate::http::server::SamplingHonour;
+        let honour = SamplingHonour::of_run(&server.run.kind, &server.run.protocol);
+        if honour == SamplingHonour::Ignored {
+            why.push(format!(
+                "sampling {}: {}",
+                honour.as_str(),
+                SamplingHonour::note(&server.run.kind, &server.run.protocol)
+            ));
+        }
     }
     if a.think != b.think {
         why.push(format!("thinking differs: {} vs {}", a.think, b.think));
