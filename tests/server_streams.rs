@@ -334,19 +334,23 @@ fn rockchip_1_2_stream_cut_inside_its_last_message() {
     }
 }
 
+/// The original tool's server as rkbench reads it: `reads` delivered one `read()` each.
+fn read_rockchipllama(reads: &[&[u8]]) -> ServerRequest {
+    let ignore = rkbench::http::server::ServerKind::RockchipLlama.not_token_counts();
+    let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default()).ignoring_counts(ignore);
+    for (i, r) in reads.iter().enumerate() {
+        c.data(r, (i as u64 + 1) * 1000, i as u32 + 1);
+    }
+    c.end(reads.len() as u64 * 1000 + 500, reads.len() as u32);
+    c.finish()
+}
+
+/// Up to `2445d32` (the original report's commit `65695c1` included) the finish chunk's `usage`
+/// was a plain dict and carried RKLLM's own counts beside the word counts.
 #[test]
 fn the_original_tools_server_counts_words_in_usage_and_rkllms_tokens_beside() {
-    let body = fixture("rockchipllama.sse");
-    let ignore = rkbench::http::server::ServerKind::RockchipLlama.not_token_counts();
-    let read = |reads: &[&[u8]]| {
-        let mut c =
-            Capture::new(Protocol::OpenAiSse, ServerRequest::default()).ignoring_counts(ignore);
-        for (i, r) in reads.iter().enumerate() {
-            c.data(r, (i as u64 + 1) * 1000, i as u32 + 1);
-        }
-        c.end(reads.len() as u64 * 1000 + 500, reads.len() as u32);
-        c.finish()
-    };
+    let body = fixture("rockchipllama-65695c1.sse");
+    let read = read_rockchipllama;
     let r = read(&[&body]);
     assert_eq!(kinds(&r), ["content", "content", "content", "finish"]);
     assert_eq!(texts(&r), "Hello there!");
@@ -381,6 +385,37 @@ fn the_original_tools_server_counts_words_in_usage_and_rkllms_tokens_beside() {
         assert_eq!(
             (s.server_total, s.prompt_tokens),
             (Some(4), Some(24)),
+            "cut {cut}"
+        );
+    }
+}
+
+/// Since `806b3fb` (HEAD included) the finish chunk's `usage` goes through the pydantic `Usage`
+/// model, which drops RKLLM's counts and timings: only word counts reach the client, and
+/// rkbench counts chunks (a lower bound: a token with no text sends no chunk) rather than words.
+#[test]
+fn the_current_original_tools_server_sends_only_word_counts_and_is_counted_by_chunks() {
+    let body = fixture("rockchipllama.sse");
+    let r = read_rockchipllama(&[&body]);
+    assert_eq!(kinds(&r), ["content", "content", "content", "finish"]);
+    assert_eq!(texts(&r), "Hello there!");
+    assert_eq!(r.count_source, CountSource::ChunksOnly);
+    assert_eq!((r.server_total, r.prompt_tokens), (None, None));
+    assert_eq!((r.chunk_token_total(), r.unattributed), (3, 0));
+    assert_eq!(r.finish_reason, "stop");
+    // The word counts are kept raw; RKLLM's fields never came.
+    let raw = |f: &str| r.timings.iter().find(|t| t.field == f).map(|t| t.raw);
+    assert_eq!(raw("usage.completion_tokens"), Some(2.0));
+    assert_eq!(raw("usage.prompt_tokens"), Some(9.0));
+    for f in ["usage.generate_tokens", "usage.prefill_time_ms"] {
+        assert_eq!(raw(f), None, "{f}");
+    }
+    for cut in 0..=body.len() {
+        let s = read_rockchipllama(&[&body[..cut], &body[cut..]]);
+        assert_eq!(kinds(&s), kinds(&r), "cut {cut}");
+        assert_eq!(
+            (s.server_total, s.count_source),
+            (None, CountSource::ChunksOnly),
             "cut {cut}"
         );
     }

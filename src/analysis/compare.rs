@@ -25,6 +25,53 @@ pub(crate) struct Candidate<'t> {
     pub changes: Vec<MetricChange>,
     /// One bare-runtime run and one server run: the server's overhead, or why not comparable.
     pub server_overhead: Option<crate::stats::server::Overhead>,
+    /// Why this run's sampling is not comparable with the baseline's; empty when both sides
+    /// applied equal values.
+    pub sampling_not_comparable: Vec<String>,
+}
+
+/// The sampling parameters a run's output (and so its figures) depends on.
+const SAMPLING: [&str; 9] = [
+    "top_k",
+    "top_p",
+    "temperature",
+    "repeat_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+    "mirostat",
+    "mirostat_tau",
+    "mirostat_eta",
+];
+
+/// Two runs' sampling is comparable only when both sides applied their values (the bare
+/// runtime and most servers do; Rockchip's `/rkllm_chat` uses its own known values, recorded
+/// as the run's) and those values are equal. A server that ignored the values sent (the
+/// original tool's) leaves its run's sampling unknown.
+fn sampling_not_comparable(
+    base: &Analysis,
+    cand: &Analysis,
+    differences: &[ParamDiff],
+) -> Vec<String> {
+    let mut why: Vec<String> = [base, cand]
+        .iter()
+        .filter_map(|a| {
+            let s = a.server.as_ref()?;
+            (s.sampling == crate::http::server::SamplingHonour::Ignored).then(|| {
+                format!(
+                    "{}: sampling {} ({})",
+                    a.file_name,
+                    s.sampling.as_str(),
+                    s.sampling_note
+                )
+            })
+        })
+        .collect();
+    for d in differences {
+        if let (true, Some(b), Some(c)) = (SAMPLING.contains(&d.name.as_str()), &d.base, &d.cand) {
+            why.push(format!("sampling differs: {} {b} vs {c}", d.name));
+        }
+    }
+    why
 }
 
 impl Candidate<'_> {
@@ -75,6 +122,7 @@ impl<'t> Comparison<'t> {
             .into_iter()
             .map(|c| Candidate {
                 differences: params::diff(&base.params, &c.params),
+                sampling_not_comparable: Vec::new(),
                 changes: significance::compare_runs(&base.summary.metrics, &c.summary.metrics),
                 server_overhead: crate::stats::server::overhead(
                     base.trace,
@@ -83,6 +131,11 @@ impl<'t> Comparison<'t> {
                     &c.summary,
                 ),
                 analysis: c,
+            })
+            .map(|mut c| {
+                c.sampling_not_comparable =
+                    sampling_not_comparable(&base, &c.analysis, &c.differences);
+                c
             })
             .collect();
         let gate = gate.map(|g| GateResult {
@@ -145,5 +198,55 @@ impl<'t> Comparison<'t> {
             }
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::html::testdata;
+    use crate::trace::server::{ServerRun, ServerTrace};
+    use crate::trace::{RequestRecord, RunHeader, Status, Trace};
+
+    fn run(top_k: i32, server_kind: Option<&str>) -> Trace {
+        let mut h = RunHeader::default();
+        h.params.top_k = top_k;
+        let r = RequestRecord {
+            status: Status::Ok,
+            tokens: testdata::steady_tokens(4),
+            end_us: 500_000,
+            ..Default::default()
+        };
+        let mut t = testdata::trace(h, vec![r], Vec::new(), None);
+        t.server = server_kind.map(|k| ServerTrace {
+            run: ServerRun {
+                kind: k.into(),
+                protocol: "openai-sse".into(),
+                ..Default::default()
+            },
+            requests: Vec::new(),
+        });
+        t
+    }
+
+    fn reasons(a: &Trace, b: &Trace) -> Vec<String> {
+        let c = Comparison::of(Analysis::of(a), vec![Analysis::of(b)], None);
+        c.candidates[0].sampling_not_comparable.clone()
+    }
+
+    /// Comparable only when both sides applied equal values.
+    #[test]
+    fn sampling_is_comparable_only_when_both_sides_applied_equal_values() {
+        assert!(reasons(&run(1, None), &run(1, None)).is_empty());
+        assert!(reasons(&run(1, None), &run(1, Some("llama-server"))).is_empty());
+        let differs = reasons(&run(1, None), &run(5, None));
+        assert_eq!(differs.len(), 1);
+        assert!(
+            differs[0].starts_with("sampling differs: top_k"),
+            "{differs:?}"
+        );
+        let ignored = reasons(&run(1, None), &run(1, Some("rockchipllama")));
+        assert_eq!(ignored.len(), 1);
+        assert!(ignored[0].contains("ignored by the server"), "{ignored:?}");
     }
 }

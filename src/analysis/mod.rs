@@ -119,6 +119,7 @@ impl<'t> Analysis<'t> {
         warnings.extend(conformance.report_warnings());
         if let Some(s) = &trace.server {
             warnings.extend(crate::stats::server::prompt_cache_warning(s));
+            warnings.extend(crate::stats::server::ignored_sampling_warning(s));
         }
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);
@@ -194,6 +195,27 @@ impl<'t> Analysis<'t> {
     }
 
     /// Measured requests whose runtime token count differs from the callbacks.
+    /// How the run's output token count relates to the tokens generated: a bare run counts
+    /// every callback; through a server, see [`CountBound`].
+    pub(crate) fn output_bound(&self) -> crate::stats::server::CountBound {
+        self.server
+            .as_ref()
+            .map_or(crate::stats::server::CountBound::Exact, |s| s.bound)
+    }
+
+    /// The summary leads with the median-gap decode rate (1000 / median ITL) when the count is
+    /// not exact: a token missing from it biases (N − 1) / (t_N − t1) low and not the median
+    /// gap — provided every request with a decode rate has one (a median gap of 0, from chunks
+    /// read together, gives none). With every token counted it leads with (N − 1) / (t_N − t1),
+    /// which uses every gap.
+    pub(crate) fn leads_with_median_gap(&self) -> bool {
+        let n = |a: Option<crate::stats::Aggregate>| a.map_or(0, |a| a.n);
+        let s = &self.summary;
+        self.output_bound() != crate::stats::server::CountBound::Exact
+            && n(s.decode_tok_s_median_gap) > 0
+            && n(s.decode_tok_s_median_gap) == n(s.decode_tok_s)
+    }
+
     pub(crate) fn token_count_mismatches(&self) -> usize {
         self.summary
             .metrics

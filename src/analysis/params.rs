@@ -95,8 +95,9 @@ impl Param {
 /// sampling values, the cap and the thinking switch: the runtime's own settings belong to the
 /// server and are not shown as if rkbench had passed them.
 /// With `fixed` (Rockchip's `/rkllm_chat`), the sampling values and the cap are the server's
-/// own, recorded because no request could carry rkbench's.
-fn server_view(v: &mut Vec<Param>, fixed: bool) {
+/// own, recorded because no request could carry rkbench's; with `ignored` (the original tool's
+/// server) the values are the ones sent, which the server never used.
+fn server_view(v: &mut Vec<Param>, fixed: bool, ignored: bool) {
     const NOT_SENT: [&str; 17] = [
         "model_size",
         "model_fingerprint",
@@ -130,6 +131,12 @@ fn server_view(v: &mut Vec<Param>, fixed: bool) {
                 if fixed =>
             {
                 "the server's own, fixed when it started (/rkllm_chat takes no sampling values)"
+            }
+            "top_k" | "top_p" | "temperature" | "repeat_penalty" | "frequency_penalty"
+            | "presence_penalty"
+                if ignored =>
+            {
+                "sent, but ignored by the server: its own settings (the original tool's server: config/inference_config.json, read at rkllm_init) decided"
             }
             "max_new_tokens" if fixed => {
                 "none sent: /rkllm_chat takes no cap (the server's own applies, 4096 from 1.2.1)"
@@ -439,7 +446,10 @@ pub(crate) fn of(
             .runtime
             .evidence
             .contains(crate::trace::server::FIXED_SAMPLING_FACT);
-        server_view(&mut v, fixed);
+        let kind = h.runtime.abi.trim_start_matches("http:");
+        let ignored = crate::http::server::SamplingHonour::of_run(kind, "")
+            == crate::http::server::SamplingHonour::Ignored;
+        server_view(&mut v, fixed, ignored);
     }
     v.extend(h.board.iter().map(|f| Param {
         name: f.key.clone(),

@@ -106,8 +106,9 @@ pub fn openai(data: &str) -> Parsed {
     }
     if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
         numbers(u, "usage", false, &mut p.timings);
-        // The original tool's server puts word counts in completion_tokens and RKLLM's own
-        // count in generate_tokens: never use word counts.
+        // The original tool's server puts word counts in completion_tokens (never used, see
+        // ServerKind::not_token_counts) and, up to its 2445d32, RKLLM's own count in
+        // generate_tokens.
         if let Some(n) = u.get("generate_tokens").and_then(Value::as_u64) {
             p.total = Some((n, "usage.generate_tokens".into()));
         } else if let Some(n) = u.get("completion_tokens").and_then(Value::as_u64) {

@@ -66,11 +66,21 @@ impl ServerKind {
 
     /// Usage fields this server fills with something other than tokens: the original tool's
     /// server counts words (`len(text.split())`) in `usage.completion_tokens` and
-    /// `usage.prompt_tokens`; RKLLM's own counts are in `generate_tokens` / `prefill_tokens`.
+    /// `usage.prompt_tokens`. RKLLM's own counts came beside them (`generate_tokens` /
+    /// `prefill_tokens`) only up to its `2445d32`; since `806b3fb` its `Usage` model drops them.
     pub fn not_token_counts(self) -> &'static [&'static str] {
         match self {
             ServerKind::RockchipLlama => &["usage.completion_tokens", "usage.prompt_tokens"],
             _ => &[],
+        }
+    }
+
+    /// Whether the sampling values rkbench sends take effect ([`SamplingHonour`]).
+    pub fn sampling(self, protocol: Protocol) -> SamplingHonour {
+        match (self, protocol) {
+            (_, Protocol::RkllmChat) => SamplingHonour::Fixed,
+            (ServerKind::RockchipLlama, _) => SamplingHonour::Ignored,
+            _ => SamplingHonour::Applied,
         }
     }
 
@@ -79,6 +89,55 @@ impl ServerKind {
     /// apart and tokens a decode interval apart (docs/SERVERS.md).
     pub fn gap_cluster_us(self, gap_us: u64) -> Option<u64> {
         (self == ServerKind::RkllmServer).then_some(gap_us)
+    }
+}
+
+/// Whether the sampling values a request carries take effect on a server, from each server's
+/// code (docs/SERVERS.md): a run's sampling is what the server used, and only values that took
+/// effect can be compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SamplingHonour {
+    /// The server passes the request's values to the runtime.
+    Applied,
+    /// The server takes none and uses its own, known values (recorded as the run's).
+    Fixed,
+    /// The server accepts the values and never uses them; its own are unknown to the client.
+    Ignored,
+}
+
+impl SamplingHonour {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SamplingHonour::Applied => "applied",
+            SamplingHonour::Fixed => "fixed by the server",
+            SamplingHonour::Ignored => "ignored by the server",
+        }
+    }
+
+    /// From a trace's server run (`kind`, `protocol` as recorded); a kind this version does not
+    /// know is taken at its word (applied).
+    pub fn of_run(kind: &str, protocol: &str) -> SamplingHonour {
+        let protocol = if protocol == Protocol::RkllmChat.as_str() {
+            Protocol::RkllmChat
+        } else {
+            Protocol::OpenAiSse
+        };
+        match ServerKind::parse(kind) {
+            Ok(Some(k)) => k.sampling(protocol),
+            _ => SamplingHonour::Applied,
+        }
+    }
+
+    /// Which request fields take effect on the server of `kind` over `protocol`, in one line.
+    pub fn note(kind: &str, protocol: &str) -> &'static str {
+        match (ServerKind::parse(kind), protocol == Protocol::RkllmChat.as_str()) {
+            (_, true) => "/rkllm_chat reads no sampling values: the server's own, set at rkllm_init (top_k 1, top_p 0.9, temperature 0.8, repeat_penalty 1.1, frequency_penalty 0, presence_penalty 0), are the run's",
+            (Ok(Some(ServerKind::RockchipLlama)), _) => "the original tool's server accepts temperature, top_p, top_k, repeat_penalty and passes them to its generate(), which never uses them: RKLLM took its sampling at rkllm_init from the server's config/inference_config.json, which the client cannot see",
+            (Ok(Some(ServerKind::RkllmServer)), _) => "Rockchip's 1.3.0 server passes top_k, top_p, temperature, repeat_penalty, frequency_penalty and presence_penalty to rkllm_run per request (RKLLMInferParam.sampling_params); seed is not read, mirostat is fixed at 0",
+            (Ok(Some(ServerKind::Rkllama)), _) => "rkllama passes top_k, top_p, temperature and the three penalties to the runtime; seed is dropped",
+            (Ok(Some(ServerKind::LlamaServer | ServerKind::Ollama)), _) => "the server applies every sampling value sent",
+            _ => "taken as applied: an OpenAI-compatible server reads these fields, which rkbench cannot check",
+        }
     }
 }
 
@@ -813,6 +872,36 @@ mod tests {
             .value
             .contains("top_k 1, top_p 0.9, temperature 0.8"));
         assert!(run_facts(ServerKind::LlamaServer, Protocol::OpenAiSse, 500).is_empty());
+    }
+
+    /// Per kind, from each server's code: which sampling values take effect.
+    #[test]
+    fn each_kind_says_whether_the_sampling_sent_takes_effect() {
+        use SamplingHonour::*;
+        let cases = [
+            ("llama-server", "openai-sse", Applied),
+            ("rkllama", "ollama-ndjson", Applied),
+            ("ollama", "ollama-ndjson", Applied),
+            ("rkllm-server", "openai-sse", Applied),
+            ("rkllm-server", "rkllm-chat", Fixed),
+            ("rockchipllama", "openai-sse", Ignored),
+            ("generic", "openai-sse", Applied),
+            ("a-kind-from-later", "openai-sse", Applied),
+        ];
+        for (kind, protocol, want) in cases {
+            assert_eq!(
+                SamplingHonour::of_run(kind, protocol),
+                want,
+                "{kind} {protocol}"
+            );
+        }
+        assert_eq!(Ignored.as_str(), "ignored by the server");
+        assert_eq!(Fixed.as_str(), "fixed by the server");
+        assert!(
+            SamplingHonour::note("rockchipllama", "openai-sse").contains("inference_config.json")
+        );
+        assert!(SamplingHonour::note("rkllm-server", "rkllm-chat").contains("top_k 1"));
+        assert!(SamplingHonour::note("rkllm-server", "openai-sse").contains("seed is not read"));
     }
 
     #[test]

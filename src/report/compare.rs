@@ -238,6 +238,16 @@ pub(crate) fn markdown(cmp: &Comparison) -> String {
             let _ = writeln!(o);
         }
     }
+    for c in &cmp.candidates {
+        if !c.sampling_not_comparable.is_empty() {
+            let _ = writeln!(
+                o,
+                "\n**Sampling not comparable** ({}): {}. The figures below compare runs that did not sample alike.",
+                md_code(&c.analysis.file_name),
+                md_inline(&c.sampling_not_comparable.join("; "))
+            );
+        }
+    }
     let _ = writeln!(
         o,
         "\n## Run figures: mean ± σ (n)\n\n| metric | {} |{cand_cols}\n|---|---|{}",
@@ -405,6 +415,12 @@ pub(crate) fn json(cmp: &Comparison) -> String {
     for (ci, c) in cmp.candidates.iter().enumerate() {
         w.begin_object();
         w.field_str("file", &c.analysis.file_name);
+        w.field_bool("sampling_comparable", c.sampling_not_comparable.is_empty());
+        w.key("sampling_not_comparable").begin_array();
+        for why in &c.sampling_not_comparable {
+            w.str(why);
+        }
+        w.end_array();
         w.key("differences").begin_array();
         for d in &c.differences {
             w.begin_object();

@@ -266,6 +266,20 @@ pub(crate) fn render(a: &Analysis) -> String {
     w.field_int("failed", s.failed as i64);
     w.field_int("input_tokens", s.input_tokens);
     w.field_int("output_tokens", s.output_tokens as i64);
+    let bound = a.output_bound();
+    w.field_bool(
+        "output_tokens_exact",
+        bound == crate::stats::server::CountBound::Exact,
+    );
+    w.field_str("output_tokens_count", bound.as_str());
+    w.field_str(
+        "decode_rate_lead",
+        if a.leads_with_median_gap() {
+            "decode_tok_s_median_gap"
+        } else {
+            "decode_tok_s"
+        },
+    );
     w.field_num("duration_ms", Some(s.duration_ms), 3);
     for g in &SUMMARY_AGGREGATES {
         // The token-weighted decode rate (one figure, not an aggregate) keeps its place in
@@ -453,6 +467,7 @@ fn original(w: &mut JsonWriter, a: &Analysis) {
                 _ if !r.success => "none (failed: every figure zeroed)".to_string(),
                 OutputCount::Runtime => "runtime generate_tokens".to_string(),
                 OutputCount::Server(f) => format!("server {f}"),
+                OutputCount::ServerWords(f) => format!("server word count {f}"),
                 OutputCount::Estimate => "estimate len(text) // 4".to_string(),
             },
         );
@@ -555,6 +570,7 @@ fn request(
     w.field_num("e2e_ms", Some(m.e2e_ms), 3);
     w.field_num("prefill_tok_s", m.prefill_tok_s, 3);
     w.field_num("decode_tok_s", m.decode_tok_s, 3);
+    w.field_num("decode_tok_s_median_gap", m.decode_tok_s_median_gap, 3);
     w.field_num("generation_speed_tok_s", m.generation_speed_tok_s, 3);
     w.key("itl_ms");
     match m.itl {

@@ -219,6 +219,8 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
             &source_label(CountSource::GapCluster, gap_threshold_us(r)),
         );
     }
+    w.field_str("sampling", s.sampling.as_str());
+    w.field_str("sampling_note", s.sampling_note);
     w.key("evidence").begin_object();
     for f in &r.evidence {
         w.field_str(&f.key, &f.value);

@@ -5,6 +5,7 @@ use super::text::num;
 use crate::analysis::{Analysis, Section};
 use crate::stats::conformance::CheckStatus;
 use crate::stats::original::OriginalRequest;
+use crate::stats::server::CountBound;
 use crate::stats::summary::Summary;
 use crate::stats::telemetry::MinMax;
 use crate::stats::Aggregate;
@@ -29,11 +30,49 @@ pub(crate) fn summary(a: &Analysis) -> Table {
         Cell::label("Success rate"),
         Cell::Mark(a.all_ok(), format!("{:.1} %", a.success_rate_pct())),
     ]);
-    for (label, value) in [
-        (
-            "Decode rate, mean of successful requests",
-            format!("{} tok/s", num(s.decode_tok_s.map(|a| a.mean), 2)),
+    let span = (
+        "Decode rate, mean of successful requests",
+        format!("{} tok/s", num(s.decode_tok_s.map(|a| a.mean), 2)),
+    );
+    let gap = (
+        "Decode rate from the median gap, 1000 / median ITL, mean of successful requests",
+        format!(
+            "{} tok/s",
+            num(s.decode_tok_s_median_gap.map(|a| a.mean), 2)
         ),
+    );
+    let (lead, second, why) = if a.leads_with_median_gap() {
+        (
+            gap,
+            span,
+            format!(
+                "the median gap: the token count is {} (a server sends nothing for a token without text), which makes (N − 1) / (t_N − t1) read low; a missing token lengthens one gap and barely moves the median",
+                match a.output_bound() {
+                    CountBound::Estimate => "an estimate",
+                    _ => "a lower bound",
+                }
+            ),
+        )
+    } else if a.output_bound() == CountBound::Exact {
+        (
+            span,
+            gap,
+            "(N − 1) / (t_N − t1): every token was counted, and it uses every gap".to_string(),
+        )
+    } else {
+        (
+            span,
+            gap,
+            "(N − 1) / (t_N − t1), though the token count is not exact: the median gap is 0 (chunks read together) in some requests, which gives no rate".to_string(),
+        )
+    };
+    t.push(vec![
+        Cell::label("Decode rate this summary leads with"),
+        Cell::text(why),
+    ]);
+    for (label, value) in [
+        lead,
+        second,
         (
             "Decode rate, token-weighted (all measured tokens)",
             format!("{} tok/s", num(s.decode_tok_s_token_weighted, 2)),
@@ -92,10 +131,23 @@ pub(crate) fn tokens(a: &Analysis) -> Table {
             ),
             (
                 format!(
-                    "Output tokens (count source {}, partial requests included)",
-                    sv.source.map_or("none", |c| c.as_str())
+                    "Output tokens (count source {}, {}, partial requests included)",
+                    sv.source.map_or("none", |c| c.as_str()),
+                    match sv.bound {
+                        CountBound::Exact => "exact",
+                        CountBound::LowerBound => "a lower bound: tokens without text send nothing",
+                        CountBound::Estimate => "an estimate",
+                    }
                 ),
-                s.output_tokens.to_string(),
+                format!(
+                    "{}{}",
+                    match sv.bound {
+                        CountBound::Exact => "",
+                        CountBound::LowerBound => "≥ ",
+                        CountBound::Estimate => "≈ ",
+                    },
+                    s.output_tokens
+                ),
             ),
             (
                 "Output tokens per successful request, mean".into(),
@@ -176,12 +228,18 @@ const fn agg(
 
 /// Every aggregate over the successful requests, in report order: the performance table's rows
 /// and the JSON summary's keys.
-pub(crate) const SUMMARY_AGGREGATES: [SummaryAggregate; 9] = [
+pub(crate) const SUMMARY_AGGREGATES: [SummaryAggregate; 10] = [
     agg("ttft_ms", "TTFT (ms)", 1, |s| s.ttft_ms),
     agg("prefill_tok_s", "Prefill rate (tok/s)", 2, |s| {
         s.prefill_tok_s
     }),
     agg("decode_tok_s", "Decode rate (tok/s)", 2, |s| s.decode_tok_s),
+    agg(
+        "decode_tok_s_median_gap",
+        "Decode rate from the median gap, 1000 / median ITL (tok/s)",
+        2,
+        |s| s.decode_tok_s_median_gap,
+    ),
     agg(
         "generation_speed_tok_s",
         "Wall-clock generation speed N / (E2E − TTFT) (tok/s)",
@@ -587,4 +645,88 @@ pub fn cap_enforcement(a: &Analysis) -> Option<Table> {
         ]);
     }
     Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::Analysis;
+    use crate::report::html::testdata;
+    use crate::trace::server::{ChunkKind, ServerRequest, ServerTrace};
+    use crate::trace::{RunHeader, Status};
+
+    /// A run through a server that sends one chunk per token, 30 ms apart, and nothing for
+    /// every 5th token (no text): counted by chunks, a lower bound.
+    fn dropping_server_run() -> crate::trace::Trace {
+        let mut requests = Vec::new();
+        for index in 0..3u32 {
+            let mut r = ServerRequest {
+                index,
+                status: Status::Ok,
+                finish_reason: "stop".into(),
+                ..Default::default()
+            };
+            for i in (0..60u64).filter(|i| i % 5 != 4) {
+                r.push_chunk(
+                    400_000 + i * 30_000,
+                    i as u32,
+                    0,
+                    ChunkKind::Content,
+                    None,
+                    b"x",
+                );
+            }
+            r.end_us = 400_000 + 60 * 30_000;
+            crate::http::capture::attribute(&mut r, None);
+            requests.push(r);
+        }
+        let views = requests.iter().map(ServerRequest::token_view).collect();
+        let mut t = testdata::trace(RunHeader::default(), views, Vec::new(), None);
+        t.server = Some(ServerTrace {
+            run: Default::default(),
+            requests,
+        });
+        t
+    }
+
+    #[test]
+    fn a_lower_bound_count_is_labelled_and_the_summary_leads_with_the_median_gap() {
+        let t = dropping_server_run();
+        let a = Analysis::of(&t);
+        assert!(a.leads_with_median_gap());
+        let summary = super::summary(&a).markdown();
+        let lead = summary
+            .lines()
+            .position(|l| l.contains("1000 / median ITL"))
+            .unwrap();
+        let span = summary
+            .lines()
+            .position(|l| l.contains("Decode rate, mean of successful requests"))
+            .unwrap();
+        assert!(lead < span, "{summary}");
+        assert!(summary.contains("| 33.33 tok/s |"), "{summary}");
+        assert!(summary.contains("a lower bound"), "{summary}");
+        let tokens = super::tokens(&a).markdown();
+        assert!(tokens.contains("| ≥ 144 |"), "{tokens}");
+        let j: serde_json::Value = serde_json::from_str(&crate::report::json::render(&a)).unwrap();
+        assert_eq!(j["summary"]["output_tokens_exact"], false);
+        assert_eq!(j["summary"]["output_tokens_count"], "lower-bound");
+        assert_eq!(j["summary"]["decode_rate_lead"], "decode_tok_s_median_gap");
+        let r0 = j["requests"][0]["decode_tok_s_median_gap"]
+            .as_f64()
+            .unwrap();
+        assert!((r0 - 1000.0 / 30.0).abs() < 1e-3, "{r0}");
+        // A bare run counts every callback: exact, led by (N − 1) / (t_N − t1).
+        let mut bare = testdata::trace(RunHeader::default(), Vec::new(), Vec::new(), None);
+        bare.requests = t.requests.clone();
+        let b = Analysis::of(&bare);
+        assert!(!b.leads_with_median_gap());
+        let j: serde_json::Value = serde_json::from_str(&crate::report::json::render(&b)).unwrap();
+        assert_eq!(
+            (
+                &j["summary"]["output_tokens_exact"],
+                &j["summary"]["decode_rate_lead"]
+            ),
+            (&serde_json::json!(true), &serde_json::json!("decode_tok_s"))
+        );
+    }
 }

@@ -10,7 +10,9 @@
 //! - input/output tokens are the runtime's `prefill_tokens` / `generate_tokens` (the original's
 //!   fallback, `len(text) // 4` characters, when the runtime reports none or 0);
 //! - through a server (the way the original measured) its client read the counters the server
-//!   sent: the server's own output and prompt counts and RKLLM's perf relayed in `usage`, and its
+//!   sent: the server's own output and prompt counts and RKLLM's perf relayed in `usage` — its
+//!   own server's word counts too (`usage.completion_tokens` / `prompt_tokens` =
+//!   `len(text.split())`, all it sends since its `806b3fb`), which it took as tokens — and its
 //!   TTFT was the first `data:` event of any kind (a role-only chunk too), so a server trace is
 //!   read the same way: [`OriginalRequest::of_server`];
 //! - memory is the mean of the per-request `memory_usage_mb` (the runtime's VmHWM);
@@ -31,6 +33,10 @@ pub enum OutputCount {
     Runtime,
     /// A count the server sent, by its field (`usage.completion_tokens`, `eval_count`, …).
     Server(String),
+    /// A word count the server sent in a token field (the original tool's server:
+    /// `len(text.split())` in `usage.completion_tokens`), by its field: rkbench never counts
+    /// with it, but the original's `benchmark.py` took it as tokens, so its figures do.
+    ServerWords(String),
     /// The original's estimate `len(text) // 4`: nobody counted.
     Estimate,
 }
@@ -158,20 +164,36 @@ impl OriginalRequest {
             relayed("usage.prefill_time_ms"),
             relayed("usage.generate_time_ms"),
         );
+        // What `benchmark.py` took where rkbench refused the server's count as not tokens (the
+        // raw field is kept; the capture left it out of `server_total` / `prompt_tokens`).
+        let words = |field: &str| {
+            relayed(field)
+                .filter(|&x| x >= 1.0)
+                .map(|x| x.min(i64::MAX as f64) as i64)
+        };
         let output = s.server_total.map(count).filter(|&n| n > 0);
+        let (output, output_count) = match (output, words("usage.completion_tokens")) {
+            (Some(n), _) => (Some(n), OutputCount::Server(s.server_total_field.clone())),
+            (None, Some(w)) => (
+                Some(w),
+                OutputCount::ServerWords("usage.completion_tokens".into()),
+            ),
+            (None, None) => (None, OutputCount::Estimate),
+        };
         OriginalRequest {
             success: true,
             runtime_timing: prefill.is_some() && generate.is_some(),
-            output_count: match output {
-                Some(_) => OutputCount::Server(s.server_total_field.clone()),
-                None => OutputCount::Estimate,
-            },
+            output_count,
             ttft_ms: prefill.unwrap_or(first_event),
             total_time_ms: view.end_us as f64 / 1e3,
             prefill_time_ms: prefill.unwrap_or(0.0),
             generate_time_ms: generate.unwrap_or(0.0),
             // The capture already prefers RKLLM's relayed prefill_tokens over usage counts.
-            input_tokens: s.prompt_tokens.map(count).unwrap_or(0),
+            input_tokens: s
+                .prompt_tokens
+                .map(count)
+                .or_else(|| words("usage.prompt_tokens"))
+                .unwrap_or(0),
             output_tokens: output.unwrap_or(0),
             memory_usage_mb: relayed("usage.memory_usage_mb").unwrap_or(0.0),
             ..Self::zeroed(view.index)
@@ -334,6 +356,9 @@ impl OriginalSummary {
             .filter_map(|r| match &r.output_count {
                 OutputCount::Runtime => Some("the runtime's generate_tokens".to_string()),
                 OutputCount::Server(f) => Some(format!("the server's {f}")),
+                OutputCount::ServerWords(f) => Some(format!(
+                    "the server's word count {f}, which the original took as tokens"
+                )),
                 OutputCount::Estimate => None,
             })
             .collect();
@@ -619,6 +644,33 @@ mod tests {
         );
         assert_eq!(c.memory_usage_mb, 512.0);
         assert!(c.runtime_timing);
+        // The original tool's server since 806b3fb: only its word counts (3 words out, 5 in),
+        // which rkbench's capture refused as tokens; the original's client took them.
+        let (v, s) = served(
+            &[
+                ("usage.completion_tokens", 3.0),
+                ("usage.prompt_tokens", 5.0),
+            ],
+            None,
+        );
+        let d = OriginalRequest::of_server(&v, &s);
+        assert_eq!((d.output_tokens, d.input_tokens), (3, 5));
+        assert_eq!(
+            d.output_count,
+            OutputCount::ServerWords("usage.completion_tokens".into())
+        );
+        let trace = ServerTrace {
+            run: Default::default(),
+            requests: vec![s],
+        };
+        let words = OriginalSummary::of(&[v], Some(&trace), 1000.0);
+        assert_eq!(
+            words.output_counts(),
+            (
+                0,
+                vec!["the server's word count usage.completion_tokens, which the original took as tokens".to_string()]
+            )
+        );
         // In a summary: one estimated, one counted.
         let (mut v2, s2) = served(&[], None);
         v2.index = 2;

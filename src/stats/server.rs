@@ -368,6 +368,59 @@ pub struct ServerAnalysis {
     /// (request index, the sentence naming the count, its field and the cap). Only a server's
     /// own count can show this: chunks are not tokens.
     pub cap_exceeded: Vec<(u32, String)>,
+    /// How the measured requests' output count relates to the tokens generated.
+    pub bound: CountBound,
+    /// Whether the sampling values sent took effect, and which fields the server reads.
+    pub sampling: crate::http::server::SamplingHonour,
+    pub sampling_note: &'static str,
+}
+
+/// How an output token count relates to the tokens generated. Servers drop tokens that carry
+/// no text (RKLLM's WAITING states for a partial UTF-8 character; Rockchip's flask servers the
+/// last token when FINISH follows it within a few ms), so only a count the server made is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CountBound {
+    /// Every token counted: runtime callbacks, or chunk tokens that add up to the server's own
+    /// count (`server-per-chunk`, `server-total` with nothing unattributed).
+    Exact,
+    /// At most the tokens generated: `chunks-only` (each text chunk carries at least one token's
+    /// text on every server rkbench counts by chunks; a token with no text sends none), or
+    /// chunk tokens short of the server's total.
+    LowerBound,
+    /// Either way: `gap-cluster` (a stall splits a token, two quick tokens merge), or more
+    /// chunk tokens than the server's total.
+    Estimate,
+}
+
+impl CountBound {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CountBound::Exact => "exact",
+            CountBound::LowerBound => "lower-bound",
+            CountBound::Estimate => "estimate",
+        }
+    }
+
+    /// How one request's chunk tokens relate to what was generated.
+    pub fn of(r: &ServerRequest) -> CountBound {
+        match (r.count_source, r.unattributed) {
+            (CountSource::GapCluster, _) => CountBound::Estimate,
+            (CountSource::ChunksOnly, _) => CountBound::LowerBound,
+            (_, 0) => CountBound::Exact,
+            (_, u) if u > 0 => CountBound::LowerBound,
+            _ => CountBound::Estimate,
+        }
+    }
+
+    /// The weakest bound of a run's measured requests (`Exact` with none).
+    pub fn of_run(s: &ServerTrace) -> CountBound {
+        s.requests
+            .iter()
+            .filter(|r| !r.warmup)
+            .map(CountBound::of)
+            .max()
+            .unwrap_or(CountBound::Exact)
+    }
 }
 
 impl ServerAnalysis {
@@ -430,6 +483,9 @@ pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
         unit_errors,
         prompt_tokens,
         cap_exceeded,
+        bound: CountBound::of_run(s),
+        sampling: crate::http::server::SamplingHonour::of_run(&s.run.kind, &s.run.protocol),
+        sampling_note: crate::http::server::SamplingHonour::note(&s.run.kind, &s.run.protocol),
     }
 }
 
@@ -565,6 +621,23 @@ pub fn cached_prompts(s: &ServerTrace) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// The `server-ignores-sampling` warning: the server never used the sampling values sent, so
+/// the run's sampling is unknown and its figures are not fit for comparison.
+pub fn ignored_sampling_warning(s: &ServerTrace) -> Option<crate::stats::warnings::Warning> {
+    use crate::http::server::SamplingHonour;
+    (SamplingHonour::of_run(&s.run.kind, &s.run.protocol) == SamplingHonour::Ignored).then(|| {
+        crate::stats::warnings::Warning {
+            code: "server-ignores-sampling",
+            message: format!(
+                "the sampling values sent were ignored by the server: {}; the run's sampling is unknown",
+                SamplingHonour::note(&s.run.kind, &s.run.protocol)
+            ),
+            fix: "compare such runs only with runs of the same server configuration; to measure given sampling values, record the bare runtime or a server that applies them".into(),
+            invalidates_comparison: true,
+        }
+    })
+}
+
 /// The `server-prompt-cache` warning: a prompt taken from the server's cache makes that
 /// request's TTFT and prefill too good, so the run's figures are not fit for comparison.
 pub fn prompt_cache_warning(s: &ServerTrace) -> Option<crate::stats::warnings::Warning> {
@@ -663,6 +736,17 @@ pub fn not_comparable(
     if fixed && why.iter().any(|w| w.starts_with("sampling differs")) {
         why.push(fixed_note.into());
     }
+    {
+        use crate::http::server::SamplingHonour;
+        let honour = SamplingHonour::of_run(&server.run.kind, &server.run.protocol);
+        if honour == SamplingHonour::Ignored {
+            why.push(format!(
+                "sampling {}: {}",
+                honour.as_str(),
+                SamplingHonour::note(&server.run.kind, &server.run.protocol)
+            ));
+        }
+    }
     if a.think != b.think {
         why.push(format!("thinking differs: {} vs {}", a.think, b.think));
     }
@@ -688,6 +772,30 @@ pub fn not_comparable(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_is_exact_only_where_the_server_counted_every_token() {
+        let r = |source, unattributed| ServerRequest {
+            count_source: source,
+            unattributed,
+            ..Default::default()
+        };
+        use CountSource::*;
+        assert_eq!(CountBound::of(&r(ServerPerChunk, 0)), CountBound::Exact);
+        assert_eq!(CountBound::of(&r(ServerTotal, 0)), CountBound::Exact);
+        assert_eq!(CountBound::of(&r(ServerTotal, 1)), CountBound::LowerBound);
+        assert_eq!(CountBound::of(&r(ServerTotal, -1)), CountBound::Estimate);
+        assert_eq!(CountBound::of(&r(ChunksOnly, 0)), CountBound::LowerBound);
+        assert_eq!(CountBound::of(&r(GapCluster, 0)), CountBound::Estimate);
+        // A run is as weak as its weakest measured request; warm-ups do not count.
+        let mut warm = r(GapCluster, 0);
+        warm.warmup = true;
+        let t = ServerTrace {
+            run: Default::default(),
+            requests: vec![warm, r(ServerTotal, 0), r(ChunksOnly, 0)],
+        };
+        assert_eq!(CountBound::of_run(&t), CountBound::LowerBound);
+    }
     use crate::http::capture::{Capture, Protocol};
 
     fn parse(protocol: Protocol, body: &str, end_us: u64, spacing_us: u64) -> ServerRequest {

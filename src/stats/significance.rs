@@ -648,6 +648,7 @@ mod tests {
             e2e_ms: ttft + 1000.0,
             prefill_tok_s: None,
             decode_tok_s: Some(decode),
+            decode_tok_s_median_gap: None,
             generation_speed_tok_s: None,
             itl: None,
             stalls: 0,

@@ -19,6 +19,8 @@ pub struct Summary {
     pub ttft_ms: Option<Aggregate>,
     pub prefill_tok_s: Option<Aggregate>,
     pub decode_tok_s: Option<Aggregate>,
+    /// Per request 1000 / median ITL ([`RequestMetrics::decode_tok_s_median_gap`]).
+    pub decode_tok_s_median_gap: Option<Aggregate>,
     pub generation_speed_tok_s: Option<Aggregate>,
     pub e2e_ms: Option<Aggregate>,
     pub output_tokens_per_request: Option<Aggregate>,
@@ -117,6 +119,7 @@ impl Summary {
             ),
             prefill_tok_s: agg(&|m| m.prefill_tok_s),
             decode_tok_s: agg(&|m| m.decode_tok_s),
+            decode_tok_s_median_gap: agg(&|m| m.decode_tok_s_median_gap),
             generation_speed_tok_s: agg(&|m| m.generation_speed_tok_s),
             e2e_ms: Aggregate::of_us(ok_records().map(|r| r.end_us)),
             output_tokens_per_request: agg(&|m| Some(m.output_tokens as f64)),
