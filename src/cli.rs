@@ -259,8 +259,9 @@ pub struct CompareArgs {
     /// output file (default: stdout)
     #[argh(option, short = 'o')]
     pub out: Option<PathBuf>,
-    /// exit 10 when a candidate is significantly slower than the baseline by more than this,
-    /// e.g. 5% (on the --metric figures)
+    /// exit 10 when a candidate is significantly slower than the baseline by more than this
+    /// percentage, written with its unit: 5% (a bare 5 or 0.05 is refused as ambiguous), on
+    /// the --metric figures
     #[argh(option)]
     pub fail_if_slower: Option<String>,
     /// figures the gate checks, comma-separated: decode (default), prefill, ttft, e2e, itl
