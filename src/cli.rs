@@ -228,7 +228,8 @@ pub struct ReportArgs {
     )]
     pub per: crate::report::CsvPer,
     /// goodput as vLLM computes it: requests meeting every SLO per second, with SLOs as
-    /// KEY:MS pairs, KEY one of ttft, tpot, e2el (e.g. ttft:500,tpot:350)
+    /// KEY:MS pairs, KEY one of ttft, tpot, e2el, MS 0 or 0.001..=2592000000 (30 days) (e.g.
+    /// ttft:500,tpot:350)
     #[argh(option)]
     pub goodput: Option<String>,
     /// compare with Rockchip's published figures for this model (e.g. "Qwen3 0.6B") instead of
