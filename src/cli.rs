@@ -154,8 +154,9 @@ pub struct RecordArgs {
     /// also with --server)
     #[argh(option)]
     pub min_requests: Option<String>,
-    /// sweep a parameter: --sweep max-context-len=4096,8192 (repeatable; every combination is
-    /// recorded into its own trace in the --out directory, with index.json); with --server only
+    /// sweep a parameter: --sweep max-context-len=4096,8192 (repeatable, each key once; every
+    /// combination, at most 1000, is recorded into its own trace in the --out directory, with
+    /// index.json); with --server only
     /// what a request carries: max-new-tokens, sampling flags, timeout (max-context-len,
     /// threads, cpus-mask are the server's own settings)
     #[argh(option)]
