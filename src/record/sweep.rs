@@ -4,7 +4,7 @@
 //! recorder process (so the runtime is re-initialised); against a server (`--server`) each runs
 //! in this process, and only what a request carries can be swept.
 use crate::error::{exit, Error, Result};
-use crate::trace::sweep_index::{SweepIndex, SweepRun, SWEEP_INDEX};
+use crate::trace::sweep_index::{SweepIndex, SweepRun, SweepStatus, SWEEP_INDEX};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -245,15 +245,21 @@ pub(crate) fn strip_flags(argv: &[OsString], flags: &[&str]) -> Vec<OsString> {
 }
 
 /// Record every combination with `record_one(argv, out)` — the combination's own command line
-/// (what its trace header records) and its trace path — and keep `index.json` current after
-/// each. Stops at an interrupt or an error in the inputs. Returns the exit code.
+/// (what its trace header records) and its trace path — and keep `index.json` current before
+/// the first and after each: which combinations ran, which did not, and why the sweep ended.
+/// Stops at an interrupt (`interrupted` says whether Ctrl-C or SIGTERM reached this process,
+/// also between combinations or after a combination's last request, so it is asked after every
+/// combination whatever its exit code) or at an error the next combination would meet too.
+/// Returns the exit code: 130 after an interrupt.
 pub(crate) fn run(
     argv: &[OsString],
     axes: &[Axis],
     dir: &Path,
     quiet: bool,
+    interrupted: impl Fn() -> bool,
     mut record_one: impl FnMut(&[OsString], &[(String, String)], &Path) -> Result<i32>,
 ) -> Result<i32> {
+    let grid = Grid::new(axes)?;
     if dir.exists()
         && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
@@ -269,11 +275,31 @@ pub(crate) fn run(
     let mut strip: Vec<&str> = vec!["sweep", "out"];
     strip.extend(axes.iter().map(|a| a.key.as_str()));
     let base = strip_flags(argv, &strip);
-    let grid = Grid::new(axes)?;
     let mut index = SweepIndex::new(axes.iter().map(|a| a.key.clone()).collect());
+    index.combinations = grid.len();
+    let write = |index: &mut SweepIndex, next: u64, status: SweepStatus| {
+        index.status = Some(status);
+        index.not_run = (next..grid.len())
+            .map(|i| grid.combination(i).into_iter().collect())
+            .collect();
+        index.write(dir).map_err(|e| {
+            Error::input(format!(
+                "cannot write {}: {e}",
+                dir.join(SWEEP_INDEX).display()
+            ))
+        })
+    };
+    write(&mut index, 0, SweepStatus::Recording)?;
     let mut code = exit::OK;
-    for (i, combo) in grid.iter().enumerate() {
-        let name = format!("{:02}_{}.rktrace", i + 1, label(&combo));
+    let mut next = 0;
+    let mut status = SweepStatus::Complete;
+    while next < grid.len() {
+        if interrupted() {
+            status = SweepStatus::Interrupted;
+            break;
+        }
+        let combo = grid.combination(next);
+        let name = format!("{:02}_{}.rktrace", next + 1, label(&combo));
         let out = dir.join(&name);
         let mut args = base.clone();
         for (k, v) in &combo {
@@ -283,35 +309,44 @@ pub(crate) fn run(
         args.push("--out".into());
         args.push(out.clone().into_os_string());
         if !quiet {
-            crate::err_line!("rkbench: sweep {}/{}: {}", i + 1, grid.len(), label(&combo));
+            crate::err_line!(
+                "rkbench: sweep {}/{}: {}",
+                next + 1,
+                grid.len(),
+                label(&combo)
+            );
         }
         let c = record_one(&args, &combo, &out)?;
         index.runs.push(SweepRun {
             trace: name,
-            params: combo.iter().cloned().collect(),
+            params: combo.into_iter().collect(),
             exit_code: c,
         });
-        index.write(dir).map_err(|e| {
-            Error::input(format!(
-                "cannot write {}: {e}",
-                dir.join(SWEEP_INDEX).display()
-            ))
-        })?;
+        next += 1;
         if c != exit::OK {
             code = c;
         }
-        // What the next combination would meet too: Ctrl-C, bad inputs, the runtime, a full disk.
-        if [
-            exit::INTERRUPTED,
-            exit::USAGE,
-            exit::INPUT,
-            exit::RUNTIME,
-            exit::DISK_FULL,
-        ]
-        .contains(&c)
-        {
+        if c == exit::INTERRUPTED || interrupted() {
+            status = SweepStatus::Interrupted;
             break;
         }
+        // What the next combination would meet too: bad inputs, the runtime, a full disk.
+        if [exit::USAGE, exit::INPUT, exit::RUNTIME, exit::DISK_FULL].contains(&c) {
+            status = SweepStatus::Stopped;
+            break;
+        }
+        write(&mut index, next, SweepStatus::Recording)?;
+    }
+    write(&mut index, next, status)?;
+    if status == SweepStatus::Interrupted {
+        crate::err_line!(
+            "rkbench: sweep interrupted: {} of {} combinations recorded, {} not run; {} lists them",
+            index.runs.len(),
+            grid.len(),
+            index.not_run.len(),
+            dir.join(SWEEP_INDEX).display()
+        );
+        code = exit::INTERRUPTED;
     }
     Ok(code)
 }
@@ -435,6 +470,99 @@ mod tests {
             e.msg,
             "--sweep threads is given in two --sweep flags; give all its values in one: --sweep threads=2,3,4"
         );
+    }
+
+    /// A fresh directory for a sweep's output (not created).
+    fn sweep_dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("rkbench-sweep-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn an_interrupt_between_combinations_ends_the_sweep_and_the_index_says_what_ran() {
+        // #21 G6: the interrupt came after the first combination ended well (exit 0).
+        let d = sweep_dir("int");
+        let axes = parse_axes(&["threads=1,2,3".into()]).unwrap();
+        let signal = std::cell::Cell::new(false);
+        let mut recorded = Vec::new();
+        let argv: Vec<OsString> = vec!["rkbench".into(), "record".into()];
+        let code = run(
+            &argv,
+            &axes,
+            &d,
+            true,
+            || signal.get(),
+            |_, combo, _| {
+                recorded.push(label_plain(combo));
+                signal.set(true);
+                Ok(exit::OK)
+            },
+        )
+        .unwrap();
+        assert_eq!(code, exit::INTERRUPTED);
+        assert_eq!(recorded, ["threads=1"]);
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!(i.status, Some(SweepStatus::Interrupted));
+        assert_eq!((i.combinations, i.runs.len()), (3, 1));
+        let not_run: Vec<&str> = i.not_run.iter().map(|p| p["threads"].as_str()).collect();
+        assert_eq!(not_run, ["2", "3"]);
+        let _ = std::fs::remove_dir_all(&d);
+
+        // Before the first: nothing is recorded, the index lists every combination.
+        let code = run(
+            &argv,
+            &axes,
+            &d,
+            true,
+            || true,
+            |_, _, _| panic!("no combination after an interrupt"),
+        )
+        .unwrap();
+        assert_eq!(code, exit::INTERRUPTED);
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!((i.runs.len(), i.not_run.len()), (0, 3));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_sweep_that_ends_says_so_in_its_index() {
+        let d = sweep_dir("end");
+        let axes = parse_axes(&["threads=1,2".into(), "top-k=1,2".into()]).unwrap();
+        let argv: Vec<OsString> = vec!["rkbench".into(), "record".into()];
+        let mut n = 0;
+        let code = run(
+            &argv,
+            &axes,
+            &d,
+            true,
+            || false,
+            |_, _, _| {
+                n += 1;
+                Ok(exit::OK)
+            },
+        )
+        .unwrap();
+        assert_eq!((code, n), (exit::OK, 4));
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!(i.status, Some(SweepStatus::Complete));
+        assert!(i.not_run.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+        // A failure the next combination would meet too stops it; the rest are not run.
+        let code = run(
+            &argv,
+            &axes,
+            &d,
+            true,
+            || false,
+            |_, _, _| Ok(exit::RUNTIME),
+        )
+        .unwrap();
+        assert_eq!(code, exit::RUNTIME);
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!(i.status, Some(SweepStatus::Stopped));
+        assert_eq!((i.runs.len(), i.not_run.len()), (1, 3));
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
