@@ -155,8 +155,9 @@ pub struct RecordArgs {
     /// also with --server)
     #[argh(option)]
     pub min_requests: Option<String>,
-    /// sweep a parameter: --sweep max-context-len=4096,8192 (repeatable; every combination is
-    /// recorded into its own trace in the --out directory, with index.json); with --server only
+    /// sweep a parameter: --sweep max-context-len=4096,8192 (repeatable, each key once; every
+    /// combination, at most 1000, is recorded into its own trace in the --out directory, with
+    /// index.json); with --server only
     /// what a request carries: max-new-tokens, sampling flags, timeout (max-context-len,
     /// threads, cpus-mask are the server's own settings)
     #[argh(option)]
@@ -229,7 +230,8 @@ pub struct ReportArgs {
     )]
     pub per: crate::report::CsvPer,
     /// goodput as vLLM computes it: requests meeting every SLO per second, with SLOs as
-    /// KEY:MS pairs, KEY one of ttft, tpot, e2el (e.g. ttft:500,tpot:350)
+    /// KEY:MS pairs, KEY one of ttft, tpot, e2el, MS 0 or 0.001..=2592000000 (30 days) (e.g.
+    /// ttft:500,tpot:350)
     #[argh(option)]
     pub goodput: Option<String>,
     /// compare with Rockchip's published figures for this model (e.g. "Qwen3 0.6B") instead of
@@ -260,8 +262,9 @@ pub struct CompareArgs {
     /// output file (default: stdout)
     #[argh(option, short = 'o')]
     pub out: Option<PathBuf>,
-    /// exit 10 when a candidate is significantly slower than the baseline by more than this,
-    /// e.g. 5% (on the --metric figures)
+    /// exit 10 when a candidate is significantly slower than the baseline by more than this
+    /// percentage, written with its unit: 5% (a bare 5 or 0.05 is refused as ambiguous), on
+    /// the --metric figures
     #[argh(option)]
     pub fail_if_slower: Option<String>,
     /// figures the gate checks, comma-separated: decode (default), prefill, ttft, e2e, itl

@@ -130,3 +130,26 @@ fn compare_names_a_presence_penalty_difference_and_both_verdicts() {
     assert!(md.contains("- **Baseline** `a.rktrace`: "), "{md}");
     assert!(md.contains("- **Candidate** `b.rktrace`: "), "{md}");
 }
+
+#[test]
+fn a_gate_threshold_without_its_unit_is_refused() {
+    // #21 G15: `--fail-if-slower 0.05` was read as 0.05 %, a gate 100 times stricter than the
+    // 5 % a fraction would mean. A bare number is now refused, naming the unit to write.
+    let t = root().join("traces/qwen3-4b-sim-default.rktrace");
+    let t = t.display().to_string();
+    for bare in ["0.05", "5"] {
+        let o = run(&["compare", &t, &t, "--fail-if-slower", bare], &[]);
+        assert_eq!(o.status.code(), Some(2), "{bare}");
+        let e = stderr(&o);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(
+            e.starts_with(&format!(
+                "rkbench: error: --fail-if-slower: \"{bare}\" has no unit"
+            )) && e.contains("e.g. 5%"),
+            "{e}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+    let o = run(&["compare", &t, &t, "--fail-if-slower", "5%"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -163,3 +163,50 @@ fn report_dir_puts_two_boards_in_one_table() {
     let o = run(&["report", &t, "--format", "csv", "--per", "token"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn copies_of_one_run_count_once_and_an_unreadable_file_is_named_plainly() {
+    // #21 G18: two copies of one trace counted as two runs; a file the reader could not open
+    // was listed as "cannot read trace the file: …".
+    let dir = tempdir("fleet-dups");
+    let traces = dir.join("traces");
+    std::fs::create_dir_all(traces.join("backup")).unwrap();
+    record_on("rk3588-healthy", &traces.join("opi-1.rktrace"), &[]);
+    record_on("rk3588-healthy", &traces.join("opi-2.rktrace"), &[]);
+    std::fs::copy(
+        traces.join("opi-1.rktrace"),
+        traces.join("backup/opi-1.rktrace"),
+    )
+    .unwrap();
+    std::fs::copy(traces.join("opi-1.rktrace"), traces.join("zz-copy.rktrace")).unwrap();
+    std::os::unix::fs::symlink(traces.join("gone.bin"), traces.join("dangling.rktrace")).unwrap();
+    let t = traces.display().to_string();
+    for jobs in ["1", "3"] {
+        let o = run(&["report", &t, "--jobs", jobs], &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let md = stdout(&o);
+        assert!(md.contains("2 traces in 1 groups."), "{md}");
+        let row = md.lines().find(|l| l.contains("| RK3588 |")).unwrap();
+        assert!(row.contains(" | 2 | 6/6 | "), "{row}");
+        // The copy kept is the first by name; the others are named with it.
+        assert!(
+            md.contains("2 duplicate file(s) of one run counted once: `opi-1.rktrace` (same run as `backup/opi-1.rktrace`), `zz-copy.rktrace` (same run as `backup/opi-1.rktrace`)."),
+            "{md}"
+        );
+        assert!(
+            md.contains("- `dangling.rktrace`: cannot read it: No such file or directory"),
+            "{md}"
+        );
+        assert!(!md.contains("the file:"), "{md}");
+    }
+    let o = run(&["report", &t, "--format", "json"], &[]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["traces"], 2);
+    assert_eq!(
+        j["duplicates"],
+        serde_json::json!([
+            {"file": "opi-1.rktrace", "same_run_as": "backup/opi-1.rktrace"},
+            {"file": "zz-copy.rktrace", "same_run_as": "backup/opi-1.rktrace"}
+        ])
+    );
+}

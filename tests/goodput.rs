@@ -79,3 +79,40 @@ fn malformed_goodput_is_a_usage_error() {
         assert!(!e.contains("panicked") && o.stdout.is_empty(), "{bad}");
     }
 }
+
+#[test]
+fn slo_values_are_bounded() {
+    // #21 G21: `ttft:1e308` printed a 309-digit number into the Markdown; `1e-300` a 300-digit
+    // one. An SLO is 0 or 1 µs ..= 30 days, in milliseconds.
+    let t = trace();
+    for bad in [
+        "ttft:1e308",
+        "e2el:2592000001",
+        "tpot:1e-300",
+        "tpot:0.0004",
+    ] {
+        let o = run(&["report", &t, "--goodput", bad], &[]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        let e = stderr(&o);
+        assert_eq!(e.lines().count(), 1, "{bad}: {e}");
+        assert!(
+            e.starts_with("rkbench: error: --goodput: ")
+                && e.contains("0 or 0.001 ..= 2592000000 ms (30 days)"),
+            "{bad}: {e}"
+        );
+        assert!(o.stdout.is_empty(), "{bad}");
+    }
+    let md = stdout(&run(
+        &[
+            "report",
+            &t,
+            "--goodput",
+            "e2el:2592000000,ttft:0.001,tpot:0",
+        ],
+        &[],
+    ));
+    assert!(
+        md.contains("(ttft ≤ 0.001 ms, tpot ≤ 0 ms, e2el ≤ 2592000000 ms)"),
+        "{md}"
+    );
+}

@@ -127,6 +127,114 @@ fn sweep_values_follow_the_flag_rules_and_name_the_sweep() {
     assert!(!out.exists(), "nothing is created for a refused sweep");
 }
 
+/// `n` distinct values `1..=n` for a `--sweep KEY=` flag.
+fn sweep_values(key: &str, n: u32) -> String {
+    let v: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+    format!("{key}={}", v.join(","))
+}
+
+#[test]
+fn a_huge_sweep_is_counted_and_refused_before_it_is_built() {
+    // #21 G5: 4 axes × 100 values built all 10^8 combinations (19.5 GB in 60 s) before
+    // checking any; a million combinations just started recording.
+    let dir = tempdir("inputs-sweep-huge");
+    let out = dir.join("sw");
+    let temps: Vec<String> = (1..=100)
+        .map(|i| format!("{}", f64::from(i) / 100.0))
+        .collect();
+    let temps = format!("temperature={}", temps.join(","));
+    let (a, b, c) = (
+        sweep_values("max-new-tokens", 100),
+        sweep_values("top-k", 100),
+        sweep_values("repeat-penalty", 1),
+    );
+    let o = record(
+        &dir.join("no-such-lib.so"),
+        &out,
+        &[
+            "--sweep",
+            &a,
+            "--sweep",
+            &b,
+            "--sweep",
+            &temps,
+            "--sweep",
+            &c,
+            "--sweep",
+            "top-p=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        error_line(&o).contains(
+            "--sweep: 100 × 100 × 100 × 1 × 10 = 10000000 combinations, more than the 1000 one sweep records"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // One axis alone past the limit is refused before its values are checked one by one.
+    let o = record(
+        &dir.join("no-such-lib.so"),
+        &out,
+        &["--sweep", &sweep_values("max-new-tokens", 1001)],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        error_line(&o).contains("--sweep max-new-tokens: 1001 values, more than the 1000 combinations one sweep records"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "nothing is created for a refused sweep");
+}
+
+#[test]
+fn empty_sweep_values_and_a_repeated_sweep_key_are_refused() {
+    // #21 G16: empty values were dropped silently, and a key given in two --sweep flags got
+    // argh's "Error parsing option '--max-new-tokens'" from the first combination's recorder.
+    let dir = tempdir("inputs-sweep-empty");
+    let out = dir.join("sw");
+    for bad in [
+        "max-new-tokens=,1",
+        "max-new-tokens=1,,2",
+        "max-new-tokens=1,2,",
+    ] {
+        let o = record(&dir.join("no-such-lib.so"), &out, &["--sweep", bad], &[]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        let line = error_line(&o);
+        assert!(
+            line.contains(&format!("--sweep {bad}: an empty value")),
+            "{bad}: {line}"
+        );
+    }
+    let o = record(
+        &fake_lib("1.2.1"),
+        &out,
+        &[
+            "--suite",
+            "quick",
+            "--sweep",
+            "max-new-tokens=1,2",
+            "--sweep",
+            "max-new-tokens=3",
+        ],
+        &[("FAKE_RKLLM_TIME_SCALE", "0.002")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let line = error_line(&o);
+    assert!(
+        line.contains("--sweep max-new-tokens is given in two --sweep flags; give all its values in one: --sweep max-new-tokens=1,2,3"),
+        "{line}"
+    );
+    assert!(
+        !stderr(&o).contains("Error parsing option"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "nothing is created for a refused sweep");
+}
+
 #[test]
 fn a_missing_sysfs_root_is_refused() {
     let dir = tempdir("inputs-sysfs");

@@ -1,8 +1,13 @@
 //! Run control through the simulated runtime: repetitions, warm-up, cool-down, order, stop
-//! rules, sweeps (one trace per combination + a grouped report), the original tool's prompt-file
-//! shape, and the live progress line on a pseudo-terminal.
+//! rules, sweeps (one trace per combination + a grouped report; Ctrl-C and SIGTERM between
+//! combinations), the original tool's prompt-file shape, and the live progress line on a
+//! pseudo-terminal.
 mod common;
 use common::*;
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const FAST: [(&str, &str); 2] = [
     ("FAKE_RKLLM_TIME_SCALE", "0.005"),
@@ -161,6 +166,218 @@ fn sweep_records_one_trace_per_combination_and_reports_them_together() {
         &FAST,
     );
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `DIR/index.json` of a sweep.
+fn sweep_index(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap()
+}
+
+/// Wait (a hang guard, not a timing) until `ready` holds.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} never happened"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_signal_between_the_combinations_of_a_sweep_ends_it() {
+    // #21 G6: a Ctrl-C or SIGTERM that reached the sweep after a combination's last request was
+    // acknowledged and lost: every remaining combination ran and the exit was 0. The runtime
+    // here makes its process take 1.5 s to exit, so the signal comes when the first
+    // combination's trace is finished and its recorder is not yet gone.
+    for sig in ["INT", "TERM"] {
+        let dir = tempdir(&format!("rc-sweep-{sig}"));
+        let sweep = dir.join("sweep");
+        let mut child = spawn_record(
+            &sweep,
+            &[
+                "--suite",
+                "quick",
+                "--no-telemetry",
+                "--sweep",
+                "max-new-tokens=4,5,6",
+            ],
+            &[
+                ("FAKE_RKLLM_TIME_SCALE", "0.005"),
+                ("FAKE_RKLLM_OUTPUT_TOKENS", "12"),
+                ("FAKE_RKLLM_EXIT_MS", "300000"),
+            ],
+            Stdio::piped(),
+        );
+        let first = sweep.join("01_max-new-tokens=4.rktrace");
+        wait_until("the first combination's run end", || {
+            rkbench::trace::reader::read(&first).is_ok_and(|t| t.end.is_some())
+        });
+        kill(sig, child.id());
+        let status = wait_for(&mut child, Duration::from_secs(60));
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(130), "SIG{sig}: {err}");
+        assert!(
+            err.contains("rkbench: sweep interrupted: 1 of 3 combinations recorded, 2 not run; "),
+            "SIG{sig}: {err}"
+        );
+        let index = sweep_index(&sweep);
+        assert_eq!(index["status"], "interrupted", "SIG{sig}: {index}");
+        assert_eq!(index["combinations"], 3);
+        let runs = index["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 1, "SIG{sig}: {index}");
+        assert_eq!(runs[0]["exit_code"], 0, "its requests had all ended");
+        assert_eq!(
+            index["not_run"],
+            serde_json::json!([{"max-new-tokens": "5"}, {"max-new-tokens": "6"}])
+        );
+        let t = read_trace(&first);
+        assert_eq!(t.end.unwrap().status.as_str(), "complete");
+        let md = stdout(&run(&["report", &sweep.display().to_string()], &[]));
+        assert!(
+            md.ends_with("Not run, because it was interrupted: 2 of the sweep's combinations (max-new-tokens=5; max-new-tokens=6)."),
+            "{md}"
+        );
+        assert_eq!(
+            std::fs::read_dir(&sweep).unwrap().count(),
+            2,
+            "one trace and the index"
+        );
+    }
+}
+
+/// What the fake llama-server below saw, and when it holds its `/props` answer.
+#[derive(Default)]
+struct Held {
+    /// Answers streamed so far.
+    streamed: u32,
+    /// The first `/props` probe after this many answers is held 1.5 s (then answered).
+    hold_after: u32,
+    /// A probe is being held now.
+    holding: bool,
+    held_once: bool,
+}
+
+/// A llama-server look-alike (`/props`, `/slots`, a short SSE answer) that holds one detection
+/// probe: the sweep is then between two combinations' requests.
+fn held_probe_server(hold_after: u32) -> (u16, Arc<Mutex<Held>>) {
+    common::http::serve(
+        Held {
+            hold_after,
+            ..Default::default()
+        },
+        |mut c, st| {
+            let r = common::http::read_request(&c)?;
+            let json = "application/json";
+            match (r.method.as_str(), r.path.as_str()) {
+                ("GET", "/props") => {
+                    let hold = {
+                        let mut s = st.lock().unwrap();
+                        let hold = !s.held_once && s.streamed == s.hold_after;
+                        s.held_once |= hold;
+                        s.holding = hold;
+                        hold
+                    };
+                    if hold {
+                        std::thread::sleep(Duration::from_millis(1500));
+                    }
+                    common::http::reply(&mut c, "200 OK", json, r#"{"build_info":"b1-fake"}"#)
+                }
+                ("GET", "/slots") => common::http::reply(
+                    &mut c,
+                    "200 OK",
+                    json,
+                    r#"[{"id":0,"is_processing":false}]"#,
+                ),
+                ("POST", "/v1/chat/completions") => {
+                    write!(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")?;
+                    for data in [
+                        r#"{"choices":[{"index":0,"delta":{"content":"a b"},"finish_reason":null}]}"#,
+                        r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"completion_tokens":2,"prompt_tokens":5}}"#,
+                        "[DONE]",
+                    ] {
+                        let ev = format!("data: {data}\n\n");
+                        write!(c, "{:x}\r\n{ev}\r\n", ev.len())?;
+                    }
+                    write!(c, "0\r\n\r\n")?;
+                    c.flush()?;
+                    st.lock().unwrap().streamed += 1;
+                    Ok(())
+                }
+                _ => common::http::reply(&mut c, "404 Not Found", json, "{}"),
+            }
+        },
+    )
+}
+
+#[test]
+fn a_signal_between_the_combinations_of_a_server_sweep_ends_it() {
+    // #21 G6 through a server: SIGTERM while the first combination detects the server (before
+    // any recorder had installed its handler: the default action killed the sweep, no index),
+    // and Ctrl-C while the second one does. The combination being set up ends as interrupted
+    // without a request; the rest are not run; exit 130.
+    for (hold_after, sig) in [(0u32, "TERM"), (1, "INT")] {
+        let (port, state) = held_probe_server(hold_after);
+        let dir = tempdir(&format!("rc-server-sweep-{sig}"));
+        let suite = dir.join("s.json");
+        std::fs::write(
+            &suite,
+            r#"{"name":"srv","tests":[{"id":"a","prompt":"a short answer please"}]}"#,
+        )
+        .unwrap();
+        let sweep = dir.join("sweep");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut child = server_command(
+            &url,
+            suite.to_str().unwrap(),
+            &["--sweep", "top-k=1,5,9", "--out", sweep.to_str().unwrap()],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        wait_until("the held probe", || state.lock().unwrap().holding);
+        kill(sig, child.id());
+        let status = wait_for(&mut child, Duration::from_secs(60));
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(130), "SIG{sig}: {err}");
+        let index = sweep_index(&sweep);
+        assert_eq!(index["status"], "interrupted", "SIG{sig}: {index}");
+        let runs = index["runs"].as_array().unwrap();
+        let codes: Vec<i64> = runs
+            .iter()
+            .map(|r| r["exit_code"].as_i64().unwrap())
+            .collect();
+        let (want_codes, not_run) = match hold_after {
+            0 => (
+                vec![130],
+                serde_json::json!([{"top-k": "5"}, {"top-k": "9"}]),
+            ),
+            _ => (vec![0, 130], serde_json::json!([{"top-k": "9"}])),
+        };
+        assert_eq!(codes, want_codes, "SIG{sig}: {index}");
+        assert_eq!(index["not_run"], not_run, "SIG{sig}: {index}");
+        assert_eq!(
+            state.lock().unwrap().streamed,
+            hold_after,
+            "no request after the signal"
+        );
+        let last = read_trace(&sweep.join(runs.last().unwrap()["trace"].as_str().unwrap()));
+        assert_eq!(last.end.unwrap().status.as_str(), "interrupted");
+    }
 }
 
 #[test]

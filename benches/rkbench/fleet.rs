@@ -109,7 +109,8 @@ pub fn run(env: &Env, out: &mut Report) {
     let t = Instant::now();
     let mut fleet = Fleet::default();
     for p in &paths {
-        fleet.add(&reader::read(p).expect("read"));
+        let c = reader::read_checked(p).expect("read");
+        fleet.add(&p.display().to_string(), c.header_sha256, &c.trace);
     }
     let table = fleet.finish();
     let in_process = t.elapsed().as_secs_f64();

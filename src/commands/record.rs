@@ -6,7 +6,7 @@ use crate::cli::RecordArgs;
 use crate::error::{Error, Result};
 use crate::provenance;
 use crate::record::plan::{self, Plan, Role};
-use crate::record::{self, supervise, RecordPlan};
+use crate::record::{self, interrupt, supervise, RecordPlan};
 use crate::runtime::{library, AbiVersion, Runtime};
 use crate::trace::vocab;
 use crate::trace::{Fact, ModelInfo, RunHeader, RunParams, RuntimeInfo, SuiteInfo};
@@ -40,20 +40,35 @@ pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
         Role::SweepParent => match &plan.sweep {
             Some(s) => {
                 let quiet = plan.record.quiet;
-                record::sweep::run(&argv, &s.axes, &s.dir, quiet, |args, _, out| {
-                    supervise::supervise(args, out, quiet)
-                })
+                supervise::install_forwarder();
+                record::sweep::run(
+                    &argv,
+                    &s.axes,
+                    &s.dir,
+                    quiet,
+                    interrupt::interrupted,
+                    |args, _, out| supervise::supervise(args, out, quiet),
+                )
             }
             None => Err(Error::internal("sweep role without a sweep plan")),
         },
         Role::ServerSweep => match (&plan.sweep, &plan.server) {
-            (Some(s), Some(url)) => record::sweep::run(
-                &argv,
-                &s.axes,
-                &s.dir,
-                plan.record.quiet,
-                |args, combo, out| Ok(server_combination(&a, combo, out, args, url)),
-            ),
+            (Some(s), Some(url)) => {
+                // Before the first combination: the server recorder installs the same handler
+                // for each, too late for an interrupt during the first one's planning.
+                interrupt::install(
+                    interrupt::Source::Terminal,
+                    "ending the sweep, closing the current request",
+                );
+                record::sweep::run(
+                    &argv,
+                    &s.axes,
+                    &s.dir,
+                    plan.record.quiet,
+                    interrupt::interrupted,
+                    |args, combo, out| Ok(server_combination(&a, combo, out, args, url)),
+                )
+            }
             _ => Err(Error::internal(
                 "server sweep role without a sweep plan and a server",
             )),

@@ -28,6 +28,12 @@ pub(crate) fn interrupted() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0
 }
 
+/// Count an interrupt received by the supervisor (whose handler forwards it to its recorder):
+/// [`interrupted`] then tells a sweep to record no further combination.
+pub(crate) fn note_forwarded() {
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
+}
+
 /// `--cooldown` between requests: wait `d`, calling `tick` (telemetry keeps being sampled)
 /// every `step`, and end early on Ctrl-C.
 pub(crate) fn cool_down(

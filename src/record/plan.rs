@@ -414,17 +414,13 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
     let sweep = if a.sweep.is_empty() {
         None
     } else {
-        let axes = a
-            .sweep
-            .iter()
-            .map(|s| sweep::parse_axis(s))
-            .collect::<Result<Vec<_>>>()?;
+        let axes = sweep::parse_axes(&a.sweep)?;
         if a.server.is_some() {
             sweep::refuse_server_settings(&axes)?;
         }
         // Plan every combination now, so a bad value is refused before anything is recorded
         // and the error names the --sweep value the user typed.
-        for combo in sweep::combinations(&axes) {
+        for combo in sweep::Grid::new(&axes)?.iter() {
             let mut b = a.clone();
             b.sweep.clear();
             for (k, v) in &combo {
@@ -755,6 +751,43 @@ mod tests {
         );
         let e = err(&[("sweep", "threads=2,2")]);
         assert!(e.msg.contains("twice"), "{}", e.msg);
+    }
+
+    #[test]
+    fn a_sweep_at_the_limit_is_planned_and_one_past_it_refused() {
+        // #21 G5: the grid is counted first; a grid of exactly the limit is planned (every
+        // combination checked) without being built.
+        let list = |n: u32, unit: &str| {
+            (1..=n)
+                .map(|i| format!("{i}{unit}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mnt = format!("max-new-tokens={}", list(10, ""));
+        let topk = format!("top-k={}", list(10, ""));
+        let timeout = format!("timeout={}", list(10, "s"));
+        let p = plan(
+            &args(&[("sweep", &mnt), ("sweep", &topk), ("sweep", &timeout)]),
+            at(),
+        )
+        .unwrap();
+        let axes = p.sweep.unwrap().axes;
+        assert_eq!(
+            sweep::Grid::new(&axes).unwrap().len(),
+            sweep::MAX_COMBINATIONS
+        );
+        let e = err(&[
+            ("sweep", &mnt),
+            ("sweep", &topk),
+            ("sweep", &timeout),
+            ("sweep", "temperature=0.1,0.2"),
+        ]);
+        assert!(
+            e.msg
+                .starts_with("--sweep: 10 × 10 × 10 × 2 = 2000 combinations, more than the 1000"),
+            "{}",
+            e.msg
+        );
     }
 
     #[test]

@@ -56,15 +56,30 @@ pub fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-/// The recorder process being supervised (0 = none) and the interrupts received for it. One
-/// process-wide signal handler serves every supervised run (a sweep runs several in turn).
+/// The recorder process being supervised (0 = none), the interrupts this process received (never
+/// reset: a sweep records no combination after one), and the recorder the first was forwarded
+/// to. One process-wide signal handler serves every supervised run (a sweep runs several in turn).
 static CHILD_PID: AtomicU32 = AtomicU32::new(0);
 static INTERRUPTS: AtomicU32 = AtomicU32::new(0);
+static FORWARDED_TO: AtomicU32 = AtomicU32::new(0);
+
+/// Forward the first interrupt to recorder `pid`, once: the handler and [`supervise`] (for an
+/// interrupt that came while no recorder was running yet) may both try.
+fn forward(pid: u32) {
+    if pid != 0 && FORWARDED_TO.swap(pid, Ordering::SeqCst) != pid {
+        let _ = Command::new("kill")
+            .args(["-s", "INT", &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
 
 /// Ctrl-C / SIGTERM: the first is forwarded to the recorder, which aborts the request and
 /// finishes the trace; a second one (at least 500 ms later, so one signal delivered twice counts
-/// once) makes the supervisor kill a recorder that did not answer (stopped or stuck).
-fn install_forwarder() {
+/// once) makes the supervisor kill a recorder that did not answer (stopped or stuck). Installed
+/// before the first recorder starts, so that no interrupt finds the default action (a sweep
+/// installs it before its first combination).
+pub(crate) fn install_forwarder() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let last: Mutex<Option<Instant>> = Mutex::new(None);
@@ -72,12 +87,10 @@ fn install_forwarder() {
             if !super::interrupt::is_new(&last) {
                 return;
             }
+            super::interrupt::note_forwarded();
             let pid = CHILD_PID.load(Ordering::SeqCst);
-            if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 && pid != 0 {
-                let _ = Command::new("kill")
-                    .args(["-s", "INT", &pid.to_string()])
-                    .stderr(Stdio::null())
-                    .status();
+            if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 {
+                forward(pid);
             } else if pid != 0 {
                 crate::err_line!("rkbench: second interrupt: stopping the recorder now; the trace keeps everything checkpointed");
             }
@@ -101,7 +114,6 @@ pub fn supervise(argv: &[OsString], out: &Path, quiet: bool) -> Result<i32> {
     // The supervisor writes the trace too when it finalises it: a file-size limit must give it
     // EFBIG (reported as a full disk), not kill it with SIGXFSZ.
     let _ = crate::runtime::signals::prepare_recording_process();
-    INTERRUPTS.store(0, Ordering::SeqCst);
     let mut child = Command::new(exe)
         // Keep argv[0] as the user typed it: the trace records the command line, and it should
         // not carry this machine's absolute paths.
@@ -119,6 +131,10 @@ pub fn supervise(argv: &[OsString], out: &Path, quiet: bool) -> Result<i32> {
         .spawn()
         .map_err(|e| Error::internal(format!("cannot start the recorder process: {e}")))?;
     CHILD_PID.store(child.id(), Ordering::SeqCst);
+    // An interrupt that came before the recorder was there to receive it.
+    if INTERRUPTS.load(Ordering::SeqCst) > 0 {
+        forward(child.id());
+    }
     // `Child::wait` would close the pipe; keep our end open for as long as we live.
     let _keep_pipe_open = child.stdin.take();
     let mut killed = false;

@@ -4,7 +4,7 @@
 //! recorder process (so the runtime is re-initialised); against a server (`--server`) each runs
 //! in this process, and only what a request carries can be swept.
 use crate::error::{exit, Error, Result};
-use crate::trace::sweep_index::{SweepIndex, SweepRun, SWEEP_INDEX};
+use crate::trace::sweep_index::{SweepIndex, SweepRun, SweepStatus, SWEEP_INDEX};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -55,6 +55,31 @@ pub struct Axis {
     pub values: Vec<String>,
 }
 
+/// The most combinations one sweep records. Each is a whole suite recording (against the
+/// runtime a fresh process that loads the model), so 1,000 is days of recording already and a
+/// larger grid is a slip of the keyboard; the limit also keeps `index.json` small.
+pub(crate) const MAX_COMBINATIONS: u64 = 1_000;
+
+/// Every `--sweep` flag as its axis, in the order given: each key once, and at most
+/// [`MAX_COMBINATIONS`] combinations, counted before any is built.
+pub(crate) fn parse_axes(flags: &[String]) -> Result<Vec<Axis>> {
+    let mut axes: Vec<Axis> = Vec::new();
+    for f in flags {
+        let a = parse_axis(f)?;
+        if let Some(first) = axes.iter().find(|b| b.key == a.key) {
+            return Err(Error::usage(format!(
+                "--sweep {0} is given in two --sweep flags; give all its values in one: --sweep {0}={1},{2}",
+                a.key,
+                first.values.join(","),
+                a.values.join(",")
+            )));
+        }
+        axes.push(a);
+    }
+    Grid::new(&axes)?;
+    Ok(axes)
+}
+
 pub(crate) fn parse_axis(s: &str) -> Result<Axis> {
     let (key, vals) = s.split_once('=').ok_or_else(|| {
         Error::usage(format!(
@@ -68,13 +93,28 @@ pub(crate) fn parse_axis(s: &str) -> Result<Axis> {
             SWEEPABLE.join(", ")
         )));
     }
-    let values: Vec<String> = vals
-        .split(',')
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .collect();
-    if values.is_empty() {
+    if vals.trim().is_empty() {
         return Err(Error::usage(format!("--sweep {key}: no values")));
+    }
+    // Counted before the values are checked one by one (and against each other).
+    let n = vals.split(',').count();
+    if n as u64 > MAX_COMBINATIONS {
+        return Err(Error::usage(format!(
+            "--sweep {key}: {n} values, more than the {MAX_COMBINATIONS} combinations one sweep records; split it into several sweeps"
+        )));
+    }
+    let values: Vec<String> = vals.split(',').map(|v| v.trim().to_string()).collect();
+    if let Some(i) = values.iter().position(String::is_empty) {
+        return Err(Error::usage(format!(
+            "--sweep {s}: an empty value (value {} of {n}); separate the values with single commas, e.g. {key}={}",
+            i + 1,
+            values
+                .iter()
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
     }
     // The same rules as the flag itself, so the error names what the user typed.
     let limit = crate::limits::get(&key);
@@ -93,22 +133,60 @@ pub(crate) fn parse_axis(s: &str) -> Result<Axis> {
     Ok(Axis { key, values })
 }
 
-/// Every combination, first axis slowest.
-pub fn combinations(axes: &[Axis]) -> Vec<Vec<(String, String)>> {
-    let mut out: Vec<Vec<(String, String)>> = vec![vec![]];
-    for a in axes {
-        out = out
-            .into_iter()
-            .flat_map(|prefix| {
-                a.values.iter().map(move |v| {
-                    let mut p = prefix.clone();
-                    p.push((a.key.clone(), v.clone()));
-                    p
-                })
+/// The combinations of a sweep, first axis slowest. Counted with checked arithmetic before
+/// anything else, and each combination computed from its index (an odometer), so no grid is
+/// ever held in memory: planning and recording walk it one combination at a time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid<'a> {
+    axes: &'a [Axis],
+    len: u64,
+}
+
+impl<'a> Grid<'a> {
+    /// The grid of `axes`, refused (one line, exit 2) past [`MAX_COMBINATIONS`].
+    pub(crate) fn new(axes: &'a [Axis]) -> Result<Grid<'a>> {
+        let len = axes
+            .iter()
+            .try_fold(1u64, |n, a| n.checked_mul(a.values.len() as u64));
+        match len {
+            Some(len) if len <= MAX_COMBINATIONS => Ok(Grid { axes, len }),
+            _ => {
+                let sizes: Vec<String> = axes.iter().map(|a| a.values.len().to_string()).collect();
+                let total = len.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
+                Err(Error::usage(format!(
+                    "--sweep: {} = {total} combinations, more than the {MAX_COMBINATIONS} one sweep records (each is a whole suite recording); split the grid into several sweeps",
+                    sizes.join(" × ")
+                )))
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Combination `i` (0-based, `i < len`): the last axis varies fastest.
+    pub(crate) fn combination(&self, i: u64) -> Vec<(String, String)> {
+        let mut rest = i;
+        let mut out: Vec<(String, String)> = self
+            .axes
+            .iter()
+            .rev()
+            .map(|a| {
+                let n = a.values.len() as u64;
+                let v = &a.values[(rest % n) as usize];
+                rest /= n;
+                (a.key.clone(), v.clone())
             })
             .collect();
+        out.reverse();
+        out
     }
-    out
+
+    /// Every combination in order, one at a time.
+    pub(crate) fn iter(self) -> impl Iterator<Item = Vec<(String, String)>> + 'a {
+        (0..self.len).map(move |i| self.combination(i))
+    }
 }
 
 /// A file-name-safe label for a combination.
@@ -167,15 +245,21 @@ pub(crate) fn strip_flags(argv: &[OsString], flags: &[&str]) -> Vec<OsString> {
 }
 
 /// Record every combination with `record_one(argv, out)` — the combination's own command line
-/// (what its trace header records) and its trace path — and keep `index.json` current after
-/// each. Stops at an interrupt or an error in the inputs. Returns the exit code.
+/// (what its trace header records) and its trace path — and keep `index.json` current before
+/// the first and after each: which combinations ran, which did not, and why the sweep ended.
+/// Stops at an interrupt (`interrupted` says whether Ctrl-C or SIGTERM reached this process,
+/// also between combinations or after a combination's last request, so it is asked after every
+/// combination whatever its exit code) or at an error the next combination would meet too.
+/// Returns the exit code: 130 after an interrupt.
 pub(crate) fn run(
     argv: &[OsString],
     axes: &[Axis],
     dir: &Path,
     quiet: bool,
+    interrupted: impl Fn() -> bool,
     mut record_one: impl FnMut(&[OsString], &[(String, String)], &Path) -> Result<i32>,
 ) -> Result<i32> {
+    let grid = Grid::new(axes)?;
     if dir.exists()
         && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
@@ -191,14 +275,34 @@ pub(crate) fn run(
     let mut strip: Vec<&str> = vec!["sweep", "out"];
     strip.extend(axes.iter().map(|a| a.key.as_str()));
     let base = strip_flags(argv, &strip);
-    let combos = combinations(axes);
     let mut index = SweepIndex::new(axes.iter().map(|a| a.key.clone()).collect());
+    index.combinations = grid.len();
+    let write = |index: &mut SweepIndex, next: u64, status: SweepStatus| {
+        index.status = Some(status);
+        index.not_run = (next..grid.len())
+            .map(|i| grid.combination(i).into_iter().collect())
+            .collect();
+        index.write(dir).map_err(|e| {
+            Error::input(format!(
+                "cannot write {}: {e}",
+                dir.join(SWEEP_INDEX).display()
+            ))
+        })
+    };
+    write(&mut index, 0, SweepStatus::Recording)?;
     let mut code = exit::OK;
-    for (i, combo) in combos.iter().enumerate() {
-        let name = format!("{:02}_{}.rktrace", i + 1, label(combo));
+    let mut next = 0;
+    let mut status = SweepStatus::Complete;
+    while next < grid.len() {
+        if interrupted() {
+            status = SweepStatus::Interrupted;
+            break;
+        }
+        let combo = grid.combination(next);
+        let name = format!("{:02}_{}.rktrace", next + 1, label(&combo));
         let out = dir.join(&name);
         let mut args = base.clone();
-        for (k, v) in combo {
+        for (k, v) in &combo {
             args.push(format!("--{k}").into());
             args.push(v.into());
         }
@@ -207,38 +311,42 @@ pub(crate) fn run(
         if !quiet {
             crate::err_line!(
                 "rkbench: sweep {}/{}: {}",
-                i + 1,
-                combos.len(),
-                label(combo)
+                next + 1,
+                grid.len(),
+                label(&combo)
             );
         }
-        let c = record_one(&args, combo, &out)?;
+        let c = record_one(&args, &combo, &out)?;
         index.runs.push(SweepRun {
             trace: name,
-            params: combo.iter().cloned().collect(),
+            params: combo.into_iter().collect(),
             exit_code: c,
         });
-        index.write(dir).map_err(|e| {
-            Error::input(format!(
-                "cannot write {}: {e}",
-                dir.join(SWEEP_INDEX).display()
-            ))
-        })?;
+        next += 1;
         if c != exit::OK {
             code = c;
         }
-        // What the next combination would meet too: Ctrl-C, bad inputs, the runtime, a full disk.
-        if [
-            exit::INTERRUPTED,
-            exit::USAGE,
-            exit::INPUT,
-            exit::RUNTIME,
-            exit::DISK_FULL,
-        ]
-        .contains(&c)
-        {
+        if c == exit::INTERRUPTED || interrupted() {
+            status = SweepStatus::Interrupted;
             break;
         }
+        // What the next combination would meet too: bad inputs, the runtime, a full disk.
+        if [exit::USAGE, exit::INPUT, exit::RUNTIME, exit::DISK_FULL].contains(&c) {
+            status = SweepStatus::Stopped;
+            break;
+        }
+        write(&mut index, next, SweepStatus::Recording)?;
+    }
+    write(&mut index, next, status)?;
+    if status == SweepStatus::Interrupted {
+        crate::err_line!(
+            "rkbench: sweep interrupted: {} of {} combinations recorded, {} not run; {} lists them",
+            index.runs.len(),
+            grid.len(),
+            index.not_run.len(),
+            dir.join(SWEEP_INDEX).display()
+        );
+        code = exit::INTERRUPTED;
     }
     Ok(code)
 }
@@ -251,14 +359,210 @@ mod tests {
     fn grid_and_labels() {
         let a = parse_axis("max-context-len=4096,8192").unwrap();
         let b = parse_axis("--cpus-mask=0xF0,0xFF").unwrap();
-        let c = combinations(&[a, b]);
+        let axes = [a, b];
+        let c = Grid::new(&axes).unwrap();
         assert_eq!(c.len(), 4);
-        assert_eq!(label(&c[1]), "max-context-len=4096_cpus-mask=0xFF");
+        assert_eq!(
+            label(&c.combination(1)),
+            "max-context-len=4096_cpus-mask=0xFF"
+        );
         assert!(parse_axis("model=x")
             .unwrap_err()
             .msg
             .contains("cannot be swept"));
         assert!(parse_axis("threads").is_err());
+    }
+
+    /// `--sweep KEY=1,2,…,n` (milliseconds for `timeout`).
+    fn values(key: &str, n: u32) -> String {
+        let unit = if key == "timeout" { "ms" } else { "" };
+        let v: Vec<String> = (1..=n).map(|i| format!("{i}{unit}")).collect();
+        format!("{key}={}", v.join(","))
+    }
+
+    #[test]
+    fn the_grid_is_counted_before_it_is_built() {
+        // #21 G5: 4 axes × 100 values built all 10^8 combinations before checking any.
+        let flags = [
+            values("max-new-tokens", 100),
+            values("top-k", 100),
+            values("max-context-len", 100),
+            values("threads", 1),
+            values("timeout", 100),
+        ];
+        let e = parse_axes(&flags).unwrap_err();
+        assert!(
+            e.msg.starts_with("--sweep: 100 × 100 × 100 × 1 × 100 = 100000000 combinations, more than the 1000 one sweep records"),
+            "{}",
+            e.msg
+        );
+        // At the limit: accepted, and walked by index in the order of nested loops.
+        let axes = parse_axes(&[
+            values("max-new-tokens", 10),
+            values("top-k", 10),
+            values("max-context-len", 10),
+        ])
+        .unwrap();
+        let g = Grid::new(&axes).unwrap();
+        assert_eq!(g.len(), MAX_COMBINATIONS);
+        let mut want = Vec::new();
+        for a in &axes[0].values {
+            for b in &axes[1].values {
+                for c in &axes[2].values {
+                    want.push(vec![
+                        ("max-new-tokens".to_string(), a.clone()),
+                        ("top-k".to_string(), b.clone()),
+                        ("max-context-len".to_string(), c.clone()),
+                    ]);
+                }
+            }
+        }
+        assert!(g.iter().eq(want));
+        // One more value is one grid too many; one axis alone past the limit too.
+        let e = parse_axes(&[
+            values("max-new-tokens", 10),
+            values("top-k", 10),
+            values("max-context-len", 10),
+            values("threads", 2),
+        ])
+        .unwrap_err();
+        assert!(e.msg.contains("= 2000 combinations"), "{}", e.msg);
+        let e = parse_axis(&values("top-k", 1001)).unwrap_err();
+        assert!(e
+            .msg
+            .starts_with("--sweep top-k: 1001 values, more than the 1000"));
+        // The count itself cannot overflow: eleven axes of 1000 (as lengths) are refused.
+        let wide: Vec<Axis> = SWEEPABLE
+            .iter()
+            .map(|k| Axis {
+                key: k.to_string(),
+                values: (0..1000).map(|i| i.to_string()).collect(),
+            })
+            .collect();
+        let e = Grid::new(&wide).unwrap_err();
+        assert!(e.msg.contains("= more than 2^64 combinations"), "{}", e.msg);
+    }
+
+    #[test]
+    fn empty_values_and_a_repeated_key_are_refused() {
+        // #21 G16: empty values were dropped silently; a repeated key reached argh.
+        for (bad, at) in [
+            ("max-new-tokens=,1", "value 1 of 2"),
+            ("max-new-tokens=1,,2", "value 2 of 3"),
+            ("max-new-tokens=1,2,", "value 3 of 3"),
+            ("max-new-tokens=1, ,2", "value 2 of 3"),
+        ] {
+            let e = parse_axis(bad).unwrap_err();
+            assert!(
+                e.msg
+                    .starts_with(&format!("--sweep {bad}: an empty value ({at})")),
+                "{}",
+                e.msg
+            );
+        }
+        assert!(parse_axis("threads=")
+            .unwrap_err()
+            .msg
+            .contains("no values"));
+        let e =
+            parse_axes(&["threads=2".into(), "top-k=1".into(), "threads=3,4".into()]).unwrap_err();
+        assert_eq!(
+            e.msg,
+            "--sweep threads is given in two --sweep flags; give all its values in one: --sweep threads=2,3,4"
+        );
+    }
+
+    /// A fresh directory for a sweep's output (not created).
+    fn sweep_dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("rkbench-sweep-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn an_interrupt_between_combinations_ends_the_sweep_and_the_index_says_what_ran() {
+        // #21 G6: the interrupt came after the first combination ended well (exit 0).
+        let d = sweep_dir("int");
+        let axes = parse_axes(&["threads=1,2,3".into()]).unwrap();
+        let signal = std::cell::Cell::new(false);
+        let mut recorded = Vec::new();
+        let argv: Vec<OsString> = vec!["rkbench".into(), "record".into()];
+        let code = run(
+            &argv,
+            &axes,
+            &d,
+            true,
+            || signal.get(),
+            |_, combo, _| {
+                recorded.push(label_plain(combo));
+                signal.set(true);
+                Ok(exit::OK)
+            },
+        )
+        .unwrap();
+        assert_eq!(code, exit::INTERRUPTED);
+        assert_eq!(recorded, ["threads=1"]);
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!(i.status, Some(SweepStatus::Interrupted));
+        assert_eq!((i.combinations, i.runs.len()), (3, 1));
+        let not_run: Vec<&str> = i.not_run.iter().map(|p| p["threads"].as_str()).collect();
+        assert_eq!(not_run, ["2", "3"]);
+        let _ = std::fs::remove_dir_all(&d);
+
+        // Before the first: nothing is recorded, the index lists every combination.
+        let code = run(
+            &argv,
+            &axes,
+            &d,
+            true,
+            || true,
+            |_, _, _| panic!("no combination after an interrupt"),
+        )
+        .unwrap();
+        assert_eq!(code, exit::INTERRUPTED);
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!((i.runs.len(), i.not_run.len()), (0, 3));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_sweep_that_ends_says_so_in_its_index() {
+        let d = sweep_dir("end");
+        let axes = parse_axes(&["threads=1,2".into(), "top-k=1,2".into()]).unwrap();
+        let argv: Vec<OsString> = vec!["rkbench".into(), "record".into()];
+        let mut n = 0;
+        let code = run(
+            &argv,
+            &axes,
+            &d,
+            true,
+            || false,
+            |_, _, _| {
+                n += 1;
+                Ok(exit::OK)
+            },
+        )
+        .unwrap();
+        assert_eq!((code, n), (exit::OK, 4));
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!(i.status, Some(SweepStatus::Complete));
+        assert!(i.not_run.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+        // A failure the next combination would meet too stops it; the rest are not run.
+        let code = run(
+            &argv,
+            &axes,
+            &d,
+            true,
+            || false,
+            |_, _, _| Ok(exit::RUNTIME),
+        )
+        .unwrap();
+        assert_eq!(code, exit::RUNTIME);
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!(i.status, Some(SweepStatus::Stopped));
+        assert_eq!((i.runs.len(), i.not_run.len()), (1, 3));
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub fn markdown(t: &FleetTable) -> String {
         t.traces,
         t.rows.len()
     );
+    if !t.duplicates.is_empty() {
+        let line = duplicates_line(t, |f| format!("`{}`", md_inline(f)));
+        let _ = writeln!(o, "{line}\n");
+    }
     let mut head: Vec<String> = KEY_HEADS.iter().map(|h| h.to_string()).collect();
     head.extend(["traces", "ok/requests"].map(String::from));
     if let Some(r) = t.rows.first() {
@@ -92,6 +96,21 @@ pub fn markdown(t: &FleetTable) -> String {
         }
     }
     o
+}
+
+/// The copies of runs counted once, in one sentence (every format says the same), with each
+/// file name as `name` renders it.
+fn duplicates_line(t: &FleetTable, name: impl Fn(&str) -> String) -> String {
+    let list: Vec<String> = t
+        .duplicates
+        .iter()
+        .map(|(f, kept)| format!("{} (same run as {})", name(f), name(kept)))
+        .collect();
+    format!(
+        "{} duplicate file(s) of one run counted once: {}.",
+        t.duplicates.len(),
+        list.join(", ")
+    )
 }
 
 fn json_spread(w: &mut JsonWriter, key: &str, s: Option<Spread>) {
@@ -148,6 +167,14 @@ pub fn json(t: &FleetTable) -> String {
         w.begin_object();
         w.field_str("file", f);
         w.field_str("error", why);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("duplicates").begin_array();
+    for (f, kept) in &t.duplicates {
+        w.begin_object();
+        w.field_str("file", f);
+        w.field_str("same_run_as", kept);
         w.end_object();
     }
     w.end_array();
@@ -230,10 +257,16 @@ pub fn html(t: &FleetTable) -> String {
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n\
          <meta name=\"generator\" content=\"rkbench report\">\n\
          <title>rkbench fleet</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n\
-         <h1>rkbench fleet</h1>\n<p class=\"meta\">{} traces in {} groups. {}</p>\n<table>\n<tr>",
+         <h1>rkbench fleet</h1>\n<p class=\"meta\">{} traces in {} groups. {}</p>\n{}<table>\n<tr>",
         t.traces,
         t.rows.len(),
-        html_escape(METHOD)
+        html_escape(METHOD),
+        if t.duplicates.is_empty() {
+            String::new()
+        } else {
+            let line = duplicates_line(t, |f| format!("<code>{}</code>", html_escape(f)));
+            format!("<p class=\"meta\">{line}</p>\n")
+        }
     );
     for h in KEY_HEADS.iter().chain(&["traces", "ok/requests"]) {
         let _ = write!(o, "<th>{}</th>", html_escape(h));
@@ -317,6 +350,7 @@ mod tests {
             }],
             traces: 2,
             unreadable: vec![("x.rktrace".into(), "not a trace".into())],
+            duplicates: vec![("b|c.rktrace".into(), "a.rktrace".into())],
         }
     }
 
@@ -346,5 +380,12 @@ mod tests {
         assert!(lines[1].starts_with("Radxa ROCK 5B | <b>,RK3588,1.2.1,m.rkllm 0123,\"ctx 4096, top-k 1\",2,1,3,3,a b,3,2.000,1.500,2.500,1.000,3.000"), "{}", lines[1]);
         let h = html(&t);
         assert!(h.contains("<td>Radxa ROCK 5B | &lt;b&gt;</td>") && !h.contains("<b>"));
+        // Copies of one run: said once in every format, escaped.
+        assert!(
+            md.contains("1 duplicate file(s) of one run counted once: `b\\|c.rktrace` (same run as `a.rktrace`)."),
+            "{md}"
+        );
+        assert_eq!(j["duplicates"][0]["same_run_as"], "a.rktrace");
+        assert!(h.contains("1 duplicate file(s) of one run counted once: <code>b|c.rktrace</code> (same run as <code>a.rktrace</code>)."));
     }
 }

@@ -5,7 +5,7 @@ use super::table::{Cell, Column, Table};
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
 use crate::stats::Summary;
-use crate::trace::{reader, SweepIndex};
+use crate::trace::{reader, SweepIndex, SweepStatus};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -22,6 +22,10 @@ pub(crate) struct Sweep {
     pub name: String,
     pub axes: Vec<String>,
     pub rows: Vec<Row>,
+    /// How the sweep ended, as its index says (`None` for an index from before).
+    pub status: Option<SweepStatus>,
+    /// The combinations it did not record, each as `KEY=VALUE, …` in axis order.
+    pub not_run: Vec<String>,
 }
 
 /// Read `DIR/index.json` (through the one type that writes it) and every trace it lists.
@@ -53,10 +57,24 @@ pub(crate) fn load(dir: &Path) -> Result<Sweep, String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let not_run = index
+        .not_run
+        .iter()
+        .map(|p| {
+            index
+                .axes
+                .iter()
+                .map(|k| format!("{k}={}", p.get(k).map_or("", String::as_str)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
     Ok(Sweep {
         name,
         axes: index.axes,
         rows,
+        status: index.status,
+        not_run,
     })
 }
 
@@ -116,6 +134,21 @@ pub(crate) fn markdown(s: &Sweep) -> String {
     }
     let table = t.markdown();
     o.push_str(table.strip_suffix('\n').unwrap_or(&table));
+    if !s.not_run.is_empty() {
+        let why = match s.status {
+            Some(SweepStatus::Interrupted) => "it was interrupted",
+            Some(SweepStatus::Stopped) => "a combination failed in a way the next would too",
+            _ => "it did not finish",
+        };
+        let list: Vec<String> = s.not_run.iter().map(|c| md_inline(c)).collect();
+        o.truncate(o.trim_end().len());
+        let _ = write!(
+            o,
+            "\n\nNot run, because {why}: {} of the sweep's combinations ({}).",
+            s.not_run.len(),
+            list.join("; ")
+        );
+    }
     o
 }
 
@@ -161,6 +194,16 @@ pub(crate) fn json(s: &Sweep) -> String {
         w.end_object();
     }
     w.end_array();
+    w.key("status");
+    match s.status {
+        Some(st) => w.str(st.as_str()),
+        None => w.null(),
+    };
+    w.key("not_run").begin_array();
+    for c in &s.not_run {
+        w.str(c);
+    }
+    w.end_array();
     w.end_object();
     w.finish()
 }
@@ -185,6 +228,8 @@ mod tests {
                 summary: None,
                 error: None,
             }],
+            status: Some(SweepStatus::Interrupted),
+            not_run: vec!["a|b<script>=3, `x`=z".into()],
         };
         let md = markdown(&s);
         assert!(!md.contains("<script>"), "{md}");
@@ -197,6 +242,10 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| 1\\|2 | y | - |"), "{md}");
+        assert!(
+            md.ends_with("Not run, because it was interrupted: 1 of the sweep's combinations (a\\|b&lt;script&gt;=3, \\`x\\`=z)."),
+            "{md}"
+        );
         // Every row has as many cells as the heading.
         let cells = |l: &str| l.matches(" | ").count();
         let lines: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();

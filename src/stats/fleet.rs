@@ -3,15 +3,16 @@
 //!
 //! Traces stream through: each is read, reduced to its group's per-request figures, and dropped
 //! ([`Fleet::add`]), so memory grows with the number of requests kept for the medians, never with
-//! the traces' tokens. Partial fleets (one per reading thread) [`Fleet::merge`]; every figure is
+//! the traces' tokens. Copies of one trace (one run header) count once. Partial fleets (one per reading thread) [`Fleet::merge`]; every figure is
 //! taken from sorted values, so the result does not depend on the order traces arrive in.
 use super::aggregate::percentile;
 use super::request::RequestMetrics;
 use crate::trace::{RunHeader, Status, Trace};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// What a group shares. Ordered field by field, which is also the table's row order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GroupKey {
     /// The device-tree model, e.g. `Radxa ROCK 5B`.
     pub board: String,
@@ -137,6 +138,14 @@ impl Figures {
         put(&mut self.output_tokens, Some(m.output_tokens as f64));
     }
 
+    fn shrink_to_fit(&mut self) {
+        self.decode_tok_s.shrink_to_fit();
+        self.ttft_ms.shrink_to_fit();
+        self.prefill_tok_s.shrink_to_fit();
+        self.e2e_ms.shrink_to_fit();
+        self.output_tokens.shrink_to_fit();
+    }
+
     fn append(&mut self, o: Figures) {
         self.decode_tok_s.extend(o.decode_tok_s);
         self.ttft_ms.extend(o.ttft_ms);
@@ -211,10 +220,58 @@ pub struct GroupRow {
     pub output_tokens: Option<Spread>,
 }
 
-/// Traces reduced to their groups as they stream in.
+/// A run's identity: the sha256 of its trace's run-header frame ([`crate::trace::reader::Checked`]),
+/// which holds host, start time and command line, so every copy of one trace has the same one.
+pub type RunId = [u8; 32];
+
+/// One trace file reduced to what its group needs.
+#[derive(Debug, Clone, Default)]
+struct Copy {
+    file: String,
+    /// Shared by the copies of a group (interned in [`Fleet::keys`]): thousands of traces of a
+    /// few groups hold a few keys.
+    key: Arc<GroupKey>,
+    damaged: bool,
+    host: String,
+    /// Measured requests, and those that completed.
+    requests: usize,
+    ok: usize,
+    frames: u32,
+    figures: Figures,
+}
+
+impl Copy {
+    /// Of two copies of one run, the one counted: the most requests, then the most frames (a
+    /// whole copy rather than one taken mid-run or torn), then the first file name — an order
+    /// that does not depend on the order the files were read in.
+    fn better_than(&self, o: &Copy) -> bool {
+        (o.requests, o.frames, &self.file) < (self.requests, self.frames, &o.file)
+    }
+}
+
+/// A run while traces stream in: the copy counted, and the files that are copies of it.
+#[derive(Debug, Clone)]
+struct Run {
+    kept: Copy,
+    others: Vec<String>,
+}
+
+impl Run {
+    fn add(&mut self, c: Copy) {
+        if c.better_than(&self.kept) {
+            let old = std::mem::replace(&mut self.kept, c);
+            self.others.push(old.file);
+        } else {
+            self.others.push(c.file);
+        }
+    }
+}
+
+/// Traces reduced as they stream in: one entry per run, so copies of one trace count once.
 #[derive(Debug, Clone, Default)]
 pub struct Fleet {
-    pub groups: BTreeMap<GroupKey, Group>,
+    runs: BTreeMap<RunId, Run>,
+    keys: BTreeSet<Arc<GroupKey>>,
     /// Files that could not be read at all: (name, why).
     pub unreadable: Vec<(String, String)>,
     /// Reused for the ITL selection of every request.
@@ -225,27 +282,56 @@ pub struct Fleet {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FleetTable {
     pub rows: Vec<GroupRow>,
+    /// Runs counted (copies of one run count once).
     pub traces: usize,
     pub unreadable: Vec<(String, String)>,
+    /// Files not counted because they are copies of a run counted: (file, the file counted),
+    /// sorted.
+    pub duplicates: Vec<(String, String)>,
 }
 
 impl Fleet {
-    /// Reduce one trace into its group.
-    pub fn add(&mut self, t: &Trace) {
-        let g = self.groups.entry(GroupKey::of(&t.header)).or_default();
-        g.traces += 1;
-        g.damaged += usize::from(t.damage.is_some());
-        if let Err(i) = g.hosts.binary_search(&t.header.hostname) {
-            g.hosts.insert(i, t.header.hostname.clone());
-        }
+    /// Reduce trace `t`, read from `file`, of run `run`.
+    pub fn add(&mut self, file: &str, run: RunId, t: &Trace) {
+        let key = GroupKey::of(&t.header);
+        let key = match self.keys.get(&key) {
+            Some(k) => Arc::clone(k),
+            None => {
+                let k = Arc::new(key);
+                self.keys.insert(Arc::clone(&k));
+                k
+            }
+        };
+        let mut c = Copy {
+            file: file.to_string(),
+            key,
+            damaged: t.damage.is_some(),
+            host: t.header.hostname.clone(),
+            frames: t.frames,
+            ..Copy::default()
+        };
         for r in t.requests.iter().filter(|r| !r.warmup) {
-            g.requests += 1;
+            c.requests += 1;
             if r.status == Status::Ok {
-                g.ok += 1;
+                c.ok += 1;
                 let input = crate::stats::request::input_tokens(r, t.server.as_ref());
-                g.figures
+                c.figures
                     .push(&RequestMetrics::of_input(r, input, &mut self.scratch));
             }
+        }
+        c.figures.shrink_to_fit();
+        self.add_copy(run, c);
+    }
+
+    fn add_copy(&mut self, run: RunId, c: Copy) {
+        match self.runs.entry(run) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Run {
+                    kept: c,
+                    others: Vec::new(),
+                });
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().add(c),
         }
     }
 
@@ -256,29 +342,41 @@ impl Fleet {
 
     /// Combine with a fleet read from other files.
     pub fn merge(&mut self, other: Fleet) {
-        for (k, o) in other.groups {
-            let g = self.groups.entry(k).or_default();
-            g.traces += o.traces;
-            g.damaged += o.damaged;
-            g.requests += o.requests;
-            g.ok += o.ok;
-            g.hosts.extend(o.hosts);
-            g.hosts.sort();
-            g.hosts.dedup();
-            g.figures.append(o.figures);
+        for (id, r) in other.runs {
+            self.add_copy(id, r.kept);
+            if let Some(mine) = self.runs.get_mut(&id) {
+                mine.others.extend(r.others);
+            }
         }
         self.unreadable.extend(other.unreadable);
     }
 
-    /// The table: one row per group in key order; unreadable files sorted by name.
+    /// The table: one row per group in key order; unreadable files and duplicates sorted by
+    /// name.
     pub fn finish(self) -> FleetTable {
         let mut unreadable = self.unreadable;
         unreadable.sort();
-        let rows: Vec<GroupRow> = self
-            .groups
+        let mut duplicates = Vec::new();
+        let mut groups: BTreeMap<Arc<GroupKey>, Group> = BTreeMap::new();
+        let runs = self.runs.len();
+        for (_, r) in self.runs {
+            let c = r.kept;
+            duplicates.extend(r.others.into_iter().map(|f| (f, c.file.clone())));
+            let g = groups.entry(c.key).or_default();
+            g.traces += 1;
+            g.damaged += usize::from(c.damaged);
+            g.requests += c.requests;
+            g.ok += c.ok;
+            if let Err(i) = g.hosts.binary_search(&c.host) {
+                g.hosts.insert(i, c.host);
+            }
+            g.figures.append(c.figures);
+        }
+        duplicates.sort();
+        let rows: Vec<GroupRow> = groups
             .into_iter()
             .map(|(key, g)| GroupRow {
-                key,
+                key: Arc::unwrap_or_clone(key),
                 traces: g.traces,
                 damaged: g.damaged,
                 requests: g.requests,
@@ -292,9 +390,10 @@ impl Fleet {
             })
             .collect();
         FleetTable {
-            traces: rows.iter().map(|r| r.traces).sum(),
+            traces: runs,
             rows,
             unreadable,
+            duplicates,
         }
     }
 }
@@ -354,6 +453,53 @@ mod tests {
         crate::trace::reader::parse(&bytes, format!("{host}.rktrace")).unwrap()
     }
 
+    /// The run identity the reader gives `t`: the sha256 of its header frame's payload.
+    fn id(t: &Trace) -> RunId {
+        use sha2::{Digest, Sha256};
+        let (_, payload) = crate::trace::encode_record(&Record::Header(t.header.clone())).unwrap();
+        Sha256::digest(&payload).into()
+    }
+
+    /// Add `t` as file `name`.
+    fn add(f: &mut Fleet, name: &str, t: &Trace) {
+        f.add(name, id(t), t);
+    }
+
+    #[test]
+    fn copies_of_one_run_count_once_whatever_the_order() {
+        // #21 G18: two copies of one trace counted as two runs.
+        let a = trace("Radxa ROCK 5B", "rockchip,rk3588", "1.2.1", "a", 100_000);
+        let b = trace("Radxa ROCK 5B", "rockchip,rk3588", "1.2.1", "b", 200_000);
+        // A copy taken mid-run: the same header, one request fewer.
+        let mut early = a.clone();
+        early.requests.pop();
+        early.frames -= 1;
+        let files = [
+            ("a.rktrace", &a),
+            ("copy/a.rktrace", &a),
+            ("b.rktrace", &b),
+            ("a-early.rktrace", &early),
+        ];
+        let mut one = Fleet::default();
+        files.iter().for_each(|(n, t)| add(&mut one, n, t));
+        let (mut p, mut q) = (Fleet::default(), Fleet::default());
+        for (i, (n, t)) in files.iter().rev().enumerate() {
+            add(if i % 2 == 0 { &mut p } else { &mut q }, n, t);
+        }
+        q.merge(p);
+        let table = one.finish();
+        assert_eq!(table, q.finish());
+        assert_eq!(table.traces, 2);
+        assert_eq!((table.rows[0].traces, table.rows[0].requests), (2, 4));
+        assert_eq!(
+            table.duplicates,
+            [
+                ("a-early.rktrace".to_string(), "a.rktrace".to_string()),
+                ("copy/a.rktrace".to_string(), "a.rktrace".to_string()),
+            ]
+        );
+    }
+
     #[test]
     fn soc_from_compatible() {
         assert_eq!(
@@ -401,14 +547,16 @@ mod tests {
             ),
         ];
         let mut one = Fleet::default();
-        ts.iter().for_each(|t| one.add(t));
+        ts.iter()
+            .enumerate()
+            .for_each(|(i, t)| add(&mut one, &format!("{i}.rktrace"), t));
         one.add_unreadable("x.rktrace".into(), "not a trace".into());
         // Two partial fleets in another order merge to the same table.
         let (mut p, mut q) = (Fleet::default(), Fleet::default());
-        p.add(&ts[3]);
-        p.add(&ts[2]);
-        q.add(&ts[1]);
-        q.add(&ts[0]);
+        add(&mut p, "3.rktrace", &ts[3]);
+        add(&mut p, "2.rktrace", &ts[2]);
+        add(&mut q, "1.rktrace", &ts[1]);
+        add(&mut q, "0.rktrace", &ts[0]);
         q.add_unreadable("x.rktrace".into(), "not a trace".into());
         p.merge(q);
         let table = one.finish();

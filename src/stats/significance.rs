@@ -454,6 +454,12 @@ pub fn compare_runs(base: &[RequestMetrics], cand: &[RequestMetrics]) -> Vec<Met
         .collect()
 }
 
+fn not_a_percentage(s: &str) -> String {
+    format!(
+        "{s:?} is not a percentage; use e.g. 5% (fail when the candidate is significantly more than 5 % slower)"
+    )
+}
+
 /// The regression gate of `compare --fail-if-slower`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gate {
@@ -463,15 +469,22 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Parse `5%` or `5` (percent); 0 ≤ threshold < 1000 %.
+    /// Parse `5%`; 0 ≤ threshold < 1000 %. The unit is required: a bare `0.05` reads as a
+    /// fraction (5 %) to some and as a percentage (0.05 %) to others, and a CI gate must not
+    /// guess — one retry costs less than a gate 100 times too strict or too lax.
     pub fn parse_threshold(s: &str) -> Result<f64, String> {
         let t = s.trim();
-        let n = t.strip_suffix('%').unwrap_or(t).trim();
+        let Some(n) = t.strip_suffix('%').map(str::trim) else {
+            if t.parse::<f64>().is_ok() {
+                return Err(format!(
+                    "{s:?} has no unit; write the percentage with %, e.g. 5% for a 5 % slowdown (a bare number could mean a fraction or a percentage)"
+                ));
+            }
+            return Err(not_a_percentage(s));
+        };
         match n.parse::<f64>() {
             Ok(v) if v.is_finite() && (0.0..1000.0).contains(&v) => Ok(v / 100.0),
-            _ => Err(format!(
-                "{s:?} is not a percentage; use e.g. 5% (fail when the candidate is significantly more than 5 % slower)"
-            )),
+            _ => Err(not_a_percentage(s)),
         }
     }
 
@@ -695,9 +708,23 @@ mod tests {
     }
 
     #[test]
+    fn gate_threshold_needs_its_unit() {
+        // #21 G15: a bare 0.05 was read as 0.05 %, not the 5 % a fraction would mean.
+        for bare in ["0.05", "5", " 12.5 ", "0"] {
+            let e = Gate::parse_threshold(bare).unwrap_err();
+            assert!(
+                e.contains("has no unit") && e.contains("e.g. 5%"),
+                "{bare}: {e}"
+            );
+        }
+        assert_eq!(Gate::parse_threshold("0.05%"), Ok(0.0005));
+        assert_eq!(Gate::parse_threshold("0%"), Ok(0.0));
+    }
+
+    #[test]
     fn gate_needs_significance_and_size() {
         assert_eq!(Gate::parse_threshold("5%"), Ok(0.05));
-        assert_eq!(Gate::parse_threshold(" 12.5 "), Ok(0.125));
+        assert_eq!(Gate::parse_threshold(" 12.5 % "), Ok(0.125));
         assert!(Gate::parse_threshold("-1%").is_err());
         assert!(Gate::parse_threshold("fast").is_err());
         assert_eq!(Metric::parse("ttft"), Ok(Metric::Ttft));

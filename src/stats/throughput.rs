@@ -37,6 +37,11 @@ pub struct Slo {
     pub ms: f64,
 }
 
+/// The range of an SLO besides 0, in ms: a trace's resolution (1 µs) up to the longest run
+/// rkbench records (`--max-duration` 30 days). Bounded so that every SLO prints in a few digits.
+const SLO_MIN_MS: f64 = 0.001;
+const SLO_MAX_MS: f64 = 2_592_000_000.0;
+
 const GOODPUT_USAGE: &str =
     "give KEY:MS pairs separated by commas with KEY one of ttft, tpot, e2el (vLLM's keys), e.g. --goodput ttft:500,tpot:350";
 
@@ -103,10 +108,21 @@ impl Slos {
             })?;
             if !ms.is_finite() || ms < 0.0 {
                 return Err(format!(
-                    "--goodput: {} must be a finite, non-negative number of milliseconds, not {ms}",
-                    metric.key()
+                    "--goodput: {} must be a finite, non-negative number of milliseconds, not {}",
+                    metric.key(),
+                    value.trim()
                 ));
             }
+            if ms != 0.0 && !(SLO_MIN_MS..=SLO_MAX_MS).contains(&ms) {
+                return Err(format!(
+                    "--goodput: {} {} ms is out of range; an SLO is 0 or {SLO_MIN_MS} ..= {SLO_MAX_MS} ms (30 days), to the microsecond",
+                    metric.key(),
+                    value.trim()
+                ));
+            }
+            // Traces time to the microsecond: a finer limit means nothing, and rounding keeps
+            // the printed SLO to at most 3 decimals.
+            let ms = (ms * 1000.0).round() / 1000.0;
             let slot = slos.slot(metric);
             if slot.is_some() {
                 return Err(format!(
@@ -304,6 +320,9 @@ mod tests {
             ("ttft:nan", "non-negative"),
             ("ttft:inf", "non-negative"),
             ("ttft:1,ttft:2", "given twice"),
+            ("ttft:1e308", "0 or 0.001 ..= 2592000000 ms"),
+            ("e2el:2592000000.5", "0 or 0.001 ..= 2592000000 ms"),
+            ("tpot:1e-300", "0 or 0.001 ..= 2592000000 ms"),
         ] {
             let e = Slos::parse(bad).unwrap_err();
             assert!(

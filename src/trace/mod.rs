@@ -22,7 +22,7 @@ pub mod writer;
 pub use plan_extras::{PresetUsed, TemplateSent};
 pub use reader::{Damage, RuntimeRecords, Trace};
 pub use schema::*;
-pub use sweep_index::{SweepIndex, SweepRun};
+pub use sweep_index::{SweepIndex, SweepRun, SweepStatus};
 pub use vocab::NOT_READ;
 pub use writer::{Journal, TraceWriter};
 

@@ -192,6 +192,9 @@ pub struct Checked {
     /// The file header's damage, even when `trace.damage` names a tail damage instead.
     pub file_header: Option<String>,
     pub journal: JournalCheck,
+    /// sha256 of the run-header frame's payload: the run's identity (the journal binding's
+    /// hash), the same for every copy of one trace.
+    pub header_sha256: [u8; 32],
 }
 
 /// The checkpoint journal beside a trace.
@@ -297,6 +300,7 @@ fn attach_journal(
         trace,
         file_header: parsed.header_damage,
         journal: check,
+        header_sha256: parsed.header_sha256.unwrap_or_default(),
     }
 }
 

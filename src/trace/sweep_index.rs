@@ -17,6 +17,42 @@ pub struct SweepIndex {
     pub axes: Vec<String>,
     /// One per recorded combination, in recording order.
     pub runs: Vec<SweepRun>,
+    /// How the sweep stands; absent from indexes written before rkbench recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SweepStatus>,
+    /// The number of combinations in the grid (0 in indexes written before).
+    #[serde(default)]
+    pub combinations: u64,
+    /// The combinations not recorded (yet, while `recording`), in grid order: swept flag →
+    /// value as given.
+    #[serde(default)]
+    pub not_run: Vec<BTreeMap<String, String>>,
+}
+
+/// Where a sweep stands, as its index says.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SweepStatus {
+    /// Still recording — or killed without a chance to say more.
+    Recording,
+    /// Every combination was recorded.
+    Complete,
+    /// Ctrl-C or SIGTERM ended it: the combination in flight ran to its interrupted end, the
+    /// rest are `not_run`.
+    Interrupted,
+    /// A combination failed in a way the next would too (inputs, usage, runtime, full disk).
+    Stopped,
+}
+
+impl SweepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepStatus::Recording => "recording",
+            SweepStatus::Complete => "complete",
+            SweepStatus::Interrupted => "interrupted",
+            SweepStatus::Stopped => "stopped",
+        }
+    }
 }
 
 /// One recorded combination.
@@ -37,7 +73,7 @@ impl SweepIndex {
         SweepIndex {
             sweep_index_version: Self::VERSION,
             axes,
-            runs: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -131,9 +167,28 @@ mod tests {
             params: [("threads".to_string(), "2".to_string())].into(),
             exit_code: 0,
         });
+        i.status = Some(SweepStatus::Interrupted);
+        i.combinations = 2;
+        i.not_run
+            .push([("threads".to_string(), "4".to_string())].into());
         i.write(&d).unwrap();
         assert_eq!(SweepIndex::read(&d).unwrap(), i);
+        let text = std::fs::read_to_string(d.join("index.json")).unwrap();
+        assert!(text.contains("\"status\": \"interrupted\""), "{text}");
         assert!(!d.join("index.json.tmp").exists());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn an_index_written_before_the_status_still_reads() {
+        let d = dir("old");
+        std::fs::write(
+            d.join("index.json"),
+            r#"{"sweep_index_version": 1, "axes": ["threads"], "runs": []}"#,
+        )
+        .unwrap();
+        let i = SweepIndex::read(&d).unwrap();
+        assert_eq!((i.status, i.combinations, i.not_run.len()), (None, 0, 0));
         let _ = std::fs::remove_dir_all(&d);
     }
 

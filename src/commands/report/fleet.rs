@@ -56,15 +56,20 @@ fn files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
 }
 
 fn read_into(fleet: &mut Fleet, path: &Path, shown: &str) {
-    match reader::read(path) {
-        Ok(t) => fleet.add(&t),
-        Err(e) => fleet.add_unreadable(shown.to_string(), short_error(&e.to_string(), path)),
+    match reader::read_checked(path) {
+        Ok(c) => fleet.add(shown, c.header_sha256, &c.trace),
+        Err(e) => fleet.add_unreadable(shown.to_string(), short_error(&e, path)),
     }
 }
 
 /// The reader's message without this machine's path (the report names the file itself).
-fn short_error(msg: &str, path: &Path) -> String {
-    msg.replace(&path.display().to_string(), "the file")
+fn short_error(e: &reader::TraceError, path: &Path) -> String {
+    match e {
+        reader::TraceError::Io { err, .. } => format!("cannot read it: {err}"),
+        e => e
+            .to_string()
+            .replace(&path.display().to_string(), "the file"),
+    }
 }
 
 pub(crate) fn run(
