@@ -158,7 +158,12 @@ impl OriginalRequest {
             relayed("usage.prefill_time_ms"),
             relayed("usage.generate_time_ms"),
         );
-        let output = s.server_total.map(count).filter(|&n| n > 0);
+        // A total refused as the count source (it cannot be true) is not a count here either.
+        let output = s
+            .server_total
+            .filter(|_| crate::trace::server::CountRefusals::of(s).total.is_none())
+            .map(count)
+            .filter(|&n| n > 0);
         OriginalRequest {
             success: true,
             runtime_timing: prefill.is_some() && generate.is_some(),
@@ -294,9 +299,13 @@ impl OriginalSummary {
             total_time_ms: spread(&|r| r.total_time_ms, false),
             tokens_per_second: spread(&|r| r.tokens_per_second, true),
             input_tokens_per_second: spread(&|r| r.input_tokens_per_second, true),
-            total_input_tokens: ok.iter().map(|r| r.input_tokens).sum(),
-            total_output_tokens: ok.iter().map(|r| r.output_tokens).sum(),
-            total_tokens: ok.iter().map(|r| r.input_tokens + r.output_tokens).sum(),
+            // Saturating: a hostile trace's counts must not overflow the sums.
+            total_input_tokens: total(ok.iter().map(|r| r.input_tokens)),
+            total_output_tokens: total(ok.iter().map(|r| r.output_tokens)),
+            total_tokens: total(
+                ok.iter()
+                    .map(|r| r.input_tokens.saturating_add(r.output_tokens)),
+            ),
             memory_mb: spread(&|r| r.memory_usage_mb, true),
             duration_s: duration_ms / 1e3,
             requests,
@@ -406,6 +415,11 @@ impl Hardware {
             npu_cores: (!cores.is_empty()).then_some(cores.len()),
         }
     }
+}
+
+/// Σ counts, saturating.
+fn total(counts: impl Iterator<Item = i64>) -> i64 {
+    counts.fold(0, i64::saturating_add)
 }
 
 #[cfg(test)]
