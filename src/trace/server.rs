@@ -647,6 +647,8 @@ mod tests {
             (300, ChunkKind::Finish, "{}", 0),
         ]);
         r.finish_reason = "stop".into();
+        // A recorded request ends after its last chunk.
+        r.end_us = 300;
         let recs = [
             Record::Header(RunHeader::default()),
             Record::ServerRun(ServerRun {
