@@ -61,6 +61,8 @@ pub struct Capture {
     not_tokens: &'static [&'static str],
     /// Each count source's figures so far, kept as chunks arrive (the progress line's count).
     tally: Tally,
+    /// The source `req.chunk_tokens` are attributed by while the stream runs.
+    provisional: CountSource,
     pub req: ServerRequest,
 }
 
@@ -75,6 +77,7 @@ impl Capture {
             gap_us: None,
             not_tokens: &[],
             tally: Tally::default(),
+            provisional: CountSource::ChunksOnly,
             req,
         }
     }
@@ -159,7 +162,13 @@ impl Capture {
     /// The request so far with tokens attributed (a checkpoint of the request in flight).
     pub fn snapshot(&self) -> ServerRequest {
         let mut r = self.req.clone();
-        attribute(&mut r, self.gap_us);
+        if r.server_total.is_some() {
+            // A total (usually at the end) can change the source: decide it in full.
+            attribute(&mut r, self.gap_us);
+        } else {
+            // The chunks are attributed as they arrive (see `push`).
+            r.count_source = self.provisional;
+        }
         r
     }
 
@@ -214,9 +223,27 @@ impl Capture {
         end: u64,
         n: Option<i64>,
     ) {
-        self.tally
+        let tokens = self
+            .tally
             .add(kind, !text.is_empty(), at_us, n, self.gap_us);
         self.req.push_chunk(at_us, read, end, kind, n, text);
+        // Keep the chunks attributed by the source as it stands, so a checkpoint copies them
+        // instead of attributing every chunk again (O(1) per chunk; the source changes at most
+        // twice in a stream, each change re-attributes once).
+        let source = self.tally.source(false, self.gap_us, false);
+        if source == self.provisional {
+            let i = match source {
+                CountSource::ServerPerChunk => 0,
+                CountSource::GapCluster => 1,
+                _ => 2,
+            };
+            if let Some(t) = self.req.chunk_tokens.last_mut() {
+                *t = tokens[i];
+            }
+        } else {
+            self.provisional = source;
+            attribute_as(&mut self.req, source, self.gap_us);
+        }
     }
 
     /// Decide the count source and attribute tokens to chunks; returns the request.
@@ -242,7 +269,6 @@ impl Capture {
 /// chunks: O(chunks), whatever their number.
 pub fn attribute(r: &mut ServerRequest, gap_us: Option<u64>) {
     let n = r.chunks();
-    r.chunk_tokens = vec![0; n];
     let refused = CountRefusals::of(r);
     let mut tally = Tally::default();
     for i in 0..n {
@@ -256,6 +282,30 @@ pub fn attribute(r: &mut ServerRequest, gap_us: Option<u64>) {
     }
     let total_ok = r.server_total.is_some() && refused.total.is_none();
     let source = tally.source(total_ok, gap_us, refused.running.is_some());
+    attribute_as(r, source, gap_us);
+    if source == CountSource::ServerPerChunk && r.server_total.is_none() {
+        r.server_total = Some(
+            r.chunk_server_n
+                .iter()
+                .copied()
+                .rev()
+                .find(|&v| v >= 0)
+                .unwrap_or(0) as u64,
+        );
+        r.server_total_field = RUNNING_COUNT_FIELD.into();
+    }
+    r.count_source = source;
+    let attributed = r.chunk_token_total() as i64;
+    r.unattributed = match r.server_total {
+        Some(t) if refused.total.is_none() => i64::try_from(t).unwrap_or(i64::MAX) - attributed,
+        _ => 0,
+    };
+}
+
+/// Attribute every chunk's tokens by `source` (O(chunks)).
+fn attribute_as(r: &mut ServerRequest, source: CountSource, gap_us: Option<u64>) {
+    let n = r.chunks();
+    r.chunk_tokens = vec![0; n];
     match source {
         CountSource::ServerPerChunk => {
             let mut prev = 0i64;
@@ -265,10 +315,6 @@ pub fn attribute(r: &mut ServerRequest, gap_us: Option<u64>) {
                     r.chunk_tokens[i] = (v - prev).clamp(0, i64::from(u32::MAX)) as u32;
                     prev = v;
                 }
-            }
-            if r.server_total.is_none() {
-                r.server_total = Some(prev as u64);
-                r.server_total_field = RUNNING_COUNT_FIELD.into();
             }
         }
         CountSource::GapCluster => {
@@ -293,11 +339,6 @@ pub fn attribute(r: &mut ServerRequest, gap_us: Option<u64>) {
         }
     }
     r.count_source = source;
-    let attributed = r.chunk_token_total() as i64;
-    r.unattributed = match r.server_total {
-        Some(t) if refused.total.is_none() => i64::try_from(t).unwrap_or(i64::MAX) - attributed,
-        _ => 0,
-    };
 }
 
 /// Gap clusters: a text chunk at `t` starts a token when it is the first, or at least `gap`
@@ -320,6 +361,8 @@ struct Tally {
 }
 
 impl Tally {
+    /// Count chunk `k` in; the tokens it carries under each source: (per chunk, gap cluster,
+    /// one per token chunk).
     fn add(
         &mut self,
         k: ChunkKind,
@@ -327,10 +370,12 @@ impl Tally {
         at_us: u64,
         server_n: Option<i64>,
         gap_us: Option<u64>,
-    ) {
+    ) -> [u32; 3] {
+        let mut tokens = [0u32; 3];
         let n = server_n.filter(|&v| v >= 0);
         if is_token_chunk(k) {
             self.token_chunks += 1;
+            tokens[2] = 1;
             if n.is_none() {
                 self.running_broken = true;
             }
@@ -339,15 +384,18 @@ impl Tally {
             if self.running.is_some_and(|r| v < r) {
                 self.running_broken = true;
             }
+            tokens[0] = (v - self.running.unwrap_or(0)).clamp(0, i64::from(u32::MAX)) as u32;
             self.running = Some(v);
         }
         self.per_chunk = self.token_chunks > 0 && !self.running_broken;
         if let (Some(gap), true) = (gap_us, k.carries_tokens() && has_text) {
             if starts_token(self.last_text_us, at_us, gap) {
                 self.gap_tokens += 1;
+                tokens[1] = 1;
             }
             self.last_text_us = Some(at_us);
         }
+        tokens
     }
 
     /// The source [`attribute`] takes: `total` = a plausible server total exists; `refused` =
@@ -478,6 +526,37 @@ mod tests {
             3,
             "a chunk without a count: chunks count"
         );
+    }
+
+    /// A checkpoint copies the chunks as attributed while they arrived: at every chunk it is
+    /// what attributing them all would give, through each change of source.
+    #[test]
+    fn checkpoints_attribute_as_they_arrive_like_a_full_attribution() {
+        for gap in [None, Some(1000)] {
+            let mut c =
+                Capture::new(Protocol::OpenAiSse, ServerRequest::default()).with_gap_cluster(gap);
+            let chunks: [(ChunkKind, &[u8], u64, Option<i64>); 7] = [
+                (ChunkKind::Role, b"", 10, None),
+                (ChunkKind::Content, b"a", 20, Some(2)),
+                (ChunkKind::Content, b"b", 5000, Some(3)),
+                (ChunkKind::Content, b"c", 5100, Some(3)),
+                // No count: the running count no longer counts; gap clusters or chunks do.
+                (ChunkKind::Content, b"d", 9000, None),
+                (ChunkKind::Empty, b"", 9500, None),
+                (ChunkKind::Content, b"e", 20000, Some(9)),
+            ];
+            for (i, &(k, text, t, n)) in chunks.iter().enumerate() {
+                c.push(k, text, t, i as u32, 0, n);
+                let mut full = c.req.clone();
+                attribute(&mut full, gap);
+                let snap = c.snapshot();
+                assert_eq!(
+                    (snap.count_source, &snap.chunk_tokens),
+                    (full.count_source, &full.chunk_tokens),
+                    "gap {gap:?}, chunk {i}"
+                );
+            }
+        }
     }
 
     /// A request of one text chunk with the server's counts as given.

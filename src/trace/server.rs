@@ -485,7 +485,7 @@ impl ServerRequest {
             prev = Some(t);
         }
         let mut last = 0u64;
-        let token_dt_us = times
+        let token_dt_us: Vec<u32> = times
             .iter()
             .map(|&t| {
                 let d = t.saturating_sub(last).min(u64::from(u32::MAX)) as u32;
@@ -514,7 +514,13 @@ impl ServerRequest {
             },
             detail: self.detail.clone(),
             start_us: self.start_us,
-            end_us: self.done_us.or(self.close_us).unwrap_or(self.end_us),
+            // Never before its last token: a server may send text after its `[DONE]`, and a
+            // request does not end before what it delivered (E2E ≥ TTFT).
+            end_us: self
+                .done_us
+                .or(self.close_us)
+                .unwrap_or(self.end_us)
+                .max(times.last().copied().unwrap_or(0)),
             return_us: self.close_us.unwrap_or(0),
             tokens: TokenColumns {
                 token_dt_us,
@@ -627,6 +633,21 @@ mod tests {
         assert_eq!(v.tokens.text, b"abcd");
         assert_eq!(v.tokens.text_len, vec![1, 0, 0, 3]);
         assert_eq!(v.tokens.token_ids, vec![-1; 4]);
+    }
+
+    /// Text a server sent after its `[DONE]`: the request ends at its last token, not before
+    /// its first (TTFT ≤ E2E in the view).
+    #[test]
+    fn the_view_ends_no_earlier_than_its_last_token() {
+        let mut r = req(&[
+            (500, ChunkKind::Content, "a", 1),
+            (900, ChunkKind::Content, "b", 1),
+        ]);
+        r.done_us = Some(100);
+        r.end_us = 1_000;
+        let v = r.token_view();
+        assert_eq!(v.end_us, 900);
+        assert!(v.token_times_us()[0] <= v.end_us);
     }
 
     #[test]
