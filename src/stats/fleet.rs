@@ -150,7 +150,7 @@ impl Figures {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Group {
     pub traces: usize,
-    /// Traces read with damage (their valid part is included).
+    /// Traces read with damage or with frames dropped as impossible (the rest is included).
     pub damaged: usize,
     /// Measured requests, and those that completed.
     pub requests: usize,
@@ -234,7 +234,7 @@ impl Fleet {
     pub fn add(&mut self, t: &Trace) {
         let g = self.groups.entry(GroupKey::of(&t.header)).or_default();
         g.traces += 1;
-        g.damaged += usize::from(t.damage.is_some());
+        g.damaged += usize::from(t.damage.is_some() || !t.impossible.is_empty());
         if let Err(i) = g.hosts.binary_search(&t.header.hostname) {
             g.hosts.insert(i, t.header.hostname.clone());
         }
