@@ -113,6 +113,7 @@ fn hostile_model_text_cannot_break_reports() {
         valid_len: 0,
         skipped_unknown: 0,
         journal_requests: 0,
+        impossible: Vec::new(),
         server: None,
         inputs: vec![],
         templates: vec![],

@@ -87,3 +87,109 @@ pub fn run(env: &Env, out: &mut Report) {
         );
     }
 }
+
+/// One request of `chars` characters, one per SSE event, as Rockchip's servers stream them:
+/// tokens of 4 characters 20 ms apart, each token's characters in one `read()`.
+fn rockchip_capture(chars: usize) -> (Capture, std::time::Duration) {
+    let one = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
+    let token = one.repeat(4);
+    let mut c =
+        Capture::new(Protocol::OpenAiSse, ServerRequest::default()).with_gap_cluster(Some(1000));
+    let t = Instant::now();
+    for k in 0..chars / 4 {
+        c.data(token.as_bytes(), k as u64 * 20_000, k as u32 + 1);
+        std::hint::black_box(c.tokens_so_far());
+    }
+    let reads = (chars / 4) as u32;
+    c.data(
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        reads as u64 * 20_000,
+        reads + 1,
+    );
+    c.end(reads as u64 * 20_000 + 10, reads + 1);
+    (c, t.elapsed())
+}
+
+/// A request of a million chunks (Rockchip's one character per chunk): capture with the
+/// progress count, one checkpoint snapshot, the per-token view, and `rkbench report --format
+/// csv --per chunk` on its trace. Each is linear in the chunks; `chunk_text(i)` once made every
+/// one of them quadratic.
+pub fn long_stream(env: &Env, out: &mut Report) {
+    out.section("8. A request of a million chunks (one character each): linear everywhere");
+    let chars = env.size(1_000_000, 20_000);
+    let (c, took) = rockchip_capture(chars);
+    out.line(
+        "http.long_capture_ns_per_chunk",
+        &format!(
+            "capture + progress count, {} chunks",
+            crate::util::thousands(chars as u64)
+        ),
+        json!({"ns": took.as_nanos() as f64 / chars as f64, "s": took.as_secs_f64()}),
+        &format!(
+            "{:.0} ns per chunk ({:.2} s)",
+            took.as_nanos() as f64 / chars as f64,
+            took.as_secs_f64()
+        ),
+    );
+    let t = Instant::now();
+    let snap = c.snapshot();
+    let snap_s = t.elapsed().as_secs_f64();
+    assert_eq!(snap.chunk_token_total(), (chars / 4) as u64);
+    out.line(
+        "http.long_checkpoint_ms",
+        "one checkpoint snapshot (a copy: attributed on arrival)",
+        json!({"ms": snap_s * 1e3}),
+        &format!("{:.1} ms", snap_s * 1e3),
+    );
+    let r = c.finish();
+    let t = Instant::now();
+    let view = std::hint::black_box(r.token_view());
+    let view_s = t.elapsed().as_secs_f64();
+    assert_eq!(view.tokens.len(), chars / 4);
+    out.line(
+        "http.long_token_view_ms",
+        "per-token view",
+        json!({"ms": view_s * 1e3}),
+        &format!("{:.1} ms", view_s * 1e3),
+    );
+    use rkbench::trace::server::ServerRun;
+    use rkbench::trace::{Record, RunEnd, RunHeader, TraceWriter};
+    let path = env.scratch.join("long-stream.rktrace");
+    let _ = std::fs::remove_file(&path);
+    let mut w = TraceWriter::create(&path).expect("create trace");
+    let end_us = r.start_us + r.end_us.max(r.close_us.unwrap_or(0)) + 1;
+    let mut r = r;
+    r.end_us = r.close_us.unwrap_or(0);
+    for rec in [
+        Record::Header(RunHeader::default()),
+        Record::ServerRun(ServerRun {
+            kind: "rkllm-server".into(),
+            ..Default::default()
+        }),
+        Record::ServerRequest(r),
+        Record::End(RunEnd {
+            end_us,
+            requests: 1,
+            ..Default::default()
+        }),
+    ] {
+        w.append(&rec).expect("write trace");
+    }
+    drop(w);
+    let csv = env.scratch.join("long-stream.csv");
+    let t = Instant::now();
+    let o = std::process::Command::new(&env.rkbench)
+        .args(["report", "--format", "csv", "--per", "chunk", "-o"])
+        .arg(&csv)
+        .arg(&path)
+        .output()
+        .expect("run rkbench report");
+    let csv_s = t.elapsed().as_secs_f64();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.line(
+        "http.long_csv_s",
+        "`rkbench report --format csv --per chunk`",
+        json!({"s": csv_s, "bytes": std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0)}),
+        &format!("{csv_s:.2} s (read, analysis, one row per chunk)"),
+    );
+}

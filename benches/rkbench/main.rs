@@ -10,6 +10,8 @@
 //! 6. The fleet view: `rkbench report DIR` over 10,000 traces, time and peak memory.
 //! 7. The HTTP backend: rkbench's cost per chunk read, and per message of Rockchip's cumulative
 //!    `/rkllm_chat` stream.
+//! 8. A request of a million chunks (Rockchip's one character per chunk): capture, a checkpoint,
+//!    the per-token view and the per-chunk CSV, each linear in the chunks.
 //!
 //! Environment: `RKBENCH_FAKE_LIB` (a prebuilt simulated runtime, 1.2.1 ABI; default: built here
 //! in release mode), `RKBENCH_BENCH_OUT` (results JSON path).
@@ -38,7 +40,7 @@ fn main() {
             .map(|p| format!(", comparisons with {p}"))
             .unwrap_or_default()
     );
-    // RKBENCH_BENCH_ONLY=callback|size|replay|telemetry|fleet|http runs one section (e.g. while tuning it).
+    // RKBENCH_BENCH_ONLY=callback|size|replay|telemetry|fleet|http|long runs one section (e.g. while tuning it).
     let only = std::env::var("RKBENCH_BENCH_ONLY").unwrap_or_default();
     let want = |s: &str| only.is_empty() || only == s;
     if want("callback") {
@@ -58,6 +60,9 @@ fn main() {
     }
     if want("http") {
         http::run(&env, &mut report);
+    }
+    if want("long") {
+        http::long_stream(&env, &mut report);
     }
     report.finish(&env);
 }

@@ -120,6 +120,7 @@ impl<'t> Analysis<'t> {
         if let Some(s) = &trace.server {
             warnings.extend(crate::stats::server::prompt_cache_warning(s));
             warnings.extend(crate::stats::server::ignored_sampling_warning(s));
+            warnings.extend(crate::stats::server::implausible_count_warning(s));
         }
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);

@@ -12,6 +12,9 @@ fn read(p: &std::path::Path) -> Result<Trace> {
     if let Some(d) = &t.damage {
         output::warn(&format!("{}: {d}; comparing the valid part", p.display()));
     }
+    for line in reader::impossible_lines(&t.impossible) {
+        output::warn(&format!("{}: {line}", p.display()));
+    }
     Ok(t)
 }
 

@@ -2,7 +2,9 @@
 //! each request's token count from the best source its server gave (see [`attribute`]).
 use super::chunk;
 use super::stream::{Frame, Framing, Splitter};
-use crate::trace::server::{ChunkKind, CountSource, ServerRequest};
+use crate::trace::server::{
+    is_token_chunk, ChunkKind, CountRefusals, CountSource, ServerRequest, RUNNING_COUNT_FIELD,
+};
 
 /// The wire protocol of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,10 @@ pub struct Capture {
     /// Fields this server fills with something other than tokens (the original tool's server
     /// puts word counts in `usage.completion_tokens` / `usage.prompt_tokens`): never counts.
     not_tokens: &'static [&'static str],
+    /// Each count source's figures so far, kept as chunks arrive (the progress line's count).
+    tally: Tally,
+    /// The source `req.chunk_tokens` are attributed by while the stream runs.
+    provisional: CountSource,
     pub req: ServerRequest,
 }
 
@@ -70,6 +76,8 @@ impl Capture {
             torn: false,
             gap_us: None,
             not_tokens: &[],
+            tally: Tally::default(),
+            provisional: CountSource::ChunksOnly,
             req,
         }
     }
@@ -114,13 +122,11 @@ impl Capture {
         self.push(ChunkKind::Error, body, at_us, read, body.len() as u64, None);
     }
 
-    /// Tokens so far (for progress): text chunks.
-    pub fn text_chunks(&self) -> u32 {
-        self.req
-            .chunk_kind
-            .iter()
-            .filter(|&&k| ChunkKind::from_code(k).carries_tokens())
-            .count() as u32
+    /// Tokens so far (for progress), counted by the request's count source as it stands
+    /// (gap clusters on a Rockchip character stream, the server's running count, else token
+    /// chunks); O(1), kept as chunks arrive.
+    pub fn tokens_so_far(&self) -> u64 {
+        self.tally.tokens(self.gap_us)
     }
 
     /// A stream is complete when the server said how it ended (`finish_reason`, usage or
@@ -156,7 +162,13 @@ impl Capture {
     /// The request so far with tokens attributed (a checkpoint of the request in flight).
     pub fn snapshot(&self) -> ServerRequest {
         let mut r = self.req.clone();
-        attribute(&mut r, self.gap_us);
+        if r.server_total.is_some() {
+            // A total (usually at the end) can change the source: decide it in full.
+            attribute(&mut r, self.gap_us);
+        } else {
+            // The chunks are attributed as they arrive (see `push`).
+            r.count_source = self.provisional;
+        }
         r
     }
 
@@ -211,7 +223,27 @@ impl Capture {
         end: u64,
         n: Option<i64>,
     ) {
+        let tokens = self
+            .tally
+            .add(kind, !text.is_empty(), at_us, n, self.gap_us);
         self.req.push_chunk(at_us, read, end, kind, n, text);
+        // Keep the chunks attributed by the source as it stands, so a checkpoint copies them
+        // instead of attributing every chunk again (O(1) per chunk; the source changes at most
+        // twice in a stream, each change re-attributes once).
+        let source = self.tally.source(false, self.gap_us, false);
+        if source == self.provisional {
+            let i = match source {
+                CountSource::ServerPerChunk => 0,
+                CountSource::GapCluster => 1,
+                _ => 2,
+            };
+            if let Some(t) = self.req.chunk_tokens.last_mut() {
+                *t = tokens[i];
+            }
+        } else {
+            self.provisional = source;
+            attribute_as(&mut self.req, source, self.gap_us);
+        }
     }
 
     /// Decide the count source and attribute tokens to chunks; returns the request.
@@ -219,15 +251,6 @@ impl Capture {
         attribute(&mut self.req, self.gap_us);
         self.req
     }
-}
-
-/// Token chunks: text, reasoning, and the empty choices llama-cpp-python sends for held-back
-/// tokens (one chunk per token there).
-fn is_token_chunk(k: ChunkKind) -> bool {
-    matches!(
-        k,
-        ChunkKind::Content | ChunkKind::Reasoning | ChunkKind::Empty
-    )
 }
 
 /// Count sources, best first:
@@ -240,56 +263,164 @@ fn is_token_chunk(k: ChunkKind) -> bool {
 ///    `gap_us` after the text chunk before them belong to its token; the token lands on the
 ///    first chunk of its cluster (TTFT = the first character).
 /// 4. `chunks-only`: one per token chunk, and every token figure is "per chunk".
+///
+/// A server count that [`CountRefusals`] finds implausible (beyond the chunks or the cap,
+/// going down) is no source: the next one counts, and the report warns. One pass over the
+/// chunks: O(chunks), whatever their number.
 pub fn attribute(r: &mut ServerRequest, gap_us: Option<u64>) {
     let n = r.chunks();
+    let refused = CountRefusals::of(r);
+    let mut tally = Tally::default();
+    for i in 0..n {
+        tally.add(
+            r.kind(i),
+            r.has_text(i),
+            r.chunk_us[i],
+            r.chunk_server_n.get(i).copied(),
+            gap_us,
+        );
+    }
+    let total_ok = r.server_total.is_some() && refused.total.is_none();
+    let source = tally.source(total_ok, gap_us, refused.running.is_some());
+    attribute_as(r, source, gap_us);
+    if source == CountSource::ServerPerChunk && r.server_total.is_none() {
+        r.server_total = Some(
+            r.chunk_server_n
+                .iter()
+                .copied()
+                .rev()
+                .find(|&v| v >= 0)
+                .unwrap_or(0) as u64,
+        );
+        r.server_total_field = RUNNING_COUNT_FIELD.into();
+    }
+    r.count_source = source;
+    let attributed = r.chunk_token_total() as i64;
+    r.unattributed = match r.server_total {
+        Some(t) if refused.total.is_none() => i64::try_from(t).unwrap_or(i64::MAX) - attributed,
+        _ => 0,
+    };
+}
+
+/// Attribute every chunk's tokens by `source` (O(chunks)).
+fn attribute_as(r: &mut ServerRequest, source: CountSource, gap_us: Option<u64>) {
+    let n = r.chunks();
     r.chunk_tokens = vec![0; n];
-    let token_chunks: Vec<usize> = (0..n).filter(|&i| is_token_chunk(r.kind(i))).collect();
-    let per_chunk = !token_chunks.is_empty()
-        && token_chunks.iter().all(|&i| r.chunk_server_n[i] >= 0)
-        && r.chunk_server_n
-            .iter()
-            .filter(|&&v| v >= 0)
-            .try_fold(0i64, |prev, &v| (v >= prev).then_some(v))
-            .is_some();
-    if per_chunk {
-        let mut prev = 0i64;
-        for i in 0..n {
-            let v = r.chunk_server_n[i];
-            if v >= 0 {
-                r.chunk_tokens[i] = (v - prev).clamp(0, i64::from(u32::MAX)) as u32;
-                prev = v;
+    match source {
+        CountSource::ServerPerChunk => {
+            let mut prev = 0i64;
+            for i in 0..n {
+                let v = r.chunk_server_n[i];
+                if v >= 0 {
+                    r.chunk_tokens[i] = (v - prev).clamp(0, i64::from(u32::MAX)) as u32;
+                    prev = v;
+                }
             }
         }
-        r.count_source = CountSource::ServerPerChunk;
-        if r.server_total.is_none() {
-            r.server_total = Some(prev as u64);
-            r.server_total_field = "timings.predicted_n".into();
-        }
-    } else if let (None, Some(gap)) = (r.server_total, gap_us) {
-        let mut last: Option<u64> = None;
-        for i in 0..n {
-            if !r.kind(i).carries_tokens() || r.chunk_text(i).is_empty() {
-                continue;
+        CountSource::GapCluster => {
+            let mut last: Option<u64> = None;
+            for i in 0..n {
+                if !r.kind(i).carries_tokens() || !r.has_text(i) {
+                    continue;
+                }
+                let t = r.chunk_us[i];
+                if starts_token(last, t, gap_us.unwrap_or(0)) {
+                    r.chunk_tokens[i] = 1;
+                }
+                last = Some(t);
             }
-            let t = r.chunk_us[i];
-            if last.map_or(true, |l| t.saturating_sub(l) >= gap) {
-                r.chunk_tokens[i] = 1;
+        }
+        CountSource::ServerTotal | CountSource::ChunksOnly => {
+            for i in 0..n {
+                if is_token_chunk(r.kind(i)) {
+                    r.chunk_tokens[i] = 1;
+                }
             }
-            last = Some(t);
         }
-        r.count_source = CountSource::GapCluster;
-    } else {
-        for &i in &token_chunks {
-            r.chunk_tokens[i] = 1;
+    }
+    r.count_source = source;
+}
+
+/// Gap clusters: a text chunk at `t` starts a token when it is the first, or at least `gap`
+/// after the text chunk before it.
+fn starts_token(last: Option<u64>, t: u64, gap: u64) -> bool {
+    last.map_or(true, |l| t.saturating_sub(l) >= gap)
+}
+
+/// What each count source says so far, kept as chunks arrive: the progress line's count and
+/// [`attribute`]'s choice of source come from the same figures (O(1) per chunk).
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    token_chunks: u64,
+    /// Every token chunk so far carried a running count, and it never went down.
+    per_chunk: bool,
+    running: Option<i64>,
+    running_broken: bool,
+    gap_tokens: u64,
+    last_text_us: Option<u64>,
+}
+
+impl Tally {
+    /// Count chunk `k` in; the tokens it carries under each source: (per chunk, gap cluster,
+    /// one per token chunk).
+    fn add(
+        &mut self,
+        k: ChunkKind,
+        has_text: bool,
+        at_us: u64,
+        server_n: Option<i64>,
+        gap_us: Option<u64>,
+    ) -> [u32; 3] {
+        let mut tokens = [0u32; 3];
+        let n = server_n.filter(|&v| v >= 0);
+        if is_token_chunk(k) {
+            self.token_chunks += 1;
+            tokens[2] = 1;
+            if n.is_none() {
+                self.running_broken = true;
+            }
         }
-        r.count_source = if r.server_total.is_some() {
+        if let Some(v) = n {
+            if self.running.is_some_and(|r| v < r) {
+                self.running_broken = true;
+            }
+            tokens[0] = (v - self.running.unwrap_or(0)).clamp(0, i64::from(u32::MAX)) as u32;
+            self.running = Some(v);
+        }
+        self.per_chunk = self.token_chunks > 0 && !self.running_broken;
+        if let (Some(gap), true) = (gap_us, k.carries_tokens() && has_text) {
+            if starts_token(self.last_text_us, at_us, gap) {
+                self.gap_tokens += 1;
+                tokens[1] = 1;
+            }
+            self.last_text_us = Some(at_us);
+        }
+        tokens
+    }
+
+    /// The source [`attribute`] takes: `total` = a plausible server total exists; `refused` =
+    /// the running count is implausible (so not per chunk).
+    fn source(&self, total: bool, gap_us: Option<u64>, refused: bool) -> CountSource {
+        if self.per_chunk && !refused {
+            CountSource::ServerPerChunk
+        } else if total {
             CountSource::ServerTotal
+        } else if gap_us.is_some() {
+            CountSource::GapCluster
         } else {
             CountSource::ChunksOnly
-        };
+        }
     }
-    let attributed = r.chunk_token_total() as i64;
-    r.unattributed = r.server_total.map_or(0, |t| t as i64 - attributed);
+
+    /// Tokens so far by that source (the server's totals arrive at the end: until then, and
+    /// when they are refused, the chunks count).
+    fn tokens(&self, gap_us: Option<u64>) -> u64 {
+        match self.source(false, gap_us, false) {
+            CountSource::ServerPerChunk => self.running.unwrap_or(0).max(0) as u64,
+            CountSource::GapCluster => self.gap_tokens,
+            _ => self.token_chunks,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +480,160 @@ mod tests {
         attribute(&mut c, None);
         assert_eq!(c.count_source, CountSource::ChunksOnly);
         assert_eq!(c.chunk_token_total(), 8, "7 characters and the empty chunk");
+    }
+
+    /// 100,000 characters one per chunk, in tokens of 1 to 7 characters: the gap-cluster count
+    /// is exact, and the progress count (kept as chunks arrive) says the same at every chunk.
+    #[test]
+    fn gap_cluster_attribution_on_many_chunks_is_exact_and_progress_counts_tokens() {
+        let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default())
+            .with_gap_cluster(Some(1000));
+        let (mut t, mut tokens, mut chars) = (0u64, 0u64, 0usize);
+        while chars < 100_000 {
+            t += 20_000;
+            tokens += 1;
+            for k in 0..(tokens % 7 + 1) {
+                c.push(ChunkKind::Content, b"x", t + k * 10, chars as u32, 0, None);
+                chars += 1;
+            }
+            // G20: the progress line counts tokens, not the characters (chunks) so far.
+            assert_eq!(c.tokens_so_far(), tokens);
+        }
+        assert_eq!(c.snapshot().chunk_token_total(), tokens);
+        let r = c.finish();
+        assert_eq!(r.count_source, CountSource::GapCluster);
+        assert_eq!(r.chunks(), chars);
+        assert_eq!(r.chunk_token_total(), tokens);
+        let v = r.token_view();
+        assert_eq!(
+            (v.tokens.len() as u64, v.tokens.text.len()),
+            (tokens, chars)
+        );
+    }
+
+    /// The progress count follows the source: the server's running count where every chunk
+    /// has one, token chunks otherwise.
+    #[test]
+    fn progress_counts_with_the_count_source() {
+        let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default());
+        c.push(ChunkKind::Role, b"", 1, 1, 0, None);
+        c.push(ChunkKind::Content, b"ab", 2, 2, 0, Some(3));
+        c.push(ChunkKind::Content, b"c", 3, 3, 0, Some(5));
+        assert_eq!(c.tokens_so_far(), 5);
+        c.push(ChunkKind::Content, b"d", 4, 4, 0, None);
+        assert_eq!(
+            c.tokens_so_far(),
+            3,
+            "a chunk without a count: chunks count"
+        );
+    }
+
+    /// A checkpoint copies the chunks as attributed while they arrived: at every chunk it is
+    /// what attributing them all would give, through each change of source.
+    #[test]
+    fn checkpoints_attribute_as_they_arrive_like_a_full_attribution() {
+        for gap in [None, Some(1000)] {
+            let mut c =
+                Capture::new(Protocol::OpenAiSse, ServerRequest::default()).with_gap_cluster(gap);
+            let chunks: [(ChunkKind, &[u8], u64, Option<i64>); 7] = [
+                (ChunkKind::Role, b"", 10, None),
+                (ChunkKind::Content, b"a", 20, Some(2)),
+                (ChunkKind::Content, b"b", 5000, Some(3)),
+                (ChunkKind::Content, b"c", 5100, Some(3)),
+                // No count: the running count no longer counts; gap clusters or chunks do.
+                (ChunkKind::Content, b"d", 9000, None),
+                (ChunkKind::Empty, b"", 9500, None),
+                (ChunkKind::Content, b"e", 20000, Some(9)),
+            ];
+            for (i, &(k, text, t, n)) in chunks.iter().enumerate() {
+                c.push(k, text, t, i as u32, 0, n);
+                let mut full = c.req.clone();
+                attribute(&mut full, gap);
+                let snap = c.snapshot();
+                assert_eq!(
+                    (snap.count_source, &snap.chunk_tokens),
+                    (full.count_source, &full.chunk_tokens),
+                    "gap {gap:?}, chunk {i}"
+                );
+            }
+        }
+    }
+
+    /// A request of one text chunk with the server's counts as given.
+    fn counted(total: Option<u64>, running: &[i64], cap: i32) -> ServerRequest {
+        let mut r = ServerRequest {
+            max_new_tokens: cap,
+            server_total: total,
+            server_total_field: if total.is_some() {
+                "usage.completion_tokens".into()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        };
+        for (i, &n) in running.iter().enumerate() {
+            r.push_chunk(
+                i as u64 * 10,
+                i as u32,
+                0,
+                ChunkKind::Content,
+                Some(n),
+                b"a",
+            );
+        }
+        if running.is_empty() {
+            r.push_chunk(10, 1, 0, ChunkKind::Content, None, b"a");
+        }
+        attribute(&mut r, None);
+        r
+    }
+
+    /// G9: a count beyond the chunks × MAX_TOKENS_PER_CHUNK, beyond the cap, or going down is
+    /// no count source: the next source counts, nothing is unattributed, and the reason is
+    /// there for the report's warning.
+    #[test]
+    fn implausible_server_counts_are_refused_as_the_count_source() {
+        let r = counted(Some(i64::MAX as u64), &[], 64);
+        assert_eq!(r.count_source, CountSource::ChunksOnly);
+        assert_eq!((r.chunk_token_total(), r.unattributed), (1, 0));
+        assert_eq!(r.server_total, Some(i64::MAX as u64), "kept as sent");
+        let why = CountRefusals::of(&r).total.unwrap();
+        assert!(why.contains("usage.completion_tokens = 9223372036854775807 is more than 16 tokens for each of the 1 token chunk(s)"), "{why}");
+        let r = counted(Some(16), &[], 0);
+        assert_eq!(
+            r.count_source,
+            CountSource::ServerTotal,
+            "16 per chunk is plausible"
+        );
+        assert_eq!(r.unattributed, 15);
+        let r = counted(Some(12), &[], 10);
+        assert_eq!(r.count_source, CountSource::ChunksOnly);
+        assert!(CountRefusals::of(&r)
+            .total
+            .unwrap()
+            .contains("more than the output cap of 10"));
+        // Running counts: going down, or beyond the chunks, are refused; a total still counts.
+        let r = counted(Some(3), &[2, 1, 3], 0);
+        assert_eq!(r.count_source, CountSource::ServerTotal);
+        assert!(CountRefusals::of(&r)
+            .running
+            .unwrap()
+            .contains("went down across chunks, from 2 to 1"));
+        let r = counted(None, &[1, 1000], 0);
+        assert_eq!(r.count_source, CountSource::ChunksOnly);
+        assert_eq!((r.server_total, r.unattributed), (None, 0));
+        // A total below the running count it ends.
+        let r = counted(Some(1), &[1, 2, 3], 0);
+        assert_eq!(r.count_source, CountSource::ServerPerChunk);
+        assert_eq!(r.unattributed, 0);
+        assert!(CountRefusals::of(&r)
+            .total
+            .unwrap()
+            .contains("below the running count 3"));
+        // Plausible counts are untouched.
+        let r = counted(Some(3), &[1, 2, 3], 4);
+        assert_eq!(r.count_source, CountSource::ServerPerChunk);
+        assert_eq!(CountRefusals::of(&r), CountRefusals::default());
     }
 
     /// `/rkllm_chat` with raw UTF-8 (a server built without `ensure_ascii`), split at every

@@ -780,7 +780,7 @@ impl Recorder {
                     }
                     self.out.flush_telemetry(false)?;
                     let sampler = self.out.sampler();
-                    let chunks = cap_.text_chunks();
+                    let chunks = u32::try_from(cap_.tokens_so_far()).unwrap_or(u32::MAX);
                     self.progress.tick(
                         position,
                         &test.id,

@@ -335,9 +335,9 @@ fn json_change(w: &mut JsonWriter, c: Option<&Change>) {
     w.field_num("p_value", Some(c.estimate.p_value), 6);
     w.field_bool("p_exact", c.estimate.exact);
     w.field_bool("significant", c.significant());
-    w.field_int("tests", c.estimate.tests as i64);
-    w.field_int("baseline_requests", c.estimate.n_base as i64);
-    w.field_int("candidate_requests", c.estimate.n_cand as i64);
+    w.field_int("tests", c.estimate.tests);
+    w.field_int("baseline_requests", c.estimate.n_base);
+    w.field_int("candidate_requests", c.estimate.n_cand);
     w.field_str("statement", &statement(c));
     w.end_object();
 }
@@ -349,7 +349,7 @@ fn json_aggregate(w: &mut JsonWriter, a: Option<Aggregate>) {
         }
         Some(a) => {
             w.begin_object();
-            w.field_int("n", a.n as i64);
+            w.field_int("n", a.n);
             w.field_num("mean", Some(a.mean), 3);
             w.field_num("stddev", Some(a.stddev), 3);
             w.field_num("median", Some(a.median), 3);

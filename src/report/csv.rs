@@ -213,7 +213,7 @@ fn per_chunk(server: Option<&ServerTrace>) -> String {
     header(&mut out, &CHUNK_COLUMNS);
     for r in server.map(|s| s.requests.as_slice()).unwrap_or_default() {
         let id = csv_field(&r.test_id);
-        for c in 0..r.chunks() {
+        for (c, text) in r.chunk_texts().enumerate() {
             let read = r.chunk_read.get(c).copied();
             let coalesced = c > 0 && read.is_some() && read == r.chunk_read.get(c - 1).copied();
             let _ = write!(
@@ -230,7 +230,7 @@ fn per_chunk(server: Option<&ServerTrace>) -> String {
                 r.count_source.as_str(),
                 i(r.chunk_server_n.get(c).filter(|&&n| n >= 0)),
                 i(r.chunk_end_byte.get(c)),
-                csv_field(&String::from_utf8_lossy(r.chunk_text(c))),
+                csv_field(&String::from_utf8_lossy(text)),
             );
         }
     }

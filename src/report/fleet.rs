@@ -121,7 +121,7 @@ fn json_spread(w: &mut JsonWriter, key: &str, s: Option<Spread>) {
         }
         Some(s) => {
             w.begin_object();
-            w.field_int("n", s.n as i64);
+            w.field_int("n", s.n);
             w.field_num("median", Some(s.median), 3);
             w.field_num("p25", Some(s.p25), 3);
             w.field_num("p75", Some(s.p75), 3);
@@ -137,7 +137,7 @@ pub fn json(t: &FleetTable) -> String {
     w.begin_object();
     w.field_int("schema_version", super::json::SCHEMA_VERSION);
     w.field_str("method", METHOD);
-    w.field_int("traces", t.traces as i64);
+    w.field_int("traces", t.traces);
     w.key("groups").begin_array();
     for r in &t.rows {
         w.begin_object();
@@ -147,10 +147,10 @@ pub fn json(t: &FleetTable) -> String {
         {
             w.field_str(h, v);
         }
-        w.field_int("traces", r.traces as i64);
-        w.field_int("damaged_traces", r.damaged as i64);
-        w.field_int("requests", r.requests as i64);
-        w.field_int("ok", r.ok as i64);
+        w.field_int("traces", r.traces);
+        w.field_int("damaged_traces", r.damaged);
+        w.field_int("requests", r.requests);
+        w.field_int("ok", r.ok);
         w.key("hosts").begin_array();
         for h in &r.hosts {
             w.str(h);

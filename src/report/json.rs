@@ -40,7 +40,7 @@ fn reference(w: &mut JsonWriter, r: &Reference) {
     w.field_int("new_tokens", i64::from(crate::reference::METHOD_NEW_TOKENS));
     w.field_str("quantization", crate::reference::METHOD_QUANT);
     w.end_object();
-    w.field_int("requests", r.requests as i64);
+    w.field_int("requests", r.requests);
     w.field_str("measured_by", r.measured_by);
     figures(
         w,
@@ -100,7 +100,7 @@ fn prefill_scaling(w: &mut JsonWriter, s: &PrefillScaling) {
     for l in &s.lengths {
         w.begin_object();
         w.field_int("input_tokens", i64::from(l.input_tokens));
-        w.field_int("requests", l.requests as i64);
+        w.field_int("requests", l.requests);
         w.field_num("ttft_ms_median", Some(l.ttft_ms_median), 3);
         w.field_num("prefill_tok_s", l.prefill_tok_s, 3);
         w.field_num("runtime_prefill_ms_median", l.runtime_prefill_ms_median, 3);
@@ -122,7 +122,7 @@ fn aggregate(w: &mut JsonWriter, key: &str, a: Option<Aggregate>, d: usize) {
         }
         Some(a) => {
             w.begin_object();
-            w.field_int("n", a.n as i64);
+            w.field_int("n", a.n);
             for (k, v) in aggregate_stats(&a) {
                 w.field_num(k, Some(v), d);
             }
@@ -169,7 +169,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     w.end_object();
     w.key("runtime").begin_object();
     w.field_str("lib_path", &h.runtime.lib_path);
-    w.field_int("lib_size", h.runtime.lib_size as i64);
+    w.field_int("lib_size", h.runtime.lib_size);
     w.field_str("lib_sha256", &h.runtime.lib_sha256);
     w.field_str("abi", &h.runtime.abi);
     w.field_str("version", &h.runtime.version);
@@ -178,7 +178,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     w.key("model").begin_object();
     w.field_str("path", &h.model.path);
     w.field_str("file_name", &h.model.file_name);
-    w.field_int("size", h.model.size as i64);
+    w.field_int("size", h.model.size);
     w.field_str("fingerprint", &h.model.fingerprint);
     w.end_object();
     w.key("params").begin_object();
@@ -247,7 +247,7 @@ pub(crate) fn render(a: &Analysis) -> String {
         w.field_str("unit", m.unit);
         w.field_str("definition", m.definition);
         w.field_str("population", m.population);
-        w.field_int("n", m.n as i64);
+        w.field_int("n", m.n);
         w.field_num("mean", m.mean, 3);
         w.field_num("median", m.median, 3);
         w.field_num("p99", m.p99, 3);
@@ -259,13 +259,13 @@ pub(crate) fn render(a: &Analysis) -> String {
     w.end_array();
     throughput(&mut w, a);
     w.key("summary").begin_object();
-    w.field_int("requests", s.requests as i64);
-    w.field_int("warmup", s.warmup as i64);
-    w.field_int("ok", s.ok as i64);
-    w.field_int("partial", s.partial as i64);
-    w.field_int("failed", s.failed as i64);
+    w.field_int("requests", s.requests);
+    w.field_int("warmup", s.warmup);
+    w.field_int("ok", s.ok);
+    w.field_int("partial", s.partial);
+    w.field_int("failed", s.failed);
     w.field_int("input_tokens", s.input_tokens);
-    w.field_int("output_tokens", s.output_tokens as i64);
+    w.field_int("output_tokens", s.output_tokens);
     let bound = a.output_bound();
     w.field_bool(
         "output_tokens_exact",
@@ -350,14 +350,14 @@ fn throughput(w: &mut JsonWriter, a: &Analysis) {
     w.field_str("tool", "vLLM");
     w.key("duration_s");
     w.num(t.duration_us.map(|d| d as f64 / 1e6), 6);
-    w.field_int("completed", t.completed as i64);
-    w.field_int("failed", t.failed as i64);
+    w.field_int("completed", t.completed);
+    w.field_int("failed", t.failed);
     w.key("total_input_tokens");
     match t.total_input {
-        Some(i) => w.int(i as i64),
+        Some(i) => w.int(i),
         None => w.null(),
     };
-    w.field_int("total_output_tokens", t.total_output as i64);
+    w.field_int("total_output_tokens", t.total_output);
     w.field_num("request_throughput", t.request_per_s, 6);
     w.field_num("output_throughput", t.output_tok_per_s, 3);
     w.field_num("total_token_throughput", t.total_tok_per_s, 3);
@@ -373,7 +373,7 @@ fn throughput(w: &mut JsonWriter, a: &Analysis) {
                 w.field_num(slo.metric.key(), Some(slo.ms), 3);
             }
             w.end_object();
-            w.field_int("good_requests", g.good as i64);
+            w.field_int("good_requests", g.good);
             w.field_num("request_goodput", g.per_s, 6);
             w.end_object();
         }
@@ -389,7 +389,7 @@ fn spread(w: &mut JsonWriter, key: &str, s: Option<Spread>) {
         }
         Some(s) => {
             w.begin_object();
-            w.field_int("n", s.n as i64);
+            w.field_int("n", s.n);
             for (k, v) in [
                 ("mean", s.mean),
                 ("median", s.median),
@@ -428,12 +428,12 @@ fn original(w: &mut JsonWriter, a: &Analysis) {
     }
     w.key("npu_cores");
     match a.hardware.npu_cores {
-        Some(n) => w.int(n as i64),
+        Some(n) => w.int(n),
         None => w.null(),
     };
     w.end_object();
-    w.field_int("total_requests", o.total_requests as i64);
-    w.field_int("successful_requests", o.successful_requests as i64);
+    w.field_int("total_requests", o.total_requests);
+    w.field_int("successful_requests", o.successful_requests);
     w.field_num("success_rate_pct", o.success_rate_pct(), 3);
     w.field_num("duration_s", Some(o.duration_s), 3);
     spread(w, "tokens_per_second", o.tokens_per_second);
@@ -563,8 +563,8 @@ fn request(
         }
         w.end_object();
     }
-    w.field_int("output_tokens", m.output_tokens as i64);
-    w.field_int("waiting_tokens", r.tokens.waiting.len() as i64);
+    w.field_int("output_tokens", m.output_tokens);
+    w.field_int("waiting_tokens", r.tokens.waiting.len());
     w.field_num("start_ms", Some(r.start_us as f64 / 1e3), 3);
     w.field_num("ttft_ms", m.ttft_ms, 3);
     w.field_num("e2e_ms", Some(m.e2e_ms), 3);
@@ -586,7 +586,7 @@ fn request(
             w.null();
         }
     }
-    w.field_int("stalls", m.stalls as i64);
+    w.field_int("stalls", m.stalls);
     w.field_num("context_slope_ms_per_1k", m.context_slope_ms_per_1k, 3);
     w.key("runtime_perf");
     match m.runtime {
@@ -610,8 +610,8 @@ fn request(
     match m.think {
         Some(t) => {
             w.begin_object();
-            w.field_int("think_tokens", t.think_tokens as i64);
-            w.field_int("answer_tokens", t.answer_tokens as i64);
+            w.field_int("think_tokens", t.think_tokens);
+            w.field_int("answer_tokens", t.answer_tokens);
             w.field_num("time_to_answer_ms", t.time_to_answer_ms, 3);
             w.field_bool("unterminated", t.unterminated);
             w.end_object();
@@ -642,8 +642,8 @@ fn runtime_conformance(w: &mut JsonWriter, a: &Analysis) {
         w.begin_object();
         w.field_int("index", i64::from(c.index));
         w.field_str("id", &c.test_id);
-        w.field_int("cap", c.cap as i64);
-        w.field_int("tokens", c.tokens as i64);
+        w.field_int("cap", c.cap);
+        w.field_int("tokens", c.tokens);
         w.field_str("enforced", &c.how);
         w.field_bool("held", c.held);
         w.end_object();
@@ -689,7 +689,7 @@ fn request_telemetry(w: &mut JsonWriter, t: Option<&RequestTelemetry>) {
         return;
     };
     w.begin_object();
-    w.field_int("samples", t.samples as i64);
+    w.field_int("samples", t.samples);
     w.field_num("npu_load_pct", t.npu_load_pct, 1);
     w.field_num("npu_load_decode_pct", t.npu_load_decode_pct, 1);
     min_max(w, "npu_freq_hz", t.npu_freq_hz);

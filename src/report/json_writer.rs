@@ -2,6 +2,14 @@
 //! indentation, numbers in fixed precision (no shortest-round-trip surprises across builds).
 use std::fmt::Write;
 
+/// An integer JSON prints as itself: each type's own decimal digits, never cast to `i64`
+/// first (a `u64` count above `i64::MAX` would print negative).
+pub(crate) trait Integer: std::fmt::Display {}
+macro_rules! integers {
+    ($($t:ty),*) => { $(impl Integer for $t {})* };
+}
+integers!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+
 pub(crate) struct JsonWriter {
     out: String,
     /// Per open container: whether it already has an element.
@@ -134,7 +142,7 @@ impl JsonWriter {
         self
     }
 
-    pub(crate) fn int(&mut self, v: i64) -> &mut Self {
+    pub(crate) fn int(&mut self, v: impl Integer) -> &mut Self {
         self.before_value();
         let _ = write!(self.out, "{v}");
         self
@@ -174,7 +182,7 @@ impl JsonWriter {
     pub(crate) fn field_str(&mut self, k: &str, v: &str) -> &mut Self {
         self.key(k).str(v)
     }
-    pub(crate) fn field_int(&mut self, k: &str, v: i64) -> &mut Self {
+    pub(crate) fn field_int(&mut self, k: &str, v: impl Integer) -> &mut Self {
         self.key(k).int(v)
     }
     pub(crate) fn field_num(&mut self, k: &str, v: Option<f64>, d: usize) -> &mut Self {

@@ -43,6 +43,15 @@ pub(crate) fn trace_notes(a: &Analysis) -> Vec<TraceNote> {
             text: format!("{d}. This report covers the valid part only."),
         });
     }
+    if !trace.impossible.is_empty() {
+        v.push(TraceNote {
+            head: "Frames dropped:".into(),
+            text: format!(
+                "{}. This report leaves them out.",
+                crate::trace::reader::impossible_lines(&trace.impossible).join("; ")
+            ),
+        });
+    }
     match &trace.end {
         None => v.push(TraceNote {
             head: "Incomplete run:".into(),

@@ -211,7 +211,7 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
         w.field_bool("count_estimated", true);
         w.key("gap_threshold_us");
         match gap_threshold_us(r) {
-            Some(g) => w.int(g as i64),
+            Some(g) => w.int(g),
             None => w.null(),
         };
         w.field_str(
@@ -233,17 +233,17 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
         w.field_str("id", &f.id);
         w.field_str("status", f.status);
         w.field_str("count_source", f.source.as_str());
-        w.field_int("chunks", f.chunks as i64);
+        w.field_int("chunks", f.chunks);
         w.key("chunks_by_kind").begin_object();
         for (k, n) in &f.by_kind {
-            w.field_int(k.as_str(), *n as i64);
+            w.field_int(k.as_str(), *n);
         }
         w.end_object();
-        w.field_int("coalesced", f.coalesced as i64);
-        w.field_int("tokens", f.tokens as i64);
+        w.field_int("coalesced", f.coalesced);
+        w.field_int("tokens", f.tokens);
         w.key("server_total");
         match f.server_total {
-            Some(t) => w.int(t as i64),
+            Some(t) => w.int(t),
             None => w.null(),
         };
         w.field_str("server_total_field", &f.server_total_field);
@@ -289,7 +289,7 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
         ] {
             w.key(k);
             match v {
-                Some(n) => w.int(n as i64),
+                Some(n) => w.int(n),
                 None => w.null(),
             };
         }
@@ -304,8 +304,8 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
         w.end_object();
         if let Some((close, gaps)) = f.ambiguous_gaps {
             w.key("ambiguous_gaps").begin_object();
-            w.field_int("close", close as i64);
-            w.field_int("gaps", gaps as i64);
+            w.field_int("close", close);
+            w.field_int("gaps", gaps);
             w.end_object();
         }
         w.key("prefill_split");
@@ -331,7 +331,7 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
     w.end_array();
     w.key("prompt_tokens");
     match s.prompt_tokens {
-        Some(n) => w.int(i64::try_from(n).unwrap_or(i64::MAX)),
+        Some(n) => w.int(n),
         None => w.null(),
     };
     w.key("cap_exceeded").begin_array();

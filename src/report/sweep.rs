@@ -173,8 +173,8 @@ pub(crate) fn json(s: &Sweep) -> String {
         w.end_object();
         w.field_int("exit_code", r.exit_code);
         if let Some(m) = &r.summary {
-            w.field_int("requests", m.requests as i64);
-            w.field_int("ok", m.ok as i64);
+            w.field_int("requests", m.requests);
+            w.field_int("ok", m.ok);
             w.field_num("decode_tok_s_mean", m.decode_tok_s.map(|a| a.mean), 3);
             w.field_num(
                 "decode_tok_s_token_weighted",

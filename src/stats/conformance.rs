@@ -954,6 +954,7 @@ mod tests {
             valid_len: 0,
             skipped_unknown: 0,
             journal_requests: 0,
+            impossible: Vec::new(),
             server: None,
             inputs: vec![],
             templates: vec![],

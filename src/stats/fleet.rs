@@ -159,7 +159,7 @@ impl Figures {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Group {
     pub traces: usize,
-    /// Traces read with damage (their valid part is included).
+    /// Traces read with damage or with frames dropped as impossible (the rest is included).
     pub damaged: usize,
     /// Measured requests, and those that completed.
     pub requests: usize,
@@ -305,7 +305,7 @@ impl Fleet {
         let mut c = Copy {
             file: file.to_string(),
             key,
-            damaged: t.damage.is_some(),
+            damaged: t.damage.is_some() || !t.impossible.is_empty(),
             host: t.header.hostname.clone(),
             frames: t.frames,
             ..Copy::default()

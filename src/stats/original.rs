@@ -171,7 +171,12 @@ impl OriginalRequest {
                 .filter(|&x| x >= 1.0)
                 .map(|x| x.min(i64::MAX as f64) as i64)
         };
-        let output = s.server_total.map(count).filter(|&n| n > 0);
+        // A total refused as the count source (it cannot be true) is not a count here either.
+        let output = s
+            .server_total
+            .filter(|_| crate::trace::server::CountRefusals::of(s).total.is_none())
+            .map(count)
+            .filter(|&n| n > 0);
         let (output, output_count) = match (output, words("usage.completion_tokens")) {
             (Some(n), _) => (Some(n), OutputCount::Server(s.server_total_field.clone())),
             (None, Some(w)) => (
@@ -316,9 +321,13 @@ impl OriginalSummary {
             total_time_ms: spread(&|r| r.total_time_ms, false),
             tokens_per_second: spread(&|r| r.tokens_per_second, true),
             input_tokens_per_second: spread(&|r| r.input_tokens_per_second, true),
-            total_input_tokens: ok.iter().map(|r| r.input_tokens).sum(),
-            total_output_tokens: ok.iter().map(|r| r.output_tokens).sum(),
-            total_tokens: ok.iter().map(|r| r.input_tokens + r.output_tokens).sum(),
+            // Saturating: a hostile trace's counts must not overflow the sums.
+            total_input_tokens: total(ok.iter().map(|r| r.input_tokens)),
+            total_output_tokens: total(ok.iter().map(|r| r.output_tokens)),
+            total_tokens: total(
+                ok.iter()
+                    .map(|r| r.input_tokens.saturating_add(r.output_tokens)),
+            ),
             memory_mb: spread(&|r| r.memory_usage_mb, true),
             duration_s: duration_ms / 1e3,
             requests,
@@ -431,6 +440,11 @@ impl Hardware {
             npu_cores: (!cores.is_empty()).then_some(cores.len()),
         }
     }
+}
+
+/// Σ counts, saturating.
+fn total(counts: impl Iterator<Item = i64>) -> i64 {
+    counts.fold(0, i64::saturating_add)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub struct ServerRequestFigures {
     pub server_total: Option<u64>,
     pub server_total_field: String,
     /// Σ chunk tokens − server total (0 = they agree).
-    pub mismatch: Option<i64>,
+    pub mismatch: Option<i128>,
     pub headers_ms: Option<f64>,
     pub first_byte_ms: Option<f64>,
     pub role_ms: Option<f64>,
@@ -263,7 +263,7 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
     }
     by_kind.retain(|(_, c)| *c > 0);
     let text: Vec<usize> = (0..n)
-        .filter(|&i| r.kind(i).carries_tokens() && !r.chunk_text(i).is_empty())
+        .filter(|&i| r.kind(i).carries_tokens() && r.has_text(i))
         .collect();
     let first_text = text.first().map(|&i| r.chunk_us[i]);
     let last_text = text.last().map(|&i| r.chunk_us[i]);
@@ -312,7 +312,7 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
         tokens,
         server_total: r.server_total,
         server_total_field: r.server_total_field.clone(),
-        mismatch: r.server_total.map(|t| tokens as i64 - t as i64),
+        mismatch: r.server_total.map(|t| i128::from(tokens) - i128::from(t)),
         headers_ms: ms(r.headers_us),
         first_byte_ms: ms(r.first_byte_us),
         role_ms: ms(role),
@@ -341,7 +341,7 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
 /// threshold; this says when.
 pub fn ambiguous_gaps(r: &ServerRequest, threshold_us: u64) -> (usize, usize) {
     let t: Vec<u64> = (0..r.chunks())
-        .filter(|&i| r.kind(i).carries_tokens() && !r.chunk_text(i).is_empty())
+        .filter(|&i| r.kind(i).carries_tokens() && r.has_text(i))
         .map(|i| r.chunk_us[i])
         .collect();
     let gaps: Vec<u64> = t.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
@@ -656,6 +656,39 @@ pub fn prompt_cache_warning(s: &ServerTrace) -> Option<crate::stats::warnings::W
             first.1
         ),
         fix: "llama-server: let rkbench detect it (--server-kind auto or llama-server), which sends cache_prompt: false; vLLM: --no-enable-prefix-caching; SGLang: --disable-radix-cache; otherwise vary the prompts of repeats".into(),
+        invalidates_comparison: true,
+    })
+}
+
+/// The `implausible-server-count` warning: a server count refused as the count source at
+/// record time ([`crate::trace::server::CountRefusals`]: beyond the chunks × the stated factor,
+/// beyond the cap, going down). The figures rest on the next source, and a server that says
+/// something about its tokens that cannot be true is suspect, so the run is not fit for
+/// comparison.
+pub fn implausible_count_warning(s: &ServerTrace) -> Option<crate::stats::warnings::Warning> {
+    let refused: Vec<String> = s
+        .requests
+        .iter()
+        .filter(|r| !r.warmup)
+        .filter_map(|r| {
+            let c = crate::trace::server::CountRefusals::of(r);
+            let why: Vec<&str> = c.lines().collect();
+            (!why.is_empty())
+                .then(|| format!("{} #{}: {}", r.test_id, r.repeat_index, why.join("; ")))
+        })
+        .collect();
+    let first = refused.first()?;
+    let more = match refused.len() {
+        1 => String::new(),
+        n => format!(", and {} more", n - 1),
+    };
+    Some(crate::stats::warnings::Warning {
+        code: "implausible-server-count",
+        message: format!(
+            "the server's token count cannot be true in {} measured request(s) ({first}{more}), so it was not taken as the count: the next count source counts there",
+            refused.len()
+        ),
+        fix: "check what the server (or a proxy before it) puts in its usage/timings fields; rkbench takes no count above 16 tokens per streamed chunk or above the cap sent (docs/SERVERS.md)".into(),
         invalidates_comparison: true,
     })
 }

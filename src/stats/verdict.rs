@@ -18,6 +18,12 @@ pub(crate) fn of(trace: &Trace, s: &Summary, warnings: &[Warning]) -> Verdict {
     if let Some(d) = &trace.damage {
         reasons.push(format!("the trace is damaged ({d})"));
     }
+    if let Some(first) = trace.impossible.first() {
+        reasons.push(format!(
+            "{} frame(s) of the trace cannot be true and were dropped (first: {first})",
+            trace.impossible.len()
+        ));
+    }
     match &trace.end {
         None => reasons.push(
             "the trace has no end record (the recorder was killed or is still running)".into(),

@@ -16,11 +16,12 @@ pub mod reader;
 pub mod schema;
 pub mod server;
 pub mod sweep_index;
+pub(crate) mod validate;
 pub mod vocab;
 pub mod writer;
 
 pub use plan_extras::{PresetUsed, TemplateSent};
-pub use reader::{Damage, RuntimeRecords, Trace};
+pub use reader::{Damage, Impossible, RuntimeRecords, Trace};
 pub use schema::*;
 pub use sweep_index::{SweepIndex, SweepRun, SweepStatus};
 pub use vocab::NOT_READ;

@@ -56,6 +56,39 @@ impl fmt::Display for Damage {
     }
 }
 
+/// A frame whose bytes are intact (length, marker, crc32, layout) but whose contents cannot be
+/// true (see [`super::validate`]): a TTFT longer than the E2E, columns of different lengths, a
+/// request past the run's end. The framing around it is sound, so only that frame is dropped and
+/// every other frame is read: the figures never rest on it, and nothing else is lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impossible {
+    pub frame: u32,
+    /// Byte offset of the frame header in its file.
+    pub at: u64,
+    /// The record kind, as messages name it.
+    pub record: &'static str,
+    pub fact: String,
+    /// The frame is in the checkpoint journal beside the trace, not in the trace.
+    pub journal: bool,
+}
+
+impl fmt::Display for Impossible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "corrupt: {}frame {} at byte {} ({}): {}; that frame was dropped, every other frame was read",
+            if self.journal { "journal " } else { "" },
+            self.frame,
+            self.at,
+            self.record,
+            self.fact
+        )
+    }
+}
+
+/// At most this many dropped frames are named one per line; the rest are counted.
+pub const IMPOSSIBLE_NAMED: usize = 10;
+
 /// Why a file could not be read as a trace at all.
 #[derive(Debug)]
 pub enum TraceError {
@@ -145,6 +178,8 @@ pub struct Trace {
     pub skipped_unknown: u32,
     /// In-flight requests recovered from the checkpoint journal beside the trace.
     pub journal_requests: u32,
+    /// Frames dropped because what they say cannot be true, in file order (trace, then journal).
+    pub impossible: Vec<Impossible>,
     /// A run measured through an HTTP server: its chunks (`requests` holds their token view).
     pub server: Option<ServerTrace>,
     /// What each request fed the runtime (format 1.1+; empty for older traces), in file order.
@@ -215,7 +250,7 @@ pub enum JournalCheck {
 impl Checked {
     /// One line per problem beyond the trace's own `damage` (for `verify`).
     pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = impossible_lines(&self.trace.impossible);
         if let Some(h) = &self.file_header {
             if !matches!(self.trace.damage, Some(Damage::FileHeader { .. })) {
                 out.push(format!("also a damaged file header: {h}"));
@@ -236,6 +271,22 @@ impl Checked {
         }
         out
     }
+}
+
+/// One line per dropped frame, the first [`IMPOSSIBLE_NAMED`], then how many more.
+pub fn impossible_lines(frames: &[Impossible]) -> Vec<String> {
+    let mut out: Vec<String> = frames
+        .iter()
+        .take(IMPOSSIBLE_NAMED)
+        .map(|i| i.to_string())
+        .collect();
+    if frames.len() > IMPOSSIBLE_NAMED {
+        out.push(format!(
+            "corrupt: {} more frame(s) that cannot be true were dropped",
+            frames.len() - IMPOSSIBLE_NAMED
+        ));
+    }
+    out
 }
 
 /// Read and validate a whole trace, merging its checkpoint journal if the run did not end.
@@ -282,6 +333,7 @@ fn attach_journal(
         Some((path, Ok(j))) => match belongs(&j, parsed.header_sha256, trace.format_minor) {
             Err(reason) => JournalCheck::NotMerged { path, reason },
             Ok(()) => {
+                trace.impossible.extend(j.trace.impossible);
                 let requests = j.trace.requests.len() as u32;
                 trace.journal_requests = requests;
                 merge_journal(&mut trace, j.trace.requests);
@@ -531,6 +583,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         valid_len: FILE_HEADER_LEN as u64,
         skipped_unknown: 0,
         journal_requests: 0,
+        impossible: Vec::new(),
         server: None,
         inputs: Vec::new(),
         templates: Vec::new(),
@@ -548,8 +601,12 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
     let mut off = FILE_HEADER_LEN;
     // The payload copy guarantees 16-byte alignment even if `bytes` is not aligned.
     let mut aligned = rkyv::util::AlignedVec::<16>::new();
+    // Where each request-like record's frame is, and its end on the run's clock: checked
+    // against the run's end once it is known.
+    let mut spans: Vec<Span> = Vec::new();
     while off < bytes.len() {
         let frame_no = trace.frames;
+        let frame_at = off as u64;
         let rest = &bytes[off..];
         let corrupt = |reason: &str| Damage::Corrupt {
             frame: frame_no,
@@ -600,6 +657,36 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             trace.skipped_unknown += 1;
             continue;
         };
+        if have_header {
+            if let Some(fact) = super::validate::impossible(&record) {
+                trace.impossible.push(Impossible {
+                    frame: frame_no,
+                    at: frame_at,
+                    record: super::validate::kind_name(&record),
+                    fact,
+                    journal,
+                });
+                continue;
+            }
+            let span = |list, pos: usize, index: u32, start: u64, end: u64| Span {
+                frame: frame_no,
+                at: frame_at,
+                record: super::validate::kind_name(&record),
+                list,
+                pos,
+                index,
+                end: start.saturating_add(end),
+            };
+            match &record {
+                Record::Request(r) => {
+                    spans.push(span(0, finals.len(), r.index, r.start_us, r.end_us))
+                }
+                Record::ServerRequest(r) => {
+                    spans.push(span(1, server.finals.len(), r.index, r.start_us, r.end_us))
+                }
+                _ => {}
+            }
+        }
         match record {
             Record::Header(h) if !have_header => {
                 trace.header = h;
@@ -643,6 +730,10 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             });
         }
     }
+    // An end at 0 µs records no run clock (traces made by hand, a run of no request).
+    if let Some(run_end) = trace.end.as_ref().map(|e| e.end_us).filter(|&e| e > 0) {
+        past_the_run_end(&mut trace, run_end, spans, &mut finals, &mut server.finals);
+    }
     trace.requests = merge_requests(finals, partials, chunks);
     server.into_trace(&mut trace.requests, &mut trace.server);
     trace.runtime.observations.sort_by_key(|o| o.index);
@@ -652,6 +743,57 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         binding,
         header_damage,
     })
+}
+
+/// Where a finished request's frame is, and when it ended on the run's clock.
+struct Span {
+    frame: u32,
+    at: u64,
+    record: &'static str,
+    /// 0: runtime finals, 1: server finals.
+    list: u8,
+    /// Position in that list.
+    pos: usize,
+    index: u32,
+    end: u64,
+}
+
+/// Drop the finished requests that end after the run ended (the run's end record is written
+/// after every request ends), naming each.
+fn past_the_run_end(
+    trace: &mut Trace,
+    run_end: u64,
+    spans: Vec<Span>,
+    finals: &mut Vec<(u32, RequestRecord)>,
+    server_finals: &mut Vec<ServerRequest>,
+) {
+    let mut drop = [Vec::new(), Vec::new()];
+    for s in spans.into_iter().filter(|s| s.end > run_end) {
+        trace.impossible.push(Impossible {
+            frame: s.frame,
+            at: s.at,
+            record: s.record,
+            fact: format!(
+                "request {} ends at {} µs on the run's clock, after the run ended at {run_end} µs",
+                s.index, s.end
+            ),
+            journal: false,
+        });
+        drop[usize::from(s.list)].push(s.pos);
+    }
+    // Positions were pushed in file order: sorted, so looked up by binary search.
+    let keep = |pos: usize, list: &[usize]| list.binary_search(&pos).is_err();
+    let mut i = 0;
+    finals.retain(|_| {
+        i += 1;
+        keep(i - 1, &drop[0])
+    });
+    let mut i = 0;
+    server_finals.retain(|_| {
+        i += 1;
+        keep(i - 1, &drop[1])
+    });
+    trace.impossible.sort_by_key(|i| i.frame);
 }
 
 /// Add the journal's in-flight requests that the trace has no final record for.

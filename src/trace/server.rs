@@ -152,6 +152,112 @@ pub fn gap_threshold_us(run: &ServerRun) -> Option<u64> {
         .and_then(|f| f.value.split_whitespace().next()?.parse().ok())
 }
 
+/// The most tokens a server's count may claim per token chunk (text, reasoning or an empty
+/// choice): a server sends at least one chunk per few tokens (llama-server holds back a stop
+/// word's tokens, speculative decoding sends a draft's tokens together); a count beyond this
+/// is not a count of what was streamed, and is refused as the count source.
+pub const MAX_TOKENS_PER_CHUNK: u64 = 16;
+
+/// Token chunks: text, reasoning, and the empty choices llama-cpp-python sends for held-back
+/// tokens (one chunk per token there).
+pub fn is_token_chunk(k: ChunkKind) -> bool {
+    matches!(
+        k,
+        ChunkKind::Content | ChunkKind::Reasoning | ChunkKind::Empty
+    )
+}
+
+/// Why a server's count `n` (from `field`) cannot be this request's token count: more than
+/// [`MAX_TOKENS_PER_CHUNK`] per token chunk, or more than the output cap sent. `None` = plausible.
+pub fn implausible_count(
+    n: u64,
+    field: &str,
+    token_chunks: u64,
+    max_new_tokens: i32,
+) -> Option<String> {
+    let bound = token_chunks.max(1).saturating_mul(MAX_TOKENS_PER_CHUNK);
+    if n > bound {
+        return Some(format!(
+            "{field} = {n} is more than {MAX_TOKENS_PER_CHUNK} tokens for each of the {token_chunks} token chunk(s) streamed"
+        ));
+    }
+    match u64::try_from(max_new_tokens) {
+        Ok(cap) if cap > 0 && n > cap => Some(format!(
+            "{field} = {n} is more than the output cap of {cap} tokens sent"
+        )),
+        _ => None,
+    }
+}
+
+/// Why a request's server counts cannot be its token count (`None` = they can): a running
+/// count that goes down across chunks, a total below the running count it ends, or either
+/// implausible ([`implausible_count`]). Record time refuses such a count as the source (the
+/// next source counts instead) and the report warns with these lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountRefusals {
+    /// The per-chunk running count (`timings.predicted_n`, a running `usage`).
+    pub running: Option<String>,
+    /// The server's own total (`usage.completion_tokens`, `eval_count`, …).
+    pub total: Option<String>,
+}
+
+impl CountRefusals {
+    pub fn of(r: &ServerRequest) -> CountRefusals {
+        let token_chunks = r
+            .chunk_kind
+            .iter()
+            .filter(|&&k| is_token_chunk(ChunkKind::from_code(k)))
+            .count() as u64;
+        let mut last: Option<i64> = None;
+        let mut running = None;
+        for &v in r.chunk_server_n.iter().filter(|&&v| v >= 0) {
+            if let Some(l) = last.filter(|&l| v < l) {
+                running.get_or_insert_with(|| {
+                    format!("the running count went down across chunks, from {l} to {v}")
+                });
+            }
+            last = Some(last.map_or(v, |l| l.max(v)));
+        }
+        if running.is_none() {
+            running = last.and_then(|n| {
+                implausible_count(
+                    n as u64,
+                    "the running count",
+                    token_chunks,
+                    r.max_new_tokens,
+                )
+            });
+        }
+        // A running count standing in for a missing total was judged above.
+        let total = r
+            .server_total
+            .filter(|_| r.server_total_field != RUNNING_COUNT_FIELD)
+            .and_then(|t| {
+                let field = if r.server_total_field.is_empty() {
+                    "the server's total"
+                } else {
+                    r.server_total_field.as_str()
+                };
+                match last {
+                    Some(l) if running.is_none() && t < l as u64 => Some(format!(
+                        "{field} = {t} is below the running count {l} it ends"
+                    )),
+                    _ => implausible_count(t, field, token_chunks, r.max_new_tokens),
+                }
+            });
+        CountRefusals { running, total }
+    }
+
+    /// One line per refused count.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.running.iter().chain(&self.total).map(String::as_str)
+    }
+}
+
+/// [`ServerRequest::server_total_field`] when the total is the last running count (the server
+/// sent no total of its own).
+pub const RUNNING_COUNT_FIELD: &str = "timings.predicted_n";
+
 /// The server a run measured.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct ServerRun {
@@ -292,14 +398,27 @@ impl ServerRequest {
         self.chunk_text.extend_from_slice(text);
     }
 
-    /// Text of chunk `i` as raw bytes.
+    /// Text of chunk `i` as raw bytes. O(i): a loop over chunks walks [`Self::chunk_texts`].
     pub fn chunk_text(&self, i: usize) -> &[u8] {
-        let start: usize = self.chunk_text_len[..i.min(self.chunk_text_len.len())]
-            .iter()
-            .map(|&l| l as usize)
-            .sum();
-        let len = self.chunk_text_len.get(i).map_or(0, |&l| l as usize);
-        self.chunk_text.get(start..start + len).unwrap_or(&[])
+        self.chunk_texts().nth(i).unwrap_or(&[])
+    }
+
+    /// Every chunk's text in order, one per chunk (`chunks()` of them), by a running offset:
+    /// walking all chunks costs O(chunks + text), never O(chunks²). Lengths past the text
+    /// blob (a damaged trace the reader did not check) give empty texts, never a panic.
+    pub fn chunk_texts(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut at = 0usize;
+        (0..self.chunks()).map(move |i| {
+            let len = self.chunk_text_len.get(i).map_or(0, |&l| l as usize);
+            let start = at;
+            at = at.saturating_add(len);
+            self.chunk_text.get(start..at).unwrap_or(&[])
+        })
+    }
+
+    /// Whether chunk `i` has text (O(1)).
+    pub fn has_text(&self, i: usize) -> bool {
+        self.chunk_text_len.get(i).is_some_and(|&l| l > 0)
     }
 
     /// Σ tokens attributed to chunks.
@@ -323,11 +442,11 @@ impl ServerRequest {
         let mut pending: Vec<u8> = Vec::new();
         // A trace from elsewhere may claim absurd counts: never expand past this many tokens.
         let mut budget = MAX_VIEW_TOKENS;
-        for i in 0..self.chunks() {
+        for (i, chunk_text) in self.chunk_texts().enumerate() {
             let k = u64::from(self.chunk_tokens.get(i).copied().unwrap_or(0)).min(budget);
             if k == 0 {
                 if self.kind(i).carries_tokens() {
-                    let bytes = self.chunk_text(i);
+                    let bytes = chunk_text;
                     match text_len.last_mut() {
                         Some(l) => {
                             let keep = bytes.len().min(usize::from(u16::MAX - *l));
@@ -353,7 +472,7 @@ impl ServerRequest {
             // Tokens the server counted on a chunk without text (its usage or finish chunk:
             // held back, never sent) have no text; that chunk's raw event is not theirs.
             let bytes: &[u8] = if self.kind(i).carries_tokens() {
-                self.chunk_text(i)
+                chunk_text
             } else {
                 &[]
             };
@@ -366,7 +485,7 @@ impl ServerRequest {
             prev = Some(t);
         }
         let mut last = 0u64;
-        let token_dt_us = times
+        let token_dt_us: Vec<u32> = times
             .iter()
             .map(|&t| {
                 let d = t.saturating_sub(last).min(u64::from(u32::MAX)) as u32;
@@ -395,7 +514,13 @@ impl ServerRequest {
             },
             detail: self.detail.clone(),
             start_us: self.start_us,
-            end_us: self.done_us.or(self.close_us).unwrap_or(self.end_us),
+            // Never before its last token: a server may send text after its `[DONE]`, and a
+            // request does not end before what it delivered (E2E ≥ TTFT).
+            end_us: self
+                .done_us
+                .or(self.close_us)
+                .unwrap_or(self.end_us)
+                .max(times.last().copied().unwrap_or(0)),
             return_us: self.close_us.unwrap_or(0),
             tokens: TokenColumns {
                 token_dt_us,
@@ -510,6 +635,21 @@ mod tests {
         assert_eq!(v.tokens.token_ids, vec![-1; 4]);
     }
 
+    /// Text a server sent after its `[DONE]`: the request ends at its last token, not before
+    /// its first (TTFT ≤ E2E in the view).
+    #[test]
+    fn the_view_ends_no_earlier_than_its_last_token() {
+        let mut r = req(&[
+            (500, ChunkKind::Content, "a", 1),
+            (900, ChunkKind::Content, "b", 1),
+        ]);
+        r.done_us = Some(100);
+        r.end_us = 1_000;
+        let v = r.token_view();
+        assert_eq!(v.end_us, 900);
+        assert!(v.token_times_us()[0] <= v.end_us);
+    }
+
     #[test]
     fn chunk_kind_codes_round_trip_and_unknown_is_other() {
         for k in ChunkKind::ALL {
@@ -528,6 +668,8 @@ mod tests {
             (300, ChunkKind::Finish, "{}", 0),
         ]);
         r.finish_reason = "stop".into();
+        // A recorded request ends after its last chunk.
+        r.end_us = 300;
         let recs = [
             Record::Header(RunHeader::default()),
             Record::ServerRun(ServerRun {
