@@ -4,6 +4,14 @@ use super::chunk;
 use super::stream::{Frame, Framing, Splitter};
 use crate::trace::server::{ChunkKind, CountSource, ServerRequest};
 
+/// The most chunks one response may have: twice the characters of a whole 128 k-token context
+/// streamed one character per chunk (Rockchip's servers), so only a hostile or broken server
+/// reaches it (an endless run of `: ping` comments, each a chunk).
+pub const MAX_CHUNKS: usize = 1_000_000;
+/// The most chunk text one response may store (text chunks' text, other chunks' raw events):
+/// over a hundred times the text of a whole 128 k-token context.
+pub const MAX_TEXT: usize = 64 << 20;
+
 /// The wire protocol of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -57,6 +65,8 @@ pub struct Capture {
     /// Fields this server fills with something other than tokens (the original tool's server
     /// puts word counts in `usage.completion_tokens` / `usage.prompt_tokens`): never counts.
     not_tokens: &'static [&'static str],
+    /// Why the response stopped being read: an event, the chunks or their text passed its bound.
+    overflow: Option<String>,
     pub req: ServerRequest,
 }
 
@@ -70,6 +80,7 @@ impl Capture {
             torn: false,
             gap_us: None,
             not_tokens: &[],
+            overflow: None,
             req,
         }
     }
@@ -92,13 +103,26 @@ impl Capture {
         if self.req.first_byte_us.is_none() && !bytes.is_empty() {
             self.req.first_byte_us = Some(at_us);
         }
-        self.splitter.feed(bytes, &mut self.frames);
+        if self.overflow.is_some() {
+            return;
+        }
+        let fed = self.splitter.feed(bytes, &mut self.frames);
         self.take_frames(at_us, read);
+        if let Err(e) = fed {
+            self.overflow.get_or_insert(e);
+        }
+    }
+
+    /// The response passed a bound ([`super::stream::MAX_EVENT`], [`MAX_CHUNKS`],
+    /// [`MAX_TEXT`]): why, in one line. The request ends there as an error; every chunk before
+    /// is kept, and memory stays bounded however long the server goes on.
+    pub fn overflow(&self) -> Option<&str> {
+        self.overflow.as_deref()
     }
 
     /// The server closed the stream (or the body ended) at `at_us`.
     pub fn end(&mut self, at_us: u64, read: u32) {
-        self.torn = self.splitter.finish(&mut self.frames);
+        self.torn = self.splitter.finish(&mut self.frames) && self.overflow.is_none();
         self.take_frames(at_us, read);
         self.req.close_us = Some(at_us);
     }
@@ -211,7 +235,22 @@ impl Capture {
         end: u64,
         n: Option<i64>,
     ) {
-        self.req.push_chunk(at_us, read, end, kind, n, text);
+        if self.overflow.is_some() {
+            return;
+        }
+        let chunks = self.req.chunks();
+        if chunks >= MAX_CHUNKS {
+            self.overflow = Some(format!(
+                "more than {MAX_CHUNKS} chunks, the limit for one response (not a stream rkbench can time); the {chunks} chunks before are kept"
+            ));
+        } else if self.req.chunk_text.len() + text.len() > MAX_TEXT {
+            self.overflow = Some(format!(
+                "its chunks are larger than the {} MiB limit for one response's text (not a stream rkbench can time); the {chunks} chunks before are kept",
+                MAX_TEXT >> 20
+            ));
+        } else {
+            self.req.push_chunk(at_us, read, end, kind, n, text);
+        }
     }
 
     /// Decide the count source and attribute tokens to chunks; returns the request.
@@ -394,5 +433,58 @@ mod tests {
         let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default());
         c.data(body, 1000, 1);
         assert!(!c.finished());
+    }
+
+    #[test]
+    fn a_response_past_its_bounds_stops_keeping_the_chunks_before() {
+        // Endless comments: each a chunk, up to the chunk bound.
+        let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default());
+        let pings = b":\n".repeat(64 * 1024);
+        let mut reads = 0u32;
+        while c.overflow().is_none() {
+            reads += 1;
+            assert!(reads < 100, "bounded");
+            c.data(&pings, u64::from(reads), reads);
+        }
+        assert!(c.overflow().unwrap().contains("more than 1000000 chunks"));
+        assert_eq!(c.req.chunks(), MAX_CHUNKS);
+        // Nothing more is kept after it.
+        c.data(b"data: {}\n\n", 1000, 1000);
+        assert_eq!(c.req.chunks(), MAX_CHUNKS);
+        // Large valid chunks: up to the text bound.
+        let mut c = Capture::new(Protocol::OllamaNdjson, ServerRequest::default());
+        let line = format!(
+            "{{\"message\":{{\"role\":\"assistant\",\"content\":\"{}\"}},\"done\":false}}\n",
+            "x".repeat(1 << 20)
+        );
+        let mut n = 0;
+        while c.overflow().is_none() {
+            n += 1;
+            assert!(n < 100, "bounded");
+            c.data(line.as_bytes(), n, n as u32);
+        }
+        assert!(
+            c.overflow().unwrap().contains("64 MiB limit"),
+            "{:?}",
+            c.overflow()
+        );
+        assert_eq!(c.req.chunks(), 64);
+        assert!(c.req.chunk_text.len() <= MAX_TEXT);
+        // An endless line: the event bound.
+        let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default());
+        c.data(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
+            1,
+            1,
+        );
+        let x = vec![b'x'; 1 << 20];
+        c.data(b"data: ", 2, 2);
+        for i in 0..9 {
+            c.data(&x, 3 + i, 3 + i as u32);
+        }
+        assert!(c.overflow().unwrap().contains("8 MiB limit for one event"));
+        c.end(20, 20);
+        assert_eq!(c.req.chunks(), 1);
+        assert_eq!(c.req.chunk_text, b"a");
     }
 }
