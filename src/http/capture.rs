@@ -241,11 +241,11 @@ impl Capture {
         let chunks = self.req.chunks();
         if chunks >= MAX_CHUNKS {
             self.overflow = Some(format!(
-                "more than {MAX_CHUNKS} chunks, the limit for one response (not a stream rkbench can time); the {chunks} chunks before are kept"
+                "more than {MAX_CHUNKS} chunks, the limit for one response (not a stream rkbench can time); the {chunks} chunks before are kept: check the server"
             ));
         } else if self.req.chunk_text.len() + text.len() > MAX_TEXT {
             self.overflow = Some(format!(
-                "its chunks are larger than the {} MiB limit for one response's text (not a stream rkbench can time); the {chunks} chunks before are kept",
+                "its chunks are larger than the {} MiB limit for one response's text (not a stream rkbench can time); the {chunks} chunks before are kept: check the server",
                 MAX_TEXT >> 20
             ));
         } else {

@@ -95,7 +95,7 @@ impl Splitter {
             Framing::BlankLine => "/rkllm_chat message",
         };
         format!(
-            "one {what} is larger than the {} MiB limit for one event (not a stream rkbench can time); the chunks before it are kept",
+            "one {what} is larger than the {} MiB limit for one event (not a stream rkbench can time); the chunks before it are kept: check the server",
             MAX_EVENT >> 20
         )
     }
