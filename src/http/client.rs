@@ -339,9 +339,9 @@ impl Exchange {
                 self.status
             )
         } else if self.reads == 0 {
-            "accepted the connection but sent no answer".into()
+            format!("{SILENT} sent no answer")
         } else {
-            "accepted the connection but did not finish its response head".into()
+            format!("{SILENT} did not finish its response head")
         }
     }
 
@@ -350,6 +350,15 @@ impl Exchange {
         let _ = self.sock.shutdown(Shutdown::Both);
         self.finished = true;
     }
+}
+
+/// How [`Exchange::read_to_end`] says that no response head came before its deadline.
+const SILENT: &str = "accepted the connection but";
+
+/// `e` is [`Exchange::read_to_end`]'s deadline passing before the response head came: the
+/// server took the connection and said nothing (or too little to be a head).
+pub fn no_head_in_time(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut && e.to_string().starts_with(SILENT)
 }
 
 fn invalid(msg: &str) -> io::Error {

@@ -151,15 +151,15 @@ struct Probes<'a> {
 fn no_answer(url: &Url, path: &str, e: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
     match e.kind() {
-        TimedOut if e.to_string().starts_with("accepted") => format!(
-            "the server at {url} {e} to GET {path}; it is stuck or not an HTTP server: check the process listening on port {}",
+        _ if client::no_head_in_time(e) => format!(
+            "the server {e} to GET {path}; it is stuck or not an HTTP server: check the process listening on port {}",
             url.port
         ),
         TimedOut | WouldBlock => format!(
             "GET {path}: the server {e}; check the server at {url}"
         ),
         InvalidData | UnexpectedEof => format!(
-            "GET {path} was answered, but not with an answer rkbench can read ({e}); check that {url} is an LLM server speaking plain HTTP/1.1"
+            "GET {path} was answered, but not with an answer rkbench can read ({e}); check that it is an LLM server speaking plain HTTP/1.1"
         ),
         _ => format!(
             "no HTTP server answers there ({e}); start the server or fix the address"
@@ -186,8 +186,7 @@ impl Probes<'_> {
                 format!("HTTP {status}: {cut}")
             }
             Err(e) => {
-                self.silent |= e.kind() == std::io::ErrorKind::TimedOut
-                    && e.to_string().starts_with("accepted");
+                self.silent |= client::no_head_in_time(e);
                 let url = self.url;
                 self.no_answer
                     .get_or_insert_with(|| no_answer(url, path, e));
