@@ -196,6 +196,10 @@ pub struct RecordArgs {
     /// with --server: quiet period that counts as idle where the server cannot say (default 1s)
     #[argh(option)]
     pub quiet_period: Option<String>,
+    /// with --server: longest wait for the response head after a request is sent, before any
+    /// --timeout (default 10m: a server may answer only with its first token, after prefill)
+    #[argh(option)]
+    pub head_timeout: Option<String>,
     /// with --server on Rockchip's servers (one character per chunk, no count): a gap at least
     /// this long between two characters starts a token (default 1ms; recorded; counts labelled
     /// estimated)

@@ -6,6 +6,14 @@ use crate::trace::server::{
     is_token_chunk, ChunkKind, CountRefusals, CountSource, ServerRequest, RUNNING_COUNT_FIELD,
 };
 
+/// The most chunks one response may have: twice the characters of a whole 128 k-token context
+/// streamed one character per chunk (Rockchip's servers), so only a hostile or broken server
+/// reaches it (an endless run of `: ping` comments, each a chunk).
+pub const MAX_CHUNKS: usize = 1_000_000;
+/// The most chunk text one response may store (text chunks' text, other chunks' raw events):
+/// over a hundred times the text of a whole 128 k-token context.
+pub const MAX_TEXT: usize = 64 << 20;
+
 /// The wire protocol of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -63,6 +71,8 @@ pub struct Capture {
     tally: Tally,
     /// The source `req.chunk_tokens` are attributed by while the stream runs.
     provisional: CountSource,
+    /// Why the response stopped being read: an event, the chunks or their text passed its bound.
+    overflow: Option<String>,
     pub req: ServerRequest,
 }
 
@@ -78,6 +88,7 @@ impl Capture {
             not_tokens: &[],
             tally: Tally::default(),
             provisional: CountSource::ChunksOnly,
+            overflow: None,
             req,
         }
     }
@@ -100,13 +111,26 @@ impl Capture {
         if self.req.first_byte_us.is_none() && !bytes.is_empty() {
             self.req.first_byte_us = Some(at_us);
         }
-        self.splitter.feed(bytes, &mut self.frames);
+        if self.overflow.is_some() {
+            return;
+        }
+        let fed = self.splitter.feed(bytes, &mut self.frames);
         self.take_frames(at_us, read);
+        if let Err(e) = fed {
+            self.overflow.get_or_insert(e);
+        }
+    }
+
+    /// The response passed a bound ([`super::stream::MAX_EVENT`], [`MAX_CHUNKS`],
+    /// [`MAX_TEXT`]): why, in one line. The request ends there as an error; every chunk before
+    /// is kept, and memory stays bounded however long the server goes on.
+    pub fn overflow(&self) -> Option<&str> {
+        self.overflow.as_deref()
     }
 
     /// The server closed the stream (or the body ended) at `at_us`.
     pub fn end(&mut self, at_us: u64, read: u32) {
-        self.torn = self.splitter.finish(&mut self.frames);
+        self.torn = self.splitter.finish(&mut self.frames) && self.overflow.is_none();
         self.take_frames(at_us, read);
         self.req.close_us = Some(at_us);
     }
@@ -223,6 +247,23 @@ impl Capture {
         end: u64,
         n: Option<i64>,
     ) {
+        if self.overflow.is_some() {
+            return;
+        }
+        let chunks = self.req.chunks();
+        if chunks >= MAX_CHUNKS {
+            self.overflow = Some(format!(
+                "more than {MAX_CHUNKS} chunks, the limit for one response (not a stream rkbench can time); the {chunks} chunks before are kept: check the server"
+            ));
+            return;
+        }
+        if self.req.chunk_text.len() + text.len() > MAX_TEXT {
+            self.overflow = Some(format!(
+                "its chunks are larger than the {} MiB limit for one response's text (not a stream rkbench can time); the {chunks} chunks before are kept: check the server",
+                MAX_TEXT >> 20
+            ));
+            return;
+        }
         let tokens = self
             .tally
             .add(kind, !text.is_empty(), at_us, n, self.gap_us);
@@ -679,5 +720,58 @@ mod tests {
         let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default());
         c.data(body, 1000, 1);
         assert!(!c.finished());
+    }
+
+    #[test]
+    fn a_response_past_its_bounds_stops_keeping_the_chunks_before() {
+        // Endless comments: each a chunk, up to the chunk bound.
+        let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default());
+        let pings = b":\n".repeat(64 * 1024);
+        let mut reads = 0u32;
+        while c.overflow().is_none() {
+            reads += 1;
+            assert!(reads < 100, "bounded");
+            c.data(&pings, u64::from(reads), reads);
+        }
+        assert!(c.overflow().unwrap().contains("more than 1000000 chunks"));
+        assert_eq!(c.req.chunks(), MAX_CHUNKS);
+        // Nothing more is kept after it.
+        c.data(b"data: {}\n\n", 1000, 1000);
+        assert_eq!(c.req.chunks(), MAX_CHUNKS);
+        // Large valid chunks: up to the text bound.
+        let mut c = Capture::new(Protocol::OllamaNdjson, ServerRequest::default());
+        let line = format!(
+            "{{\"message\":{{\"role\":\"assistant\",\"content\":\"{}\"}},\"done\":false}}\n",
+            "x".repeat(1 << 20)
+        );
+        let mut n = 0;
+        while c.overflow().is_none() {
+            n += 1;
+            assert!(n < 100, "bounded");
+            c.data(line.as_bytes(), n, n as u32);
+        }
+        assert!(
+            c.overflow().unwrap().contains("64 MiB limit"),
+            "{:?}",
+            c.overflow()
+        );
+        assert_eq!(c.req.chunks(), 64);
+        assert!(c.req.chunk_text.len() <= MAX_TEXT);
+        // An endless line: the event bound.
+        let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default());
+        c.data(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
+            1,
+            1,
+        );
+        let x = vec![b'x'; 1 << 20];
+        c.data(b"data: ", 2, 2);
+        for i in 0..9 {
+            c.data(&x, 3 + i, 3 + i as u32);
+        }
+        assert!(c.overflow().unwrap().contains("8 MiB limit for one event"));
+        c.end(20, 20);
+        assert_eq!(c.req.chunks(), 1);
+        assert_eq!(c.req.chunk_text, b"a");
     }
 }

@@ -7,12 +7,11 @@
 //! connection (`Connection: close`), `Content-Length`, chunked or close-delimited bodies, and a
 //! read timeout so the caller can enforce deadlines and Ctrl-C between reads. No TLS: boards
 //! serve plain HTTP on the LAN or localhost.
+use super::response::{self, ResponseDecoder};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
-
-/// Largest response head accepted (a server sending more is not an HTTP server we can time).
-const MAX_HEAD: usize = 64 * 1024;
 
 /// `http://HOST:PORT[/prefix]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -134,7 +133,7 @@ impl std::fmt::Display for Url {
 /// What one call of [`Exchange::poll`] saw.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event {
-    /// The response head is complete.
+    /// The final response head is complete (interim 1xx answers are skipped).
     Head { status: u16, at: Instant },
     /// Decoded body bytes; `at` is when `read()` returned them, `read` numbers that read.
     Data {
@@ -144,34 +143,19 @@ pub enum Event {
     },
     /// The body ended: by its length / last chunk (`clean`), or by the server closing early.
     End { at: Instant, clean: bool },
-    /// Nothing arrived within the tick: the caller checks its deadline and signals.
+    /// Nothing decodable arrived (no bytes within the tick, or bytes of a head, chunk-size line
+    /// or trailer still incomplete): the caller checks its deadline and signals.
     Tick,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Body {
-    Length(u64),
-    /// Chunked: the state of the decoder.
-    ChunkSize,
-    ChunkData(u64),
-    ChunkDataEnd,
-    Trailer,
-    Close,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Head,
-    Body(Body),
-    Done,
 }
 
 /// One request and its streamed response.
 pub struct Exchange {
     sock: TcpStream,
-    /// Received bytes not yet decoded.
-    raw: Vec<u8>,
-    state: State,
+    decoder: ResponseDecoder,
+    /// Events decoded from the last read, not yet returned (at most head, data, end/error).
+    pending: VecDeque<io::Result<Event>>,
+    /// The response ended (or failed): no more reads.
+    finished: bool,
     reads: u32,
     last_read_at: Instant,
     pub status: u16,
@@ -229,8 +213,9 @@ pub fn send(
     sock.flush()?;
     Ok(Exchange {
         sock,
-        raw: Vec::new(),
-        state: State::Head,
+        decoder: ResponseDecoder::new(),
+        pending: VecDeque::new(),
+        finished: false,
         reads: 0,
         last_read_at: Instant::now(),
         status: 0,
@@ -241,247 +226,143 @@ pub fn send(
 impl Exchange {
     /// The value of response header `name` (lower-case), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        response::header(&self.headers, name)
     }
 
-    /// Advance: return the head, the next decoded body bytes, the end, or `Tick` when nothing
-    /// arrived within the read timeout.
+    /// The final response head has arrived.
+    pub fn has_head(&self) -> bool {
+        self.decoder.has_head()
+    }
+
+    /// Advance by at most one `read()`: return the head, the next decoded body bytes, the end,
+    /// or `Tick`. Every read returns control, whatever part of the response it carried, so
+    /// the caller's deadline and Ctrl-C hold against a server that trickles an endless head
+    /// or trailer.
     pub fn poll(&mut self) -> io::Result<Event> {
-        loop {
-            if let Some(ev) = self.decode()? {
-                return Ok(ev);
+        if let Some(ev) = self.pending.pop_front() {
+            return ev;
+        }
+        if self.finished {
+            return Ok(Event::End {
+                at: self.last_read_at,
+                clean: true,
+            });
+        }
+        let mut buf = [0u8; 16 * 1024];
+        match self.sock.read(&mut buf) {
+            Ok(0) => {
+                let at = Instant::now();
+                self.finished = true;
+                let clean = self
+                    .decoder
+                    .eof()
+                    .map_err(|e| io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string()))?;
+                Ok(Event::End { at, clean })
             }
-            if self.state == State::Done {
-                return Ok(Event::End {
-                    at: self.last_read_at,
-                    clean: true,
-                });
-            }
-            let mut buf = [0u8; 16 * 1024];
-            match self.sock.read(&mut buf) {
-                Ok(0) => {
-                    let at = Instant::now();
-                    let clean = self.state == State::Body(Body::Close);
-                    if self.state == State::Head {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "the server closed the connection before sending a response",
-                        ));
+            Ok(n) => {
+                // The arrival time of everything decoded from these bytes.
+                let at = Instant::now();
+                self.last_read_at = at;
+                self.reads += 1;
+                let mut bytes = Vec::new();
+                let fed = self.decoder.feed(&buf[..n], &mut bytes);
+                if fed.as_ref().is_ok_and(|f| f.head) {
+                    self.status = self.decoder.status();
+                    self.headers = self.decoder.headers().to_vec();
+                    let status = self.status;
+                    self.pending.push_back(Ok(Event::Head { status, at }));
+                }
+                if !bytes.is_empty() {
+                    let read = self.reads;
+                    self.pending.push_back(Ok(Event::Data { bytes, at, read }));
+                }
+                match fed {
+                    Ok(f) if f.end => {
+                        self.finished = true;
+                        self.pending.push_back(Ok(Event::End { at, clean: true }));
                     }
-                    self.state = State::Done;
-                    return Ok(Event::End { at, clean });
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.finished = true;
+                        self.pending.push_back(Err(invalid(&e.0)));
+                    }
                 }
-                Ok(n) => {
-                    // The arrival time of everything decoded from these bytes.
-                    self.last_read_at = Instant::now();
-                    self.reads += 1;
-                    self.raw.extend_from_slice(&buf[..n]);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(Event::Tick)
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Event::Tick),
-                Err(e) => return Err(e),
+                self.pending.pop_front().unwrap_or(Ok(Event::Tick))
             }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(Event::Tick)
+            }
+            Err(e) => Err(e),
         }
     }
 
     /// Read the whole body (probes and non-streaming requests), at most `limit` bytes, giving up
-    /// at `deadline`.
+    /// at `deadline` (checked after every read).
     pub fn read_to_end(&mut self, limit: usize, deadline: Instant) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
         loop {
             match self.poll()? {
-                Event::Head { .. } => {}
+                Event::Head { .. } | Event::Tick => {}
                 Event::Data { bytes, .. } => {
                     out.extend_from_slice(&bytes);
                     if out.len() > limit {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
-                            format!("response larger than {limit} bytes"),
+                            format!(
+                                "answered HTTP {} with more than {} MiB",
+                                self.status,
+                                limit >> 20
+                            ),
                         ));
                     }
                 }
                 Event::End { .. } => return Ok(out),
-                Event::Tick if Instant::now() >= deadline => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "no complete response in time",
-                    ))
-                }
-                Event::Tick => {}
             }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, self.silence()));
+            }
+        }
+    }
+
+    /// What a response cut off by a deadline had got to, for the message.
+    fn silence(&self) -> String {
+        if self.has_head() {
+            format!(
+                "answered HTTP {} but did not finish its answer",
+                self.status
+            )
+        } else if self.reads == 0 {
+            format!("{SILENT} sent no answer")
+        } else {
+            format!("{SILENT} did not finish its response head")
         }
     }
 
     /// Close the connection (a client deadline): both directions, so the server sees it.
     pub fn close(&mut self) {
         let _ = self.sock.shutdown(Shutdown::Both);
-        self.state = State::Done;
+        self.finished = true;
     }
+}
 
-    /// Decode what `raw` holds: the head, or body bytes. `None` = need more input.
-    fn decode(&mut self) -> io::Result<Option<Event>> {
-        match self.state {
-            State::Done => Ok(None),
-            State::Head => {
-                let Some(end) = find(&self.raw, b"\r\n\r\n") else {
-                    if self.raw.len() > MAX_HEAD {
-                        return Err(invalid("response head larger than 64 KiB"));
-                    }
-                    return Ok(None);
-                };
-                let head = String::from_utf8_lossy(&self.raw[..end]).into_owned();
-                self.raw.drain(..end + 4);
-                let mut lines = head.split("\r\n");
-                let status_line = lines.next().unwrap_or("");
-                let mut parts = status_line.splitn(3, ' ');
-                let version = parts.next().unwrap_or("");
-                if !version.starts_with("HTTP/1.") {
-                    return Err(invalid(&format!(
-                        "not an HTTP/1.x response: {status_line:?}"
-                    )));
-                }
-                self.status = parts
-                    .next()
-                    .and_then(|c| c.parse().ok())
-                    .ok_or_else(|| invalid(&format!("bad status line {status_line:?}")))?;
-                self.headers = lines
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                    .collect();
-                let chunked = self
-                    .header("transfer-encoding")
-                    .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-                let length = self
-                    .header("content-length")
-                    .and_then(|v| v.parse::<u64>().ok());
-                let body = if chunked {
-                    Body::ChunkSize
-                } else if let Some(n) = length {
-                    Body::Length(n)
-                } else if self.status == 204 || self.status == 304 {
-                    Body::Length(0)
-                } else {
-                    Body::Close
-                };
-                self.state = State::Body(body);
-                Ok(Some(Event::Head {
-                    status: self.status,
-                    at: self.last_read_at,
-                }))
-            }
-            State::Body(_) => {
-                let mut out = Vec::new();
-                let finished = self.decode_body(&mut out)?;
-                if finished {
-                    self.state = State::Done;
-                }
-                if !out.is_empty() {
-                    return Ok(Some(Event::Data {
-                        bytes: out,
-                        at: self.last_read_at,
-                        read: self.reads,
-                    }));
-                }
-                if finished {
-                    return Ok(Some(Event::End {
-                        at: self.last_read_at,
-                        clean: true,
-                    }));
-                }
-                Ok(None)
-            }
-        }
-    }
+/// How [`Exchange::read_to_end`] says that no response head came before its deadline.
+const SILENT: &str = "accepted the connection but";
 
-    /// Move body bytes from `raw` to `out`; true when the body is complete.
-    fn decode_body(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
-        let mut pos = 0usize;
-        let result = loop {
-            let State::Body(b) = self.state else {
-                break Ok(true);
-            };
-            let avail = &self.raw[pos..];
-            match b {
-                Body::Close => {
-                    out.extend_from_slice(avail);
-                    pos = self.raw.len();
-                    break Ok(false);
-                }
-                Body::Length(0) => break Ok(true),
-                Body::Length(n) | Body::ChunkData(n) => {
-                    if avail.is_empty() {
-                        break Ok(false);
-                    }
-                    let k = (n as usize).min(avail.len());
-                    out.extend_from_slice(&avail[..k]);
-                    pos += k;
-                    let left = n - k as u64;
-                    self.state = State::Body(match b {
-                        Body::Length(_) => Body::Length(left),
-                        _ if left == 0 => Body::ChunkDataEnd,
-                        _ => Body::ChunkData(left),
-                    });
-                }
-                Body::ChunkDataEnd => {
-                    if avail.len() < 2 {
-                        break Ok(false);
-                    }
-                    if &avail[..2] != b"\r\n" {
-                        break Err(invalid("chunked body: missing CRLF after chunk data"));
-                    }
-                    pos += 2;
-                    self.state = State::Body(Body::ChunkSize);
-                }
-                Body::ChunkSize => {
-                    let Some(e) = find(avail, b"\r\n") else {
-                        if avail.len() > 1024 {
-                            break Err(invalid("chunked body: chunk-size line too long"));
-                        }
-                        break Ok(false);
-                    };
-                    let line = String::from_utf8_lossy(&avail[..e]);
-                    let hex = line.split(';').next().unwrap_or("").trim();
-                    let size = u64::from_str_radix(hex, 16)
-                        .map_err(|_| invalid(&format!("chunked body: bad chunk size {hex:?}")))?;
-                    pos += e + 2;
-                    self.state = State::Body(if size == 0 {
-                        Body::Trailer
-                    } else {
-                        Body::ChunkData(size)
-                    });
-                }
-                Body::Trailer => {
-                    let Some(e) = find(avail, b"\r\n") else {
-                        break Ok(false);
-                    };
-                    pos += e + 2;
-                    if e == 0 {
-                        break Ok(true);
-                    }
-                }
-            }
-        };
-        self.raw.drain(..pos.min(self.raw.len()));
-        result
-    }
+/// `e` is [`Exchange::read_to_end`]'s deadline passing before the response head came: the
+/// server took the connection and said nothing (or too little to be a head).
+pub fn no_head_in_time(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut && e.to_string().starts_with(SILENT)
 }
 
 fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// `GET path` (or `POST` with a body) and the whole answer: status and body text. For probes.
@@ -494,7 +375,15 @@ pub fn fetch(
 ) -> io::Result<(u16, String)> {
     let deadline = Instant::now() + timeout;
     let mut x = send(url, method, path, body, timeout, Duration::from_millis(50))?;
-    let bytes = x.read_to_end(4 << 20, deadline)?;
+    let bytes = x
+        .read_to_end(4 << 20, deadline)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::TimedOut => io::Error::new(
+                e.kind(),
+                format!("{e} within {}", humantime::format_duration(timeout)),
+            ),
+            _ => e,
+        })?;
     Ok((x.status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 

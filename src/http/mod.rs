@@ -3,7 +3,7 @@
 //! Plain HTTP/1.1 over TCP only (no TLS: boards serve plain HTTP). The network parts belong to
 //! the record-capable build; the replay-only build keeps the pure parsers.
 //!
-//! `client` speaks HTTP; `stream` frames SSE / NDJSON; `chunk` classifies one event; `capture`
+//! `client` speaks HTTP (its framing is `response`, socket-free); `stream` frames SSE / NDJSON; `chunk` classifies one event; `capture`
 //! turns a response into a [`crate::trace::server::ServerRequest`] and picks its count source.
 pub mod capture;
 pub mod chunk;
@@ -13,6 +13,7 @@ pub mod client;
 pub mod process;
 #[cfg(feature = "record")]
 pub mod record;
+pub mod response;
 #[cfg(feature = "record")]
 pub mod redact;
 #[cfg(feature = "record")]

@@ -30,6 +30,11 @@ pub use super::redact::API_KEY_VAR;
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
 const TICK: Duration = Duration::from_millis(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `--head-timeout`. A server that accepted a request and never answers must not hang
+/// a run without `--timeout`; servers built on WSGI (Flask: Rockchip's demo server, rkllama)
+/// send their head only with the first token, after the prefill of the prompt, which takes
+/// minutes for a long prompt on a board: ten minutes leaves room for that.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The waits before a request: the idle wait, then each HTTP 503 (busy) answer and the wait
 /// after it.
@@ -80,6 +85,8 @@ struct Plan {
     /// `--max-duration` / `--min-requests`: the runtime path's rules.
     control: RunControl,
     idle_timeout: Duration,
+    /// `--head-timeout`: longest wait for the response head ([`DEFAULT_HEAD_TIMEOUT`]).
+    head_timeout: Duration,
     quiet_period: Duration,
     /// Gap-cluster threshold, µs.
     token_gap_us: u64,
@@ -214,14 +221,10 @@ pub(crate) fn run(
         );
     }
     if !detected.reachable {
-        let why = detected
-            .evidence
-            .first()
-            .map(|f| f.value.clone())
-            .unwrap_or_default();
-        return Err(Error::input(format!(
-            "--server {url}: no HTTP server answers there ({why}); start the server or fix the address"
-        )));
+        let why = detected.no_answer.clone().unwrap_or_else(|| {
+            "no HTTP server answers there; start the server or fix the address".into()
+        });
+        return Err(Error::input(format!("--server {url}: {why}")));
     }
     detected.evidence.extend(server::run_facts(
         detected.kind,
@@ -292,6 +295,11 @@ pub(crate) fn run(
         cooldown: rp.cooldown,
         control: rp.run_control(),
         idle_timeout,
+        head_timeout: duration(
+            "--head-timeout",
+            a.head_timeout.as_deref(),
+            DEFAULT_HEAD_TIMEOUT,
+        )?,
         quiet_period: duration(
             "--quiet-period",
             a.quiet_period.as_deref(),
@@ -441,6 +449,24 @@ fn key_hint(url: &Url) -> String {
         format!("the server refused the API key in {API_KEY_VAR}")
     } else {
         format!("the server wants an API key: set {API_KEY_VAR} (it is sent as a bearer token and never recorded)")
+    }
+}
+
+/// An HTTP 3xx answer in one line: where it points, and that rkbench does not follow it (a
+/// measurement through a redirect would time two servers).
+fn redirect(status: u16, location: Option<&str>, url: &Url) -> String {
+    match location.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) => {
+            let to = if l.starts_with('/') {
+                format!("http://{}{l}", url.authority())
+            } else {
+                l.chars().take(200).collect()
+            };
+            format!("HTTP {status} redirect to {to}: rkbench does not follow redirects; pass that server as --server")
+        }
+        None => format!(
+            "HTTP {status} redirect without a Location header: rkbench does not follow redirects; check --server {url}"
+        ),
     }
 }
 
@@ -692,7 +718,11 @@ impl Recorder {
                     let ev = match x.poll() {
                         Ok(ev) => ev,
                         Err(e) => {
-                            failure = Some(format!("reading the response: {e}"));
+                            failure = Some(format!(
+                                "reading the response from {}{}: {e}",
+                                plan.url,
+                                protocol.endpoint()
+                            ));
                             cap_.abandon(us(Instant::now()));
                             break;
                         }
@@ -734,6 +764,8 @@ impl Recorder {
                                     )
                                 } else if status == 401 || status == 403 {
                                     format!("HTTP {status}: {said}; {}", key_hint(&plan.url))
+                                } else if (300..400).contains(&status) {
+                                    redirect(status, x.header("location"), &plan.url)
                                 } else {
                                     format!("HTTP {status}: {said}")
                                 });
@@ -747,6 +779,16 @@ impl Recorder {
                         Event::Data { bytes, at, read } => {
                             last_read = read;
                             cap_.data(&bytes, us(at), read);
+                            if let Some(why) = cap_.overflow() {
+                                failure = Some(format!(
+                                    "reading the response from {}{}: {why}",
+                                    plan.url,
+                                    protocol.endpoint()
+                                ));
+                                x.close();
+                                cap_.abandon(us(Instant::now()));
+                                break;
+                            }
                         }
                         Event::End { at, clean } => {
                             cap_.end(us(at), last_read);
@@ -764,6 +806,17 @@ impl Recorder {
                         stopped = Some(Status::Timeout);
                     }
                     if stopped.is_some() {
+                        x.close();
+                        cap_.abandon(us(now));
+                        break;
+                    }
+                    if !x.has_head() && now.duration_since(t0) >= plan.head_timeout {
+                        failure = Some(format!(
+                            "no response head from {}{} within --head-timeout {} (the server accepted the request but did not answer); raise --head-timeout if its prefill takes longer, or check the server",
+                            plan.url,
+                            protocol.endpoint(),
+                            humantime::format_duration(plan.head_timeout)
+                        ));
                         x.close();
                         cap_.abandon(us(now));
                         break;

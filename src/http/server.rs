@@ -190,26 +190,71 @@ pub struct Detected {
     pub evidence: Vec<Fact>,
     /// At least one probe got an HTTP answer.
     pub reachable: bool,
+    /// What the first probe that got no answer met, in one line for `--server URL: …`.
+    pub no_answer: Option<String>,
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Probe one endpoint; the answer in one line for the evidence.
-fn probe(url: &Url, path: &str, evidence: &mut Vec<Fact>) -> Option<(u16, String)> {
-    let r = client::fetch(url, "GET", path, None, PROBE_TIMEOUT);
-    let shown = match &r {
-        Ok((status, body)) => {
-            let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-            let cut: String = one_line.chars().take(160).collect();
-            format!("HTTP {status}: {cut}")
+/// The probes of one detection: their evidence, and what the first that got no answer met.
+struct Probes<'a> {
+    url: &'a Url,
+    evidence: Vec<Fact>,
+    no_answer: Option<String>,
+    /// A probe met a server that accepted it and sent nothing in [`PROBE_TIMEOUT`]: the rest
+    /// would each wait as long for nothing.
+    silent: bool,
+}
+
+/// What a probe's failure means, in one line naming what to do.
+fn no_answer(url: &Url, path: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        _ if client::no_head_in_time(e) => format!(
+            "the server {e} to GET {path}; it is stuck or not an HTTP server: check the process listening on port {}",
+            url.port
+        ),
+        TimedOut | WouldBlock => format!(
+            "GET {path}: the server {e}; check the server at {url}"
+        ),
+        InvalidData | UnexpectedEof => format!(
+            "GET {path} was answered, but not with an answer rkbench can read ({e}); check that it is an LLM server speaking plain HTTP/1.1"
+        ),
+        _ => format!(
+            "no HTTP server answers there ({e}); start the server or fix the address"
+        ),
+    }
+}
+
+impl Probes<'_> {
+    /// Probe one endpoint; the answer in one line for the evidence.
+    fn get(&mut self, path: &str) -> Option<(u16, String)> {
+        let key = format!("probe GET {path}");
+        if self.silent {
+            self.evidence.push(Fact {
+                key,
+                value: "not sent (an earlier probe got no answer)".into(),
+            });
+            return None;
         }
-        Err(e) => format!("no answer ({e})"),
-    };
-    evidence.push(Fact {
-        key: format!("probe GET {path}"),
-        value: shown,
-    });
-    r.ok()
+        let r = client::fetch(self.url, "GET", path, None, PROBE_TIMEOUT);
+        let value = match &r {
+            Ok((status, body)) => {
+                let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+                let cut: String = one_line.chars().take(160).collect();
+                format!("HTTP {status}: {cut}")
+            }
+            Err(e) => {
+                self.silent |= client::no_head_in_time(e);
+                let url = self.url;
+                self.no_answer
+                    .get_or_insert_with(|| no_answer(url, path, e));
+                format!("no answer ({e})")
+            }
+        };
+        self.evidence.push(Fact { key, value });
+        r.ok()
+    }
 }
 
 fn json_of(body: &str) -> Option<Value> {
@@ -269,11 +314,16 @@ pub fn detect_when_ready(
 /// Detect the server by its own endpoints, in an order where each probe is harmless to the
 /// others (never `/api/generate`: on rkllama one without a prompt unloads the model).
 pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
-    let mut ev = Vec::new();
+    let mut ev = Probes {
+        url,
+        evidence: Vec::new(),
+        no_answer: None,
+        silent: false,
+    };
     let mut reachable = false;
     let mut found: Option<(ServerKind, String)> = None;
     // llama-server: /props has build_info.
-    if let Some((200, body)) = probe(url, "/props", &mut ev) {
+    if let Some((200, body)) = ev.get("/props") {
         reachable = true;
         if let Some(b) = json_of(&body)
             .as_ref()
@@ -282,15 +332,20 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
         {
             found = Some((ServerKind::LlamaServer, b.to_string()));
         }
-    } else if ev.last().is_some_and(|f| f.value.starts_with("HTTP")) {
+    } else if ev
+        .evidence
+        .last()
+        .is_some_and(|f| f.value.starts_with("HTTP"))
+    {
         reachable = true;
     }
     // rkllama: its welcome message at /.
     if found.is_none() {
-        if let Some((status, body)) = probe(url, "/", &mut ev) {
+        if let Some((status, body)) = ev.get("/") {
             reachable = true;
             if status == 200 && body.contains("RKLLama") {
-                let v = probe(url, "/api/version", &mut ev)
+                let v = ev
+                    .get("/api/version")
                     .and_then(|(_, b)| json_of(&b))
                     .and_then(|v| v.get("version").and_then(Value::as_str).map(String::from))
                     .unwrap_or_default();
@@ -300,7 +355,7 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
     }
     // Rockchip 1.3.0: /v1/models owned_by "rkllm".
     if found.is_none() {
-        if let Some((status, body)) = probe(url, "/v1/models", &mut ev) {
+        if let Some((status, body)) = ev.get("/v1/models") {
             reachable = true;
             let owned_by_rkllm = json_of(&body)
                 .and_then(|v| v.get("data").and_then(Value::as_array).cloned())
@@ -321,7 +376,7 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
             .as_ref()
             .is_some_and(|(k, _)| *k == ServerKind::RkllmServer);
     if found.is_none() || forced_rkllm {
-        if let Some((status, _)) = probe(url, "/rkllm_chat", &mut ev) {
+        if let Some((status, _)) = ev.get("/rkllm_chat") {
             reachable = true;
             // 405 only: any other answer (a 503 while a server loads its model, a 401) is
             // not the route's Flask refusal of a GET.
@@ -334,7 +389,7 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
     // The original tool's server: /v1/health says whether a model is loaded (its /v1/models
     // says owned_by "rockchip", which is not Rockchip's own server).
     if found.is_none() {
-        if let Some((200, body)) = probe(url, "/v1/health", &mut ev) {
+        if let Some((200, body)) = ev.get("/v1/health") {
             reachable = true;
             let health = json_of(&body).filter(|v| {
                 v.get("status").and_then(Value::as_str) == Some("healthy")
@@ -348,7 +403,7 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
     }
     // Ollama: /api/version (rkllama answered above).
     if found.is_none() {
-        if let Some((200, body)) = probe(url, "/api/version", &mut ev) {
+        if let Some((200, body)) = ev.get("/api/version") {
             reachable = true;
             if let Some(v) = json_of(&body)
                 .as_ref()
@@ -370,13 +425,19 @@ pub fn detect(url: &Url, given: Option<ServerKind>) -> Detected {
     } else {
         kind.default_protocol()
     };
-    ev.sort();
+    let Probes {
+        mut evidence,
+        no_answer,
+        ..
+    } = ev;
+    evidence.sort();
     Detected {
         kind,
         protocol,
         version,
-        evidence: ev,
+        evidence,
         reachable,
+        no_answer,
     }
 }
 

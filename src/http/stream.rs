@@ -2,6 +2,15 @@
 //! servers), newline-delimited JSON (Ollama, rkllama's `/api/*`) or blank-line-separated JSON
 //! (Rockchip's `/rkllm_chat`). Bytes arrive in arbitrary pieces; an event is emitted when its
 //! last byte arrives, with the body offset where it ended.
+//!
+//! What it buffers is bounded ([`MAX_EVENT`]): a server sending an endless line or event ends
+//! the stream with an error instead of growing memory without bound.
+
+/// The longest line, and the longest event (an SSE event's `data:` lines together, a
+/// blank-line object). Events are small JSON objects, except the cumulative messages of
+/// Rockchip's `/rkllm_chat`, which repeat the whole answer so far at ~110 bytes a character:
+/// 8 MiB holds the message of a 70,000-character answer, far past its 4096-token cap.
+pub const MAX_EVENT: usize = 8 << 20;
 
 /// The body's framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +40,8 @@ pub struct Splitter {
     line: Vec<u8>,
     offset: u64,
     data: Option<String>,
+    /// An event passed [`MAX_EVENT`]: nothing more is framed.
+    over: bool,
 }
 
 impl Splitter {
@@ -40,6 +51,7 @@ impl Splitter {
             line: Vec::new(),
             offset: 0,
             data: None,
+            over: false,
         }
     }
 
@@ -48,7 +60,12 @@ impl Splitter {
         self.offset
     }
 
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<(Frame, u64)>) {
+    /// Frame `bytes`. An error (one line) when a line or an event passes [`MAX_EVENT`]: the
+    /// frames before it are in `out`, and nothing after it is framed.
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<(Frame, u64)>) -> Result<(), String> {
+        if self.over {
+            return Err(self.too_large());
+        }
         for &b in bytes {
             self.offset += 1;
             if b == b'\n' {
@@ -60,13 +77,36 @@ impl Splitter {
             } else {
                 self.line.push(b);
             }
+            // The event so far and the line being read: both wait in memory.
+            if self.line.len() + self.data.as_ref().map_or(0, String::len) > MAX_EVENT {
+                self.over = true;
+                self.line = Vec::new();
+                self.data = None;
+                return Err(self.too_large());
+            }
         }
+        Ok(())
+    }
+
+    fn too_large(&self) -> String {
+        let what = match self.framing {
+            Framing::Sse => "SSE event",
+            Framing::Ndjson => "NDJSON line",
+            Framing::BlankLine => "/rkllm_chat message",
+        };
+        format!(
+            "one {what} is larger than the {} MiB limit for one event (not a stream rkbench can time); the chunks before it are kept: check the server",
+            MAX_EVENT >> 20
+        )
     }
 
     /// The stream ended: an unterminated last line or event still counts. Returns whether there
     /// was one (the body was cut inside an event: for blank-line framing, where the server ends
     /// every object with an empty line, that is a stream cut short).
     pub fn finish(&mut self, out: &mut Vec<(Frame, u64)>) -> bool {
+        if self.over {
+            return true;
+        }
         let mut torn = false;
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
@@ -146,7 +186,7 @@ mod tests {
         let mut s = Splitter::new(framing);
         let mut out = Vec::new();
         for p in parts {
-            s.feed(p, &mut out);
+            s.feed(p, &mut out).unwrap();
         }
         s.finish(&mut out);
         out
@@ -181,7 +221,7 @@ mod tests {
         let body = b"{\"a\":1}\n\n{\"b\":2}\n\n{\"c\"";
         let mut s = Splitter::new(Framing::BlankLine);
         let mut out = Vec::new();
-        s.feed(body, &mut out);
+        s.feed(body, &mut out).unwrap();
         assert_eq!(
             out,
             vec![
@@ -193,10 +233,10 @@ mod tests {
         assert_eq!(out[2], (Frame::Data("{\"c\"".into()), 22));
         // An object whose blank line never came is torn too; a whole body is not.
         let mut s = Splitter::new(Framing::BlankLine);
-        s.feed(b"{\"a\":1}\n", &mut out);
+        s.feed(b"{\"a\":1}\n", &mut out).unwrap();
         assert!(s.finish(&mut out));
         let mut s = Splitter::new(Framing::BlankLine);
-        s.feed(b"{\"a\":1}\n\n", &mut out);
+        s.feed(b"{\"a\":1}\n\n", &mut out).unwrap();
         assert!(!s.finish(&mut out));
     }
 
@@ -211,5 +251,37 @@ mod tests {
                 (Frame::Data("{\"y\":2}".into()), 16)
             ]
         );
+    }
+
+    #[test]
+    fn an_endless_line_or_event_stops_at_the_bound_keeping_the_frames_before() {
+        let piece = vec![b'x'; 64 * 1024];
+        for (framing, start) in [
+            (Framing::Sse, &b"data: {}\n\ndata: "[..]),
+            (Framing::Ndjson, &b"{}\n"[..]),
+            (Framing::BlankLine, &b"{}\n\n"[..]),
+        ] {
+            let mut s = Splitter::new(framing);
+            let mut out = Vec::new();
+            s.feed(start, &mut out).unwrap();
+            let err = (0..1000)
+                .find_map(|_| s.feed(&piece, &mut out).err())
+                .expect("bounded");
+            assert!(
+                err.contains("larger than the 8 MiB limit for one event"),
+                "{err}"
+            );
+            assert_eq!(out.len(), 1, "{framing:?}: the frame before is kept");
+            assert!(s.feed(b"\n\n", &mut out).is_err(), "nothing framed after");
+            assert!(s.finish(&mut out));
+            assert_eq!(out.len(), 1);
+        }
+        // An event of many short data lines is bounded as a whole.
+        let mut s = Splitter::new(Framing::Sse);
+        let mut out = Vec::new();
+        let lines = b"data: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n".repeat(1000);
+        let err = (0..1000).find_map(|_| s.feed(&lines, &mut out).err());
+        assert!(err.is_some());
+        assert!(out.is_empty());
     }
 }

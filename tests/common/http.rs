@@ -73,3 +73,71 @@ pub fn reply(
         body.len()
     )
 }
+
+/// A fake llama-server (`/props`, an idle `/slots`, 404 elsewhere) whose answer to the
+/// streaming request is written by `stream`: the tests' hostile servers.
+pub fn llama_with_stream(stream: fn(&mut TcpStream) -> std::io::Result<()>) -> u16 {
+    serve(stream, |mut c, st| {
+        let r = read_request(&c)?;
+        let stream = *st.lock().unwrap();
+        match (r.method.as_str(), r.path.as_str()) {
+            ("GET", "/props") => reply(
+                &mut c,
+                "200 OK",
+                "application/json",
+                r#"{"build_info":"b1-hostile"}"#,
+            ),
+            ("GET", "/slots") => reply(
+                &mut c,
+                "200 OK",
+                "application/json",
+                r#"[{"id":0,"is_processing":false}]"#,
+            ),
+            ("POST", "/v1/chat/completions") => stream(&mut c),
+            _ => reply(&mut c, "404 Not Found", "application/json", "{}"),
+        }
+    })
+    .0
+}
+
+/// Write `piece` again and again, `pause` apart, until the client closes the connection (a
+/// write fails), `max_writes` writes or `max_time`: a hostile server's endless part, bounded.
+pub fn write_endlessly(
+    c: &mut TcpStream,
+    piece: &[u8],
+    pause: std::time::Duration,
+    max_writes: usize,
+    max_time: std::time::Duration,
+) -> std::io::Result<()> {
+    let start = std::time::Instant::now();
+    for _ in 0..max_writes {
+        if start.elapsed() > max_time {
+            break;
+        }
+        c.write_all(piece)?;
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+    }
+    Ok(())
+}
+
+/// Keep the connection open without answering until the client closes it or `max_time`.
+pub fn stay_silent(c: &mut TcpStream, max_time: std::time::Duration) -> std::io::Result<()> {
+    let start = std::time::Instant::now();
+    c.set_read_timeout(Some(std::time::Duration::from_millis(50)))?;
+    let mut buf = [0u8; 1024];
+    while start.elapsed() < max_time {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
