@@ -13,9 +13,9 @@ pub mod client;
 pub mod process;
 #[cfg(feature = "record")]
 pub mod record;
-pub mod response;
 #[cfg(feature = "record")]
 pub mod redact;
+pub mod response;
 #[cfg(feature = "record")]
 pub mod server;
 pub mod stream;
