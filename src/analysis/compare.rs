@@ -56,7 +56,7 @@ fn sampling_not_comparable(
         .iter()
         .filter_map(|a| {
             let s = a.server.as_ref()?;
-            (s.sampling == crate::http::server::SamplingHonour::Ignored).then(|| {
+            (s.sampling == crate::http::kind::SamplingHonour::Ignored).then(|| {
                 format!(
                     "{}: sampling {} ({})",
                     a.file_name,

@@ -447,8 +447,8 @@ pub(crate) fn of(
             .evidence
             .contains(crate::trace::server::FIXED_SAMPLING_FACT);
         let kind = h.runtime.abi.trim_start_matches("http:");
-        let ignored = crate::http::server::SamplingHonour::of_run(kind, "")
-            == crate::http::server::SamplingHonour::Ignored;
+        let ignored = crate::http::kind::SamplingHonour::of_run(kind, "")
+            == crate::http::kind::SamplingHonour::Ignored;
         server_view(&mut v, fixed, ignored);
     }
     v.extend(h.board.iter().map(|f| Param {

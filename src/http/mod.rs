@@ -9,6 +9,7 @@ pub mod capture;
 pub mod chunk;
 #[cfg(feature = "record")]
 pub mod client;
+pub mod kind;
 #[cfg(feature = "record")]
 pub mod process;
 #[cfg(feature = "record")]

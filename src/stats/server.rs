@@ -371,7 +371,7 @@ pub struct ServerAnalysis {
     /// How the measured requests' output count relates to the tokens generated.
     pub bound: CountBound,
     /// Whether the sampling values sent took effect, and which fields the server reads.
-    pub sampling: crate::http::server::SamplingHonour,
+    pub sampling: crate::http::kind::SamplingHonour,
     pub sampling_note: &'static str,
 }
 
@@ -484,8 +484,8 @@ pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
         prompt_tokens,
         cap_exceeded,
         bound: CountBound::of_run(s),
-        sampling: crate::http::server::SamplingHonour::of_run(&s.run.kind, &s.run.protocol),
-        sampling_note: crate::http::server::SamplingHonour::note(&s.run.kind, &s.run.protocol),
+        sampling: crate::http::kind::SamplingHonour::of_run(&s.run.kind, &s.run.protocol),
+        sampling_note: crate::http::kind::SamplingHonour::note(&s.run.kind, &s.run.protocol),
     }
 }
 
@@ -624,7 +624,7 @@ pub fn cached_prompts(s: &ServerTrace) -> Vec<(u32, String)> {
 /// The `server-ignores-sampling` warning: the server never used the sampling values sent, so
 /// the run's sampling is unknown and its figures are not fit for comparison.
 pub fn ignored_sampling_warning(s: &ServerTrace) -> Option<crate::stats::warnings::Warning> {
-    use crate::http::server::SamplingHonour;
+    use crate::http::kind::SamplingHonour;
     (SamplingHonour::of_run(&s.run.kind, &s.run.protocol) == SamplingHonour::Ignored).then(|| {
         crate::stats::warnings::Warning {
             code: "server-ignores-sampling",
@@ -770,7 +770,7 @@ pub fn not_comparable(
         why.push(fixed_note.into());
     }
     {
-        use crate::http::server::SamplingHonour;
+        use crate::http::kind::SamplingHonour;
         let honour = SamplingHonour::of_run(&server.run.kind, &server.run.protocol);
         if honour == SamplingHonour::Ignored {
             why.push(format!(
