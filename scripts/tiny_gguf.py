@@ -1,8 +1,9 @@
 """Write a tiny random-weight llama GGUF for the real-server test (never downloaded).
 
-2 blocks, 64-dim embeddings, an SPM vocabulary of 450 tokens (control tokens, 256 byte tokens,
-printable ASCII with and without the SPM space mark) and a ChatML template: about 560 KiB,
-written in about a second. The output rows of the control tokens are zero, so a greedy decode
+2 blocks, 64-dim embeddings, an SPM vocabulary of 2048 tokens (control tokens, 256 byte tokens,
+printable ASCII with and without the SPM space mark, then filler pieces no text tokenizes to, so
+that rkbench's exact token input, ids 1000-1999, exists in this vocabulary as in every RKLLM
+model's) and a ChatML template: about 1.6 MiB, written in about a second. The output rows of the control tokens are zero, so a greedy decode
 (rkbench's default top_k 1) never picks end-of-sequence and every request runs to its cap:
 the counts and the mid-stream deadline are then deterministic. Random weights emit byte
 tokens that form partial UTF-8, so chunks differ from tokens, as on a real model.
@@ -39,6 +40,12 @@ for c in range(0x21, 0x7F):
     add("\u2581" + chr(c), -1.5, NORMAL)
 add("<|im_start|>", 0.0, CONTROL)
 add("<|im_end|>", 0.0, CONTROL)
+n_base = len(tokens)
+# Filler up to 2048: pieces no text contains (so the tokenizer never forms them), with zero
+# output rows (never generated) and embeddings drawn after every other tensor (so the weights of
+# the first n_base tokens, and with them every text answer, are those of the 450-token model).
+while len(tokens) < 2048:
+    add("<fill-%d>" % len(tokens), -10.0, NORMAL)
 n_vocab = len(tokens)
 control = [i for i, t in enumerate(types) if t in (CONTROL, UNKNOWN)]
 
@@ -69,7 +76,7 @@ def t(*shape, scale=0.5):
     return (rng.standard_normal(shape) * scale).astype(np.float32)
 
 
-w.add_tensor("token_embd.weight", t(n_vocab, n_embd))
+token_embd = t(n_base, n_embd)
 for i in range(n_layer):
     p = "blk.%d." % i
     w.add_tensor(p + "attn_norm.weight", np.ones(n_embd, dtype=np.float32))
@@ -80,8 +87,12 @@ for i in range(n_layer):
     w.add_tensor(p + "ffn_up.weight", t(n_ff, n_embd))
     w.add_tensor(p + "ffn_down.weight", t(n_embd, n_ff))
 w.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
-output = t(n_vocab, n_embd)
+output = t(n_base, n_embd)
 output[control, :] = 0.0
+fill = n_vocab - n_base
+token_embd = np.concatenate([token_embd, t(fill, n_embd)])
+output = np.concatenate([output, np.zeros((fill, n_embd), dtype=np.float32)])
+w.add_tensor("token_embd.weight", token_embd)
 w.add_tensor("output.weight", output)
 w.write_header_to_file()
 w.write_kv_data_to_file()
