@@ -3,7 +3,8 @@
 //! Why not a crate: the timing contract is "a chunk's arrival is the `read()` that delivered its
 //! bytes", which needs the socket reads themselves; the blocking clients on crates.io either
 //! buffer below the body `Read` (so a read's time is not a chunk's time) or pull in TLS and a
-//! runtime the static board binary does not want. This is ~300 lines of std: one request per
+//! runtime the static board binary does not want (ureq 3 measured: docs/SERVERS.md, "Why
+//! rkbench's own client"). This is a few hundred lines of std: one request per
 //! connection (`Connection: close`), `Content-Length`, chunked or close-delimited bodies, and a
 //! read timeout so the caller can enforce deadlines and Ctrl-C between reads. No TLS: boards
 //! serve plain HTTP on the LAN or localhost.
