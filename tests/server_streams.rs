@@ -218,8 +218,8 @@ fn rockchip_1_3_0_characters_cluster_into_tokens() {
     // role, H, e, y, 你, finish, [DONE]: each event is its `data:` line and a blank line.
     let at = [5_000u64, 30_000, 30_010, 30_020, 52_000, 52_100, 52_200];
     assert_eq!(events.len(), 2 * at.len());
-    let mut c =
-        Capture::new(Protocol::OpenAiSse, ServerRequest::default()).with_gap_cluster(Some(1000));
+    let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default())
+        .with_gap_cluster(Some(rkbench::trace::server::GapRule::fixed(1000)));
     for (i, (pair, t)) in events.chunks(2).zip(at).enumerate() {
         c.data(&pair.concat(), t, i as u32 + 1);
     }
@@ -288,8 +288,8 @@ fn rockchip_1_2_cumulative_character_stream() {
         .collect();
     assert_eq!(messages.len(), 6);
     let at = [20_000u64, 20_030, 40_000, 40_020, 61_000, 81_000];
-    let mut c =
-        Capture::new(Protocol::RkllmChat, ServerRequest::default()).with_gap_cluster(Some(1000));
+    let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default())
+        .with_gap_cluster(Some(rkbench::trace::server::GapRule::fixed(1000)));
     for (i, (m, t)) in messages.iter().zip(at).enumerate() {
         c.data(m, t, i as u32 + 1);
     }
