@@ -685,6 +685,21 @@ mod tests {
         assert_eq!(s.requests[0].ambiguous_gaps, Some((1, 3)));
         let n = close_calls(&s).unwrap();
         assert!(n.contains("(request 4: 1 of 3)"), "{n}");
+        // A trace recorded with the fixed 1 ms (before the adaptive rule) reports as before:
+        // one threshold in the label, none listed per request.
+        assert_eq!(thresholds(&s), None);
+        let c = s.requests[0].gap_threshold.clone().unwrap();
+        assert_eq!((c.threshold_us, c.from.as_str()), (1000, "fixed"));
+        // The adaptive rule: each request's own threshold (here too few gaps: the fallback).
+        let mut adaptive = t.clone();
+        adaptive.run.evidence[0].value =
+            crate::trace::server::gap_rule_fact(crate::trace::server::GapRule::Adaptive);
+        let a = crate::stats::server::analyse(&adaptive);
+        let n = thresholds(&a).unwrap();
+        assert!(
+            n.contains("request 4: 1000 µs (fallback: 3 gap(s) between characters, fewer than 8 to choose from)"),
+            "{n}"
+        );
         // No close call, no sentence; no threshold recorded, no figure.
         t.requests[0].chunk_us[1] = 10;
         assert_eq!(close_calls(&crate::stats::server::analyse(&t)), None);
