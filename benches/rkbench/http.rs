@@ -138,7 +138,7 @@ pub fn long_stream(env: &Env, out: &mut Report) {
     assert_eq!(snap.chunk_token_total(), (chars / 4) as u64);
     out.line(
         "http.long_checkpoint_ms",
-        "one checkpoint snapshot (a copy: attributed on arrival)",
+        "one checkpoint snapshot (adaptive threshold: chosen from all the gaps, attributed in full)",
         json!({"ms": snap_s * 1e3}),
         &format!("{:.1} ms", snap_s * 1e3),
     );
