@@ -201,8 +201,8 @@ pub struct RecordArgs {
     #[argh(option)]
     pub head_timeout: Option<String>,
     /// with --server on Rockchip's servers (one character per chunk, no count): a gap at least
-    /// this long between two characters starts a token (default 1ms; recorded; counts labelled
-    /// estimated)
+    /// this long between two characters starts a token (default: each request's own threshold,
+    /// chosen from its gaps; recorded; counts labelled estimated)
     #[argh(option)]
     pub token_gap: Option<String>,
 }

@@ -23,6 +23,9 @@ struct State {
     always_busy: bool,
     /// Every POST body, and whether it was refused as busy.
     posts: Vec<(String, bool)>,
+    /// Like Rockchip's 1.2.3 server, which polls its queue every few ms: each character its
+    /// own write, a token's characters 2–4 ms apart, tokens ~30 ms apart.
+    polling: bool,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -70,11 +73,11 @@ fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {
             )
         }
     }
-    let busy = {
+    let (busy, polling) = {
         let mut s = st.lock().unwrap();
         let busy = s.always_busy || std::mem::take(&mut s.busy_once);
         s.posts.push((body, busy));
-        busy
+        (busy, s.polling)
     };
     if busy {
         return reply(
@@ -88,10 +91,16 @@ fn handle(mut c: TcpStream, st: &Shared) -> std::io::Result<()> {
     c.flush()?;
     let mut choices: Vec<String> = Vec::new();
     for token in TOKENS {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(if polling { 30 } else { 20 }));
         // One write for the token's messages: its characters leave microseconds apart.
         let mut out = Vec::new();
-        for ch in token.chars() {
+        for (k, ch) in token.chars().enumerate() {
+            if polling && k > 0 {
+                // Each character its own write, 2–4 ms after the one before.
+                c.write_all(&std::mem::take(&mut out))?;
+                c.flush()?;
+                std::thread::sleep(Duration::from_millis(2 + (k as u64 % 3)));
+            }
             choices.push(format!(
                 "{{\"index\": 0, \"delta\": {{\"role\": \"assistant\", \"content\": \"{}\"}}, \"logprobs\": null, \"finish_reason\": null}}",
                 py_char(ch)
@@ -158,7 +167,9 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
             .unwrap_or_default()
     };
     assert!(fact("probe GET /rkllm_chat").starts_with("HTTP 405"));
-    assert!(fact("count gap-cluster threshold").starts_with("1000 us"));
+    assert!(
+        fact("count gap-cluster threshold").starts_with("adaptive (each request's own threshold")
+    );
     assert!(fact("sampling fixed by the server").contains("top_k 1, top_p 0.9"));
     // The run's parameters are the server's own, not rkbench's defaults.
     let p = &t.header.params;
@@ -219,7 +230,15 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
     assert!(o.status.success(), "{}", common::stderr(&o));
     let md = common::stdout(&o);
     assert!(
-        md.contains("estimated: the server sends characters and no token count, so text chunks less than 1000 µs apart are counted as one token (gap-cluster)"),
+        md.contains("estimated: the server sends characters and no token count, so text chunks less than each request's own threshold (chosen from the gaps between its characters) apart are counted as one token (gap-cluster)"),
+        "{md}"
+    );
+    // Characters µs apart, tokens 20 ms apart: each request's threshold is chosen (at least
+    // the 1 ms floor) and listed.
+    assert!(
+        md.contains(
+            "Gap-cluster thresholds, each chosen from the request's own gaps between characters"
+        ) && md.contains("request 0: "),
         "{md}"
     );
     assert!(md.contains("sampling fixed by the server"), "{md}");
@@ -235,9 +254,17 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
     let j = common::json_report(&path);
     assert_eq!(j["server"]["count_source"], "gap-cluster");
     assert_eq!(j["server"]["count_estimated"], true);
-    assert_eq!(j["server"]["gap_threshold_us"], 1000);
+    assert_eq!(
+        j["server"]["gap_threshold_us"],
+        Value::Null,
+        "one per request"
+    );
+    assert_eq!(j["server"]["gap_threshold_rule"], "adaptive");
     for r in j["server"]["requests"].as_array().unwrap() {
         assert_eq!(r["ambiguous_gaps"]["gaps"], chars - 1);
+        assert_eq!(r["gap_threshold_from"], "adaptive", "{r}");
+        let g = r["gap_threshold_us"].as_u64().unwrap();
+        assert!((1000..20_000).contains(&g), "{g}");
     }
     let waits: Vec<&str> = j["server"]["requests"]
         .as_array()
@@ -327,7 +354,8 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
         .run
         .evidence
         .iter()
-        .any(|f| f.key == "count gap-cluster threshold" && f.value.starts_with("5000 us")));
+        .any(|f| f.key == "count gap-cluster threshold"
+            && f.value.starts_with("5000 us (--token-gap; ")));
     assert!(s
         .requests
         .iter()
@@ -337,6 +365,65 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
         &[],
     ));
     assert!(md.contains("less than 5000 µs apart"), "{md}");
+    assert!(!md.contains("Gap-cluster thresholds, each chosen"), "{md}");
+    let j = common::json_report(&dir.join("g.rktrace"));
+    assert_eq!(j["server"]["gap_threshold_us"], 5000);
+    assert_eq!(j["server"]["gap_threshold_rule"], "--token-gap");
+    assert_eq!(
+        j["server"]["requests"][0]["gap_threshold_from"],
+        "--token-gap"
+    );
+}
+
+/// Rockchip's 1.2.3 server polls its queue every few ms: a token's characters leave 2–4 ms
+/// apart, tokens ~30 ms. The threshold chosen from each request's own gaps counts the fake's
+/// tokens exactly; the old fixed 1 ms (now only as `--token-gap 1ms`) counted characters.
+#[test]
+fn a_polling_servers_characters_are_counted_as_tokens_by_the_streams_own_threshold() {
+    let (url, _) = fake(State {
+        polling: true,
+        ..Default::default()
+    });
+    let dir = common::tempdir("rkllm-chat-polling");
+    let chars: usize = TOKENS.iter().map(|t| t.chars().count()).sum();
+    let o = record(&url, &dir, "a.rktrace", &["--suite", "quick"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let path = dir.join("a.rktrace");
+    let t = common::read_trace(&path);
+    let s = t.server.as_ref().unwrap();
+    for r in &s.requests {
+        assert_eq!(r.count_source.as_str(), "gap-cluster");
+        assert_eq!(
+            r.chunk_token_total(),
+            TOKENS.len() as u64,
+            "{:?} {:?}",
+            r.chunk_tokens,
+            r.chunk_us
+        );
+    }
+    let j = common::json_report(&path);
+    for r in j["server"]["requests"].as_array().unwrap() {
+        assert_eq!(r["tokens"], TOKENS.len(), "{r}");
+        assert_eq!(r["gap_threshold_from"], "adaptive", "{r}");
+        let g = r["gap_threshold_us"].as_u64().unwrap();
+        assert!((4_000..30_000).contains(&g), "{g}");
+    }
+    // The old fixed default splits each token into its characters.
+    let o = record(
+        &url,
+        &dir,
+        "f.rktrace",
+        &["--suite", "quick", "--token-gap", "1ms"],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let t = common::read_trace(&dir.join("f.rktrace"));
+    for r in &t.server.as_ref().unwrap().requests {
+        assert!(
+            r.chunk_token_total() > TOKENS.len() as u64 + 10,
+            "{} of {chars} characters",
+            r.chunk_token_total()
+        );
+    }
 }
 
 #[test]

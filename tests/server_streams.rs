@@ -218,8 +218,8 @@ fn rockchip_1_3_0_characters_cluster_into_tokens() {
     // role, H, e, y, 你, finish, [DONE]: each event is its `data:` line and a blank line.
     let at = [5_000u64, 30_000, 30_010, 30_020, 52_000, 52_100, 52_200];
     assert_eq!(events.len(), 2 * at.len());
-    let mut c =
-        Capture::new(Protocol::OpenAiSse, ServerRequest::default()).with_gap_cluster(Some(1000));
+    let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default())
+        .with_gap_cluster(Some(rkbench::trace::server::GapRule::fixed(1000)));
     for (i, (pair, t)) in events.chunks(2).zip(at).enumerate() {
         c.data(&pair.concat(), t, i as u32 + 1);
     }
@@ -232,6 +232,50 @@ fn rockchip_1_3_0_characters_cluster_into_tokens() {
     assert_eq!(v.token_times_us(), vec![30_000, 52_000]);
     assert_eq!(v.tokens.text, "Hey你".as_bytes());
     assert_eq!(v.tokens.text_len, vec![3, 3]);
+}
+
+/// Rockchip's 1.2.3/1.3.0 servers poll their queue every few ms: a token's characters leave
+/// 2–4 ms apart (each its own read), tokens 30 ± 5 ms apart. As rkbench records by default,
+/// each request's threshold comes from its own gaps and the count is exact; the old fixed 1 ms
+/// counted every character.
+#[test]
+fn rockchip_characters_ms_apart_cluster_by_the_streams_own_threshold() {
+    use rkbench::trace::server::GapRule;
+    let tokens = [
+        "The", " light", "house", " guides", " ships", " 你好", "!", " Far", " out",
+    ];
+    let event = |s: &str| {
+        format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{s}\"}}}}]}}\n\n")
+    };
+    let mut reads: Vec<(String, u64)> = Vec::new();
+    let mut t = 5_000u64;
+    for (k, tok) in tokens.iter().enumerate() {
+        t += 25_000 + (k as u64 * 3_733) % 10_001;
+        for (j, ch) in tok.chars().enumerate() {
+            if j > 0 {
+                t += 2_000 + ((k + j) as u64 * 997) % 2_001;
+            }
+            reads.push((event(&ch.to_string()), t));
+        }
+    }
+    let chars = reads.len() as u64;
+    let finish = "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    let record = |gap: GapRule| {
+        let mut c =
+            Capture::new(Protocol::OpenAiSse, ServerRequest::default()).with_gap_cluster(Some(gap));
+        for (i, (e, at)) in reads.iter().enumerate() {
+            c.data(e.as_bytes(), *at, i as u32 + 1);
+        }
+        c.data(finish.as_bytes(), t + 100, chars as u32 + 1);
+        c.end(t + 200, chars as u32 + 1);
+        assert!(c.finished());
+        c.finish()
+    };
+    let r = record(GapRule::Adaptive);
+    assert_eq!(r.count_source, CountSource::GapCluster);
+    assert_eq!(r.chunk_token_total(), tokens.len() as u64);
+    assert_eq!(r.token_view().tokens.text, tokens.concat().as_bytes());
+    assert_eq!(record(GapRule::fixed(1000)).chunk_token_total(), chars);
 }
 
 #[test]
@@ -288,8 +332,8 @@ fn rockchip_1_2_cumulative_character_stream() {
         .collect();
     assert_eq!(messages.len(), 6);
     let at = [20_000u64, 20_030, 40_000, 40_020, 61_000, 81_000];
-    let mut c =
-        Capture::new(Protocol::RkllmChat, ServerRequest::default()).with_gap_cluster(Some(1000));
+    let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default())
+        .with_gap_cluster(Some(rkbench::trace::server::GapRule::fixed(1000)));
     for (i, (m, t)) in messages.iter().zip(at).enumerate() {
         c.data(m, t, i as u32 + 1);
     }

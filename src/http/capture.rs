@@ -2,8 +2,10 @@
 //! each request's token count from the best source its server gave (see [`attribute`]).
 use super::chunk;
 use super::stream::{Frame, Framing, Splitter};
+use crate::trace::gap;
 use crate::trace::server::{
-    is_token_chunk, ChunkKind, CountRefusals, CountSource, ServerRequest, RUNNING_COUNT_FIELD,
+    is_token_chunk, ChunkKind, CountRefusals, CountSource, GapRule, ServerRequest,
+    RUNNING_COUNT_FIELD,
 };
 
 /// The most chunks one response may have: twice the characters of a whole 128 k-token context
@@ -62,8 +64,14 @@ pub struct Capture {
     seen: usize,
     /// The body ended inside an event.
     torn: bool,
-    /// Count by gap clusters of this many µs where the server gives no count.
-    gap_us: Option<u64>,
+    /// How gap clusters count where the server gives no count (Rockchip's character streams).
+    gap: Option<GapRule>,
+    /// The threshold the chunks are attributed by as they arrive, µs: the fixed one, or the
+    /// adaptive rule's choice from the gaps so far (chosen again each time they double).
+    live_gap_us: Option<u64>,
+    /// Adaptive: the gaps between text chunks so far, and at how many to choose again.
+    gaps: Vec<u64>,
+    refit_at: usize,
     /// Fields this server fills with something other than tokens (the original tool's server
     /// puts word counts in `usage.completion_tokens` / `usage.prompt_tokens`): never counts.
     not_tokens: &'static [&'static str],
@@ -84,7 +92,10 @@ impl Capture {
             frames: Vec::new(),
             seen: 0,
             torn: false,
-            gap_us: None,
+            gap: None,
+            live_gap_us: None,
+            gaps: Vec::new(),
+            refit_at: gap::MIN_GAPS,
             not_tokens: &[],
             tally: Tally::default(),
             provisional: CountSource::ChunksOnly,
@@ -93,10 +104,14 @@ impl Capture {
         }
     }
 
-    /// Without a server count, cluster text chunks closer than `gap_us` into one token
-    /// ([`CountSource::GapCluster`]) instead of counting chunks.
-    pub fn with_gap_cluster(mut self, gap_us: Option<u64>) -> Self {
-        self.gap_us = gap_us;
+    /// Without a server count, cluster text chunks closer than the threshold `gap` gives into
+    /// one token ([`CountSource::GapCluster`]) instead of counting chunks.
+    pub fn with_gap_cluster(mut self, gap: Option<GapRule>) -> Self {
+        self.gap = gap;
+        self.live_gap_us = gap.map(|g| match g {
+            GapRule::Fixed { us, .. } => us,
+            GapRule::Adaptive => gap::FLOOR_US,
+        });
         self
     }
 
@@ -150,7 +165,7 @@ impl Capture {
     /// (gap clusters on a Rockchip character stream, the server's running count, else token
     /// chunks); O(1), kept as chunks arrive.
     pub fn tokens_so_far(&self) -> u64 {
-        self.tally.tokens(self.gap_us)
+        self.tally.tokens(self.live_gap_us)
     }
 
     /// A stream is complete when the server said how it ended (`finish_reason`, usage or
@@ -186,9 +201,10 @@ impl Capture {
     /// The request so far with tokens attributed (a checkpoint of the request in flight).
     pub fn snapshot(&self) -> ServerRequest {
         let mut r = self.req.clone();
-        if r.server_total.is_some() {
-            // A total (usually at the end) can change the source: decide it in full.
-            attribute(&mut r, self.gap_us);
+        if r.server_total.is_some() || self.gap == Some(GapRule::Adaptive) {
+            // A total (usually at the end) can change the source, and an adaptive threshold
+            // is chosen from all the gaps: decide it in full, as the end will.
+            attribute(&mut r, self.gap);
         } else {
             // The chunks are attributed as they arrive (see `push`).
             r.count_source = self.provisional;
@@ -264,15 +280,18 @@ impl Capture {
             ));
             return;
         }
+        let prev_text_us = self.tally.last_text_us;
         let tokens = self
             .tally
-            .add(kind, !text.is_empty(), at_us, n, self.gap_us);
+            .add(kind, !text.is_empty(), at_us, n, self.live_gap_us);
         self.req.push_chunk(at_us, read, end, kind, n, text);
+        let refitted = self.refit(kind, !text.is_empty(), prev_text_us, at_us);
         // Keep the chunks attributed by the source as it stands, so a checkpoint copies them
         // instead of attributing every chunk again (O(1) per chunk; the source changes at most
-        // twice in a stream, each change re-attributes once).
-        let source = self.tally.source(false, self.gap_us, false);
-        if source == self.provisional {
+        // twice in a stream, each change re-attributes once; an adaptive threshold changes
+        // when the gaps double, O(log chunks) times).
+        let source = self.tally.source(false, self.live_gap_us, false);
+        if source == self.provisional && !(refitted && source == CountSource::GapCluster) {
             let i = match source {
                 CountSource::ServerPerChunk => 0,
                 CountSource::GapCluster => 1,
@@ -283,13 +302,34 @@ impl Capture {
             }
         } else {
             self.provisional = source;
-            attribute_as(&mut self.req, source, self.gap_us);
+            attribute_as(&mut self.req, source, self.live_gap_us);
         }
+    }
+
+    /// Adaptive threshold: keep the text chunk's gap; when the gaps have doubled, choose the
+    /// threshold again from all of them and recount. True when the threshold changed.
+    fn refit(&mut self, kind: ChunkKind, has_text: bool, prev: Option<u64>, at_us: u64) -> bool {
+        if self.gap != Some(GapRule::Adaptive) || !(kind.carries_tokens() && has_text) {
+            return false;
+        }
+        let Some(prev) = prev else { return false };
+        self.gaps.push(at_us.saturating_sub(prev));
+        if self.gaps.len() < self.refit_at {
+            return false;
+        }
+        self.refit_at = self.gaps.len().saturating_mul(2);
+        let t = gap::choose(&self.gaps).threshold_us;
+        if self.live_gap_us == Some(t) {
+            return false;
+        }
+        self.live_gap_us = Some(t);
+        self.tally.gap_tokens = 1 + self.gaps.iter().filter(|&&g| g >= t).count() as u64;
+        true
     }
 
     /// Decide the count source and attribute tokens to chunks; returns the request.
     pub fn finish(mut self) -> ServerRequest {
-        attribute(&mut self.req, self.gap_us);
+        attribute(&mut self.req, self.gap);
         self.req
     }
 }
@@ -300,15 +340,17 @@ impl Capture {
 ///    gets its increase (a withheld token's
 ///    count lands on the chunk that finally carries its text).
 /// 2. `server-total`: one token per token chunk, the server's total minus that unattributed.
-/// 3. `gap-cluster` (only given `gap_us`: Rockchip's character streams): text chunks less than
-///    `gap_us` after the text chunk before them belong to its token; the token lands on the
-///    first chunk of its cluster (TTFT = the first character).
+/// 3. `gap-cluster` (only given `gap`: Rockchip's character streams): text chunks less than
+///    the threshold (fixed, or chosen from this request's gaps: [`gap::threshold_for`]) after
+///    the text chunk before them belong to its token; the token lands on the first chunk of
+///    its cluster (TTFT = the first character).
 /// 4. `chunks-only`: one per token chunk, and every token figure is "per chunk".
 ///
 /// A server count that [`CountRefusals`] finds implausible (beyond the chunks or the cap,
 /// going down) is no source: the next one counts, and the report warns. One pass over the
 /// chunks: O(chunks), whatever their number.
-pub fn attribute(r: &mut ServerRequest, gap_us: Option<u64>) {
+pub fn attribute(r: &mut ServerRequest, gap: Option<GapRule>) {
+    let gap_us = gap.map(|g| gap::threshold_for(r, g).threshold_us);
     let n = r.chunks();
     let refused = CountRefusals::of(r);
     let mut tally = Tally::default();
@@ -498,7 +540,7 @@ mod tests {
     #[test]
     fn gap_clusters_put_one_token_on_each_clusters_first_character() {
         let mut r = chars();
-        attribute(&mut r, Some(1000));
+        attribute(&mut r, Some(GapRule::fixed(1000)));
         assert_eq!(r.count_source, CountSource::GapCluster);
         assert_eq!(r.chunk_tokens, [0, 1, 0, 0, 1, 0, 0, 1, 1, 0]);
         assert_eq!((r.chunk_token_total(), r.unattributed), (4, 0));
@@ -509,12 +551,12 @@ mod tests {
         assert_eq!(v.tokens.text, "Hello!你".as_bytes());
         assert_eq!(v.tokens.text_len, vec![3, 2, 1, 3]);
         // A larger threshold merges the last two tokens.
-        attribute(&mut r, Some(1001));
+        attribute(&mut r, Some(GapRule::fixed(1001)));
         assert_eq!(r.chunk_token_total(), 3);
         // A server total wins over gap clusters; without a threshold it is chunks only.
         let mut t = chars();
         t.server_total = Some(5);
-        attribute(&mut t, Some(1000));
+        attribute(&mut t, Some(GapRule::fixed(1000)));
         assert_eq!(t.count_source, CountSource::ServerTotal);
         assert_eq!((t.chunk_token_total(), t.unattributed), (8, -3));
         let mut c = chars();
@@ -528,7 +570,7 @@ mod tests {
     #[test]
     fn gap_cluster_attribution_on_many_chunks_is_exact_and_progress_counts_tokens() {
         let mut c = Capture::new(Protocol::OpenAiSse, ServerRequest::default())
-            .with_gap_cluster(Some(1000));
+            .with_gap_cluster(Some(GapRule::fixed(1000)));
         let (mut t, mut tokens, mut chars) = (0u64, 0u64, 0usize);
         while chars < 100_000 {
             t += 20_000;
@@ -549,6 +591,45 @@ mod tests {
         assert_eq!(
             (v.tokens.len() as u64, v.tokens.text.len()),
             (tokens, chars)
+        );
+    }
+
+    /// Rockchip 1.2.3: a token's characters 2–4 ms apart (it polls its queue every few ms),
+    /// tokens ~30 ms apart. By default the threshold comes from the stream's own gaps: the
+    /// count is exact where the old fixed 1 ms counted every character; progress agrees once
+    /// there are gaps enough to choose from, and a checkpoint is what the end attributes.
+    #[test]
+    fn adaptive_threshold_counts_a_polling_servers_characters_as_tokens() {
+        let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default())
+            .with_gap_cluster(Some(GapRule::Adaptive));
+        let (mut t, mut chars) = (0u64, 0u32);
+        for token in 1..=35u64 {
+            t += 25_000 + (token * 7919) % 10_001;
+            for k in 0..(token % 4 + 1) {
+                t += if k == 0 {
+                    0
+                } else {
+                    2_000 + (token * k * 104_729) % 2_001
+                };
+                c.push(ChunkKind::Content, b"x", t, chars, 0, None);
+                chars += 1;
+            }
+            if token >= 8 {
+                assert_eq!(c.tokens_so_far(), token, "progress at token {token}");
+            }
+            let mut full = c.req.clone();
+            attribute(&mut full, Some(GapRule::Adaptive));
+            assert_eq!(c.snapshot().chunk_tokens, full.chunk_tokens);
+        }
+        let r = c.finish();
+        assert_eq!(r.count_source, CountSource::GapCluster);
+        assert_eq!((r.chunk_token_total(), r.chunks()), (35, chars as usize));
+        let mut fixed = r.clone();
+        attribute(&mut fixed, Some(GapRule::fixed(1000)));
+        assert_eq!(
+            fixed.chunk_token_total(),
+            u64::from(chars),
+            "1 ms: every character"
         );
     }
 
@@ -573,7 +654,7 @@ mod tests {
     /// what attributing them all would give, through each change of source.
     #[test]
     fn checkpoints_attribute_as_they_arrive_like_a_full_attribution() {
-        for gap in [None, Some(1000)] {
+        for gap in [None, Some(GapRule::fixed(1000)), Some(GapRule::Adaptive)] {
             let mut c =
                 Capture::new(Protocol::OpenAiSse, ServerRequest::default()).with_gap_cluster(gap);
             let chunks: [(ChunkKind, &[u8], u64, Option<i64>); 7] = [
@@ -695,7 +776,7 @@ mod tests {
         let body = body.as_bytes();
         for cut in 0..=body.len() {
             let mut c = Capture::new(Protocol::RkllmChat, ServerRequest::default())
-                .with_gap_cluster(Some(1000));
+                .with_gap_cluster(Some(GapRule::fixed(1000)));
             c.data(&body[..cut], 1000, 1);
             c.data(&body[cut..], 5000, 2);
             c.end(6000, 2);

@@ -2,6 +2,7 @@
 //! recorder (detection, request bodies) and the replay-only analysis (sampling honour, count
 //! fields) share, so it is built without the `record` feature.
 use super::capture::Protocol;
+use crate::trace::server::GapRule;
 
 /// The servers rkbench knows (docs/SERVERS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +81,15 @@ impl ServerKind {
         }
     }
 
-    /// Count by gap clusters where the server gives no count (threshold `gap_us`, µs):
-    /// Rockchip's servers send one character per chunk, a token's characters microseconds
-    /// apart and tokens a decode interval apart (docs/SERVERS.md).
-    pub fn gap_cluster_us(self, gap_us: u64) -> Option<u64> {
-        (self == ServerKind::RkllmServer).then_some(gap_us)
+    /// Count by gap clusters where the server gives no count: Rockchip's servers send one
+    /// character per chunk, a token's characters µs to a few ms apart and tokens a decode
+    /// interval apart (docs/SERVERS.md). `token_gap_us` = `--token-gap` (fixed); without it
+    /// each request's threshold is chosen from its own gaps.
+    pub fn gap_cluster_us(self, token_gap_us: Option<u64>) -> Option<GapRule> {
+        (self == ServerKind::RkllmServer).then_some(match token_gap_us {
+            Some(us) => GapRule::Fixed { us, flag: true },
+            None => GapRule::Adaptive,
+        })
     }
 }
 

@@ -88,8 +88,8 @@ struct Plan {
     /// `--head-timeout`: longest wait for the response head ([`DEFAULT_HEAD_TIMEOUT`]).
     head_timeout: Duration,
     quiet_period: Duration,
-    /// Gap-cluster threshold, µs.
-    token_gap_us: u64,
+    /// `--token-gap`, µs; `None` = each request's own threshold from its gaps.
+    token_gap_us: Option<u64>,
     checkpoint_interval: Duration,
     pid: Option<u32>,
     /// The API key, kept out of everything recorded or printed.
@@ -182,11 +182,11 @@ pub(crate) fn run(
             out.display()
         )));
     }
-    let token_gap_us = micros(duration(
-        "--token-gap",
-        a.token_gap.as_deref(),
-        Duration::from_micros(server::DEFAULT_GAP_US),
-    )?);
+    // None: each request's threshold is chosen from its own gaps (trace::gap).
+    let token_gap_us = match a.token_gap.as_deref() {
+        Some(g) => Some(micros(duration("--token-gap", Some(g), Duration::ZERO)?)),
+        None => None,
+    };
     let idle_timeout = duration(
         "--idle-timeout",
         a.idle_timeout.as_deref(),

@@ -8,9 +8,6 @@ use crate::trace::Fact;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
-/// A gap of at least this many µs between two characters of a Rockchip server starts a token.
-pub const DEFAULT_GAP_US: u64 = 1000;
-
 /// What Rockchip's `/rkllm_chat` server fixes at `rkllm_init` (its `flask_server.py`): the
 /// request cannot change sampling or the output cap, so the run's parameters are these.
 pub const RKLLM_CHAT_FIXED: Sampling = Sampling {
@@ -25,12 +22,12 @@ pub const RKLLM_CHAT_FIXED: Sampling = Sampling {
 
 /// Facts about how the run is measured, kept with the detection evidence: the gap-cluster
 /// threshold, and for `/rkllm_chat` that sampling and the cap are the server's.
-pub fn run_facts(kind: ServerKind, protocol: Protocol, gap_us: u64) -> Vec<Fact> {
+pub fn run_facts(kind: ServerKind, protocol: Protocol, token_gap_us: Option<u64>) -> Vec<Fact> {
     let mut v = Vec::new();
-    if let Some(g) = kind.gap_cluster_us(gap_us) {
+    if let Some(rule) = kind.gap_cluster_us(token_gap_us) {
         v.push(Fact {
             key: crate::trace::server::GAP_THRESHOLD_FACT.into(),
-            value: format!("{g} us (a gap at least this long between two text chunks starts a token; used when the server sends no count)"),
+            value: crate::trace::server::gap_rule_fact(rule),
         });
     }
     if protocol == Protocol::RkllmChat {
@@ -788,18 +785,18 @@ mod tests {
             (Some(64), Some(1))
         );
         assert_eq!(o["enable_thinking"], true);
-        let facts = run_facts(ServerKind::RkllmServer, Protocol::RkllmChat, DEFAULT_GAP_US);
+        let facts = run_facts(ServerKind::RkllmServer, Protocol::RkllmChat, None);
         assert_eq!(facts.len(), 2);
-        assert!(facts[0].value.starts_with("1000 us"));
+        assert!(facts[0].value.starts_with("adaptive ("));
         assert!(
-            run_facts(ServerKind::RkllmServer, Protocol::OpenAiSse, 2500)[0]
+            run_facts(ServerKind::RkllmServer, Protocol::OpenAiSse, Some(2500))[0]
                 .value
-                .starts_with("2500 us")
+                .starts_with("2500 us (--token-gap; ")
         );
         assert!(facts[1]
             .value
             .contains("top_k 1, top_p 0.9, temperature 0.8"));
-        assert!(run_facts(ServerKind::LlamaServer, Protocol::OpenAiSse, 500).is_empty());
+        assert!(run_facts(ServerKind::LlamaServer, Protocol::OpenAiSse, Some(500)).is_empty());
     }
 
     /// Per kind, from each server's code: which sampling values take effect.

@@ -8,7 +8,9 @@ use super::text::html_escape;
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
 use crate::stats::server::{Overhead, ServerAnalysis, ServerRequestFigures};
-use crate::trace::server::{gap_threshold_us, CountSource, ServerRun, ServerTrace};
+use crate::trace::server::{
+    gap_rule, gap_threshold_us, CountSource, GapRule, ServerRun, ServerTrace,
+};
 use crate::trace::Fact;
 use std::fmt::Write;
 
@@ -30,13 +32,41 @@ fn source_label(c: CountSource, gap_us: Option<u64>) -> String {
         }
         CountSource::GapCluster => format!(
             "estimated: the server sends characters and no token count, so text chunks less than {} apart are counted as one token (gap-cluster); every token figure is an estimate",
-            gap_us.map_or_else(|| "a threshold".to_string(), |g| format!("{} µs", g))
+            gap_us.map_or_else(
+                || "each request's own threshold (chosen from the gaps between its characters)".to_string(),
+                |g| format!("{} µs", g)
+            )
         ),
         CountSource::ChunksOnly => {
             "per chunk: the server gives no token count, so every token figure counts chunks"
                 .into()
         }
     }
+}
+
+/// Each gap-cluster request's own threshold, in one sentence, when the run chose them from the
+/// stream (adaptive); `None` for one fixed threshold (the count-source line gives it).
+fn thresholds(s: &ServerAnalysis) -> Option<String> {
+    if gap_threshold_us(&s.run).is_some() {
+        return None;
+    }
+    let each: Vec<String> = s
+        .requests
+        .iter()
+        .filter_map(|f| {
+            let c = f.gap_threshold.as_ref()?;
+            Some(match c.from.as_str() {
+                "adaptive" => format!("request {}: {} µs", f.index, c.threshold_us),
+                why => format!("request {}: {} µs ({why})", f.index, c.threshold_us),
+            })
+        })
+        .collect();
+    (!each.is_empty()).then(|| {
+        format!(
+            "Gap-cluster thresholds, each chosen from the request's own gaps between characters (the widest gap in log-space between their two modes; --token-gap sets one instead): {}.",
+            each.join("; ")
+        )
+    })
 }
 
 /// Gap-cluster boundaries that were close calls, in one sentence; `None` when there were none.
@@ -53,7 +83,7 @@ fn close_calls(s: &ServerAnalysis) -> Option<String> {
         .collect();
     (!hits.is_empty()).then(|| {
         format!(
-            "Close calls: gaps between characters within a factor 2 of the gap-cluster threshold, which could have gone either way ({}). Many close calls mean the threshold does not separate this server's tokens: on Rockchip's /rkllm_chat a long answer's characters drift apart as the server re-encodes the whole answer per character; try another --token-gap.",
+            "Close calls: gaps between characters within a factor 2 of the gap-cluster threshold, which could have gone either way ({}). Many close calls mean the threshold does not separate this server's tokens: on Rockchip's /rkllm_chat a long answer's characters drift apart as the server re-encodes the whole answer per character; --token-gap sets the threshold.",
             hits.join("; ")
         )
     })
@@ -100,7 +130,7 @@ pub fn markdown_section(a: &Analysis) -> Option<String> {
     if let Some(l) = token_label(a) {
         let _ = writeln!(o, "**Count source** — {l}.\n");
     }
-    if let Some(n) = close_calls(s) {
+    for n in [thresholds(s), close_calls(s)].into_iter().flatten() {
         let _ = writeln!(o, "{}\n", md_inline(&n));
     }
     let (probes, facts) = probes_and_facts(run);
@@ -218,6 +248,13 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
             "count_label",
             &source_label(CountSource::GapCluster, gap_threshold_us(r)),
         );
+        w.key("gap_threshold_rule");
+        match gap_rule(r) {
+            Some(GapRule::Adaptive) => w.str("adaptive"),
+            Some(GapRule::Fixed { flag: true, .. }) => w.str("--token-gap"),
+            Some(GapRule::Fixed { flag: false, .. }) => w.str("fixed"),
+            None => w.null(),
+        };
     }
     w.field_str("sampling", s.sampling.as_str());
     w.field_str("sampling_note", s.sampling_note);
@@ -307,6 +344,10 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
             w.field_int("close", close);
             w.field_int("gaps", gaps);
             w.end_object();
+        }
+        if let Some(c) = &f.gap_threshold {
+            w.field_int("gap_threshold_us", c.threshold_us);
+            w.field_str("gap_threshold_from", &c.from);
         }
         w.key("prefill_split");
         match &f.prefill_split {
@@ -433,7 +474,7 @@ pub fn html_section(a: &Analysis) -> Option<String> {
     if let Some(l) = token_label(a) {
         let _ = writeln!(o, "<p><b>Count source</b> — {}.</p>", html_escape(&l));
     }
-    if let Some(n) = close_calls(s) {
+    for n in [thresholds(s), close_calls(s)].into_iter().flatten() {
         let _ = writeln!(o, "<p>{}</p>", html_escape(&n));
     }
     let (_, facts) = probes_and_facts(r);
@@ -630,7 +671,7 @@ mod tests {
         for (i, t) in [0u64, 600, 30_000, 30_010].into_iter().enumerate() {
             r.push_chunk(t, i as u32, 0, ChunkKind::Content, None, b"x");
         }
-        crate::http::capture::attribute(&mut r, Some(1000));
+        crate::http::capture::attribute(&mut r, Some(crate::trace::server::GapRule::fixed(1000)));
         let mut run = ServerRun::default();
         run.evidence.push(Fact {
             key: GAP_THRESHOLD_FACT.into(),
@@ -644,6 +685,21 @@ mod tests {
         assert_eq!(s.requests[0].ambiguous_gaps, Some((1, 3)));
         let n = close_calls(&s).unwrap();
         assert!(n.contains("(request 4: 1 of 3)"), "{n}");
+        // A trace recorded with the fixed 1 ms (before the adaptive rule) reports as before:
+        // one threshold in the label, none listed per request.
+        assert_eq!(thresholds(&s), None);
+        let c = s.requests[0].gap_threshold.clone().unwrap();
+        assert_eq!((c.threshold_us, c.from.as_str()), (1000, "fixed"));
+        // The adaptive rule: each request's own threshold (here too few gaps: the fallback).
+        let mut adaptive = t.clone();
+        adaptive.run.evidence[0].value =
+            crate::trace::server::gap_rule_fact(crate::trace::server::GapRule::Adaptive);
+        let a = crate::stats::server::analyse(&adaptive);
+        let n = thresholds(&a).unwrap();
+        assert!(
+            n.contains("request 4: 1000 µs (fallback: 3 gap(s) between characters, fewer than 8 to choose from)"),
+            "{n}"
+        );
         // No close call, no sentence; no threshold recorded, no figure.
         t.requests[0].chunk_us[1] = 10;
         assert_eq!(close_calls(&crate::stats::server::analyse(&t)), None);

@@ -4,7 +4,7 @@
 //! timings with unit checks, and the server's overhead over the runtime's prefill where the
 //! server relays it. Pure functions of the trace (docs/SERVERS.md).
 use crate::trace::server::{
-    gap_threshold_us, ChunkKind, CountSource, ServerRequest, ServerTiming, ServerTrace,
+    gap_rule, ChunkKind, CountSource, ServerRequest, ServerTiming, ServerTrace,
 };
 
 /// One request's chunk-based figures.
@@ -54,6 +54,8 @@ pub struct ServerRequestFigures {
     /// threshold, all such gaps). A gap there could have gone either way, so these counts are
     /// less certain than the rest.
     pub ambiguous_gaps: Option<(usize, usize)>,
+    /// Gap-cluster requests: the threshold they were counted with and where it came from.
+    pub gap_threshold: Option<crate::trace::gap::GapChoice>,
 }
 
 /// How other benchmarkers read the same stream, by their own chunk rules (docs/SERVERS.md §2):
@@ -331,6 +333,7 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
         prefill_split,
         peers: peer_reading(r, protocol),
         ambiguous_gaps: None,
+        gap_threshold: None,
     }
 }
 
@@ -340,11 +343,7 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
 /// Python's `json.dumps` on an x86 VM), so a long answer's characters drift towards the
 /// threshold; this says when.
 pub fn ambiguous_gaps(r: &ServerRequest, threshold_us: u64) -> (usize, usize) {
-    let t: Vec<u64> = (0..r.chunks())
-        .filter(|&i| r.kind(i).carries_tokens() && r.has_text(i))
-        .map(|i| r.chunk_us[i])
-        .collect();
-    let gaps: Vec<u64> = t.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
+    let gaps = crate::trace::gap::text_gaps(r);
     let close = gaps
         .iter()
         .filter(|&&g| g.saturating_mul(2) >= threshold_us && g < threshold_us.saturating_mul(2))
@@ -439,8 +438,12 @@ pub fn analyse(s: &ServerTrace) -> ServerAnalysis {
         .iter()
         .map(|r| {
             let mut f = request_with(r, &s.run.protocol);
-            if let (CountSource::GapCluster, Some(g)) = (r.count_source, gap_threshold_us(&s.run)) {
-                f.ambiguous_gaps = Some(ambiguous_gaps(r, g));
+            // The threshold is a function of the recorded chunk times (and the rule the run
+            // records): the one the recording attributed these chunks by.
+            if let (CountSource::GapCluster, Some(rule)) = (r.count_source, gap_rule(&s.run)) {
+                let c = crate::trace::gap::threshold_for(r, rule);
+                f.ambiguous_gaps = Some(ambiguous_gaps(r, c.threshold_us));
+                f.gap_threshold = Some(c);
             }
             f
         })
@@ -859,7 +862,7 @@ mod tests {
         {
             r.push_chunk(*t, i as u32, 0, ChunkKind::Content, None, s.as_bytes());
         }
-        crate::http::capture::attribute(&mut r, Some(1000));
+        crate::http::capture::attribute(&mut r, Some(crate::trace::server::GapRule::fixed(1000)));
         let f = request(&r);
         assert_eq!((f.tokens, f.source), (3, CountSource::GapCluster));
         // (3 − 1) tokens over 40 ms, not over the 40.9 ms to the last character.

@@ -11,6 +11,7 @@
 //! the trace (`<trace>.journal`, same framing, flag bit 0 set, first frame a binding to the
 //! trace's run header), which the reader merges after a crash only into the trace it is bound to,
 //! and the recorder deletes on a clean end, so the trace itself holds each token once.
+pub mod gap;
 pub mod plan_extras;
 pub mod reader;
 pub mod schema;

@@ -144,12 +144,60 @@ pub const GAP_THRESHOLD_FACT: &str = "count gap-cluster threshold";
 /// (Rockchip's `/rkllm_chat`): the run's parameters are the server's, not rkbench's.
 pub const FIXED_SAMPLING_FACT: &str = "sampling fixed by the server";
 
-/// The gap-cluster threshold recorded in a run's evidence, µs.
-pub fn gap_threshold_us(run: &ServerRun) -> Option<u64> {
-    run.evidence
+/// How a run's gap-cluster threshold is decided, as its [`GAP_THRESHOLD_FACT`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapRule {
+    /// One threshold for every request: `<µs> us`, given with `--token-gap` (`flag`) or the
+    /// fixed 1 ms default of traces recorded before the adaptive rule.
+    Fixed { us: u64, flag: bool },
+    /// `adaptive …`: each request's own, chosen from its gaps ([`super::gap::choose`]).
+    Adaptive,
+}
+
+impl GapRule {
+    /// The fixed threshold `us` of a trace recorded before the adaptive rule.
+    pub fn fixed(us: u64) -> Self {
+        GapRule::Fixed { us, flag: false }
+    }
+}
+
+/// The fact's value for `rule` (what [`gap_rule`] reads back).
+pub fn gap_rule_fact(rule: GapRule) -> String {
+    match rule {
+        GapRule::Fixed { us, flag } => format!(
+            "{us} us ({}a gap at least this long between two text chunks starts a token; used when the server sends no count)",
+            if flag { "--token-gap; " } else { "" }
+        ),
+        GapRule::Adaptive => format!(
+            "adaptive (each request's own threshold, from its gaps between characters: the widest gap in log-space between their two modes, at least {f} us; {f} us when they are not bimodal)",
+            f = super::gap::FLOOR_US
+        ),
+    }
+}
+
+/// The gap-cluster rule recorded in a run's evidence.
+pub fn gap_rule(run: &ServerRun) -> Option<GapRule> {
+    let v = &run
+        .evidence
         .iter()
-        .find(|f| f.key == GAP_THRESHOLD_FACT)
-        .and_then(|f| f.value.split_whitespace().next()?.parse().ok())
+        .find(|f| f.key == GAP_THRESHOLD_FACT)?
+        .value;
+    if v.starts_with("adaptive") {
+        return Some(GapRule::Adaptive);
+    }
+    let us = v.split_whitespace().next()?.parse().ok()?;
+    Some(GapRule::Fixed {
+        us,
+        flag: v.contains("--token-gap"),
+    })
+}
+
+/// The run's one gap-cluster threshold, µs; `None` when each request has its own (adaptive).
+pub fn gap_threshold_us(run: &ServerRun) -> Option<u64> {
+    match gap_rule(run)? {
+        GapRule::Fixed { us, .. } => Some(us),
+        GapRule::Adaptive => None,
+    }
 }
 
 /// The most tokens a server's count may claim per token chunk (text, reasoning or an empty
