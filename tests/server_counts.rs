@@ -70,7 +70,10 @@ fn a_count_beyond_the_chunks_is_refused_warned_and_printed_as_itself() {
             "{key}: {raw}"
         );
     }
+    // Nowhere clamped either: the original section takes a refused count as no count.
+    assert!(!raw.contains(&i64::MAX.to_string()), "{raw}");
     let j = common::json_report(&out);
+    assert_eq!(j["original"]["total_output_tokens"], 3, "{}", j["original"]);
     for r in j["server"]["requests"].as_array().unwrap() {
         assert_eq!(r["server_total"].as_u64(), Some(u64::MAX), "{r}");
         assert_eq!(r["tokens"], 3);

@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use rkbench::http::capture::{Capture, Protocol};
 use rkbench::http::stream::{Framing, Splitter};
-use rkbench::trace::server::ServerRequest;
+use rkbench::trace::server::{GapRule, ServerRequest};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, body)) = data.split_first() else {
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // The capture: chunks, count source, attribution.
     let mut c = Capture::new(protocol, ServerRequest::default()).with_gap_cluster(
-        (protocol == Protocol::RkllmChat).then_some(1000),
+        (protocol == Protocol::RkllmChat).then_some(GapRule::Adaptive),
     );
     for (i, read) in body.chunks(step).enumerate() {
         c.data(read, i as u64 * 700, i as u32 + 1);

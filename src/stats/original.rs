@@ -177,7 +177,14 @@ impl OriginalRequest {
             .filter(|_| crate::trace::server::CountRefusals::of(s).total.is_none())
             .map(count)
             .filter(|&n| n > 0);
-        let (output, output_count) = match (output, words("usage.completion_tokens")) {
+        // The word count only where the server's count field was left out as not tokens (the
+        // original tool's server); a count refused as implausible is no count at all.
+        let word_count = s
+            .server_total
+            .is_none()
+            .then(|| words("usage.completion_tokens"))
+            .flatten();
+        let (output, output_count) = match (output, word_count) {
             (Some(n), _) => (Some(n), OutputCount::Server(s.server_total_field.clone())),
             (None, Some(w)) => (
                 Some(w),
