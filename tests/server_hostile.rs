@@ -146,6 +146,49 @@ fn ctrl_c_ends_a_request_inside_an_endless_trailer() {
     assert!(r.end_us < 10_000_000, "the first Ctrl-C held: {}", r.end_us);
 }
 
+/// An error answer whose body trickles on forever, a byte a millisecond: the message is only
+/// read within the request's deadline and Ctrl-C, like every other read (before, it was read
+/// for a fixed 10 s whatever `--timeout` said, and thrown away when cut).
+fn trickled_error(c: &mut TcpStream) -> std::io::Result<()> {
+    write!(
+        c,
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\noops \r\n"
+    )?;
+    write_endlessly(c, b"1\r\nx\r\n", Duration::from_millis(1), 60_000, GUARD)
+}
+
+#[test]
+fn an_endless_error_answer_ends_at_the_deadline_keeping_its_message() {
+    let port = llama_with_stream(trickled_error);
+    let (code, err, out) = record("hostile-error-body", port, &["--timeout", "1s"], None);
+    assert_eq!(code, Some(0), "{err}");
+    let r = the_request(&out);
+    assert_eq!(r.status.as_str(), "error", "{}", r.detail);
+    assert_eq!(r.http_status, 500);
+    assert!(r.detail.starts_with("HTTP 500: oops x"), "{}", r.detail);
+    assert!(
+        r.detail.ends_with("(answer cut: its deadline passed)"),
+        "{}",
+        r.detail
+    );
+    assert!(r.end_us < 5_000_000, "the deadline held: {}", r.end_us);
+}
+
+#[test]
+fn ctrl_c_ends_a_request_inside_an_endless_error_answer() {
+    let port = llama_with_stream(trickled_error);
+    let (code, err, out) = record(
+        "hostile-error-body-int",
+        port,
+        &[],
+        Some(Duration::from_millis(1500)),
+    );
+    assert_eq!(code, Some(130), "{err}");
+    let r = the_request(&out);
+    assert_eq!(r.status.as_str(), "interrupted", "{}", r.detail);
+    assert!(r.end_us < 5_000_000, "the first Ctrl-C held: {}", r.end_us);
+}
+
 #[test]
 fn a_fast_endless_trailer_is_an_error_at_its_bound() {
     fn flood(c: &mut TcpStream) -> std::io::Result<()> {

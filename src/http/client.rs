@@ -332,6 +332,38 @@ impl Exchange {
         }
     }
 
+    /// Read an error answer's body for its message: at most `limit` bytes, until the body ends,
+    /// `deadline` passes or `stop()` says so (Ctrl-C), checked after every read as for a
+    /// stream. Whatever arrived is kept, with why it was cut (`None`: the whole body).
+    pub fn read_for_message(
+        &mut self,
+        limit: usize,
+        deadline: Instant,
+        stop: impl Fn() -> bool,
+    ) -> (Vec<u8>, Option<String>) {
+        let mut out = Vec::new();
+        loop {
+            match self.poll() {
+                Err(e) => return (out, Some(e.to_string())),
+                Ok(Event::End { .. }) => return (out, None),
+                Ok(Event::Data { bytes, .. }) => {
+                    let room = limit - out.len();
+                    out.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                    if bytes.len() > room {
+                        return (out, Some(format!("longer than {} KiB", limit >> 10)));
+                    }
+                }
+                Ok(Event::Head { .. } | Event::Tick) => {}
+            }
+            if stop() {
+                return (out, Some("interrupted".into()));
+            }
+            if Instant::now() >= deadline {
+                return (out, Some("its deadline passed".into()));
+            }
+        }
+    }
+
     /// What a response cut off by a deadline had got to, for the message.
     fn silence(&self) -> String {
         if self.has_head() {

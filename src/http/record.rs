@@ -732,12 +732,23 @@ impl Recorder {
                             cap_.req.headers_us = Some(us(at));
                             cap_.req.http_status = status;
                             if status != 200 {
-                                let rest = x
-                                    .read_to_end(1 << 20, Instant::now() + Duration::from_secs(10))
-                                    .unwrap_or_default();
+                                // The body is only the message: at most 10 s of it, within
+                                // the request's deadline and Ctrl-C like every other read.
+                                let body_until = Instant::now() + Duration::from_secs(10);
+                                let (rest, cut) = x.read_for_message(
+                                    1 << 20,
+                                    deadline.map_or(body_until, |d| d.min(body_until)),
+                                    interrupted,
+                                );
                                 let now = Instant::now();
-                                let said: String =
+                                let mut said: String =
                                     String::from_utf8_lossy(&rest).chars().take(200).collect();
+                                if said.trim().is_empty() {
+                                    said = "(no message)".into();
+                                }
+                                if let Some(why) = cut {
+                                    said.push_str(&format!(" (answer cut: {why})"));
+                                }
                                 if status == 503 {
                                     busy.answers.push(format!(
                                         "+{:.3} s: {}",
@@ -769,8 +780,9 @@ impl Recorder {
                                 } else {
                                     format!("HTTP {status}: {said}")
                                 });
-                                if status == 503 && interrupted() {
-                                    // Ctrl-C while waiting out a busy server: an interrupt.
+                                if interrupted() {
+                                    // Ctrl-C while waiting out a busy server or reading an
+                                    // error answer: an interrupt.
                                     stopped = Some(Status::Interrupted);
                                 }
                                 break;
