@@ -41,6 +41,37 @@ fn not_an_elf_library() {
     assert!(one_line_error(&o).contains("is not an ELF shared library"));
 }
 
+/// A device or a FIFO given as the library is refused at once: `/dev/zero` was read without
+/// bound (gigabytes in seconds) and a FIFO hung `record` and `info`.
+#[test]
+fn a_device_or_fifo_library_is_refused_not_read() {
+    let dir = tempdir("err-devlib");
+    let fifo = dir.join("librkllmrt.so");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    for (lib, what) in [
+        (std::path::PathBuf::from("/dev/zero"), "a character device"),
+        (fifo, "a FIFO"),
+    ] {
+        let o = record(&lib, &dir.join("t.rktrace"), &[], &[]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        let l = one_line_error(&o);
+        assert!(
+            l.contains("cannot read runtime library") && l.contains(what) && l.contains("--lib"),
+            "{l}"
+        );
+        // `info` reports what it can and says why the library is not read.
+        let o = run(&["info", "--lib", lib.to_str().unwrap()], &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("runtime.file") && l.contains(what)),
+            "{out}"
+        );
+    }
+}
+
 #[test]
 fn wrong_architecture() {
     let dir = tempdir("err-arch");

@@ -139,17 +139,25 @@ fn machine_name(m: u16) -> String {
     }
 }
 
-/// Read the library file and check it is a shared object for this machine.
+/// The largest runtime library read whole (for its hashes and banner): librkllmrt.so is
+/// 5–15 MB, so a bigger file is not it — and `/dev/zero` never ends.
+const MAX_LIBRARY_BYTES: u64 = 256 << 20;
+
+/// Read the library file and check it is a shared object for this machine. Only a regular file
+/// is read (opened non-blocking, so a FIFO never hangs it), at most [`MAX_LIBRARY_BYTES`].
 pub fn inspect(path: &Path) -> Result<LibraryFile> {
     let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
+    if let Err(e) = std::fs::metadata(path) {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::input(format!(
+            return Err(Error::input(format!(
                 "runtime library {shown} not found; pass --lib PATH or set RKLLM_LIB to librkllmrt.so"
-            ))
-        } else {
-            Error::input(format!("cannot read runtime library {shown}: {e}"))
+            )));
         }
+    }
+    let bytes = crate::board::read_small(path, MAX_LIBRARY_BYTES).map_err(|why| {
+        Error::input(format!(
+            "cannot read runtime library {shown}: {why}; pass --lib PATH to librkllmrt.so"
+        ))
     })?;
     check_elf(&bytes, &shown.to_string())?;
     Ok(LibraryFile {
