@@ -271,6 +271,20 @@ pub fn runtime_rates(requests: &[serde_json::Value]) -> Vec<f64> {
         .collect()
 }
 
+/// A fuzz seed's bytes (`fuzz/seeds/<name>`).
+pub fn fuzz_seed(name: &str) -> Vec<u8> {
+    std::fs::read(root().join("fuzz/seeds").join(name)).unwrap()
+}
+
+/// Where a seed's journal starts, as the fuzz target splits it: at the second trace magic; none
+/// for a seed without a journal.
+pub fn journal_start(seed: &[u8]) -> Option<usize> {
+    seed.windows(8)
+        .skip(1)
+        .position(|w| w == rkbench::trace::MAGIC)
+        .map(|i| i + 1)
+}
+
 pub fn read_trace(p: &Path) -> rkbench::trace::Trace {
     rkbench::trace::reader::read(p).expect("trace readable")
 }
