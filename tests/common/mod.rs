@@ -285,6 +285,15 @@ pub fn journal_start(seed: &[u8]) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// The value of the fact `key` (a board fact, a server's evidence), empty when it is absent.
+pub fn fact_value(facts: &[rkbench::trace::Fact], key: &str) -> String {
+    facts
+        .iter()
+        .find(|f| f.key == key)
+        .map(|f| f.value.clone())
+        .unwrap_or_default()
+}
+
 pub fn read_trace(p: &Path) -> rkbench::trace::Trace {
     rkbench::trace::reader::read(p).expect("trace readable")
 }
