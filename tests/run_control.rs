@@ -332,12 +332,10 @@ fn a_signal_between_the_combinations_of_a_server_sweep_ends_it() {
     for (hold_after, sig) in [(0u32, "TERM"), (1, "INT")] {
         let (port, state) = held_probe_server(hold_after);
         let dir = tempdir(&format!("rc-server-sweep-{sig}"));
-        let suite = dir.join("s.json");
-        std::fs::write(
-            &suite,
+        let suite = suite_file(
+            &dir,
             r#"{"name":"srv","tests":[{"id":"a","prompt":"a short answer please"}]}"#,
-        )
-        .unwrap();
+        );
         let sweep = dir.join("sweep");
         let url = format!("http://127.0.0.1:{port}");
         let mut child = server_command(

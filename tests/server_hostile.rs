@@ -41,13 +41,10 @@ fn whole_answer() -> String {
 }
 
 fn suite(dir: &Path) -> PathBuf {
-    let p = dir.join("s.json");
-    std::fs::write(
-        &p,
+    common::suite_file(
+        dir,
         r#"{"name":"hostile","tests":[{"id":"h","prompt":"hi","max_new_tokens":8}]}"#,
     )
-    .unwrap();
-    p
 }
 
 /// `record --server` against the fake on `port` with `extra` flags, run to its end (bounded by

@@ -137,15 +137,13 @@ fn completions(mut c: TcpStream, st: &Shared, body: String) -> std::io::Result<(
 fn record_server_deadline_keeps_chunks_and_waits_for_idle() {
     let (port, state) = fake_llama_server();
     let dir = common::tempdir("server-record");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"srv","tests":[
             {"id":"fast","prompt":"a fast answer please","max_new_tokens":16},
             {"id":"slow","prompt":"a slow answer please","max_new_tokens":64,"timeout":"700ms"}
         ]}"#,
-    )
-    .unwrap();
+    );
     let out = dir.join("srv.rktrace");
     let o = common::run(
         &[
@@ -329,12 +327,10 @@ fn record_server_refuses_bad_urls_and_absent_servers() {
 fn compare_states_the_servers_overhead_or_why_not() {
     let (port, _state) = fake_llama_server();
     let dir = common::tempdir("server-compare");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"srv","tests":[{"id":"fast","prompt":"a fast answer please","max_new_tokens":16}]}"#,
-    )
-    .unwrap();
+    );
     let suite = suite.to_str().unwrap();
     let bare = dir.join("bare.rktrace");
     let o = common::record(
@@ -461,13 +457,10 @@ fn interrupted_record(port: u16, suite: &std::path::Path, extra: &[&str]) -> std
 
 /// A suite file of one "slow" test (the fake streams a chunk every 100 ms for 2 s).
 fn slow_suite(dir: &std::path::Path) -> std::path::PathBuf {
-    let p = dir.join("s.json");
-    std::fs::write(
-        &p,
+    common::suite_file(
+        dir,
         r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please","max_new_tokens":64}]}"#,
     )
-    .unwrap();
-    p
 }
 
 /// The chunks of `r` that carried content.
@@ -759,12 +752,10 @@ fn max_duration_stops_a_server_run_but_not_before_min_requests() {
 fn ctrl_c_ends_a_server_sweep_after_the_combination_in_flight() {
     let (port, state) = fake_llama_server();
     let dir = common::tempdir("server-sweep-int");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please"}]}"#,
-    )
-    .unwrap();
+    );
     let sweep = dir.join("sweep");
     let o = interrupted_record(
         port,
@@ -1078,12 +1069,10 @@ fn an_api_key_the_server_echoes_is_redacted_from_everything_recorded_or_printed(
     let marker = "[REDACTED:RKBENCH_API_KEY]";
     let url = format!("http://127.0.0.1:{}", server_echoing_the_key(key));
     let dir = common::tempdir("server-api-key-echo");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"srv","tests":[{"id":"echo","prompt":"repeat my key"},{"id":"deny","prompt":"deny me"}]}"#,
-    )
-    .unwrap();
+    );
     let out = dir.join("t.rktrace");
     let o = std::process::Command::new(common::bin())
         .args(common::server_args(

@@ -426,12 +426,10 @@ fn a_server_busy_past_the_idle_timeout_is_never_measured_and_unsendable_flags_ar
         ..Default::default()
     });
     let dir = common::tempdir("rkllm-chat-busy");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"one","tests":[{"id":"a","prompt":"hello"}]}"#,
-    )
-    .unwrap();
+    );
     let o = record(
         &url,
         &dir,

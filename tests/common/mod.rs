@@ -294,6 +294,13 @@ pub fn fact_value(facts: &[rkbench::trace::Fact], key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A suite file, `dir/s.json`, holding `json`.
+pub fn suite_file(dir: &Path, json: &str) -> PathBuf {
+    let p = dir.join("s.json");
+    std::fs::write(&p, json).unwrap();
+    p
+}
+
 pub fn read_trace(p: &Path) -> rkbench::trace::Trace {
     rkbench::trace::reader::read(p).expect("trace readable")
 }
