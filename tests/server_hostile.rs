@@ -89,6 +89,13 @@ fn the_request(out: &Path) -> ServerRequest {
     s.requests.into_iter().next().unwrap()
 }
 
+/// The one request of a run that ended with exit 0 (see [`record`]), and its trace.
+fn the_request_of_run(name: &str, port: u16, extra: &[&str]) -> (ServerRequest, PathBuf) {
+    let (code, err, out) = record(name, port, extra, None);
+    assert_eq!(code, Some(0), "{err}");
+    (the_request(&out), out)
+}
+
 fn texts(r: &ServerRequest) -> String {
     (0..r.chunks())
         .filter(|&i| r.kind(i).as_str() == "content")
@@ -113,9 +120,7 @@ fn endless_trailer(c: &mut TcpStream) -> std::io::Result<()> {
 #[test]
 fn an_endless_trailer_ends_at_the_deadline_keeping_its_chunks() {
     let port = llama_with_stream(endless_trailer);
-    let (code, err, out) = record("hostile-trailer", port, &["--timeout", "1s"], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-trailer", port, &["--timeout", "1s"]);
     assert_eq!(r.status.as_str(), "timeout", "{}", r.detail);
     assert!(r.detail.contains("deadline of 1s passed"), "{}", r.detail);
     assert_eq!(texts(&r), "Hello world");
@@ -150,9 +155,7 @@ fn a_fast_endless_trailer_is_an_error_at_its_bound() {
         write_endlessly(c, &[b'a'; 4096], Duration::ZERO, 10_000, GUARD)
     }
     let port = llama_with_stream(flood);
-    let (code, err, out) = record("hostile-trailer-fast", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-trailer-fast", port, &[]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail.contains("trailers larger than 64 KiB"),
@@ -178,9 +181,7 @@ fn an_endless_data_line_is_an_error_at_the_event_bound_keeping_the_chunks_before
         write_endlessly(c, &[b'x'; 64 * 1024], Duration::ZERO, 1000, GUARD)
     }
     let port = llama_with_stream(flood);
-    let (code, err, out) = record("hostile-line", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-line", port, &[]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail
@@ -203,9 +204,7 @@ fn endless_comments_are_an_error_at_the_chunk_bound_keeping_the_chunks_before() 
         write_endlessly(c, &b":\n".repeat(32 * 1024), Duration::ZERO, 1000, GUARD)
     }
     let port = llama_with_stream(flood);
-    let (code, err, out) = record("hostile-pings", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-pings", port, &[]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail.contains("more than 1000000 chunks"),
@@ -224,9 +223,7 @@ fn an_endless_fast_stream_of_valid_chunks_is_an_error_at_the_response_bound() {
         write_endlessly(c, big.as_bytes(), Duration::ZERO, 1000, GUARD)
     }
     let port = llama_with_stream(flood);
-    let (code, err, out) = record("hostile-flood", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, out) = the_request_of_run("hostile-flood", port, &[]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail
@@ -246,9 +243,7 @@ fn a_server_that_never_answers_ends_at_the_head_timeout_without_a_deadline() {
         stay_silent(c, GUARD)
     }
     let port = llama_with_stream(silent);
-    let (code, err, out) = record("hostile-silent", port, &["--head-timeout", "1s"], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-silent", port, &["--head-timeout", "1s"]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail.contains("no response head from http://127.0.0.1:")
@@ -280,9 +275,7 @@ fn interim_answers_are_skipped_for_the_real_stream() {
         write!(c, "{SSE_HEAD}{}", whole_answer())
     }
     let port = llama_with_stream(hints);
-    let (code, err, out) = record("hostile-103", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-103", port, &[]);
     assert_eq!(r.status.as_str(), "ok", "{}", r.detail);
     assert_eq!(r.http_status, 200);
     assert_eq!(texts(&r), "Hello world");
@@ -309,9 +302,7 @@ fn a_compressed_answer_is_refused_by_name() {
         ),
     ] {
         let port = llama_with_stream(f);
-        let (code, err, out) = record(name, port, &[], None);
-        assert_eq!(code, Some(0), "{err}");
-        let r = the_request(&out);
+        let (r, _) = the_request_of_run(name, port, &[]);
         assert_eq!(r.status.as_str(), "error");
         assert!(
             r.detail.contains(&format!(
@@ -329,9 +320,7 @@ fn a_redirect_names_its_location() {
         c.write_all(b"HTTP/1.1 301 Moved Permanently\r\nLocation: http://10.0.0.9:8080/v1/chat/completions\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     }
     let port = llama_with_stream(moved);
-    let (code, err, out) = record("hostile-301", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-301", port, &[]);
     assert_eq!((r.status.as_str(), r.http_status), ("error", 301));
     assert!(
         r.detail.starts_with("HTTP 301 redirect to http://10.0.0.9:8080/v1/chat/completions: rkbench does not follow redirects"),
