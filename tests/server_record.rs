@@ -613,9 +613,7 @@ fn a_server_sweep_of_a_server_setting_is_refused() {
             ],
             &[],
         );
-        assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
-        let err = common::stderr(&o);
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = refusal(&o);
         assert!(
             err.contains(&format!(
                 "--sweep {key}: with --server, {key} is the server's own setting, fixed when it started, and no request can carry it"
@@ -1140,6 +1138,14 @@ fn an_api_key_the_server_echoes_is_redacted_from_everything_recorded_or_printed(
     }
 }
 
+/// The stderr of a run refused as a bad input: exit 2, one line.
+fn refusal(o: &std::process::Output) -> String {
+    let err = common::stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
 #[test]
 fn an_api_key_with_a_line_break_is_refused_before_anything_is_sent() {
     let (port, st) = fake_llama_server();
@@ -1151,9 +1157,7 @@ fn an_api_key_with_a_line_break_is_refused_before_anything_is_sent() {
             .env("RKBENCH_API_KEY", key)
             .output()
             .unwrap();
-        let err = common::stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = refusal(&o);
         assert!(
             err.contains("RKBENCH_API_KEY holds a control character"),
             "{err}"
@@ -1235,9 +1239,7 @@ fn an_exact_token_suite_is_refused_before_any_request_by_a_server_without_token_
             "rockchip",
             &["--out", out.to_str().unwrap(), "--server-kind", kind],
         );
-        let err = common::stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = refusal(&o);
         assert!(
             err.contains("is an exact token input") && err.contains("nothing was sent"),
             "{err}"
