@@ -16,16 +16,28 @@ const GUARD: Duration = Duration::from_secs(120);
 
 const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
 
+/// The head of a stream whose body ends when the connection closes (no chunk framing).
+const SSE_HEAD_UNTIL_CLOSE: &str =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+
+/// One SSE event.
+fn event(data: &str) -> String {
+    format!("data: {data}\n\n")
+}
+
 /// One SSE event as one HTTP chunk.
 fn chunk(data: &str) -> String {
-    let ev = format!("data: {data}\n\n");
+    let ev = event(data);
     format!("{:x}\r\n{ev}\r\n", ev.len())
 }
 
+/// A chat completion chunk's data carrying `text`.
+fn delta(text: &str) -> String {
+    format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}]}}"#)
+}
+
 fn content(text: &str) -> String {
-    chunk(&format!(
-        r#"{{"choices":[{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}]}}"#
-    ))
+    chunk(&delta(text))
 }
 
 /// A whole short answer: two text chunks, a finish with usage, `[DONE]`, the last chunk.
@@ -169,14 +181,8 @@ fn a_fast_endless_trailer_is_an_error_at_its_bound() {
 #[test]
 fn an_endless_data_line_is_an_error_at_the_event_bound_keeping_the_chunks_before() {
     fn flood(c: &mut TcpStream) -> std::io::Result<()> {
-        write!(
-            c,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-        )?;
-        let first = content("Hello");
-        // The event inside the chunk framing: the body is close-delimited here.
-        let ev = first.split("\r\n").nth(1).unwrap().to_string();
-        c.write_all(ev.as_bytes())?;
+        c.write_all(SSE_HEAD_UNTIL_CLOSE.as_bytes())?;
+        c.write_all(event(&delta("Hello")).as_bytes())?;
         c.write_all(b"data: ")?;
         write_endlessly(c, &[b'x'; 64 * 1024], Duration::ZERO, 1000, GUARD)
     }
@@ -195,12 +201,8 @@ fn an_endless_data_line_is_an_error_at_the_event_bound_keeping_the_chunks_before
 #[test]
 fn endless_comments_are_an_error_at_the_chunk_bound_keeping_the_chunks_before() {
     fn flood(c: &mut TcpStream) -> std::io::Result<()> {
-        write!(
-            c,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-        )?;
-        let first = content("Hello");
-        c.write_all(first.split("\r\n").nth(1).unwrap().as_bytes())?;
+        c.write_all(SSE_HEAD_UNTIL_CLOSE.as_bytes())?;
+        c.write_all(event(&delta("Hello")).as_bytes())?;
         write_endlessly(c, &b":\n".repeat(32 * 1024), Duration::ZERO, 1000, GUARD)
     }
     let port = llama_with_stream(flood);
