@@ -104,13 +104,8 @@ fn a_truncated_trace_dumps_its_valid_frames_then_the_damage() {
 fn the_journal_beside_a_crashed_run_is_dumped_after_its_trace() {
     let dir = tempdir("dump-journal");
     for (seed, damaged) in [("crashed-run.bin", false), ("journal-torn.bin", true)] {
-        let b = std::fs::read(root().join("fuzz/seeds").join(seed)).unwrap();
-        let at = b
-            .windows(8)
-            .skip(1)
-            .position(|w| w == rkbench::trace::MAGIC)
-            .unwrap()
-            + 1;
+        let b = fuzz_seed(seed);
+        let at = journal_start(&b).unwrap();
         let t = dir.join(format!("{seed}.rktrace"));
         std::fs::write(&t, &b[..at]).unwrap();
         std::fs::write(rkbench::trace::journal_path(&t), &b[at..]).unwrap();

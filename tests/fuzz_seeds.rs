@@ -189,12 +189,7 @@ fn committed(name: &str, bytes: &[u8]) {
 
 /// Split a seed as the fuzz target does: the journal starts at the second magic.
 fn read(bytes: &[u8]) -> rkbench::trace::reader::Checked {
-    let at = bytes
-        .windows(8)
-        .skip(1)
-        .position(|w| w == rkbench::trace::MAGIC)
-        .map(|i| i + 1);
-    match at {
+    match common::journal_start(bytes) {
         Some(at) => parse_with_journal(&bytes[..at], &bytes[at..]),
         None => parse_with_journal(bytes, &[]),
     }

@@ -114,13 +114,8 @@ fn fuzz_seeds_exercise_the_journal_merge_and_every_renderer() {
     use rkbench::report::{render, Format};
     use rkbench::trace::reader::{parse_with_journal, JournalCheck};
     let seed = |name: &str| {
-        let b = std::fs::read(root().join("fuzz/seeds").join(name)).unwrap();
-        let at = b
-            .windows(8)
-            .skip(1)
-            .position(|w| w == rkbench::trace::MAGIC)
-            .unwrap()
-            + 1;
+        let b = fuzz_seed(name);
+        let at = journal_start(&b).unwrap();
         parse_with_journal(&b[..at], &b[at..]).unwrap()
     };
     let whole = seed("crashed-run.bin");

@@ -185,6 +185,21 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Sends SIG`sig` to a sweep, waits for it (a hang guard) and checks it exited 130; its stderr.
+fn interrupt(sig: &str, child: &mut std::process::Child) -> String {
+    kill(sig, child.id());
+    let status = wait_for(child, Duration::from_secs(60));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "SIG{sig}: {err}");
+    err
+}
+
 #[test]
 fn a_signal_between_the_combinations_of_a_sweep_ends_it() {
     // #21 G6: a Ctrl-C or SIGTERM that reached the sweep after a combination's last request was
@@ -214,16 +229,7 @@ fn a_signal_between_the_combinations_of_a_sweep_ends_it() {
         wait_until("the first combination's run end", || {
             rkbench::trace::reader::read(&first).is_ok_and(|t| t.end.is_some())
         });
-        kill(sig, child.id());
-        let status = wait_for(&mut child, Duration::from_secs(60));
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        assert_eq!(status.code(), Some(130), "SIG{sig}: {err}");
+        let err = interrupt(sig, &mut child);
         assert!(
             err.contains("rkbench: sweep interrupted: 1 of 3 combinations recorded, 2 not run; "),
             "SIG{sig}: {err}"
@@ -326,12 +332,10 @@ fn a_signal_between_the_combinations_of_a_server_sweep_ends_it() {
     for (hold_after, sig) in [(0u32, "TERM"), (1, "INT")] {
         let (port, state) = held_probe_server(hold_after);
         let dir = tempdir(&format!("rc-server-sweep-{sig}"));
-        let suite = dir.join("s.json");
-        std::fs::write(
-            &suite,
+        let suite = suite_file(
+            &dir,
             r#"{"name":"srv","tests":[{"id":"a","prompt":"a short answer please"}]}"#,
-        )
-        .unwrap();
+        );
         let sweep = dir.join("sweep");
         let url = format!("http://127.0.0.1:{port}");
         let mut child = server_command(
@@ -344,16 +348,7 @@ fn a_signal_between_the_combinations_of_a_server_sweep_ends_it() {
         .spawn()
         .unwrap();
         wait_until("the held probe", || state.lock().unwrap().holding);
-        kill(sig, child.id());
-        let status = wait_for(&mut child, Duration::from_secs(60));
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        assert_eq!(status.code(), Some(130), "SIG{sig}: {err}");
+        interrupt(sig, &mut child);
         let index = sweep_index(&sweep);
         assert_eq!(index["status"], "interrupted", "SIG{sig}: {index}");
         let runs = index["runs"].as_array().unwrap();

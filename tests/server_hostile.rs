@@ -16,16 +16,28 @@ const GUARD: Duration = Duration::from_secs(120);
 
 const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
 
+/// The head of a stream whose body ends when the connection closes (no chunk framing).
+const SSE_HEAD_UNTIL_CLOSE: &str =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+
+/// One SSE event.
+fn event(data: &str) -> String {
+    format!("data: {data}\n\n")
+}
+
 /// One SSE event as one HTTP chunk.
 fn chunk(data: &str) -> String {
-    let ev = format!("data: {data}\n\n");
+    let ev = event(data);
     format!("{:x}\r\n{ev}\r\n", ev.len())
 }
 
+/// A chat completion chunk's data carrying `text`.
+fn delta(text: &str) -> String {
+    format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}]}}"#)
+}
+
 fn content(text: &str) -> String {
-    chunk(&format!(
-        r#"{{"choices":[{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}]}}"#
-    ))
+    chunk(&delta(text))
 }
 
 /// A whole short answer: two text chunks, a finish with usage, `[DONE]`, the last chunk.
@@ -41,13 +53,10 @@ fn whole_answer() -> String {
 }
 
 fn suite(dir: &Path) -> PathBuf {
-    let p = dir.join("s.json");
-    std::fs::write(
-        &p,
+    common::suite_file(
+        dir,
         r#"{"name":"hostile","tests":[{"id":"h","prompt":"hi","max_new_tokens":8}]}"#,
     )
-    .unwrap();
-    p
 }
 
 /// `record --server` against the fake on `port` with `extra` flags, run to its end (bounded by
@@ -92,6 +101,13 @@ fn the_request(out: &Path) -> ServerRequest {
     s.requests.into_iter().next().unwrap()
 }
 
+/// The one request of a run that ended with exit 0 (see [`record`]), and its trace.
+fn the_request_of_run(name: &str, port: u16, extra: &[&str]) -> (ServerRequest, PathBuf) {
+    let (code, err, out) = record(name, port, extra, None);
+    assert_eq!(code, Some(0), "{err}");
+    (the_request(&out), out)
+}
+
 fn texts(r: &ServerRequest) -> String {
     (0..r.chunks())
         .filter(|&i| r.kind(i).as_str() == "content")
@@ -116,9 +132,7 @@ fn endless_trailer(c: &mut TcpStream) -> std::io::Result<()> {
 #[test]
 fn an_endless_trailer_ends_at_the_deadline_keeping_its_chunks() {
     let port = llama_with_stream(endless_trailer);
-    let (code, err, out) = record("hostile-trailer", port, &["--timeout", "1s"], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-trailer", port, &["--timeout", "1s"]);
     assert_eq!(r.status.as_str(), "timeout", "{}", r.detail);
     assert!(r.detail.contains("deadline of 1s passed"), "{}", r.detail);
     assert_eq!(texts(&r), "Hello world");
@@ -196,9 +210,7 @@ fn a_fast_endless_trailer_is_an_error_at_its_bound() {
         write_endlessly(c, &[b'a'; 4096], Duration::ZERO, 10_000, GUARD)
     }
     let port = llama_with_stream(flood);
-    let (code, err, out) = record("hostile-trailer-fast", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-trailer-fast", port, &[]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail.contains("trailers larger than 64 KiB"),
@@ -212,21 +224,13 @@ fn a_fast_endless_trailer_is_an_error_at_its_bound() {
 #[test]
 fn an_endless_data_line_is_an_error_at_the_event_bound_keeping_the_chunks_before() {
     fn flood(c: &mut TcpStream) -> std::io::Result<()> {
-        write!(
-            c,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-        )?;
-        let first = content("Hello");
-        // The event inside the chunk framing: the body is close-delimited here.
-        let ev = first.split("\r\n").nth(1).unwrap().to_string();
-        c.write_all(ev.as_bytes())?;
+        c.write_all(SSE_HEAD_UNTIL_CLOSE.as_bytes())?;
+        c.write_all(event(&delta("Hello")).as_bytes())?;
         c.write_all(b"data: ")?;
         write_endlessly(c, &[b'x'; 64 * 1024], Duration::ZERO, 1000, GUARD)
     }
     let port = llama_with_stream(flood);
-    let (code, err, out) = record("hostile-line", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-line", port, &[]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail
@@ -240,18 +244,12 @@ fn an_endless_data_line_is_an_error_at_the_event_bound_keeping_the_chunks_before
 #[test]
 fn endless_comments_are_an_error_at_the_chunk_bound_keeping_the_chunks_before() {
     fn flood(c: &mut TcpStream) -> std::io::Result<()> {
-        write!(
-            c,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-        )?;
-        let first = content("Hello");
-        c.write_all(first.split("\r\n").nth(1).unwrap().as_bytes())?;
+        c.write_all(SSE_HEAD_UNTIL_CLOSE.as_bytes())?;
+        c.write_all(event(&delta("Hello")).as_bytes())?;
         write_endlessly(c, &b":\n".repeat(32 * 1024), Duration::ZERO, 1000, GUARD)
     }
     let port = llama_with_stream(flood);
-    let (code, err, out) = record("hostile-pings", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-pings", port, &[]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail.contains("more than 1000000 chunks"),
@@ -270,9 +268,7 @@ fn an_endless_fast_stream_of_valid_chunks_is_an_error_at_the_response_bound() {
         write_endlessly(c, big.as_bytes(), Duration::ZERO, 1000, GUARD)
     }
     let port = llama_with_stream(flood);
-    let (code, err, out) = record("hostile-flood", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, out) = the_request_of_run("hostile-flood", port, &[]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail
@@ -292,9 +288,7 @@ fn a_server_that_never_answers_ends_at_the_head_timeout_without_a_deadline() {
         stay_silent(c, GUARD)
     }
     let port = llama_with_stream(silent);
-    let (code, err, out) = record("hostile-silent", port, &["--head-timeout", "1s"], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-silent", port, &["--head-timeout", "1s"]);
     assert_eq!(r.status.as_str(), "error");
     assert!(
         r.detail.contains("no response head from http://127.0.0.1:")
@@ -326,9 +320,7 @@ fn interim_answers_are_skipped_for_the_real_stream() {
         write!(c, "{SSE_HEAD}{}", whole_answer())
     }
     let port = llama_with_stream(hints);
-    let (code, err, out) = record("hostile-103", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-103", port, &[]);
     assert_eq!(r.status.as_str(), "ok", "{}", r.detail);
     assert_eq!(r.http_status, 200);
     assert_eq!(texts(&r), "Hello world");
@@ -355,9 +347,7 @@ fn a_compressed_answer_is_refused_by_name() {
         ),
     ] {
         let port = llama_with_stream(f);
-        let (code, err, out) = record(name, port, &[], None);
-        assert_eq!(code, Some(0), "{err}");
-        let r = the_request(&out);
+        let (r, _) = the_request_of_run(name, port, &[]);
         assert_eq!(r.status.as_str(), "error");
         assert!(
             r.detail.contains(&format!(
@@ -375,9 +365,7 @@ fn a_redirect_names_its_location() {
         c.write_all(b"HTTP/1.1 301 Moved Permanently\r\nLocation: http://10.0.0.9:8080/v1/chat/completions\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     }
     let port = llama_with_stream(moved);
-    let (code, err, out) = record("hostile-301", port, &[], None);
-    assert_eq!(code, Some(0), "{err}");
-    let r = the_request(&out);
+    let (r, _) = the_request_of_run("hostile-301", port, &[]);
     assert_eq!((r.status.as_str(), r.http_status), ("error", 301));
     assert!(
         r.detail.starts_with("HTTP 301 redirect to http://10.0.0.9:8080/v1/chat/completions: rkbench does not follow redirects"),

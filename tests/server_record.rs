@@ -137,15 +137,13 @@ fn completions(mut c: TcpStream, st: &Shared, body: String) -> std::io::Result<(
 fn record_server_deadline_keeps_chunks_and_waits_for_idle() {
     let (port, state) = fake_llama_server();
     let dir = common::tempdir("server-record");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"srv","tests":[
             {"id":"fast","prompt":"a fast answer please","max_new_tokens":16},
             {"id":"slow","prompt":"a slow answer please","max_new_tokens":64,"timeout":"700ms"}
         ]}"#,
-    )
-    .unwrap();
+    );
     let out = dir.join("srv.rktrace");
     let o = common::run(
         &[
@@ -329,12 +327,10 @@ fn record_server_refuses_bad_urls_and_absent_servers() {
 fn compare_states_the_servers_overhead_or_why_not() {
     let (port, _state) = fake_llama_server();
     let dir = common::tempdir("server-compare");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"srv","tests":[{"id":"fast","prompt":"a fast answer please","max_new_tokens":16}]}"#,
-    )
-    .unwrap();
+    );
     let suite = suite.to_str().unwrap();
     let bare = dir.join("bare.rktrace");
     let o = common::record(
@@ -461,13 +457,10 @@ fn interrupted_record(port: u16, suite: &std::path::Path, extra: &[&str]) -> std
 
 /// A suite file of one "slow" test (the fake streams a chunk every 100 ms for 2 s).
 fn slow_suite(dir: &std::path::Path) -> std::path::PathBuf {
-    let p = dir.join("s.json");
-    std::fs::write(
-        &p,
+    common::suite_file(
+        dir,
         r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please","max_new_tokens":64}]}"#,
     )
-    .unwrap();
-    p
 }
 
 /// The chunks of `r` that carried content.
@@ -620,9 +613,7 @@ fn a_server_sweep_of_a_server_setting_is_refused() {
             ],
             &[],
         );
-        assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
-        let err = common::stderr(&o);
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = refusal(&o);
         assert!(
             err.contains(&format!(
                 "--sweep {key}: with --server, {key} is the server's own setting, fixed when it started, and no request can carry it"
@@ -759,12 +750,10 @@ fn max_duration_stops_a_server_run_but_not_before_min_requests() {
 fn ctrl_c_ends_a_server_sweep_after_the_combination_in_flight() {
     let (port, state) = fake_llama_server();
     let dir = common::tempdir("server-sweep-int");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"srv","tests":[{"id":"slow","prompt":"a slow answer please"}]}"#,
-    )
-    .unwrap();
+    );
     let sweep = dir.join("sweep");
     let o = interrupted_record(
         port,
@@ -1078,12 +1067,10 @@ fn an_api_key_the_server_echoes_is_redacted_from_everything_recorded_or_printed(
     let marker = "[REDACTED:RKBENCH_API_KEY]";
     let url = format!("http://127.0.0.1:{}", server_echoing_the_key(key));
     let dir = common::tempdir("server-api-key-echo");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"srv","tests":[{"id":"echo","prompt":"repeat my key"},{"id":"deny","prompt":"deny me"}]}"#,
-    )
-    .unwrap();
+    );
     let out = dir.join("t.rktrace");
     let o = std::process::Command::new(common::bin())
         .args(common::server_args(
@@ -1151,6 +1138,14 @@ fn an_api_key_the_server_echoes_is_redacted_from_everything_recorded_or_printed(
     }
 }
 
+/// The stderr of a run refused as a bad input: exit 2, one line.
+fn refusal(o: &std::process::Output) -> String {
+    let err = common::stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
 #[test]
 fn an_api_key_with_a_line_break_is_refused_before_anything_is_sent() {
     let (port, st) = fake_llama_server();
@@ -1162,9 +1157,7 @@ fn an_api_key_with_a_line_break_is_refused_before_anything_is_sent() {
             .env("RKBENCH_API_KEY", key)
             .output()
             .unwrap();
-        let err = common::stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = refusal(&o);
         assert!(
             err.contains("RKBENCH_API_KEY holds a control character"),
             "{err}"
@@ -1246,9 +1239,7 @@ fn an_exact_token_suite_is_refused_before_any_request_by_a_server_without_token_
             "rockchip",
             &["--out", out.to_str().unwrap(), "--server-kind", kind],
         );
-        let err = common::stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = refusal(&o);
         assert!(
             err.contains("is an exact token input") && err.contains("nothing was sent"),
             "{err}"

@@ -158,14 +158,7 @@ fn rockchip_legacy_server_is_recorded_with_gap_cluster_counts_and_its_503_waited
         ),
         ("rkllm-server", "detected", "rkllm-chat", "/rkllm_chat")
     );
-    let fact = |k: &str| {
-        s.run
-            .evidence
-            .iter()
-            .find(|f| f.key == k)
-            .map(|f| f.value.clone())
-            .unwrap_or_default()
-    };
+    let fact = |k: &str| common::fact_value(&s.run.evidence, k);
     assert!(fact("probe GET /rkllm_chat").starts_with("HTTP 405"));
     assert!(
         fact("count gap-cluster threshold").starts_with("adaptive (each request's own threshold")
@@ -433,12 +426,10 @@ fn a_server_busy_past_the_idle_timeout_is_never_measured_and_unsendable_flags_ar
         ..Default::default()
     });
     let dir = common::tempdir("rkllm-chat-busy");
-    let suite = dir.join("s.json");
-    std::fs::write(
-        &suite,
+    let suite = common::suite_file(
+        &dir,
         r#"{"name":"one","tests":[{"id":"a","prompt":"hello"}]}"#,
-    )
-    .unwrap();
+    );
     let o = record(
         &url,
         &dir,

@@ -20,6 +20,19 @@ fn fake_rockchipllama(stream: &'static str) -> (u16, Arc<Mutex<Fake>>) {
     common::http::serve(fake, handle)
 }
 
+/// Records the quick suite into `out` against a fake sending `stream`, which must succeed; the
+/// fake is returned for the bodies it received.
+fn record_quick(stream: &'static str, out: &std::path::Path) -> Arc<Mutex<Fake>> {
+    let (port, fake) = fake_rockchipllama(stream);
+    let o = common::server_record(
+        &format!("http://127.0.0.1:{port}"),
+        "quick",
+        &["--quiet-period", "1ms", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    fake
+}
+
 /// Which stream the fake sends, and the bodies it received.
 struct Fake {
     stream: &'static str,
@@ -62,16 +75,8 @@ fn handle(mut c: TcpStream, fake: &Arc<Mutex<Fake>>) -> std::io::Result<()> {
 
 #[test]
 fn the_original_tools_server_is_counted_with_rkllms_tokens_not_its_word_counts() {
-    let (port, fake) = fake_rockchipllama("rockchipllama-65695c1.sse");
-    let dir = common::tempdir("server-rockchipllama");
-    let out = dir.join("orig.rktrace");
-    let url = format!("http://127.0.0.1:{port}");
-    let o = common::server_record(
-        &url,
-        "quick",
-        &["--quiet-period", "1ms", "--out", out.to_str().unwrap()],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let out = common::tempdir("server-rockchipllama").join("orig.rktrace");
+    let fake = record_quick("rockchipllama-65695c1.sse", &out);
     assert_eq!(fake.lock().unwrap().bodies.len(), 3);
     let t = common::read_trace(&out);
     let s = t.server.as_ref().unwrap();
@@ -134,16 +139,8 @@ fn the_original_tools_server_is_counted_with_rkllms_tokens_not_its_word_counts()
 /// counts chunks and labels every token figure per chunk; the word counts stay raw.
 #[test]
 fn the_current_original_tools_server_is_counted_by_chunks_not_its_word_counts() {
-    let (port, fake) = fake_rockchipllama("rockchipllama.sse");
-    let dir = common::tempdir("server-rockchipllama-head");
-    let out = dir.join("head.rktrace");
-    let url = format!("http://127.0.0.1:{port}");
-    let o = common::server_record(
-        &url,
-        "quick",
-        &["--quiet-period", "1ms", "--out", out.to_str().unwrap()],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let out = common::tempdir("server-rockchipllama-head").join("head.rktrace");
+    let fake = record_quick("rockchipllama.sse", &out);
     assert_eq!(fake.lock().unwrap().bodies.len(), 3);
     let t = common::read_trace(&out);
     let s = t.server.as_ref().unwrap();
@@ -212,14 +209,8 @@ fn the_original_tools_server_ignores_the_sampling_sent_and_compare_says_so() {
     let dir = common::tempdir("server-rockchipllama-sampling");
     let mut traces = Vec::new();
     for stream in ["rockchipllama.sse", "rockchipllama-65695c1.sse"] {
-        let (port, _fake) = fake_rockchipllama(stream);
         let out = dir.join(format!("{stream}.rktrace"));
-        let o = common::server_record(
-            &format!("http://127.0.0.1:{port}"),
-            "quick",
-            &["--quiet-period", "1ms", "--out", out.to_str().unwrap()],
-        );
-        assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+        record_quick(stream, &out);
         let j = common::json_report(&out);
         assert_eq!(j["server"]["sampling"], "ignored by the server");
         assert!(j["server"]["sampling_note"]

@@ -54,14 +54,7 @@ fn healthy_board_samples_and_provenance() {
         .find(|s| s.key == "npu.freq")
         .unwrap();
     assert_eq!(npu.values[0], 1_000_000_000);
-    let fact = |k: &str| {
-        t.header
-            .board
-            .iter()
-            .find(|f| f.key == k)
-            .map(|f| f.value.clone())
-            .unwrap_or_default()
-    };
+    let fact = |k: &str| fact_value(&t.header.board, k);
     assert_eq!(fact("board.model"), "Orange Pi 5 Max");
     assert_eq!(fact("cpu.policy4.governor"), "performance");
     assert_eq!(fact("dmc.governor"), "performance");
@@ -126,15 +119,10 @@ fn this_machine_records_with_sources_marked_absent() {
     let o = record(&fake_lib("1.2.1"), &out, &["--suite", "quick"], &ENV);
     assert!(o.status.success(), "{}", stderr(&o));
     let t = read_trace(&out);
-    let npu = t
-        .header
-        .board
-        .iter()
-        .find(|f| f.key == "telemetry.npu.load")
-        .map(|f| f.value.clone());
+    let npu = fact_value(&t.header.board, "telemetry.npu.load");
     if !std::path::Path::new("/sys/kernel/debug/rknpu/load").exists() {
         assert!(
-            npu.unwrap_or_default().starts_with("unavailable ("),
+            npu.starts_with("unavailable ("),
             "absent sources are recorded once as unavailable"
         );
     }
@@ -211,14 +199,7 @@ fn a_fifo_or_an_endless_file_in_the_sysfs_tree_is_not_read_while_recording() {
     let st = wait_for(&mut child, std::time::Duration::from_secs(120));
     assert!(st.success());
     let t = read_trace(&out);
-    let fact = |k: &str| {
-        t.header
-            .board
-            .iter()
-            .find(|f| f.key == k)
-            .map(|f| f.value.clone())
-            .unwrap_or_default()
-    };
+    let fact = |k: &str| fact_value(&t.header.board, k);
     assert_eq!(
         fact("npu.cur_hz"),
         "unavailable (not a regular file (a FIFO): not read)"

@@ -479,6 +479,21 @@ mod tests {
         d
     }
 
+    /// Runs a quiet `rkbench record` sweep of `axes` into `d`: its exit code and its index (`d`
+    /// is removed after).
+    fn sweep_into(
+        d: &Path,
+        axes: &[Axis],
+        interrupted: impl Fn() -> bool,
+        record_one: impl FnMut(&[OsString], &[(String, String)], &Path) -> Result<i32>,
+    ) -> (i32, SweepIndex) {
+        let argv: Vec<OsString> = vec!["rkbench".into(), "record".into()];
+        let code = run(&argv, axes, d, true, interrupted, record_one).unwrap();
+        let index = SweepIndex::read(d).unwrap();
+        let _ = std::fs::remove_dir_all(d);
+        (code, index)
+    }
+
     #[test]
     fn an_interrupt_between_combinations_ends_the_sweep_and_the_index_says_what_ran() {
         // #21 G6: the interrupt came after the first combination ended well (exit 0).
@@ -486,83 +501,56 @@ mod tests {
         let axes = parse_axes(&["threads=1,2,3".into()]).unwrap();
         let signal = std::cell::Cell::new(false);
         let mut recorded = Vec::new();
-        let argv: Vec<OsString> = vec!["rkbench".into(), "record".into()];
-        let code = run(
-            &argv,
-            &axes,
+        let (code, i) = sweep_into(
             &d,
-            true,
+            &axes,
             || signal.get(),
             |_, combo, _| {
                 recorded.push(label_plain(combo));
                 signal.set(true);
                 Ok(exit::OK)
             },
-        )
-        .unwrap();
+        );
         assert_eq!(code, exit::INTERRUPTED);
         assert_eq!(recorded, ["threads=1"]);
-        let i = SweepIndex::read(&d).unwrap();
         assert_eq!(i.status, Some(SweepStatus::Interrupted));
         assert_eq!((i.combinations, i.runs.len()), (3, 1));
         let not_run: Vec<&str> = i.not_run.iter().map(|p| p["threads"].as_str()).collect();
         assert_eq!(not_run, ["2", "3"]);
-        let _ = std::fs::remove_dir_all(&d);
 
         // Before the first: nothing is recorded, the index lists every combination.
-        let code = run(
-            &argv,
-            &axes,
+        let (code, i) = sweep_into(
             &d,
-            true,
+            &axes,
             || true,
             |_, _, _| panic!("no combination after an interrupt"),
-        )
-        .unwrap();
+        );
         assert_eq!(code, exit::INTERRUPTED);
-        let i = SweepIndex::read(&d).unwrap();
         assert_eq!((i.runs.len(), i.not_run.len()), (0, 3));
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn a_sweep_that_ends_says_so_in_its_index() {
         let d = sweep_dir("end");
         let axes = parse_axes(&["threads=1,2".into(), "top-k=1,2".into()]).unwrap();
-        let argv: Vec<OsString> = vec!["rkbench".into(), "record".into()];
         let mut n = 0;
-        let code = run(
-            &argv,
-            &axes,
+        let (code, i) = sweep_into(
             &d,
-            true,
+            &axes,
             || false,
             |_, _, _| {
                 n += 1;
                 Ok(exit::OK)
             },
-        )
-        .unwrap();
+        );
         assert_eq!((code, n), (exit::OK, 4));
-        let i = SweepIndex::read(&d).unwrap();
         assert_eq!(i.status, Some(SweepStatus::Complete));
         assert!(i.not_run.is_empty());
-        let _ = std::fs::remove_dir_all(&d);
         // A failure the next combination would meet too stops it; the rest are not run.
-        let code = run(
-            &argv,
-            &axes,
-            &d,
-            true,
-            || false,
-            |_, _, _| Ok(exit::RUNTIME),
-        )
-        .unwrap();
+        let (code, i) = sweep_into(&d, &axes, || false, |_, _, _| Ok(exit::RUNTIME));
         assert_eq!(code, exit::RUNTIME);
-        let i = SweepIndex::read(&d).unwrap();
         assert_eq!(i.status, Some(SweepStatus::Stopped));
         assert_eq!((i.runs.len(), i.not_run.len()), (1, 3));
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

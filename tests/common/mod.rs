@@ -271,6 +271,36 @@ pub fn runtime_rates(requests: &[serde_json::Value]) -> Vec<f64> {
         .collect()
 }
 
+/// A fuzz seed's bytes (`fuzz/seeds/<name>`).
+pub fn fuzz_seed(name: &str) -> Vec<u8> {
+    std::fs::read(root().join("fuzz/seeds").join(name)).unwrap()
+}
+
+/// Where a seed's journal starts, as the fuzz target splits it: at the second trace magic; none
+/// for a seed without a journal.
+pub fn journal_start(seed: &[u8]) -> Option<usize> {
+    seed.windows(8)
+        .skip(1)
+        .position(|w| w == rkbench::trace::MAGIC)
+        .map(|i| i + 1)
+}
+
+/// The value of the fact `key` (a board fact, a server's evidence), empty when it is absent.
+pub fn fact_value(facts: &[rkbench::trace::Fact], key: &str) -> String {
+    facts
+        .iter()
+        .find(|f| f.key == key)
+        .map(|f| f.value.clone())
+        .unwrap_or_default()
+}
+
+/// A suite file, `dir/s.json`, holding `json`.
+pub fn suite_file(dir: &Path, json: &str) -> PathBuf {
+    let p = dir.join("s.json");
+    std::fs::write(&p, json).unwrap();
+    p
+}
+
 pub fn read_trace(p: &Path) -> rkbench::trace::Trace {
     rkbench::trace::reader::read(p).expect("trace readable")
 }
