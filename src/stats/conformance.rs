@@ -963,6 +963,7 @@ mod tests {
                 identity: None,
                 observations: obs,
             },
+            power: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! trace's run header), which the reader merges after a crash only into the trace it is bound to,
 //! and the recorder deletes on a clean end, so the trace itself holds each token once.
 pub mod plan_extras;
+pub mod power;
 pub mod reader;
 pub mod schema;
 pub mod server;
@@ -20,6 +21,7 @@ pub mod vocab;
 pub mod writer;
 
 pub use plan_extras::{PresetUsed, TemplateSent};
+pub use power::{PowerRecords, PowerSamples, PowerSource};
 pub use reader::{Damage, RuntimeRecords, Trace};
 pub use schema::*;
 pub use sweep_index::{SweepIndex, SweepRun};
@@ -103,6 +105,8 @@ pub(crate) fn encode_record(
         Record::InputOptions(x) => (kind::INPUT_OPTIONS, rkyv::to_bytes::<Error>(x)?),
         Record::Identity(x) => (kind::IDENTITY, rkyv::to_bytes::<Error>(x)?),
         Record::RuntimeObs(x) => (kind::RUNTIME_OBS, rkyv::to_bytes::<Error>(x)?),
+        Record::PowerSource(x) => (power::kind::POWER_SOURCE, rkyv::to_bytes::<Error>(x)?),
+        Record::PowerSamples(x) => (power::kind::POWER_SAMPLES, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

@@ -2,6 +2,7 @@
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
 use super::plan_extras::{kind as pk, PresetUsed, TemplateSent};
+use super::power::{kind as wk, PowerSamples, PowerSource};
 use super::schema::{
     kind as k, InputOptions, JournalBinding, Record, RequestInput, RequestRecord, RunEnd,
     RunHeader, RuntimeIdentity, RuntimeObservation, TelemetryBatch, TokenChunk,
@@ -157,6 +158,8 @@ pub struct Trace {
     pub input_options: Option<InputOptions>,
     /// Runtime identity and per-request runtime observations (format 1.1; empty before).
     pub runtime: RuntimeRecords,
+    /// Power source and samples (`record --power`; empty otherwise).
+    pub power: super::PowerRecords,
 }
 
 /// The runtime's identity evidence and per-request observations (record kinds 9 and 10).
@@ -388,6 +391,8 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         k::INPUT_OPTIONS => get!(InputOptions, Record::InputOptions),
         k::IDENTITY => get!(RuntimeIdentity, Record::Identity),
         k::RUNTIME_OBS => get!(RuntimeObservation, Record::RuntimeObs),
+        wk::POWER_SOURCE => get!(PowerSource, Record::PowerSource),
+        wk::POWER_SAMPLES => get!(PowerSamples, Record::PowerSamples),
         _ => None,
     }
 }
@@ -533,6 +538,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         preset: None,
         input_options: None,
         runtime: RuntimeRecords::default(),
+        power: Default::default(),
     };
     let mut have_header = journal;
     let mut header_sha256 = None;
@@ -624,6 +630,9 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             Record::InputOptions(o) => trace.input_options = Some(o),
             Record::Identity(i) => trace.runtime.identity = Some(i),
             Record::RuntimeObs(o) => trace.runtime.observations.push(o),
+            Record::PowerSource(p) => trace.power.source = Some(p),
+            Record::PowerSamples(p) if p.validate().is_ok() => trace.power.samples.push(p),
+            Record::PowerSamples(_) => trace.power.rejected += 1,
         }
     }
     if !have_header {
