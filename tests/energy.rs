@@ -134,6 +134,30 @@ fn hwmon_ina226_power_steps_up_while_the_runtime_generates() {
     assert_eq!(e["interval_ms"], 100.0);
     assert!(e["device"].as_str().unwrap().contains("ina226"), "{e}");
     assert!(md.contains("## 🔋 Energy"), "{md}");
+    let html = run(
+        &["report", "--format", "html", &out.display().to_string()],
+        &[],
+    );
+    assert!(
+        stdout(&html).contains("Power (W)"),
+        "the power line on the timeline"
+    );
+    let csv = run(
+        &["report", "--format", "csv", &out.display().to_string()],
+        &[],
+    );
+    let csv = stdout(&csv);
+    let head = csv.lines().next().unwrap();
+    assert!(
+        head.ends_with(
+            ",energy_j,energy_above_idle_j,energy_error_j,prefill_energy_j,decode_energy_j"
+        ),
+        "{head}"
+    );
+    assert!(csv
+        .lines()
+        .skip(1)
+        .all(|l| l.split(',').count() == head.split(',').count()));
     // The raw samples are in the trace, in the sensor's unit.
     let t = read_trace(&out);
     assert_eq!(t.power.samples[0].unit, "uW");
@@ -529,4 +553,63 @@ fn a_source_unreachable_at_start_is_an_error_before_anything_runs() {
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("RKBENCH_HA_TOKEN"));
+}
+
+#[test]
+fn compare_states_the_joules_per_token_ratio_with_its_interval() {
+    // The same runs at 5 W and at 8 W while generating: 8/5 = 1.6 J per token.
+    let mut traces = Vec::new();
+    for (name, busy) in [("energy-cmp-a", "5.0"), ("energy-cmp-b", "8.0")] {
+        let dir = tempdir(name);
+        let watts = dir.join("watts");
+        std::fs::write(&watts, "2.0\n").unwrap();
+        let cmd = format!("cmd:cat {}", watts.display());
+        let out = dir.join("t.rktrace");
+        let env = env(&watts, "2.0", busy);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let o = record(
+            &fake_lib("1.2.1"),
+            &out,
+            &[
+                "--suite",
+                "quick",
+                "--repeat",
+                "2",
+                "--no-telemetry",
+                "--power-baseline",
+                "0s",
+                "--power",
+                &cmd,
+                "--power-interval",
+                "100ms",
+            ],
+            &env,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        traces.push(out.display().to_string());
+    }
+    let o = run(
+        &["compare", &traces[0], &traces[1], "--format", "json"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &j["candidates"][0]["energy_j_per_output_token"];
+    let ratio = e["ratio"].as_f64().unwrap_or_else(|| panic!("{e}"));
+    assert!((ratio - 1.6).abs() < 0.1, "{e}");
+    assert!(e["ci_low"].as_f64().is_some(), "{e}");
+    let md = run(&["compare", &traces[0], &traces[1]], &[]);
+    assert!(
+        stdout(&md).contains("J per output token, candidate / baseline = 1."),
+        "{}",
+        stdout(&md)
+    );
+    // Without an idle baseline the figures stand; only "above idle" is blank, with the reason.
+    let r = &json_report(std::path::Path::new(&traces[0]))["requests"][0];
+    assert!(r["energy_j"].as_f64().is_some());
+    assert!(r["energy_above_idle_j"].is_null());
+    assert!(r["energy_reason"]
+        .as_str()
+        .unwrap()
+        .contains("--power-baseline 0s"));
 }

@@ -129,7 +129,7 @@ impl<'t> Analysis<'t> {
         }
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);
-        let charts = charts::Charts::of(trace, &summary, &timeline);
+        let charts = charts::Charts::of(trace, &summary, &timeline, energy.as_ref());
         let original =
             OriginalSummary::of(&trace.requests, trace.server.as_ref(), summary.duration_ms);
         let hardware = Hardware::of(&trace.header.board, &trace.telemetry);

@@ -250,9 +250,10 @@ fn unit_rank(unit: &str) -> usize {
         "MHz" => 0,
         "°C" => 1,
         "%" => 2,
-        CPU_UNIT => 3,
-        "MB" => 4,
-        _ => 5,
+        "W" => 3,
+        CPU_UNIT => 4,
+        "MB" => 5,
+        _ => 6,
     }
 }
 
@@ -261,6 +262,7 @@ fn telemetry_title(unit: &str) -> String {
         "MHz" => "Clock frequencies (MHz)".into(),
         "°C" => "Temperatures (°C)".into(),
         "%" => "Load (%)".into(),
+        "W" => "Power (W)".into(),
         CPU_UNIT => "CPU use of the recording process (% of one CPU)".into(),
         "MB" => "Memory (MB)".into(),
         u => format!("Telemetry ({u})"),

@@ -62,6 +62,8 @@ pub struct WindowEnergy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestEnergy {
     pub index: u32,
+    /// The suite test it ran (compare matches requests by it).
+    pub id: String,
     pub warmup: bool,
     pub output_tokens: usize,
     pub total: WindowEnergy,
@@ -116,7 +118,7 @@ pub struct Energy {
     pub counter_resolution_j: Option<f64>,
     pub requests: Vec<RequestEnergy>,
     pub faults: SampleFaults,
-    /// Good samples (µs, W) for the timeline chart.
+    /// Every sample (µs, W) for the timeline chart; NaN where it is not good (breaks the line).
     pub points: Vec<(u64, f64)>,
 }
 
@@ -484,9 +486,33 @@ pub fn of(trace: &Trace) -> Option<Energy> {
         points: line
             .pts
             .iter()
-            .filter_map(|q| q.w.map(|w| (q.t, w)))
+            .map(|q| (q.t, q.w.unwrap_or(f64::NAN)))
             .collect(),
     })
+}
+
+/// J per output token, candidate / baseline, with its 95 % bootstrap interval and permutation
+/// test (`stats::significance`, per test id as for the speed metrics): over measured requests
+/// whose energy is resolved. `None` when no test has such a request on both sides.
+pub fn compare_j_per_token(base: &Energy, cand: &Energy) -> Option<super::significance::Estimate> {
+    let per_token = |e: &Energy, id: &str| -> Vec<f64> {
+        e.requests
+            .iter()
+            .filter(|r| !r.warmup && r.id == id && r.output_tokens > 0)
+            .filter_map(|r| r.total.j.map(|j| j / r.output_tokens as f64))
+            .collect()
+    };
+    let mut ids: Vec<&str> = base.requests.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let strata: Vec<super::significance::Stratum> = ids
+        .into_iter()
+        .map(|id| super::significance::Stratum {
+            base: per_token(base, id),
+            cand: per_token(cand, id),
+        })
+        .collect();
+    super::significance::compare(&strata, super::significance::SEED)
 }
 
 /// Warning codes of this module, in the order they are emitted (after the board's).
@@ -592,6 +618,7 @@ fn request(ctx: &Ctx, r: &RequestRecord) -> RequestEnergy {
     };
     RequestEnergy {
         index: r.index,
+        id: r.test_id.clone(),
         warmup: r.warmup,
         output_tokens: r.output_tokens(),
         total: ctx.window(start, end),
