@@ -35,13 +35,10 @@ fn record_power(
     let out = dir.join("t.rktrace");
     let env = env(activity, idle, busy);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut args = vec![
-        "--suite",
-        "quick",
-        "--no-telemetry",
-        "--power-baseline",
-        "1s",
-    ];
+    let mut args = vec!["--suite", "quick", "--no-telemetry"];
+    if !power.contains(&"--power-baseline") {
+        args.extend(["--power-baseline", "1s"]);
+    }
     args.extend_from_slice(power);
     let o = record(&fake_lib("1.2.1"), &out, &args, &env);
     assert!(o.status.success(), "{name}: {}", stderr(&o));
@@ -612,4 +609,61 @@ fn compare_states_the_joules_per_token_ratio_with_its_interval() {
         .as_str()
         .unwrap()
         .contains("--power-baseline 0s"));
+}
+
+#[test]
+fn idle_is_measured_again_after_the_run_when_asked() {
+    let dir = tempdir("energy-after");
+    let watts = dir.join("watts");
+    std::fs::write(&watts, "2.0\n").unwrap();
+    let cmd = format!("cmd:cat {}", watts.display());
+    let (out, j, md) = record_power(
+        "after",
+        &dir,
+        &watts,
+        "2.0",
+        "5.0",
+        &[
+            "--power",
+            &cmd,
+            "--power-interval",
+            "100ms",
+            "--power-baseline",
+            "1s,after",
+        ],
+    );
+    assert_step_energy(&j);
+    assert_eq!(
+        j["energy"]["idle_after_w"].as_f64(),
+        Some(2.0),
+        "{}",
+        j["energy"]
+    );
+    assert!(
+        md.contains("| Idle power after the run (W) | 2.000 |"),
+        "{md}"
+    );
+    // Written again at the end with both windows; the last one wins.
+    let t = read_trace(&out);
+    let s = t.power.source.unwrap();
+    assert!(s.idle_after_from_us > s.idle_to_us && s.idle_after_to_us > s.idle_after_from_us);
+    let o = record(
+        &fake_lib("1.2.1"),
+        &dir.join("u.rktrace"),
+        &[
+            "--suite",
+            "quick",
+            "--power",
+            &cmd,
+            "--power-baseline",
+            "20m",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--power-baseline \"20m\" is out of range"),
+        "{}",
+        stderr(&o)
+    );
 }

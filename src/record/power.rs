@@ -127,6 +127,8 @@ pub(crate) struct PowerPlan {
     pub interval: Duration,
     /// Idle measured before the first request (`--power-baseline`, default 10 s).
     pub baseline: Duration,
+    /// Also after the last request (`--power-baseline 10s,after`), when the run completed.
+    pub after: bool,
     pub root: SysRoot,
 }
 
@@ -179,11 +181,12 @@ impl PowerPlan {
             )?,
             baseline: dur(
                 "--power-baseline",
-                baseline,
+                baseline.map(|b| b.trim().strip_suffix(",after").unwrap_or(b)),
                 Duration::ZERO,
                 Duration::from_secs(600),
                 Duration::from_secs(10),
             )?,
+            after: baseline.is_some_and(|b| b.trim().ends_with(",after")),
             spec,
             root: root.clone(),
         }))
@@ -697,9 +700,16 @@ impl PowerSampler {
         Some(std::mem::replace(&mut st.batch, next))
     }
 
-    /// The source record for the trace, with the idle window.
-    pub(crate) fn source_record(&self, idle_from_us: u64, idle_to_us: u64) -> PowerSource {
+    /// The source record for the trace, with the idle window (`after`: the one after the run).
+    pub(crate) fn source_record(
+        &self,
+        idle_from_us: u64,
+        idle_to_us: u64,
+        after: (u64, u64),
+    ) -> PowerSource {
         PowerSource {
+            idle_after_from_us: after.0,
+            idle_after_to_us: after.1,
             spec: self.plan.given.clone(),
             kind: self.plan.spec.kind().into(),
             device: self.device.clone(),
@@ -822,6 +832,7 @@ mod tests {
             interval: s.default_interval(),
             spec: s,
             baseline: Duration::ZERO,
+            after: false,
             root: SysRoot(root.to_path_buf()),
         }
     }

@@ -27,6 +27,8 @@ pub(crate) struct TraceOut {
     sampler: Option<Sampler>,
     /// The power source polled into the trace (`--power`; none otherwise).
     power: Option<PowerSampler>,
+    /// The idle window measured before the first request (µs).
+    idle: (u64, u64),
     last_batch: Instant,
     /// The run's time origin: the trace's times count from it.
     pub(crate) origin: Instant,
@@ -44,6 +46,7 @@ impl TraceOut {
             journal,
             sampler: None,
             power: None,
+            idle: (0, 0),
             last_batch: Instant::now(),
             origin,
             finished: 0,
@@ -93,13 +96,35 @@ impl TraceOut {
             self.flush_telemetry(false)
         })?;
         let to = micros(self.origin.elapsed());
+        self.idle = (from, to);
         let rec = self
             .power
             .as_ref()
-            .map(|p| p.source_record(from, to))
+            .map(|p| p.source_record(from, to, (0, 0)))
             .expect("checked above");
         self.append(&Record::PowerSource(rec))?;
         self.flush_telemetry(true)
+    }
+
+    /// `--power-baseline …,after`: idle again after the last request of a completed run; the
+    /// source record is written anew with both windows.
+    fn power_baseline_after(&mut self) -> Result<()> {
+        let Some(p) = self.power.as_ref().filter(|p| p.plan.after) else {
+            return Ok(());
+        };
+        let baseline = p.plan.baseline;
+        let from = micros(self.origin.elapsed());
+        super::interrupt::cool_down(baseline, Duration::from_millis(20), || {
+            self.flush_telemetry(false)
+        })?;
+        let to = micros(self.origin.elapsed());
+        let (a, b) = self.idle;
+        let rec = self
+            .power
+            .as_ref()
+            .map(|p| p.source_record(a, b, (from, to)))
+            .expect("checked above");
+        self.append(&Record::PowerSource(rec))
     }
 
     /// Bind the journal to this trace (`out`, `header`) and write the header.
@@ -178,6 +203,9 @@ impl TraceOut {
 
     /// Stop sampling, write the last batch and the run end, make it durable.
     pub(crate) fn finish(&mut self, status: RunStatus, detail: &str, requests: u32) -> Result<()> {
+        if status == RunStatus::Complete {
+            self.power_baseline_after()?;
+        }
         if let Some(b) = self.sampler.take().and_then(Sampler::stop) {
             self.append(&Record::Telemetry(b))?;
         }

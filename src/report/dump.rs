@@ -474,6 +474,8 @@ fn power_source(w: &mut JsonWriter, p: &PowerSource) {
         interval_us,
         idle_from_us,
         idle_to_us,
+        idle_after_from_us,
+        idle_after_to_us,
     } = p;
     w.begin_object();
     w.field_str("spec", spec);
@@ -482,6 +484,8 @@ fn power_source(w: &mut JsonWriter, p: &PowerSource) {
     u64_field(w, "interval_us", *interval_us);
     u64_field(w, "idle_from_us", *idle_from_us);
     u64_field(w, "idle_to_us", *idle_to_us);
+    u64_field(w, "idle_after_from_us", *idle_after_from_us);
+    u64_field(w, "idle_after_to_us", *idle_after_to_us);
     w.end_object();
 }
 

@@ -651,6 +651,7 @@ fn energy(w: &mut JsonWriter, e: &Energy) {
     w.field_int("samples", e.samples as i64);
     w.field_num("idle_w", e.idle_w, 3);
     w.field_int("idle_samples", e.idle_samples as i64);
+    w.field_num("idle_after_w", e.idle_after_w, 3);
     w.field_num("run_s", Some(e.run_s), 3);
     w.field_num("run_j", e.run.j, 3);
     w.field_num("run_above_idle_j", e.run.above_idle_j, 3);

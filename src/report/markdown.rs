@@ -463,7 +463,7 @@ fn energy_section(o: &mut String, a: &Analysis) {
         e.samples,
         e.run.method.map_or("none", |m| m.as_str()),
     );
-    let rows = [
+    let mut rows = vec![
         ("Idle power (W)", f(e.idle_w, 3)),
         ("Run energy (J)", f(e.run.j, 3)),
         ("Run energy above idle (J)", f(e.run.above_idle_j, 3)),
@@ -473,6 +473,9 @@ fn energy_section(o: &mut String, a: &Analysis) {
         ("J per output token", f(e.j_per_output_token, 6)),
         ("Output tokens per J", f(e.tokens_per_j, 6)),
     ];
+    if e.idle_after_w.is_some() {
+        rows.insert(1, ("Idle power after the run (W)", f(e.idle_after_w, 3)));
+    }
     let _ = writeln!(o, "| Figure | Value |\n|---|---|");
     for (k, v) in rows {
         let _ = writeln!(o, "| {k} | {v} |");

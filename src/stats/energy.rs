@@ -104,6 +104,9 @@ pub struct Energy {
     pub samples: usize,
     pub idle_w: Option<f64>,
     pub idle_samples: usize,
+    /// Idle after the last request (`--power-baseline …,after`): how far the board drifted
+    /// (it warmed up) from the idle the figures are taken against.
+    pub idle_after_w: Option<f64>,
     /// The measured span: first measured request's start to last one's end.
     pub run_s: f64,
     pub run: WindowEnergy,
@@ -416,6 +419,17 @@ pub fn of(trace: &Trace) -> Option<Energy> {
         })
         .unwrap_or_default();
     let idle_w = (!idle.is_empty()).then(|| idle.iter().sum::<f64>() / idle.len() as f64);
+    let after: Vec<f64> = src
+        .filter(|s| s.idle_after_to_us > s.idle_after_from_us)
+        .map(|s| {
+            line.pts
+                .iter()
+                .filter(|q| q.t >= s.idle_after_from_us && q.t <= s.idle_after_to_us)
+                .filter_map(|q| q.w)
+                .collect()
+        })
+        .unwrap_or_default();
+    let idle_after_w = (!after.is_empty()).then(|| after.iter().sum::<f64>() / after.len() as f64);
     let ctx = Ctx {
         line: &line,
         period_us,
@@ -469,6 +483,7 @@ pub fn of(trace: &Trace) -> Option<Energy> {
         samples: line.pts.len(),
         idle_w,
         idle_samples: idle.len(),
+        idle_after_w,
         run_s: b.saturating_sub(a) as f64 / 1e6,
         j_per_output_token: run
             .j
@@ -683,6 +698,8 @@ mod tests {
             interval_us,
             idle_from_us: 0,
             idle_to_us: 1_000_000,
+            idle_after_from_us: 5_500_000,
+            idle_after_to_us: 6_000_000,
             ..Default::default()
         });
         t.power.samples = batches;
@@ -707,6 +724,7 @@ mod tests {
         );
         let e = of(&t).unwrap();
         assert_eq!(e.idle_w, Some(2.0));
+        assert_eq!(e.idle_after_w, Some(2.0));
         let r = &e.requests[0].total;
         let above = r.above_idle_j.unwrap();
         assert!((above - 6.0).abs() <= r.error_j.unwrap(), "{r:?}");

@@ -26,6 +26,10 @@ pub struct PowerSource {
     /// The idle window (`--power-baseline`), µs since the run's clock origin; equal = none.
     pub idle_from_us: u64,
     pub idle_to_us: u64,
+    /// The idle window after the last request (`--power-baseline 10s,after`); equal = none. A
+    /// run that measures it writes this record again at its end; the last one read wins.
+    pub idle_after_from_us: u64,
+    pub idle_after_to_us: u64,
 }
 
 /// A batch of raw power samples, columnar (one entry per sample in every column).
