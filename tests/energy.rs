@@ -155,6 +155,24 @@ fn hwmon_ina226_power_steps_up_while_the_runtime_generates() {
         .lines()
         .skip(1)
         .all(|l| l.split(',').count() == head.split(',').count()));
+    // Every format states the same figures: the JSON's run energy in the Markdown, each
+    // request's energy in the CSV.
+    let run_j = format!("{:.3}", e["run_j"].as_f64().unwrap());
+    assert!(
+        md.contains(&format!("| Run energy (J) | {run_j} |")),
+        "{md}"
+    );
+    let col = head.split(',').position(|c| c == "energy_j").unwrap();
+    for (line, r) in csv.lines().skip(1).zip(j["requests"].as_array().unwrap()) {
+        let cell = line.split(',').nth(col).unwrap();
+        assert_eq!(cell, format!("{:.3}", r["energy_j"].as_f64().unwrap()));
+        let md_row = format!(
+            "| {:.3} | {:.3} |",
+            r["energy_j"].as_f64().unwrap(),
+            r["energy_above_idle_j"].as_f64().unwrap()
+        );
+        assert!(md.contains(&md_row), "{md_row} in {md}");
+    }
     // The raw samples are in the trace, in the sensor's unit.
     let t = read_trace(&out);
     assert_eq!(t.power.samples[0].unit, "uW");
