@@ -32,8 +32,9 @@ pub use writer::{Journal, TraceWriter};
 pub const MAGIC: [u8; 8] = *b"RKBTRACE";
 /// Format major version: a reader refuses unknown newer majors with a clear error.
 pub const FORMAT_MAJOR: u16 = 1;
-/// Format minor version: newer minors only add record kinds, which older readers skip.
-pub const FORMAT_MINOR: u16 = 1;
+/// Format minor version: newer minors only add record kinds, which older readers skip
+/// (1.1: kinds 7, 9–18; 1.2: the power kinds 24–25).
+pub const FORMAT_MINOR: u16 = 2;
 /// Size of the file header.
 pub const FILE_HEADER_LEN: usize = 16;
 /// Size of a frame header.

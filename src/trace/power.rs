@@ -1,4 +1,4 @@
-//! Power readings taken while a run was recorded (format 1.1, kinds 24–25): the source and its
+//! Power readings taken while a run was recorded (format 1.2, kinds 24–25): the source and its
 //! idle window, then the raw samples. Older readers skip these kinds. Samples are kept as the
 //! source gave them (value and counter in the source's own units, with the time each was asked
 //! for and answered on the token clock); energy is computed from them only in the analysis
