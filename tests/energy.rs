@@ -290,6 +290,8 @@ struct Plug {
     nan_at: Option<u32>,
     reset_at: Option<u32>,
     dead_after: Option<u32>,
+    /// Accept the connection and never answer after this poll (the reading must time out).
+    hang_after: Option<u32>,
 }
 
 fn plug(api: &'static str, file: &Path) -> Plug {
@@ -301,6 +303,7 @@ fn plug(api: &'static str, file: &Path) -> Plug {
         nan_at: None,
         reset_at: None,
         dead_after: None,
+        hang_after: None,
     }
 }
 
@@ -336,6 +339,11 @@ fn plug_handler(
         return reply(&mut c, "200 OK", "application/json", info);
     }
     p.polls += 1;
+    if p.hang_after.is_some_and(|n| p.polls > n) {
+        drop(p);
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        return Ok(());
+    }
     if p.dead_after.is_some_and(|n| p.polls > n) {
         return Ok(()); // closes without an answer
     }
@@ -410,6 +418,11 @@ fn plug_run(
         &env,
     );
     assert!(o.status.success(), "{name}: {}", stderr(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(
+        !bytes.windows(12).any(|w| w == b"sekrit-token"),
+        "a Home Assistant token is never recorded"
+    );
     json_report(&out)
 }
 
@@ -684,4 +697,55 @@ fn idle_is_measured_again_after_the_run_when_asked() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn a_plug_that_stops_answering_without_closing_times_out_and_never_holds_the_run() {
+    let dir = tempdir("energy-hang");
+    let watts = dir.join("watts");
+    std::fs::write(&watts, "2\n").unwrap();
+    let mut p = plug("tasmota", &watts);
+    p.hang_after = Some(25);
+    let (port, st) = serve(p, plug_handler);
+    integrate(st);
+    let out = dir.join("t.rktrace");
+    let env = env(&watts, "2", "5");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let spec = format!("tasmota:http://127.0.0.1:{port}");
+    let mut c = record_command(
+        &fake_lib("1.2.1"),
+        &out,
+        &[
+            "-q",
+            "--suite",
+            "quick",
+            "--no-telemetry",
+            "--power-baseline",
+            "1s",
+            "--power",
+            &spec,
+            "--power-interval",
+            "100ms",
+        ],
+        &env,
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    // A hang guard, not a timing assertion: each reading gives up after its timeout.
+    assert!(wait_for(&mut c, std::time::Duration::from_secs(60)).success());
+    let j = json_report(&out);
+    assert_eq!(j["requests"].as_array().unwrap().len(), 3);
+    let gap = j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "power-gap")
+        .unwrap_or_else(|| panic!("{}", j["warnings"]));
+    assert!(
+        gap["message"].as_str().unwrap().contains("not answered"),
+        "{gap}"
+    );
+    assert!(j["energy"]["faults"]["unanswered"].as_u64().unwrap() >= 1);
 }
