@@ -163,6 +163,13 @@ struct Line {
     max_step: f64,
     /// The counter's resolution (J): the step its readings are written in.
     counter_quantum_j: Option<f64>,
+    /// Segments between neighbouring good samples with no gap between them:
+    /// (t0, t1, W at t0, W at t1), in time order.
+    segs: Vec<(u64, u64, f64, f64)>,
+    /// Readable counter samples (µs, J) in time order, and how many backward steps come
+    /// before each.
+    counter: Vec<(u64, f64)>,
+    backward_before: Vec<usize>,
 }
 
 /// The largest decade (10^k of the source's unit, k from 3 down to −6) that every reading is a
@@ -225,36 +232,50 @@ impl Line {
             }
         }
         pts.sort_by_key(|p| p.t);
-        f.rejected_batches = 0;
+        let max_step = GAP_PERIODS * interval_us.max(1) as f64;
+        let segs = pts
+            .windows(2)
+            .filter_map(|p| match (p[0].w, p[1].w) {
+                (Some(a), Some(b)) if (p[1].t - p[0].t) as f64 <= max_step => {
+                    Some((p[0].t, p[1].t, a, b))
+                }
+                _ => None,
+            })
+            .collect();
+        let counter: Vec<(u64, f64)> = pts.iter().filter_map(|p| p.c.map(|c| (p.t, c))).collect();
+        let mut backward_before = Vec::with_capacity(counter.len());
+        let mut n = 0;
+        for (i, c) in counter.iter().enumerate() {
+            if i > 0 && c.1 < counter[i - 1].1 {
+                n += 1;
+            }
+            backward_before.push(n);
+        }
         Line {
             pts,
             faults: f,
-            max_step: GAP_PERIODS * interval_us.max(1) as f64,
+            max_step,
             counter_quantum_j,
+            segs,
+            counter,
+            backward_before,
         }
     }
 
-    /// Segments between neighbouring good samples (no gap between them).
-    fn segments(&self) -> impl Iterator<Item = (Point, Point, f64, f64)> + '_ {
-        self.pts.windows(2).filter_map(|p| match (p[0].w, p[1].w) {
-            (Some(a), Some(b)) if (p[1].t - p[0].t) as f64 <= self.max_step => {
-                Some((p[0], p[1], a, b))
-            }
-            _ => None,
-        })
-    }
-
-    /// Trapezoid energy over `[a, b]` (µs) and how much of it was covered (µs).
+    /// Trapezoid energy over `[a, b]` (µs) and how much of it was covered (µs). Only the
+    /// segments that overlap the window are visited (binary search), so a report of many
+    /// requests over a long run stays linear in its samples.
     fn integrate(&self, a: u64, b: u64) -> (f64, f64) {
         let (mut j, mut covered) = (0.0, 0.0);
-        for (p, q, wp, wq) in self.segments() {
-            let lo = p.t.max(a);
-            let hi = q.t.min(b);
+        let first = self.segs.partition_point(|s| s.1 <= a);
+        for &(t0, t1, wp, wq) in self.segs[first..].iter().take_while(|s| s.0 < b) {
+            let lo = t0.max(a);
+            let hi = t1.min(b);
             if hi <= lo {
                 continue;
             }
-            let span = (q.t - p.t) as f64;
-            let at = |t: u64| wp + (wq - wp) * (t - p.t) as f64 / span;
+            let span = (t1 - t0) as f64;
+            let at = |t: u64| wp + (wq - wp) * (t - t0) as f64 / span;
             j += (at(lo) + at(hi)) / 2.0 * (hi - lo) as f64 / 1e6;
             covered += (hi - lo) as f64;
         }
@@ -263,33 +284,30 @@ impl Line {
 
     /// The counter's value at `t`, interpolated between the counter samples around it.
     fn counter_at(&self, t: u64) -> Option<f64> {
-        let with: Vec<&Point> = self.pts.iter().filter(|p| p.c.is_some()).collect();
-        let k = with.partition_point(|p| p.t <= t);
-        let (p, q) = (
-            with.get(k.checked_sub(1)?)?,
-            with.get(k).or(with.get(k - 1))?,
-        );
-        let (cp, cq) = (p.c?, q.c?);
-        if q.t == p.t {
-            return (p.t == t).then_some(cp);
+        let c = &self.counter;
+        let k = c.partition_point(|p| p.0 <= t);
+        let (p, q) = (c.get(k.checked_sub(1)?)?, c.get(k).or(c.get(k - 1))?);
+        if q.0 == p.0 {
+            return (p.0 == t).then_some(p.1);
         }
-        Some(cp + (cq - cp) * (t - p.t) as f64 / (q.t - p.t) as f64)
+        Some(p.1 + (q.1 - p.1) * (t - p.0) as f64 / (q.0 - p.0) as f64)
     }
 
-    /// Counter samples inside `[a, b]` (with the ones just outside) never go backwards.
+    /// Counter samples inside `[a, b]` (with the ones just outside) never go backwards: no
+    /// backward step between them (prefix counts, O(log n)).
     fn counter_monotone(&self, a: u64, b: u64) -> bool {
-        let c: Vec<&Point> = self.pts.iter().filter(|p| p.c.is_some()).collect();
-        let lo = c.partition_point(|p| p.t <= a).saturating_sub(1);
-        let hi = (c.partition_point(|p| p.t < b) + 1).min(c.len());
-        c[lo..hi].windows(2).all(|w| w[1].c >= w[0].c)
+        let c = &self.counter;
+        let lo = c.partition_point(|p| p.0 <= a).saturating_sub(1);
+        let hi = (c.partition_point(|p| p.0 < b) + 1).min(c.len());
+        hi <= lo + 1 || self.backward_before[hi - 1] == self.backward_before[lo]
     }
 
     /// Power swing (max − min W) of the good samples within `[a, b]`.
     fn swing(&self, a: u64, b: u64) -> f64 {
-        let ws = self
-            .pts
+        let from = self.pts.partition_point(|p| p.t < a);
+        let ws = self.pts[from..]
             .iter()
-            .filter(|p| p.t >= a && p.t <= b)
+            .take_while(|p| p.t <= b)
             .filter_map(|p| p.w);
         let (lo, hi) = ws.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), w| {
             (l.min(w), h.max(w))
