@@ -442,67 +442,12 @@ fn board_state_section(o: &mut String, a: &Analysis) {
 /// warnings above), and how each output cap was enforced.
 /// "Energy" (only for traces with power samples): the run's figures, then each request's.
 fn energy_section(o: &mut String, a: &Analysis) {
-    let Some(e) = &a.energy else {
+    let Some((note, run, reqs)) = tables::energy(a) else {
         return;
     };
-    let f = |x: Option<f64>, d: usize| crate::analysis::fixed(x, d).unwrap_or_else(|| "-".into());
-    let _ = writeln!(
-        o,
-        "## 🔋 Energy
-"
-    );
-    let _ = writeln!(
-        o,
-        "Power from `{}` ({}), polled every {} ms{}; {} samples. Method: {}.\n",
-        md_inline(&e.spec),
-        md_inline(&e.device),
-        f(Some(e.interval_ms), 0),
-        e.source_update_ms
-            .map(|u| format!(" (the source refreshes every ~{} ms)", f(Some(u), 0)))
-            .unwrap_or_default(),
-        e.samples,
-        e.run.method.map_or("none", |m| m.as_str()),
-    );
-    let mut rows = vec![
-        ("Idle power (W)", f(e.idle_w, 3)),
-        ("Run energy (J)", f(e.run.j, 3)),
-        ("Run energy above idle (J)", f(e.run.above_idle_j, 3)),
-        ("Sampling error (± J)", f(e.run.error_j, 3)),
-        ("Mean power (W)", f(e.run.mean_w, 3)),
-        ("Peak power (W)", f(e.peak_w, 3)),
-        ("J per output token", f(e.j_per_output_token, 6)),
-        ("Output tokens per J", f(e.tokens_per_j, 6)),
-    ];
-    if e.idle_after_w.is_some() {
-        rows.insert(1, ("Idle power after the run (W)", f(e.idle_after_w, 3)));
-    }
-    let _ = writeln!(o, "| Figure | Value |\n|---|---|");
-    for (k, v) in rows {
-        let _ = writeln!(o, "| {k} | {v} |");
-    }
-    if let Some(r) = &e.run.reason {
-        let _ = writeln!(o, "\n{}", md_inline(r));
-    }
-    let _ = writeln!(
-        o,
-        "\n| # | Request | Energy (J) | Above idle (J) | ± J | Prefill (J) | Decode (J) | Note |\n|---|---|---|---|---|---|---|---|"
-    );
-    for (r, x) in a.trace.requests.iter().zip(&e.requests) {
-        let _ = writeln!(
-            o,
-            "| {} | {}{} | {} | {} | {} | {} | {} | {} |",
-            r.index,
-            md_inline(&r.test_id),
-            if r.warmup { " (warm-up)" } else { "" },
-            f(x.total.j, 3),
-            f(x.total.above_idle_j, 3),
-            f(x.total.error_j, 3),
-            f(x.prefill.j, 3),
-            f(x.decode.j, 3),
-            md_inline(x.total.reason.as_deref().unwrap_or("")),
-        );
-    }
-    let _ = writeln!(o);
+    let _ = writeln!(o, "## 🔋 Energy\n\n{}\n", md_inline(&note));
+    o.push_str(&run.markdown());
+    o.push_str(&reqs.markdown());
 }
 
 fn conformance_section(o: &mut String, a: &Analysis) {
