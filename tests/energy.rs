@@ -135,10 +135,9 @@ fn hwmon_ina226_power_steps_up_while_the_runtime_generates() {
         &["report", "--format", "html", &out.display().to_string()],
         &[],
     );
-    assert!(
-        stdout(&html).contains("Power (W)"),
-        "the power line on the timeline"
-    );
+    let html = stdout(&html);
+    assert!(html.contains("Power (W)"), "the power line on the timeline");
+    assert!(html.contains("<section id=\"energy\">"));
     let csv = run(
         &["report", "--format", "csv", &out.display().to_string()],
         &[],
@@ -162,6 +161,7 @@ fn hwmon_ina226_power_steps_up_while_the_runtime_generates() {
         md.contains(&format!("| Run energy (J) | {run_j} |")),
         "{md}"
     );
+    assert!(html.contains(&format!("<td class=\"num\">{run_j}</td>")));
     let col = head.split(',').position(|c| c == "energy_j").unwrap();
     for (line, r) in csv.lines().skip(1).zip(j["requests"].as_array().unwrap()) {
         let cell = line.split(',').nth(col).unwrap();
