@@ -292,6 +292,8 @@ struct Plug {
     dead_after: Option<u32>,
     /// Accept the connection and never answer after this poll (the reading must time out).
     hang_after: Option<u32>,
+    /// Home Assistant's `unit_of_measurement`.
+    ha_unit: &'static str,
 }
 
 fn plug(api: &'static str, file: &Path) -> Plug {
@@ -304,6 +306,7 @@ fn plug(api: &'static str, file: &Path) -> Plug {
         reset_at: None,
         dead_after: None,
         hang_after: None,
+        ha_unit: "W",
     }
 }
 
@@ -373,8 +376,9 @@ fn plug_handler(
             p.total_j / 3.6e6
         ),
         ("homeassistant", "/api/states/sensor.plug_power") => format!(
-            r#"{{"entity_id":"sensor.plug_power","state":"{}","attributes":{{"unit_of_measurement":"W"}}}}"#,
-            shown.trim_matches('"')
+            r#"{{"entity_id":"sensor.plug_power","state":"{}","attributes":{{"unit_of_measurement":"{}"}}}}"#,
+            shown.trim_matches('"'),
+            p.ha_unit
         ),
         _ => return reply(&mut c, "404 Not Found", "text/plain", "no"),
     };
@@ -581,6 +585,24 @@ fn a_source_unreachable_at_start_is_an_error_before_anything_runs() {
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("RKBENCH_HA_TOKEN"));
+    // A sensor that measures something else (amperes) is refused before anything runs.
+    let mut amps = plug("homeassistant", &dir.join("none"));
+    amps.ha_unit = "A";
+    let (port, _) = serve(amps, plug_handler);
+    let spec = format!("homeassistant:http://127.0.0.1:{port}#sensor.plug_power");
+    let o = record(
+        &fake_lib("1.2.1"),
+        &out,
+        &["--suite", "quick", "--power", &spec],
+        &[("RKBENCH_HA_TOKEN", "t")],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the reading is in \"A\", not a power unit"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
 }
 
 #[test]

@@ -307,6 +307,12 @@ impl Source {
             },
         };
         let first = s.read(timeout).map_err(fail)?;
+        if crate::stats::energy::power_factor(&s.unit).is_none() {
+            return Err(fail(format!(
+                "the reading is in {:?}, not a power unit (W or kW); point it at the plug's power sensor",
+                s.unit
+            )));
+        }
         if !first.0.is_finite() {
             return Err(fail(format!(
                 "the first reading is {} W, not a power",

@@ -125,7 +125,8 @@ pub struct Energy {
     pub points: Vec<(u64, f64)>,
 }
 
-fn power_factor(unit: &str) -> Option<f64> {
+/// Watts per unit of a power reading; `None` for a unit that is not a power.
+pub(crate) fn power_factor(unit: &str) -> Option<f64> {
     Some(match unit {
         "uW" | "µW" => 1e-6,
         "mW" => 1e-3,
