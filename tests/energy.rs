@@ -58,9 +58,12 @@ fn assert_step_energy(j: &serde_json::Value) {
     assert_eq!(reqs.len(), 3);
     for r in reqs {
         let dur_s = r["e2e_ms"].as_f64().unwrap() / 1e3;
-        let above = r["energy_above_idle_j"]
-            .as_f64()
-            .unwrap_or_else(|| panic!("no energy: {}", r["energy_reason"]));
+        let above = r["energy_above_idle_j"].as_f64().unwrap_or_else(|| {
+            panic!(
+                "no energy: {} (faults {}, warnings {})",
+                r["energy_reason"], e["faults"], j["warnings"]
+            )
+        });
         let err = r["energy_error_j"].as_f64().unwrap();
         let theory = STEP_W * dur_s;
         assert!(

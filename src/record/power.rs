@@ -13,12 +13,12 @@
 //! | `shelly:URL[#ID]` | Gen2+ `GET /rpc/Switch.GetStatus?id=ID` (`apower`, `aenergy.total`), Gen1 `GET /meter/ID` (`power`, `total`), told apart by `GET /shelly` | W, Wh / W·min |
 //! | `tasmota:URL` | `GET /cm?cmnd=Status%208` → `StatusSNS.ENERGY.{Power,Total}` | W, kWh |
 //! | `homeassistant:URL#sensor.x` | `GET /api/states/sensor.x`, bearer token from `RKBENCH_HA_TOKEN` | `unit_of_measurement` |
-//! | `cmd:COMMAND` | `sh -c COMMAND` at each poll; its last output line is the reading | W |
+//! | `cmd:COMMAND` | `sh -c COMMAND`: one that prints a line and exits is run at each poll; one that keeps printing (a meter's logger) is kept running and each poll takes its next line | W |
 use crate::board::SysRoot;
 use crate::error::{Error, Result};
 use crate::http::client::{fetch, Url};
 use crate::trace::{PowerSamples, PowerSource};
-use std::io::Read;
+use std::io::Read as _;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,8 +28,6 @@ pub const HA_TOKEN_VAR: &str = "RKBENCH_HA_TOKEN";
 
 /// The longest a single reading may take (a plug that answers later is a gap).
 const MAX_TIMEOUT: Duration = Duration::from_secs(3);
-/// The most bytes of a command's output or an HTTP answer kept.
-const MAX_OUTPUT: u64 = 64 * 1024;
 
 /// A parsed `--power` value.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,9 +217,7 @@ enum How {
         /// Home Assistant's `unit_of_measurement` seen at start: a change is refused.
         ha_unit: Option<String>,
     },
-    Cmd {
-        command: String,
-    },
+    Cmd(Program),
 }
 
 impl Source {
@@ -298,9 +294,7 @@ impl Source {
                 )
             }
             Spec::Cmd { command } => Source {
-                how: How::Cmd {
-                    command: command.clone(),
-                },
+                how: How::Cmd(Program::new(command)),
                 device: format!("command `{command}`"),
                 unit: "W".into(),
                 counter_unit: String::new(),
@@ -393,24 +387,20 @@ impl Source {
                 }
                 Ok(r)
             }
-            How::Cmd { command } => run_command(command, timeout).and_then(|out| {
-                let line = out
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("");
+            How::Cmd(p) => p.reading(timeout).and_then(|line| {
                 line.trim()
                     .parse::<f64>()
                     .map(|w| (w, f64::NAN))
-                    .map_err(|_| format!("`{command}` printed {:?}, not watts", clip(line)))
+                    .map_err(|_| format!("`{}` printed {:?}, not watts", p.command, clip(&line)))
             }),
         }
     }
 }
 
-/// A reading's timeout: the polling period, at least 500 ms and at most [`MAX_TIMEOUT`].
+/// A reading's timeout: the polling period, at least 1 s (a plug on Wi-Fi, a program to start
+/// on a busy board) and at most [`MAX_TIMEOUT`].
 fn read_timeout(interval: Duration) -> Duration {
-    interval.clamp(Duration::from_millis(500), MAX_TIMEOUT)
+    interval.clamp(Duration::from_secs(1), MAX_TIMEOUT)
 }
 
 fn clip(s: &str) -> String {
@@ -467,41 +457,154 @@ fn read_number(path: &std::path::Path) -> std::result::Result<f64, String> {
     })
 }
 
-fn run_command(command: &str, timeout: Duration) -> std::result::Result<String, String> {
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run `{command}`: {e}"))?;
-    let mut out = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = (&mut out).take(MAX_OUTPUT).read_to_end(&mut s);
-        s
-    });
-    let until = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(2)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
+/// The longest line kept from a command (a reading is a number; more is not one).
+const MAX_LINE: u64 = 4096;
+
+/// `cmd:COMMAND`: a program that prints readings in watts, one per line. A program that prints
+/// one and exits is run again at every poll; one that keeps printing (a USB meter's logger) is
+/// kept running, and each poll takes the next line it prints (lines printed before the poll are
+/// stale). Either way a reading is the last line available once one has arrived.
+#[derive(Debug)]
+struct Program {
+    command: String,
+    child: Option<std::process::Child>,
+    lines: Option<std::sync::mpsc::Receiver<String>>,
+}
+
+impl Program {
+    fn new(command: &str) -> Program {
+        Program {
+            command: command.to_string(),
+            child: None,
+            lines: None,
+        }
+    }
+
+    fn spawn(&mut self) -> std::result::Result<(), String> {
+        use std::os::unix::process::CommandExt as _;
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            // Its own process group: a terminal's Ctrl-C goes to the recorder (which stops it),
+            // and stopping it reaches whatever `sh` started.
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run `{}`: {e}", self.command))?;
+        let out = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut r = std::io::BufReader::new(out);
+            loop {
+                let mut line = Vec::new();
+                match (&mut r).take(MAX_LINE).read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        let text = String::from_utf8_lossy(&line).trim().to_string();
+                        if !text.is_empty() && tx.send(text).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        self.child = Some(child);
+        self.lines = Some(rx);
+        Ok(())
+    }
+
+    /// Kill the program and everything it started (its process group), and reap it.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if c.try_wait().ok().flatten().is_none() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", c.id())])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+        self.lines = None;
+    }
+
+    fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    fn reading(&mut self, timeout: Duration) -> std::result::Result<String, String> {
+        use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+        let running = self.child.is_some() && self.exit_status().is_none();
+        if running {
+            if let Some(rx) = &self.lines {
+                while rx.try_recv().is_ok() {}
+            }
+        } else {
+            self.stop();
+            self.spawn()?;
+        }
+        let rx = self.lines.as_ref().expect("spawned above");
+        let mut last = match rx.recv_timeout(timeout) {
+            Ok(l) => l,
+            Err(RecvTimeoutError::Timeout) => {
+                self.stop();
                 return Err(format!(
-                    "`{command}` gave no reading within {} ms",
+                    "`{}` gave no reading within {} ms",
+                    self.command,
                     timeout.as_millis()
                 ));
             }
+            Err(RecvTimeoutError::Disconnected) => {
+                let deadline = Instant::now() + timeout;
+                let st = loop {
+                    match self.exit_status() {
+                        Some(st) => break Some(st),
+                        None if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(2))
+                        }
+                        None => break None,
+                    }
+                };
+                self.stop();
+                return Err(match st {
+                    Some(st) if !st.success() => format!("`{}` failed ({st})", self.command),
+                    _ => format!("`{}` printed no reading", self.command),
+                });
+            }
+        };
+        // Lines printed together (a header, then the value): the last one. A program that
+        // exits closes its output at once; a running one gets a moment to finish its burst.
+        let settle = Instant::now() + Duration::from_millis(20);
+        loop {
+            match rx.try_recv() {
+                Ok(l) => last = l,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) if Instant::now() < settle => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(TryRecvError::Empty) => break,
+            }
         }
-    };
-    let out = reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(format!("`{command}` failed ({status})"));
+        if let Some(st) = self.exit_status().filter(|st| !st.success()) {
+            self.stop();
+            return Err(format!("`{}` failed ({st})", self.command));
+        }
+        Ok(last)
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+impl Drop for Program {
+    /// A logger that keeps running must not outlive the recording.
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// A power sensor under hwmon: (hwmonN, name, channel, what it reads).
@@ -935,9 +1038,7 @@ mod tests {
         let e = Source::open(&plan("cmd:exit 3", &d.0)).unwrap_err();
         assert!(e.msg.contains("failed"), "{}", e.msg);
         let mut slow = Source {
-            how: How::Cmd {
-                command: "sleep 5".into(),
-            },
+            how: How::Cmd(Program::new("sleep 5")),
             device: String::new(),
             unit: "W".into(),
             counter_unit: String::new(),
@@ -946,5 +1047,51 @@ mod tests {
             .read(Duration::from_millis(100))
             .unwrap_err()
             .contains("no reading within 100 ms"));
+    }
+
+    #[test]
+    fn a_program_that_keeps_printing_is_kept_running_and_read_line_by_line() {
+        let d = tree(&[]);
+        // A logger: one reading every 50 ms, counting up.
+        let mut s = Source::open(&plan(
+            "cmd:i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done",
+            &d.0,
+        ))
+        .unwrap();
+        let a = s.read(Duration::from_secs(2)).unwrap().0;
+        std::thread::sleep(Duration::from_millis(200));
+        // Lines printed meanwhile are stale: the next reading is a fresh one, from the same
+        // process (a restarted one would count from 1 again).
+        let b = s.read(Duration::from_secs(2)).unwrap().0;
+        assert!(b >= a + 3.0, "{a} then {b}");
+        drop(s);
+
+        // What the program started in the background ends with it.
+        let pidfile = d.0.join("bg.pid");
+        let cmd = format!(
+            "cmd:sleep 60 & echo $! > {}; while true; do echo 1; sleep 0.05; done",
+            pidfile.display()
+        );
+        let mut s = Source::open(&plan(&cmd, &d.0)).unwrap();
+        s.read(Duration::from_secs(2)).unwrap();
+        let pid = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .to_string();
+        drop(s);
+        let alive = |pid: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+                !st.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        };
+        let until = Instant::now() + Duration::from_secs(5);
+        while alive(&pid) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!alive(&pid), "background process {pid} outlived the source");
     }
 }

@@ -303,13 +303,12 @@ impl Line {
         hi <= lo + 1 || self.backward_before[hi - 1] == self.backward_before[lo]
     }
 
-    /// Power swing (max − min W) of the good samples within `[a, b]`.
+    /// Power swing (max − min W) of the good samples within `[a, b]` and the one on each side
+    /// (they shape the line at the edges).
     fn swing(&self, a: u64, b: u64) -> f64 {
-        let from = self.pts.partition_point(|p| p.t < a);
-        let ws = self.pts[from..]
-            .iter()
-            .take_while(|p| p.t <= b)
-            .filter_map(|p| p.w);
+        let from = self.pts.partition_point(|p| p.t < a).saturating_sub(1);
+        let to = (self.pts.partition_point(|p| p.t <= b) + 1).min(self.pts.len());
+        let ws = self.pts[from..to].iter().filter_map(|p| p.w);
         let (lo, hi) = ws.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), w| {
             (l.min(w), h.max(w))
         });
@@ -318,6 +317,15 @@ impl Line {
         } else {
             0.0
         }
+    }
+
+    /// Length (µs) of the segment the line has at `t` (0 on a sample or outside the line).
+    fn segment_at(&self, t: u64) -> f64 {
+        let k = self.segs.partition_point(|s| s.1 <= t);
+        self.segs
+            .get(k)
+            .filter(|s| s.0 < t)
+            .map_or(0.0, |s| (s.1 - s.0) as f64)
     }
 }
 
@@ -393,10 +401,11 @@ impl Ctx<'_> {
                 dur / 1e3
             ));
         };
-        let margin = self.period_us as u64;
-        // Each edge falls between two samples: up to half a period of the power swing there,
-        // for the counter too (its value at an edge is interpolated), plus its resolution.
-        let edges = self.period_us / 1e6 * self.line.swing(a.saturating_sub(margin), b + margin);
+        // Each edge falls between two samples: up to half that segment (at least half the
+        // period) of the power swing there, for the counter too (its value at an edge is
+        // interpolated), plus the counter's resolution.
+        let half = |t: u64| self.line.segment_at(t).max(self.period_us) / 2.0;
+        let edges = (half(a) + half(b)) / 1e6 * self.line.swing(a, b);
         let error_j = match method {
             Method::Counter => edges + self.resolution_j.unwrap_or_default(),
             Method::Integration => edges,
