@@ -152,6 +152,10 @@ fn counter_factor(unit: &str) -> Option<f64> {
 #[derive(Debug, Clone, Copy)]
 struct Point {
     t: u64,
+    /// When the reading was asked for and answered: an idle sample must lie wholly inside
+    /// the idle window (a slow reading that ended after the first request began is not idle).
+    asked: u64,
+    got: u64,
     w: Option<f64>,
     c: Option<f64>,
 }
@@ -229,7 +233,13 @@ impl Line {
                     .filter(|_| w.is_some())
                     .map(|k| b.counter[i] * k)
                     .filter(|c| c.is_finite() && *c >= 0.0);
-                pts.push(Point { t, w, c });
+                pts.push(Point {
+                    t,
+                    asked: b.requested_us[i],
+                    got: b.received_us[i],
+                    w,
+                    c,
+                });
             }
         }
         pts.sort_by_key(|p| p.t);
@@ -441,7 +451,7 @@ pub fn of(trace: &Trace) -> Option<Energy> {
         .map(|s| {
             line.pts
                 .iter()
-                .filter(|q| q.t >= s.idle_from_us && q.t <= s.idle_to_us)
+                .filter(|q| q.asked >= s.idle_from_us && q.got <= s.idle_to_us)
                 .filter_map(|q| q.w)
                 .collect()
         })
@@ -452,7 +462,7 @@ pub fn of(trace: &Trace) -> Option<Energy> {
         .map(|s| {
             line.pts
                 .iter()
-                .filter(|q| q.t >= s.idle_after_from_us && q.t <= s.idle_after_to_us)
+                .filter(|q| q.asked >= s.idle_after_from_us && q.got <= s.idle_after_to_us)
                 .filter_map(|q| q.w)
                 .collect()
         })
@@ -761,6 +771,25 @@ mod tests {
         let j = e.run.j.unwrap();
         assert!((e.j_per_output_token.unwrap() - j / 20.0).abs() < 1e-12);
         assert_eq!(e.peak_w, Some(5.0));
+    }
+
+    #[test]
+    fn an_idle_reading_answered_after_the_idle_window_is_not_idle() {
+        let mut b = samples(100_000, 6_000_000, step);
+        // The reading asked at 0.9 s was answered at 1.06 s, after the window (0–1 s) closed
+        // and the first request began: it saw the load.
+        let k = 9;
+        b.requested_us[k] = 900_000;
+        b.received_us[k] = 1_060_000;
+        b.value[k] = 5.0;
+        let e = of(&trace(
+            vec![b],
+            vec![req(0, 2_000_000, 2_000_000, 20)],
+            100_000,
+        ))
+        .unwrap();
+        assert_eq!(e.idle_w, Some(2.0));
+        assert_eq!(e.idle_samples, 10);
     }
 
     #[test]
