@@ -168,6 +168,17 @@ pub struct RecordArgs {
     /// do not sample board telemetry
     #[argh(switch)]
     pub no_telemetry: bool,
+    /// measure power: hwmon[:NAME[:CHANNEL]], shelly:URL[#ID], tasmota:URL,
+    /// homeassistant:URL#sensor.ENTITY (token in $RKBENCH_HA_TOKEN) or cmd:COMMAND (prints
+    /// watts); see README "Energy"
+    #[argh(option)]
+    pub power: Option<String>,
+    /// power polling period, 10ms..=1h (default 100ms for hwmon, 1s otherwise)
+    #[argh(option)]
+    pub power_interval: Option<String>,
+    /// idle power measured before the first request, 0s..=10m (default 10s)
+    #[argh(option)]
+    pub power_baseline: Option<String>,
     /// no progress output on stderr
     #[argh(switch, short = 'q')]
     pub quiet: bool,

@@ -330,3 +330,43 @@ fn server_traces_regenerate_their_chunk_csv() {
     }
     assert!(server_traces >= 1, "expected a committed server trace");
 }
+
+/// Traces with power samples (`record --power`, in `fixtures/power/`, kept out of `traces/` so
+/// the fleet and compare goldens of the traces without power stay as they are) regenerate their
+/// reports, energy included, in `fixtures/golden/power/`.
+#[test]
+fn power_traces_regenerate_their_golden_reports_with_energy() {
+    let dir = root().join("fixtures/power");
+    let mut traces: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "rktrace"))
+        .collect();
+    traces.sort();
+    assert!(!traces.is_empty());
+    let out = tempdir("golden-power");
+    for t in &traces {
+        let o = run(
+            &[
+                "report",
+                &t.display().to_string(),
+                "--format",
+                &golden_formats().join(","),
+                "-o",
+                &out.display().to_string(),
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "{}: {}", t.display(), stderr(&o));
+        let stem = t.file_stem().unwrap().to_string_lossy().into_owned();
+        for ext in golden_formats() {
+            let name = format!("{stem}.{ext}");
+            let got = std::fs::read(out.join(&name)).unwrap();
+            if ext == "json" {
+                let j: serde_json::Value = serde_json::from_slice(&got).unwrap();
+                assert!(j["energy"]["run_j"].as_f64().is_some(), "{name}");
+            }
+            check_golden(&format!("power/{name}"), &got);
+        }
+    }
+}

@@ -1248,3 +1248,37 @@ fn an_exact_token_suite_is_refused_before_any_request_by_a_server_without_token_
     }
     assert!(st.lock().unwrap().posts.is_empty());
 }
+
+#[test]
+fn power_is_measured_through_a_server_run_too() {
+    let (port, _) = fake_llama_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = common::tempdir("srv-power");
+    let suite = slow_suite(&dir);
+    let out = dir.join("t.rktrace");
+    let o = common::server_record(
+        &url,
+        suite.to_str().unwrap(),
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--power",
+            "cmd:echo 3.5",
+            "--power-interval",
+            "100ms",
+            "--power-baseline",
+            "500ms",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let j = common::json_report(&out);
+    let e = &j["energy"];
+    assert_eq!(e["source"], "cmd", "{e}");
+    assert_eq!(e["idle_w"].as_f64(), Some(3.5));
+    // A constant 3.5 W: the request's energy is 3.5 W × its duration, nothing above idle.
+    let r = &j["requests"][0];
+    let dur_s = r["e2e_ms"].as_f64().unwrap() / 1e3;
+    let ej = r["energy_j"].as_f64().unwrap_or_else(|| panic!("{r}"));
+    assert!((ej - 3.5 * dur_s).abs() < 0.01, "{ej} J over {dur_s} s");
+    assert!(r["energy_above_idle_j"].as_f64().unwrap().abs() < 0.01);
+}

@@ -57,7 +57,21 @@ pub(crate) struct Charts {
 }
 
 impl Charts {
-    pub(crate) fn of(trace: &Trace, s: &Summary, tl: &Timeline) -> Charts {
+    /// `energy`: its power samples join the telemetry timeline as `power` (W).
+    pub(crate) fn of(
+        trace: &Trace,
+        s: &Summary,
+        tl: &Timeline,
+        energy: Option<&crate::stats::energy::Energy>,
+    ) -> Charts {
+        let mut telemetry = telemetry(tl);
+        if let Some(e) = energy {
+            telemetry.push(TelemetryCurve {
+                key: "power".into(),
+                unit: "W".into(),
+                points: e.points.iter().map(|&(t, w)| (t as f64 / 1e6, w)).collect(),
+            });
+        }
         let itl_pooled_ms = sorted(trace.requests.iter().filter(|r| !r.warmup).flat_map(itl_ms));
         let itl_clip_ms = itl_pooled_ms.last().and_then(|&max| {
             let p99 = percentile(&itl_pooled_ms, 99.0);
@@ -68,7 +82,7 @@ impl Charts {
             itl_pooled_ms,
             itl_clip_ms,
             ttft_by_category: ttft_by_category(s),
-            telemetry: telemetry(tl),
+            telemetry,
         }
     }
 }

@@ -28,6 +28,8 @@ pub(crate) struct Candidate<'t> {
     /// Why this run's sampling is not comparable with the baseline's; empty when both sides
     /// applied equal values.
     pub sampling_not_comparable: Vec<String>,
+    /// J per output token against the baseline's, when both runs measured power.
+    pub energy: Option<crate::stats::significance::Estimate>,
 }
 
 /// The sampling parameters a run's output (and so its figures) depends on.
@@ -123,6 +125,11 @@ impl<'t> Comparison<'t> {
             .map(|c| Candidate {
                 differences: params::diff(&base.params, &c.params),
                 sampling_not_comparable: Vec::new(),
+                energy: base
+                    .energy
+                    .as_ref()
+                    .zip(c.energy.as_ref())
+                    .and_then(|(b, x)| crate::stats::energy::compare_j_per_token(b, x)),
                 changes: significance::compare_runs(&base.summary.metrics, &c.summary.metrics),
                 server_overhead: crate::stats::server::overhead(
                     base.trace,

@@ -80,6 +80,8 @@ pub(crate) struct Analysis<'t> {
     pub prefill_scaling: Option<PrefillScaling>,
     /// A run measured through an HTTP server: chunk figures, count source, unit checks.
     pub server: Option<crate::stats::server::ServerAnalysis>,
+    /// Energy from the power samples (`record --power`); `None` without them.
+    pub energy: Option<crate::stats::energy::Energy>,
 }
 
 impl<'t> Analysis<'t> {
@@ -122,9 +124,13 @@ impl<'t> Analysis<'t> {
             warnings.extend(crate::stats::server::ignored_sampling_warning(s));
             warnings.extend(crate::stats::server::implausible_count_warning(s));
         }
+        let energy = crate::stats::energy::of(trace);
+        if let Some(e) = &energy {
+            warnings.extend(crate::stats::energy::warnings(e));
+        }
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);
-        let charts = charts::Charts::of(trace, &summary, &timeline);
+        let charts = charts::Charts::of(trace, &summary, &timeline, energy.as_ref());
         let original =
             OriginalSummary::of(&trace.requests, trace.server.as_ref(), summary.duration_ms);
         let hardware = Hardware::of(&trace.header.board, &trace.telemetry);
@@ -153,6 +159,7 @@ impl<'t> Analysis<'t> {
             reference,
             prefill_scaling,
             server: trace.server.as_ref().map(crate::stats::server::analyse),
+            energy,
             summary,
         }
     }

@@ -347,6 +347,47 @@ fn debugfs(root: &SysRoot) -> Finding {
     }
 }
 
+/// The replay-only build records nothing, so it has no power sources to suggest.
+#[cfg(not(feature = "record"))]
+fn power(_root: &SysRoot) -> Finding {
+    finding(
+        "power",
+        Level::Skip,
+        "replay-only build: cannot record power".into(),
+        String::new(),
+    )
+}
+
+/// Power sensors under hwmon (for `record --power hwmon`), or what to use instead.
+#[cfg(feature = "record")]
+fn power(root: &SysRoot) -> Finding {
+    let sensors = crate::record::power::hwmon_sensors(root);
+    if sensors.is_empty() {
+        return finding(
+            "power",
+            Level::Skip,
+            // Not a problem to fix: said in the detail, so only real problems carry a fix.
+            "no power sensor under /sys/class/hwmon; to measure energy use a smart plug or USB meter: --power shelly:http://PLUG / tasmota:http://PLUG / cmd:COMMAND (README \"Energy\")".into(),
+            String::new(),
+        );
+    }
+    let list: Vec<String> = sensors
+        .iter()
+        .map(|s| {
+            let label = if s.label.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{}\"", s.label)
+            };
+            format!(
+                "--power hwmon:{}:{} ({}{label}, {})",
+                s.name, s.channel, s.dir, s.reads
+            )
+        })
+        .collect();
+    finding("power", Level::Ok, list.join("; "), String::new())
+}
+
 /// MemAvailable (kB) from /proc/meminfo.
 fn mem_available_kb(root: &SysRoot) -> Result<u64, String> {
     let m = root
@@ -514,6 +555,7 @@ pub(crate) fn findings(a: &DoctorArgs, root: &SysRoot) -> Vec<Finding> {
     v.push(thermal(root));
     v.push(driver(root));
     v.push(debugfs(root));
+    v.push(power(root));
     let (m, size) = model(a.model.as_deref());
     v.push(memory_finding(mem_available_kb(root), size));
     v.push(runtime(a));
@@ -591,6 +633,26 @@ fn render_json(all: &[Finding], ready: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn power_sensors_are_listed_or_a_plug_is_suggested() {
+        let d = std::env::temp_dir().join(format!("rkbench-doctor-power-{}", std::process::id()));
+        let h = d.join("sys/class/hwmon/hwmon3");
+        std::fs::create_dir_all(&h).unwrap();
+        let root = SysRoot(d.clone());
+        let none = power(&root);
+        assert_eq!(none.level, Level::Skip);
+        assert!(
+            none.detail.contains("use a smart plug or USB meter"),
+            "{none:?}"
+        );
+        std::fs::write(h.join("name"), "ina226\n").unwrap();
+        std::fs::write(h.join("power1_input"), "3000000\n").unwrap();
+        let found = power(&root);
+        let _ = std::fs::remove_dir_all(&d);
+        assert_eq!(found.level, Level::Ok);
+        assert_eq!(found.detail, "--power hwmon:ina226:1 (hwmon3, power)");
+    }
 
     #[test]
     fn driver_versions() {

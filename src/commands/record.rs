@@ -136,6 +136,10 @@ fn record_here(plan: Plan, argv: &[OsString]) -> Result<i32> {
     // stack-overflow handler) so the supervisor records `crashed`.
     crate::runtime::signals::prepare_recording_process()
         .map_err(|e| Error::internal(format!("cannot set signal dispositions: {e}")))?;
+    if let Some(p) = &plan.record.power {
+        // A power source that cannot be read is said before the runtime loads.
+        crate::record::power::Source::open(p)?;
+    }
     let rt = Runtime::load(&lib_path, plan.abi_flag, plan.force_abi)?;
     let abi = rt.abi();
     let rec = &plan.record;

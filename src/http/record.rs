@@ -339,8 +339,15 @@ pub(crate) fn run(
     // A file-size limit (`ulimit -f`) must fail a trace write with EFBIG (a full disk, said
     // with what was kept), not kill the recorder with SIGXFSZ.
     let _ = crate::runtime::signals::prepare_recording_process();
-    let status =
-        Recorder::start(&plan, &suite, header, telemetry, given.is_some())?.run(&plan, &suite)?;
+    let status = Recorder::start(
+        &plan,
+        &suite,
+        header,
+        telemetry,
+        given.is_some(),
+        rp.power.as_ref(),
+    )?
+    .run(&plan, &suite)?;
     if !plan.quiet {
         crate::err_line!("rkbench: trace written to {}", plan.out.display());
     }
@@ -487,9 +494,12 @@ impl Recorder {
         mut header: RunHeader,
         telemetry: Option<(SysRoot, Duration)>,
         kind_given: bool,
+        power: Option<&crate::record::power::PowerPlan>,
     ) -> Result<Recorder> {
         let origin = Instant::now();
+        let power = TraceOut::start_power(power, origin)?;
         let mut out = TraceOut::create(&plan.out, origin)?;
+        out.measure_power(power);
         let sampler = telemetry
             .map(|(root, every)| Sampler::start_with_server(root, every, origin, plan.pid));
         if let Some(s) = &sampler {
@@ -546,7 +556,10 @@ impl Recorder {
     /// Run the schedule; a full disk is said with what the trace and the journal kept.
     fn run(mut self, plan: &Plan, suite: &Suite) -> Result<RunStatus> {
         let in_flight = "the chunks of the request in flight, as last checkpointed";
-        let r = self.run_schedule(plan, suite);
+        let r = self
+            .out
+            .power_baseline(plan.quiet)
+            .and_then(|()| self.run_schedule(plan, suite));
         r.map_err(|e| self.out.explain(e, in_flight))
     }
 

@@ -1,6 +1,7 @@
 //! The board side: drive the runtime through a suite and write the trace.
 pub(crate) mod interrupt;
 pub(crate) mod plan;
+pub(crate) mod power;
 pub mod progress;
 pub mod recorder;
 pub(crate) mod run;

@@ -542,6 +542,12 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
                     .unwrap_or(Duration::from_millis(200)),
             )
         }),
+        power: super::power::PowerPlan::from_flags(
+            a.power.as_deref(),
+            a.power_interval.as_deref(),
+            a.power_baseline.as_deref(),
+            &sysfs_root,
+        )?,
     };
     // Checked eagerly so an error is not hidden inside the closure above.
     time(a, preset, "sample-interval")?;

@@ -60,6 +60,8 @@ pub(crate) struct RecordPlan {
     pub min_requests: u32,
     /// Board telemetry: the sysfs root and the sampling interval (`None` = off).
     pub telemetry: Option<(SysRoot, Duration)>,
+    /// `--power`: the power source polled beside telemetry (`None` = off).
+    pub power: Option<super::power::PowerPlan>,
 }
 
 impl RecordPlan {
@@ -126,7 +128,9 @@ pub(crate) fn record(
     header.params.max_new_tokens = init.max_new_tokens;
     let runtime_cap = init.max_new_tokens;
 
+    let power = TraceOut::start_power(plan.power.as_ref(), origin)?;
     let mut out = TraceOut::create(&plan.out, origin)?;
+    out.measure_power(power);
     let sampler = plan
         .telemetry
         .as_ref()
@@ -201,6 +205,7 @@ pub(crate) fn record(
         template_sent: None,
     };
     let in_flight = "the checkpoints of the request in flight";
+    o.out.power_baseline(plan.quiet)?;
     o.run_schedule(&slots)
         .map_err(|e| o.out.explain(e, in_flight))
 }

@@ -659,17 +659,6 @@ impl Sampler {
         self.shared.lock().cols.take(&self.keys)
     }
 
-    /// The samples for the next trace frame: those taken since the last batch, once
-    /// [`BATCH_EVERY`] has passed since `*last` (at once with `now`); `*last` moves on then.
-    /// Both recorders (bare runtime and server) batch through this.
-    pub(crate) fn batch_due(&self, last: &mut Instant, now: bool) -> Option<TelemetryBatch> {
-        if !now && last.elapsed() < BATCH_EVERY {
-            return None;
-        }
-        *last = Instant::now();
-        self.take_batch()
-    }
-
     /// The most recent value of every series that was read, for a progress line.
     pub fn latest(&self) -> Vec<(String, i64)> {
         let st = self.shared.lock();

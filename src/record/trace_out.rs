@@ -2,6 +2,7 @@
 //! definition of what is made durable when, and of what a full disk kept, for the runtime and
 //! the `--server` recorder. A request's final frames are synced before its checkpoints are
 //! dropped, so a crash or a kill at any moment loses nothing already produced.
+use super::power::{PowerPlan, PowerSampler};
 use super::telemetry::Sampler;
 use crate::error::{Error, Kind, Result};
 use crate::trace::{Journal, Record, RunEnd, RunHeader, RunStatus, TraceWriter};
@@ -24,6 +25,10 @@ pub(crate) struct TraceOut {
     journal: Journal,
     /// The board sampler whose batches go into the trace (none with `--no-telemetry`).
     sampler: Option<Sampler>,
+    /// The power source polled into the trace (`--power`; none otherwise).
+    power: Option<PowerSampler>,
+    /// The idle window measured before the first request (µs).
+    idle: (u64, u64),
     last_batch: Instant,
     /// The run's time origin: the trace's times count from it.
     pub(crate) origin: Instant,
@@ -40,6 +45,8 @@ impl TraceOut {
             writer,
             journal,
             sampler: None,
+            power: None,
+            idle: (0, 0),
             last_batch: Instant::now(),
             origin,
             finished: 0,
@@ -56,6 +63,70 @@ impl TraceOut {
         self.sampler.as_ref()
     }
 
+    /// Start polling `plan`'s power source on the clock from `origin` (an error if it cannot
+    /// be read now): call before [`TraceOut::create`], so a dead source leaves no trace file.
+    pub(crate) fn start_power(
+        plan: Option<&PowerPlan>,
+        origin: Instant,
+    ) -> Result<Option<PowerSampler>> {
+        plan.map(|p| PowerSampler::start(p, origin)).transpose()
+    }
+
+    /// Poll this power source into the trace from now on.
+    pub(crate) fn measure_power(&mut self, power: Option<PowerSampler>) {
+        self.power = power;
+    }
+
+    /// Measure idle power for `--power-baseline` (the runtime or server loaded, before the
+    /// first request; Ctrl-C ends it early), then record the source and that window.
+    pub(crate) fn power_baseline(&mut self, quiet: bool) -> Result<()> {
+        let Some(p) = &self.power else {
+            return Ok(());
+        };
+        let baseline = p.plan.baseline;
+        let from = micros(self.origin.elapsed());
+        if !baseline.is_zero() && !quiet {
+            crate::err_line!(
+                "rkbench: measuring idle power for {} with {}",
+                humantime::format_duration(baseline),
+                p.device
+            );
+        }
+        super::interrupt::cool_down(baseline, Duration::from_millis(20), || {
+            self.flush_telemetry(false)
+        })?;
+        let to = micros(self.origin.elapsed());
+        self.idle = (from, to);
+        let rec = self
+            .power
+            .as_ref()
+            .map(|p| p.source_record(from, to, (0, 0)))
+            .expect("checked above");
+        self.append(&Record::PowerSource(rec))?;
+        self.flush_telemetry(true)
+    }
+
+    /// `--power-baseline …,after`: idle again after the last request of a completed run; the
+    /// source record is written anew with both windows.
+    fn power_baseline_after(&mut self) -> Result<()> {
+        let Some(p) = self.power.as_ref().filter(|p| p.plan.after) else {
+            return Ok(());
+        };
+        let baseline = p.plan.baseline;
+        let from = micros(self.origin.elapsed());
+        super::interrupt::cool_down(baseline, Duration::from_millis(20), || {
+            self.flush_telemetry(false)
+        })?;
+        let to = micros(self.origin.elapsed());
+        let (a, b) = self.idle;
+        let rec = self
+            .power
+            .as_ref()
+            .map(|p| p.source_record(a, b, (from, to)))
+            .expect("checked above");
+        self.append(&Record::PowerSource(rec))
+    }
+
     /// Bind the journal to this trace (`out`, `header`) and write the header.
     pub(crate) fn begin(&mut self, out: &Path, header: RunHeader) -> Result<()> {
         self.journal.bind(out, &header).map_err(io)?;
@@ -70,11 +141,19 @@ impl TraceOut {
         self.writer.sync().map_err(io)
     }
 
-    /// Append the telemetry sampled since the last batch, every couple of seconds (or now).
+    /// Append the telemetry and power sampled since the last batch, once
+    /// [`super::telemetry::BATCH_EVERY`] has passed (or now). Both recorders (bare runtime and
+    /// server) batch through this.
     pub(crate) fn flush_telemetry(&mut self, now: bool) -> Result<()> {
-        let sampler = self.sampler.as_ref();
-        if let Some(b) = sampler.and_then(|s| s.batch_due(&mut self.last_batch, now)) {
+        if !now && self.last_batch.elapsed() < super::telemetry::BATCH_EVERY {
+            return Ok(());
+        }
+        self.last_batch = Instant::now();
+        if let Some(b) = self.sampler.as_ref().and_then(Sampler::take_batch) {
             self.writer.append(&Record::Telemetry(b)).map_err(io)?;
+        }
+        if let Some(p) = self.power.as_ref().and_then(PowerSampler::take_batch) {
+            self.writer.append(&Record::PowerSamples(p)).map_err(io)?;
         }
         Ok(())
     }
@@ -124,8 +203,14 @@ impl TraceOut {
 
     /// Stop sampling, write the last batch and the run end, make it durable.
     pub(crate) fn finish(&mut self, status: RunStatus, detail: &str, requests: u32) -> Result<()> {
+        if status == RunStatus::Complete {
+            self.power_baseline_after()?;
+        }
         if let Some(b) = self.sampler.take().and_then(Sampler::stop) {
             self.append(&Record::Telemetry(b))?;
+        }
+        if let Some(b) = self.power.take().and_then(PowerSampler::stop) {
+            self.append(&Record::PowerSamples(b))?;
         }
         self.append(&Record::End(RunEnd {
             status,

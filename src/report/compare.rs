@@ -70,6 +70,14 @@ fn ratio_text(c: &Change) -> String {
     }
 }
 
+/// "0.850 [0.810, 0.893]" (no interval: the ratio alone).
+fn estimate_text(e: &crate::stats::significance::Estimate) -> String {
+    match e.ci {
+        Some((lo, hi)) => format!("{:.3} [{lo:.3}, {hi:.3}]", e.ratio),
+        None => format!("{:.3} (no interval: too few requests)", e.ratio),
+    }
+}
+
 fn metric_head(m: Metric) -> String {
     format!("{} ({})", m.label(), m.unit())
 }
@@ -301,6 +309,20 @@ pub(crate) fn markdown(cmp: &Comparison) -> String {
         }
     }
     for c in &cmp.candidates {
+        if let Some(e) = &c.energy {
+            let _ = writeln!(
+                o,
+                "\nEnergy ({}): J per output token, candidate / baseline = {}, {} ({} tests, {} and {} requests with a resolved energy)",
+                md_code(&c.analysis.file_name),
+                estimate_text(e),
+                p_text(e.p_value),
+                e.tests,
+                e.n_base,
+                e.n_cand
+            );
+        }
+    }
+    for c in &cmp.candidates {
         if let Some(x) = &c.server_overhead {
             let _ = writeln!(o);
             if cmp.candidates.len() > 1 {
@@ -430,6 +452,25 @@ pub(crate) fn json(cmp: &Comparison) -> String {
             w.end_object();
         }
         w.end_array();
+        if c.analysis.energy.is_some() || cmp.base.energy.is_some() {
+            // Only for runs that measured power (others' JSON is unchanged).
+            w.key("energy_j_per_output_token");
+            match &c.energy {
+                Some(e) => {
+                    w.begin_object();
+                    w.field_num("ratio", Some(e.ratio), 4);
+                    w.field_num("ci_low", e.ci.map(|x| x.0), 4);
+                    w.field_num("ci_high", e.ci.map(|x| x.1), 4);
+                    w.field_num("p_value", Some(e.p_value), 4);
+                    w.field_int("n_base", e.n_base as i64);
+                    w.field_int("n_cand", e.n_cand as i64);
+                    w.end_object();
+                }
+                None => {
+                    w.null();
+                }
+            }
+        }
         w.key("figures").begin_object();
         for r in &rows {
             w.key(r.metric);

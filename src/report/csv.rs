@@ -259,12 +259,36 @@ fn header(out: &mut String, cols: &[&str]) {
     row(out, &cols.iter().map(|c| c.to_string()).collect::<Vec<_>>());
 }
 
+/// Columns appended to the per-request table of a trace with power samples (`record --power`);
+/// without them the table is unchanged. Blank where a figure is not resolved.
+pub(crate) const ENERGY_COLUMNS: [&str; 5] = [
+    "energy_j",
+    "energy_above_idle_j",
+    "energy_error_j",
+    "prefill_energy_j",
+    "decode_energy_j",
+];
+
 fn per_request(a: &Analysis) -> String {
     let mut out = String::new();
-    header(&mut out, &REQUEST_COLUMNS);
+    let mut cols = REQUEST_COLUMNS.to_vec();
+    if a.energy.is_some() {
+        cols.extend(ENERGY_COLUMNS);
+    }
+    header(&mut out, &cols);
     for m in &a.summary.metrics {
         let mut fields = request_fields(m);
         fields.push(i(a.exact_input_tokens(m.index)));
+        if let Some(e) = &a.energy {
+            let x = e.requests.iter().find(|r| r.index == m.index);
+            fields.extend([
+                fd(x.and_then(|x| x.total.j), 3),
+                fd(x.and_then(|x| x.total.above_idle_j), 3),
+                fd(x.and_then(|x| x.total.error_j), 3),
+                fd(x.and_then(|x| x.prefill.j), 3),
+                fd(x.and_then(|x| x.decode.j), 3),
+            ]);
+        }
         row(&mut out, &fields);
     }
     out

@@ -8,6 +8,7 @@
 //! text and, when they are not valid UTF-8, also exactly as hex (`<field>_hex`).
 use super::json_writer::JsonWriter;
 use crate::trace::plan_extras::{kind as pk, PresetUsed, TemplateSent};
+use crate::trace::power::{kind as wk, PowerSamples, PowerSource};
 use crate::trace::schema::{
     kind as k, BuildInfo, CapSource, Fact, IdentityEvidence, InputOptions, JournalBinding,
     ModelInfo, PerfStat, Record, RequestInput, RequestRecord, RunEnd, RunHeader, RunParams,
@@ -21,7 +22,7 @@ use crate::trace::NOT_READ;
 const DECIMALS: usize = 6;
 
 /// The name of each record kind this rkbench reads, by frame kind code (`--kinds` takes these).
-pub(crate) const KINDS: [(u8, &str); 16] = [
+pub(crate) const KINDS: [(u8, &str); 18] = [
     (k::HEADER, "header"),
     (k::REQUEST, "request"),
     (k::PARTIAL, "partial"),
@@ -38,6 +39,8 @@ pub(crate) const KINDS: [(u8, &str); 16] = [
     (sk::SERVER_RUN, "server-run"),
     (sk::SERVER_REQUEST, "server-request"),
     (sk::SERVER_PARTIAL, "server-partial"),
+    (wk::POWER_SOURCE, "power-source"),
+    (wk::POWER_SAMPLES, "power-samples"),
 ];
 
 /// The name of frames whose kind (or layout) this rkbench does not know.
@@ -152,6 +155,8 @@ fn record(w: &mut JsonWriter, r: &Record) {
         Record::InputOptions(o) => input_options(w, o),
         Record::Identity(i) => identity(w, i),
         Record::RuntimeObs(o) => observation(w, o),
+        Record::PowerSource(p) => power_source(w, p),
+        Record::PowerSamples(p) => power_samples(w, p),
     }
 }
 
@@ -458,6 +463,59 @@ fn telemetry(w: &mut JsonWriter, t: &TelemetryBatch) {
         w.end_object();
     }
     w.end_array();
+    w.end_object();
+}
+
+fn power_source(w: &mut JsonWriter, p: &PowerSource) {
+    let PowerSource {
+        spec,
+        kind,
+        device,
+        interval_us,
+        idle_from_us,
+        idle_to_us,
+        idle_after_from_us,
+        idle_after_to_us,
+    } = p;
+    w.begin_object();
+    w.field_str("spec", spec);
+    w.field_str("kind", kind);
+    w.field_str("device", device);
+    u64_field(w, "interval_us", *interval_us);
+    u64_field(w, "idle_from_us", *idle_from_us);
+    u64_field(w, "idle_to_us", *idle_to_us);
+    u64_field(w, "idle_after_from_us", *idle_after_from_us);
+    u64_field(w, "idle_after_to_us", *idle_after_to_us);
+    w.end_object();
+}
+
+/// Floats as stored, NaN (no value) as `null`.
+fn floats(w: &mut JsonWriter, key: &str, v: &[f64]) {
+    w.key(key).begin_array();
+    for &x in v {
+        w.num(Some(x), DECIMALS);
+    }
+    w.end_array();
+}
+
+fn power_samples(w: &mut JsonWriter, p: &PowerSamples) {
+    let PowerSamples {
+        requested_us,
+        received_us,
+        value,
+        unit,
+        counter,
+        counter_unit,
+        error,
+    } = p;
+    w.begin_object();
+    uints(w, "requested_us", requested_us);
+    uints(w, "received_us", received_us);
+    floats(w, "value", value);
+    w.field_str("unit", unit);
+    floats(w, "counter", counter);
+    w.field_str("counter_unit", counter_unit);
+    strings(w, "error", error);
     w.end_object();
 }
 
@@ -801,6 +859,16 @@ mod tests {
             Record::InputOptions(InputOptions::default()),
             Record::Identity(RuntimeIdentity::default()),
             Record::RuntimeObs(RuntimeObservation::default()),
+            Record::PowerSource(PowerSource::default()),
+            Record::PowerSamples(PowerSamples {
+                requested_us: vec![1],
+                received_us: vec![2],
+                value: vec![f64::NAN],
+                unit: "W".into(),
+                counter: vec![1.5],
+                counter_unit: "Wh".into(),
+                error: vec!["timeout".into()],
+            }),
         ]
     }
 

@@ -6,23 +6,33 @@ use super::text::{csv_field, html_escape, md_inline, num};
 use crate::stats::fleet::{FleetTable, GroupRow, Spread};
 use std::fmt::Write;
 
-/// The figures of a row, in column order: (label, unit, JSON/CSV key, decimals, value).
-fn figures(
-    r: &GroupRow,
-) -> [(
+/// The figures of a row, in column order: (label, unit, JSON/CSV key, decimals, value). Tokens
+/// per joule only in a table where some group measured power (`record --power`), so a table of
+/// traces without power reads as before.
+type Figure = (
     &'static str,
     &'static str,
     &'static str,
     usize,
     Option<Spread>,
-); 5] {
-    [
+);
+
+fn figures(r: &GroupRow, energy: bool) -> Vec<Figure> {
+    let mut v = vec![
         ("Decode", "tok/s", "decode_tok_s", 2, r.decode_tok_s),
         ("TTFT", "ms", "ttft_ms", 1, r.ttft_ms),
         ("Prefill", "tok/s", "prefill_tok_s", 2, r.prefill_tok_s),
         ("E2E", "ms", "e2e_ms", 1, r.e2e_ms),
         ("Output", "tokens", "output_tokens", 1, r.output_tokens),
-    ]
+    ];
+    if energy {
+        v.push(("Tokens/J", "tok/J", "tokens_per_j", 3, r.tokens_per_j));
+    }
+    v
+}
+
+fn has_energy(t: &FleetTable) -> bool {
+    t.rows.iter().any(|r| r.tokens_per_j.is_some())
 }
 
 /// What the table states, in every format.
@@ -55,6 +65,7 @@ fn key_cells(r: &GroupRow) -> [&str; 5] {
 const KEY_HEADS: [&str; 5] = ["board", "SoC", "runtime", "model", SETTINGS_COLUMN];
 
 pub fn markdown(t: &FleetTable) -> String {
+    let energy = has_energy(t);
     let mut o = String::new();
     let _ = writeln!(o, "# rkbench fleet\n");
     let _ = writeln!(
@@ -71,7 +82,7 @@ pub fn markdown(t: &FleetTable) -> String {
     head.extend(["traces", "ok/requests"].map(String::from));
     if let Some(r) = t.rows.first() {
         head.extend(
-            figures(r)
+            figures(r, energy)
                 .iter()
                 .map(|(l, u, ..)| format!("{l} {u} median (IQR)")),
         );
@@ -86,7 +97,7 @@ pub fn markdown(t: &FleetTable) -> String {
             r.traces.to_string()
         });
         cells.push(format!("{}/{}", r.ok, r.requests));
-        cells.extend(figures(r).iter().map(|&(_, _, _, d, s)| cell(s, d)));
+        cells.extend(figures(r, energy).iter().map(|&(_, _, _, d, s)| cell(s, d)));
         let _ = writeln!(o, "| {} |", cells.join(" | "));
     }
     if !t.unreadable.is_empty() {
@@ -133,6 +144,7 @@ fn json_spread(w: &mut JsonWriter, key: &str, s: Option<Spread>) {
 }
 
 pub fn json(t: &FleetTable) -> String {
+    let energy = has_energy(t);
     let mut w = JsonWriter::new();
     w.begin_object();
     w.field_int("schema_version", super::json::SCHEMA_VERSION);
@@ -156,7 +168,7 @@ pub fn json(t: &FleetTable) -> String {
             w.str(h);
         }
         w.end_array();
-        for (_, _, key, _, s) in figures(r) {
+        for (_, _, key, _, s) in figures(r, energy) {
             json_spread(&mut w, key, s);
         }
         w.end_object();
@@ -183,7 +195,7 @@ pub fn json(t: &FleetTable) -> String {
 }
 
 /// Columns of the fleet CSV (one row per group).
-pub fn csv_columns() -> Vec<String> {
+pub fn csv_columns(energy: bool) -> Vec<String> {
     let mut c: Vec<String> = [
         "board",
         "soc",
@@ -204,7 +216,11 @@ pub fn csv_columns() -> Vec<String> {
         "prefill_tok_s",
         "e2e_ms",
         "output_tokens",
-    ] {
+        "tokens_per_j",
+    ]
+    .into_iter()
+    .filter(|k| energy || *k != "tokens_per_j")
+    {
         for stat in ["n", "median", "p25", "p75", "min", "max"] {
             c.push(format!("{key}_{stat}"));
         }
@@ -214,7 +230,8 @@ pub fn csv_columns() -> Vec<String> {
 
 /// RFC 4180 like the request CSV: CRLF, empty field for a missing value, 3 decimals.
 pub fn csv(t: &FleetTable) -> String {
-    let mut o = csv_columns().join(",");
+    let energy = has_energy(t);
+    let mut o = csv_columns(energy).join(",");
     o.push_str("\r\n");
     for r in &t.rows {
         let mut f: Vec<String> = key_cells(r).iter().map(|c| csv_field(c)).collect();
@@ -225,7 +242,7 @@ pub fn csv(t: &FleetTable) -> String {
             r.ok.to_string(),
             csv_field(&r.hosts.join(" ")),
         ]);
-        for (.., s) in figures(r) {
+        for (.., s) in figures(r, energy) {
             match s {
                 Some(s) => {
                     f.push(s.n.to_string());
@@ -249,6 +266,7 @@ th{background:#f2f4f7}td.num{text-align:right;font-variant-numeric:tabular-nums;
 .meta{color:#555}.set{font-size:12px;color:#444;max-width:320px}";
 
 pub fn html(t: &FleetTable) -> String {
+    let energy = has_energy(t);
     let mut o = String::new();
     let _ = write!(
         o,
@@ -272,7 +290,7 @@ pub fn html(t: &FleetTable) -> String {
         let _ = write!(o, "<th>{}</th>", html_escape(h));
     }
     if let Some(r) = t.rows.first() {
-        for (l, u, ..) in figures(r) {
+        for (l, u, ..) in figures(r, energy) {
             let _ = write!(o, "<th>{l} {u}<br>median (IQR)</th>");
         }
     }
@@ -299,7 +317,7 @@ pub fn html(t: &FleetTable) -> String {
             r.ok,
             r.requests
         );
-        for (.., d, s) in figures(r) {
+        for (.., d, s) in figures(r, energy) {
             let _ = write!(o, "<td class=\"num\">{}</td>", html_escape(&cell(s, d)));
         }
         o.push_str("</tr>\n");
@@ -347,6 +365,7 @@ mod tests {
                 prefill_tok_s: None,
                 e2e_ms: s,
                 output_tokens: s,
+                tokens_per_j: None,
             }],
             traces: 2,
             unreadable: vec![("x.rktrace".into(), "not a trace".into())],
@@ -387,5 +406,25 @@ mod tests {
         );
         assert_eq!(j["duplicates"][0]["same_run_as"], "a.rktrace");
         assert!(h.contains("1 duplicate file(s) of one run counted once: <code>b|c.rktrace</code> (same run as <code>a.rktrace</code>)."));
+        assert!(!md.contains("Tokens/J") && !c.contains("tokens_per_j"));
+    }
+
+    #[test]
+    fn tokens_per_joule_appears_only_where_power_was_measured() {
+        let mut t = table();
+        let plain = t.rows[0].clone();
+        t.rows[0].tokens_per_j = Spread::of(vec![4.0, 5.0, 6.0]);
+        t.rows.push(plain);
+        let md = markdown(&t);
+        assert!(md.contains("Tokens/J"), "{md}");
+        assert!(md.contains("5.000 (4.500–5.500)"), "{md}");
+        let j: serde_json::Value = serde_json::from_str(&json(&t)).unwrap();
+        assert_eq!(j["groups"][0]["tokens_per_j"]["median"], 5.0);
+        assert!(j["groups"][1]["tokens_per_j"].is_null());
+        let c = csv(&t);
+        let lines: Vec<&str> = c.split("\r\n").collect();
+        assert!(lines[0].ends_with(",tokens_per_j_max"), "{}", lines[0]);
+        assert_eq!(lines[1].split(',').count(), lines[2].split(',').count());
+        assert!(html(&t).contains("Tokens/J"));
     }
 }

@@ -105,6 +105,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     peer_metrics(&mut o, a);
     charts(&mut o, a);
     request_table(&mut o, a);
+    energy_section(&mut o, a);
     details(&mut o, a);
     observations(&mut o, a);
     definitions(&mut o);
@@ -250,9 +251,10 @@ fn unit_rank(unit: &str) -> usize {
         "MHz" => 0,
         "°C" => 1,
         "%" => 2,
-        CPU_UNIT => 3,
-        "MB" => 4,
-        _ => 5,
+        "W" => 3,
+        CPU_UNIT => 4,
+        "MB" => 5,
+        _ => 6,
     }
 }
 
@@ -261,6 +263,7 @@ fn telemetry_title(unit: &str) -> String {
         "MHz" => "Clock frequencies (MHz)".into(),
         "°C" => "Temperatures (°C)".into(),
         "%" => "Load (%)".into(),
+        "W" => "Power (W)".into(),
         CPU_UNIT => "CPU use of the recording process (% of one CPU)".into(),
         "MB" => "Memory (MB)".into(),
         u => format!("Telemetry ({u})"),
@@ -420,6 +423,21 @@ fn charts(o: &mut String, a: &Analysis) {
         o.push_str("<h3>Telemetry</h3>\n");
         o.push_str(&telemetry);
     }
+    o.push_str("</section>\n");
+}
+
+/// "Energy" (only for traces with power samples), from the same tables as the Markdown.
+fn energy_section(o: &mut String, a: &Analysis) {
+    let Some((note, run, reqs)) = tables::energy(a) else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "<section id=\"energy\">\n<h2>Energy</h2>\n<p>{}</p>",
+        html_escape(&note)
+    );
+    o.push_str(&run.html());
+    o.push_str(&reqs.html());
     o.push_str("</section>\n");
 }
 

@@ -5,6 +5,7 @@ use super::text::utc;
 use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{Analysis, ParamValue, Section};
 use crate::analysis::{Observation, Span};
+use crate::stats::energy::{Energy, RequestEnergy, WindowEnergy};
 use crate::stats::original::{OutputCount, Spread};
 use crate::stats::prefill::PrefillScaling;
 use crate::stats::reference::{Figures, Reference};
@@ -323,9 +324,18 @@ pub(crate) fn render(a: &Analysis) -> String {
         }
     }
 
+    if let Some(e) = &a.energy {
+        energy(&mut w, e);
+    }
+
     w.key("requests").begin_array();
     for (r, m, tele) in a.requests() {
         request(&mut w, r, m, tele, a.trace.input_of(r.index));
+        if let Some(e) = a.energy.as_ref() {
+            let re = e.requests.iter().find(|x| x.index == r.index);
+            request_energy(&mut w, re);
+        }
+        w.end_object();
     }
     w.end_array();
 
@@ -623,7 +633,76 @@ fn request(
     request_telemetry(w, tele);
     w.field_str("prompt", &r.prompt);
     w.field_str("response", &r.response());
+}
+
+/// `energy` (only in reports of traces with power samples; docs/JSON.md "energy").
+fn energy(w: &mut JsonWriter, e: &Energy) {
+    w.key("energy").begin_object();
+    w.field_str("source", &e.source);
+    w.field_str("spec", &e.spec);
+    w.field_str("device", &e.device);
+    w.key("method");
+    match e.run.method {
+        Some(m) => w.str(m.as_str()),
+        None => w.null(),
+    };
+    w.field_num("interval_ms", Some(e.interval_ms), 1);
+    w.field_num("source_update_ms", e.source_update_ms, 1);
+    w.field_int("samples", e.samples as i64);
+    w.field_num("idle_w", e.idle_w, 3);
+    w.field_int("idle_samples", e.idle_samples as i64);
+    w.field_num("idle_after_w", e.idle_after_w, 3);
+    w.field_num("run_s", Some(e.run_s), 3);
+    w.field_num("run_j", e.run.j, 3);
+    w.field_num("run_above_idle_j", e.run.above_idle_j, 3);
+    w.field_num("run_error_j", e.run.error_j, 3);
+    w.field_num("run_mean_w", e.run.mean_w, 3);
+    w.field_num("peak_w", e.peak_w, 3);
+    w.field_int("output_tokens", e.output_tokens as i64);
+    w.field_num("j_per_output_token", e.j_per_output_token, 6);
+    w.field_num("tokens_per_j", e.tokens_per_j, 6);
+    w.field_num("run_integration_j", e.run_integration_j, 3);
+    w.field_num("run_counter_j", e.run_counter_j, 3);
+    w.field_num("counter_resolution_j", e.counter_resolution_j, 6);
+    w.key("run_reason");
+    match &e.run.reason {
+        Some(r) => w.str(r),
+        None => w.null(),
+    };
+    let f = &e.faults;
+    w.key("faults").begin_object();
+    w.field_int("unanswered", f.unanswered as i64);
+    w.field_int("refused", f.refused as i64);
+    w.field_int("counter_backwards", f.backwards as i64);
+    w.field_int("gaps", f.gaps as i64);
+    w.field_int("rejected_batches", i64::from(f.rejected_batches));
     w.end_object();
+    w.end_object();
+}
+
+fn window_energy(w: &mut JsonWriter, prefix: &str, x: Option<&WindowEnergy>) {
+    w.field_num(&format!("{prefix}_j"), x.and_then(|x| x.j), 3);
+    if prefix == "energy" {
+        w.field_num("energy_above_idle_j", x.and_then(|x| x.above_idle_j), 3);
+        w.field_num("energy_error_j", x.and_then(|x| x.error_j), 3);
+        w.key("energy_method");
+        match x.and_then(|x| x.method) {
+            Some(m) => w.str(m.as_str()),
+            None => w.null(),
+        };
+        w.key("energy_reason");
+        match x.and_then(|x| x.reason.as_deref()) {
+            Some(r) => w.str(r),
+            None => w.null(),
+        };
+    }
+}
+
+/// A request's energy fields (in reports of traces with power samples only).
+fn request_energy(w: &mut JsonWriter, e: Option<&RequestEnergy>) {
+    window_energy(w, "energy", e.map(|e| &e.total));
+    window_energy(w, "prefill_energy", e.map(|e| &e.prefill));
+    window_energy(w, "decode_energy", e.map(|e| &e.decode));
 }
 
 /// `runtime_conformance` (every check, fixed order) and `cap_enforcement` (capped requests).

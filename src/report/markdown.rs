@@ -53,6 +53,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     prefill_section(&mut o, a);
     requests_section(&mut o, a);
     board_state_section(&mut o, a);
+    energy_section(&mut o, a);
     conformance_section(&mut o, a);
     peers_section(&mut o, a);
     observations_section(&mut o, a);
@@ -439,6 +440,16 @@ fn board_state_section(o: &mut String, a: &Analysis) {
 
 /// "Runtime conformance": whether the runtime behaved as the ABI facts say (failures are also
 /// warnings above), and how each output cap was enforced.
+/// "Energy" (only for traces with power samples): the run's figures, then each request's.
+fn energy_section(o: &mut String, a: &Analysis) {
+    let Some((note, run, reqs)) = tables::energy(a) else {
+        return;
+    };
+    let _ = writeln!(o, "## 🔋 Energy\n\n{}\n", md_inline(&note));
+    o.push_str(&run.markdown());
+    o.push_str(&reqs.markdown());
+}
+
 fn conformance_section(o: &mut String, a: &Analysis) {
     let _ = writeln!(
         o,

@@ -647,6 +647,73 @@ pub fn cap_enforcement(a: &Analysis) -> Option<Table> {
     Some(t)
 }
 
+/// The energy of a trace with power samples: the sentence saying how it was measured, the
+/// run's figures and each request's (one definition for Markdown and HTML).
+pub(crate) fn energy(a: &Analysis) -> Option<(String, Table, Table)> {
+    let e = a.energy.as_ref()?;
+    let f = |x: Option<f64>, d: usize| crate::analysis::fixed(x, d).unwrap_or_else(|| "-".into());
+    let note = format!(
+        "Power from {} ({}), polled every {} ms{}; {} samples. Method: {}.{}",
+        e.spec,
+        e.device,
+        f(Some(e.interval_ms), 0),
+        e.source_update_ms
+            .map(|u| format!(" (the source refreshes every ~{} ms)", f(Some(u), 0)))
+            .unwrap_or_default(),
+        e.samples,
+        e.run.method.map_or("none", |m| m.as_str()),
+        e.run
+            .reason
+            .as_ref()
+            .map(|r| format!(" The run has no energy figure: {r}."))
+            .unwrap_or_default(),
+    );
+    let mut rows = vec![
+        ("Idle power (W)", f(e.idle_w, 3)),
+        ("Run energy (J)", f(e.run.j, 3)),
+        ("Run energy above idle (J)", f(e.run.above_idle_j, 3)),
+        ("Sampling error (± J)", f(e.run.error_j, 3)),
+        ("Mean power (W)", f(e.run.mean_w, 3)),
+        ("Peak power (W)", f(e.peak_w, 3)),
+        ("J per output token", f(e.j_per_output_token, 6)),
+        ("Output tokens per J", f(e.tokens_per_j, 6)),
+    ];
+    if e.idle_after_w.is_some() {
+        rows.insert(1, ("Idle power after the run (W)", f(e.idle_after_w, 3)));
+    }
+    let mut run = Table::grid(&["figure", "#value"]);
+    for (k, v) in rows {
+        run.push(vec![Cell::Static(k.into()), Cell::num(v)]);
+    }
+    let mut reqs = Table::grid(&[
+        "##",
+        "request",
+        "#energy J",
+        "#above idle J",
+        "#± J",
+        "#prefill J",
+        "#decode J",
+        "note",
+    ]);
+    for (r, x) in a.trace.requests.iter().zip(&e.requests) {
+        reqs.push(vec![
+            Cell::num(r.index.to_string()),
+            Cell::Request {
+                index: r.index,
+                id: r.test_id.clone(),
+                suffix: warmup_suffix(r.warmup),
+            },
+            Cell::num(f(x.total.j, 3)),
+            Cell::num(f(x.total.above_idle_j, 3)),
+            Cell::num(f(x.total.error_j, 3)),
+            Cell::num(f(x.prefill.j, 3)),
+            Cell::num(f(x.decode.j, 3)),
+            Cell::Static(x.total.reason.clone().unwrap_or_default()),
+        ]);
+    }
+    Some((note, run, reqs))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::analysis::Analysis;

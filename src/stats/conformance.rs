@@ -964,6 +964,7 @@ mod tests {
                 identity: None,
                 observations: obs,
             },
+            power: Default::default(),
         }
     }
 

@@ -122,6 +122,8 @@ pub struct Figures {
     pub prefill_tok_s: Vec<f64>,
     pub e2e_ms: Vec<f64>,
     pub output_tokens: Vec<f64>,
+    /// Output tokens per joule of each request whose energy is resolved (`record --power`).
+    pub tokens_per_j: Vec<f64>,
 }
 
 impl Figures {
@@ -152,6 +154,7 @@ impl Figures {
         self.prefill_tok_s.extend(o.prefill_tok_s);
         self.e2e_ms.extend(o.e2e_ms);
         self.output_tokens.extend(o.output_tokens);
+        self.tokens_per_j.extend(o.tokens_per_j);
     }
 }
 
@@ -218,6 +221,8 @@ pub struct GroupRow {
     pub prefill_tok_s: Option<Spread>,
     pub e2e_ms: Option<Spread>,
     pub output_tokens: Option<Spread>,
+    /// `None` for a group without power samples.
+    pub tokens_per_j: Option<Spread>,
 }
 
 /// A run's identity: the sha256 of its trace's run-header frame ([`crate::trace::reader::Checked`]),
@@ -310,6 +315,19 @@ impl Fleet {
             frames: t.frames,
             ..Copy::default()
         };
+        let energy = crate::stats::energy::of(t);
+        c.figures.tokens_per_j.extend(
+            energy
+                .iter()
+                .flat_map(|e| &e.requests)
+                .filter(|r| !r.warmup && r.output_tokens > 0)
+                .filter_map(|r| {
+                    r.total
+                        .j
+                        .filter(|j| *j > 0.0)
+                        .map(|j| r.output_tokens as f64 / j)
+                }),
+        );
         for r in t.requests.iter().filter(|r| !r.warmup) {
             c.requests += 1;
             if r.status == Status::Ok {
@@ -387,6 +405,7 @@ impl Fleet {
                 prefill_tok_s: Spread::of(g.figures.prefill_tok_s),
                 e2e_ms: Spread::of(g.figures.e2e_ms),
                 output_tokens: Spread::of(g.figures.output_tokens),
+                tokens_per_j: Spread::of(g.figures.tokens_per_j),
             })
             .collect();
         FleetTable {

@@ -2,6 +2,7 @@
 //! file or the environment, so the same trace always gives the same figures.
 pub mod aggregate;
 pub mod conformance;
+pub mod energy;
 pub mod fleet;
 pub mod original;
 pub mod peers;

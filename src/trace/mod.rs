@@ -13,6 +13,7 @@
 //! and the recorder deletes on a clean end, so the trace itself holds each token once.
 pub mod gap;
 pub mod plan_extras;
+pub mod power;
 pub mod reader;
 pub mod schema;
 pub mod server;
@@ -22,6 +23,7 @@ pub mod vocab;
 pub mod writer;
 
 pub use plan_extras::{PresetUsed, TemplateSent};
+pub use power::{PowerRecords, PowerSamples, PowerSource};
 pub use reader::{Damage, Impossible, RuntimeRecords, Trace};
 pub use schema::*;
 pub use sweep_index::{SweepIndex, SweepRun, SweepStatus};
@@ -32,8 +34,9 @@ pub use writer::{Journal, TraceWriter};
 pub const MAGIC: [u8; 8] = *b"RKBTRACE";
 /// Format major version: a reader refuses unknown newer majors with a clear error.
 pub const FORMAT_MAJOR: u16 = 1;
-/// Format minor version: newer minors only add record kinds, which older readers skip.
-pub const FORMAT_MINOR: u16 = 1;
+/// Format minor version: newer minors only add record kinds, which older readers skip
+/// (1.1: kinds 7, 9–18; 1.2: the power kinds 24–25).
+pub const FORMAT_MINOR: u16 = 2;
 /// Size of the file header.
 pub const FILE_HEADER_LEN: usize = 16;
 /// Size of a frame header.
@@ -105,6 +108,8 @@ pub(crate) fn encode_record(
         Record::InputOptions(x) => (kind::INPUT_OPTIONS, rkyv::to_bytes::<Error>(x)?),
         Record::Identity(x) => (kind::IDENTITY, rkyv::to_bytes::<Error>(x)?),
         Record::RuntimeObs(x) => (kind::RUNTIME_OBS, rkyv::to_bytes::<Error>(x)?),
+        Record::PowerSource(x) => (power::kind::POWER_SOURCE, rkyv::to_bytes::<Error>(x)?),
+        Record::PowerSamples(x) => (power::kind::POWER_SAMPLES, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

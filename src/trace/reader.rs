@@ -2,6 +2,7 @@
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
 use super::plan_extras::{kind as pk, PresetUsed, TemplateSent};
+use super::power::{kind as wk, PowerSamples, PowerSource};
 use super::schema::{
     kind as k, InputOptions, JournalBinding, Record, RequestInput, RequestRecord, RunEnd,
     RunHeader, RuntimeIdentity, RuntimeObservation, TelemetryBatch, TokenChunk,
@@ -192,6 +193,8 @@ pub struct Trace {
     pub input_options: Option<InputOptions>,
     /// Runtime identity and per-request runtime observations (format 1.1; empty before).
     pub runtime: RuntimeRecords,
+    /// Power source and samples (`record --power`; empty otherwise).
+    pub power: super::PowerRecords,
 }
 
 /// The runtime's identity evidence and per-request observations (record kinds 9 and 10).
@@ -444,6 +447,8 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         k::INPUT_OPTIONS => get!(InputOptions, Record::InputOptions),
         k::IDENTITY => get!(RuntimeIdentity, Record::Identity),
         k::RUNTIME_OBS => get!(RuntimeObservation, Record::RuntimeObs),
+        wk::POWER_SOURCE => get!(PowerSource, Record::PowerSource),
+        wk::POWER_SAMPLES => get!(PowerSamples, Record::PowerSamples),
         _ => None,
     }
 }
@@ -590,6 +595,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         preset: None,
         input_options: None,
         runtime: RuntimeRecords::default(),
+        power: Default::default(),
     };
     let mut have_header = journal;
     let mut header_sha256 = None;
@@ -659,6 +665,10 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         };
         if have_header {
             if let Some(fact) = super::validate::impossible(&record) {
+                if matches!(record, Record::PowerSamples(_)) {
+                    // The energy says how many sample batches it could not use.
+                    trace.power.rejected += 1;
+                }
                 trace.impossible.push(Impossible {
                     frame: frame_no,
                     at: frame_at,
@@ -715,6 +725,8 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             Record::InputOptions(o) => trace.input_options = Some(o),
             Record::Identity(i) => trace.runtime.identity = Some(i),
             Record::RuntimeObs(o) => trace.runtime.observations.push(o),
+            Record::PowerSource(p) => trace.power.source = Some(p),
+            Record::PowerSamples(p) => trace.power.samples.push(p),
         }
     }
     if !have_header {

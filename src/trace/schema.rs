@@ -48,6 +48,10 @@ pub enum Record {
     /// What the runtime did during one request beyond its tokens (after that request's
     /// `Request` frame; format 1.1): the facts the conformance checks are computed from.
     RuntimeObs(RuntimeObservation),
+    /// The power source and its idle window (kind 24; see [`super::power`]).
+    PowerSource(super::power::PowerSource),
+    /// Raw power samples (kind 25).
+    PowerSamples(super::power::PowerSamples),
 }
 
 /// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.

@@ -22,7 +22,9 @@ pub(crate) fn impossible(r: &Record) -> Option<String> {
         Record::ServerRequest(x) | Record::ServerPartial(x) => server_request(x),
         Record::Input(x) => input(x),
         Record::RuntimeObs(x) => observation(x),
+        Record::PowerSamples(x) => x.validate().err(),
         Record::Header(_)
+        | Record::PowerSource(_)
         | Record::End(_)
         | Record::ServerRun(_)
         | Record::Binding(_)
@@ -52,6 +54,8 @@ pub(crate) fn kind_name(r: &Record) -> &'static str {
         Record::InputOptions(_) => "input options",
         Record::Identity(_) => "runtime identity",
         Record::RuntimeObs(_) => "runtime observation",
+        Record::PowerSource(_) => "power source",
+        Record::PowerSamples(_) => "power samples",
     }
 }
 
