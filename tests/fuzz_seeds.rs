@@ -9,7 +9,7 @@ use rkbench::trace::reader::parse_with_journal;
 use rkbench::trace::server::{ChunkKind, ServerRequest, ServerRun};
 use rkbench::trace::writer::create_run;
 use rkbench::trace::{
-    Fact, InputOptions, PresetUsed, Record, RequestInput, RequestRecord, RunEnd, RunHeader,
+    Fact, InputOptions, PowerSamples, PowerSource, PresetUsed, Record, RequestInput, RequestRecord, RunEnd, RunHeader,
     RuntimeIdentity, RuntimeObservation, Series, Status, TelemetryBatch, TemplateSent, TokenChunk,
     TokenColumns,
 };
@@ -125,7 +125,29 @@ fn trace_records() -> Vec<Record> {
             ..Default::default()
         }),
         Record::ServerRequest(server_request(1, Status::Ok)),
+        Record::PowerSource(PowerSource {
+            spec: "hwmon:ina226".into(),
+            kind: "hwmon".into(),
+            device: "ina226 (hwmon0) power1_input".into(),
+            interval_us: 100_000,
+            idle_to_us: 200_000,
+            ..Default::default()
+        }),
+        Record::PowerSamples(power_samples()),
     ]
+}
+
+/// Three power readings, the second failed (NaN, with why).
+fn power_samples() -> PowerSamples {
+    PowerSamples {
+        requested_us: vec![0, 100_000, 200_000],
+        received_us: vec![900, 101_000, 200_800],
+        value: vec![2_000_000.0, f64::NAN, 5_000_000.0],
+        unit: "uW".into(),
+        counter: vec![f64::NAN; 3],
+        counter_unit: String::new(),
+        error: vec![String::new(), "no answer".into(), String::new()],
+    }
 }
 
 fn journal_records() -> Vec<Record> {
@@ -220,6 +242,8 @@ fn seeds_of_every_record_kind_are_the_writers_and_read_whole() {
         (1, 1, 1)
     );
     assert_eq!(t.runtime.observations.len(), 1);
+    assert!(t.power.source.is_some());
+    assert_eq!(t.power.samples.len(), 1);
 
     // The same run ended: the run-end kind (and no journal: a finished run has none).
     let mut ended_records = trace_records();
@@ -242,6 +266,8 @@ fn seeds_of_every_record_kind_are_the_writers_and_read_whole() {
     bad_request.end_us = 10;
     let mut bad_partial = runtime_request(2, Status::InFlight);
     bad_partial.tokens.text.clear();
+    let mut bad_power = power_samples();
+    bad_power.received_us[1] = 1;
     let impossible = written(
         "impossible",
         &[
@@ -261,6 +287,7 @@ fn seeds_of_every_record_kind_are_the_writers_and_read_whole() {
             }),
             Record::ServerRun(ServerRun::default()),
             Record::ServerRequest(bad_server),
+            Record::PowerSamples(bad_power),
         ],
         Some(&[
             Record::Partial(bad_partial),
@@ -285,6 +312,7 @@ fn seeds_of_every_record_kind_are_the_writers_and_read_whole() {
             "request input",
             "runtime observation",
             "server request",
+            "power samples",
             "request checkpoint",
             "token checkpoint"
         ]
