@@ -301,9 +301,10 @@ pub struct VerifyArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "dump")]
 pub struct DumpArgs {
-    /// trace file (or a checkpoint journal)
+    /// trace file (or a checkpoint journal); one per call, so each file's lines and its exit
+    /// code stand alone
     #[argh(positional)]
-    pub trace: PathBuf,
+    pub trace: Vec<PathBuf>,
     /// only frames of these record kinds, comma-separated (e.g. request,server-request)
     #[argh(option)]
     pub kinds: Option<String>,
@@ -404,7 +405,7 @@ pub fn parse(argv: &[OsString]) -> Result<Parsed, Error> {
             a.out.iter_mut().for_each(&mut restore);
         }
         Command::Verify(a) => a.traces.iter_mut().for_each(&mut restore),
-        Command::Dump(a) => restore(&mut a.trace),
+        Command::Dump(a) => a.trace.iter_mut().for_each(&mut restore),
         Command::Compare(a) => {
             restore(&mut a.baseline);
             a.candidates.iter_mut().for_each(&mut restore);

@@ -158,6 +158,17 @@ fn kinds_select_frames_and_a_server_trace_keeps_every_body_sent() {
     );
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("\"requests\" is not a record kind"));
+    // One file a call, said in rkbench's own line (argh's was "Unrecognized argument").
+    let two = run(
+        &["dump", &p.display().to_string(), &p.display().to_string()],
+        &[],
+    );
+    assert_eq!(two.status.code(), Some(2));
+    let e = stderr(&two);
+    assert!(
+        e.lines().count() == 1 && e.contains("dump takes one trace file, 2 given"),
+        "{e}"
+    );
 }
 
 /// `scripts/dump_figures.py` (standard library only) recomputes each request's output tokens,

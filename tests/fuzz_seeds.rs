@@ -9,9 +9,9 @@ use rkbench::trace::reader::parse_with_journal;
 use rkbench::trace::server::{ChunkKind, ServerRequest, ServerRun};
 use rkbench::trace::writer::create_run;
 use rkbench::trace::{
-    Fact, InputOptions, PowerSamples, PowerSource, PresetUsed, Record, RequestInput, RequestRecord, RunEnd, RunHeader,
-    RuntimeIdentity, RuntimeObservation, Series, Status, TelemetryBatch, TemplateSent, TokenChunk,
-    TokenColumns,
+    Fact, InputOptions, PowerSamples, PowerSource, PresetUsed, Record, RequestInput, RequestRecord,
+    RunEnd, RunHeader, RuntimeIdentity, RuntimeObservation, Series, Status, TelemetryBatch,
+    TemplateSent, TokenChunk, TokenColumns,
 };
 use std::path::Path;
 

@@ -12,17 +12,23 @@ use crate::trace::{FILE_HEADER_LEN, FRAME_HEADER_LEN};
 use std::path::Path;
 
 pub fn run(a: DumpArgs) -> Result<i32> {
+    let [trace] = a.trace.as_slice() else {
+        return Err(Error::usage(format!(
+            "dump takes one trace file, {} given; run rkbench dump once per file (e.g. for f in *.rktrace; do rkbench dump \"$f\"; done)",
+            a.trace.len()
+        )));
+    };
     let kinds = parse_kinds(a.kinds.as_deref())?;
     let mut out = Out {
         kinds,
         sent: Sent::Written,
     };
     let mut errors: Vec<String> = Vec::new();
-    let name = crate::analysis::file_name(&a.trace.display().to_string());
-    match reader::read_checked(&a.trace) {
+    let name = crate::analysis::file_name(&trace.display().to_string());
+    match reader::read_checked(trace) {
         Ok(c) => {
             let t = &c.trace;
-            dump_file(&mut out, "trace", &name, &a.trace, t.frames)?;
+            dump_file(&mut out, "trace", &name, trace, t.frames)?;
             if let Some(d) = &t.damage {
                 errors.push(damage_line("trace", d));
             }
@@ -58,9 +64,9 @@ pub fn run(a: DumpArgs) -> Result<i32> {
         }
         // A journal given on its own: its frames, as the reader reads a journal.
         Err(TraceError::IsJournal { .. }) => {
-            let frames = journal_frames(&a.trace);
-            dump_file(&mut out, "journal", &name, &a.trace, frames)?;
-            if let Some(d) = journal_damage(&a.trace) {
+            let frames = journal_frames(trace);
+            dump_file(&mut out, "journal", &name, trace, frames)?;
+            if let Some(d) = journal_damage(trace) {
                 errors.push(damage_line("journal", &d));
             }
         }
