@@ -24,6 +24,28 @@ fn env(activity: &Path, idle: &str, busy: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// `record` of the quick suite on the simulated runtime with `--power SPEC` polled every 100 ms
+/// after a 1 s idle baseline; `env` holds the fake runtime's activity switch.
+fn record_quick_power(out: &Path, spec: &str, env: &[(String, String)]) -> std::process::Output {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    record(
+        &fake_lib("1.2.1"),
+        out,
+        &[
+            "--suite",
+            "quick",
+            "--no-telemetry",
+            "--power-baseline",
+            "1s",
+            "--power",
+            spec,
+            "--power-interval",
+            "100ms",
+        ],
+        &env,
+    )
+}
+
 fn record_power(
     name: &str,
     dir: &Path,
@@ -407,23 +429,7 @@ fn plug_run(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let o = record(
-        &fake_lib("1.2.1"),
-        &out,
-        &[
-            "--suite",
-            "quick",
-            "--no-telemetry",
-            "--power-baseline",
-            "1s",
-            "--power",
-            &spec,
-            "--power-interval",
-            "100ms",
-        ],
-        &env,
-    );
+    let o = record_quick_power(&out, &spec, &env);
     assert!(o.status.success(), "{name}: {}", stderr(&o));
     let bytes = std::fs::read(&out).unwrap();
     assert!(
@@ -496,25 +502,8 @@ fn a_plug_that_answers_nan_resets_its_counter_then_dies_costs_no_request_and_inv
     let (port, st) = serve(p, plug_handler);
     integrate(st);
     let out = dir.join("t.rktrace");
-    let env = env(&watts, "2", "5");
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let spec = format!("shelly:http://127.0.0.1:{port}");
-    let o = record(
-        &fake_lib("1.2.1"),
-        &out,
-        &[
-            "--suite",
-            "quick",
-            "--no-telemetry",
-            "--power-baseline",
-            "1s",
-            "--power",
-            &spec,
-            "--power-interval",
-            "100ms",
-        ],
-        &env,
-    );
+    let o = record_quick_power(&out, &spec, &env(&watts, "2", "5"));
     assert!(o.status.success(), "{}", stderr(&o));
     let j = json_report(&out);
     let reqs = j["requests"].as_array().unwrap();

@@ -745,6 +745,8 @@ fn hwmon_source(
 struct State {
     batch: PowerSamples,
     stop: bool,
+    /// Readings answered since polling started (all batches).
+    answered: u64,
 }
 
 type Shared = (Mutex<State>, Condvar);
@@ -777,6 +779,7 @@ impl PowerSampler {
             Mutex::new(State {
                 batch: empty,
                 stop: false,
+                answered: 0,
             }),
             Condvar::new(),
         ));
@@ -793,6 +796,18 @@ impl PowerSampler {
             plan: plan.clone(),
             device,
         })
+    }
+
+    /// Wait (at most `limit`) until the source has answered once, so the power line starts
+    /// before the first request: with `--power-baseline 0s` the first request would otherwise
+    /// start before the first reading and have an edge no sample covers. A source that does not
+    /// answer in time is no reason to wait longer: its gap is recorded and warned about.
+    pub(crate) fn wait_first_reading(&self, limit: Duration) {
+        let st = lock(&self.shared);
+        let _ = self
+            .shared
+            .1
+            .wait_timeout_while(st, limit, |s| s.answered == 0 && !s.stop);
     }
 
     /// Samples taken since the last call, `None` if none.
@@ -876,7 +891,12 @@ fn poll(source: &mut Source, sh: &Shared, interval: Duration, origin: Instant) {
             if b.unit.is_empty() {
                 b.unit = source.unit.clone();
             }
+            if b.error.last().is_some_and(|e| e.is_empty()) {
+                st.answered += 1;
+            }
         }
+        // Wakes a recorder waiting for the first reading ([`PowerSampler::wait_first_reading`]).
+        sh.1.notify_all();
         // Fixed ticks; ticks missed by a slow reading are skipped, not bunched up.
         next += interval;
         let now = Instant::now();

@@ -96,6 +96,9 @@ impl TraceOut {
             self.flush_telemetry(false)
         })?;
         let to = micros(self.origin.elapsed());
+        if let Some(p) = &self.power {
+            p.wait_first_reading(Duration::from_secs(5));
+        }
         self.idle = (from, to);
         let rec = self
             .power
