@@ -540,8 +540,17 @@ impl Program {
     }
 
     fn reading(&mut self, timeout: Duration) -> std::result::Result<String, String> {
+        self.reading_from(timeout, false)
+    }
+
+    /// One reading; `fresh`: run the program anew even if it looks still running.
+    fn reading_from(
+        &mut self,
+        timeout: Duration,
+        fresh: bool,
+    ) -> std::result::Result<String, String> {
         use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
-        let running = self.child.is_some() && self.exit_status().is_none();
+        let running = !fresh && self.child.is_some() && self.exit_status().is_none();
         if running {
             if let Some(rx) = &self.lines {
                 while rx.try_recv().is_ok() {}
@@ -560,6 +569,12 @@ impl Program {
                     self.command,
                     timeout.as_millis()
                 ));
+            }
+            Err(RecvTimeoutError::Disconnected) if running => {
+                // What looked like a logger still running was the previous one-shot run, not
+                // yet reaped when this reading began: run the program anew for this one.
+                self.stop();
+                return self.reading_from(timeout, true);
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let deadline = Instant::now() + timeout;
@@ -1067,6 +1082,19 @@ mod tests {
             .read(Duration::from_millis(100))
             .unwrap_err()
             .contains("no reading within 100 ms"));
+    }
+
+    /// Readings back to back (the open's reading, then the sampler's first, at once): the
+    /// one-shot program of the last reading may not be reaped yet and look like a logger still
+    /// running; the reading runs it anew instead of reporting "printed no reading".
+    #[test]
+    fn a_one_shot_program_read_back_to_back_always_gives_its_reading() {
+        let d = tree(&[]);
+        let mut s = Source::open(&plan("cmd:echo 2.5", &d.0)).unwrap();
+        for i in 0..50 {
+            let r = s.read(Duration::from_secs(2));
+            assert_eq!(r.as_ref().map(|r| r.0), Ok(2.5), "reading {i}: {r:?}");
+        }
     }
 
     #[test]
