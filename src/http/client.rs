@@ -307,27 +307,19 @@ impl Exchange {
     /// Read the whole body (probes and non-streaming requests), at most `limit` bytes, giving up
     /// at `deadline` (checked after every read).
     pub fn read_to_end(&mut self, limit: usize, deadline: Instant) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        loop {
-            match self.poll()? {
-                Event::Head { .. } | Event::Tick => {}
-                Event::Data { bytes, .. } => {
-                    out.extend_from_slice(&bytes);
-                    if out.len() > limit {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!(
-                                "answered HTTP {} with more than {} MiB",
-                                self.status,
-                                limit >> 20
-                            ),
-                        ));
-                    }
-                }
-                Event::End { .. } => return Ok(out),
-            }
-            if Instant::now() >= deadline {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, self.silence()));
+        match self.read_body(limit, deadline, || false) {
+            (out, None) => Ok(out),
+            (_, Some(Cut::Failed(e))) => Err(e),
+            (_, Some(Cut::TooLong)) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "answered HTTP {} with more than {} MiB",
+                    self.status,
+                    limit >> 20
+                ),
+            )),
+            (_, Some(Cut::Deadline | Cut::Stopped)) => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, self.silence()))
             }
         }
     }
@@ -341,25 +333,43 @@ impl Exchange {
         deadline: Instant,
         stop: impl Fn() -> bool,
     ) -> (Vec<u8>, Option<String>) {
+        let (out, cut) = self.read_body(limit, deadline, stop);
+        let why = cut.map(|c| match c {
+            Cut::Failed(e) => e.to_string(),
+            Cut::TooLong => format!("longer than {} KiB", limit >> 10),
+            Cut::Stopped => "interrupted".into(),
+            Cut::Deadline => "its deadline passed".into(),
+        });
+        (out, why)
+    }
+
+    /// The body's bytes, at most `limit`, until it ends, `deadline` passes or `stop()` says so,
+    /// both checked after every read; with why it was cut (`None`: the whole body).
+    fn read_body(
+        &mut self,
+        limit: usize,
+        deadline: Instant,
+        stop: impl Fn() -> bool,
+    ) -> (Vec<u8>, Option<Cut>) {
         let mut out = Vec::new();
         loop {
             match self.poll() {
-                Err(e) => return (out, Some(e.to_string())),
+                Err(e) => return (out, Some(Cut::Failed(e))),
                 Ok(Event::End { .. }) => return (out, None),
                 Ok(Event::Data { bytes, .. }) => {
                     let room = limit - out.len();
                     out.extend_from_slice(&bytes[..bytes.len().min(room)]);
                     if bytes.len() > room {
-                        return (out, Some(format!("longer than {} KiB", limit >> 10)));
+                        return (out, Some(Cut::TooLong));
                     }
                 }
                 Ok(Event::Head { .. } | Event::Tick) => {}
             }
             if stop() {
-                return (out, Some("interrupted".into()));
+                return (out, Some(Cut::Stopped));
             }
             if Instant::now() >= deadline {
-                return (out, Some("its deadline passed".into()));
+                return (out, Some(Cut::Deadline));
             }
         }
     }
@@ -383,6 +393,14 @@ impl Exchange {
         let _ = self.sock.shutdown(Shutdown::Both);
         self.finished = true;
     }
+}
+
+/// Why [`Exchange::read_body`] stopped before the body's end.
+enum Cut {
+    Failed(io::Error),
+    TooLong,
+    Deadline,
+    Stopped,
 }
 
 /// How [`Exchange::read_to_end`] says that no response head came before its deadline.
