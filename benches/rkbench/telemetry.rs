@@ -114,7 +114,6 @@ fn energy(env: &Env, out: &mut Report) {
                 ..Default::default()
             }),
             samples: vec![b],
-            rejected: 0,
         },
     };
     let t = Instant::now();

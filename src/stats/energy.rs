@@ -443,7 +443,11 @@ pub fn of(trace: &Trace) -> Option<Energy> {
     }
     let interval_us = src.map_or(1_000_000, |s| s.interval_us.max(1));
     let mut line = Line::of(&p.samples, interval_us);
-    line.faults.rejected_batches = p.rejected;
+    line.faults.rejected_batches = trace
+        .impossible
+        .iter()
+        .filter(|i| i.record == crate::trace::validate::POWER_SAMPLES)
+        .count() as u32;
     let update = detect_update_us(&line);
     let period_us = (interval_us as f64).max(update.unwrap_or(0.0));
     let idle: Vec<f64> = src

@@ -81,10 +81,9 @@ impl PowerSamples {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PowerRecords {
     pub source: Option<PowerSource>,
-    /// Well-formed batches in file order.
+    /// Well-formed batches in file order (a batch [`PowerSamples::validate`] refuses is dropped
+    /// as an impossible frame, [`super::Impossible`], like any other kind).
     pub samples: Vec<PowerSamples>,
-    /// Batches refused by [`PowerSamples::validate`].
-    pub rejected: u32,
 }
 
 #[cfg(test)]
@@ -146,7 +145,8 @@ mod tests {
         assert_eq!(t.power.source, Some(source));
         assert_eq!(t.power.samples.len(), 1);
         assert_eq!(t.power.samples[0].value, good.value);
-        assert_eq!(t.power.rejected, 1);
+        let dropped: Vec<&str> = t.impossible.iter().map(|i| i.record).collect();
+        assert_eq!(dropped, [crate::trace::validate::POWER_SAMPLES]);
         assert_eq!(t.skipped_unknown, 0);
     }
 }

@@ -665,10 +665,6 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         };
         if have_header {
             if let Some(fact) = super::validate::impossible(&record) {
-                if matches!(record, Record::PowerSamples(_)) {
-                    // The energy says how many sample batches it could not use.
-                    trace.power.rejected += 1;
-                }
                 trace.impossible.push(Impossible {
                     frame: frame_no,
                     at: frame_at,

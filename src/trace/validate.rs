@@ -35,6 +35,9 @@ pub(crate) fn impossible(r: &Record) -> Option<String> {
     }
 }
 
+/// What [`kind_name`] calls a power-sample batch: the energy analysis counts the dropped ones.
+pub(crate) const POWER_SAMPLES: &str = "power samples";
+
 /// The name a message gives a record kind.
 pub(crate) fn kind_name(r: &Record) -> &'static str {
     match r {
@@ -55,7 +58,7 @@ pub(crate) fn kind_name(r: &Record) -> &'static str {
         Record::Identity(_) => "runtime identity",
         Record::RuntimeObs(_) => "runtime observation",
         Record::PowerSource(_) => "power source",
-        Record::PowerSamples(_) => "power samples",
+        Record::PowerSamples(_) => POWER_SAMPLES,
     }
 }
 
