@@ -35,18 +35,18 @@ pub fn api_key_from_env() -> Result<Option<String>> {
 
 /// The key to keep out of the record (`None`: no key, nothing to do).
 #[derive(Debug, Clone, Default)]
-pub struct Secret(Option<Vec<u8>>);
+pub struct Secret(Option<String>);
 
 impl Secret {
     pub fn new(key: Option<&str>) -> Secret {
-        Secret(key.filter(|k| !k.is_empty()).map(|k| k.as_bytes().to_vec()))
+        Secret(key.filter(|k| !k.is_empty()).map(str::to_string))
     }
 
     /// `text` with every occurrence of the key replaced by [`MARKER`]; whether there was one.
     pub fn text(&self, text: &mut String) -> bool {
         match &self.0 {
-            Some(k) if text.contains(key_str(k)) => {
-                *text = text.replace(key_str(k), MARKER);
+            Some(k) if text.contains(k.as_str()) => {
+                *text = text.replace(k.as_str(), MARKER);
                 true
             }
             _ => false,
@@ -70,13 +70,14 @@ impl Secret {
         let Some(k) = &self.0 else {
             return Vec::new();
         };
-        let mut wh: Vec<String> = chunk_texts(&mut req.chunk_text_len, &mut req.chunk_text, k)
-            .into_iter()
-            .map(|i| match req.kind(i) {
-                ChunkKind::Error => format!("error body (chunk {i})"),
-                _ => format!("chunk {i}"),
-            })
-            .collect();
+        let mut wh: Vec<String> =
+            chunk_texts(&mut req.chunk_text_len, &mut req.chunk_text, k.as_bytes())
+                .into_iter()
+                .map(|i| match req.kind(i) {
+                    ChunkKind::Error => format!("error body (chunk {i})"),
+                    _ => format!("chunk {i}"),
+                })
+                .collect();
         let fields = [
             ("detail", &mut req.detail),
             ("idle wait", &mut req.idle_wait),
@@ -97,11 +98,6 @@ impl Secret {
         }
         wh
     }
-}
-
-fn key_str(k: &[u8]) -> &str {
-    // Built from a `&str` in [`Secret::new`].
-    std::str::from_utf8(k).unwrap_or_default()
 }
 
 /// Replaces each occurrence of `key` in `text` (the chunks' bytes, back to back; chunk `i` is
