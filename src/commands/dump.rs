@@ -42,11 +42,14 @@ pub fn run(a: DumpArgs) -> Result<i32> {
             }
             match &c.journal {
                 JournalCheck::Absent => {}
-                JournalCheck::Merged { path, damage, .. } => {
-                    let jp = Path::new(path);
-                    let frames = journal_frames(jp);
+                JournalCheck::Merged {
+                    path,
+                    frames,
+                    damage,
+                    ..
+                } => {
                     let jname = crate::analysis::file_name(path);
-                    dump_file(&mut out, "journal", &jname, jp, frames)?;
+                    dump_file(&mut out, "journal", &jname, Path::new(path), *frames)?;
                     if let Some(d) = damage {
                         errors.push(damage_line("journal", d));
                     }
@@ -64,9 +67,9 @@ pub fn run(a: DumpArgs) -> Result<i32> {
         }
         // A journal given on its own: its frames, as the reader reads a journal.
         Err(TraceError::IsJournal { .. }) => {
-            let frames = journal_frames(trace);
+            let (frames, damage) = journal(trace);
             dump_file(&mut out, "journal", &name, trace, frames)?;
-            if let Some(d) = journal_damage(trace) {
+            if let Some(d) = damage {
                 errors.push(damage_line("journal", &d));
             }
         }
@@ -132,17 +135,12 @@ fn parse_kinds(arg: Option<&str>) -> Result<Option<Vec<String>>> {
     Ok(Some(out))
 }
 
-/// The frames of the journal as the reader reads it (0 when it cannot be read again).
-fn journal_frames(path: &Path) -> u32 {
+/// A journal given on its own, parsed once as the reader reads one: its valid frames and its
+/// damage (0 and none when it cannot be read again).
+fn journal(path: &Path) -> (u32, Option<Damage>) {
     with_bytes(path, |b| reader::parse_journal(b, String::new()).ok())
         .flatten()
-        .map_or(0, |t| t.frames)
-}
-
-fn journal_damage(path: &Path) -> Option<Damage> {
-    with_bytes(path, |b| reader::parse_journal(b, String::new()).ok())
-        .flatten()
-        .and_then(|t| t.damage)
+        .map_or((0, None), |t| (t.frames, t.damage))
 }
 
 /// Run `f` over the file's bytes (mapped, as the reader maps them).

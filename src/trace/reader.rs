@@ -244,6 +244,8 @@ pub enum JournalCheck {
     Merged {
         path: String,
         requests: u32,
+        /// The journal's valid frames (what `dump` walks).
+        frames: u32,
         damage: Option<Damage>,
     },
     /// Not merged and left untouched on disk: it belongs to another trace, or is unreadable.
@@ -265,6 +267,7 @@ impl Checked {
                 path,
                 requests,
                 damage: Some(d),
+                ..
             } => out.push(format!(
                 "journal {path}: {d}; {requests} in-flight request(s) recovered from its intact part"
             )),
@@ -346,6 +349,7 @@ fn attach_journal(
                 JournalCheck::Merged {
                     path,
                     requests,
+                    frames: j.trace.frames,
                     damage: j.trace.damage,
                 }
             }
