@@ -9,9 +9,9 @@ use rkbench::trace::reader::parse_with_journal;
 use rkbench::trace::server::{ChunkKind, ServerRequest, ServerRun};
 use rkbench::trace::writer::create_run;
 use rkbench::trace::{
-    Fact, InputOptions, PowerSamples, PowerSource, PresetUsed, Record, RequestInput, RequestRecord,
-    RunEnd, RunHeader, RuntimeIdentity, RuntimeObservation, Series, Status, TelemetryBatch,
-    TemplateSent, TokenChunk, TokenColumns,
+    Fact, InputOptions, LoadRun, PowerSamples, PowerSource, PresetUsed, Record, RequestInput,
+    RequestRecord, RequestSent, RunEnd, RunHeader, RuntimeIdentity, RuntimeObservation, Series,
+    Status, TelemetryBatch, TemplateSent, TokenChunk, TokenColumns,
 };
 use std::path::Path;
 
@@ -134,6 +134,19 @@ fn trace_records() -> Vec<Record> {
             ..Default::default()
         }),
         Record::PowerSamples(power_samples()),
+        Record::LoadRun(LoadRun {
+            mode: "concurrency".into(),
+            concurrency: 2,
+            seed: 7,
+            start_us: 1_000,
+            ..Default::default()
+        }),
+        Record::RequestSent(RequestSent {
+            index: 1,
+            stream: 1,
+            scheduled_us: 1_000,
+            sent_us: 1_020,
+        }),
     ]
 }
 
@@ -244,6 +257,8 @@ fn seeds_of_every_record_kind_are_the_writers_and_read_whole() {
     assert_eq!(t.runtime.observations.len(), 1);
     assert!(t.power.source.is_some());
     assert_eq!(t.power.samples.len(), 1);
+    assert!(t.load.run.is_some());
+    assert_eq!(t.load.stream_of(1), 1);
 
     // The same run ended: the run-end kind (and no journal: a finished run has none).
     let mut ended_records = trace_records();
@@ -288,6 +303,14 @@ fn seeds_of_every_record_kind_are_the_writers_and_read_whole() {
             Record::ServerRun(ServerRun::default()),
             Record::ServerRequest(bad_server),
             Record::PowerSamples(bad_power),
+            Record::LoadRun(LoadRun {
+                rate_rps: -1.0,
+                ..Default::default()
+            }),
+            Record::RequestSent(RequestSent {
+                sent_us: u64::MAX,
+                ..Default::default()
+            }),
         ],
         Some(&[
             Record::Partial(bad_partial),
@@ -313,6 +336,8 @@ fn seeds_of_every_record_kind_are_the_writers_and_read_whole() {
             "runtime observation",
             "server request",
             "power samples",
+            "load level",
+            "request send",
             "request checkpoint",
             "token checkpoint"
         ]

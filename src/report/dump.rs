@@ -157,6 +157,8 @@ fn record(w: &mut JsonWriter, r: &Record) {
         Record::RuntimeObs(o) => observation(w, o),
         Record::PowerSource(p) => power_source(w, p),
         Record::PowerSamples(p) => power_samples(w, p),
+        Record::LoadRun(l) => load_run(w, l),
+        Record::RequestSent(l) => request_sent(w, l),
     }
 }
 
@@ -486,6 +488,46 @@ fn power_source(w: &mut JsonWriter, p: &PowerSource) {
     u64_field(w, "idle_to_us", *idle_to_us);
     u64_field(w, "idle_after_from_us", *idle_after_from_us);
     u64_field(w, "idle_after_to_us", *idle_after_to_us);
+    w.end_object();
+}
+
+fn load_run(w: &mut JsonWriter, l: &crate::trace::LoadRun) {
+    let crate::trace::LoadRun {
+        mode,
+        concurrency,
+        rate_rps,
+        arrivals,
+        burstiness,
+        seed,
+        start_us,
+        instances,
+        facts: level_facts,
+    } = l;
+    w.begin_object();
+    w.field_str("mode", mode);
+    u64_field(w, "concurrency", u64::from(*concurrency));
+    w.field_num("rate_rps", Some(*rate_rps), DECIMALS);
+    w.field_str("arrivals", arrivals);
+    w.field_num("burstiness", Some(*burstiness), DECIMALS);
+    u64_field(w, "seed", *seed);
+    u64_field(w, "start_us", *start_us);
+    u64_field(w, "instances", u64::from(*instances));
+    facts(w, "facts", level_facts);
+    w.end_object();
+}
+
+fn request_sent(w: &mut JsonWriter, l: &crate::trace::RequestSent) {
+    let crate::trace::RequestSent {
+        index,
+        stream,
+        scheduled_us,
+        sent_us,
+    } = l;
+    w.begin_object();
+    u64_field(w, "index", u64::from(*index));
+    u64_field(w, "stream", u64::from(*stream));
+    u64_field(w, "scheduled_us", *scheduled_us);
+    u64_field(w, "sent_us", *sent_us);
     w.end_object();
 }
 

@@ -965,6 +965,7 @@ mod tests {
                 observations: obs,
             },
             power: Default::default(),
+            load: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! trace's run header), which the reader merges after a crash only into the trace it is bound to,
 //! and the recorder deletes on a clean end, so the trace itself holds each token once.
 pub mod gap;
+pub mod load;
 pub mod plan_extras;
 pub mod power;
 pub mod reader;
@@ -22,6 +23,7 @@ pub(crate) mod validate;
 pub mod vocab;
 pub mod writer;
 
+pub use load::{LoadRecords, LoadRun, RequestSent};
 pub use plan_extras::{PresetUsed, TemplateSent};
 pub use power::{PowerRecords, PowerSamples, PowerSource};
 pub use reader::{Damage, Impossible, RuntimeRecords, Trace};
@@ -35,8 +37,8 @@ pub const MAGIC: [u8; 8] = *b"RKBTRACE";
 /// Format major version: a reader refuses unknown newer majors with a clear error.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version: newer minors only add record kinds, which older readers skip
-/// (1.1: kinds 7, 9–18; 1.2: the power kinds 24–25).
-pub const FORMAT_MINOR: u16 = 2;
+/// (1.1: kinds 7, 9–18; 1.2: the power kinds 24–25; 1.3: the load kinds 26–27).
+pub const FORMAT_MINOR: u16 = 3;
 /// Size of the file header.
 pub const FILE_HEADER_LEN: usize = 16;
 /// Size of a frame header.
@@ -110,6 +112,8 @@ pub(crate) fn encode_record(
         Record::RuntimeObs(x) => (kind::RUNTIME_OBS, rkyv::to_bytes::<Error>(x)?),
         Record::PowerSource(x) => (power::kind::POWER_SOURCE, rkyv::to_bytes::<Error>(x)?),
         Record::PowerSamples(x) => (power::kind::POWER_SAMPLES, rkyv::to_bytes::<Error>(x)?),
+        Record::LoadRun(x) => (load::kind::LOAD_RUN, rkyv::to_bytes::<Error>(x)?),
+        Record::RequestSent(x) => (load::kind::REQUEST_SENT, rkyv::to_bytes::<Error>(x)?),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Trace reader: maps the file, checks every frame's length, marker and crc32, validates each
 //! payload with rkyv's checked access (never unchecked on input files), and keeps the valid
 //! prefix of a torn or damaged file while saying exactly what it dropped.
+use super::load::{kind as lk, LoadRun, RequestSent};
 use super::plan_extras::{kind as pk, PresetUsed, TemplateSent};
 use super::power::{kind as wk, PowerSamples, PowerSource};
 use super::schema::{
@@ -195,6 +196,9 @@ pub struct Trace {
     pub runtime: RuntimeRecords,
     /// Power source and samples (`record --power`; empty otherwise).
     pub power: super::PowerRecords,
+    /// How the level was driven and each request's stream and intended send time (format
+    /// 1.3, `record --concurrency/--rate`; empty for a sequential run).
+    pub load: super::LoadRecords,
 }
 
 /// The runtime's identity evidence and per-request observations (record kinds 9 and 10).
@@ -453,6 +457,8 @@ fn decode(kind: u8, payload: &[u8]) -> Option<Record> {
         k::RUNTIME_OBS => get!(RuntimeObservation, Record::RuntimeObs),
         wk::POWER_SOURCE => get!(PowerSource, Record::PowerSource),
         wk::POWER_SAMPLES => get!(PowerSamples, Record::PowerSamples),
+        lk::LOAD_RUN => get!(LoadRun, Record::LoadRun),
+        lk::REQUEST_SENT => get!(RequestSent, Record::RequestSent),
         _ => None,
     }
 }
@@ -600,6 +606,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         input_options: None,
         runtime: RuntimeRecords::default(),
         power: Default::default(),
+        load: Default::default(),
     };
     let mut have_header = journal;
     let mut header_sha256 = None;
@@ -727,6 +734,8 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
             Record::RuntimeObs(o) => trace.runtime.observations.push(o),
             Record::PowerSource(p) => trace.power.source = Some(p),
             Record::PowerSamples(p) => trace.power.samples.push(p),
+            Record::LoadRun(l) => trace.load.run = Some(l),
+            Record::RequestSent(l) => trace.load.sent.push(l),
         }
     }
     if !have_header {
@@ -747,6 +756,7 @@ fn parse_any(bytes: &[u8], path: String, journal: bool) -> Result<Parsed, TraceE
         past_the_run_end(&mut trace, run_end, spans, &mut finals, &mut server.finals);
     }
     trace.requests = merge_requests(finals, partials, chunks);
+    trace.load.settle();
     server.into_trace(&mut trace.requests, &mut trace.server);
     trace.runtime.observations.sort_by_key(|o| o.index);
     Ok(Parsed {

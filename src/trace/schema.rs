@@ -52,6 +52,10 @@ pub enum Record {
     PowerSource(super::power::PowerSource),
     /// Raw power samples (kind 25).
     PowerSamples(super::power::PowerSamples),
+    /// How the level was driven (kind 26; see [`super::load`]).
+    LoadRun(super::load::LoadRun),
+    /// A request's stream and intended send time (kind 27), written when it is sent.
+    RequestSent(super::load::RequestSent),
 }
 
 /// Frame kinds (byte 10 of the frame header). Never renumbered; unknown kinds are skipped.

@@ -23,6 +23,8 @@ pub(crate) fn impossible(r: &Record) -> Option<String> {
         Record::Input(x) => input(x),
         Record::RuntimeObs(x) => observation(x),
         Record::PowerSamples(x) => x.validate().err(),
+        Record::LoadRun(x) => super::load::impossible_run(x),
+        Record::RequestSent(x) => super::load::impossible_sent(x),
         Record::Header(_)
         | Record::PowerSource(_)
         | Record::End(_)
@@ -59,6 +61,8 @@ pub(crate) fn kind_name(r: &Record) -> &'static str {
         Record::RuntimeObs(_) => "runtime observation",
         Record::PowerSource(_) => "power source",
         Record::PowerSamples(_) => POWER_SAMPLES,
+        Record::LoadRun(_) => "load level",
+        Record::RequestSent(_) => "request send",
     }
 }
 
