@@ -221,6 +221,44 @@ pub(crate) const LIMITS: &[Limit] = &[
         meaning: "stop cleanly between requests after this long",
     },
     Limit {
+        flag: "concurrency",
+        field: None,
+        c_type: "rkbench: closed-loop streams (server) or runtime instances",
+        range: Range::Int { min: 1, max: 256 },
+        meaning: "requests in flight at once, each stream sending its next when its last ends",
+    },
+    Limit {
+        flag: "rate",
+        field: None,
+        c_type: "rkbench: open-loop arrival rate (requests/s)",
+        range: Range::Float {
+            min: 0.0,
+            max: 10_000.0,
+            open_min: true,
+        },
+        meaning: "requests sent per second on a schedule, whatever is in flight",
+    },
+    Limit {
+        flag: "burstiness",
+        field: None,
+        c_type: "rkbench: gamma shape of Poisson inter-arrival times",
+        range: Range::Float {
+            min: 0.0,
+            max: 1_000.0,
+            open_min: true,
+        },
+        meaning:
+            "gamma shape of the gaps between arrivals (1 = Poisson, <1 burstier, >1 more even)",
+    },
+    Limit {
+        flag: "max-concurrency",
+        field: None,
+        c_type: "rkbench: cap on open-loop requests in flight",
+        range: Range::Int { min: 1, max: 256 },
+        meaning:
+            "most requests in flight at once under --rate (a due request waits for a free slot)",
+    },
+    Limit {
         flag: "cooldown",
         field: None,
         c_type: "rkbench: pause between requests",
@@ -422,6 +460,10 @@ mod tests {
             "sample-interval",
             "checkpoint-interval",
             "abort-grace",
+            "concurrency",
+            "rate",
+            "burstiness",
+            "max-concurrency",
         ] {
             assert_eq!(of(f).map(|l| l.flag), Some(f));
         }

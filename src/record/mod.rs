@@ -1,5 +1,6 @@
 //! The board side: drive the runtime through a suite and write the trace.
 pub(crate) mod interrupt;
+pub(crate) mod load;
 pub(crate) mod plan;
 pub(crate) mod power;
 pub mod progress;

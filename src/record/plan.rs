@@ -158,6 +158,7 @@ fn raw<'a>(a: &'a RecordArgs, preset: Option<Preset>, flag: &str) -> Option<(&'a
         "sample-interval" => a.sample_interval.as_deref(),
         "checkpoint-interval" => a.checkpoint_interval.as_deref(),
         "abort-grace" => a.abort_grace.as_deref(),
+        "concurrency" => a.concurrency.as_deref(),
         _ => None,
     };
     if let Some(v) = typed {
@@ -184,6 +185,8 @@ pub(crate) fn set_flag(a: &mut RecordArgs, flag: &str, value: &str) {
         "cpus-mask" => a.cpus_mask = v,
         "threads" => a.threads = v,
         "timeout" => a.timeout = v,
+        "concurrency" => a.concurrency = v,
+        "rate" => a.rate = v,
         _ => {}
     }
 }
@@ -542,6 +545,33 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
                     .unwrap_or(Duration::from_millis(200)),
             )
         }),
+        load: super::load::LoadPlan::from_flags(
+            a.concurrency
+                .as_deref()
+                .map(|_| int(a, preset, "concurrency"))
+                .transpose()?
+                .flatten(),
+            a.rate
+                .as_deref()
+                .map(|_| value(a, preset, "rate"))
+                .transpose()?
+                .flatten()
+                .map(Value::float),
+            a.arrivals.as_deref(),
+            a.burstiness
+                .as_deref()
+                .map(|_| value(a, preset, "burstiness"))
+                .transpose()?
+                .flatten()
+                .map(Value::float),
+            a.max_concurrency
+                .as_deref()
+                .map(|_| int(a, preset, "max-concurrency"))
+                .transpose()?
+                .flatten(),
+            a.seed,
+            local,
+        )?,
         power: super::power::PowerPlan::from_flags(
             a.power.as_deref(),
             a.power_interval.as_deref(),

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub(crate) struct RecordPlan {
     pub init: InitParams,
+    /// How requests are offered: one at a time, N streams, or an arrival rate.
+    pub load: super::load::LoadPlan,
     pub think: Option<bool>,
     pub timeout: Option<Duration>,
     /// Output cap given on the command line; overrides the suite's per-test caps.
