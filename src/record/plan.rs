@@ -159,6 +159,9 @@ fn raw<'a>(a: &'a RecordArgs, preset: Option<Preset>, flag: &str) -> Option<(&'a
         "checkpoint-interval" => a.checkpoint_interval.as_deref(),
         "abort-grace" => a.abort_grace.as_deref(),
         "concurrency" => a.concurrency.as_deref(),
+        "rate" => a.rate.as_deref(),
+        "burstiness" => a.burstiness.as_deref(),
+        "max-concurrency" => a.max_concurrency.as_deref(),
         _ => None,
     };
     if let Some(v) = typed {
