@@ -437,3 +437,73 @@ fn load_flags_that_contradict_are_refused_before_anything_is_sent() {
     }
     assert_eq!(st.lock().unwrap().served, 0);
 }
+
+/// The levels of a sweep directory: each trace's level record, in index order.
+fn levels(dir: &std::path::Path) -> Vec<rkbench::trace::LoadRun> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    index["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["exit_code"], 0, "{r}");
+            let t = read_trace(&dir.join(r["trace"].as_str().unwrap()));
+            t.load.run.expect("a level record")
+        })
+        .collect()
+}
+
+#[test]
+fn a_load_sweep_and_load_auto_record_one_level_per_trace() {
+    let (url, _st) = server(2, false, 20, 5, 10);
+    let dir = common::tempdir("load-sweep");
+    let s = suite(&dir);
+    let out = dir.join("c.sweep");
+    let o = out.display().to_string();
+    let r = common::server_record(&url, &s, &["--out", &o, "--repeat", "3", "--sweep", "concurrency=1,2,4"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let c: Vec<u32> = levels(&out).iter().map(|l| l.concurrency).collect();
+    assert_eq!(c, [1, 2, 4]);
+    let rep = common::run(&["report", &o], &[]);
+    assert!(rep.status.success(), "{}", stderr(&rep));
+
+    // guidellm's sweep: synchronous, throughput (all 6 requests at once), then 2 constant
+    // rates strictly between the two measured request rates.
+    let auto = dir.join("a.sweep");
+    let a = auto.display().to_string();
+    let r = common::server_record(&url, &s, &["--out", &a, "--repeat", "3", "--sweep", "load=auto:2"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let l = levels(&auto);
+    assert_eq!(l.len(), 4);
+    assert_eq!((l[0].mode.as_str(), l[0].concurrency), ("concurrency", 1));
+    assert_eq!((l[1].mode.as_str(), l[1].concurrency), ("concurrency", 6));
+    let rate = |i: usize| {
+        let t = read_trace(&auto.join(format!(
+            "{:02}_concurrency={}.rktrace",
+            i + 1,
+            l[i].concurrency
+        )));
+        rkbench::stats::throughput::of(&t.requests, t.server.as_ref(), &Default::default())
+            .request_per_s
+            .unwrap()
+    };
+    let (lo, hi) = (rate(0), rate(1).max(2.0 * rate(0)));
+    for (i, lv) in l[2..].iter().enumerate() {
+        assert_eq!((lv.mode.as_str(), lv.arrivals.as_str()), ("rate", "constant"));
+        let want = lo + (hi - lo) * (i + 1) as f64 / 3.0;
+        assert!((lv.rate_rps - want).abs() < 1e-3, "level {i}: {} vs {want}", lv.rate_rps);
+    }
+    let rep = common::run(&["report", &a], &[]);
+    assert!(rep.status.success(), "{}", stderr(&rep));
+    // Contradictions are refused before anything is recorded.
+    for (args, want) in [
+        (vec!["--sweep", "load=auto", "--concurrency", "2"], "drop them"),
+        (vec!["--sweep", "load=auto", "--sweep", "top-k=1,2"], "sweeps nothing else"),
+        (vec!["--sweep", "load=fast"], "load=auto:K"),
+    ] {
+        let r = common::server_record(&url, &s, &args);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
+        assert!(stderr(&r).contains(want), "{args:?}: {}", stderr(&r));
+    }
+}
