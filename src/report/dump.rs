@@ -913,6 +913,8 @@ mod tests {
                 counter_unit: "Wh".into(),
                 error: vec!["timeout".into()],
             }),
+            Record::LoadRun(crate::trace::LoadRun::default()),
+            Record::RequestSent(crate::trace::RequestSent::default()),
         ]
     }
 
