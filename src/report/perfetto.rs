@@ -31,23 +31,21 @@ pub(crate) fn tid(stream: u32) -> u64 {
 const COUNTER_DECIMALS: usize = 3;
 
 /// Append one event, rendered compactly, as one line of the `traceEvents` array. `head` writes
-/// the fields before `pid`/`tid`; `args` (if any) writes the `args` object's fields.
+/// the fields before `pid`/`tid`; `args` writes the `args` object's fields.
 fn event(
     w: &mut JsonWriter,
     stream: u32,
     head: impl FnOnce(&mut JsonWriter),
-    args: Option<&dyn Fn(&mut JsonWriter)>,
+    args: &dyn Fn(&mut JsonWriter),
 ) {
     let mut e = JsonWriter::compact();
     e.begin_object();
     head(&mut e);
     e.key("pid").uint(PID);
     e.key("tid").uint(tid(stream));
-    if let Some(args) = args {
-        e.key("args").begin_object();
-        args(&mut e);
-        e.end_object();
-    }
+    e.key("args").begin_object();
+    args(&mut e);
+    e.end_object();
     e.end_object();
     w.raw(e.finish().trim_end());
 }
@@ -62,7 +60,7 @@ fn metadata(w: &mut JsonWriter, stream: u32, name: &str, args: &dyn Fn(&mut Json
                 .field_str("ph", "M")
                 .field_int("ts", 0);
         },
-        Some(args),
+        args,
     );
 }
 
@@ -158,11 +156,11 @@ pub(crate) fn render(a: &Analysis) -> String {
                     .field_str("s", "p");
                 e.key("ts").uint(end.end_us);
             },
-            Some(&|e| {
+            &|e| {
                 e.field_str("status", end.status.as_str());
                 e.field_str("detail", &end.detail);
                 e.field_int("requests", end.requests);
-            }),
+            },
         );
     }
 
@@ -185,13 +183,13 @@ pub(crate) fn render(a: &Analysis) -> String {
                         .field_str("ph", "C");
                     e.key("ts").uint(t);
                 },
-                Some(&|e| {
+                &|e| {
                     e.key(series);
                     match v {
                         CounterValue::Int(i) => e.int(i),
                         CounterValue::Float(f) => e.num(Some(f), COUNTER_DECIMALS),
                     };
-                }),
+                },
             );
         }
     }
@@ -239,7 +237,7 @@ fn request(
                 e2e,
             )
         },
-        Some(&|e| {
+        &|e| {
             e.field_int("index", r.index);
             e.field_str("id", &r.test_id);
             e.field_str("name", &r.name);
@@ -262,7 +260,7 @@ fn request(
                 None => e.null(),
             };
             e.key("e2e_us").uint(e2e);
-        }),
+        },
     );
     // No token, no first-token boundary: such a request has neither part.
     if let Some(&t1) = times.first() {
@@ -271,18 +269,18 @@ fn request(
             w,
             stream,
             |e| slice(e, "prefill", "prefill", t0, t1),
-            Some(&|e| {
+            &|e| {
                 e.field_int("index", r.index);
-            }),
+            },
         );
         event(
             w,
             stream,
             |e| slice(e, "decode", "decode", t0.saturating_add(t1), e2e - t1),
-            Some(&|e| {
+            &|e| {
                 e.field_int("index", r.index);
                 e.field_int("tokens", times.len());
-            }),
+            },
         );
     }
     let instant = |e: &mut JsonWriter, name: &str, cat: &str, ts: u64| {
@@ -301,13 +299,13 @@ fn request(
                     w,
                     stream,
                     |e| instant(e, kind.as_str(), "chunk", t0.saturating_add(at)),
-                    Some(&|e| {
+                    &|e| {
                         e.field_int("request", r.index);
                         e.field_int("chunk", i);
                         e.field_str("kind", kind.as_str());
                         e.field_int("tokens", s.chunk_tokens.get(i).copied().unwrap_or(0));
                         e.field_str("text", &String::from_utf8_lossy(text));
-                    }),
+                    },
                 );
             }
         }
@@ -324,13 +322,13 @@ fn request(
                     w,
                     stream,
                     |e| instant(e, "token", "token", t0.saturating_add(t)),
-                    Some(&|e| {
+                    &|e| {
                         e.field_int("request", r.index);
                         e.field_int("token", i);
                         e.field_int("id", r.tokens.token_ids.get(i).copied().unwrap_or(-1));
                         e.field_str("text", &String::from_utf8_lossy(text));
                         e.field_bool("waiting", waiting.contains(&(i as u32)));
-                    }),
+                    },
                 );
             }
         }
