@@ -57,6 +57,11 @@ pub(crate) fn run(a: ReportArgs) -> Result<i32> {
                 "--goodput and --reference-model apply to one trace's report, not to the fleet table",
             ));
         }
+        if formats.contains(&Format::Perfetto) {
+            return Err(Error::usage(
+                "--format perfetto is one trace's timeline; the fleet table has none: pass the trace files instead (rkbench report --format perfetto -o DIR a.rktrace b.rktrace)",
+            ));
+        }
         return fleet::run(&a.traces, &formats, options, a.out.as_deref(), a.jobs);
     }
     let several = formats.len() > 1 || a.traces.len() > 1;
@@ -197,7 +202,7 @@ impl Target<'_> {
                     Format::Json => report::sweep::json(&sweep),
                     _ => {
                         return Err(Error::usage(format!(
-                            "a sweep directory ({}) reports as md or json",
+                            "a sweep directory ({}) reports as md or json; for its traces' own reports (html, csv, perfetto) pass the .rktrace files in it",
                             path.display()
                         )))
                     }

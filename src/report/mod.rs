@@ -9,6 +9,7 @@ pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod json_writer;
 pub(crate) mod markdown;
+pub(crate) mod perfetto;
 pub(crate) mod provenance;
 pub(crate) mod reference;
 pub(crate) mod server;
@@ -34,6 +35,8 @@ pub enum Format {
     Html,
     /// A table for spreadsheets/pandas; rows per request or per token (see [`Options`]).
     Csv,
+    /// The run's timeline as Chrome trace-event JSON for ui.perfetto.dev and chrome://tracing.
+    Perfetto,
 }
 
 /// Report options: how to analyse (goodput SLOs, the published model to compare with) and
@@ -58,8 +61,9 @@ impl Format {
                 "json" => Format::Json,
                 "html" | "htm" => Format::Html,
                 "csv" => Format::Csv,
+                "perfetto" => Format::Perfetto,
                 other => return Err(format!(
-                    "unknown report format {other:?}; use md, json, html or csv (comma-separated for several)"
+                    "unknown report format {other:?}; use md, json, html, csv or perfetto (comma-separated for several)"
                 )),
             };
             if !v.contains(&f) {
@@ -67,7 +71,7 @@ impl Format {
             }
         }
         if v.is_empty() {
-            return Err("--format is empty; use md, json, html or csv".into());
+            return Err("--format is empty; use md, json, html, csv or perfetto".into());
         }
         Ok(v)
     }
@@ -78,6 +82,8 @@ impl Format {
             Format::Json => "json",
             Format::Html => "html",
             Format::Csv => "csv",
+            // Not `.json`: beside the JSON report of the same trace in one `-o` directory.
+            Format::Perfetto => "perfetto.json",
         }
     }
 }
@@ -103,6 +109,7 @@ pub(crate) fn render_analysis(a: &Analysis, format: Format, options: Options<'_>
         Format::Json => json::render(a),
         Format::Html => html::render(a),
         Format::Csv => csv::render(a, options.csv_per),
+        Format::Perfetto => perfetto::render(a),
     }
 }
 

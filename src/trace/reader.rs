@@ -214,6 +214,15 @@ impl Trace {
     pub fn input_of(&self, index: u32) -> Option<&RequestInput> {
         self.inputs.iter().rev().find(|i| i.index == index)
     }
+
+    /// The stream (concurrent lane) a request ran on: 0 for every request of today's traces,
+    /// which run one request at a time. The one place a request's stream is decided, so that
+    /// when traces record concurrent load (several requests in flight) only this function
+    /// learns to read it and every timeline puts those requests on separate tracks.
+    pub fn stream_of(&self, r: &RequestRecord) -> u32 {
+        let _ = r;
+        0
+    }
 }
 
 /// Map a trace file read-only. The only `unsafe` outside the FFI module.
