@@ -421,7 +421,10 @@ fn load_flags_that_contradict_are_refused_before_anything_is_sent() {
     let (url, st) = server(1, false, 1, 1, 1);
     let dir = common::tempdir("load-refused");
     let s = suite(&dir);
-    for (args, want) in [
+    // An --out of its own: a refusal that failed must not write into traces/.
+    let out = dir.join("never.rktrace");
+    let o = out.display().to_string();
+    for (mut args, want) in [
         (vec!["--concurrency", "2", "--rate", "1"], "two load modes"),
         (vec!["--burstiness", "2"], "needs --rate"),
         (vec!["--rate", "0"], "--rate"),
@@ -436,6 +439,7 @@ fn load_flags_that_contradict_are_refused_before_anything_is_sent() {
         assert!(stderr(&r).contains(want), "{args:?}: {}", stderr(&r));
     }
     assert_eq!(st.lock().unwrap().served, 0);
+    assert!(!out.exists());
 }
 
 /// The levels of a sweep directory: each trace's level record, in index order.
@@ -497,11 +501,13 @@ fn a_load_sweep_and_load_auto_record_one_level_per_trace() {
     let rep = common::run(&["report", &a], &[]);
     assert!(rep.status.success(), "{}", stderr(&rep));
     // Contradictions are refused before anything is recorded.
-    for (args, want) in [
+    let never = dir.join("never.sweep").display().to_string();
+    for (mut args, want) in [
         (vec!["--sweep", "load=auto", "--concurrency", "2"], "drop them"),
         (vec!["--sweep", "load=auto", "--sweep", "top-k=1,2"], "sweeps nothing else"),
         (vec!["--sweep", "load=fast"], "load=auto:K"),
     ] {
+        args.extend(["--out", never.as_str()]);
         let r = common::server_record(&url, &s, &args);
         assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
         assert!(stderr(&r).contains(want), "{args:?}: {}", stderr(&r));

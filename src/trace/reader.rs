@@ -215,13 +215,11 @@ impl Trace {
         self.inputs.iter().rev().find(|i| i.index == index)
     }
 
-    /// The stream (concurrent lane) a request ran on: 0 for every request of today's traces,
-    /// which run one request at a time. The one place a request's stream is decided, so that
-    /// when traces record concurrent load (several requests in flight) only this function
-    /// learns to read it and every timeline puts those requests on separate tracks.
+    /// The stream (concurrent lane) a request ran on: its send record's (format 1.3, a run under
+    /// load), 0 for a sequential run. Every timeline puts requests of different streams on
+    /// separate tracks.
     pub fn stream_of(&self, r: &RequestRecord) -> u32 {
-        let _ = r;
-        0
+        self.load.stream_of(r.index)
     }
 }
 
