@@ -388,3 +388,72 @@ fn llama_server_with_two_slots_under_closed_loop_load() {
         "four streams on two slots queue: mean TTFT {t2:.0} -> {t4:.0} us"
     );
 }
+
+#[test]
+#[ignore = "needs the two-slot llama-server started by scripts/real-server.sh"]
+fn llama_server_load_auto_sweep_records_every_level_the_server_counted() {
+    let url = url_of("RKBENCH_REAL_LLAMA_SERVER_PARALLEL");
+    let dir = common::tempdir("real-llama-auto").join("auto.sweep");
+    let before = metric(&url, "llamacpp:tokens_predicted_total");
+    let d = dir.to_str().unwrap();
+    let o = common::run(
+        &[
+            "record",
+            "-q",
+            "--server",
+            &url,
+            "--model",
+            "tiny",
+            "--suite",
+            "quick",
+            "--max-new-tokens",
+            "32",
+            "--sweep",
+            "load=auto:2",
+            "--out",
+            d,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = metric(&url, "llamacpp:tokens_predicted_total");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let runs = index["runs"].as_array().unwrap();
+    assert_eq!(
+        runs.len(),
+        4,
+        "synchronous, throughput and two rates: {index}"
+    );
+    let mut counted = 0u64;
+    let mut modes = Vec::new();
+    for r in runs {
+        assert_eq!(r["exit_code"], 0, "{r}");
+        let t = common::read_trace(&dir.join(r["trace"].as_str().unwrap()));
+        let s = t.server.as_ref().unwrap();
+        assert!(s.requests.iter().all(|r| r.status.as_str() == "ok"), "{r}");
+        counted += s
+            .requests
+            .iter()
+            .map(|r| r.chunk_token_total())
+            .sum::<u64>();
+        let l = t.load.run.unwrap();
+        modes.push((l.mode, l.concurrency, l.rate_rps > 0.0));
+        // Every request was sent at or after its intended time.
+        assert!(t.load.sent.iter().all(|s| s.sent_us >= s.scheduled_us));
+    }
+    assert_eq!(
+        counted as f64,
+        after - before,
+        "the sweep's tokens vs /metrics"
+    );
+    assert_eq!(modes[0], ("concurrency".to_string(), 1, false));
+    assert_eq!(modes[1], ("concurrency".to_string(), 3, false));
+    assert!(modes[2..].iter().all(|m| m.0 == "rate" && m.2), "{modes:?}");
+    let rep = common::run(&["report", d], &[]);
+    assert!(
+        rep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rep.stderr)
+    );
+}
