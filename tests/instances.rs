@@ -56,7 +56,10 @@ fn two_instances(name: &str, npu: &str) -> (std::path::PathBuf, serde_json::Valu
     assert!(warm.warmup && warm.start_us + warm.end_us <= run.start_us);
     let mut streams = [0; 2];
     for r in t.requests.iter().filter(|r| !r.warmup) {
-        let s = t.load.of(r.index).expect("a RequestSent per measured request");
+        let s = t
+            .load
+            .of(r.index)
+            .expect("a RequestSent per measured request");
         assert_eq!(s.sent_us, r.start_us);
         assert!(s.scheduled_us <= s.sent_us && s.scheduled_us >= run.start_us);
         streams[s.stream as usize] += 1;
@@ -164,7 +167,9 @@ fn meminfo_root(dir: &Path, kb: u64) -> std::path::PathBuf {
     std::fs::create_dir_all(root.join("proc")).unwrap();
     std::fs::write(
         root.join("proc/meminfo"),
-        format!("MemTotal:       16318480 kB\nMemFree:          100 kB\nMemAvailable:   {kb:>8} kB\n"),
+        format!(
+            "MemTotal:       16318480 kB\nMemFree:          100 kB\nMemAvailable:   {kb:>8} kB\n"
+        ),
     )
     .unwrap();
     root
@@ -220,8 +225,14 @@ fn instances_that_would_not_fit_in_memory_are_refused() {
     assert!(o.status.success(), "{}", stderr(&o));
     let t = read_trace(&out);
     let facts = &t.load.run.as_ref().unwrap().facts;
-    assert_eq!(fact_value(facts, "memory.mem_available_before_init"), "1 kB");
-    assert_eq!(fact_value(facts, "instance.1.mem_available_after_init"), "1 kB");
+    assert_eq!(
+        fact_value(facts, "memory.mem_available_before_init"),
+        "1 kB"
+    );
+    assert_eq!(
+        fact_value(facts, "instance.1.mem_available_after_init"),
+        "1 kB"
+    );
 }
 
 /// Spawn an unsupervised 2-instance recording (so SIGKILL hits the recorder itself).
@@ -302,7 +313,11 @@ fn kill_9_with_two_requests_in_flight_recovers_both() {
         assert_eq!(r["output_tokens"], 5);
     }
     let t = read_trace(&out);
-    let streams: Vec<u32> = t.requests.iter().map(|r| t.load.stream_of(r.index)).collect();
+    let streams: Vec<u32> = t
+        .requests
+        .iter()
+        .map(|r| t.load.stream_of(r.index))
+        .collect();
     assert_eq!(streams, [0, 1]);
 }
 
@@ -329,8 +344,131 @@ fn a_finishing_request_keeps_its_peers_checkpoints() {
     kill("KILL", child.id());
     let _ = child.wait();
     let t = read_trace(&out);
-    assert_eq!(in_flight_with(&t, 5), 1, "the hung request kept its 5 tokens");
+    assert_eq!(
+        in_flight_with(&t, 5),
+        1,
+        "the hung request kept its 5 tokens"
+    );
     for r in t.requests.iter().filter(|r| r.status == Status::Ok) {
         assert_eq!(r.tokens.token_ids.len(), 8, "finished requests are intact");
     }
+}
+
+#[test]
+fn ctrl_c_aborts_the_request_on_every_instance() {
+    let dir = tempdir("inst-int");
+    let out = dir.join("t.rktrace");
+    // Supervised (the default): the interrupt goes to the supervisor, which forwards it.
+    let mut child = record_command(
+        &fake_lib("1.3.0"),
+        &out,
+        &["-q", "--suite", "default", "--concurrency", "2"],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+            ("FAKE_RKLLM_HANG_AFTER", "5"),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_until(&out, |t| in_flight_with(t, 5) == 2);
+    kill("INT", child.id());
+    let status = wait_for(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130));
+    let t = read_trace(&out);
+    assert_eq!(
+        t.end.as_ref().unwrap().status,
+        rkbench::trace::RunStatus::Interrupted
+    );
+    assert_eq!(t.requests.len(), 2);
+    for r in &t.requests {
+        assert_eq!(r.status, Status::Interrupted, "{r:?}");
+        assert_eq!(r.tokens.token_ids.len(), 5);
+    }
+    let obs = &t.runtime.observations;
+    assert_eq!(obs.len(), 2);
+    assert!(obs.iter().all(|o| o.abort_reason == "interrupt"), "{obs:?}");
+}
+
+#[test]
+fn deadlines_hold_per_instance_and_a_hung_instance_ends_the_run() {
+    let dir = tempdir("inst-hung");
+    // Every run stops after 3 tokens; the process's third run also ignores rkllm_abort.
+    // Instances 0 and 1 time out (aborted at their deadline, the abort honoured); then one
+    // instance hangs past the abort grace: the run ends hung, and the request beside it is
+    // stopped and kept.
+    let out = dir.join("t.rktrace");
+    let o = record(
+        &fake_lib("1.3.0"),
+        &out,
+        &[
+            "--suite",
+            "default",
+            "--concurrency",
+            "2",
+            "--timeout",
+            "200ms",
+            "--abort-grace",
+            "300ms",
+        ],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+            ("FAKE_RKLLM_HANG_AFTER", "3"),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = read_trace(&out);
+    assert_eq!(t.requests.len(), 10);
+    for r in &t.requests {
+        assert_eq!(r.status, Status::Timeout, "{r:?}");
+        assert_eq!(r.tokens.token_ids.len(), 3);
+    }
+    let out = dir.join("hung.rktrace");
+    let o = record(
+        &fake_lib("1.3.0"),
+        &out,
+        &[
+            "--suite",
+            "default",
+            "--concurrency",
+            "2",
+            "--timeout",
+            "200ms",
+            "--abort-grace",
+            "300ms",
+        ],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.01"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "20"),
+            ("FAKE_RKLLM_HANG_AFTER", "3"),
+            ("FAKE_RKLLM_FAULT_RUN", "0"),
+            ("FAKE_RKLLM_IGNORE_ABORT", "1"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let t = read_trace(&out);
+    let end = t.end.as_ref().unwrap();
+    assert_eq!(end.status, rkbench::trace::RunStatus::Hung);
+    assert!(end.detail.starts_with("instance "), "{}", end.detail);
+    let hung: Vec<_> = t
+        .requests
+        .iter()
+        .filter(|r| r.status == Status::Hung)
+        .collect();
+    assert_eq!(hung.len(), 1, "{:?}", t.requests);
+    assert_eq!(hung[0].tokens.token_ids.len(), 3);
+    let stopped = t
+        .requests
+        .iter()
+        .filter(|r| r.status == Status::Interrupted)
+        .count();
+    assert!(stopped <= 1);
+    for r in t.requests.iter().filter(|r| r.status == Status::Ok) {
+        assert_eq!(r.tokens.token_ids.len(), 20);
+    }
+    assert!(
+        t.requests.len() >= 2,
+        "the other instance went on meanwhile"
+    );
 }

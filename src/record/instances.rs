@@ -28,9 +28,7 @@ use crate::board::SysRoot;
 use crate::error::{Error, Result};
 use crate::runtime::{AbiVersion, Runtime};
 use crate::trace::load::RequestSent;
-use crate::trace::{
-    abort_reason, Fact, Record, RequestRecord, RunStatus, Status, TokenChunk,
-};
+use crate::trace::{abort_reason, Fact, Record, RequestRecord, RunStatus, Status, TokenChunk};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -240,8 +238,7 @@ impl Orchestrator<'_> {
                     outcome = Outcome::Interrupted;
                     stopping = true;
                     self.abort_all(&mut running, Status::Interrupted);
-                } else if let Some(why) = control.stop_now(self.origin.elapsed(), tally.measured)
-                {
+                } else if let Some(why) = control.stop_now(self.origin.elapsed(), tally.measured) {
                     stop_reason = why;
                     stopping = true;
                 }
@@ -466,7 +463,11 @@ pub(super) fn start_more(
             Some((i, doorbell.clone())),
         )
         .map_err(|e| Error {
-            msg: format!("runtime instance {i} of {n} (base_domain_id {}): {}", init.base_domain_id + i as i32, e.msg),
+            msg: format!(
+                "runtime instance {i} of {n} (base_domain_id {}): {}",
+                init.base_domain_id + i as i32,
+                e.msg
+            ),
             ..e
         })?;
         note_memory(plan, i, facts);
@@ -504,7 +505,10 @@ mod tests {
         assert!(multi_instance_refusal(AbiVersion::V1_2_1, "1.2.2").is_none());
         assert!(multi_instance_refusal(AbiVersion::V1_2_1, "1.2.3").is_none());
         let old = multi_instance_refusal(AbiVersion::V1_2_1, "1.2.1").unwrap();
-        assert!(old.contains("≥ 1.2.2") && old.ends_with("this runtime is 1.2.1"), "{old}");
+        assert!(
+            old.contains("≥ 1.2.2") && old.ends_with("this runtime is 1.2.1"),
+            "{old}"
+        );
         let unknown = multi_instance_refusal(AbiVersion::V1_2_1, "").unwrap();
         assert!(unknown.contains("unknown release"), "{unknown}");
         assert!(multi_instance_refusal(AbiVersion::V1_2_0, "1.2.0")

@@ -112,11 +112,9 @@ pub(crate) fn record(
     // `--concurrency N`: N instances, refused here (before anything is written) when the
     // runtime or the memory cannot hold them.
     let level = match plan.load.mode {
-        crate::trace::load::LoadMode::Concurrency => Some(super::instances::check(
-            &rt,
-            plan,
-            header.model.size,
-        )?),
+        crate::trace::load::LoadMode::Concurrency => {
+            Some(super::instances::check(&rt, plan, header.model.size)?)
+        }
         _ => None,
     };
     match level {
@@ -200,8 +198,7 @@ pub(crate) fn record(
     let more = match &level {
         Some(l) => {
             super::instances::note_memory(plan, 0, &mut level_facts);
-            match super::instances::start_more(&rt, plan, &init, l.n, &doorbell, &mut level_facts)
-            {
+            match super::instances::start_more(&rt, plan, &init, l.n, &doorbell, &mut level_facts) {
                 Ok(m) => m,
                 Err(e) => {
                     out.finish(RunStatus::Failed, &e.msg, 0)?;

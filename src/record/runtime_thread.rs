@@ -84,7 +84,16 @@ impl RuntimeLink {
         std::thread::Builder::new()
             .name(name)
             .spawn(move || {
-                serve(rt, init, recorder, clear_kv, chat_template, job_rx, ev_tx, door)
+                serve(
+                    rt,
+                    init,
+                    recorder,
+                    clear_kv,
+                    chat_template,
+                    job_rx,
+                    ev_tx,
+                    door,
+                )
             })
             .map_err(|e| Error::internal(format!("cannot start runtime thread: {e}")))?;
         match events.recv() {

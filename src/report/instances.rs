@@ -65,7 +65,10 @@ fn table(s: &InstanceSharing) -> Table {
             Cell::num(f(Some(w.seconds), 3)),
             Cell::num(f(Some(w.tokens), 1)),
             Cell::num(f(w.rate_tok_s, 2)),
-            Cell::num(w.speedup.map_or("-".into(), |x| format!("{}×", f(Some(x), 2)))),
+            Cell::num(
+                w.speedup
+                    .map_or("-".into(), |x| format!("{}×", f(Some(x), 2))),
+            ),
         ]);
     }
     t

@@ -302,7 +302,10 @@ mod tests {
         let s = sharing(&run(2), &[(0, 250_000)], &[(100_000, 150_000)], &g);
         let alone = &s.windows[0];
         assert_eq!(alone.decoding, 1);
-        assert!((alone.rate_tok_s.unwrap() - 1000.0).abs() < 1e-6, "{alone:?}");
+        assert!(
+            (alone.rate_tok_s.unwrap() - 1000.0).abs() < 1e-6,
+            "{alone:?}"
+        );
         assert_eq!(s.sharing, Sharing::Unknown);
         assert!(s.why_unknown.contains("together"), "{}", s.why_unknown);
     }
