@@ -138,3 +138,55 @@ pub(crate) fn json(w: &mut JsonWriter, a: &Analysis) {
     w.field_str("text", &sentence(&s));
     w.end_object();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::instances::Windows;
+
+    fn sharing(s: Sharing, x: Option<f64>, simulated: Option<&str>) -> InstanceSharing {
+        InstanceSharing {
+            instances: 2,
+            sharing: s,
+            compared: x.map(|_| 2),
+            aggregate_speedup: x,
+            windows: vec![Windows {
+                decoding: 1,
+                seconds: 1.5,
+                tokens: 30.0,
+                rate_tok_s: Some(20.0),
+                speedup: Some(1.0),
+            }],
+            prefill_s: 0.25,
+            why_unknown: "too little overlap".into(),
+            simulated: simulated.map(String::from),
+            base_domain_ids: vec!["0".into(), "1".into()],
+        }
+    }
+
+    #[test]
+    fn the_sentence_says_how_and_by_how_much() {
+        let t = sentence(&sharing(Sharing::Serial, Some(1.0234), None));
+        assert!(
+            t.contains("in turn (serialised)") && t.contains("1.02×"),
+            "{t}"
+        );
+        assert!(t.contains("(0.250 s) are left out; base_domain_id per instance: 0, 1."));
+        assert!(
+            !t.contains("simulated"),
+            "a real library's trace says nothing of it"
+        );
+        let t = sentence(&sharing(Sharing::Parallel, Some(1.96), Some("parallel")));
+        assert!(t.contains("in parallel: ") && t.contains("1.96×"), "{t}");
+        assert!(t.contains("stated contention model is parallel"), "{t}");
+        let t = sentence(&sharing(Sharing::Partial, Some(1.5), None));
+        assert!(t.contains("partly in parallel") && t.contains("(1× = in turn, 2× = in parallel)"));
+        let t = sentence(&sharing(Sharing::Unknown, None, None));
+        assert!(
+            t.contains("cannot be told from this trace (too little overlap)"),
+            "{t}"
+        );
+        let md = table(&sharing(Sharing::Serial, Some(1.0), None)).markdown();
+        assert!(md.contains("| 1 | 1.500 | 30.0 | 20.00 | 1.00× |"), "{md}");
+    }
+}
