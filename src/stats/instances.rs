@@ -89,7 +89,7 @@ pub(crate) fn of(trace: &Trace) -> Option<InstanceSharing> {
     let run = trace.load.run.as_ref().filter(|r| r.instances >= 2)?;
     let mut decode: Vec<(u64, u64)> = Vec::new();
     let mut prefill: Vec<(u64, u64)> = Vec::new();
-    // (start, end, weight) of every decode token's gap.
+    // Every decode token's gap: (its previous token's time, its time).
     let mut gaps: Vec<(u64, u64)> = Vec::new();
     for r in &trace.requests {
         let mut t = r.start_us;
@@ -145,19 +145,32 @@ fn sharing(
         state.push((dec, pre));
     }
     let windows_n = bounds.len().saturating_sub(1);
-    let mut tokens = vec![0f64; windows_n];
+    // Tokens per window: each gap is a density of 1/len over [a, b); its integral up to every
+    // window bound, in one sweep (linear in gaps + windows, whatever a trace holds).
+    let mut density_steps: Vec<(u64, f64)> = Vec::with_capacity(gaps.len() * 2);
     for &(a, b) in gaps.iter().filter(|(a, b)| b > a) {
-        let len = (b - a) as f64;
-        // First window whose end is after a.
-        let mut w = bounds.partition_point(|&x| x <= a).saturating_sub(1);
-        while w < windows_n && bounds[w] < b {
-            let (lo, hi) = (bounds[w].max(a), bounds[w + 1].min(b));
-            if hi > lo {
-                tokens[w] += (hi - lo) as f64 / len;
-            }
-            w += 1;
-        }
+        let d = 1.0 / (b - a) as f64;
+        density_steps.push((a, d));
+        density_steps.push((b, -d));
     }
+    density_steps.sort_unstable_by_key(|s| s.0);
+    let mut integral_at = Vec::with_capacity(bounds.len());
+    let (mut j, mut density, mut last, mut integral) = (0usize, 0f64, 0u64, 0f64);
+    for &t in &bounds {
+        while let Some(&(at, d)) = density_steps.get(j).filter(|s| s.0 <= t) {
+            integral += density * (at - last) as f64;
+            last = at;
+            density += d;
+            j += 1;
+        }
+        integral += density * (t - last) as f64;
+        last = t;
+        integral_at.push(integral);
+    }
+    let tokens: Vec<f64> = integral_at
+        .windows(2)
+        .map(|w| (w[1] - w[0]).max(0.0))
+        .collect();
     let mut by_k: std::collections::BTreeMap<u32, (u64, f64)> = Default::default();
     let mut prefill_us = 0u64;
     for w in 0..windows_n {
