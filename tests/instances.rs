@@ -483,3 +483,50 @@ fn deadlines_hold_per_instance_and_a_hung_instance_ends_the_run() {
         "the other instance went on meanwhile"
     );
 }
+
+#[test]
+fn a_crash_with_two_in_flight_is_finalised_by_the_supervisor() {
+    let dir = tempdir("inst-crash");
+    let out = dir.join("t.rktrace");
+    // The process's second run dies of SIGSEGV after its 6th token while the first (on the
+    // other instance, 24+ tokens long) is still going: the supervisor closes both requests in
+    // flight as crashed, keeping their checkpoints.
+    let o = record(
+        &fake_lib("1.3.0"),
+        &out,
+        &[
+            "--suite",
+            "default",
+            "--concurrency",
+            "2",
+            "--checkpoint-interval",
+            "1ms",
+        ],
+        &[
+            ("FAKE_RKLLM_TIME_SCALE", "0.02"),
+            ("FAKE_RKLLM_NPU", "parallel"),
+            ("FAKE_RKLLM_CRASH_AFTER", "6"),
+            ("FAKE_RKLLM_FAULT_RUN", "1"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let v = run(&["verify", out.to_str().unwrap()], &[]);
+    assert!(v.status.success(), "{}", stdout(&v));
+    let t = read_trace(&out);
+    assert_eq!(
+        t.end.as_ref().unwrap().status,
+        rkbench::trace::RunStatus::Crashed
+    );
+    let crashed: Vec<_> = t
+        .requests
+        .iter()
+        .filter(|r| r.status == Status::Crashed)
+        .collect();
+    assert_eq!(crashed.len(), 2, "{:?}", t.requests);
+    assert!(
+        crashed.iter().any(|r| r.tokens.token_ids.len() == 6),
+        "the crashing request kept its 6 tokens: {crashed:?}"
+    );
+    let streams: Vec<u32> = crashed.iter().map(|r| t.load.stream_of(r.index)).collect();
+    assert!(streams.contains(&0) && streams.contains(&1), "{streams:?}");
+}
