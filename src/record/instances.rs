@@ -454,7 +454,7 @@ pub(super) fn start_more(
         let recorder = Arc::new(Recorder::new());
         let mut ip = init.clone();
         ip.base_domain_id = init.base_domain_id + i as i32;
-        let link = RuntimeLink::start_instance(
+        let link = RuntimeLink::start(
             Arc::clone(rt),
             ip,
             Arc::clone(&recorder),

@@ -181,7 +181,7 @@ pub(crate) fn record(
     let rt = Arc::new(rt);
     let (doorbell, rings) = std::sync::mpsc::channel::<u32>();
     let mut level_facts = level.as_ref().map(|l| l.facts.clone()).unwrap_or_default();
-    let link = match RuntimeLink::start_instance(
+    let link = match RuntimeLink::start(
         Arc::clone(&rt),
         init.clone(),
         Arc::clone(&recorder),

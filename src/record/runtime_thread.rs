@@ -53,20 +53,9 @@ pub enum Wait {
 
 impl RuntimeLink {
     /// Start the session on its own thread and wait until `rkllm_init` (and the chat template)
-    /// succeeded.
+    /// succeeded. One of several instances passes `doorbell` (instance number, sender), rung
+    /// after each `Done`, so one thread can wait for whichever instance ends first.
     pub fn start(
-        rt: Arc<Runtime>,
-        init: InitParams,
-        recorder: Arc<Recorder>,
-        clear_kv: bool,
-        chat_template: Option<(String, String, String)>,
-    ) -> Result<RuntimeLink> {
-        Self::start_instance(rt, init, recorder, clear_kv, chat_template, None)
-    }
-
-    /// [`RuntimeLink::start`] for one of several instances: `doorbell` (instance number, sender)
-    /// is rung after each `Done`, so one thread can wait for whichever instance ends first.
-    pub fn start_instance(
         rt: Arc<Runtime>,
         init: InitParams,
         recorder: Arc<Recorder>,
@@ -80,7 +69,6 @@ impl RuntimeLink {
             Some((i, _)) => format!("rkllm-runtime-{i}"),
             None => "rkllm-runtime".into(),
         };
-        let door = doorbell.clone();
         std::thread::Builder::new()
             .name(name)
             .spawn(move || {
@@ -92,7 +80,7 @@ impl RuntimeLink {
                     chat_template,
                     job_rx,
                     ev_tx,
-                    door,
+                    doorbell,
                 )
             })
             .map_err(|e| Error::internal(format!("cannot start runtime thread: {e}")))?;
