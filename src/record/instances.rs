@@ -324,6 +324,24 @@ impl Orchestrator<'_> {
                 }
             }
             self.out.flush_telemetry(false)?;
+            let tokens: u32 = (0..n)
+                .filter(|&i| running[i].is_some())
+                .map(|i| self.lane(i).1.tokens())
+                .sum();
+            let busy = running.iter().flatten().count();
+            let sampler = self.out.sampler();
+            self.progress.tick(
+                position.saturating_sub(1),
+                &format!("{busy} of {n} instances busy"),
+                tokens,
+                None,
+                start.elapsed(),
+                || {
+                    sampler
+                        .map(|s| super::telemetry::progress_line(&s.latest()))
+                        .unwrap_or_default()
+                },
+            );
         }
         let detail = match outcome {
             Outcome::Hung => hung_detail,
