@@ -19,14 +19,30 @@ fn two_instances(name: &str, npu: &str) -> (std::path::PathBuf, serde_json::Valu
     let dir = tempdir(name);
     let out = dir.join("t.rktrace");
     let params = dir.join("params.txt");
+    // Short prompts (4 input tokens): the time goes into decoding, which is what is compared.
+    let tests: Vec<String> = (0..8)
+        .map(|i| format!(r#"{{"id":"t{i}","prompt":"short prompt {i:03}"}}"#))
+        .collect();
+    let suite = suite_file(
+        &dir,
+        &format!(r#"{{"name":"inst","tests":[{}]}}"#, tests.join(",")),
+    );
     let o = record(
         &fake_lib("1.3.0"),
         &out,
-        &["--suite", "default", "--concurrency", "2", "--warmup", "2"],
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--concurrency",
+            "2",
+            "--warmup",
+            "2",
+        ],
         &[
             ("FAKE_RKLLM_NPU", npu),
-            ("FAKE_RKLLM_TIME_SCALE", "0.05"),
-            ("FAKE_RKLLM_OUTPUT_TOKENS", "24"),
+            // Steps of 63 ms: a loaded machine's wake-up delays stay small beside them.
+            ("FAKE_RKLLM_TIME_SCALE", "0.2"),
+            ("FAKE_RKLLM_OUTPUT_TOKENS", "12"),
             ("FAKE_RKLLM_JITTER", "0"),
             ("FAKE_RKLLM_TRACE_PARAMS", params.to_str().unwrap()),
         ],
@@ -52,8 +68,8 @@ fn two_instances(name: &str, npu: &str) -> (std::path::PathBuf, serde_json::Valu
     assert_eq!(fact_value(&run.facts, "instance.1.base_domain_id"), "1");
     assert!(fact_value(&run.facts, "npu.simulated_contention").starts_with(npu));
     assert!(fact_value(&run.facts, "memory.per_instance_lower_bound").starts_with("131 bytes"));
-    // 2 warm-ups before the level, 10 measured requests in it, each sent on an instance.
-    assert_eq!(t.requests.len(), 12);
+    // 2 warm-ups before the level, 8 measured requests in it, each sent on an instance.
+    assert_eq!(t.requests.len(), 10);
     assert!(t.requests.iter().all(|r| r.status == Status::Ok));
     for warm in &t.requests[..2] {
         assert!(warm.warmup && warm.start_us + warm.end_us <= run.start_us);
