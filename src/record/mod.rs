@@ -1,4 +1,5 @@
 //! The board side: drive the runtime through a suite and write the trace.
+pub(crate) mod instances;
 pub(crate) mod interrupt;
 pub(crate) mod load;
 pub(crate) mod plan;

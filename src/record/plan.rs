@@ -605,6 +605,7 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
             a.power_baseline.as_deref(),
             &sysfs_root,
         )?,
+        sysfs_root: sysfs_root.clone(),
     };
     // Checked eagerly so an error is not hidden inside the closure above.
     time(a, preset, "sample-interval")?;

@@ -64,6 +64,8 @@ pub(crate) struct RecordPlan {
     pub telemetry: Option<(SysRoot, Duration)>,
     /// `--power`: the power source polled beside telemetry (`None` = off).
     pub power: Option<super::power::PowerPlan>,
+    /// Where `/proc/meminfo` is read for the memory check of several instances (`--sysfs-root`).
+    pub sysfs_root: SysRoot,
 }
 
 impl RecordPlan {
@@ -107,10 +109,21 @@ pub(crate) fn record(
     plan: &RecordPlan,
     mut header: RunHeader,
 ) -> Result<Outcome> {
-    interrupt::install(
-        Source::TerminalAndSupervisor,
-        "aborting the current request",
-    );
+    // `--concurrency N`: N instances, refused here (before anything is written) when the
+    // runtime or the memory cannot hold them.
+    let level = match plan.load.mode {
+        crate::trace::load::LoadMode::Concurrency => {
+            Some(super::instances::check(&rt, plan, header.model.size)?)
+        }
+        _ => None,
+    };
+    match level {
+        Some(_) => super::instances::install_interrupt(),
+        None => interrupt::install(
+            Source::TerminalAndSupervisor,
+            "aborting the current request",
+        ),
+    }
     let abi = rt.abi();
     let identity = super::recorder::identity_record(&rt);
     let origin = Instant::now();
@@ -165,12 +178,16 @@ pub(crate) fn record(
     }))?;
     out.sync()?;
 
+    let rt = Arc::new(rt);
+    let (doorbell, rings) = std::sync::mpsc::channel::<u32>();
+    let mut level_facts = level.as_ref().map(|l| l.facts.clone()).unwrap_or_default();
     let link = match RuntimeLink::start(
-        rt,
-        init,
+        Arc::clone(&rt),
+        init.clone(),
         Arc::clone(&recorder),
         plan.clear_kv,
         plan.chat_template.clone(),
+        level.as_ref().map(|_| (0, doorbell.clone())),
     ) {
         Ok(l) => l,
         Err(e) => {
@@ -178,6 +195,20 @@ pub(crate) fn record(
             return Err(e);
         }
     };
+    let more = match &level {
+        Some(l) => {
+            super::instances::note_memory(plan, 0, &mut level_facts);
+            match super::instances::start_more(&rt, plan, &init, l.n, &doorbell, &mut level_facts) {
+                Ok(m) => m,
+                Err(e) => {
+                    out.finish(RunStatus::Failed, &e.msg, 0)?;
+                    return Err(e);
+                }
+            }
+        }
+        None => Vec::new(),
+    };
+    drop(doorbell);
     let slots = schedule::plan(suite, plan.repeat, plan.warmup, plan.order, plan.seed);
     let mut progress = Progress::new(plan.quiet, plan.run_control().expected(&slots));
     if let Some(s) = out.sampler() {
@@ -200,28 +231,38 @@ pub(crate) fn record(
         origin,
         recorder,
         link,
+        more,
         out,
         progress,
         caps,
         runtime_cap,
         template_sent: None,
     };
-    let in_flight = "the checkpoints of the request in flight";
+    let in_flight = match level {
+        Some(_) => "the checkpoints of the requests in flight",
+        None => "the checkpoints of the request in flight",
+    };
     o.out.power_baseline(plan.quiet)?;
-    o.run_schedule(&slots)
-        .map_err(|e| o.out.explain(e, in_flight))
+    match level {
+        Some(_) => o.run_instances(&slots, level_facts, rings),
+        None => o.run_schedule(&slots),
+    }
+    .map_err(|e| o.out.explain(e, in_flight))
 }
 
 /// Everything the suite loop works with.
-struct Orchestrator<'a> {
-    plan: &'a RecordPlan,
+pub(super) struct Orchestrator<'a> {
+    pub(super) plan: &'a RecordPlan,
     suite: &'a Suite,
-    abi: AbiVersion,
-    origin: Instant,
-    recorder: Arc<Recorder>,
-    link: RuntimeLink,
-    out: TraceOut,
-    progress: Progress,
+    pub(super) abi: AbiVersion,
+    pub(super) origin: Instant,
+    /// Instance 0 (the only one of a sequential run).
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) link: RuntimeLink,
+    /// Instances 1..N of `--concurrency N` on the runtime.
+    pub(super) more: Vec<super::instances::Lane>,
+    pub(super) out: TraceOut,
+    pub(super) progress: Progress,
     caps: Vec<Option<u32>>,
     runtime_cap: i32,
     /// The template last set for the suite's system messages (recorded when it changes).
@@ -280,7 +321,7 @@ impl Orchestrator<'_> {
     }
 
     /// `--cooldown`: wait between requests, still sampling and still answering Ctrl-C.
-    fn cool_down(&mut self) -> Result<()> {
+    pub(super) fn cool_down(&mut self) -> Result<()> {
         let out = &mut self.out;
         interrupt::cool_down(self.plan.cooldown, Duration::from_millis(20), || {
             out.flush_telemetry(false)
@@ -288,7 +329,40 @@ impl Orchestrator<'_> {
     }
 
     /// One request: submit it, watch deadline/cap/signals while checkpointing, write its record.
-    fn run_request(&mut self, slot: Slot, position: usize, index: u32) -> Result<RequestRecord> {
+    pub(super) fn run_request(
+        &mut self,
+        slot: Slot,
+        position: usize,
+        index: u32,
+    ) -> Result<RequestRecord> {
+        let plan = self.plan;
+        let Prepared {
+            mut rec,
+            job,
+            timeout,
+        } = self.prepare(slot, index)?;
+        let test_id = rec.test_id.clone();
+        let t0 = self.link.submit(job)?;
+        rec.start_us = micros(t0.duration_since(self.origin));
+        self.progress.start_request(position, &test_id, slot.warmup);
+        // The request is visible from its start: a crash before the first token still shows
+        // which test was running.
+        self.out.checkpoint(&Record::Partial(rec.clone()), false)?;
+        let deadline = timeout.map(|d| t0 + d);
+        let (done, reason) = self.watch(&rec, position, &test_id, t0, deadline)?;
+        let capture = self.recorder.finish();
+        let obs = conclude(&mut rec, capture, self.abi, done, reason, timeout, t0, plan);
+        self.out
+            .request_done(&[Record::Request(rec.clone()), Record::RuntimeObs(obs)])?;
+        self.progress
+            .finish_request(position, &test_id, t0.elapsed(), &summary_line(&rec));
+        Ok(rec)
+    }
+
+    /// Everything before a request is submitted: its record (in flight), what is fed and the
+    /// template (into the trace first, so even a request that crashes the runtime says what it
+    /// was given), and the job for the runtime thread.
+    pub(super) fn prepare(&mut self, slot: Slot, index: u32) -> Result<Prepared> {
         let (plan, abi) = (self.plan, self.abi);
         let test = &self.suite.tests[slot.test];
         let think = plan.think.or(test.think).unwrap_or(false);
@@ -301,7 +375,7 @@ impl Orchestrator<'_> {
             Some(c) => (CapSource::Rkbench, Some(c), 0),
             None => (CapSource::Runtime, None, 0),
         };
-        let mut rec = RequestRecord {
+        let rec = RequestRecord {
             index,
             test_id: test.id.clone(),
             name: test.name.clone(),
@@ -319,8 +393,6 @@ impl Orchestrator<'_> {
             run_return: i32::MIN,
             ..Default::default()
         };
-        // What is fed goes into the trace before the request starts, so even a request that
-        // crashes the runtime says what it was given.
         self.out
             .append(&Record::Input(input_record(index, test.input_tokens)))?;
         let template = plan.template_family.as_ref().map(|(family, origin)| {
@@ -339,7 +411,7 @@ impl Orchestrator<'_> {
                 self.template_sent = Some(t.clone());
             }
         }
-        let t0 = self.link.submit(Job {
+        let job = Job {
             opts: RunOptions {
                 prompt: test.prompt.clone(),
                 token_ids: test.input_tokens.map(crate::token_input::ids),
@@ -350,58 +422,12 @@ impl Orchestrator<'_> {
             expect: cap.map(|c| c as usize + 16).unwrap_or(4096),
             cap: our_cap,
             template: template.map(|(t, _)| t.into_tuple()),
-        })?;
-        rec.start_us = micros(t0.duration_since(self.origin));
-        self.progress.start_request(position, &test.id, slot.warmup);
-        // The request is visible from its start: a crash before the first token still shows
-        // which test was running.
-        self.out.checkpoint(&Record::Partial(rec.clone()), false)?;
-        let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
-        let (done, reason) = self.watch(&rec, position, &test.id, t0, deadline)?;
-
-        let (end_us, mut obs) = fill(&mut rec, self.recorder.finish(), abi);
-        obs.index = rec.index;
-        match done {
-            Some((rc, at, err)) => {
-                rec.run_return = rc;
-                rec.return_us = micros(at.duration_since(t0));
-                rec.end_us = end_us.unwrap_or(rec.return_us);
-                rec.status = match reason {
-                    Some(s) => s,
-                    None if rc != 0 || rec.final_state == vocab::final_state::ERROR => {
-                        Status::Error
-                    }
-                    None => Status::Ok,
-                };
-                rec.detail = match (rec.status, err) {
-                    (_, Some(e)) => e,
-                    (Status::Timeout, _) => format!(
-                        "deadline of {} passed; aborted after {} tokens",
-                        humantime::format_duration(deadline.map(|d| d - t0).unwrap_or_default()),
-                        rec.tokens.token_ids.len()
-                    ),
-                    (Status::Interrupted, _) => {
-                        format!("interrupted after {} tokens", rec.tokens.token_ids.len())
-                    }
-                    (Status::Error, _) if rc != 0 => format!("rkllm_run returned {rc}"),
-                    (Status::Error, _) => "the runtime sent RKLLM_RUN_ERROR".into(),
-                    _ => String::new(),
-                };
-            }
-            None => {
-                rec.status = Status::Hung;
-                rec.end_us = micros(Instant::now().duration_since(t0));
-                rec.detail = format!(
-                    "the runtime did not return within {} after rkllm_abort",
-                    humantime::format_duration(plan.abort_grace)
-                );
-            }
-        }
-        self.out
-            .request_done(&[Record::Request(rec.clone()), Record::RuntimeObs(obs)])?;
-        self.progress
-            .finish_request(position, &test.id, t0.elapsed(), &summary_line(&rec));
-        Ok(rec)
+        };
+        Ok(Prepared {
+            rec,
+            job,
+            timeout: plan.timeout.or(test.timeout),
+        })
     }
 
     /// Wait for the running request, enforcing its deadline, our cap and Ctrl-C, and appending
@@ -513,6 +539,71 @@ pub(crate) fn input_record(index: u32, input_tokens: Option<u32>) -> RequestInpu
     }
 }
 
+/// A request about to be submitted ([`Orchestrator::prepare`]).
+pub(super) struct Prepared {
+    pub rec: RequestRecord,
+    pub job: Job,
+    /// `--timeout` or the test's own.
+    pub timeout: Option<Duration>,
+}
+
+/// How `rkllm_run` returned: its code, when, and an error of rkbench's own; `None` if it never
+/// returned within the abort grace.
+pub(super) type Returned = Option<(i32, Instant, Option<String>)>;
+
+/// Close a request: its capture into the record, its status and detail from how `rkllm_run`
+/// returned (`done`) and why rkbench stopped it (`reason`). Returns what the runtime did
+/// besides tokens.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conclude(
+    rec: &mut RequestRecord,
+    capture: Capture,
+    abi: AbiVersion,
+    done: Returned,
+    reason: Option<Status>,
+    timeout: Option<Duration>,
+    t0: Instant,
+    plan: &RecordPlan,
+) -> RuntimeObservation {
+    let (end_us, mut obs) = fill(rec, capture, abi);
+    obs.index = rec.index;
+    match done {
+        Some((rc, at, err)) => {
+            rec.run_return = rc;
+            rec.return_us = micros(at.duration_since(t0));
+            rec.end_us = end_us.unwrap_or(rec.return_us);
+            rec.status = match reason {
+                Some(s) => s,
+                None if rc != 0 || rec.final_state == vocab::final_state::ERROR => Status::Error,
+                None => Status::Ok,
+            };
+            rec.detail = match (rec.status, err) {
+                (_, Some(e)) => e,
+                (Status::Timeout, _) => format!(
+                    "deadline of {} passed; aborted after {} tokens",
+                    humantime::format_duration(timeout.unwrap_or_default()),
+                    rec.tokens.token_ids.len()
+                ),
+                (Status::Interrupted, _) => {
+                    format!("interrupted after {} tokens", rec.tokens.token_ids.len())
+                }
+                (Status::Error, _) if rc != 0 => format!("rkllm_run returned {rc}"),
+                (Status::Error, _) => "the runtime sent RKLLM_RUN_ERROR".into(),
+                _ => String::new(),
+            };
+        }
+        None => {
+            rec.status = Status::Hung;
+            rec.end_us = micros(Instant::now().duration_since(t0));
+            rec.detail = format!(
+                "the runtime did not return within {} after rkllm_abort",
+                humantime::format_duration(plan.abort_grace)
+            );
+        }
+    }
+    obs
+}
+
 /// Move a request's capture into its record; returns t_end − t0 if FINISH/ERROR arrived, and
 /// what the runtime did besides tokens.
 fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> (Option<u64>, RuntimeObservation) {
@@ -523,7 +614,7 @@ fn fill(rec: &mut RequestRecord, c: Capture, abi: AbiVersion) -> (Option<u64>, R
 }
 
 /// The one-line result shown after each request, with the report's own definitions.
-fn summary_line(r: &RequestRecord) -> String {
+pub(super) fn summary_line(r: &RequestRecord) -> String {
     let m = crate::stats::RequestMetrics::of(r);
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     format!(

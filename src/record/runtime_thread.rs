@@ -53,19 +53,36 @@ pub enum Wait {
 
 impl RuntimeLink {
     /// Start the session on its own thread and wait until `rkllm_init` (and the chat template)
-    /// succeeded.
+    /// succeeded. One of several instances passes `doorbell` (instance number, sender), rung
+    /// after each `Done`, so one thread can wait for whichever instance ends first.
     pub fn start(
-        rt: Runtime,
+        rt: Arc<Runtime>,
         init: InitParams,
         recorder: Arc<Recorder>,
         clear_kv: bool,
         chat_template: Option<(String, String, String)>,
+        doorbell: Option<(u32, Sender<u32>)>,
     ) -> Result<RuntimeLink> {
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let (ev_tx, events) = mpsc::channel::<Event>();
+        let name = match &doorbell {
+            Some((i, _)) => format!("rkllm-runtime-{i}"),
+            None => "rkllm-runtime".into(),
+        };
         std::thread::Builder::new()
-            .name("rkllm-runtime".into())
-            .spawn(move || serve(rt, init, recorder, clear_kv, chat_template, job_rx, ev_tx))
+            .name(name)
+            .spawn(move || {
+                serve(
+                    rt,
+                    init,
+                    recorder,
+                    clear_kv,
+                    chat_template,
+                    job_rx,
+                    ev_tx,
+                    doorbell,
+                )
+            })
             .map_err(|e| Error::internal(format!("cannot start runtime thread: {e}")))?;
         match events.recv() {
             Ok(Event::Ready(aborter)) => Ok(RuntimeLink {
@@ -100,16 +117,30 @@ impl RuntimeLink {
             }
         }
     }
+
+    /// The running job's end if it has come (`None`: still running).
+    pub fn try_done(&self) -> Option<Wait> {
+        loop {
+            match self.events.try_recv() {
+                Ok(Event::Done { rc, at, err }) => return Some(Wait::Done { rc, at, err }),
+                Ok(_) => continue,
+                Err(mpsc::TryRecvError::Empty) => return None,
+                Err(mpsc::TryRecvError::Disconnected) => return Some(Wait::Gone),
+            }
+        }
+    }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve(
-    rt: Runtime,
+    rt: Arc<Runtime>,
     init: InitParams,
     recorder: Arc<Recorder>,
     clear_kv: bool,
     chat_template: Option<(String, String, String)>,
     jobs: Receiver<Job>,
     events: Sender<Event>,
+    doorbell: Option<(u32, Sender<u32>)>,
 ) {
     let mut session = match Session::init(&rt, &init, recorder) {
         Ok(s) => s,
@@ -185,6 +216,9 @@ fn serve(
             }
         }
         let _ = events.send(Event::Done { rc, at, err });
+        if let Some((i, d)) = &doorbell {
+            let _ = d.send(*i);
+        }
     }
     session.sink().stop_abort_thread();
     if let Ok(t) = abort_thread {

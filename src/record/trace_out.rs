@@ -179,12 +179,29 @@ impl TraceOut {
 
     /// A request's final frames: durable in the trace, then its checkpoints are dropped.
     pub(crate) fn request_done(&mut self, frames: &[Record]) -> Result<()> {
+        self.request_done_among(frames, false)
+    }
+
+    /// [`TraceOut::request_done`] while `others_in_flight` says whether other requests are
+    /// still running (several runtime instances). Their checkpoints share the journal, so it
+    /// is only emptied when none is left: truncating it and writing their snapshots anew would
+    /// leave a moment in which a kill loses them. The finished request's stale checkpoints stay
+    /// until then, harmless (its final frame wins when a reader merges the journal); the
+    /// journal holds at most the checkpoints of one level's overlapping requests.
+    pub(crate) fn request_done_among(
+        &mut self,
+        frames: &[Record],
+        others_in_flight: bool,
+    ) -> Result<()> {
         for f in frames {
             self.append(f)?;
         }
         self.flush_telemetry(true)?;
         self.sync()?;
         self.finished += 1;
+        if others_in_flight {
+            return Ok(());
+        }
         self.journal.reset().map_err(io)
     }
 

@@ -106,6 +106,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     charts(&mut o, a);
     request_table(&mut o, a);
     energy_section(&mut o, a);
+    o.push_str(&super::instances::html(a));
     details(&mut o, a);
     observations(&mut o, a);
     definitions(&mut o);

@@ -327,6 +327,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     if let Some(e) = &a.energy {
         energy(&mut w, e);
     }
+    super::instances::json(&mut w, a);
 
     w.key("requests").begin_array();
     for (r, m, tele) in a.requests() {

@@ -54,6 +54,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     requests_section(&mut o, a);
     board_state_section(&mut o, a);
     energy_section(&mut o, a);
+    o.push_str(&super::instances::markdown(a));
     conformance_section(&mut o, a);
     peers_section(&mut o, a);
     observations_section(&mut o, a);

@@ -6,6 +6,7 @@ pub(crate) mod details;
 pub(crate) mod dump;
 pub(crate) mod fleet;
 pub(crate) mod html;
+pub(crate) mod instances;
 pub(crate) mod json;
 pub(crate) mod json_writer;
 pub(crate) mod markdown;

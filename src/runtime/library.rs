@@ -203,6 +203,7 @@ type InitFn = unsafe extern "C" fn(*mut LLMHandle, *mut c_void, *const c_void) -
 type RunFn = unsafe extern "C" fn(LLMHandle, *mut c_void, *mut c_void, *mut c_void) -> c_int;
 type ClearKv120 = unsafe extern "C" fn(LLMHandle, c_int) -> c_int;
 type ClearKv121 = unsafe extern "C" fn(LLMHandle, c_int, *mut c_int, *mut c_int) -> c_int;
+type SimulatedNpuFn = unsafe extern "C" fn() -> *const c_char;
 type ChatTemplateFn =
     unsafe extern "C" fn(LLMHandle, *const c_char, *const c_char, *const c_char) -> c_int;
 
@@ -239,6 +240,10 @@ pub struct Runtime {
     pub file: LibraryFile,
     pub identity: Identity,
     pub(crate) api: Api,
+    /// The contention model a simulated runtime states for several handles in one process
+    /// (`fake_rkllmrt_npu_model`, exported only by `fixtures/fake-rkllmrt`; a real library has
+    /// no such symbol, so this is `None` on a board).
+    simulated_npu: Option<SimulatedNpuFn>,
     // Keeps the code behind `api` mapped. Never unloaded: a runtime (a C++ library with
     // thread-local state) may have registered destructors for our threads that run at thread
     // exit, after a dlclose would have unmapped them.
@@ -325,16 +330,36 @@ impl Runtime {
             }
         }
         let api = bind(&lib, identity.abi, &shown)?;
+        let simulated_npu = get_raw(&lib, "fake_rkllmrt_npu_model").map(|p| {
+            // SAFETY: only the simulated runtime exports this name, as
+            // `const char* fake_rkllmrt_npu_model(void)`.
+            unsafe { std::mem::transmute::<*const c_void, SimulatedNpuFn>(p) }
+        });
         Ok(Runtime {
             file,
             identity,
             api,
+            simulated_npu,
             _lib: std::mem::ManuallyDrop::new(lib),
         })
     }
 
     pub fn abi(&self) -> AbiVersion {
         self.identity.abi
+    }
+
+    /// The simulated runtime's stated contention model (`serial`/`parallel`); `None` for any
+    /// library that does not declare itself the simulated one (every real `librkllmrt.so`).
+    pub fn simulated_npu_model(&self) -> Option<String> {
+        let f = self.simulated_npu?;
+        // SAFETY: the simulated runtime returns a pointer to a static NUL-terminated string.
+        let p = unsafe { f() };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: non-NULL, static and NUL-terminated per the export's contract.
+        let s = unsafe { std::ffi::CStr::from_ptr(p) };
+        Some(s.to_string_lossy().chars().take(64).collect())
     }
 }
 
