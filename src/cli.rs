@@ -142,7 +142,7 @@ pub struct RecordArgs {
     /// order of repeated tests: interleaved (a b a b, default), blocked (a a b b), shuffled
     #[argh(option)]
     pub order: Option<String>,
-    /// seed for --order shuffled and the --rate schedule (default 0)
+    /// seed for --order shuffled and for the open-loop schedule (default 0)
     #[argh(option, default = "0")]
     pub seed: u64,
     /// pause between requests, 0s..=1h (e.g. 30s) so the board cools down
@@ -167,19 +167,19 @@ pub struct RecordArgs {
     /// N runtime instances on RKLLM >= 1.2.2 (see README "Under load")
     #[argh(option)]
     pub concurrency: Option<String>,
-    /// with --server, open loop: send R requests per second on a schedule (--arrivals,
-    /// --burstiness, --seed), whatever is in flight; latency is also reported from each
-    /// request's intended send time
+    /// open loop: send R requests per second, (0, 10000], on a schedule (--arrivals,
+    /// --burstiness, --seed) whatever is in flight, with --server; latency is also reported
+    /// from each request's intended send time
     #[argh(option)]
     pub rate: Option<String>,
     /// with --rate: poisson (default; gamma gaps of shape --burstiness) or constant
     #[argh(option)]
     pub arrivals: Option<String>,
-    /// with --rate --arrivals poisson: gamma shape of the gaps, (0, 1000] (default 1 = Poisson;
-    /// below 1 burstier), as vLLM's --burstiness
+    /// gamma shape of the gaps between arrivals, (0, 1000] (default 1 = Poisson; below 1
+    /// burstier), as vLLM's --burstiness; with --rate and --arrivals poisson
     #[argh(option)]
     pub burstiness: Option<String>,
-    /// with --rate: most requests in flight at once, 1..=256 (default 256); a request due
+    /// most requests in flight at once, 1..=256 (default 256), with --rate; a request due
     /// while all are busy waits, and its lateness is recorded
     #[argh(option)]
     pub max_concurrency: Option<String>,

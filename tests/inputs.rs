@@ -541,11 +541,18 @@ fn a_sweep_index_that_is_a_fifo_or_endless_is_refused_not_read() {
     // A FIFO planted as index.json blocked `report DIR` forever (its size said 0).
     let dir = tempdir("inputs-sweep-fifo");
     let idx = dir.join("index.json");
-    let st = std::process::Command::new("mkfifo").arg(&idx).status().unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(&idx)
+        .status()
+        .unwrap();
     assert!(st.success());
     let o = run(&["report", dir.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(error_line(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(
+        error_line(&o).contains("not a regular file"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::remove_file(&idx).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &idx).unwrap();
     let o = run(&["report", dir.to_str().unwrap()], &[]);
