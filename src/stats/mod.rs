@@ -4,6 +4,7 @@ pub mod aggregate;
 pub mod conformance;
 pub mod energy;
 pub mod fleet;
+pub mod load;
 pub mod original;
 pub mod peers;
 pub mod prefill;
