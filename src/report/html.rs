@@ -99,6 +99,7 @@ pub(crate) fn render(a: &Analysis) -> String {
         o.push_str(&server);
     }
     performance(&mut o, a);
+    o.push_str(&super::load::html_section(a));
     reference_section(&mut o, a);
     prefill_section(&mut o, a);
     conformance(&mut o, a);

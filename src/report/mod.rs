@@ -8,6 +8,7 @@ pub(crate) mod fleet;
 pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod json_writer;
+pub(crate) mod load;
 pub(crate) mod markdown;
 pub(crate) mod provenance;
 pub(crate) mod reference;
