@@ -235,3 +235,94 @@ fn a_closed_loop_level_with_a_ttft_slo_does_not_hold() {
     // Offered: 2 streams / mean E2EL 500 ms = 4 req/s; completed 4 over 1 s.
     close(&s["offered_rps"][0], 4.0);
 }
+
+/// A closed loop of `c` streams against a server with `k` slots of `service_ms` each (one token
+/// at the end of service), `per_stream` requests per stream: (stream, scheduled, sent, tokens).
+fn k_slots(
+    k: usize,
+    c: usize,
+    per_stream: usize,
+    service_ms: u64,
+) -> Vec<(u32, u64, u64, Vec<u64>)> {
+    let mut slot_free = vec![0u64; k];
+    let mut stream_free = vec![0u64; c];
+    let mut out = Vec::new();
+    for _ in 0..per_stream {
+        for (i, free) in stream_free.iter_mut().enumerate() {
+            let send = *free;
+            let si = (0..k).min_by_key(|&s| slot_free[s]).unwrap();
+            let done = slot_free[si].max(send) + service_ms;
+            slot_free[si] = done;
+            *free = done;
+            out.push((i as u32, send, send, vec![done - send]));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_load_sweep_reports_its_levels_in_one_table_with_the_saturation_point() {
+    let dir = common::tempdir("load-sweep");
+    let mut index = rkbench::trace::SweepIndex::new(vec!["concurrency".into()]);
+    for c in [1usize, 2, 4] {
+        let reqs = k_slots(2, c, 6, 100);
+        let reqs: Vec<(u32, u64, u64, &[u64])> = reqs
+            .iter()
+            .map(|(s, a, b, t)| (*s, *a, *b, t.as_slice()))
+            .collect();
+        let name = format!("c{c}.rktrace");
+        let run = LoadRun {
+            mode: "concurrency".into(),
+            concurrency: c as u32,
+            start_us: START_US,
+            ..Default::default()
+        };
+        write(&dir, &name, run, &reqs);
+        index.runs.push(rkbench::trace::SweepRun {
+            trace: name,
+            // The labels are not read: each trace's level record is.
+            params: [("concurrency".to_string(), format!("label {c}"))].into(),
+            exit_code: 0,
+        });
+    }
+    index.write(&dir).unwrap();
+    let d = dir.display().to_string();
+    let o = common::run(&["report", "--format", "json", &d], &[]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let levels = j["load"]["levels"].as_array().unwrap();
+    let conc: Vec<u64> = levels
+        .iter()
+        .map(|l| l["concurrency"].as_u64().unwrap())
+        .collect();
+    assert_eq!(conc, [1, 2, 4]);
+    // Two slots: 10, 20, 20 requests/s; the four streams wait a service time for a slot.
+    for (l, want) in levels.iter().zip([10.0, 20.0, 20.0]) {
+        close(&l["request_throughput"], want);
+    }
+    close(&levels[2]["ttft_ms"]["median"], 200.0);
+    let s = &j["load"]["saturation"];
+    assert_eq!(
+        (s["level"].as_u64(), s["concurrency"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        s["rule"],
+        "concurrency=4 did not hold: completed 20.00 of 40.00 offered requests/s (50 %)"
+    );
+    // With a TTFT SLO the sweep's levels are held to it.
+    let o = common::run(
+        &["report", "--format", "json", "--goodput", "ttft:50", &d],
+        &[],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["load"]["saturation"]["level"].is_null());
+    // One table and one chart.
+    let md = common::stdout(&common::run(&["report", "--format", "md", &d], &[]));
+    assert_eq!(md.matches("## 🚦 Under load").count(), 1, "{md}");
+    assert!(md.contains("| concurrency=4 | 40.000 | 24 |"), "{md}");
+    assert!(md.contains("Saturation point: concurrency=2."), "{md}");
+    let html = common::stdout(&common::run(&["report", "--format", "html", &d], &[]));
+    assert_eq!(html.matches("id=\"chart-latency-throughput\"").count(), 1);
+}
