@@ -121,6 +121,7 @@ fn hostile_model_text_cannot_break_reports() {
         input_options: None,
         runtime: Default::default(),
         power: Default::default(),
+        load: Default::default(),
     };
     let md = rkbench::report::render(&trace, rkbench::report::Format::Markdown);
     // The response fence must be longer than any backtick run inside it.

@@ -107,6 +107,7 @@ fn energy(env: &Env, out: &mut Report) {
         preset: None,
         input_options: None,
         runtime: Default::default(),
+        load: Default::default(),
         power: rkbench::trace::PowerRecords {
             source: Some(PowerSource {
                 interval_us: 100_000,

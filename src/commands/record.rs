@@ -44,6 +44,7 @@ pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
                 record::sweep::run(
                     &argv,
                     &s.axes,
+                    s.auto,
                     &s.dir,
                     quiet,
                     interrupt::interrupted,
@@ -63,6 +64,7 @@ pub(crate) fn run(a: RecordArgs, argv: Vec<OsString>) -> Result<i32> {
                 record::sweep::run(
                     &argv,
                     &s.axes,
+                    s.auto,
                     &s.dir,
                     plan.record.quiet,
                     interrupt::interrupted,

@@ -11,6 +11,8 @@ pub mod chunk;
 pub mod client;
 pub mod kind;
 #[cfg(feature = "record")]
+pub(crate) mod load;
+#[cfg(feature = "record")]
 pub mod process;
 #[cfg(feature = "record")]
 pub mod record;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 pub use super::redact::API_KEY_VAR;
 
 /// Socket read timeout: how often deadlines, Ctrl-C, checkpoints and progress are looked at.
-const TICK: Duration = Duration::from_millis(20);
+pub(super) const TICK: Duration = Duration::from_millis(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `--head-timeout`. A server that accepted a request and never answers must not hang
 /// a run without `--timeout`; servers built on WSGI (Flask: Rockchip's demo server, rkllama)
@@ -38,12 +38,12 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The waits before a request: the idle wait, then each HTTP 503 (busy) answer and the wait
 /// after it.
-struct Busy {
-    waited: Duration,
+pub(super) struct Busy {
+    pub(super) waited: Duration,
     /// How the last idle wait ended.
-    how: String,
+    pub(super) how: String,
     /// Each 503: when (since the first wait began) and what the server said.
-    answers: Vec<String>,
+    pub(super) answers: Vec<String>,
 }
 
 impl Busy {
@@ -69,35 +69,39 @@ impl Busy {
 }
 
 /// Everything resolved from the command line.
-struct Plan {
-    url: Url,
-    detected: Detected,
-    model: String,
-    sampling: Sampling,
-    think: Option<bool>,
-    max_new_tokens: Option<u32>,
-    timeout: Option<Duration>,
-    repeat: u32,
-    warmup: u32,
-    order: Order,
-    seed: u64,
-    cooldown: Duration,
+pub(super) struct Plan {
+    /// The run's clock origin: every time in the trace counts from here.
+    pub(super) origin: Instant,
+    pub(super) url: Url,
+    pub(super) detected: Detected,
+    pub(super) model: String,
+    pub(super) sampling: Sampling,
+    pub(super) think: Option<bool>,
+    pub(super) max_new_tokens: Option<u32>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) repeat: u32,
+    pub(super) warmup: u32,
+    pub(super) order: Order,
+    pub(super) seed: u64,
+    pub(super) cooldown: Duration,
     /// `--max-duration` / `--min-requests`: the runtime path's rules.
-    control: RunControl,
-    idle_timeout: Duration,
+    pub(super) control: RunControl,
+    /// One request at a time, N streams, or an arrival rate.
+    pub(super) load: crate::record::load::LoadPlan,
+    pub(super) idle_timeout: Duration,
     /// `--head-timeout`: longest wait for the response head ([`DEFAULT_HEAD_TIMEOUT`]).
-    head_timeout: Duration,
-    quiet_period: Duration,
+    pub(super) head_timeout: Duration,
+    pub(super) quiet_period: Duration,
     /// `--token-gap`, µs; `None` = each request's own threshold from its gaps.
-    token_gap_us: Option<u64>,
-    checkpoint_interval: Duration,
-    pid: Option<u32>,
+    pub(super) token_gap_us: Option<u64>,
+    pub(super) checkpoint_interval: Duration,
+    pub(super) pid: Option<u32>,
     /// The API key, kept out of everything recorded or printed.
-    secret: Secret,
+    pub(super) secret: Secret,
     /// The server runs on this machine ([`Url::on_this_machine`]): telemetry and its process.
-    local: bool,
-    quiet: bool,
-    out: PathBuf,
+    pub(super) local: bool,
+    pub(super) quiet: bool,
+    pub(super) out: PathBuf,
 }
 
 /// A duration flag of the server path: positive, at most a day.
@@ -269,6 +273,7 @@ pub(crate) fn run(
     };
     let init = &rp.init;
     let plan = Plan {
+        origin: Instant::now(),
         url,
         detected,
         model,
@@ -294,6 +299,7 @@ pub(crate) fn run(
         seed: rp.seed,
         cooldown: rp.cooldown,
         control: rp.run_control(),
+        load: rp.load,
         idle_timeout,
         head_timeout: duration(
             "--head-timeout",
@@ -442,12 +448,12 @@ fn header(
 }
 
 /// The trace being written and the telemetry going into it.
-struct Recorder {
-    out: TraceOut,
-    progress: Progress,
-    slots: Vec<Slot>,
+pub(super) struct Recorder {
+    pub(super) out: TraceOut,
+    pub(super) progress: Progress,
+    pub(super) slots: Vec<Slot>,
     /// Nothing listens at the server's address any more (it answered before): the run ends.
-    server_gone: Option<String>,
+    pub(super) server_gone: Option<String>,
 }
 
 /// What to do about an HTTP 401/403: the server wants an API key, or refused the one given.
@@ -496,7 +502,7 @@ impl Recorder {
         kind_given: bool,
         power: Option<&crate::record::power::PowerPlan>,
     ) -> Result<Recorder> {
-        let origin = Instant::now();
+        let origin = plan.origin;
         let power = TraceOut::start_power(power, origin)?;
         let mut out = TraceOut::create(&plan.out, origin)?;
         out.measure_power(power);
@@ -556,10 +562,13 @@ impl Recorder {
     /// Run the schedule; a full disk is said with what the trace and the journal kept.
     fn run(mut self, plan: &Plan, suite: &Suite) -> Result<RunStatus> {
         let in_flight = "the chunks of the request in flight, as last checkpointed";
-        let r = self
-            .out
-            .power_baseline(plan.quiet)
-            .and_then(|()| self.run_schedule(plan, suite));
+        let r = self.out.power_baseline(plan.quiet).and_then(|()| {
+            if plan.load.is_load() {
+                super::load::run(&mut self, plan, suite, plan.load)
+            } else {
+                self.run_schedule(plan, suite)
+            }
+        });
         r.map_err(|e| self.out.explain(e, in_flight))
     }
 
@@ -610,7 +619,7 @@ impl Recorder {
 
     /// One request: wait for an idle server, send, read every chunk until the end, the
     /// deadline or Ctrl-C, and make the record durable.
-    fn request(
+    pub(super) fn request(
         &mut self,
         plan: &Plan,
         suite: &Suite,
@@ -618,6 +627,86 @@ impl Recorder {
         position: usize,
         index: u32,
     ) -> Result<ServerRequest> {
+        let prepared = Prepared::new(plan, suite, slot, index)?;
+        let test = &suite.tests[slot.test];
+        let wait_idle = |bound: Duration| {
+            server::wait_idle(
+                &plan.url,
+                plan.detected.kind,
+                plan.pid,
+                plan.quiet_period,
+                bound,
+                &interrupted,
+            )
+        };
+        let idle = wait_idle(plan.idle_timeout);
+        let mut still_busy = idle.busy;
+        let before = plan.pid.map(|p| (process::rss_kb(p), process::cpu_ms(p)));
+        self.progress.start_request(position, &test.id, slot.warmup);
+        // A server answering HTTP 503 is busy and did not start this request: wait for it
+        // (bounded by --idle-timeout in all) and send again; each 503 is kept in `idle_wait`.
+        let mut busy = Busy {
+            waited: idle.waited,
+            how: idle.how,
+            answers: Vec::new(),
+        };
+        let outcome = loop {
+            let mut hooks = Sequential {
+                rec: self,
+                position,
+                test_id: &test.id,
+            };
+            let o = attempt(plan, &prepared, &mut busy, still_busy, false, &mut hooks)?;
+            if let Some(why) = o.gone.clone() {
+                self.server_gone = Some(why);
+            }
+            if o.retry {
+                let w = wait_idle(plan.idle_timeout.saturating_sub(busy.waited));
+                busy.waited += w.waited;
+                busy.how = w.how;
+                still_busy = w.busy;
+                self.out.flush_telemetry(false)?;
+                continue;
+            }
+            break o;
+        };
+        let t0 = outcome.t0;
+        let (req, frames) = finish(plan, test, &prepared, outcome, index, before);
+        self.out.request_done(&frames)?;
+        let end = t0 + Duration::from_micros(req.end_us);
+        self.progress
+            .finish_request(position, &test.id, end.duration_since(t0), &summary(&req));
+        Ok(req)
+    }
+}
+
+/// What a finished request's progress line says.
+pub(super) fn summary(req: &ServerRequest) -> String {
+    let n = req.chunk_token_total();
+    format!(
+        "{}: {} chunks, {n} tokens ({}{}), {:.1} s",
+        req.status.as_str(),
+        req.chunks(),
+        req.count_source.as_str(),
+        match req.server_total {
+            Some(t) if t as i64 != n as i64 => format!(", server says {t}"),
+            _ => String::new(),
+        },
+        req.end_us as f64 / 1e6
+    )
+}
+
+/// What one request sends, decided before it is sent (the same for every attempt).
+pub(super) struct Prepared {
+    pub(super) endpoint: &'static str,
+    pub(super) body: String,
+    /// The record every attempt starts from (status in flight, no times yet).
+    pub(super) template: ServerRequest,
+    pub(super) deadline: Option<Duration>,
+}
+
+impl Prepared {
+    pub(super) fn new(plan: &Plan, suite: &Suite, slot: Slot, index: u32) -> Result<Prepared> {
         let test = &suite.tests[slot.test];
         let kind = plan.detected.kind;
         let protocol = plan.detected.protocol;
@@ -642,18 +731,6 @@ impl Recorder {
             think,
             &plan.sampling,
         );
-        let wait_idle = |bound: Duration| {
-            server::wait_idle(
-                &plan.url,
-                kind,
-                plan.pid,
-                plan.quiet_period,
-                bound,
-                &interrupted,
-            )
-        };
-        let idle = wait_idle(plan.idle_timeout);
-        let mut still_busy = idle.busy;
         let template = ServerRequest {
             index,
             test_id: test.id.clone(),
@@ -672,294 +749,348 @@ impl Recorder {
             body: body.clone(),
             ..Default::default()
         };
-        let before = plan.pid.map(|p| (process::rss_kb(p), process::cpu_ms(p)));
-        self.progress.start_request(position, &test.id, slot.warmup);
-        // A server answering HTTP 503 is busy and did not start this request: wait for it
-        // (bounded by --idle-timeout in all) and send again; each 503 is kept in `idle_wait`.
-        let mut busy = Busy {
-            waited: idle.waited,
-            how: idle.how,
-            answers: Vec::new(),
-        };
-        let (cap_, t0, stopped, failure) = loop {
-            let t0 = Instant::now();
-            let mut req = template.clone();
-            req.start_us = micros(t0.duration_since(self.out.origin));
-            req.idle_wait_us = micros(busy.waited);
-            req.idle_wait = busy.text();
-            let deadline = plan.timeout.or(test.timeout).map(|d| t0 + d);
-            let mut cap_ = Capture::new(protocol, req)
-                .with_gap_cluster(kind.gap_cluster_us(plan.token_gap_us))
-                .ignoring_counts(kind.not_token_counts());
-            let us = |at: Instant| micros(at.saturating_duration_since(t0));
-            let mut stopped: Option<Status> = None;
-            let mut failure: Option<String> = None;
-            let mut retry = false;
-            let mut last_read = 0u32;
-            let mut checkpointed = 0usize;
-            let mut last_checkpoint = Instant::now();
-            // Never start a request into a server that says it is busy, nor after Ctrl-C.
-            if interrupted() {
-                break (cap_, t0, Some(Status::Interrupted), None);
-            }
-            if still_busy {
-                failure = Some(format!(
-                    "not sent: the server was still busy after --idle-timeout {} ({}); rkbench never starts a request into a busy server",
-                    humantime::format_duration(plan.idle_timeout),
-                    busy.how
+        Ok(Prepared {
+            endpoint,
+            body,
+            template,
+            deadline: plan.timeout.or(test.timeout),
+        })
+    }
+}
+
+/// What an exchange hands out while it runs: checkpoints of the request in flight, and a
+/// tick for telemetry and progress. The sequential recorder does both itself; a load worker
+/// hands them to the recorder's thread.
+pub(super) trait Hooks {
+    /// The request is about to be sent at `t0`.
+    fn sent(&mut self, _t0: Instant) {}
+    fn checkpoint(&mut self, snap: ServerRequest) -> Result<()>;
+    fn tick(&mut self, now: Instant, t0: Instant, chunks: u32) -> Result<()>;
+}
+
+/// The sequential recorder's hooks: the journal holds the one request in flight.
+struct Sequential<'a> {
+    rec: &'a mut Recorder,
+    position: usize,
+    test_id: &'a str,
+}
+
+impl Hooks for Sequential<'_> {
+    fn checkpoint(&mut self, snap: ServerRequest) -> Result<()> {
+        self.rec.out.checkpoint_anew(&Record::ServerPartial(snap))
+    }
+
+    fn tick(&mut self, now: Instant, t0: Instant, chunks: u32) -> Result<()> {
+        self.rec.out.flush_telemetry(false)?;
+        let sampler = self.rec.out.sampler();
+        self.rec.progress.tick(
+            self.position,
+            self.test_id,
+            chunks,
+            None,
+            now.duration_since(t0),
+            || {
+                sampler
+                    .map(|s| crate::record::telemetry::progress_line(&s.latest()))
+                    .unwrap_or_default()
+            },
+        );
+        Ok(())
+    }
+}
+
+/// How one send ended.
+pub(super) struct Outcome {
+    cap: Capture,
+    pub(super) t0: Instant,
+    stopped: Option<Status>,
+    failure: Option<String>,
+    /// HTTP 503 with time left to wait: send again after an idle wait (sequential only).
+    retry: bool,
+    /// Nothing listens at the server's address any more: the run ends.
+    pub(super) gone: Option<String>,
+}
+
+/// One send of `prepared` and every chunk of its answer, until the end, the deadline, a
+/// failure or Ctrl-C. `under_load`: an HTTP 503 is a rejection, recorded as it came, never
+/// waited out (a level offers its load whatever the server does).
+pub(super) fn attempt(
+    plan: &Plan,
+    prepared: &Prepared,
+    busy: &mut Busy,
+    still_busy: bool,
+    under_load: bool,
+    hooks: &mut dyn Hooks,
+) -> Result<Outcome> {
+    let kind = plan.detected.kind;
+    let protocol = plan.detected.protocol;
+    let origin = plan.origin;
+    let t0 = Instant::now();
+    let mut req = prepared.template.clone();
+    req.start_us = micros(t0.duration_since(origin));
+    req.idle_wait_us = micros(busy.waited);
+    req.idle_wait = busy.text();
+    let deadline = prepared.deadline.map(|d| t0 + d);
+    let mut cap_ = Capture::new(protocol, req)
+        .with_gap_cluster(kind.gap_cluster_us(plan.token_gap_us))
+        .ignoring_counts(kind.not_token_counts());
+    let us = |at: Instant| micros(at.saturating_duration_since(t0));
+    let mut o = Outcome {
+        cap: Capture::new(protocol, ServerRequest::default()),
+        t0,
+        stopped: None,
+        failure: None,
+        retry: false,
+        gone: None,
+    };
+    let mut last_read = 0u32;
+    let mut checkpointed = 0usize;
+    let mut last_checkpoint = Instant::now();
+    // Never start a request into a server that says it is busy, nor after Ctrl-C.
+    if interrupted() {
+        o.stopped = Some(Status::Interrupted);
+        o.cap = cap_;
+        return Ok(o);
+    }
+    if still_busy {
+        o.failure = Some(format!(
+            "not sent: the server was still busy after --idle-timeout {} ({}); rkbench never starts a request into a busy server",
+            humantime::format_duration(plan.idle_timeout),
+            busy.how
+        ));
+        o.cap = cap_;
+        return Ok(o);
+    }
+    hooks.sent(t0);
+    match client::send(
+        &plan.url,
+        "POST",
+        prepared.endpoint,
+        Some(&prepared.body),
+        CONNECT_TIMEOUT,
+        TICK,
+    ) {
+        Err(e) => {
+            if unreachable(&e) {
+                o.gone = Some(format!(
+                    "the server stopped answering at request {} ({} refused or unreachable: {e}): it crashed or was stopped; the run ends here, with every chunk recorded before",
+                    prepared.template.index, plan.url
                 ));
-                break (cap_, t0, None, failure);
             }
-            match client::send(
-                &plan.url,
-                "POST",
-                endpoint,
-                Some(&body),
-                CONNECT_TIMEOUT,
-                TICK,
-            ) {
+            o.failure = Some(format!("cannot send the request to {}: {e}", plan.url))
+        }
+        Ok(mut x) => loop {
+            let ev = match x.poll() {
+                Ok(ev) => ev,
                 Err(e) => {
-                    if unreachable(&e) {
-                        self.server_gone = Some(format!(
-                            "the server stopped answering at request {index} ({} refused or unreachable: {e}): it crashed or was stopped; the run ends here, with every chunk recorded before",
-                            plan.url
-                        ));
-                    }
-                    failure = Some(format!("cannot send the request to {}: {e}", plan.url))
-                }
-                Ok(mut x) => loop {
-                    let ev = match x.poll() {
-                        Ok(ev) => ev,
-                        Err(e) => {
-                            failure = Some(format!(
-                                "reading the response from {}{}: {e}",
-                                plan.url,
-                                protocol.endpoint()
-                            ));
-                            cap_.abandon(us(Instant::now()));
-                            break;
-                        }
-                    };
-                    match ev {
-                        Event::Head { status, at } => {
-                            cap_.req.headers_us = Some(us(at));
-                            cap_.req.http_status = status;
-                            if status != 200 {
-                                // The body is only the message: at most 10 s of it, within
-                                // the request's deadline and Ctrl-C like every other read.
-                                let body_until = Instant::now() + Duration::from_secs(10);
-                                let (rest, cut) = x.read_for_message(
-                                    1 << 20,
-                                    deadline.map_or(body_until, |d| d.min(body_until)),
-                                    interrupted,
-                                );
-                                let now = Instant::now();
-                                let mut said: String =
-                                    String::from_utf8_lossy(&rest).chars().take(200).collect();
-                                if said.trim().is_empty() {
-                                    said = "(no message)".into();
-                                }
-                                if let Some(why) = cut {
-                                    said.push_str(&format!(" (answer cut: {why})"));
-                                }
-                                if status == 503 {
-                                    busy.answers.push(format!(
-                                        "+{:.3} s: {}",
-                                        busy.waited.as_secs_f64(),
-                                        said.chars().take(100).collect::<String>()
-                                    ));
-                                    busy.waited += now.duration_since(t0);
-                                    if busy.waited < plan.idle_timeout && !interrupted() {
-                                        x.close();
-                                        retry = true;
-                                        break;
-                                    }
-                                    cap_.req.idle_wait_us = micros(busy.waited);
-                                    cap_.req.idle_wait = busy.text();
-                                }
-                                cap_.error_body(&rest, us(now), last_read + 1);
-                                cap_.req.close_us = Some(us(now));
-                                failure = Some(if status == 503 {
-                                    format!(
-                                        "HTTP 503: the server stayed busy through {} answer(s) over {:.1} s (--idle-timeout {}); rkbench never measures a request sent into a busy server: {said}",
-                                        busy.answers.len(),
-                                        busy.waited.as_secs_f64(),
-                                        humantime::format_duration(plan.idle_timeout)
-                                    )
-                                } else if status == 401 || status == 403 {
-                                    format!("HTTP {status}: {said}; {}", key_hint(&plan.url))
-                                } else if (300..400).contains(&status) {
-                                    redirect(status, x.header("location"), &plan.url)
-                                } else {
-                                    format!("HTTP {status}: {said}")
-                                });
-                                if interrupted() {
-                                    // Ctrl-C while waiting out a busy server or reading an
-                                    // error answer: an interrupt.
-                                    stopped = Some(Status::Interrupted);
-                                }
-                                break;
-                            }
-                        }
-                        Event::Data { bytes, at, read } => {
-                            last_read = read;
-                            cap_.data(&bytes, us(at), read);
-                            if let Some(why) = cap_.overflow() {
-                                failure = Some(format!(
-                                    "reading the response from {}{}: {why}",
-                                    plan.url,
-                                    protocol.endpoint()
-                                ));
-                                x.close();
-                                cap_.abandon(us(Instant::now()));
-                                break;
-                            }
-                        }
-                        Event::End { at, clean } => {
-                            cap_.end(us(at), last_read);
-                            if !clean {
-                                failure = Some("the server closed the connection mid-body".into());
-                            }
-                            break;
-                        }
-                        Event::Tick => {}
-                    }
-                    let now = Instant::now();
-                    if interrupted() {
-                        stopped = Some(Status::Interrupted);
-                    } else if deadline.is_some_and(|d| now >= d) {
-                        stopped = Some(Status::Timeout);
-                    }
-                    if stopped.is_some() {
-                        x.close();
-                        cap_.abandon(us(now));
-                        break;
-                    }
-                    if !x.has_head() && now.duration_since(t0) >= plan.head_timeout {
-                        failure = Some(format!(
-                            "no response head from {}{} within --head-timeout {} (the server accepted the request but did not answer); raise --head-timeout if its prefill takes longer, or check the server",
-                            plan.url,
-                            protocol.endpoint(),
-                            humantime::format_duration(plan.head_timeout)
-                        ));
-                        x.close();
-                        cap_.abandon(us(now));
-                        break;
-                    }
-                    if cap_.req.chunks() > checkpointed
-                        && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
-                    {
-                        let mut snap = cap_.snapshot();
-                        plan.secret.request(&mut snap);
-                        snap.end_us = us(now);
-                        self.out.checkpoint_anew(&Record::ServerPartial(snap))?;
-                        checkpointed = cap_.req.chunks();
-                        last_checkpoint = now;
-                    }
-                    self.out.flush_telemetry(false)?;
-                    let sampler = self.out.sampler();
-                    let chunks = u32::try_from(cap_.tokens_so_far()).unwrap_or(u32::MAX);
-                    self.progress.tick(
-                        position,
-                        &test.id,
-                        chunks,
-                        None,
-                        now.duration_since(t0),
-                        || {
-                            sampler
-                                .map(|s| crate::record::telemetry::progress_line(&s.latest()))
-                                .unwrap_or_default()
-                        },
-                    );
-                },
-            }
-            if retry {
-                let w = wait_idle(plan.idle_timeout.saturating_sub(busy.waited));
-                busy.waited += w.waited;
-                busy.how = w.how;
-                still_busy = w.busy;
-                self.out.flush_telemetry(false)?;
-                continue;
-            }
-            break (cap_, t0, stopped, failure);
-        };
-        let us = |at: Instant| micros(at.saturating_duration_since(t0));
-        let end = Instant::now();
-        let unfinished = cap_.unfinished();
-        let mut req = cap_.finish();
-        req.end_us = req.end_us.max(us(end));
-        let n = req.chunk_token_total();
-        (req.status, req.detail) = match (stopped, failure) {
-            (Some(Status::Timeout), _) => (
-                Status::Timeout,
-                format!(
-                    "deadline of {} passed; stream closed after {} chunks ({n} tokens, {})",
-                    humantime::format_duration(plan.timeout.or(test.timeout).unwrap_or_default()),
-                    req.chunks(),
-                    req.count_source.as_str()
-                ),
-            ),
-            (Some(s), _) => (s, format!("interrupted after {} chunks", req.chunks())),
-            (None, Some(f)) => (Status::Error, f),
-            (None, None) if unfinished.is_some() => (Status::Error, unfinished.unwrap_or_default()),
-            (None, None) => (Status::Ok, String::new()),
-        };
-        // An exact token input is exactly its ids: the input count where the server gave none.
-        if req.prompt_tokens.is_none() {
-            req.prompt_tokens = test.input_tokens.map(u64::from);
-        }
-        let echoed = plan.secret.request(&mut req);
-        if !echoed.is_empty() {
-            let said = format!(
-                "the server echoed the API key ({API_KEY_VAR}) in: {}; redacted as {}",
-                echoed.join(", "),
-                redact::MARKER
-            );
-            crate::err_line!("rkbench: warning: request {index} ({}): {said}", test.id);
-            if !req.detail.is_empty() {
-                req.detail.push_str("; ");
-            }
-            req.detail.push_str(&said);
-        }
-        if let (Some(p), Some((rss0, cpu0))) = (plan.pid, before) {
-            let (rss1, cpu1) = (process::rss_kb(p), process::cpu_ms(p));
-            let mut f = |k: &str, v: Option<i64>| {
-                if let Some(v) = v {
-                    req.process.push(Fact {
-                        key: k.into(),
-                        value: v.to_string(),
-                    });
+                    o.failure = Some(format!(
+                        "reading the response from {}{}: {e}",
+                        plan.url,
+                        protocol.endpoint()
+                    ));
+                    cap_.abandon(us(Instant::now()));
+                    break;
                 }
             };
-            f("rss_kb.before", rss0);
-            f("rss_kb.after", rss1);
-            f("cpu_ms", cpu0.zip(cpu1).map(|(a, b)| b - a));
-            req.process.sort();
-        }
-        // The trace says what was fed, as the runtime path does: a request's `Input` record.
-        let input = test
-            .input_tokens
-            .map(|n| Record::Input(crate::record::run::input_record(index, Some(n))));
-        let frames: Vec<Record> = input
-            .into_iter()
-            .chain([Record::ServerRequest(req.clone())])
-            .collect();
-        self.out.request_done(&frames)?;
-        let summary = format!(
-            "{}: {} chunks, {n} tokens ({}{}), {:.1} s",
-            req.status.as_str(),
-            req.chunks(),
-            req.count_source.as_str(),
-            match req.server_total {
-                Some(t) if t as i64 != n as i64 => format!(", server says {t}"),
-                _ => String::new(),
-            },
-            end.duration_since(t0).as_secs_f64()
-        );
-        self.progress
-            .finish_request(position, &test.id, end.duration_since(t0), &summary);
-        Ok(req)
+            match ev {
+                Event::Head { status, at } => {
+                    cap_.req.headers_us = Some(us(at));
+                    cap_.req.http_status = status;
+                    if status != 200 {
+                        // The body is only the message: at most 10 s of it, within
+                        // the request's deadline and Ctrl-C like every other read.
+                        let body_until = Instant::now() + Duration::from_secs(10);
+                        let (rest, cut) = x.read_for_message(
+                            1 << 20,
+                            deadline.map_or(body_until, |d| d.min(body_until)),
+                            interrupted,
+                        );
+                        let now = Instant::now();
+                        let mut said: String =
+                            String::from_utf8_lossy(&rest).chars().take(200).collect();
+                        if said.trim().is_empty() {
+                            said = "(no message)".into();
+                        }
+                        if let Some(why) = cut {
+                            said.push_str(&format!(" (answer cut: {why})"));
+                        }
+                        if status == 503 && !under_load {
+                            busy.answers.push(format!(
+                                "+{:.3} s: {}",
+                                busy.waited.as_secs_f64(),
+                                said.chars().take(100).collect::<String>()
+                            ));
+                            busy.waited += now.duration_since(t0);
+                            if busy.waited < plan.idle_timeout && !interrupted() {
+                                x.close();
+                                o.retry = true;
+                                break;
+                            }
+                            cap_.req.idle_wait_us = micros(busy.waited);
+                            cap_.req.idle_wait = busy.text();
+                        }
+                        cap_.error_body(&rest, us(now), last_read + 1);
+                        cap_.req.close_us = Some(us(now));
+                        o.failure = Some(if status == 503 && under_load {
+                            format!("HTTP 503: rejected under load (the server was busy and did not take the request; not retried): {said}")
+                        } else if status == 503 {
+                            format!(
+                                "HTTP 503: the server stayed busy through {} answer(s) over {:.1} s (--idle-timeout {}); rkbench never measures a request sent into a busy server: {said}",
+                                busy.answers.len(),
+                                busy.waited.as_secs_f64(),
+                                humantime::format_duration(plan.idle_timeout)
+                            )
+                        } else if status == 401 || status == 403 {
+                            format!("HTTP {status}: {said}; {}", key_hint(&plan.url))
+                        } else if (300..400).contains(&status) {
+                            redirect(status, x.header("location"), &plan.url)
+                        } else {
+                            format!("HTTP {status}: {said}")
+                        });
+                        if interrupted() {
+                            // Ctrl-C while waiting out a busy server or reading an
+                            // error answer: an interrupt.
+                            o.stopped = Some(Status::Interrupted);
+                        }
+                        break;
+                    }
+                }
+                Event::Data { bytes, at, read } => {
+                    last_read = read;
+                    cap_.data(&bytes, us(at), read);
+                    if let Some(why) = cap_.overflow() {
+                        o.failure = Some(format!(
+                            "reading the response from {}{}: {why}",
+                            plan.url,
+                            protocol.endpoint()
+                        ));
+                        x.close();
+                        cap_.abandon(us(Instant::now()));
+                        break;
+                    }
+                }
+                Event::End { at, clean } => {
+                    cap_.end(us(at), last_read);
+                    if !clean {
+                        o.failure = Some("the server closed the connection mid-body".into());
+                    }
+                    break;
+                }
+                Event::Tick => {}
+            }
+            let now = Instant::now();
+            if interrupted() {
+                o.stopped = Some(Status::Interrupted);
+            } else if deadline.is_some_and(|d| now >= d) {
+                o.stopped = Some(Status::Timeout);
+            }
+            if o.stopped.is_some() {
+                x.close();
+                cap_.abandon(us(now));
+                break;
+            }
+            if !x.has_head() && now.duration_since(t0) >= plan.head_timeout {
+                o.failure = Some(format!(
+                    "no response head from {}{} within --head-timeout {} (the server accepted the request but did not answer); raise --head-timeout if its prefill takes longer, or check the server",
+                    plan.url,
+                    protocol.endpoint(),
+                    humantime::format_duration(plan.head_timeout)
+                ));
+                x.close();
+                cap_.abandon(us(now));
+                break;
+            }
+            if cap_.req.chunks() > checkpointed
+                && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
+            {
+                let mut snap = cap_.snapshot();
+                plan.secret.request(&mut snap);
+                snap.end_us = us(now);
+                hooks.checkpoint(snap)?;
+                checkpointed = cap_.req.chunks();
+                last_checkpoint = now;
+            }
+            let chunks = u32::try_from(cap_.tokens_so_far()).unwrap_or(u32::MAX);
+            hooks.tick(now, t0, chunks)?;
+        },
     }
+    o.cap = cap_;
+    Ok(o)
+}
+
+/// The finished record of an exchange and the frames that make it durable (its `Input`
+/// record, then the request). `before`: the server process's RSS and CPU before it was sent.
+pub(super) fn finish(
+    plan: &Plan,
+    test: &crate::suite::TestCase,
+    prepared: &Prepared,
+    o: Outcome,
+    index: u32,
+    before: Option<(Option<i64>, Option<i64>)>,
+) -> (ServerRequest, Vec<Record>) {
+    let t0 = o.t0;
+    let us = |at: Instant| micros(at.saturating_duration_since(t0));
+    let end = Instant::now();
+    let unfinished = o.cap.unfinished();
+    let mut req = o.cap.finish();
+    req.end_us = req.end_us.max(us(end));
+    let n = req.chunk_token_total();
+    (req.status, req.detail) = match (o.stopped, o.failure) {
+        (Some(Status::Timeout), _) => (
+            Status::Timeout,
+            format!(
+                "deadline of {} passed; stream closed after {} chunks ({n} tokens, {})",
+                humantime::format_duration(prepared.deadline.unwrap_or_default()),
+                req.chunks(),
+                req.count_source.as_str()
+            ),
+        ),
+        (Some(s), _) => (s, format!("interrupted after {} chunks", req.chunks())),
+        (None, Some(f)) => (Status::Error, f),
+        (None, None) if unfinished.is_some() => (Status::Error, unfinished.unwrap_or_default()),
+        (None, None) => (Status::Ok, String::new()),
+    };
+    // An exact token input is exactly its ids: the input count where the server gave none.
+    if req.prompt_tokens.is_none() {
+        req.prompt_tokens = test.input_tokens.map(u64::from);
+    }
+    let echoed = plan.secret.request(&mut req);
+    if !echoed.is_empty() {
+        let said = format!(
+            "the server echoed the API key ({API_KEY_VAR}) in: {}; redacted as {}",
+            echoed.join(", "),
+            redact::MARKER
+        );
+        crate::err_line!("rkbench: warning: request {index} ({}): {said}", test.id);
+        if !req.detail.is_empty() {
+            req.detail.push_str("; ");
+        }
+        req.detail.push_str(&said);
+    }
+    if let (Some(p), Some((rss0, cpu0))) = (plan.pid, before) {
+        let (rss1, cpu1) = (process::rss_kb(p), process::cpu_ms(p));
+        let mut f = |k: &str, v: Option<i64>| {
+            if let Some(v) = v {
+                req.process.push(Fact {
+                    key: k.into(),
+                    value: v.to_string(),
+                });
+            }
+        };
+        f("rss_kb.before", rss0);
+        f("rss_kb.after", rss1);
+        f("cpu_ms", cpu0.zip(cpu1).map(|(a, b)| b - a));
+        req.process.sort();
+    }
+    // The trace says what was fed, as the runtime path does: a request's `Input` record.
+    let input = test
+        .input_tokens
+        .map(|n| Record::Input(crate::record::run::input_record(index, Some(n))));
+    let frames: Vec<Record> = input
+        .into_iter()
+        .chain([Record::ServerRequest(req.clone())])
+        .collect();
+    (req, frames)
 }
 
 #[cfg(test)]

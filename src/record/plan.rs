@@ -113,6 +113,8 @@ const DEFAULTS: &[(&str, &str)] = &[
 pub(crate) struct SweepPlan {
     pub axes: Vec<Axis>,
     pub dir: PathBuf,
+    /// `--sweep load=auto`: its levels are decided as it goes.
+    pub auto: Option<sweep::AutoLoad>,
 }
 
 /// Everything `record` will do, decided. Only the effects are left: reading the model
@@ -159,6 +161,9 @@ fn raw<'a>(a: &'a RecordArgs, preset: Option<Preset>, flag: &str) -> Option<(&'a
         "checkpoint-interval" => a.checkpoint_interval.as_deref(),
         "abort-grace" => a.abort_grace.as_deref(),
         "concurrency" => a.concurrency.as_deref(),
+        "rate" => a.rate.as_deref(),
+        "burstiness" => a.burstiness.as_deref(),
+        "max-concurrency" => a.max_concurrency.as_deref(),
         _ => None,
     };
     if let Some(v) = typed {
@@ -187,6 +192,7 @@ pub(crate) fn set_flag(a: &mut RecordArgs, flag: &str, value: &str) {
         "timeout" => a.timeout = v,
         "concurrency" => a.concurrency = v,
         "rate" => a.rate = v,
+        "arrivals" => a.arrivals = v,
         _ => {}
     }
 }
@@ -421,23 +427,44 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
         if a.server.is_some() {
             sweep::refuse_server_settings(&axes)?;
         }
+        let auto_given = axes.iter().any(|x| x.key == sweep::AUTO_KEY);
+        if auto_given && a.server.is_none() {
+            return Err(Error::usage(
+                "--sweep load=auto offers load to a server and needs --server URL; on the runtime sweep --sweep concurrency=1,2 (instances)",
+            ));
+        }
+        if auto_given && (a.concurrency.is_some() || a.rate.is_some()) {
+            return Err(Error::usage(
+                "--sweep load=auto sets --concurrency and --rate of each level itself: drop them",
+            ));
+        }
         // Plan every combination now, so a bad value is refused before anything is recorded
-        // and the error names the --sweep value the user typed.
-        for combo in sweep::Grid::new(&axes)?.iter() {
+        // and the error names the --sweep value the user typed (`load=auto`: its first level,
+        // which also says how many requests a level sends).
+        let mut planned_requests = 0usize;
+        for mut combo in sweep::Grid::new(&axes)?.iter() {
+            if auto_given {
+                combo = vec![("concurrency".to_string(), "1".to_string())];
+            }
             let mut b = a.clone();
             b.sweep.clear();
             for (k, v) in &combo {
                 set_flag(&mut b, k, v);
             }
-            plan(&b, now).map_err(|e| Error {
+            let p = plan(&b, now).map_err(|e| Error {
                 kind: e.kind,
                 msg: format!("--sweep {}: {}", sweep::label_plain(&combo), e.msg),
             })?;
+            let r = &p.record;
+            let slots = super::schedule::plan(&p.suite, r.repeat, r.warmup, r.order, r.seed);
+            let warm = slots.iter().filter(|s| s.warmup).count();
+            planned_requests = r.run_control().expected(&slots) - warm;
         }
         let dir = a.out.clone().unwrap_or_else(|| {
             default_out(&a.model, a.server.is_some(), now).with_extension("sweep")
         });
-        Some(SweepPlan { axes, dir })
+        let auto = sweep::auto_load(&axes, planned_requests)?;
+        Some(SweepPlan { axes, dir, auto })
     };
 
     let think = if a.think {

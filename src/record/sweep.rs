@@ -8,8 +8,8 @@ use crate::trace::sweep_index::{SweepIndex, SweepRun, SweepStatus, SWEEP_INDEX};
 use std::ffi::OsString;
 use std::path::Path;
 
-/// Record flags that can be swept.
-pub const SWEEPABLE: [&str; 11] = [
+/// Record flags that can be swept (and `load=auto`, see [`AutoLoad`]).
+pub const SWEEPABLE: [&str; 13] = [
     "max-context-len",
     "max-new-tokens",
     "cpus-mask",
@@ -21,7 +21,92 @@ pub const SWEEPABLE: [&str; 11] = [
     "frequency-penalty",
     "presence-penalty",
     "timeout",
+    "concurrency",
+    "rate",
 ];
+
+/// `--sweep load=auto[:K]`: guidellm's sweep — a synchronous level (one stream), a throughput
+/// level (every request of the level at once, at most [`AUTO_MAX_STREAMS`] streams), then `K`
+/// constant rates evenly spaced strictly between the two levels' measured request rates (default
+/// 5). The rates are decided from the first two traces, read back with the analysis's own
+/// throughput definition, so they are only known once those levels ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AutoLoad {
+    pub k: u32,
+    /// Streams of the throughput level.
+    pub streams: u32,
+}
+
+/// The sweep key of [`AutoLoad`].
+pub(crate) const AUTO_KEY: &str = "load";
+/// Rates of `load=auto` when no K is given.
+pub(crate) const AUTO_DEFAULT_K: u32 = 5;
+/// Most streams of `load=auto`'s throughput level.
+pub(crate) const AUTO_MAX_STREAMS: u32 = 64;
+
+/// K of `auto` / `auto:K`.
+fn auto_k(v: &str) -> Result<u32> {
+    let k = match v.strip_prefix("auto") {
+        Some("") => Some(AUTO_DEFAULT_K),
+        Some(rest) => rest
+            .strip_prefix(':')
+            .and_then(|k| k.parse::<u32>().ok())
+            .filter(|k| (1..=20).contains(k)),
+        None => None,
+    };
+    k.ok_or_else(|| {
+        Error::usage(format!(
+            "--sweep load={v}: use load=auto (a synchronous level, a throughput level, then {AUTO_DEFAULT_K} rates between) or load=auto:K with K rates, 1..=20"
+        ))
+    })
+}
+
+/// The `load=auto` axis of `axes`, if that is what the sweep is; `planned` is the number of
+/// measured requests one level sends.
+pub(crate) fn auto_load(axes: &[Axis], planned: usize) -> Result<Option<AutoLoad>> {
+    let Some(a) = axes.iter().find(|a| a.key == AUTO_KEY) else {
+        return Ok(None);
+    };
+    Ok(Some(AutoLoad {
+        k: auto_k(&a.values[0])?,
+        streams: (planned as u32).clamp(1, AUTO_MAX_STREAMS),
+    }))
+}
+
+/// Level `i` of a `load=auto` sweep: `runs` are the levels recorded so far, in `dir`. `None`
+/// for a rate level whose bounds are not measured (a level before it failed).
+fn auto_level(
+    auto: AutoLoad,
+    i: u64,
+    runs: &[SweepRun],
+    dir: &Path,
+    arrivals_given: bool,
+) -> Option<Vec<(String, String)>> {
+    match i {
+        0 => Some(vec![("concurrency".into(), "1".into())]),
+        1 => Some(vec![("concurrency".into(), auto.streams.to_string())]),
+        _ => {
+            let rate = |n: usize| -> Option<f64> {
+                let r = runs.get(n)?;
+                let t = crate::trace::reader::read(&dir.join(&r.trace)).ok()?;
+                crate::stats::throughput::of(&t.requests, t.server.as_ref(), &Default::default())
+                    .request_per_s
+                    .filter(|r| r.is_finite() && *r > 0.0)
+            };
+            let lo = rate(0)?;
+            // A server that serves one request at a time gains nothing from streams: probe
+            // up to twice its synchronous rate, where it must saturate.
+            let hi = rate(1)?.max(lo * 2.0);
+            let step = (hi - lo) / f64::from(auto.k + 1);
+            let r = lo + step * (i - 1) as f64;
+            let mut c = vec![("rate".into(), format!("{r:.4}"))];
+            if !arrivals_given {
+                c.push(("arrivals".into(), "constant".into()));
+            }
+            Some(c)
+        }
+    }
+}
 
 /// Sweepable flags that a server request cannot carry: with `--server` they are the server's
 /// own settings, fixed when it started (its context size, its threads and their CPUs).
@@ -76,6 +161,11 @@ pub(crate) fn parse_axes(flags: &[String]) -> Result<Vec<Axis>> {
         }
         axes.push(a);
     }
+    if axes.len() > 1 && axes.iter().any(|a| a.key == AUTO_KEY) {
+        return Err(Error::usage(
+            "--sweep load=auto decides its levels from what it measures and sweeps nothing else; record other parameters in sweeps of their own",
+        ));
+    }
     Grid::new(&axes)?;
     Ok(axes)
 }
@@ -87,9 +177,16 @@ pub(crate) fn parse_axis(s: &str) -> Result<Axis> {
         ))
     })?;
     let key = key.trim().trim_start_matches("--").to_string();
+    if key == AUTO_KEY {
+        auto_k(vals.trim())?;
+        return Ok(Axis {
+            key,
+            values: vec![vals.trim().to_string()],
+        });
+    }
     if !SWEEPABLE.contains(&key.as_str()) {
         return Err(Error::usage(format!(
-            "--sweep: {key:?} cannot be swept; choose one of {}",
+            "--sweep: {key:?} cannot be swept; choose one of {}, or load=auto",
             SWEEPABLE.join(", ")
         )));
     }
@@ -251,15 +348,35 @@ pub(crate) fn strip_flags(argv: &[OsString], flags: &[&str]) -> Vec<OsString> {
 /// also between combinations or after a combination's last request, so it is asked after every
 /// combination whatever its exit code) or at an error the next combination would meet too.
 /// Returns the exit code: 130 after an interrupt.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     argv: &[OsString],
     axes: &[Axis],
+    auto: Option<AutoLoad>,
     dir: &Path,
     quiet: bool,
     interrupted: impl Fn() -> bool,
     mut record_one: impl FnMut(&[OsString], &[(String, String)], &Path) -> Result<i32>,
 ) -> Result<i32> {
     let grid = Grid::new(axes)?;
+    let total = auto.map_or(grid.len(), |a| 2 + u64::from(a.k));
+    let arrivals_given = argv.iter().any(|a| a.to_string_lossy().starts_with("--arrivals"));
+    // Combination `i`; a `load=auto` rate level is known once its bounds were measured.
+    let combination = |i: u64, runs: &[SweepRun]| -> Option<Vec<(String, String)>> {
+        match auto {
+            None => Some(grid.combination(i)),
+            Some(a) => auto_level(a, i, runs, dir, arrivals_given),
+        }
+    };
+    // What `index.json` lists as not run: a rate level not yet decided says so.
+    let planned = |i: u64, runs: &[SweepRun]| -> Vec<(String, String)> {
+        combination(i, runs).unwrap_or_else(|| {
+            vec![(
+                "rate".into(),
+                "auto (between the synchronous and throughput levels' rates)".into(),
+            )]
+        })
+    };
     if dir.exists()
         && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
@@ -273,14 +390,17 @@ pub(crate) fn run(
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
     let mut strip: Vec<&str> = vec!["sweep", "out"];
+    if auto.is_some() {
+        strip.extend(["concurrency", "rate"]);
+    }
     strip.extend(axes.iter().map(|a| a.key.as_str()));
     let base = strip_flags(argv, &strip);
     let mut index = SweepIndex::new(axes.iter().map(|a| a.key.clone()).collect());
-    index.combinations = grid.len();
+    index.combinations = total;
     let write = |index: &mut SweepIndex, next: u64, status: SweepStatus| {
         index.status = Some(status);
-        index.not_run = (next..grid.len())
-            .map(|i| grid.combination(i).into_iter().collect())
+        index.not_run = (next..total)
+            .map(|i| planned(i, &index.runs).into_iter().collect())
             .collect();
         index.write(dir).map_err(|e| {
             Error::input(format!(
@@ -293,12 +413,19 @@ pub(crate) fn run(
     let mut code = exit::OK;
     let mut next = 0;
     let mut status = SweepStatus::Complete;
-    while next < grid.len() {
+    while next < total {
         if interrupted() {
             status = SweepStatus::Interrupted;
             break;
         }
-        let combo = grid.combination(next);
+        let Some(combo) = combination(next, &index.runs) else {
+            crate::err_line!(
+                "rkbench: sweep load=auto: the synchronous or throughput level measured no request rate, so the rates between them are unknown; the sweep ends after {} levels",
+                index.runs.len()
+            );
+            status = SweepStatus::Stopped;
+            break;
+        };
         let name = format!("{:02}_{}.rktrace", next + 1, label(&combo));
         let out = dir.join(&name);
         let mut args = base.clone();
@@ -312,7 +439,7 @@ pub(crate) fn run(
             crate::err_line!(
                 "rkbench: sweep {}/{}: {}",
                 next + 1,
-                grid.len(),
+                total,
                 label(&combo)
             );
         }
@@ -342,7 +469,7 @@ pub(crate) fn run(
         crate::err_line!(
             "rkbench: sweep interrupted: {} of {} combinations recorded, {} not run; {} lists them",
             index.runs.len(),
-            grid.len(),
+            total,
             index.not_run.len(),
             dir.join(SWEEP_INDEX).display()
         );
@@ -488,7 +615,7 @@ mod tests {
         record_one: impl FnMut(&[OsString], &[(String, String)], &Path) -> Result<i32>,
     ) -> (i32, SweepIndex) {
         let argv: Vec<OsString> = vec!["rkbench".into(), "record".into()];
-        let code = run(&argv, axes, d, true, interrupted, record_one).unwrap();
+        let code = run(&argv, axes, None, d, true, interrupted, record_one).unwrap();
         let index = SweepIndex::read(d).unwrap();
         let _ = std::fs::remove_dir_all(d);
         (code, index)
