@@ -260,12 +260,12 @@ fn k_slots(
     out
 }
 
-#[test]
-fn a_load_sweep_reports_its_levels_in_one_table_with_the_saturation_point() {
-    let dir = common::tempdir("load-sweep");
+/// A closed-loop sweep directory against `k` slots of 100 ms at concurrency `cs`.
+fn sweep_dir(name: &str, k: usize, cs: &[usize]) -> PathBuf {
+    let dir = common::tempdir(name);
     let mut index = rkbench::trace::SweepIndex::new(vec!["concurrency".into()]);
-    for c in [1usize, 2, 4] {
-        let reqs = k_slots(2, c, 6, 100);
+    for &c in cs {
+        let reqs = k_slots(k, c, 6, 100);
         let reqs: Vec<(u32, u64, u64, &[u64])> = reqs
             .iter()
             .map(|(s, a, b, t)| (*s, *a, *b, t.as_slice()))
@@ -286,6 +286,12 @@ fn a_load_sweep_reports_its_levels_in_one_table_with_the_saturation_point() {
         });
     }
     index.write(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_load_sweep_reports_its_levels_in_one_table_with_the_saturation_point() {
+    let dir = sweep_dir("load-sweep", 2, &[1, 2, 4]);
     let d = dir.display().to_string();
     let o = common::run(&["report", "--format", "json", &d], &[]);
     assert!(o.status.success(), "{}", common::stderr(&o));
@@ -325,4 +331,36 @@ fn a_load_sweep_reports_its_levels_in_one_table_with_the_saturation_point() {
     assert!(md.contains("Saturation point: concurrency=2."), "{md}");
     let html = common::stdout(&common::run(&["report", "--format", "html", &d], &[]));
     assert_eq!(html.matches("id=\"chart-latency-throughput\"").count(), 1);
+}
+
+#[test]
+fn two_load_sweeps_compare_level_by_level() {
+    let base = sweep_dir("load-cmp-base", 2, &[1, 2, 4]);
+    let cand = sweep_dir("load-cmp-cand", 4, &[2, 4, 8]);
+    let (b, c) = (base.display().to_string(), cand.display().to_string());
+    let o = common::run(&["compare", "--format", "json", &b, &c], &[]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["baseline"]["label"], "concurrency=2");
+    let cand0 = &j["candidates"][0];
+    assert_eq!(cand0["saturation"]["label"], "concurrency=4");
+    let levels: Vec<&str> = cand0["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["concurrency=2", "concurrency=4"]);
+    // At four streams, four slots complete twice what two do.
+    let fig = &cand0["levels"][1]["figures"][0];
+    assert_eq!(fig["figure"], "request_throughput");
+    close(&fig["ratio"], 2.0);
+    assert_eq!(cand0["only_baseline"][0], "concurrency=1");
+    assert_eq!(cand0["only_candidate"][0], "concurrency=8");
+    let md = common::stdout(&common::run(&["compare", &b, &c], &[]));
+    assert!(md.contains("### concurrency=4"), "{md}");
+    // A trace against a directory, and a gate on sweeps, are refused with the reason.
+    let o = common::run(&["compare", &b, &c, "--fail-if-slower", "5%"], &[]);
+    assert!(!o.status.success());
+    assert!(common::stderr(&o).contains("--fail-if-slower gates trace comparisons"));
 }

@@ -461,7 +461,11 @@ fn a_load_sweep_and_load_auto_record_one_level_per_trace() {
     let s = suite(&dir);
     let out = dir.join("c.sweep");
     let o = out.display().to_string();
-    let r = common::server_record(&url, &s, &["--out", &o, "--repeat", "3", "--sweep", "concurrency=1,2,4"]);
+    let r = common::server_record(
+        &url,
+        &s,
+        &["--out", &o, "--repeat", "3", "--sweep", "concurrency=1,2,4"],
+    );
     assert!(r.status.success(), "{}", stderr(&r));
     let c: Vec<u32> = levels(&out).iter().map(|l| l.concurrency).collect();
     assert_eq!(c, [1, 2, 4]);
@@ -472,7 +476,11 @@ fn a_load_sweep_and_load_auto_record_one_level_per_trace() {
     // rates strictly between the two measured request rates.
     let auto = dir.join("a.sweep");
     let a = auto.display().to_string();
-    let r = common::server_record(&url, &s, &["--out", &a, "--repeat", "3", "--sweep", "load=auto:2"]);
+    let r = common::server_record(
+        &url,
+        &s,
+        &["--out", &a, "--repeat", "3", "--sweep", "load=auto:2"],
+    );
     assert!(r.status.success(), "{}", stderr(&r));
     let l = levels(&auto);
     assert_eq!(l.len(), 4);
@@ -490,16 +498,29 @@ fn a_load_sweep_and_load_auto_record_one_level_per_trace() {
     };
     let (lo, hi) = (rate(0), rate(1).max(2.0 * rate(0)));
     for (i, lv) in l[2..].iter().enumerate() {
-        assert_eq!((lv.mode.as_str(), lv.arrivals.as_str()), ("rate", "constant"));
+        assert_eq!(
+            (lv.mode.as_str(), lv.arrivals.as_str()),
+            ("rate", "constant")
+        );
         let want = lo + (hi - lo) * (i + 1) as f64 / 3.0;
-        assert!((lv.rate_rps - want).abs() < 1e-3, "level {i}: {} vs {want}", lv.rate_rps);
+        assert!(
+            (lv.rate_rps - want).abs() < 1e-3,
+            "level {i}: {} vs {want}",
+            lv.rate_rps
+        );
     }
     let rep = common::run(&["report", &a], &[]);
     assert!(rep.status.success(), "{}", stderr(&rep));
     // Contradictions are refused before anything is recorded.
     for (args, want) in [
-        (vec!["--sweep", "load=auto", "--concurrency", "2"], "drop them"),
-        (vec!["--sweep", "load=auto", "--sweep", "top-k=1,2"], "sweeps nothing else"),
+        (
+            vec!["--sweep", "load=auto", "--concurrency", "2"],
+            "drop them",
+        ),
+        (
+            vec!["--sweep", "load=auto", "--sweep", "top-k=1,2"],
+            "sweeps nothing else",
+        ),
         (vec!["--sweep", "load=fast"], "load=auto:K"),
     ] {
         let r = common::server_record(&url, &s, &args);

@@ -360,7 +360,9 @@ pub(crate) fn run(
 ) -> Result<i32> {
     let grid = Grid::new(axes)?;
     let total = auto.map_or(grid.len(), |a| 2 + u64::from(a.k));
-    let arrivals_given = argv.iter().any(|a| a.to_string_lossy().starts_with("--arrivals"));
+    let arrivals_given = argv
+        .iter()
+        .any(|a| a.to_string_lossy().starts_with("--arrivals"));
     // Combination `i`; a `load=auto` rate level is known once its bounds were measured.
     let combination = |i: u64, runs: &[SweepRun]| -> Option<Vec<(String, String)>> {
         match auto {
@@ -436,12 +438,7 @@ pub(crate) fn run(
         args.push("--out".into());
         args.push(out.clone().into_os_string());
         if !quiet {
-            crate::err_line!(
-                "rkbench: sweep {}/{}: {}",
-                next + 1,
-                total,
-                label(&combo)
-            );
+            crate::err_line!("rkbench: sweep {}/{}: {}", next + 1, total, label(&combo));
         }
         let c = record_one(&args, &combo, &out)?;
         index.runs.push(SweepRun {

@@ -507,6 +507,109 @@ pub fn saturation(levels: &[&LoadLevel], slos: &Slos) -> Saturation {
     }
 }
 
+/// One figure of a level in two sweeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureChange {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub base: Option<f64>,
+    pub cand: Option<f64>,
+    /// candidate ÷ baseline (`None` when either is absent or the baseline is 0).
+    pub ratio: Option<f64>,
+}
+
+/// A level both sweeps ran at the same offered load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelChange {
+    pub label: String,
+    /// Indices into each sweep's levels.
+    pub base: usize,
+    pub cand: usize,
+    pub figures: Vec<FigureChange>,
+}
+
+/// Two sweeps level by level: the levels matched by (mode, concurrency, rate), and those only
+/// one of them ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelComparison {
+    pub matched: Vec<LevelChange>,
+    pub only_base: Vec<String>,
+    pub only_cand: Vec<String>,
+}
+
+/// The figures a level comparison shows, in order.
+const COMPARED: [(&str, &str, &str, fn(&LoadLevel) -> Option<f64>); 9] = [
+    ("request_throughput", "request throughput", "req/s", |l| {
+        l.request_throughput
+    }),
+    ("output_throughput", "output throughput", "tok/s", |l| {
+        l.output_throughput
+    }),
+    ("ttft_ms_median", "TTFT median", "ms", |l| l.ttft_ms.median),
+    ("ttft_ms_p99", "TTFT p99", "ms", |l| l.ttft_ms.p99),
+    ("tpot_ms_median", "TPOT median", "ms", |l| l.tpot_ms.median),
+    ("e2el_ms_median", "E2EL median", "ms", |l| l.e2el_ms.median),
+    ("e2el_ms_p99", "E2EL p99", "ms", |l| l.e2el_ms.p99),
+    ("in_flight_mean", "in flight (mean)", "", |l| {
+        l.in_flight_mean
+    }),
+    ("rejected", "rejected", "requests", |l| {
+        Some(l.rejected as f64)
+    }),
+];
+
+/// Compare two sweeps at equal offered load: a baseline level and the candidate level of the
+/// same (mode, concurrency, rate), each figure with candidate ÷ baseline. The first level of a
+/// key in each sweep is the one compared.
+pub fn compare(base: &[&LoadLevel], cand: &[&LoadLevel]) -> LevelComparison {
+    let mut matched = Vec::new();
+    let mut only_base = Vec::new();
+    let mut used = vec![false; cand.len()];
+    for (bi, b) in base.iter().enumerate() {
+        let found = cand
+            .iter()
+            .enumerate()
+            .find(|(ci, c)| !used[*ci] && c.key() == b.key());
+        let Some((ci, c)) = found else {
+            only_base.push(b.label());
+            continue;
+        };
+        used[ci] = true;
+        let figures = COMPARED
+            .iter()
+            .map(|&(key, label, unit, f)| {
+                let (x, y) = (f(b), f(c));
+                FigureChange {
+                    key,
+                    label,
+                    unit,
+                    base: x,
+                    cand: y,
+                    ratio: x.zip(y).filter(|(x, _)| *x != 0.0).map(|(x, y)| y / x),
+                }
+            })
+            .collect();
+        matched.push(LevelChange {
+            label: b.label(),
+            base: bi,
+            cand: ci,
+            figures,
+        });
+    }
+    let only_cand = cand
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(c, _)| c.label())
+        .collect();
+    LevelComparison {
+        matched,
+        only_base,
+        only_cand,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -645,6 +748,37 @@ mod tests {
             "{}",
             s.rule
         );
+    }
+
+    #[test]
+    fn sweeps_compare_level_by_level_at_equal_offered_load() {
+        // Baseline: 2 slots at c = 1, 2, 4; candidate: 4 slots at c = 2, 4, 8.
+        let b: Vec<LoadLevel> = [1, 2, 4]
+            .iter()
+            .map(|&c| level_of(&k_slots(2, c, 4, 100), &Slos::default()))
+            .collect();
+        let c: Vec<LoadLevel> = [2, 4, 8]
+            .iter()
+            .map(|&c| level_of(&k_slots(4, c, 4, 100), &Slos::default()))
+            .collect();
+        let cmp = compare(&b.iter().collect::<Vec<_>>(), &c.iter().collect::<Vec<_>>());
+        let labels: Vec<&str> = cmp.matched.iter().map(|m| m.label.as_str()).collect();
+        assert_eq!(labels, ["concurrency=2", "concurrency=4"]);
+        assert_eq!((cmp.matched[1].base, cmp.matched[1].cand), (2, 1));
+        assert_eq!(cmp.only_base, ["concurrency=1"]);
+        assert_eq!(cmp.only_cand, ["concurrency=8"]);
+        // At four streams twice the slots double the throughput and halve the median TTFT.
+        let f = |key: &str| {
+            cmp.matched[1]
+                .figures
+                .iter()
+                .find(|f| f.key == key)
+                .unwrap()
+                .ratio
+        };
+        close(f("request_throughput"), 2.0);
+        close(f("ttft_ms_median"), 0.5);
+        assert_eq!(f("rejected"), None);
     }
 
     #[test]
