@@ -538,8 +538,16 @@ pub struct LevelComparison {
     pub only_cand: Vec<String>,
 }
 
+/// A figure of a level: key, label, unit, and how to read it.
+type Compared = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&LoadLevel) -> Option<f64>,
+);
+
 /// The figures a level comparison shows, in order.
-const COMPARED: [(&str, &str, &str, fn(&LoadLevel) -> Option<f64>); 9] = [
+const COMPARED: [Compared; 9] = [
     ("request_throughput", "request throughput", "req/s", |l| {
         l.request_throughput
     }),
