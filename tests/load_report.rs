@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 /// The level's origin on the run clock (µs).
 const START_US: u64 = 1_000_000;
 
-fn header() -> RunHeader {
+/// A run header of its own per trace (`name` in the command line), so the fleet counts each.
+fn header(name: &str) -> RunHeader {
     RunHeader {
         hostname: "load".into(),
         started_unix_ms: 1_764_460_800_000,
-        command_line: vec!["rkbench".into(), "record".into()],
+        command_line: vec!["rkbench".into(), "record".into(), name.into()],
         ..Default::default()
     }
 }
@@ -46,7 +47,7 @@ fn request(index: u32, sent_ms: u64, tokens_ms: &[u64]) -> RequestRecord {
 fn write(dir: &Path, name: &str, run: LoadRun, reqs: &[(u32, u64, u64, &[u64])]) -> PathBuf {
     let p = dir.join(name);
     let (mut w, _j) = create_run(&p).unwrap();
-    w.append(&Record::Header(header())).unwrap();
+    w.append(&Record::Header(header(name))).unwrap();
     w.append(&Record::LoadRun(run)).unwrap();
     for (i, &(stream, sch, sent, toks)) in reqs.iter().enumerate() {
         w.append(&Record::RequestSent(RequestSent {
@@ -363,4 +364,22 @@ fn two_load_sweeps_compare_level_by_level() {
     let o = common::run(&["compare", &b, &c, "--fail-if-slower", "5%"], &[]);
     assert!(!o.status.success());
     assert!(common::stderr(&o).contains("--fail-if-slower gates trace comparisons"));
+}
+
+#[test]
+fn the_fleet_states_the_saturation_point_of_a_group_under_load() {
+    let dir = sweep_dir("load-fleet", 2, &[1, 2, 4]);
+    // Without the index the directory is a fleet: one group, its three levels.
+    std::fs::remove_file(dir.join("index.json")).unwrap();
+    let d = dir.display().to_string();
+    let o = common::run(&["report", "--format", "json", &d], &[]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let g = &j["groups"][0];
+    assert_eq!(g["traces"], 3);
+    assert_eq!(g["saturation"]["levels"], 3);
+    assert_eq!(g["saturation"]["point"], "concurrency=2");
+    let md = common::stdout(&common::run(&["report", "--format", "md", &d], &[]));
+    assert!(md.contains("| saturation point |"), "{md}");
+    assert!(md.contains("| concurrency=2 (3 levels) |"), "{md}");
 }
