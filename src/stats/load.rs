@@ -170,6 +170,11 @@ fn short(r: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// a − b in µs without overflow (a hostile trace may hold any u64).
+fn diff_us(a: u64, b: u64) -> i64 {
+    (i128::from(a) - i128::from(b)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
 fn measured(r: &RequestRecord) -> bool {
     !r.warmup
 }
@@ -202,7 +207,7 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
             .of(r.index)
             .map_or((r.start_us, r.start_us), |s| (s.scheduled_us, s.sent_us))
     };
-    let since = |t: u64| (t as i64 - start_us as i64) as f64 / 1e3;
+    let since = |t: u64| diff_us(t, start_us) as f64 / 1e3;
     let requests = reqs
         .iter()
         .map(|r| {
@@ -237,13 +242,13 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
         now += i64::from(d);
         let c = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
         max = max.max(c);
-        let at = t as i64 - start_us as i64;
+        let at = diff_us(t, start_us);
         match in_flight.last_mut() {
             Some(last) if last.0 == at => last.1 = c,
             _ => in_flight.push((at, c)),
         }
     }
-    let busy_us: u64 = meas.iter().map(|r| r.end_us).sum();
+    let busy_us: u64 = meas.iter().fold(0u64, |a, r| a.saturating_add(r.end_us));
     let in_flight_mean = throughput
         .duration_us
         .filter(|&d| d > 0)
@@ -253,7 +258,7 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
         .iter()
         .map(|r| {
             let (sch, sent) = times(r);
-            sent as i64 - sch as i64
+            diff_us(sent, sch)
         })
         .collect();
     let late = Trio::of_us(lateness.iter().copied());
@@ -267,7 +272,7 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
     let from_scheduled = |f: &dyn Fn(&super::peers::VllmRequest) -> u64| {
         Trio::of_us(ok.iter().map(|v| {
             let (sch, sent) = times(v.record);
-            sent as i64 - sch as i64 + f(v) as i64
+            diff_us(sent, sch).saturating_add(i64::try_from(f(v)).unwrap_or(i64::MAX))
         }))
     };
     let (ttft_sched, e2el_sched) = if open {
@@ -284,9 +289,11 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
             .filter_map(|v| {
                 let sr = s.requests.iter().find(|x| x.index == v.record.index)?;
                 let (_, prefill_ms) = super::server::server_prefill_ms(sr)?;
-                prefill_ms
-                    .is_finite()
-                    .then(|| v.ttft_us as i64 - (prefill_ms * 1e3).round() as i64)
+                prefill_ms.is_finite().then(|| {
+                    i64::try_from(v.ttft_us)
+                        .unwrap_or(i64::MAX)
+                        .saturating_sub((prefill_ms * 1e3).round() as i64)
+                })
             })
             .collect()
     });
@@ -804,6 +811,51 @@ mod tests {
         assert_eq!(s.rule, "every level held: not saturated within the sweep");
         let s = saturation(&[&l2], &Slos::default());
         assert_eq!(s.rule, "the level held: not saturated at this load");
+    }
+
+    #[test]
+    fn hostile_times_give_figures_not_panics() {
+        let mut reqs = vec![
+            req(Status::Ok, 0, &[5.0], 0, 1),
+            req(Status::Ok, 0, &[5.0], 0, 1),
+        ];
+        reqs[0].start_us = u64::MAX - 1;
+        reqs[0].end_us = u64::MAX;
+        reqs[1].start_us = 0;
+        let sent = vec![RequestSent {
+            index: 1,
+            stream: u32::MAX,
+            scheduled_us: u64::MAX,
+            sent_us: 0,
+        }];
+        let run = LoadRun {
+            mode: "rate".into(),
+            rate_rps: 1e300,
+            start_us: u64::MAX / 2,
+            facts: vec![Fact {
+                key: CLIENT_CPU_FACT.into(),
+                value: "NaN".into(),
+            }],
+            ..Default::default()
+        };
+        let mut t = trace(reqs, Some(run), sent);
+        t.server = Some(ServerTrace {
+            requests: vec![ServerRequest {
+                index: 1,
+                timings: vec![ServerTiming {
+                    field: "timings.prompt_ms".into(),
+                    raw: -1e300,
+                    unit: "ms".into(),
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let l = level_of(&t, &Slos::default());
+        assert_eq!(l.client_cpu_ms, None);
+        assert!(l.send_lateness_p50_ms.is_some());
+        let _ = warnings(&l);
+        let _ = saturation(&[&l, &l], &Slos::parse("ttft:1").unwrap());
     }
 
     #[test]
