@@ -332,6 +332,10 @@ fn a_load_sweep_reports_its_levels_in_one_table_with_the_saturation_point() {
     assert!(md.contains("Saturation point: concurrency=2."), "{md}");
     let html = common::stdout(&common::run(&["report", "--format", "html", &d], &[]));
     assert_eq!(html.matches("id=\"chart-latency-throughput\"").count(), 1);
+    // Each point is labelled with its level.
+    for c in [1, 2, 4] {
+        assert!(html.contains(&format!(">concurrency={c}</text>")), "{html}");
+    }
 }
 
 #[test]

@@ -241,7 +241,8 @@ pub(crate) fn latency_throughput_chart(levels: &[&LoadLevel]) -> String {
             .collect();
         s
     };
-    let p99 = series("p99 TTFT", &|l| l.ttft_ms.p99);
+    let mut p99 = series("p99 TTFT", &|l| l.ttft_ms.p99);
+    p99.point_labels = by_x.iter().map(|l| l.label()).collect();
     let median = series("median TTFT", &|l| l.ttft_ms.median);
     let spec = ChartSpec::new(
         "chart-latency-throughput",
@@ -255,7 +256,7 @@ pub(crate) fn latency_throughput_chart(levels: &[&LoadLevel]) -> String {
     ];
     figure(
         &svg::scatter_with_lines(&spec, &[p99, median], &curves),
-        "One point per level (hover for its concurrency or rate), in increasing output throughput: where the curve turns up, more load buys latency, not throughput.",
+        "One point per level, labelled with its concurrency or rate (hover for its figures), in increasing output throughput: where the curve turns up, more load buys latency, not throughput.",
     )
 }
 

@@ -70,6 +70,9 @@ pub(crate) struct Series {
     pub points: Vec<(f64, f64)>,
     /// Tooltip per point for scatter plots (same length as `points`, or empty for none).
     pub point_titles: Vec<String>,
+    /// Visible text beside each point of a scatter plot (e.g. the load level it measured);
+    /// empty for none.
+    pub point_labels: Vec<String>,
 }
 
 impl Series {
@@ -78,6 +81,7 @@ impl Series {
             name: name.to_string(),
             points,
             point_titles: Vec::new(),
+            point_labels: Vec::new(),
         }
     }
 }
@@ -636,6 +640,15 @@ fn points(out: &mut String, f: &Frame, series: &[Series]) -> bool {
                 f.px(px),
                 f.py(py)
             );
+            if let Some(label) = s.point_labels.get(j).filter(|l| !l.is_empty()) {
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#333\">{}</text>",
+                    f.px(px) + 6.0,
+                    f.py(py) - 6.0,
+                    html_escape(label)
+                );
+            }
         }
     }
     out.push_str("</g>\n");
