@@ -113,14 +113,14 @@ pub(crate) fn corrected_table(levels: &[&LoadLevel]) -> Option<Table> {
 /// The saturation point in one sentence.
 pub(crate) fn saturation_sentence(levels: &[&LoadLevel], sat: &Saturation) -> String {
     let at = sat.level.and_then(|i| levels.get(i));
+    // One level: the rule says whether it held; several: the point first.
     let head = match (at, levels.len()) {
-        (Some(l), n) if n > 1 => format!("Saturation point: {}.", l.label()),
-        (Some(_), _) => "The level holds.".to_string(),
-        (None, n) if n > 1 => "Saturation point: none (the lowest level did not hold).".to_string(),
-        (None, _) => "The level does not hold.".to_string(),
+        (_, 0 | 1) => String::new(),
+        (Some(l), _) => format!("Saturation point: {}. ", l.label()),
+        (None, _) => "Saturation point: none (the lowest level did not hold). ".to_string(),
     };
     format!(
-        "{head} {}. Offered rate: {}. A level holds when it completes ≥ 95 % of the rate offered to it and its p99 TTFT is within the --goodput TTFT SLO, if one is given.",
+        "{head}{}. Offered rate: {}. A level holds when it completes ≥ 95 % of the rate offered to it and its p99 TTFT is within the --goodput TTFT SLO, if one is given.",
         capitalized(&sat.rule),
         sat.offered_basis
     )
@@ -187,9 +187,11 @@ pub(crate) fn html_section(a: &Analysis) -> String {
 
 /// The levels, the corrected latencies, the saturation point and the latency–throughput chart.
 pub(crate) fn html_levels(levels: &[&LoadLevel], sat: &Saturation) -> String {
-    let mut o = levels_table(levels, sat).html();
+    // Wide tables scroll on their own rather than widen the page.
+    let scroll = |t: Table| format!("<div style=\"overflow-x:auto\">\n{}</div>\n", t.html());
+    let mut o = scroll(levels_table(levels, sat));
     if let Some(t) = corrected_table(levels) {
-        o.push_str(&t.html());
+        o.push_str(&scroll(t));
     }
     let _ = writeln!(
         o,
@@ -250,12 +252,8 @@ pub(crate) fn latency_throughput_chart(levels: &[&LoadLevel]) -> String {
         "output throughput (tok/s)",
         "TTFT (ms)",
     );
-    let curves = [
-        Series::new("p99 TTFT (line)", p99.points.clone()),
-        Series::new("median TTFT (line)", median.points.clone()),
-    ];
     figure(
-        &svg::scatter_with_lines(&spec, &[p99, median], &curves),
+        &svg::line_with_points(&spec, &[p99, median]),
         "One point per level, labelled with its concurrency or rate (hover for its figures), in increasing output throughput: where the curve turns up, more load buys latency, not throughput.",
     )
 }
