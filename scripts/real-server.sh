@@ -5,7 +5,8 @@
 # - llama-cpp-python's server (record the quick suite, counts equal the server's own usage, a
 #   deadline mid-stream keeps its chunks, the next request waits for the server process);
 # - llama.cpp's llama-server (detected by /props, per-chunk counts, no prompt cache, plausible
-#   timings, the /slots wait).
+#   timings, the /slots wait), and a second one with two slots (--parallel 2) for load: closed
+#   loops of 1, 2 and 4 streams checked against its own /metrics counters.
 # CI runs this as its own step (.ci/run); both are built once by scripts/llama-server-env.sh
 # (one llama.cpp compile, ~20 min on 2 cores) and reused from the cache directory afterwards.
 set -euo pipefail
@@ -21,6 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 "$venv/bin/python" scripts/tiny_gguf.py "$work/tiny.gguf"
+# A heavier one for load (4 blocks of 512): its throughput is the server's arithmetic, not HTTP.
+"$venv/bin/python" scripts/tiny_gguf.py "$work/load.gguf" 7 load
 free_port() {
     "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -52,6 +55,21 @@ for _ in $(seq 1 240); do
     sleep 0.5
 done
 
+# Two slots and its Prometheus counters, for the load tests (closed loop at 1, 2 and 4 streams);
+# one thread, so the other core is left to rkbench's streams on a 2-core machine.
+pport=$(free_port)
+timeout 900 "$llama_server" --model "$work/load.gguf" --alias tiny --host 127.0.0.1 --port "$pport" \
+    --ctx-size 4096 --parallel 2 --metrics --seed 7 --threads 1 >"$work/llama-server-parallel.log" 2>&1 &
+pids+=($!)
+wait_up "${pids[-1]}" "$pport" "$work/llama-server-parallel.log"
+for p in "$lport" "$pport"; do
+    for _ in $(seq 1 240); do
+        if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$p/health', timeout=2)" 2>/dev/null; then break; fi
+        sleep 0.5
+    done
+done
+
 echo "real-server: llama-cpp-python $("$venv/bin/python" -c 'import llama_cpp; print(llama_cpp.__version__)') on 127.0.0.1:$port, $("$llama_server" --version 2>&1 | grep -m1 version) on 127.0.0.1:$lport"
 RKBENCH_REAL_SERVER="http://127.0.0.1:$port" RKBENCH_REAL_LLAMA_SERVER="http://127.0.0.1:$lport" \
+    RKBENCH_REAL_LLAMA_SERVER_PARALLEL="http://127.0.0.1:$pport" \
     cargo test --test real_server -- --ignored --test-threads=1

@@ -8,7 +8,11 @@ model's) and a ChatML template: about 1.6 MiB, written in about a second. The ou
 the counts and the mid-stream deadline are then deterministic. Random weights emit byte
 tokens that form partial UTF-8, so chunks differ from tokens, as on a real model.
 
-usage: python tiny_gguf.py OUT.gguf [SEED]
+With a third argument `load`: 4 blocks of 512 dimensions (about 60 MiB), so that a decode step
+costs milliseconds of arithmetic rather than microseconds: the load test needs a model whose
+throughput is set by the server's compute, not by HTTP overheads and the machine's scheduling.
+
+usage: python tiny_gguf.py OUT.gguf [SEED] [load]
 """
 import sys
 
@@ -19,6 +23,8 @@ out = sys.argv[1]
 rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 7)
 
 n_embd, n_ff, n_head, n_layer, n_ctx = 64, 128, 4, 2, 1024
+if len(sys.argv) > 3 and sys.argv[3] == "load":
+    n_embd, n_ff, n_head, n_layer, n_ctx = 512, 1536, 8, 4, 2048
 tokens, scores, types = [], [], []
 
 

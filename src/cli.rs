@@ -249,7 +249,8 @@ pub struct ReportArgs {
     /// render several traces on this many threads (default 1; the output is the same for any value)
     #[argh(option, default = "1")]
     pub jobs: usize,
-    /// formats, comma-separated: md, json, html, csv (default md)
+    /// formats, comma-separated: md, json, html, csv, perfetto (the timeline as Chrome
+    /// trace-event JSON for ui.perfetto.dev, written as <stem>.perfetto.json) (default md)
     #[argh(option, default = "String::from(\"md\")")]
     pub format: String,
     /// output file (one trace, one format) or directory (several, written as <trace stem>.<ext>);

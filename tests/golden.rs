@@ -370,3 +370,18 @@ fn power_traces_regenerate_their_golden_reports_with_energy() {
         }
     }
 }
+
+/// The Perfetto timeline of one runtime trace (tokens, telemetry counters) and one server trace
+/// (chunks) is pinned byte for byte; `tests/perfetto.rs` checks every trace's structure.
+#[test]
+fn perfetto_timelines_regenerate_their_golden_files() {
+    for stem in ["qwen3-0.6b-sim-context", "llama-server-tiny-quick"] {
+        let t = root().join(format!("traces/{stem}.rktrace"));
+        let o = run(
+            &["report", "--format", "perfetto", &t.display().to_string()],
+            &[],
+        );
+        assert!(o.status.success(), "{stem}: {}", stderr(&o));
+        check_golden(&format!("perfetto/{stem}.perfetto.json"), &o.stdout);
+    }
+}

@@ -168,5 +168,9 @@ fn fuzz_seeds_exercise_the_journal_merge_and_every_renderer() {
         for f in [Format::Json, Format::Markdown, Format::Csv, Format::Html] {
             assert!(!render(&c.trace, f).is_empty());
         }
+        // The timeline of a damaged trace is still a trace-event file a viewer opens.
+        let timeline: serde_json::Value =
+            serde_json::from_str(&render(&c.trace, Format::Perfetto)).unwrap();
+        assert!(timeline["traceEvents"].is_array());
     }
 }

@@ -294,3 +294,97 @@ fn llama_server_takes_an_exact_token_input_as_ids_on_v1_completions() {
         );
     }
 }
+
+/// llama-server's Prometheus counter `name` (`--metrics`).
+fn metric(url: &str, name: &str) -> f64 {
+    let u = Url::parse(url).unwrap();
+    let (status, body) =
+        client::fetch(&u, "GET", "/metrics", None, Duration::from_secs(10)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics: {body}"))
+}
+
+#[test]
+#[ignore = "needs the two-slot llama-server started by scripts/real-server.sh"]
+fn llama_server_with_two_slots_under_closed_loop_load() {
+    let url = url_of("RKBENCH_REAL_LLAMA_SERVER_PARALLEL");
+    let dir = common::tempdir("real-llama-parallel");
+    // Per level, over three recordings: the best output rate (a tiny model decodes a token in
+    // well under a millisecond, so one scheduling hiccup of a busy machine would decide a single
+    // recording), the lowest mean TTFT, and tokens per llama_decode() call by the server's own
+    // counters (two slots decoding together put two tokens in one call).
+    let mut levels = Vec::new();
+    for n in ["1", "2", "4"] {
+        let (mut best, mut ttft, mut tokens, mut decodes) = (0.0f64, f64::MAX, 0.0, 0.0);
+        for trial in 0..3 {
+            let out = dir.join(format!("c{n}-{trial}.rktrace"));
+            let (p0, d0) = (
+                metric(&url, "llamacpp:tokens_predicted_total"),
+                metric(&url, "llamacpp:n_decode_total"),
+            );
+            let t = record(
+                &url,
+                "quick",
+                &[
+                    "--concurrency",
+                    n,
+                    "--repeat",
+                    "2",
+                    "--warmup",
+                    "1",
+                    "--max-new-tokens",
+                    "64",
+                ],
+                &out,
+            );
+            let (p1, d1) = (
+                metric(&url, "llamacpp:tokens_predicted_total"),
+                metric(&url, "llamacpp:n_decode_total"),
+            );
+            let s = t.server.as_ref().unwrap();
+            assert_eq!(s.requests.len(), 7);
+            assert!(
+                s.requests.iter().all(|r| r.status.as_str() == "ok"),
+                "level {n}"
+            );
+            // What the server says it generated is what the trace counted, token for token.
+            let counted: u64 = s.requests.iter().map(|r| r.chunk_token_total()).sum();
+            assert_eq!(counted as f64, p1 - p0, "level {n}: trace vs /metrics");
+            let warm: u64 = s
+                .requests
+                .iter()
+                .filter(|r| r.warmup)
+                .map(|r| r.chunk_token_total())
+                .sum();
+            tokens += (counted - warm) as f64;
+            decodes += d1 - d0 - warm as f64;
+            let tp =
+                rkbench::stats::throughput::of(&t.requests, t.server.as_ref(), &Default::default());
+            best = best.max(tp.output_tok_per_s.unwrap());
+            let m: Vec<f64> = t
+                .requests
+                .iter()
+                .filter(|r| !r.warmup)
+                .map(|r| f64::from(r.tokens.token_dt_us[0]))
+                .collect();
+            ttft = ttft.min(m.iter().sum::<f64>() / m.len() as f64);
+        }
+        levels.push((best, ttft, tokens / decodes));
+    }
+    eprintln!("llama-server --parallel 2 at 1/2/4 streams: (output tok/s, mean TTFT us, tokens per decode) {levels:?}");
+    let ((x1, _, b1), (x2, t2, b2), (_, t4, _)) = (levels[0], levels[1], levels[2]);
+    assert!(
+        b1 < 1.1 && b2 > 1.3,
+        "the server batched two streams: tokens per decode {b1:.2} -> {b2:.2}"
+    );
+    assert!(
+        x2 > 1.2 * x1,
+        "two slots, two streams: {x1:.1} -> {x2:.1} tok/s"
+    );
+    assert!(
+        t4 > t2,
+        "four streams on two slots queue: mean TTFT {t2:.0} -> {t4:.0} us"
+    );
+}

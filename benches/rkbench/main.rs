@@ -10,6 +10,8 @@
 //! 6. The fleet view: `rkbench report DIR` over 10,000 traces, time and peak memory.
 //! 7. The HTTP backend: rkbench's cost per chunk read, and per message of Rockchip's cumulative
 //!    `/rkllm_chat` stream.
+//! 9. Under load: the client's send lateness on an open-loop schedule and its CPU per chunk
+//!    with many streams in flight.
 //! 8. A request of a million chunks (Rockchip's one character per chunk): capture, a checkpoint,
 //!    the per-token view and the per-chunk CSV, each linear in the chunks.
 //!
@@ -20,6 +22,7 @@ mod callback;
 mod fleet;
 mod http;
 mod jsonl;
+mod load;
 mod replay;
 mod size;
 mod telemetry;
@@ -63,6 +66,9 @@ fn main() {
     }
     if want("long") {
         http::long_stream(&env, &mut report);
+    }
+    if want("load") {
+        load::run(&env, &mut report);
     }
     report.finish(&env);
 }

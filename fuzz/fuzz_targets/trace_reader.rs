@@ -22,7 +22,13 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(c) = checked {
         let _ = c.problems();
-        for f in [Format::Json, Format::Markdown, Format::Csv, Format::Html] {
+        for f in [
+            Format::Json,
+            Format::Markdown,
+            Format::Csv,
+            Format::Html,
+            Format::Perfetto,
+        ] {
             let _ = render(&c.trace, f);
         }
         let per_token = Options {

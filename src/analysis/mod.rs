@@ -18,6 +18,7 @@
 //!    in every format; extend it with the section's figures.
 pub(crate) mod charts;
 pub(crate) mod compare;
+pub(crate) mod counters;
 pub(crate) mod observations;
 pub(crate) mod original;
 pub(crate) mod params;

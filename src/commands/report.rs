@@ -57,6 +57,11 @@ pub(crate) fn run(a: ReportArgs) -> Result<i32> {
                 "--goodput and --reference-model apply to one trace's report, not to the fleet table",
             ));
         }
+        if formats.contains(&Format::Perfetto) {
+            return Err(Error::usage(
+                "--format perfetto is one trace's timeline; the fleet table has none: pass the trace files instead (rkbench report --format perfetto -o DIR a.rktrace b.rktrace)",
+            ));
+        }
         return fleet::run(&a.traces, &formats, options, a.out.as_deref(), a.jobs);
     }
     let several = formats.len() > 1 || a.traces.len() > 1;
@@ -191,9 +196,9 @@ impl Target<'_> {
                     Format::Markdown => report::sweep::markdown(&sweep),
                     Format::Json => report::sweep::json(&sweep),
                     Format::Html => report::sweep::html(&sweep),
-                    Format::Csv => {
+                    Format::Csv | Format::Perfetto => {
                         return Err(Error::usage(format!(
-                            "a sweep directory ({}) reports as md, json or html",
+                            "a sweep directory ({}) reports as md, json or html; for its traces' own csv or perfetto pass the .rktrace files in it",
                             path.display()
                         )))
                     }

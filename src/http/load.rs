@@ -32,13 +32,16 @@ struct Job {
     scheduled: Instant,
 }
 
-/// What a worker tells the recorder's thread.
+/// What the dispatcher and the workers tell the recorder's thread.
 enum Msg {
+    /// The dispatcher handed request `position` to a stream (for the progress line).
+    Started {
+        position: usize,
+        id: String,
+    },
     Sent(RequestSent),
     Checkpoint(Box<ServerRequest>),
     Done {
-        stream: u32,
-        ended: Instant,
         warmup: bool,
         req: Box<ServerRequest>,
         frames: Vec<Record>,
@@ -46,6 +49,8 @@ enum Msg {
     },
     /// The worker could not run its request (an internal error).
     Failed(Error),
+    /// The dispatcher stopped sending and every request it sent has ended: nothing follows.
+    Finished,
 }
 
 /// A worker's hooks: everything goes to the recorder's thread.
@@ -83,12 +88,17 @@ impl Hooks for ToRecorder<'_> {
 }
 
 /// A stream's worker: runs the jobs it is given, one after another, until its channel closes.
+/// A finished request goes to the recorder first, then the stream is free (`free`), so the
+/// recorder has every request before the dispatcher can say the level ended.
+#[allow(clippy::too_many_arguments)]
 fn worker(
     plan: &Plan,
     suite: &Suite,
     stream: u32,
     jobs: Receiver<Job>,
     tx: Sender<Msg>,
+    free: Sender<(u32, Instant)>,
+    gone: &AtomicBool,
     abandon: &AtomicBool,
 ) {
     for job in jobs {
@@ -97,6 +107,7 @@ fn worker(
             Ok(p) => p,
             Err(e) => {
                 let _ = tx.send(Msg::Failed(e));
+                let _ = free.send((stream, Instant::now()));
                 continue;
             }
         };
@@ -118,19 +129,21 @@ fn worker(
         let msg = match attempt(plan, &prepared, &mut busy, false, true, &mut hooks) {
             Err(e) => Msg::Failed(e),
             Ok(o) => {
-                let gone = o.gone.clone();
+                let why = o.gone.clone();
+                if why.is_some() {
+                    gone.store(true, Ordering::Relaxed);
+                }
                 let (req, frames) = finish(plan, test, &prepared, o, job.index, None);
                 Msg::Done {
-                    stream,
-                    ended: Instant::now(),
                     warmup: job.slot.warmup,
                     req: Box::new(req),
                     frames,
-                    gone,
+                    gone: why,
                 }
             }
         };
         let _ = tx.send(msg);
+        let _ = free.send((stream, Instant::now()));
     }
 }
 
@@ -218,26 +231,36 @@ pub(super) fn run(
     Ok(status)
 }
 
-/// The level itself: dispatch on the schedule, collect what the workers send.
+/// What the dispatcher decided when it stopped sending: how the level ended, and the position
+/// after its last request.
+struct Dispatched {
+    status: RunStatus,
+    detail: String,
+    position: usize,
+}
+
+/// The dispatcher: sends each request when it is due (open loop) or its stream is free
+/// (closed loop), on a thread of its own so that the recorder's trace writes (an fdatasync per
+/// finished request) never delay a send. Returns when it has stopped sending and every request
+/// it sent has ended.
 #[allow(clippy::too_many_arguments)]
-fn level(
-    rec: &mut Recorder,
-    plan: &Plan,
-    suite: &Suite,
+fn dispatch<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    plan: &'s Plan,
+    suite: &'s Suite,
     load: LoadPlan,
     slots: &[Slot],
-    position: &mut usize,
-    tally: &mut Tally,
-    facts: &mut Vec<Fact>,
-) -> Result<(RunStatus, String)> {
+    mut position: usize,
+    start: Instant,
+    tx: &Sender<Msg>,
+    free: &Receiver<(u32, Instant)>,
+    free_tx: &Sender<(u32, Instant)>,
+    gone: &'s AtomicBool,
+    abandon: &'s AtomicBool,
+) -> Dispatched {
     let control = plan.control;
     let origin = plan.origin;
-    let start = Instant::now();
-    let start_us = micros(start.saturating_duration_since(origin));
-    let cpu0 = own_cpu_ms();
-    rec.out
-        .append(&Record::LoadRun(load.level(start_us, 0, facts.clone())))?;
-    let warm = *position;
+    let warm = position;
     let planned = control.expected(slots).saturating_sub(warm);
     let open = load.mode == LoadMode::Rate;
     let due: Vec<Instant> = if open {
@@ -249,102 +272,193 @@ fn level(
         Vec::new()
     };
     let streams = load.concurrency.max(1) as usize;
+    let mut jobs: Vec<Sender<Job>> = Vec::new();
+    let mut busy = vec![false; streams];
+    let mut free_since = vec![start; streams];
+    let mut in_flight = 0usize;
+    let mut sent = 0u32;
+    let mut stop: Option<(RunStatus, String)> = None;
+    loop {
+        // Send everything that is due and has a free stream.
+        while stop.is_none() {
+            if interrupted() {
+                stop = Some((RunStatus::Interrupted, String::new()));
+                break;
+            }
+            if abandon.load(Ordering::Relaxed) {
+                stop = Some((RunStatus::Crashed, "the trace could not be written".into()));
+                break;
+            }
+            if gone.load(Ordering::Relaxed) {
+                stop = Some((RunStatus::Crashed, String::new()));
+                break;
+            }
+            if let Some(why) = control.stop_now(origin.elapsed(), sent) {
+                stop = Some((RunStatus::Complete, why));
+                break;
+            }
+            let Some(slot) = control.next_slot(slots, position, sent) else {
+                stop = Some((RunStatus::Complete, control.completed(slots, position)));
+                break;
+            };
+            let Some(stream) = busy.iter().position(|b| !b) else {
+                break;
+            };
+            let scheduled = if open {
+                due.get(position - warm)
+                    .or(due.last())
+                    .copied()
+                    .unwrap_or(start)
+            } else {
+                free_since[stream]
+            };
+            if open && Instant::now() < scheduled {
+                break;
+            }
+            while jobs.len() <= stream {
+                let (jtx, jrx) = mpsc::channel::<Job>();
+                let (tx, free_tx) = (tx.clone(), free_tx.clone());
+                let s = jobs.len() as u32;
+                let spawned = std::thread::Builder::new()
+                    .name(format!("rkbench-stream-{s}"))
+                    .spawn_scoped(scope, move || {
+                        worker(plan, suite, s, jrx, tx, free_tx, gone, abandon)
+                    });
+                if let Err(e) = spawned {
+                    stop = Some((
+                        RunStatus::Crashed,
+                        format!("cannot start a stream thread: {e}"),
+                    ));
+                    break;
+                }
+                jobs.push(jtx);
+            }
+            if stop.is_some() {
+                break;
+            }
+            let index = u32::try_from(position).unwrap_or(u32::MAX);
+            let _ = tx.send(Msg::Started {
+                position,
+                id: suite.tests[slot.test].id.clone(),
+            });
+            if jobs[stream]
+                .send(Job {
+                    slot,
+                    index,
+                    scheduled,
+                })
+                .is_err()
+            {
+                stop = Some((RunStatus::Crashed, "a stream thread ended early".into()));
+                break;
+            }
+            busy[stream] = true;
+            in_flight += 1;
+            position += 1;
+            sent += 1;
+        }
+        if in_flight == 0 && stop.is_some() {
+            break;
+        }
+        // Wait for a stream to become free, or until the next request is due.
+        let mut wait = TICK;
+        if open && stop.is_none() && busy.iter().any(|b| !b) {
+            if let Some(&t) = due.get(position - warm) {
+                wait = wait.min(t.saturating_duration_since(Instant::now()));
+            }
+        }
+        let mut next = match free.recv_timeout(wait) {
+            Ok(s) => Some(s),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        while let Some((s, at)) = next.take() {
+            let s = s as usize;
+            busy[s] = false;
+            free_since[s] = at;
+            in_flight -= 1;
+            next = free.try_recv().ok();
+        }
+    }
+    let (status, detail) = stop.unwrap_or((RunStatus::Complete, String::new()));
+    Dispatched {
+        status,
+        detail,
+        position,
+    }
+}
+
+/// The level itself: the dispatcher sends, this thread writes what the workers report.
+#[allow(clippy::too_many_arguments)]
+fn level(
+    rec: &mut Recorder,
+    plan: &Plan,
+    suite: &Suite,
+    load: LoadPlan,
+    slots: &[Slot],
+    position: &mut usize,
+    tally: &mut Tally,
+    facts: &mut Vec<Fact>,
+) -> Result<(RunStatus, String)> {
+    let origin = plan.origin;
+    let start = Instant::now();
+    let start_us = micros(start.saturating_duration_since(origin));
+    let cpu0 = own_cpu_ms();
+    rec.out
+        .append(&Record::LoadRun(load.level(start_us, 0, facts.clone())))?;
     let abandon = AtomicBool::new(false);
+    let gone = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<Msg>();
-    let result = std::thread::scope(|scope| -> Result<(RunStatus, String)> {
-        let mut jobs: Vec<Sender<Job>> = Vec::new();
-        let mut busy = vec![false; streams];
-        let mut free_since = vec![start; streams];
-        let mut in_flight = 0usize;
-        let mut sent = 0u32;
-        let mut stop: Option<(RunStatus, String)> = None;
+    let (free_tx, free_rx) = mpsc::channel::<(u32, Instant)>();
+    let from = *position;
+    let mut gone_why: Option<String> = None;
+    let (written, dispatched) = std::thread::scope(|scope| {
+        let d = {
+            let (tx, free_tx, gone, abandon) = (tx.clone(), free_tx.clone(), &gone, &abandon);
+            std::thread::Builder::new()
+                .name("rkbench-dispatch".into())
+                .spawn_scoped(scope, move || {
+                    let d = dispatch(
+                        scope, plan, suite, load, slots, from, start, &tx, &free_rx, &free_tx,
+                        gone, abandon,
+                    );
+                    let _ = tx.send(Msg::Finished);
+                    d
+                })
+        };
+        drop(free_tx);
+        let d = match d {
+            Ok(d) => d,
+            Err(e) => {
+                return (
+                    Err(Error::internal(format!("cannot start the dispatcher: {e}"))),
+                    None,
+                )
+            }
+        };
         let mut snapshots: BTreeMap<u32, ServerRequest> = BTreeMap::new();
-        let r = (|| -> Result<()> {
+        let written = (|| -> Result<()> {
             loop {
-                // Send everything that is due and has a free stream.
-                while stop.is_none() {
-                    if interrupted() {
-                        stop = Some((RunStatus::Interrupted, String::new()));
-                        break;
-                    }
-                    if let Some(why) = control.stop_now(origin.elapsed(), sent) {
-                        stop = Some((RunStatus::Complete, why));
-                        break;
-                    }
-                    let Some(slot) = control.next_slot(slots, *position, sent) else {
-                        stop = Some((RunStatus::Complete, control.completed(slots, *position)));
-                        break;
-                    };
-                    let Some(stream) = busy.iter().position(|b| !b) else {
-                        break;
-                    };
-                    let scheduled = if open {
-                        match due.get((*position - warm).min(due.len().saturating_sub(1))) {
-                            Some(&t) => t,
-                            None => Instant::now(),
-                        }
-                    } else {
-                        free_since[stream]
-                    };
-                    if open && Instant::now() < scheduled {
-                        break;
-                    }
-                    while jobs.len() <= stream {
-                        let (jtx, jrx) = mpsc::channel::<Job>();
-                        let (tx, abandon) = (tx.clone(), &abandon);
-                        let s = jobs.len() as u32;
-                        std::thread::Builder::new()
-                            .name(format!("rkbench-stream-{s}"))
-                            .spawn_scoped(scope, move || worker(plan, suite, s, jrx, tx, abandon))
-                            .map_err(|e| {
-                                Error::internal(format!("cannot start a stream thread: {e}"))
-                            })?;
-                        jobs.push(jtx);
-                    }
-                    let index = u32::try_from(*position).unwrap_or(u32::MAX);
-                    let test = &suite.tests[slot.test];
-                    rec.progress.start_request(*position, &test.id, slot.warmup);
-                    jobs[stream]
-                        .send(Job {
-                            slot,
-                            index,
-                            scheduled,
-                        })
-                        .map_err(|_| Error::internal("a stream thread ended early"))?;
-                    busy[stream] = true;
-                    in_flight += 1;
-                    *position += 1;
-                    sent += 1;
-                }
-                if in_flight == 0 && stop.is_some() {
-                    return Ok(());
-                }
-                // Wait for a worker, or until the next request is due.
-                let now = Instant::now();
-                let mut wait = TICK;
-                if open && stop.is_none() && busy.iter().any(|b| !b) {
-                    if let Some(&t) = due.get(*position - warm) {
-                        wait = wait.min(t.saturating_duration_since(now));
-                    }
-                }
-                let first = match rx.recv_timeout(wait) {
+                let msg = match rx.recv_timeout(TICK) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => {
-                        return Err(Error::internal("every stream thread ended"))
+                        return Err(Error::internal("the dispatcher ended without a word"))
                     }
                 };
-                let mut next = first;
+                let mut next = msg;
                 while let Some(msg) = next.take() {
                     match msg {
+                        Msg::Finished => return Ok(()),
+                        Msg::Started { position, id } => {
+                            rec.progress.start_request(position, &id, false)
+                        }
                         Msg::Sent(s) => rec.out.append(&Record::RequestSent(s))?,
                         Msg::Checkpoint(snap) => {
                             snapshots.insert(snap.index, *snap);
                             rewrite_journal(rec, &snapshots)?;
                         }
                         Msg::Done {
-                            stream,
-                            ended,
                             warmup,
                             req,
                             frames,
@@ -360,14 +474,8 @@ fn level(
                                 Duration::from_micros(req.end_us),
                                 &summary(&req),
                             );
-                            let s = stream as usize;
-                            busy[s] = false;
-                            free_since[s] = ended;
-                            in_flight -= 1;
-                            if let Some(why) = gone {
-                                if stop.is_none() {
-                                    stop = Some((RunStatus::Crashed, why));
-                                }
+                            if gone_why.is_none() {
+                                gone_why = gone;
                             }
                         }
                         Msg::Failed(e) => return Err(e),
@@ -377,15 +485,19 @@ fn level(
                 rec.out.flush_telemetry(false)?;
             }
         })();
-        // Close every stream: workers finish what they hold (at once, if abandoned) and end.
-        if r.is_err() {
+        if written.is_err() {
+            // Stop sending and reading at once; the dispatcher then ends.
             abandon.store(true, Ordering::Relaxed);
         }
-        drop(jobs);
-        r?;
-        Ok(stop.unwrap_or((RunStatus::Complete, String::new())))
+        (written, d.join().ok())
     });
-    let (status, detail) = result?;
+    written?;
+    let d = dispatched.ok_or_else(|| Error::internal("the dispatcher panicked"))?;
+    *position = d.position;
+    let (status, detail) = match gone_why {
+        Some(why) => (RunStatus::Crashed, why),
+        None => (d.status, d.detail),
+    };
     let cpu = own_cpu_ms().zip(cpu0).map(|(b, a)| b - a);
     facts.push(Fact {
         key: "client cpu_ms".into(),

@@ -22,7 +22,7 @@ use crate::trace::NOT_READ;
 const DECIMALS: usize = 6;
 
 /// The name of each record kind this rkbench reads, by frame kind code (`--kinds` takes these).
-pub(crate) const KINDS: [(u8, &str); 18] = [
+pub(crate) const KINDS: [(u8, &str); 20] = [
     (k::HEADER, "header"),
     (k::REQUEST, "request"),
     (k::PARTIAL, "partial"),
@@ -41,6 +41,8 @@ pub(crate) const KINDS: [(u8, &str); 18] = [
     (sk::SERVER_PARTIAL, "server-partial"),
     (wk::POWER_SOURCE, "power-source"),
     (wk::POWER_SAMPLES, "power-samples"),
+    (crate::trace::load::kind::LOAD_RUN, "load-run"),
+    (crate::trace::load::kind::REQUEST_SENT, "request-sent"),
 ];
 
 /// The name of frames whose kind (or layout) this rkbench does not know.
@@ -911,6 +913,8 @@ mod tests {
                 counter_unit: "Wh".into(),
                 error: vec!["timeout".into()],
             }),
+            Record::LoadRun(crate::trace::LoadRun::default()),
+            Record::RequestSent(crate::trace::RequestSent::default()),
         ]
     }
 

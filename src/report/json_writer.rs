@@ -155,6 +155,14 @@ impl JsonWriter {
         self
     }
 
+    /// A value another writer already rendered, inserted as is (e.g. a compact object as one
+    /// element of an indented array: one event per line keeps a large export diffable).
+    pub(crate) fn raw(&mut self, json: &str) -> &mut Self {
+        self.before_value();
+        self.out.push_str(json);
+        self
+    }
+
     pub(crate) fn bool(&mut self, v: bool) -> &mut Self {
         self.before_value();
         self.out.push_str(if v { "true" } else { "false" });
@@ -220,6 +228,9 @@ mod tests {
             c.finish(),
             "{\"a\":\"x\\ny\",\"d\":[1,18446744073709551615]}\n"
         );
+        let mut r = JsonWriter::new();
+        r.begin_array().raw("{\"x\":1}").raw("2").end_array();
+        assert_eq!(r.finish(), "[\n  {\"x\":1},\n  2\n]\n");
         assert_eq!(s, "{\n  \"a\": \"x\\\"\\u003cy\\u003e\\n\",\n  \"b\": 0.00,\n  \"c\": null,\n  \"d\": [\n    1,\n    2\n  ],\n  \"e\": {}\n}\n");
     }
 }

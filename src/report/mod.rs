@@ -10,6 +10,7 @@ pub(crate) mod json;
 pub(crate) mod json_writer;
 pub(crate) mod load;
 pub(crate) mod markdown;
+pub(crate) mod perfetto;
 pub(crate) mod provenance;
 pub(crate) mod reference;
 pub(crate) mod server;
@@ -35,6 +36,8 @@ pub enum Format {
     Html,
     /// A table for spreadsheets/pandas; rows per request or per token (see [`Options`]).
     Csv,
+    /// The run's timeline as Chrome trace-event JSON for ui.perfetto.dev and chrome://tracing.
+    Perfetto,
 }
 
 /// Report options: how to analyse (goodput SLOs, the published model to compare with) and
@@ -59,8 +62,9 @@ impl Format {
                 "json" => Format::Json,
                 "html" | "htm" => Format::Html,
                 "csv" => Format::Csv,
+                "perfetto" => Format::Perfetto,
                 other => return Err(format!(
-                    "unknown report format {other:?}; use md, json, html or csv (comma-separated for several)"
+                    "unknown report format {other:?}; use md, json, html, csv or perfetto (comma-separated for several)"
                 )),
             };
             if !v.contains(&f) {
@@ -68,7 +72,7 @@ impl Format {
             }
         }
         if v.is_empty() {
-            return Err("--format is empty; use md, json, html or csv".into());
+            return Err("--format is empty; use md, json, html, csv or perfetto".into());
         }
         Ok(v)
     }
@@ -79,6 +83,8 @@ impl Format {
             Format::Json => "json",
             Format::Html => "html",
             Format::Csv => "csv",
+            // Not `.json`: beside the JSON report of the same trace in one `-o` directory.
+            Format::Perfetto => "perfetto.json",
         }
     }
 }
@@ -104,6 +110,7 @@ pub(crate) fn render_analysis(a: &Analysis, format: Format, options: Options<'_>
         Format::Json => json::render(a),
         Format::Html => html::render(a),
         Format::Csv => csv::render(a, options.csv_per),
+        Format::Perfetto => perfetto::render(a),
     }
 }
 

@@ -214,6 +214,13 @@ impl Trace {
     pub fn input_of(&self, index: u32) -> Option<&RequestInput> {
         self.inputs.iter().rev().find(|i| i.index == index)
     }
+
+    /// The stream (concurrent lane) a request ran on: its send record's (format 1.3, a run under
+    /// load), 0 for a sequential run. Every timeline puts requests of different streams on
+    /// separate tracks.
+    pub fn stream_of(&self, r: &RequestRecord) -> u32 {
+        self.load.stream_of(r.index)
+    }
 }
 
 /// Map a trace file read-only. The only `unsafe` outside the FFI module.

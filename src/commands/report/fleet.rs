@@ -145,6 +145,12 @@ pub(crate) fn run(
             Format::Json => render::json(&table),
             Format::Csv => render::csv(&table),
             Format::Html => render::html(&table),
+            // Refused before any trace is read (`report::run`): a table has no timeline.
+            Format::Perfetto => {
+                return Err(Error::usage(
+                    "--format perfetto is one trace's timeline; the fleet table has none",
+                ))
+            }
         };
         if target.emit(&text, "fleet", f)? == Sent::Closed {
             return Ok(output::exit_code(Sent::Closed));
