@@ -435,6 +435,7 @@ fn load_flags_that_contradict_are_refused_before_anything_is_sent() {
             "drop one",
         ),
     ] {
+        args.extend(["--out", o.as_str()]);
         let r = common::server_record(&url, &s, &args);
         assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
         assert!(stderr(&r).contains(want), "{args:?}: {}", stderr(&r));
