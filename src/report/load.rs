@@ -41,7 +41,7 @@ pub(crate) fn levels_table(levels: &[&LoadLevel], sat: &Saturation) -> Table {
     let mut t = Table::grid(&titles);
     for (i, l) in levels.iter().enumerate() {
         let mut row = vec![
-            Cell::label(l.label()),
+            Cell::text(l.label()),
             Cell::num(num(sat.offered_rps.get(i).copied().flatten(), 3)),
             Cell::num(l.completed.to_string()),
             Cell::num(l.failed.to_string()),
@@ -97,7 +97,7 @@ pub(crate) fn corrected_table(levels: &[&LoadLevel]) -> Option<Table> {
             l.queue_ms.unwrap_or_default(),
         );
         t.push(vec![
-            Cell::label(l.label()),
+            Cell::text(l.label()),
             Cell::num(num(ts.median, 1)),
             Cell::num(num(ts.p99, 1)),
             Cell::num(num(es.median, 1)),
@@ -278,4 +278,111 @@ pub(crate) fn in_flight_chart(l: &LoadLevel) -> String {
         &svg::line_chart(&spec, &[Series::new("in flight", pts)]),
         "Measured requests between their send and their end; the time-weighted mean is the table's in-flight mean.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::load::Trio;
+
+    fn level(mode: &str, concurrency: u32, rate: Option<f64>) -> LoadLevel {
+        LoadLevel {
+            mode: mode.into(),
+            concurrency,
+            rate_rps: rate,
+            arrivals: None,
+            burstiness: None,
+            seed: None,
+            instances: 0,
+            start_us: 0,
+            completed: 3,
+            failed: 0,
+            rejected: 1,
+            duration_s: Some(1.5),
+            request_throughput: Some(2.0),
+            output_throughput: Some(20.0),
+            total_token_throughput: None,
+            goodput: None,
+            ttft_ms: Trio::default(),
+            tpot_ms: Trio::default(),
+            itl_ms: Trio::default(),
+            e2el_ms: Trio::default(),
+            in_flight_mean: Some(1.5),
+            in_flight_max: 2,
+            in_flight: vec![(0, 1), (500_000, 2), (1_500_000, 0)],
+            send_lateness_p50_ms: Some(0.0),
+            send_lateness_p99_ms: Some(0.0),
+            ttft_from_scheduled_ms: None,
+            e2el_from_scheduled_ms: None,
+            queue_ms: None,
+            client_cpu_ms: None,
+            requests: vec![],
+        }
+    }
+
+    fn sat(level: Option<usize>, rule: &str, n: usize) -> Saturation {
+        Saturation {
+            level,
+            rule: rule.into(),
+            offered_basis: "open loop: the rate requested (rate_rps)".into(),
+            offered_rps: vec![Some(2.0); n],
+            holds: vec![true; n],
+        }
+    }
+
+    #[test]
+    fn a_mode_from_the_trace_is_escaped_and_capitalised_safely() {
+        let l = level("é|<b>", 2, None);
+        let t = levels_table(
+            &[&l],
+            &sat(None, &format!("{} did not hold: x", l.label()), 1),
+        );
+        let md = t.markdown();
+        assert!(md.contains("| é\\|&lt;b&gt; concurrency=2 |"), "{md}");
+        assert!(!t.html().contains("<b>"));
+        let s = saturation_sentence(
+            &[&l],
+            &sat(None, &format!("{} did not hold: x", l.label()), 1),
+        );
+        assert!(
+            s.starts_with("É|<b> concurrency=2 did not hold: x. Offered rate:"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn several_levels_name_their_saturation_point_first() {
+        let (mut a, mut b) = (level("rate", 0, Some(1.0)), level("rate", 0, Some(2.5)));
+        for (l, ms) in [(&mut a, 100.0), (&mut b, 300.0)] {
+            l.ttft_ms.median = Some(ms);
+            l.ttft_ms.p99 = Some(2.0 * ms);
+        }
+        let s = saturation_sentence(
+            &[&a, &b],
+            &sat(
+                Some(0),
+                "rate=2.5 did not hold: completed 2.00 of 2.50 offered requests/s (80 %)",
+                2,
+            ),
+        );
+        assert!(
+            s.starts_with("Saturation point: rate=1. Rate=2.5 did not hold"),
+            "{s}"
+        );
+        let none = saturation_sentence(&[&a, &b], &sat(None, "rate=1 did not hold: x", 2));
+        assert!(none.starts_with("Saturation point: none (the lowest level did not hold). Rate=1"));
+        // A chart with a point per level, each labelled.
+        let svg = latency_throughput_chart(&[&a, &b]);
+        assert!(
+            svg.contains(">rate=1</text>") && svg.contains(">rate=2.5</text>"),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn in_flight_is_a_step_line() {
+        let svg = in_flight_chart(&level("concurrency", 2, None));
+        assert!(svg.contains("id=\"chart-in-flight\""));
+        assert!(svg.contains("<path d=\"M"), "{svg}");
+    }
 }
