@@ -284,7 +284,7 @@ fn per_request(a: &Analysis) -> String {
     for m in &a.summary.metrics {
         let mut fields = request_fields(m);
         fields.push(i(a.exact_input_tokens(m.index)));
-        let l = a.load.requests.iter().find(|l| l.index == m.index);
+        let l = a.load.request(m.index);
         fields.extend([
             i(l.map(|l| i64::from(l.stream))),
             fd(l.map(|l| l.scheduled_ms), DECIMALS),

@@ -333,7 +333,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     w.key("requests").begin_array();
     for (r, m, tele) in a.requests() {
         request(&mut w, r, m, tele, a.trace.input_of(r.index));
-        request_load(&mut w, a.load.requests.iter().find(|l| l.index == r.index));
+        request_load(&mut w, a.load.request(r.index));
         if let Some(e) = a.energy.as_ref() {
             let re = e.requests.iter().find(|x| x.index == r.index);
             request_energy(&mut w, re);

@@ -154,6 +154,15 @@ impl LoadLevel {
         }
     }
 
+    /// Request `index`'s place in the load (the requests are in index order, as the reader
+    /// gives them; a linear search covers any other order).
+    pub fn request(&self, index: u32) -> Option<&RequestLoad> {
+        match self.requests.binary_search_by_key(&index, |r| r.index) {
+            Ok(i) => self.requests.get(i),
+            Err(_) => self.requests.iter().find(|r| r.index == index),
+        }
+    }
+
     /// The key levels of two sweeps are matched by: equal offered load.
     pub fn key(&self) -> (String, u32, Option<u64>) {
         (
@@ -179,13 +188,18 @@ fn measured(r: &RequestRecord) -> bool {
     !r.warmup
 }
 
+/// The server's record of request `index` (in index order, as the reader gives them).
+fn server_request(trace: &Trace, index: u32) -> Option<&crate::trace::server::ServerRequest> {
+    let reqs = &trace.server.as_ref()?.requests;
+    match reqs.binary_search_by_key(&index, |r| r.index) {
+        Ok(i) => reqs.get(i),
+        Err(_) => reqs.iter().find(|r| r.index == index),
+    }
+}
+
 /// Whether request `index` was refused with HTTP 503 (a rejection under load, never retried).
 fn rejected(trace: &Trace, index: u32) -> bool {
-    trace.server.as_ref().is_some_and(|s| {
-        s.requests
-            .iter()
-            .any(|r| r.index == index && r.http_status == 503 && r.status != Status::Ok)
-    })
+    server_request(trace, index).is_some_and(|r| r.http_status == 503 && r.status != Status::Ok)
 }
 
 /// The level a trace holds. `throughput` and `peers` are the trace's own (computed once by the
@@ -284,10 +298,10 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
         (None, None)
     };
 
-    let queue: Vec<i64> = trace.server.as_ref().map_or_else(Vec::new, |s| {
+    let queue: Vec<i64> = trace.server.as_ref().map_or_else(Vec::new, |_| {
         ok.iter()
             .filter_map(|v| {
-                let sr = s.requests.iter().find(|x| x.index == v.record.index)?;
+                let sr = server_request(trace, v.record.index)?;
                 let (_, prefill_ms) = super::server::server_prefill_ms(sr)?;
                 prefill_ms.is_finite().then(|| {
                     i64::try_from(v.ttft_us)
