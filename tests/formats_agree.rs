@@ -397,6 +397,25 @@ fn every_format_states_the_same_facts() {
                 .map(|n| n.to_string())
                 .unwrap_or_default();
             assert_eq!(row[col("input_exact_tokens")], json_exact, "{name}");
+            // Its place in the load: the same stream and times in both.
+            assert_eq!(row[col("stream")], r["stream"].to_string(), "{name}");
+            for k in ["scheduled_ms", "sent_ms"] {
+                let v: f64 = row[col(k)].parse().unwrap();
+                assert!((v - r[k].as_f64().unwrap()).abs() < 1e-9, "{name}: {k}");
+            }
+        }
+        // The level: one, stated alike in the Markdown and HTML (a sequential trace in one
+        // sentence with its in-flight figures).
+        let level = &j["load"]["levels"][0];
+        assert_eq!(j["load"]["levels"].as_array().unwrap().len(), 1, "{name}");
+        let in_flight = format!(
+            "in flight: mean {:.2}, max {}",
+            level["in_flight_mean"].as_f64().unwrap(),
+            level["in_flight_max"]
+        );
+        if level["mode"] == "sequential" {
+            assert!(md.contains(&in_flight), "{name}: md {in_flight}");
+            assert!(html.contains(&in_flight), "{name}: html {in_flight}");
         }
         let measured: Vec<&Vec<String>> = rows[1..]
             .iter()

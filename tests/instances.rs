@@ -101,15 +101,15 @@ fn two_instances(name: &str, npu: &str) -> (std::path::PathBuf, serde_json::Valu
 }
 
 fn speedup(j: &serde_json::Value) -> f64 {
-    j["load_instances"]["aggregate_speedup"]
+    j["load"]["instances"]["aggregate_speedup"]
         .as_f64()
-        .unwrap_or_else(|| panic!("no speedup: {}", j["load_instances"]))
+        .unwrap_or_else(|| panic!("no speedup: {}", j["load"]["instances"]))
 }
 
 #[test]
 fn serial_instances_take_turns_on_the_npu() {
     let (out, j) = two_instances("inst-serial", "serial");
-    let li = &j["load_instances"];
+    let li = &j["load"]["instances"];
     assert_eq!(li["instances"], 2);
     assert_eq!(li["sharing"], "serial", "{li}");
     assert_eq!(li["simulated_contention"], "serial");
@@ -132,7 +132,7 @@ fn serial_instances_take_turns_on_the_npu() {
 #[test]
 fn parallel_instances_add_up() {
     let (out, j) = two_instances("inst-parallel", "parallel");
-    let li = &j["load_instances"];
+    let li = &j["load"]["instances"];
     let s = speedup(&j);
     assert!(
         (1.6..=2.4).contains(&s),
@@ -157,7 +157,7 @@ fn a_sequential_trace_has_no_instances_section() {
         ],
     );
     let j = json_report(&out);
-    assert!(j.get("load_instances").is_none());
+    assert!(j["load"]["instances"].is_null());
     let md = stdout(&run(
         &["report", "--format", "markdown", out.to_str().unwrap()],
         &[],

@@ -83,6 +83,12 @@ pub(crate) struct Analysis<'t> {
     pub server: Option<crate::stats::server::ServerAnalysis>,
     /// Energy from the power samples (`record --power`); `None` without them.
     pub energy: Option<crate::stats::energy::Energy>,
+    /// The trace as one level of load (a sequential run is one level at concurrency 1).
+    pub load: crate::stats::load::LoadLevel,
+    /// Whether that level holds (`stats::load::saturation` of the one level).
+    pub saturation: crate::stats::load::Saturation,
+    /// Several runtime instances in one process: how they shared the NPU.
+    pub(crate) instances: Option<crate::stats::instances::InstanceSharing>,
 }
 
 impl<'t> Analysis<'t> {
@@ -129,6 +135,11 @@ impl<'t> Analysis<'t> {
         if let Some(e) = &energy {
             warnings.extend(crate::stats::energy::warnings(e));
         }
+        let throughput = throughput::of(&trace.requests, trace.server.as_ref(), slos);
+        let peers = peers::of(&trace.requests);
+        let load = crate::stats::load::of(trace, &throughput, &peers);
+        warnings.extend(crate::stats::load::warnings(&load));
+        let saturation = crate::stats::load::saturation(&[&load], slos);
         let verdict = verdict::of(trace, &summary, &warnings);
         let observations = observations::of(&summary);
         let charts = charts::Charts::of(trace, &summary, &timeline, energy.as_ref());
@@ -145,9 +156,9 @@ impl<'t> Analysis<'t> {
                 params::of(&trace.header, &trace.templates, trace.preset.as_ref()),
                 trace.input_options.as_ref(),
             ),
-            peers: peers::of(&trace.requests),
+            peers,
             peers_note: trace.server.as_ref().map(peers_over_server),
-            throughput: throughput::of(&trace.requests, trace.server.as_ref(), slos),
+            throughput,
             original,
             hardware,
             original_text,
@@ -161,6 +172,9 @@ impl<'t> Analysis<'t> {
             prefill_scaling,
             server: trace.server.as_ref().map(crate::stats::server::analyse),
             energy,
+            load,
+            saturation,
+            instances: crate::stats::instances::of(trace),
             summary,
         }
     }

@@ -18,6 +18,60 @@ fn read(p: &std::path::Path) -> Result<Trace> {
     Ok(t)
 }
 
+/// `compare DIR DIR…` of load sweeps: level by level at equal offered load.
+fn sweeps(a: &CompareArgs, gated: bool) -> Result<i32> {
+    if gated {
+        return Err(Error::usage(
+            "--fail-if-slower gates trace comparisons; for load sweeps, compare the traces of one level",
+        ));
+    }
+    let render = match a.format.as_str() {
+        "md" | "markdown" => compare::sweeps::markdown,
+        "json" => compare::sweeps::json,
+        other => {
+            return Err(Error::usage(format!(
+                "--format {other:?}: a comparison of sweep directories writes md or json"
+            )))
+        }
+    };
+    let load = |p: &std::path::Path| {
+        if !p.is_dir() {
+            return Err(Error::usage(format!(
+                "{} is not a directory and the baseline {} is: compare load sweep directories with load sweep directories",
+                p.display(),
+                a.baseline.display()
+            )));
+        }
+        crate::report::sweep::load(p, &crate::stats::throughput::Slos::default())
+            .map_err(Error::input)
+    };
+    let base = load(&a.baseline)?;
+    let mut cands = Vec::new();
+    for p in &a.candidates {
+        let c = load(p)?;
+        if base.saturation.is_none() && c.saturation.is_none() {
+            return Err(Error::usage(format!(
+                "neither {} nor {} ran under load (no trace has a level record beyond sequential): compare their traces",
+                a.baseline.display(),
+                p.display()
+            )));
+        }
+        let cmp = crate::stats::load::compare(&base.levels(), &c.levels());
+        cands.push((c, cmp));
+    }
+    let text = render(&base, &cands);
+    match &a.out {
+        None => {
+            if output::stdout(&text)? == Sent::Closed {
+                return Ok(output::exit_code(Sent::Closed));
+            }
+        }
+        Some(p) => std::fs::write(p, text)
+            .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?,
+    }
+    Ok(exit::OK)
+}
+
 /// `--fail-if-slower` and `--metric` as a gate (`None` without the first).
 fn gate(a: &CompareArgs) -> Result<Option<Gate>> {
     let Some(t) = &a.fail_if_slower else {
@@ -57,6 +111,16 @@ pub(crate) fn run(a: CompareArgs) -> Result<i32> {
         }
     };
     let gate = gate(&a)?;
+    if a.baseline.is_dir() {
+        return sweeps(&a, gate.is_some());
+    }
+    if let Some(d) = a.candidates.iter().find(|p| p.is_dir()) {
+        return Err(Error::usage(format!(
+            "{} is a directory and the baseline {} a trace: compare traces with traces, or load sweep directories with load sweep directories",
+            d.display(),
+            a.baseline.display()
+        )));
+    }
     let base = read(&a.baseline)?;
     let cands = a
         .candidates

@@ -188,21 +188,17 @@ impl Target<'_> {
     /// Report one trace (or sweep directory) in every requested format.
     fn one(&self, path: &Path) -> Result<Sent> {
         if path.is_dir() {
-            if !self.options.goodput.is_empty() {
-                return Err(Error::usage(format!(
-                    "--goodput applies to trace reports; {} is a sweep directory: report its traces instead",
-                    path.display()
-                )));
-            }
-            let sweep = report::sweep::load(path).map_err(Error::input)?;
+            // --goodput holds a load sweep's levels to its TTFT SLO (the saturation point).
+            let sweep = report::sweep::load(path, &self.options.goodput).map_err(Error::input)?;
             let mut texts = Vec::new();
             for &f in self.formats {
                 texts.push(match f {
                     Format::Markdown => report::sweep::markdown(&sweep),
                     Format::Json => report::sweep::json(&sweep),
-                    _ => {
+                    Format::Html => report::sweep::html(&sweep),
+                    Format::Csv | Format::Perfetto => {
                         return Err(Error::usage(format!(
-                            "a sweep directory ({}) reports as md or json; for its traces' own reports (html, csv, perfetto) pass the .rktrace files in it",
+                            "a sweep directory ({}) reports as md, json or html; for its traces' own csv or perfetto pass the .rktrace files in it",
                             path.display()
                         )))
                     }

@@ -568,3 +568,162 @@ mod tests {
         );
     }
 }
+
+/// Two or more load sweeps, level by level at equal offered load (`compare DIR DIR`): each
+/// sweep's saturation point, then per candidate the matched levels side by side.
+pub(crate) mod sweeps {
+    use super::super::json_writer::JsonWriter;
+    use super::super::sweep::Sweep;
+    use super::super::table::{Cell, Table};
+    use super::super::text::{md_inline, num};
+    use crate::stats::load::LevelComparison;
+    use std::fmt::Write;
+
+    fn saturation_text(s: &Sweep) -> String {
+        match &s.saturation {
+            None => "no level under load".to_string(),
+            Some(sat) => {
+                let levels = s.levels();
+                let at = sat
+                    .level
+                    .and_then(|i| levels.get(i))
+                    .map_or_else(|| "none".to_string(), |l| l.label());
+                format!("{at} ({})", sat.rule)
+            }
+        }
+    }
+
+    pub(crate) fn markdown(base: &Sweep, cands: &[(Sweep, LevelComparison)]) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "# Load sweeps compared: {}\n\nLevels are matched by mode, concurrency and rate (equal offered load); ratio = candidate ÷ baseline. Figures as in each sweep's report (docs/LOAD.md).\n",
+            md_inline(&base.name)
+        );
+        let _ = writeln!(
+            o,
+            "- Saturation point of {} (baseline): {}",
+            md_inline(&base.name),
+            md_inline(&saturation_text(base))
+        );
+        for (c, _) in cands {
+            let _ = writeln!(
+                o,
+                "- Saturation point of {}: {}",
+                md_inline(&c.name),
+                md_inline(&saturation_text(c))
+            );
+        }
+        o.push('\n');
+        for (c, cmp) in cands {
+            let _ = writeln!(o, "## {} against the baseline\n", md_inline(&c.name));
+            if cmp.matched.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "No level of the two sweeps ran at the same offered load.\n"
+                );
+            }
+            for m in &cmp.matched {
+                let _ = writeln!(o, "### {}\n", md_inline(&m.label));
+                let mut t = Table::grid(&["figure", "unit", "#baseline", "#candidate", "#ratio"]);
+                for f in &m.figures {
+                    t.push(vec![
+                        Cell::label(f.label),
+                        Cell::text(f.unit),
+                        Cell::num(num(f.base, 3)),
+                        Cell::num(num(f.cand, 3)),
+                        Cell::num(num(f.ratio, 3)),
+                    ]);
+                }
+                o.push_str(&t.markdown());
+            }
+            for (who, list) in [
+                ("the baseline", &cmp.only_base),
+                ("this candidate", &cmp.only_cand),
+            ] {
+                if !list.is_empty() {
+                    let l: Vec<String> = list.iter().map(|x| md_inline(x)).collect();
+                    let _ = writeln!(o, "Only {who} ran: {}.\n", l.join(", "));
+                }
+            }
+        }
+        o.truncate(o.trim_end().len());
+        o.push('\n');
+        o
+    }
+
+    fn saturation_json(w: &mut JsonWriter, s: &Sweep) {
+        w.begin_object();
+        w.field_str("sweep", &s.name);
+        match &s.saturation {
+            None => {
+                w.key("level").null();
+                w.key("label").null();
+                w.key("rule").null();
+            }
+            Some(sat) => {
+                let levels = s.levels();
+                w.key("level");
+                match sat.level {
+                    Some(i) => w.int(i as i64),
+                    None => w.null(),
+                };
+                w.key("label");
+                match sat.level.and_then(|i| levels.get(i)) {
+                    Some(l) => w.str(&l.label()),
+                    None => w.null(),
+                };
+                w.field_str("rule", &sat.rule);
+            }
+        }
+        w.end_object();
+    }
+
+    pub(crate) fn json(base: &Sweep, cands: &[(Sweep, LevelComparison)]) -> String {
+        let mut w = JsonWriter::new();
+        w.begin_object();
+        w.field_int("schema_version", super::super::json::SCHEMA_VERSION);
+        w.key("baseline");
+        saturation_json(&mut w, base);
+        w.key("candidates").begin_array();
+        for (c, cmp) in cands {
+            w.begin_object();
+            w.key("saturation");
+            saturation_json(&mut w, c);
+            w.key("levels").begin_array();
+            for m in &cmp.matched {
+                w.begin_object();
+                w.field_str("level", &m.label);
+                w.field_int("baseline_index", m.base);
+                w.field_int("candidate_index", m.cand);
+                w.key("figures").begin_array();
+                for f in &m.figures {
+                    w.begin_object();
+                    w.field_str("figure", f.key);
+                    w.field_str("unit", f.unit);
+                    w.field_num("baseline", f.base, 6);
+                    w.field_num("candidate", f.cand, 6);
+                    w.field_num("ratio", f.ratio, 6);
+                    w.end_object();
+                }
+                w.end_array();
+                w.end_object();
+            }
+            w.end_array();
+            for (k, list) in [
+                ("only_baseline", &cmp.only_base),
+                ("only_candidate", &cmp.only_cand),
+            ] {
+                w.key(k).begin_array();
+                for x in list.iter() {
+                    w.str(x);
+                }
+                w.end_array();
+            }
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
+        w.finish()
+    }
+}

@@ -59,7 +59,7 @@ impl CsvPer {
 }
 
 /// Columns of `--per request`.
-pub(crate) const REQUEST_COLUMNS: [&str; 25] = [
+pub(crate) const REQUEST_COLUMNS: [&str; 28] = [
     "index",
     "id",
     "name",
@@ -87,6 +87,11 @@ pub(crate) const REQUEST_COLUMNS: [&str; 25] = [
     // Last, so the columns before it keep their positions: the exact token count the request
     // was fed (`input_tokens: N` in the suite, Rockchip's method); empty for a text prompt.
     "input_exact_tokens",
+    // The request's place in the load (docs/LOAD.md): its stream, and when it was meant to be
+    // sent and was sent, ms since the level started (a sequential run: since the first request).
+    "stream",
+    "scheduled_ms",
+    "sent_ms",
 ];
 
 /// Columns of `--per token`. `t_ms` is since the request's t0; `itl_ms` is empty for the first
@@ -279,6 +284,12 @@ fn per_request(a: &Analysis) -> String {
     for m in &a.summary.metrics {
         let mut fields = request_fields(m);
         fields.push(i(a.exact_input_tokens(m.index)));
+        let l = a.load.request(m.index);
+        fields.extend([
+            i(l.map(|l| i64::from(l.stream))),
+            fd(l.map(|l| l.scheduled_ms), DECIMALS),
+            fd(l.map(|l| l.sent_ms), DECIMALS),
+        ]);
         if let Some(e) = &a.energy {
             let x = e.requests.iter().find(|r| r.index == m.index);
             fields.extend([

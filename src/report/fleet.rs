@@ -35,6 +35,27 @@ fn has_energy(t: &FleetTable) -> bool {
     t.rows.iter().any(|r| r.tokens_per_j.is_some())
 }
 
+/// A saturation column only in a table where some group ran under load, so a table of
+/// sequential runs reads as before.
+fn has_load(t: &FleetTable) -> bool {
+    t.rows.iter().any(|r| r.saturation.is_some())
+}
+
+/// The saturation cell: the point (or `none`) over the group's levels; `—` for a group with
+/// no trace under load.
+fn saturation_cell(r: &GroupRow) -> String {
+    match &r.saturation {
+        None => "—".into(),
+        Some(s) => format!(
+            "{} ({} levels)",
+            s.point.as_deref().unwrap_or("none"),
+            s.levels
+        ),
+    }
+}
+
+const SATURATION_HEAD: &str = "saturation point";
+
 /// What the table states, in every format.
 const METHOD: &str = "One row per group of traces that share board model, SoC, runtime release, model (file and fingerprint) and settings (run parameters and suite). Each figure is taken over the successful measured requests of all the group's traces: median, with the interquartile range (p25–p75, type-7 percentiles) as its spread.";
 
@@ -87,6 +108,10 @@ pub fn markdown(t: &FleetTable) -> String {
                 .map(|(l, u, ..)| format!("{l} {u} median (IQR)")),
         );
     }
+    let load = has_load(t);
+    if load {
+        head.push(SATURATION_HEAD.into());
+    }
     let _ = writeln!(o, "| {} |", head.join(" | "));
     let _ = writeln!(o, "|{}", "---|".repeat(head.len()));
     for r in &t.rows {
@@ -98,6 +123,9 @@ pub fn markdown(t: &FleetTable) -> String {
         });
         cells.push(format!("{}/{}", r.ok, r.requests));
         cells.extend(figures(r, energy).iter().map(|&(_, _, _, d, s)| cell(s, d)));
+        if load {
+            cells.push(md_inline(&saturation_cell(r)));
+        }
         let _ = writeln!(o, "| {} |", cells.join(" | "));
     }
     if !t.unreadable.is_empty() {
@@ -171,6 +199,23 @@ pub fn json(t: &FleetTable) -> String {
         for (_, _, key, _, s) in figures(r, energy) {
             json_spread(&mut w, key, s);
         }
+        w.key("saturation");
+        match &r.saturation {
+            None => {
+                w.null();
+            }
+            Some(s) => {
+                w.begin_object();
+                w.field_int("levels", s.levels);
+                w.key("point");
+                match &s.point {
+                    Some(p) => w.str(p),
+                    None => w.null(),
+                };
+                w.field_str("rule", &s.rule);
+                w.end_object();
+            }
+        }
         w.end_object();
     }
     w.end_array();
@@ -195,7 +240,7 @@ pub fn json(t: &FleetTable) -> String {
 }
 
 /// Columns of the fleet CSV (one row per group).
-pub fn csv_columns(energy: bool) -> Vec<String> {
+pub fn csv_columns(energy: bool, load: bool) -> Vec<String> {
     let mut c: Vec<String> = [
         "board",
         "soc",
@@ -225,13 +270,17 @@ pub fn csv_columns(energy: bool) -> Vec<String> {
             c.push(format!("{key}_{stat}"));
         }
     }
+    if load {
+        c.push("saturation_point".into());
+    }
     c
 }
 
 /// RFC 4180 like the request CSV: CRLF, empty field for a missing value, 3 decimals.
 pub fn csv(t: &FleetTable) -> String {
     let energy = has_energy(t);
-    let mut o = csv_columns(energy).join(",");
+    let load = has_load(t);
+    let mut o = csv_columns(energy, load).join(",");
     o.push_str("\r\n");
     for r in &t.rows {
         let mut f: Vec<String> = key_cells(r).iter().map(|c| csv_field(c)).collect();
@@ -252,6 +301,14 @@ pub fn csv(t: &FleetTable) -> String {
                 }
                 None => f.extend((0..6).map(|_| String::new())),
             }
+        }
+        if load {
+            // Empty for a group without load (pandas reads NaN); `none` when the lowest level
+            // did not hold.
+            f.push(match &r.saturation {
+                None => String::new(),
+                Some(s) => csv_field(s.point.as_deref().unwrap_or("none")),
+            });
         }
         o.push_str(&f.join(","));
         o.push_str("\r\n");
@@ -294,6 +351,10 @@ pub fn html(t: &FleetTable) -> String {
             let _ = write!(o, "<th>{l} {u}<br>median (IQR)</th>");
         }
     }
+    let load = has_load(t);
+    if load {
+        let _ = write!(o, "<th>{SATURATION_HEAD}</th>");
+    }
     o.push_str("</tr>\n");
     for r in &t.rows {
         o.push_str("<tr>");
@@ -319,6 +380,9 @@ pub fn html(t: &FleetTable) -> String {
         );
         for (.., d, s) in figures(r, energy) {
             let _ = write!(o, "<td class=\"num\">{}</td>", html_escape(&cell(s, d)));
+        }
+        if load {
+            let _ = write!(o, "<td>{}</td>", html_escape(&saturation_cell(r)));
         }
         o.push_str("</tr>\n");
     }
@@ -366,6 +430,7 @@ mod tests {
                 e2e_ms: s,
                 output_tokens: s,
                 tokens_per_j: None,
+                saturation: None,
             }],
             traces: 2,
             unreadable: vec![("x.rktrace".into(), "not a trace".into())],
@@ -407,6 +472,36 @@ mod tests {
         assert_eq!(j["duplicates"][0]["same_run_as"], "a.rktrace");
         assert!(h.contains("1 duplicate file(s) of one run counted once: <code>b|c.rktrace</code> (same run as <code>a.rktrace</code>)."));
         assert!(!md.contains("Tokens/J") && !c.contains("tokens_per_j"));
+    }
+
+    #[test]
+    fn the_saturation_column_appears_only_where_a_group_ran_under_load() {
+        let mut t = table();
+        assert!(!markdown(&t).contains("saturation"));
+        assert!(!csv(&t).contains("saturation"));
+        let plain = t.rows[0].clone();
+        t.rows[0].saturation = Some(crate::stats::fleet::GroupSaturation {
+            levels: 3,
+            point: None,
+            rule: "concurrency=1 did not hold: p99 TTFT 9 ms > SLO 1 ms".into(),
+        });
+        t.rows.push(plain);
+        let md = markdown(&t);
+        assert!(md.contains("| saturation point |"), "{md}");
+        assert!(md.contains("| none (3 levels) |"), "{md}");
+        assert!(md.contains("| —"), "{md}");
+        let j: serde_json::Value = serde_json::from_str(&json(&t)).unwrap();
+        assert!(j["groups"][0]["saturation"]["point"].is_null());
+        assert_eq!(j["groups"][0]["saturation"]["levels"], 3);
+        assert!(j["groups"][1]["saturation"].is_null());
+        let c = csv(&t);
+        let lines: Vec<&str> = c.split("\r\n").collect();
+        assert!(lines[0].ends_with(",saturation_point"), "{}", lines[0]);
+        assert!(
+            lines[1].ends_with(",none") && lines[2].ends_with(','),
+            "{c}"
+        );
+        assert!(html(&t).contains("<td>none (3 levels)</td>"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::fmt::Write;
 /// Bins of the ITL histogram.
 const ITL_BINS: usize = 40;
 
-const CSS: &str = "\
+pub(crate) const CSS: &str = "\
 :root{color-scheme:light}
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d1d1f;background:#fafafa;margin:0}
 main{max-width:1100px;margin:0 auto;padding:16px 24px 48px;background:#fff}
@@ -99,6 +99,7 @@ pub(crate) fn render(a: &Analysis) -> String {
         o.push_str(&server);
     }
     performance(&mut o, a);
+    o.push_str(&super::load::html_section(a));
     reference_section(&mut o, a);
     prefill_section(&mut o, a);
     conformance(&mut o, a);

@@ -1,13 +1,13 @@
 //! "How the instances shared the NPU" (`record --concurrency N` on the runtime): one sentence
-//! and one table in Markdown and HTML, and the `load_instances` JSON object (docs/JSON.md,
-//! docs/INSTANCES.md). The figures come from `stats::instances`; this module only words and
-//! formats them. Each renderer calls one function here; every one writes nothing for a trace
+//! and one table in Markdown and HTML, and the `load.instances` JSON object (docs/JSON.md,
+//! docs/INSTANCES.md). The figures come from `stats::instances` through the analysis; this
+//! module only words and formats them. Each renderer calls one function here; every one writes nothing for a trace
 //! without several runtime instances.
 use super::json_writer::JsonWriter;
 use super::table::{Cell, Table};
 use super::text::{html_escape, md_inline};
 use crate::analysis::{fixed, Analysis};
-use crate::stats::instances::{self, InstanceSharing, Sharing};
+use crate::stats::instances::{InstanceSharing, Sharing};
 use std::fmt::Write;
 
 const TITLE: &str = "How the instances shared the NPU";
@@ -76,34 +76,36 @@ fn table(s: &InstanceSharing) -> Table {
 
 /// The Markdown section (empty without several instances).
 pub(crate) fn markdown(a: &Analysis) -> String {
-    let Some(s) = instances::of(a.trace) else {
+    let Some(s) = &a.instances else {
         return String::new();
     };
     format!(
         "## {TITLE}\n\n{}\n\n{}Definition: docs/INSTANCES.md (windows cut at every prefill/decode boundary on the run clock; each decode token spread over the gap since its request's previous token).\n\n",
-        md_inline(&sentence(&s)),
-        table(&s).markdown()
+        md_inline(&sentence(s)),
+        table(s).markdown()
     )
 }
 
 /// The HTML section (empty without several instances).
 pub(crate) fn html(a: &Analysis) -> String {
-    let Some(s) = instances::of(a.trace) else {
+    let Some(s) = &a.instances else {
         return String::new();
     };
     format!(
         "<section id=\"instances\">\n<h2>{TITLE}</h2>\n<p>{}</p>\n{}</section>\n",
-        html_escape(&sentence(&s)),
-        table(&s).html()
+        html_escape(&sentence(s)),
+        table(s).html()
     )
 }
 
-/// `load_instances` (a JSON key; written only for traces with several instances).
-pub(crate) fn json(w: &mut JsonWriter, a: &Analysis) {
-    let Some(s) = instances::of(a.trace) else {
+/// `load.instances`: `null` for anything but several runtime instances.
+pub(crate) fn json(w: &mut JsonWriter, s: Option<&InstanceSharing>) {
+    w.key("instances");
+    let Some(s) = s else {
+        w.null();
         return;
     };
-    w.key("load_instances").begin_object();
+    w.begin_object();
     w.field_int("instances", s.instances);
     w.field_str("sharing", s.sharing.as_str());
     w.field_num("aggregate_speedup", s.aggregate_speedup, 3);

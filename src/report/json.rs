@@ -6,6 +6,7 @@ use super::{DEFINITIONS, ORIGINAL_DEFINITIONS};
 use crate::analysis::{Analysis, ParamValue, Section};
 use crate::analysis::{Observation, Span};
 use crate::stats::energy::{Energy, RequestEnergy, WindowEnergy};
+use crate::stats::load::{LoadLevel, RequestLoad, Saturation, Trio};
 use crate::stats::original::{OutputCount, Spread};
 use crate::stats::prefill::PrefillScaling;
 use crate::stats::reference::{Figures, Reference};
@@ -259,6 +260,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     }
     w.end_array();
     throughput(&mut w, a);
+    load(&mut w, &[&a.load], &a.saturation, a.instances.as_ref());
     w.key("summary").begin_object();
     w.field_int("requests", s.requests);
     w.field_int("warmup", s.warmup);
@@ -327,11 +329,11 @@ pub(crate) fn render(a: &Analysis) -> String {
     if let Some(e) = &a.energy {
         energy(&mut w, e);
     }
-    super::instances::json(&mut w, a);
 
     w.key("requests").begin_array();
     for (r, m, tele) in a.requests() {
         request(&mut w, r, m, tele, a.trace.input_of(r.index));
+        request_load(&mut w, a.load.request(r.index));
         if let Some(e) = a.energy.as_ref() {
             let re = e.requests.iter().find(|x| x.index == r.index);
             request_energy(&mut w, re);
@@ -390,6 +392,117 @@ fn throughput(w: &mut JsonWriter, a: &Analysis) {
         }
     }
     w.end_object();
+}
+
+/// `{mean, median, p99}` of one latency, or null.
+fn trio(w: &mut JsonWriter, key: &str, t: Option<Trio>) {
+    w.key(key);
+    match t {
+        None => {
+            w.null();
+        }
+        Some(t) => {
+            w.begin_object();
+            w.field_num("mean", t.mean, 3);
+            w.field_num("median", t.median, 3);
+            w.field_num("p99", t.p99, 3);
+            w.end_object();
+        }
+    }
+}
+
+/// `load`: each level and the saturation point (docs/JSON.md "load"); one level per trace, so
+/// a sweep's report passes every level of the sweep.
+pub(crate) fn load(
+    w: &mut JsonWriter,
+    levels: &[&LoadLevel],
+    sat: &Saturation,
+    instances: Option<&crate::stats::instances::InstanceSharing>,
+) {
+    w.key("load").begin_object();
+    w.key("levels").begin_array();
+    for l in levels {
+        w.begin_object();
+        w.field_str("mode", &l.mode);
+        w.field_int("concurrency", i64::from(l.concurrency));
+        w.field_num("rate_rps", l.rate_rps, 6);
+        w.key("arrivals");
+        match &l.arrivals {
+            Some(a) => w.str(a),
+            None => w.null(),
+        };
+        w.field_num("burstiness", l.burstiness, 6);
+        w.key("seed");
+        match l.seed {
+            Some(s) => w.uint(s),
+            None => w.null(),
+        };
+        w.field_int("instances", i64::from(l.instances));
+        w.field_int("completed", l.completed);
+        w.field_int("failed", l.failed);
+        w.field_int("rejected", l.rejected);
+        w.field_num("duration_s", l.duration_s, 6);
+        w.field_num("request_throughput", l.request_throughput, 6);
+        w.field_num("output_throughput", l.output_throughput, 3);
+        w.field_num("total_token_throughput", l.total_token_throughput, 3);
+        w.field_num("goodput", l.goodput, 6);
+        trio(w, "ttft_ms", Some(l.ttft_ms));
+        trio(w, "tpot_ms", Some(l.tpot_ms));
+        trio(w, "itl_ms", Some(l.itl_ms));
+        trio(w, "e2el_ms", Some(l.e2el_ms));
+        w.field_num("in_flight_mean", l.in_flight_mean, 3);
+        w.field_int("in_flight_max", i64::from(l.in_flight_max));
+        w.key("send_lateness_ms").begin_object();
+        w.field_num("p50", l.send_lateness_p50_ms, 3);
+        w.field_num("p99", l.send_lateness_p99_ms, 3);
+        w.end_object();
+        trio(w, "ttft_from_scheduled_ms", l.ttft_from_scheduled_ms);
+        trio(w, "e2el_from_scheduled_ms", l.e2el_from_scheduled_ms);
+        trio(w, "queue_ms", l.queue_ms);
+        w.field_num("client_cpu_ms", l.client_cpu_ms, 3);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("saturation").begin_object();
+    w.key("level");
+    match sat.level {
+        Some(i) => w.int(i as i64),
+        None => w.null(),
+    };
+    let at = sat.level.and_then(|i| levels.get(i));
+    w.key("concurrency");
+    match at {
+        Some(l) => w.int(i64::from(l.concurrency)),
+        None => w.null(),
+    };
+    w.field_num("rate_rps", at.and_then(|l| l.rate_rps), 6);
+    w.field_str("rule", &sat.rule);
+    w.field_str("offered_basis", &sat.offered_basis);
+    w.key("offered_rps").begin_array();
+    for o in &sat.offered_rps {
+        w.num(*o, 6);
+    }
+    w.end_array();
+    w.key("holds").begin_array();
+    for h in &sat.holds {
+        w.bool(*h);
+    }
+    w.end_array();
+    w.end_object();
+    super::instances::json(w, instances);
+    w.end_object();
+}
+
+/// A request's place in the load: its stream and when it was meant to go and went (ms since
+/// the level started).
+fn request_load(w: &mut JsonWriter, l: Option<&RequestLoad>) {
+    w.field_num("scheduled_ms", l.map(|l| l.scheduled_ms), 3);
+    w.field_num("sent_ms", l.map(|l| l.sent_ms), 3);
+    w.key("stream");
+    match l {
+        Some(l) => w.int(i64::from(l.stream)),
+        None => w.null(),
+    };
 }
 
 fn spread(w: &mut JsonWriter, key: &str, s: Option<Spread>) {

@@ -49,6 +49,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     let _ = writeln!(o, "---\n");
     verdict_section(&mut o, a);
     warnings_section(&mut o, a);
+    o.push_str(&super::load::markdown_section(a));
     reference_section(&mut o, a);
     prefill_section(&mut o, a);
     requests_section(&mut o, a);

@@ -9,6 +9,7 @@ pub(crate) mod html;
 pub(crate) mod instances;
 pub(crate) mod json;
 pub(crate) mod json_writer;
+pub(crate) mod load;
 pub(crate) mod markdown;
 pub(crate) mod perfetto;
 pub(crate) mod provenance;

@@ -70,6 +70,9 @@ pub(crate) struct Series {
     pub points: Vec<(f64, f64)>,
     /// Tooltip per point for scatter plots (same length as `points`, or empty for none).
     pub point_titles: Vec<String>,
+    /// Visible text beside each point of a scatter plot (e.g. the load level it measured);
+    /// empty for none.
+    pub point_labels: Vec<String>,
 }
 
 impl Series {
@@ -78,6 +81,7 @@ impl Series {
             name: name.to_string(),
             points,
             point_titles: Vec::new(),
+            point_labels: Vec::new(),
         }
     }
 }
@@ -614,6 +618,23 @@ pub(crate) fn scatter_with_lines(
     out
 }
 
+/// Each series as a line through its points, drawn in one style (a curve of measured points,
+/// e.g. latency against throughput over load levels), with one legend entry per series.
+pub(crate) fn line_with_points(spec: &ChartSpec, series: &[Series]) -> String {
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    let (x, y) = extent(series, spec);
+    let mut out = String::new();
+    let f = open(&mut out, spec, x, y, legend_rows(spec, &names));
+    let drawn_lines = lines(&mut out, &f, series, 0);
+    let drawn_points = points(&mut out, &f, series);
+    if !(drawn_lines || drawn_points) {
+        no_data(&mut out, &f);
+    }
+    legend(&mut out, spec, &names, true);
+    out.push_str("</svg>\n");
+    out
+}
+
 /// The circles of `series` with their tooltips; whether any was drawn.
 fn points(out: &mut String, f: &Frame, series: &[Series]) -> bool {
     let mut any = false;
@@ -636,6 +657,22 @@ fn points(out: &mut String, f: &Frame, series: &[Series]) -> bool {
                 f.px(px),
                 f.py(py)
             );
+            if let Some(label) = s.point_labels.get(j).filter(|l| !l.is_empty()) {
+                // Right of the point, or left of it in the plot's right quarter, so a label at
+                // the edge is not cut off.
+                let x = f.px(px);
+                let (tx, anchor) = if x > f.left + 0.75 * f.width {
+                    (x - 6.0, " text-anchor=\"end\"")
+                } else {
+                    (x + 6.0, "")
+                };
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{tx:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#333\"{anchor}>{}</text>",
+                    f.py(py) - 6.0,
+                    html_escape(label)
+                );
+            }
         }
     }
     out.push_str("</g>\n");

@@ -2,8 +2,10 @@
 //! of e.g. `max-context-len` or `cpus-mask` reads off one table.
 use super::json_writer::JsonWriter;
 use super::table::{Cell, Column, Table};
-use super::text::{md_inline, num};
+use super::text::{html_escape, md_inline, num};
 use crate::analysis::Analysis;
+use crate::stats::load::{LoadLevel, Saturation};
+use crate::stats::throughput::Slos;
 use crate::stats::Summary;
 use crate::trace::{reader, SweepIndex, SweepStatus};
 use std::fmt::Write;
@@ -15,6 +17,8 @@ pub(crate) struct Row {
     pub params: Vec<(String, String)>,
     pub exit_code: i64,
     pub summary: Option<Summary>,
+    /// The trace as a level of load (each trace of a sweep is one level).
+    pub load: Option<LoadLevel>,
     pub error: Option<String>,
 }
 
@@ -26,10 +30,21 @@ pub(crate) struct Sweep {
     pub status: Option<SweepStatus>,
     /// The combinations it did not record, each as `KEY=VALUE, …` in axis order.
     pub not_run: Vec<String>,
+    /// Where the levels saturated, when a trace of the sweep ran under load (each trace's
+    /// level record describes it; the run labels are not read).
+    pub saturation: Option<Saturation>,
 }
 
-/// Read `DIR/index.json` (through the one type that writes it) and every trace it lists.
-pub(crate) fn load(dir: &Path) -> Result<Sweep, String> {
+impl Sweep {
+    /// The levels of the readable traces, in the index's order.
+    pub(crate) fn levels(&self) -> Vec<&LoadLevel> {
+        self.rows.iter().filter_map(|r| r.load.as_ref()).collect()
+    }
+}
+
+/// Read `DIR/index.json` (through the one type that writes it) and every trace it lists;
+/// `slos` are the `--goodput` SLOs the saturation point holds a load sweep's levels to.
+pub(crate) fn load(dir: &Path, slos: &Slos) -> Result<Sweep, String> {
     let index = SweepIndex::read(dir)?;
     let mut rows = Vec::new();
     for r in &index.runs {
@@ -38,18 +53,23 @@ pub(crate) fn load(dir: &Path) -> Result<Sweep, String> {
             .iter()
             .map(|k| (k.clone(), r.params.get(k).cloned().unwrap_or_default()))
             .collect();
-        let (summary, error) = match reader::read(&SweepIndex::trace_path(dir, r)) {
-            Ok(t) => (
-                Some(Analysis::of(&t).summary),
-                t.damage.as_ref().map(|d| d.to_string()),
-            ),
-            Err(e) => (None, Some(e.to_string())),
+        let (summary, load, error) = match reader::read(&SweepIndex::trace_path(dir, r)) {
+            Ok(t) => {
+                let a = Analysis::with_goodput(&t, slos);
+                (
+                    Some(a.summary),
+                    Some(a.load),
+                    t.damage.as_ref().map(|d| d.to_string()),
+                )
+            }
+            Err(e) => (None, None, Some(e.to_string())),
         };
         rows.push(Row {
             trace: r.trace.clone(),
             params,
             exit_code: i64::from(r.exit_code),
             summary,
+            load,
             error,
         });
     }
@@ -69,12 +89,18 @@ pub(crate) fn load(dir: &Path) -> Result<Sweep, String> {
                 .join(", ")
         })
         .collect();
+    let levels: Vec<&LoadLevel> = rows.iter().filter_map(|r| r.load.as_ref()).collect();
+    let saturation = levels
+        .iter()
+        .any(|l| !l.is_sequential())
+        .then(|| crate::stats::load::saturation(&levels, slos));
     Ok(Sweep {
         name,
         axes: index.axes,
         rows,
         status: index.status,
         not_run,
+        saturation,
     })
 }
 
@@ -83,6 +109,61 @@ pub(crate) fn markdown(s: &Sweep) -> String {
     let _ = writeln!(o, "# Sweep {}\n", md_inline(&s.name));
     let axes: Vec<String> = s.axes.iter().map(|a| md_inline(a)).collect();
     let _ = writeln!(o, "One row per combination of {}. Decode and TTFT are per-request figures over successful requests (see the per-trace reports for definitions).\n", axes.join(", "));
+    let table = table(s).markdown();
+    o.push_str(table.strip_suffix('\n').unwrap_or(&table));
+    if !s.not_run.is_empty() {
+        let why = match s.status {
+            Some(SweepStatus::Interrupted) => "it was interrupted",
+            Some(SweepStatus::Stopped) => "a combination failed in a way the next would too",
+            _ => "it did not finish",
+        };
+        let list: Vec<String> = s.not_run.iter().map(|c| md_inline(c)).collect();
+        o.truncate(o.trim_end().len());
+        let _ = write!(
+            o,
+            "\n\nNot run, because {why}: {} of the sweep's combinations ({}).",
+            s.not_run.len(),
+            list.join("; ")
+        );
+    }
+    if let Some(sat) = &s.saturation {
+        o.truncate(o.trim_end().len());
+        let _ = write!(
+            o,
+            "\n\n## 🚦 {}\n\nOne row per level (each trace's own level record), in the sweep's order; figures as in each trace's report ([LOAD.md](docs/LOAD.md)).\n\n{}",
+            super::load::TITLE,
+            super::load::markdown_levels(&s.levels(), sat)
+        );
+        o.truncate(o.trim_end().len());
+    }
+    o
+}
+
+/// The sweep as one HTML page: its table, and under load the levels, the saturation point and
+/// the latency–throughput chart.
+pub(crate) fn html(s: &Sweep) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n\
+         <meta name=\"generator\" content=\"rkbench report\">\n\
+         <title>Sweep {name} — rkbench</title>\n<style>\n{}</style>\n</head>\n<body>\n<main>\n<h1>Sweep {name}</h1>\n",
+        super::html::CSS,
+        name = html_escape(&s.name)
+    );
+    o.push_str(&table(s).html());
+    if let Some(sat) = &s.saturation {
+        let _ = writeln!(o, "<section id=\"load\">\n<h2>{}</h2>", super::load::TITLE);
+        o.push_str(&super::load::html_levels(&s.levels(), sat));
+        o.push_str("</section>\n");
+    }
+    o.push_str("</main>\n</body>\n</html>\n");
+    o
+}
+
+/// One row per combination: its parameters and the summary of its trace.
+fn table(s: &Sweep) -> Table {
     // Axis names come from index.json: the table model escapes them like any trace text.
     let mut titles: Vec<&str> = s.axes.iter().map(String::as_str).collect();
     titles.extend([
@@ -132,24 +213,7 @@ pub(crate) fn markdown(s: &Sweep) -> String {
         cells.push(Cell::text(format!("{}{note}", r.trace)));
         t.push(cells);
     }
-    let table = t.markdown();
-    o.push_str(table.strip_suffix('\n').unwrap_or(&table));
-    if !s.not_run.is_empty() {
-        let why = match s.status {
-            Some(SweepStatus::Interrupted) => "it was interrupted",
-            Some(SweepStatus::Stopped) => "a combination failed in a way the next would too",
-            _ => "it did not finish",
-        };
-        let list: Vec<String> = s.not_run.iter().map(|c| md_inline(c)).collect();
-        o.truncate(o.trim_end().len());
-        let _ = write!(
-            o,
-            "\n\nNot run, because {why}: {} of the sweep's combinations ({}).",
-            s.not_run.len(),
-            list.join("; ")
-        );
-    }
-    o
+    t
 }
 
 pub(crate) fn json(s: &Sweep) -> String {
@@ -204,6 +268,12 @@ pub(crate) fn json(s: &Sweep) -> String {
         w.str(c);
     }
     w.end_array();
+    match &s.saturation {
+        Some(sat) => super::json::load(&mut w, &s.levels(), sat, None),
+        None => {
+            w.key("load").null();
+        }
+    }
     w.end_object();
     w.finish()
 }
@@ -226,10 +296,12 @@ mod tests {
                 ],
                 exit_code: 0,
                 summary: None,
+                load: None,
                 error: None,
             }],
             status: Some(SweepStatus::Interrupted),
             not_run: vec!["a|b<script>=3, `x`=z".into()],
+            saturation: None,
         };
         let md = markdown(&s);
         assert!(!md.contains("<script>"), "{md}");

@@ -171,6 +171,21 @@ pub struct Group {
     pub hosts: Vec<String>,
     /// Over successful measured requests.
     pub figures: Figures,
+    /// The group's traces under load, each as its level (with the file it came from, which
+    /// orders levels of equal load the same whatever order the files were read in).
+    pub levels: Vec<(String, crate::stats::load::LoadLevel)>,
+}
+
+/// The saturation point of a group's load levels (`stats::load::saturation`, no SLO).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSaturation {
+    /// Levels under load in the group.
+    pub levels: usize,
+    /// The label of the highest level that held with every lower one holding (`None`: the
+    /// lowest did not hold).
+    pub point: Option<String>,
+    /// What ended it, or that every level held.
+    pub rule: String,
 }
 
 /// Median and spread of one figure over a group's requests.
@@ -223,6 +238,8 @@ pub struct GroupRow {
     pub output_tokens: Option<Spread>,
     /// `None` for a group without power samples.
     pub tokens_per_j: Option<Spread>,
+    /// `None` for a group without a trace under load.
+    pub saturation: Option<GroupSaturation>,
 }
 
 /// A run's identity: the sha256 of its trace's run-header frame ([`crate::trace::reader::Checked`]),
@@ -243,6 +260,8 @@ struct Copy {
     ok: usize,
     frames: u32,
     figures: Figures,
+    /// The trace's level, when it ran under load (its per-request parts dropped).
+    level: Option<crate::stats::load::LoadLevel>,
 }
 
 impl Copy {
@@ -270,6 +289,24 @@ impl Run {
             self.others.push(c.file);
         }
     }
+}
+
+/// A trace's level, when it ran under load (a level record beyond sequential); kept without its
+/// per-request parts, which the saturation point does not use.
+fn level_under_load(t: &Trace) -> Option<crate::stats::load::LoadLevel> {
+    use crate::stats::throughput::{self, Slos};
+    let run = t.load.run.as_ref()?;
+    if crate::trace::load::LoadMode::parse(&run.mode) == crate::trace::load::LoadMode::Sequential
+        && run.rate_rps <= 0.0
+    {
+        return None;
+    }
+    let th = throughput::of(&t.requests, t.server.as_ref(), &Slos::default());
+    let peers = crate::stats::peers::of(&t.requests);
+    let mut l = crate::stats::load::of(t, &th, &peers);
+    l.requests = Vec::new();
+    l.in_flight = Vec::new();
+    Some(l)
 }
 
 /// Traces reduced as they stream in: one entry per run, so copies of one trace count once.
@@ -338,6 +375,7 @@ impl Fleet {
             }
         }
         c.figures.shrink_to_fit();
+        c.level = level_under_load(t);
         self.add_copy(run, c);
     }
 
@@ -389,6 +427,9 @@ impl Fleet {
                 g.hosts.insert(i, c.host);
             }
             g.figures.append(c.figures);
+            if let Some(l) = c.level {
+                g.levels.push((c.file, l));
+            }
         }
         duplicates.sort();
         let rows: Vec<GroupRow> = groups
@@ -406,6 +447,7 @@ impl Fleet {
                 e2e_ms: Spread::of(g.figures.e2e_ms),
                 output_tokens: Spread::of(g.figures.output_tokens),
                 tokens_per_j: Spread::of(g.figures.tokens_per_j),
+                saturation: group_saturation(g.levels),
             })
             .collect();
         FleetTable {
@@ -415,6 +457,24 @@ impl Fleet {
             duplicates,
         }
     }
+}
+
+/// The saturation point of a group's levels, in an order that does not depend on the order
+/// the files were read in.
+fn group_saturation(
+    mut levels: Vec<(String, crate::stats::load::LoadLevel)>,
+) -> Option<GroupSaturation> {
+    if levels.is_empty() {
+        return None;
+    }
+    levels.sort_by(|(fa, a), (fb, b)| a.key().cmp(&b.key()).then_with(|| fa.cmp(fb)));
+    let refs: Vec<&crate::stats::load::LoadLevel> = levels.iter().map(|(_, l)| l).collect();
+    let sat = crate::stats::load::saturation(&refs, &crate::stats::throughput::Slos::default());
+    Some(GroupSaturation {
+        levels: refs.len(),
+        point: sat.level.and_then(|i| refs.get(i)).map(|l| l.label()),
+        rule: sat.rule,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod energy;
 pub mod fleet;
 pub(crate) mod instances;
+pub mod load;
 pub mod original;
 pub mod peers;
 pub mod prefill;

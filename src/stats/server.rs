@@ -245,6 +245,24 @@ fn checks(r: &ServerRequest, client_rate: Option<f64>, decode_s: Option<f64>) ->
     out
 }
 
+/// The server's own prefill time of request `r` (ms) and the field it came from: the one
+/// reading of `PREFILL_FIELDS` (the prefill split here, the queueing of `stats::load`).
+pub(crate) fn server_prefill_ms(r: &ServerRequest) -> Option<(&str, f64)> {
+    PREFILL_FIELDS.iter().find_map(|f| {
+        let t = field(r, f)?;
+        let mut p_ms = seconds(t)? * 1e3;
+        // rkllama puts RKLLM's milliseconds in Ollama's nanosecond field.
+        if t.unit == "ns"
+            && r.timings
+                .iter()
+                .any(|x| x.field == "eval_duration" && x.raw < 1e6)
+        {
+            p_ms = t.raw;
+        }
+        Some((t.field.as_str(), p_ms))
+    })
+}
+
 pub fn request(r: &ServerRequest) -> ServerRequestFigures {
     request_with(r, "openai-sse")
 }
@@ -288,19 +306,9 @@ pub fn request_with(r: &ServerRequest, protocol: &str) -> ServerRequestFigures {
     let role = (0..n)
         .find(|&i| r.kind(i) == ChunkKind::Role)
         .map(|i| r.chunk_us[i]);
-    let prefill_split = PREFILL_FIELDS.iter().find_map(|f| {
-        let t = field(r, f)?;
-        let mut p_ms = seconds(t)? * 1e3;
-        // rkllama puts RKLLM's milliseconds in Ollama's nanosecond field.
-        if t.unit == "ns"
-            && r.timings
-                .iter()
-                .any(|x| x.field == "eval_duration" && x.raw < 1e6)
-        {
-            p_ms = t.raw;
-        }
+    let prefill_split = server_prefill_ms(r).and_then(|(f, p_ms)| {
         let ttft = first_text? as f64 / 1e3;
-        Some((t.field.clone(), p_ms, ttft - p_ms))
+        Some((f.to_string(), p_ms, ttft - p_ms))
     });
     ServerRequestFigures {
         index: r.index,

@@ -180,7 +180,12 @@ pub fn of(
         .iter()
         .map(|r| r.start_us)
         .min()
-        .zip(measured.iter().map(|r| r.start_us + r.end_us).max())
+        .zip(
+            measured
+                .iter()
+                .map(|r| r.start_us.saturating_add(r.end_us))
+                .max(),
+        )
         .map(|(a, b)| b.saturating_sub(a));
     let secs = duration_us.filter(|&d| d > 0).map(|d| d as f64 / 1e6);
     let per_s = |count: f64| secs.map(|s| count / s);
