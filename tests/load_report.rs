@@ -373,16 +373,25 @@ fn two_load_sweeps_compare_level_by_level() {
 #[test]
 fn the_fleet_states_the_saturation_point_of_a_group_under_load() {
     let dir = sweep_dir("load-fleet", 2, &[1, 2, 4]);
-    // Without the index the directory is a fleet: one group, its three levels.
+    // Without the index the directory is a fleet: a row per level (figures of 1 and 4 streams
+    // are not one population), each with the saturation point of the three levels.
     std::fs::remove_file(dir.join("index.json")).unwrap();
     let d = dir.display().to_string();
     let o = common::run(&["report", "--format", "json", &d], &[]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let g = &j["groups"][0];
-    assert_eq!(g["traces"], 3);
-    assert_eq!(g["saturation"]["levels"], 3);
-    assert_eq!(g["saturation"]["point"], "concurrency=2");
+    let groups = j["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 3);
+    for (g, c) in groups.iter().zip([1, 2, 4]) {
+        assert_eq!(g["traces"], 1);
+        let settings = g["settings"].as_str().unwrap();
+        assert!(
+            settings.ends_with(&format!("under load concurrency={c}")),
+            "{settings}"
+        );
+        assert_eq!(g["saturation"]["levels"], 3);
+        assert_eq!(g["saturation"]["point"], "concurrency=2");
+    }
     let md = common::stdout(&common::run(&["report", "--format", "md", &d], &[]));
     assert!(md.contains("| saturation point |"), "{md}");
     assert!(md.contains("| concurrency=2 (3 levels) |"), "{md}");

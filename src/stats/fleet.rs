@@ -171,12 +171,10 @@ pub struct Group {
     pub hosts: Vec<String>,
     /// Over successful measured requests.
     pub figures: Figures,
-    /// The group's traces under load, each as its level (with the file it came from, which
-    /// orders levels of equal load the same whatever order the files were read in).
-    pub levels: Vec<(String, crate::stats::load::LoadLevel)>,
 }
 
-/// The saturation point of a group's load levels (`stats::load::saturation`, no SLO).
+/// The saturation point of a family's load levels (`stats::load::saturation`, no SLO): the
+/// groups that differ only in their level (each level is a row of its own) share it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupSaturation {
     /// Levels under load in the group.
@@ -253,6 +251,9 @@ struct Copy {
     /// Shared by the copies of a group (interned in [`Fleet::keys`]): thousands of traces of a
     /// few groups hold a few keys.
     key: Arc<GroupKey>,
+    /// The key without the load level: the levels of one family (a sweep, or levels recorded
+    /// apart with the same settings) give the family's saturation point.
+    family: Arc<GroupKey>,
     damaged: bool,
     host: String,
     /// Measured requests, and those that completed.
@@ -335,18 +336,27 @@ pub struct FleetTable {
 impl Fleet {
     /// Reduce trace `t`, read from `file`, of run `run`.
     pub fn add(&mut self, file: &str, run: RunId, t: &Trace) {
-        let key = GroupKey::of(&t.header);
-        let key = match self.keys.get(&key) {
+        let level = level_under_load(t);
+        let family = GroupKey::of(&t.header);
+        // Each level its own row: figures of 1 and 8 streams are not one population.
+        let mut key = family.clone();
+        if let Some(l) = &level {
+            key.settings
+                .push_str(&format!(", under load {}", l.label()));
+        }
+        let mut intern = |k: GroupKey| match self.keys.get(&k) {
             Some(k) => Arc::clone(k),
             None => {
-                let k = Arc::new(key);
+                let k = Arc::new(k);
                 self.keys.insert(Arc::clone(&k));
                 k
             }
         };
+        let (key, family) = (intern(key), intern(family));
         let mut c = Copy {
             file: file.to_string(),
             key,
+            family,
             damaged: t.damage.is_some() || !t.impossible.is_empty(),
             host: t.header.hostname.clone(),
             frames: t.frames,
@@ -375,7 +385,7 @@ impl Fleet {
             }
         }
         c.figures.shrink_to_fit();
-        c.level = level_under_load(t);
+        c.level = level;
         self.add_copy(run, c);
     }
 
@@ -414,10 +424,20 @@ impl Fleet {
         unreadable.sort();
         let mut duplicates = Vec::new();
         let mut groups: BTreeMap<Arc<GroupKey>, Group> = BTreeMap::new();
+        let mut families: BTreeMap<Arc<GroupKey>, Vec<(String, crate::stats::load::LoadLevel)>> =
+            BTreeMap::new();
+        let mut family_of: BTreeMap<Arc<GroupKey>, Arc<GroupKey>> = BTreeMap::new();
         let runs = self.runs.len();
         for (_, r) in self.runs {
             let c = r.kept;
             duplicates.extend(r.others.into_iter().map(|f| (f, c.file.clone())));
+            if let Some(l) = &c.level {
+                families
+                    .entry(Arc::clone(&c.family))
+                    .or_default()
+                    .push((c.file.clone(), l.clone()));
+                family_of.insert(Arc::clone(&c.key), Arc::clone(&c.family));
+            }
             let g = groups.entry(c.key).or_default();
             g.traces += 1;
             g.damaged += usize::from(c.damaged);
@@ -427,14 +447,20 @@ impl Fleet {
                 g.hosts.insert(i, c.host);
             }
             g.figures.append(c.figures);
-            if let Some(l) = c.level {
-                g.levels.push((c.file, l));
-            }
         }
         duplicates.sort();
+        let saturation: BTreeMap<Arc<GroupKey>, Option<GroupSaturation>> = families
+            .into_iter()
+            .map(|(f, levels)| (f, group_saturation(levels)))
+            .collect();
         let rows: Vec<GroupRow> = groups
             .into_iter()
             .map(|(key, g)| GroupRow {
+                saturation: family_of
+                    .get(&key)
+                    .and_then(|f| saturation.get(f))
+                    .cloned()
+                    .flatten(),
                 key: Arc::unwrap_or_clone(key),
                 traces: g.traces,
                 damaged: g.damaged,
@@ -447,7 +473,6 @@ impl Fleet {
                 e2e_ms: Spread::of(g.figures.e2e_ms),
                 output_tokens: Spread::of(g.figures.output_tokens),
                 tokens_per_j: Spread::of(g.figures.tokens_per_j),
-                saturation: group_saturation(g.levels),
             })
             .collect();
         FleetTable {
