@@ -137,7 +137,7 @@ pub(crate) fn json(w: &mut JsonWriter, s: Option<&InstanceSharing>) {
         None => w.null(),
     };
     w.field_str("why_unknown", &s.why_unknown);
-    w.field_str("text", &sentence(&s));
+    w.field_str("text", &sentence(s));
     w.end_object();
 }
 
