@@ -54,7 +54,7 @@ fn pct(v: &mut [u64], p: f64) -> f64 {
 }
 
 pub fn run(env: &Env, out: &mut Report) {
-    out.section("9. Under load: the client's lateness and CPU (in-process SSE server, 16 chunks 2 ms apart)");
+    out.section("11. Under load: the client's lateness and CPU (in-process SSE server, 16 chunks 2 ms apart)");
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", l.local_addr().unwrap());
     std::thread::spawn(move || {
