@@ -204,7 +204,7 @@ fn closed_loop_at_one_k_and_two_k_streams_scales_then_queues() {
     let mut results = Vec::new();
     for n in ["1", "2", "4"] {
         let before = st.lock().unwrap().served;
-        let (_, t) = record(
+        let (out, t) = record(
             &url,
             &format!("load-closed-{n}"),
             &["--concurrency", n, "--repeat", "8"],
@@ -239,6 +239,16 @@ fn closed_loop_at_one_k_and_two_k_streams_scales_then_queues() {
         assert_eq!(s.served - before, 16);
         assert_eq!(peak_in_flight(&t), streams as usize);
         drop(s);
+        // The report's level: what the fake served, and the streams at most in flight.
+        let j = common::json_report(&out);
+        let l = &j["load"]["levels"][0];
+        assert_eq!(
+            (l["completed"].as_u64(), l["rejected"].as_u64()),
+            (Some(16), Some(0)),
+            "{l}"
+        );
+        assert_eq!(l["in_flight_max"].as_u64(), Some(u64::from(streams)), "{l}");
+        assert_eq!(l["concurrency"].as_u64(), Some(u64::from(streams)), "{l}");
         results.push((throughput(&t), median_ttft_ms(&t)));
     }
     let (x1, ttft1) = results[0];
@@ -339,7 +349,7 @@ fn http_503_under_load_is_a_rejection_not_a_wait() {
     // One slot that rejects while busy; four streams, each request ~200 ms.
     let (url, st) = server(1, true, 50, 6, 25);
     let started = Instant::now();
-    let (_, t) = record(&url, "load-503", &["--concurrency", "4", "--repeat", "4"]);
+    let (out, t) = record(&url, "load-503", &["--concurrency", "4", "--repeat", "4"]);
     let took = started.elapsed();
     let server = t.server.as_ref().unwrap();
     let rejected: Vec<_> = server
@@ -362,6 +372,13 @@ fn http_503_under_load_is_a_rejection_not_a_wait() {
     }
     // Nothing waited out the busy server: far less than 8 service times.
     assert!(took < Duration::from_secs(8), "{took:?}");
+    // The report's level says what the server's log says.
+    let j = common::json_report(&out);
+    let l = &j["load"]["levels"][0];
+    assert_eq!(l["completed"], s.served, "{l}");
+    assert_eq!(l["rejected"], s.rejected, "{l}");
+    assert_eq!(l["failed"], 0, "{l}");
+    assert_eq!(l["in_flight_max"].as_u64().unwrap(), 4, "{l}");
 }
 
 #[test]
