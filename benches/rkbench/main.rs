@@ -10,10 +10,10 @@
 //! 6. The fleet view: `rkbench report DIR` over 10,000 traces, time and peak memory.
 //! 7. The HTTP backend: rkbench's cost per chunk read, and per message of Rockchip's cumulative
 //!    `/rkllm_chat` stream.
-//! 11. Under load: the client's send lateness on an open-loop schedule and its CPU per chunk
-//!    with many streams in flight.
 //! 8. A request of a million chunks (Rockchip's one character per chunk): capture, a checkpoint,
 //!    the per-token view and the per-chunk CSV, each linear in the chunks.
+//! 11. Under load: the client's send lateness on an open-loop schedule and its CPU per chunk
+//!     with many streams in flight.
 //!
 //! Environment: `RKBENCH_FAKE_LIB` (a prebuilt simulated runtime, 1.2.1 ABI; default: built here
 //! in release mode), `RKBENCH_BENCH_OUT` (results JSON path).
