@@ -28,7 +28,7 @@ use crate::board::SysRoot;
 use crate::error::{Error, Result};
 use crate::runtime::{AbiVersion, Runtime};
 use crate::trace::load::RequestSent;
-use crate::trace::{abort_reason, Fact, Record, RequestRecord, RunStatus, Status, TokenChunk};
+use crate::trace::{abort_reason, Fact, Record, RequestRecord, RunStatus, Status};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -444,15 +444,9 @@ impl Orchestrator<'_> {
 
     /// Append instance `i`'s tokens of request `index` from `from` on; returns how many.
     fn checkpoint_of(&mut self, i: usize, index: u32, from: usize) -> Result<usize> {
-        let tail = self.lane(i).1.snapshot_from(from);
-        let n = tail.tokens.len();
-        let chunk = Record::Tokens(TokenChunk {
-            index,
-            first: from as u32,
-            tokens: tail.tokens,
-        });
-        self.out.checkpoint(&chunk, self.plan.fsync_checkpoints)?;
-        Ok(n)
+        let recorder = Arc::clone(self.lane(i).1);
+        let fsync = self.plan.fsync_checkpoints;
+        super::run::checkpoint_tokens(&mut self.out, &recorder, index, from, fsync)
     }
 }
 

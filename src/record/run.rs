@@ -509,16 +509,34 @@ impl Orchestrator<'_> {
 
     /// Append the tokens from `from` on as a `Tokens` frame; returns how many.
     fn checkpoint(&mut self, index: u32, from: usize) -> Result<usize> {
-        let tail = self.recorder.snapshot_from(from);
-        let n = tail.tokens.len();
-        let chunk = Record::Tokens(TokenChunk {
+        checkpoint_tokens(
+            &mut self.out,
+            &self.recorder,
             index,
-            first: from as u32,
-            tokens: tail.tokens,
-        });
-        self.out.checkpoint(&chunk, self.plan.fsync_checkpoints)?;
-        Ok(n)
+            from,
+            self.plan.fsync_checkpoints,
+        )
     }
+}
+
+/// Append `recorder`'s tokens of request `index` from `from` on to the journal as a `Tokens`
+/// frame; returns how many (one instance or several: each checkpoints its own recorder).
+pub(super) fn checkpoint_tokens(
+    out: &mut TraceOut,
+    recorder: &Recorder,
+    index: u32,
+    from: usize,
+    fsync: bool,
+) -> Result<usize> {
+    let tail = recorder.snapshot_from(from);
+    let n = tail.tokens.len();
+    let chunk = Record::Tokens(TokenChunk {
+        index,
+        first: from as u32,
+        tokens: tail.tokens,
+    });
+    out.checkpoint(&chunk, fsync)?;
+    Ok(n)
 }
 
 /// The trace's record of what request `index` feeds the runtime.

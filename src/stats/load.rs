@@ -651,27 +651,10 @@ mod tests {
 
     fn trace(requests: Vec<RequestRecord>, run: Option<LoadRun>, sent: Vec<RequestSent>) -> Trace {
         let mut t = Trace {
-            path: String::new(),
             format_minor: 3,
-            header: Default::default(),
             requests,
-            telemetry: vec![],
-            end: None,
-            frames: 0,
-            file_len: 0,
-            damage: None,
-            valid_len: 0,
-            skipped_unknown: 0,
-            journal_requests: 0,
-            impossible: vec![],
-            server: None,
-            inputs: vec![],
-            templates: vec![],
-            preset: None,
-            input_options: None,
-            runtime: Default::default(),
-            power: Default::default(),
             load: LoadRecords { run, sent },
+            ..Default::default()
         };
         for (i, r) in t.requests.iter_mut().enumerate() {
             r.index = i as u32;

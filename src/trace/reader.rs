@@ -161,7 +161,7 @@ impl fmt::Display for TraceError {
 impl std::error::Error for TraceError {}
 
 /// A trace read into memory.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Trace {
     pub path: String,
     pub format_minor: u16,
