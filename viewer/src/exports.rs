@@ -94,6 +94,7 @@ pub extern "C" fn rkb_stderr_len() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::f;
 
     /// The last run's output as the page reads it: the text at the exported address and length.
     fn out() -> (String, String) {
@@ -118,14 +119,14 @@ mod tests {
             "/../traces/qwen3-0.6b-sim-context.rktrace"
         ))
         .unwrap();
-        let req = crate::tests::encode(crate::REPORT, "json", &[("t.rktrace", &t, None)]);
+        let req = crate::tests::encode(crate::REPORT, "json", &[f("t.rktrace", &t, None)]);
         assert_eq!(send(&req), 0);
         let (o, e) = out();
         assert!(o.starts_with('{') && e.is_empty(), "{o}{e}");
         let req = crate::tests::encode(
             crate::REPORT,
             "md",
-            &[("t.rktrace", b"not a trace at all", None)],
+            &[f("t.rktrace", b"not a trace at all", None)],
         );
         assert_eq!(send(&req), 3);
         let (o, e) = out();

@@ -123,11 +123,7 @@ mod tests {
     use super::*;
 
     /// The request layout, as the page's `encode` writes it.
-    pub(crate) fn encode(
-        command: u32,
-        format: &str,
-        files: &[(&str, &[u8], Option<&[u8]>)],
-    ) -> Vec<u8> {
+    pub(crate) fn encode(command: u32, format: &str, files: &[TraceFile<'_>]) -> Vec<u8> {
         fn blob(out: &mut Vec<u8>, b: Option<&[u8]>) {
             let Some(b) = b else {
                 out.extend_from_slice(&u32::MAX.to_le_bytes());
@@ -142,12 +138,25 @@ mod tests {
         out.extend_from_slice(&command.to_le_bytes());
         out.extend_from_slice(&(files.len() as u32).to_le_bytes());
         blob(&mut out, Some(format.as_bytes()));
-        for (name, bytes, journal) in files {
-            blob(&mut out, Some(name.as_bytes()));
-            blob(&mut out, Some(bytes));
-            blob(&mut out, *journal);
+        for f in files {
+            blob(&mut out, Some(f.name.as_bytes()));
+            blob(&mut out, Some(f.bytes));
+            blob(&mut out, f.journal);
         }
         out
+    }
+
+    /// A file of a request.
+    pub(crate) fn f<'a>(
+        name: &'a str,
+        bytes: &'a [u8],
+        journal: Option<&'a [u8]>,
+    ) -> TraceFile<'a> {
+        TraceFile {
+            name,
+            bytes,
+            journal,
+        }
     }
 
     fn trace(name: &str) -> Vec<u8> {
@@ -164,7 +173,7 @@ mod tests {
             journal: None,
         };
         for format in ["md", "json"] {
-            let got = run(&encode(REPORT, format, &[(name, &t, None)]));
+            let got = run(&encode(REPORT, format, &[f(name, &t, None)]));
             assert_eq!(got, replay::report(&file, format), "{format}");
             assert_eq!(got.code, 0);
             assert!(got.stdout.len() > 1000, "{format}");
@@ -172,7 +181,7 @@ mod tests {
         let got = run(&encode(
             VERIFY,
             "",
-            &[(name, &t, None), ("x.rktrace", b"hello", None)],
+            &[f(name, &t, None), f("x.rktrace", b"hello", None)],
         ));
         assert_eq!(got.code, 5);
         assert!(
@@ -188,17 +197,17 @@ mod tests {
         let got = run(&encode(
             COMPARE,
             "md",
-            &[(name, &t, None), ("b.rktrace", &t, None)],
+            &[f(name, &t, None), f("b.rktrace", &t, None)],
         ));
         assert_eq!(got.code, 0, "{}", got.stderr);
-        let got = run(&encode(FLEET, "csv", &[("a.rktrace", &t, None)]));
+        let got = run(&encode(FLEET, "csv", &[f("a.rktrace", &t, None)]));
         assert_eq!(got.code, 0, "{}", got.stderr);
     }
 
     #[test]
     fn a_request_with_a_journal_and_an_unknown_format_decodes() {
         let t = trace("qwen3-0.6b-sim-context.rktrace");
-        let buf = encode(REPORT, "pdf", &[("t.rktrace", &t, Some(b""))]);
+        let buf = encode(REPORT, "pdf", &[f("t.rktrace", &t, Some(b""))]);
         let r = parse(&buf).unwrap();
         assert_eq!(r.files[0].journal, Some(&b""[..]));
         assert_eq!(r.files[0].bytes, &t[..]);
@@ -215,13 +224,13 @@ mod tests {
     #[test]
     fn a_malformed_request_is_an_internal_error_not_a_panic() {
         let t = trace("qwen3-0.6b-sim-context.rktrace");
-        let good = encode(REPORT, "md", &[("t.rktrace", &t, None)]);
+        let good = encode(REPORT, "md", &[f("t.rktrace", &t, None)]);
         for cut in [0, 3, 8, 20, 40, good.len() - 1] {
             let got = run(&good[..cut]);
             assert_eq!(got.code, 1, "cut at {cut}");
             assert!(got.stderr.contains("cannot decode"), "{}", got.stderr);
         }
-        let mut bad_utf8 = encode(REPORT, "md", &[("t.rktrace", &t, None)]);
+        let mut bad_utf8 = encode(REPORT, "md", &[f("t.rktrace", &t, None)]);
         bad_utf8[16] = 0xff;
         assert_eq!(run(&bad_utf8).code, 1);
         let got = run(&encode(9, "md", &[]));
