@@ -11,6 +11,8 @@
   // A second instance, ready to take over at once if a run traps (a bug: the module aborts on a
   // panic and its state cannot be trusted after that).
   let spare = null;
+  // The report formats this build knows, found at load (see `ready`).
+  let formats = [];
 
   function decodeBase64(s) {
     const bin = atob(s);
@@ -38,7 +40,6 @@
     }
     return api;
   })();
-  let formats = [];
 
   function bytesOf(x, what) {
     if (x instanceof Uint8Array) return x;
