@@ -172,6 +172,8 @@ struct Cases {
     traces: Vec<String>,
     /// Index of the default trace in `traces`.
     default: usize,
+    /// Index of the thinking trace (the candidate of the comparisons).
+    think: usize,
 }
 
 fn cases(dir: &Path) -> Cases {
@@ -290,6 +292,7 @@ fn cases(dir: &Path) -> Cases {
         formats,
         traces,
         default,
+        think,
     }
 }
 
@@ -345,6 +348,7 @@ fn viewer_gives_the_clis_bytes_for_every_committed_trace() {
         formats,
         traces,
         default,
+        think,
     } = cases(&dir);
     let spec = json!({
         "cases": cases.iter().map(|c| json!({
@@ -352,7 +356,8 @@ fn viewer_gives_the_clis_bytes_for_every_committed_trace() {
             "format": c.format,
             "files": c.files.iter().map(|(i, n)| json!({"index": i, "name": n})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "ui": { "index": default, "name": traces[default] },
+        "ui": { "index": default, "name": traces[default], "pair": [think, default] },
+        "names": traces,
     });
     let files_b64: Vec<String> = files.iter().map(|b| base64(b)).collect();
     let driver = format!(
@@ -437,27 +442,45 @@ fn viewer_gives_the_clis_bytes_for_every_committed_trace() {
         .collect();
     assert_eq!(shown, formats, "window.rkbench.formats");
 
-    // The page itself: the trace given to its file input shows the CLI's HTML report and verify.
-    let name = &traces[default];
+    // The page itself: traces given to its file input (as a user picks them: bare file names)
+    // show the CLI's verify, HTML report, comparison (baseline = first by name) and fleet table.
     let traces_dir = root.join("traces");
-    let want_html = cli(&traces_dir, &["report", "--format", "html", name]);
-    let want_verify = cli(&traces_dir, &["verify", name]);
+    let name = &traces[default];
+    let ui = &got["ui"];
+    let want = |args: &[&str]| cli(&traces_dir, args).stdout;
     assert_eq!(
-        got["ui"]["frame"].as_str(),
-        Some(want_html.stdout.as_str()),
+        ui["one"]["report-frame"].as_str(),
+        Some(want(&["report", "--format", "html", name]).as_str()),
         "the page's report frame {stale}"
     );
     assert_eq!(
-        got["ui"]["verify"].as_str(),
-        Some(want_verify.stdout.as_str()),
+        ui["one"]["verify"].as_str(),
+        Some(want(&["verify", name]).as_str()),
         "the page's verify"
+    );
+    let (a, b) = (&traces[default], &traces[think]);
+    assert!(a < b, "the page takes the first by name as the baseline");
+    assert_eq!(
+        ui["two"]["compare"].as_str(),
+        Some(want(&["compare", a, b]).as_str()),
+        "the page's comparison"
+    );
+    assert_eq!(
+        ui["two"]["verify"].as_str(),
+        Some(want(&["verify", a, b]).as_str())
+    );
+    let mut fleet_args = vec!["report", "--fleet", "--format", "html"];
+    fleet_args.extend(traces.iter().map(String::as_str));
+    assert_eq!(
+        ui["all"]["fleet-frame"].as_str(),
+        Some(want(&fleet_args).as_str()),
+        "the page's fleet table"
     );
     let problems = page_problems(&stderr);
     assert!(problems.is_empty(), "browser console: {problems:#?}");
     println!(
-        "viewer: {} cases identical to the CLI; html report of {name} rendered in {} ms in Chromium",
-        cases.len(),
-        got["ui"]["html_ms"]
+        "viewer: {} cases identical to the CLI, and the page's own views",
+        cases.len()
     );
 }
 
@@ -490,23 +513,29 @@ const DRIVER: &str = r##"
       results.push({ run, api });
     }
     const ui = TEST_SPEC.ui;
-    const t0 = performance.now();
-    window.rkbench.report(files[ui.index], "html", ui.name);
-    const html_ms = Math.round(performance.now() - t0);
+    // The page's own file input, as a user's pick: one trace, two, all of them.
     const input = document.getElementById("pick-files");
-    const dt = new DataTransfer();
-    dt.items.add(new File([files[ui.index]], ui.name));
-    input.files = dt.files;
-    input.dispatchEvent(new Event("change"));
-    let frame = null;
-    for (let i = 0; i < 200 && !(frame = document.querySelector("#out iframe")); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const verify = document.querySelector("#out pre");
+    const pick = async (indexes, want) => {
+      const dt = new DataTransfer();
+      for (const i of indexes) dt.items.add(new File([files[i]], TEST_SPEC.names[i]));
+      document.getElementById("out").replaceChildren();
+      input.files = dt.files;
+      input.dispatchEvent(new Event("change"));
+      for (let i = 0; i < 400 && !document.getElementById(want); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const text = (id) => { const e = document.getElementById(id); return e && (e.srcdoc || e.textContent); };
+      return { verify: text("verify"), [want]: text(want) };
+    };
+    const uiResult = {
+      one: await pick([ui.index], "report-frame"),
+      two: await pick(ui.pair, "compare"),
+      all: await pick(TEST_SPEC.names.map((_, i) => i), "fleet-frame"),
+    };
     out.textContent = b64(JSON.stringify({
       results,
       formats: window.rkbench.formats,
-      ui: { frame: frame && frame.srcdoc, verify: verify && verify.textContent, html_ms },
+      ui: uiResult,
     }));
   } catch (e) {
     out.textContent = "ERROR " + (e && e.stack || e);

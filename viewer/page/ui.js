@@ -51,9 +51,9 @@
     return bar;
   }
 
-  function frame(html) {
+  function frame(html, id) {
     // sandbox without allow-scripts: the report has no script and none could run.
-    return el("iframe", { sandbox: "", srcdoc: html, title: "report" });
+    return el("iframe", { sandbox: "", srcdoc: html, title: id, id });
   }
 
   function showReport(section, file) {
@@ -64,7 +64,7 @@
     section.append(
       downloads("Download:", stem(file.fileName), rkbench.formats,
         (f) => rkbench.report(file.bytes, f, file.fileName, file.journal)),
-      frame(r.stdout),
+      frame(r.stdout, "report-frame"),
     );
   }
 
@@ -78,14 +78,14 @@
     if (!ordered) files.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
     status.textContent = `${files.length} file${files.length > 1 ? "s" : ""}, read in this page.` + (note ? ` ${note}` : "");
     const v = rkbench.run("verify", "", files);
-    out.append(el("h2", { textContent: "verify" }), pre(v.stdout + v.stderr, v.code !== 0));
+    out.append(el("h2", { textContent: "verify" }), Object.assign(pre(v.stdout + v.stderr, v.code !== 0), { id: "verify" }));
     const report = el("section");
     if (files.length === 2) {
       const [base, cand] = files;
       out.append(el("h2", { textContent: `compare: ${base.fileName} (baseline) → ${cand.fileName}` }));
       const swap = el("button", { textContent: "swap baseline and candidate", onclick: () => show([cand, base], note, true) });
       const c = rkbench.run("compare", "md", [base, cand]);
-      out.append(el("div", { className: "bar" }, swap), pre(c.stdout + c.stderr, c.code !== 0));
+      out.append(el("div", { className: "bar" }, swap), Object.assign(pre(c.stdout + c.stderr, c.code !== 0), { id: "compare" }));
       if (c.code === 0) {
         out.append(downloads("Download the comparison:", `${stem(base.fileName)}-vs-${stem(cand.fileName)}`,
           ["md", "json", "csv"], (f) => rkbench.compare(base, cand, f)));
@@ -97,7 +97,7 @@
       if (t.stderr) out.append(pre(t.stderr, t.code !== 0));
       if (t.code === 0) {
         out.append(downloads("Download the fleet table:", "fleet", rkbench.formats.filter((f) => f !== "perfetto"),
-          (f) => rkbench.fleet(fleetFiles, f)), frame(t.stdout));
+          (f) => rkbench.fleet(fleetFiles, f)), frame(t.stdout, "fleet-frame"));
       }
     }
     if (files.length > 1) {
