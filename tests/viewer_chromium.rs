@@ -81,6 +81,8 @@ struct Case {
     format: String,
     /// (index into the embedded files, the name the CLI prints for it)
     files: Vec<(usize, String)>,
+    /// The first file's checkpoint journal (index into the embedded files), beside it for the CLI.
+    journal: Option<usize>,
     want: Outcome,
 }
 
@@ -202,6 +204,7 @@ fn cases(dir: &Path) -> Cases {
                 command: "report",
                 format: f.to_string(),
                 files: vec![named(i)],
+                journal: None,
                 want: cli(&root, &["report", "--format", f, &name]),
             });
         }
@@ -210,6 +213,7 @@ fn cases(dir: &Path) -> Cases {
             command: "verify",
             format: String::new(),
             files: vec![named(i)],
+            journal: None,
             want: cli(&root, &["verify", &name]),
         });
     }
@@ -237,6 +241,7 @@ fn cases(dir: &Path) -> Cases {
                 command: "report",
                 format: f.into(),
                 files: vec![(i, name.into())],
+                journal: None,
                 want: cli(dir, &["report", "--format", f, name]),
             });
         }
@@ -245,7 +250,40 @@ fn cases(dir: &Path) -> Cases {
             command: "verify",
             format: String::new(),
             files: vec![(i, name.into())],
+            journal: None,
             want: cli(dir, &["verify", name]),
+        });
+    }
+    // Unfinished runs with the checkpoint journal beside them (merged, damaged, another run's).
+    for seed in [
+        "every-kind-in-flight.bin",
+        "journal-corrupt-frame.bin",
+        "journal-foreign.bin",
+        "journal-flag-cleared.bin",
+    ] {
+        let bytes = common::fuzz_seed(seed);
+        let at = common::journal_start(&bytes).unwrap_or_else(|| panic!("{seed} has no journal"));
+        let name = seed.replace(".bin", ".rktrace");
+        std::fs::write(dir.join(&name), &bytes[..at]).unwrap();
+        std::fs::write(dir.join(format!("{name}.journal")), &bytes[at..]).unwrap();
+        files.push(bytes[..at].to_vec());
+        files.push(bytes[at..].to_vec());
+        let (i, j) = (files.len() - 2, files.len() - 1);
+        cases.push(Case {
+            label: format!("report md {name} + journal"),
+            command: "report",
+            format: "md".into(),
+            files: vec![(i, name.clone())],
+            journal: Some(j),
+            want: cli(dir, &["report", &name]),
+        });
+        cases.push(Case {
+            label: format!("verify {name} + journal"),
+            command: "verify",
+            format: String::new(),
+            files: vec![(i, name.clone())],
+            journal: Some(j),
+            want: cli(dir, &["verify", &name]),
         });
     }
     cases.push(Case {
@@ -253,6 +291,7 @@ fn cases(dir: &Path) -> Cases {
         command: "report",
         format: "pdf".into(),
         files: vec![named(0)],
+        journal: None,
         want: cli(&root, &["report", "--format", "pdf", &named(0).1]),
     });
     let default = traces
@@ -269,6 +308,7 @@ fn cases(dir: &Path) -> Cases {
             command: "compare",
             format: f.into(),
             files: vec![named(default), named(think)],
+            journal: None,
             want: cli(
                 &root,
                 &["compare", "--format", f, &named(default).1, &named(think).1],
@@ -282,10 +322,27 @@ fn cases(dir: &Path) -> Cases {
             format: f.to_string(),
             // `report --fleet traces/` names each file relative to traces/.
             files: (0..traces.len()).map(|i| (i, traces[i].clone())).collect(),
+            journal: None,
             want: cli(&root, &["report", "--fleet", "--format", f, "traces/"]),
         });
     }
 
+    // The cases exercise errors, damage, warnings and journals, not only intact traces.
+    let any = |f: &dyn Fn(&Case) -> bool| cases.iter().any(f);
+    assert!(any(
+        &|c| c.want.code == 3 && c.want.stderr.contains("not an rkbench trace")
+    ));
+    assert!(any(
+        &|c| c.want.code == 5 && c.want.stdout.contains("truncated at byte")
+    ));
+    assert!(any(
+        &|c| c.want.code == 0 && c.want.stderr.contains("reporting the valid part")
+    ));
+    assert!(any(&|c| c
+        .want
+        .stdout
+        .contains("recovered from its journal")));
+    assert!(any(&|c| c.want.stdout.contains("not merged")));
     Cases {
         files,
         cases,
@@ -302,7 +359,7 @@ fn replay_in_memory_gives_the_clis_bytes() {
     let dir = common::tempdir("viewer-replay");
     let all = cases(&dir);
     for c in &all.cases {
-        let files: Vec<TraceFile<'_>> = c
+        let mut files: Vec<TraceFile<'_>> = c
             .files
             .iter()
             .map(|(i, name)| TraceFile {
@@ -311,6 +368,7 @@ fn replay_in_memory_gives_the_clis_bytes() {
                 journal: None,
             })
             .collect();
+        files[0].journal = c.journal.map(|j| &all.files[j][..]);
         let got = match c.command {
             "report" => replay::report(&files[0], &c.format),
             "verify" => replay::verify(&files),
@@ -355,6 +413,7 @@ fn viewer_gives_the_clis_bytes_for_every_committed_trace() {
             "command": c.command,
             "format": c.format,
             "files": c.files.iter().map(|(i, n)| json!({"index": i, "name": n})).collect::<Vec<_>>(),
+            "journal": c.journal,
         })).collect::<Vec<_>>(),
         "ui": { "index": default, "name": traces[default], "pair": [think, default] },
         "names": traces,
@@ -427,12 +486,6 @@ fn viewer_gives_the_clis_bytes_for_every_committed_trace() {
             assert_eq!(r["api"]["code"].as_i64(), Some(c.want.code), "{}", c.label);
         }
     }
-    // Sanity of the cases themselves: errors and warnings were exercised.
-    assert!(cases.iter().any(|c| c.want.code == 3));
-    assert!(cases.iter().any(|c| c.want.code == 5));
-    assert!(cases
-        .iter()
-        .any(|c| c.want.code == 0 && c.want.stderr.contains("warning")));
 
     let shown: Vec<&str> = got["formats"]
         .as_array()
@@ -499,11 +552,12 @@ const DRIVER: &str = r##"
     const results = [];
     for (const c of TEST_SPEC.cases) {
       const fs = c.files.map((f) => ({ bytes: files[f.index], fileName: f.name }));
+      if (c.journal !== null) fs[0].journal = files[c.journal];
       const run = window.rkbench.run(c.command, c.format, fs);
       let api;
       try {
-        const ok = c.command === "report" ? window.rkbench.report(fs[0].bytes, c.format, fs[0].fileName)
-          : c.command === "verify" ? window.rkbench.verify(fs[0].bytes, fs[0].fileName)
+        const ok = c.command === "report" ? window.rkbench.report(fs[0].bytes, c.format, fs[0].fileName, fs[0].journal)
+          : c.command === "verify" ? window.rkbench.verify(fs[0].bytes, fs[0].fileName, fs[0].journal)
           : c.command === "compare" ? window.rkbench.compare(fs[0], fs.slice(1), c.format)
           : window.rkbench.fleet(fs, c.format);
         api = { ok };
