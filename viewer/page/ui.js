@@ -52,8 +52,12 @@
   }
 
   function frame(html, id) {
-    // sandbox without allow-scripts: the report has no script and none could run.
-    return el("iframe", { sandbox: "", srcdoc: html, title: id, id });
+    // No allow-scripts: the report has no script and none could run in it. Same origin keeps
+    // the frame in the page's process (a sandboxed opaque-origin frame is moved to another
+    // process, which headless Chromium's screenshots leave blank).
+    const f = el("iframe", { srcdoc: html, title: id, id });
+    f.setAttribute("sandbox", "allow-same-origin");
+    return f;
   }
 
   function showReport(section, file) {
