@@ -1,5 +1,5 @@
 //! The CLI's replay commands on traces held in memory: what `rkbench report`, `verify`,
-//! `compare` and `report --fleet` write to stdout and stderr, and the exit code, for the same
+//! `compare`, `report --fleet` and `report DIR` (a sweep) write to stdout and stderr, and the exit code, for the same
 //! files. The browser viewer (`viewer/`, wasm32) has no file system: it hands over the bytes
 //! and the name the CLI would print for each file, and everything after reading is the CLI's
 //! own code (the reader's checks, the commands' warnings, the renderers), so the outputs are
@@ -10,6 +10,8 @@ use crate::error::{exit, Error, Result};
 use crate::report::Options;
 use crate::stats::fleet::Fleet;
 use crate::trace::reader::{self, Checked, TraceError};
+use crate::trace::SweepIndex;
+use std::path::Path;
 
 /// One file as the CLI would have read it.
 #[derive(Debug, Clone, Copy)]
@@ -148,6 +150,39 @@ pub fn fleet(files: &[TraceFile<'_>], format: &str) -> Outcome {
             .map(|&f| report::fleet::render(&table, f))
             .collect();
         Ok((text, exit::OK))
+    })
+}
+
+/// `rkbench report --format FORMAT DIR` of a sweep directory: `files[0]` is its index, named
+/// `DIR/index.json`, the rest are the files in DIR, named `DIR/NAME` (the traces the index
+/// lists, with their journals).
+pub fn sweep(files: &[TraceFile<'_>], format: &str) -> Outcome {
+    Outcome::of(|_| {
+        let formats = report::formats(format)?;
+        if formats.len() > 1 {
+            return Err(Error::usage(report::NEEDS_OUT));
+        }
+        let Some((index, traces)) = files.split_first() else {
+            return Err(Error::usage("a sweep needs its index.json"));
+        };
+        let dir = Path::new(index.name).parent().unwrap_or(Path::new(""));
+        let parsed = SweepIndex::from_bytes(dir, index.bytes).map_err(Error::input)?;
+        let sweep = crate::report::sweep::of_index(dir, parsed, |path| {
+            let shown = path.display().to_string();
+            match traces.iter().find(|t| t.name == shown) {
+                Some(t) => t.check().map(|c| c.trace),
+                // What the CLI's reader says of a file the index lists but the directory lacks.
+                None => Err(TraceError::Io {
+                    path: shown,
+                    err: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "No such file or directory (os error 2)",
+                    ),
+                }),
+            }
+        });
+        let texts = report::sweep_texts(&sweep, dir, &formats)?;
+        Ok((texts.into_iter().map(|(_, t)| t).collect(), exit::OK))
     })
 }
 

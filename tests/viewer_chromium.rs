@@ -286,6 +286,48 @@ fn cases(dir: &Path) -> Cases {
             want: cli(dir, &["verify", &name]),
         });
     }
+    // A sweep directory (`report DIR` reads DIR/index.json and the traces it lists; one is
+    // missing) and one whose index is not an index.
+    let rockchip = traces
+        .iter()
+        .position(|t| t == "qwen3-0.6b-sim-rockchip.rktrace")
+        .unwrap();
+    let index = json!({
+        "sweep_index_version": 1,
+        "axes": ["max-context-len"],
+        "runs": [
+            {"trace": "ctx-1024.rktrace", "params": {"max-context-len": "1024"}, "exit_code": 0},
+            {"trace": "ctx-2048.rktrace", "params": {"max-context-len": "2048"}, "exit_code": 0},
+            {"trace": "ctx-4096.rktrace", "params": {"max-context-len": "4096"}, "exit_code": 3},
+        ],
+        "status": "complete",
+        "combinations": 3,
+    })
+    .to_string()
+    .into_bytes();
+    for (sweep, index) in [("sweep", index), ("not-a-sweep", b"{\"runs\": 3}".to_vec())] {
+        std::fs::create_dir_all(dir.join(sweep)).unwrap();
+        std::fs::write(dir.join(sweep).join("index.json"), &index).unwrap();
+        files.push(index);
+        let mut listed = vec![(files.len() - 1, format!("{sweep}/index.json"))];
+        for (name, i) in [
+            ("ctx-1024.rktrace", context),
+            ("ctx-2048.rktrace", rockchip),
+        ] {
+            std::fs::write(dir.join(sweep).join(name), &files[i]).unwrap();
+            listed.push((i, format!("{sweep}/{name}")));
+        }
+        for f in ["md", "json", "html"] {
+            cases.push(Case {
+                label: format!("sweep {f} {sweep}"),
+                command: "sweep",
+                format: f.into(),
+                files: listed.clone(),
+                journal: None,
+                want: cli(dir, &["report", "--format", f, sweep]),
+            });
+        }
+    }
     cases.push(Case {
         label: "an unknown format".into(),
         command: "report",
@@ -343,6 +385,12 @@ fn cases(dir: &Path) -> Cases {
         .stdout
         .contains("recovered from its journal")));
     assert!(any(&|c| c.want.stdout.contains("not merged")));
+    assert!(any(&|c| c.command == "sweep"
+        && c.want.code == 0
+        && c.want.stdout.contains("No such file or directory")));
+    assert!(any(
+        &|c| c.command == "sweep" && c.want.stderr.contains("not a sweep index")
+    ));
     Cases {
         files,
         cases,
@@ -373,6 +421,7 @@ fn replay_in_memory_gives_the_clis_bytes() {
             "report" => replay::report(&files[0], &c.format),
             "verify" => replay::verify(&files),
             "compare" => replay::compare(&files, &c.format),
+            "sweep" => replay::sweep(&files, &c.format),
             _ => replay::fleet(&files, &c.format),
         };
         let got = Outcome {
@@ -559,6 +608,7 @@ const DRIVER: &str = r##"
         const ok = c.command === "report" ? window.rkbench.report(fs[0].bytes, c.format, fs[0].fileName, fs[0].journal)
           : c.command === "verify" ? window.rkbench.verify(fs[0].bytes, fs[0].fileName, fs[0].journal)
           : c.command === "compare" ? window.rkbench.compare(fs[0], fs.slice(1), c.format)
+          : c.command === "sweep" ? window.rkbench.sweep(fs.slice().reverse(), c.format)
           : window.rkbench.fleet(fs, c.format);
         api = { ok };
       } catch (e) {

@@ -202,20 +202,8 @@ impl Target<'_> {
                 )));
             }
             let sweep = report::sweep::load(path).map_err(Error::input)?;
-            let mut texts = Vec::new();
-            for &f in self.formats {
-                texts.push(match f {
-                    Format::Markdown => report::sweep::markdown(&sweep),
-                    Format::Json => report::sweep::json(&sweep),
-                    _ => {
-                        return Err(Error::usage(format!(
-                            "a sweep directory ({}) reports as md or json",
-                            path.display()
-                        )))
-                    }
-                });
-            }
-            return self.emit_all(path, self.formats.iter().copied().zip(texts));
+            let texts = sweep_texts(&sweep, path, self.formats)?;
+            return self.emit_all(path, texts.into_iter());
         }
         let checked = reader::read_checked(path).map_err(|e| Error::input(e.to_string()))?;
         let texts = render_checked(
@@ -250,6 +238,31 @@ impl Target<'_> {
             Some(file) => write(file, text),
         }
     }
+}
+
+/// A sweep directory's table in every format of `formats` (shared with the browser viewer).
+pub(crate) fn sweep_texts(
+    sweep: &report::sweep::Sweep,
+    dir: &Path,
+    formats: &[Format],
+) -> Result<Vec<(Format, String)>> {
+    let mut texts = Vec::new();
+    for &f in formats {
+        texts.push((
+            f,
+            match f {
+                Format::Markdown => report::sweep::markdown(sweep),
+                Format::Json => report::sweep::json(sweep),
+                _ => {
+                    return Err(Error::usage(format!(
+                        "a sweep directory ({}) reports as md or json",
+                        dir.display()
+                    )))
+                }
+            },
+        ));
+    }
+    Ok(texts)
 }
 
 /// One trace's report in every format of `formats`, read as `checked` from the file the CLI

@@ -5,7 +5,8 @@ use super::table::{Cell, Column, Table};
 use super::text::{md_inline, num};
 use crate::analysis::Analysis;
 use crate::stats::Summary;
-use crate::trace::{reader, SweepIndex, SweepStatus};
+use crate::trace::reader::{self, Trace, TraceError};
+use crate::trace::{SweepIndex, SweepStatus};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -31,6 +32,16 @@ pub(crate) struct Sweep {
 /// Read `DIR/index.json` (through the one type that writes it) and every trace it lists.
 pub(crate) fn load(dir: &Path) -> Result<Sweep, String> {
     let index = SweepIndex::read(dir)?;
+    Ok(of_index(dir, index, reader::read))
+}
+
+/// The sweep of `index`, read from `dir`, with each listed trace read by `read` (from disk, or
+/// from memory in the browser viewer).
+pub(crate) fn of_index(
+    dir: &Path,
+    index: SweepIndex,
+    mut read: impl FnMut(&Path) -> Result<Trace, TraceError>,
+) -> Sweep {
     let mut rows = Vec::new();
     for r in &index.runs {
         let params = index
@@ -38,7 +49,7 @@ pub(crate) fn load(dir: &Path) -> Result<Sweep, String> {
             .iter()
             .map(|k| (k.clone(), r.params.get(k).cloned().unwrap_or_default()))
             .collect();
-        let (summary, error) = match reader::read(&SweepIndex::trace_path(dir, r)) {
+        let (summary, error) = match read(&SweepIndex::trace_path(dir, r)) {
             Ok(t) => (
                 Some(Analysis::of(&t).summary),
                 t.damage.as_ref().map(|d| d.to_string()),
@@ -69,13 +80,13 @@ pub(crate) fn load(dir: &Path) -> Result<Sweep, String> {
                 .join(", ")
         })
         .collect();
-    Ok(Sweep {
+    Sweep {
         name,
         axes: index.axes,
         rows,
         status: index.status,
         not_run,
-    })
+    }
 }
 
 pub(crate) fn markdown(s: &Sweep) -> String {

@@ -3,7 +3,7 @@
 // WebAssembly (viewer/src); this file only moves bytes in and text out.
 (function (global) {
   "use strict";
-  const COMMAND = { report: 1, verify: 2, compare: 3, fleet: 4 };
+  const COMMAND = { report: 1, verify: 2, compare: 3, fleet: 4, sweep: 5 };
   const utf8 = new TextEncoder();
   const text = new TextDecoder("utf-8");
   let module = null;
@@ -96,7 +96,7 @@
   function run(command, format, files) {
     if (!instance) throw new Error("rkbench: the module is still loading: await window.rkbench.ready first");
     const cmd = COMMAND[command];
-    if (!cmd) throw new TypeError(`rkbench: unknown command ${JSON.stringify(command)}; use report, verify, compare or fleet`);
+    if (!cmd) throw new TypeError(`rkbench: unknown command ${JSON.stringify(command)}; use report, verify, compare, fleet or sweep`);
     const req = encode(cmd, String(format ?? ""), files.map((f, i) => fileOf(f, `file ${i}`)));
     const e = instance.exports;
     const ptr = e.rkb_request(req.size);
@@ -155,6 +155,14 @@
     },
     fleet(files, format = "md") {
       return stdoutOrThrow(run("fleet", format, list(files)));
+    },
+    sweep(files, format = "md") {
+      // The module takes the index first: DIR/index.json, then DIR's files.
+      const all = list(files);
+      const isIndex = (f) => /(^|\/)index\.json$/.test(String(f.fileName));
+      const index = all.filter(isIndex);
+      if (index.length !== 1) throw new TypeError("rkbench: a sweep is its DIR/index.json and DIR's trace files");
+      return stdoutOrThrow(run("sweep", format, [index[0], ...all.filter((f) => !isIndex(f))]));
     },
     RkbenchError,
   };

@@ -73,7 +73,8 @@
   }
 
   // `ordered`: keep the order given (the baseline first) instead of sorting by name.
-  function show(files, note, ordered = false) {
+  // `index`: a sweep directory's DIR/index.json, shown as `rkbench report DIR` shows it.
+  function show(files, note, ordered = false, index = null) {
     out.replaceChildren();
     if (files.length === 0) {
       status.textContent = "No trace files there (the viewer reads *.rktrace).";
@@ -84,7 +85,17 @@
     const v = rkbench.run("verify", "", files);
     out.append(el("h2", { textContent: "verify" }), Object.assign(pre(v.stdout + v.stderr, v.code !== 0), { id: "verify" }));
     const report = el("section");
-    if (files.length === 2) {
+    if (index) {
+      const dir = index.fileName.replace(/\/index\.json$/, "");
+      out.append(el("h2", { textContent: `sweep ${dir}` }));
+      const all = [index, ...files];
+      const t = rkbench.run("sweep", "md", all);
+      out.append(Object.assign(pre(t.stdout + t.stderr, t.code !== 0), { id: "sweep" }));
+      if (t.code === 0) {
+        out.append(downloads("Download the sweep table:", dir.replace(/^.*\//, ""), ["md", "json"],
+          (f) => rkbench.sweep(all, f)));
+      }
+    } else if (files.length === 2) {
       const [base, cand] = files;
       out.append(el("h2", { textContent: `compare: ${base.fileName} (baseline) → ${cand.fileName}` }));
       const swap = el("button", { textContent: "swap baseline and candidate", onclick: () => show([cand, base], note, true) });
@@ -127,9 +138,12 @@
     const byName = new Map();
     for (const { file, path } of entries) byName.set(path, { file, path });
     const files = [];
-    let sweep = false;
+    let index = null;
     for (const { file, path } of byName.values()) {
-      if (path.endsWith("/index.json")) sweep = true;
+      // A sweep directory: its index at the top of the directory given.
+      if (fromDirectory && /^[^/]+\/index\.json$/.test(path)) {
+        index = { fileName: path, bytes: new Uint8Array(await file.arrayBuffer()) };
+      }
       if (path.endsWith(".rktrace.journal") && byName.has(path.slice(0, -".journal".length))) continue;
       // A directory is walked as the CLI walks it (its *.rktrace files); files given one by
       // one are all read, so a foreign file gets the CLI's message.
@@ -143,7 +157,7 @@
         journal: j ? new Uint8Array(await j.file.arrayBuffer()) : null,
       });
     }
-    show(files, sweep ? "(A sweep directory: the viewer shows its traces as a fleet; `rkbench report DIR` renders the sweep table.)" : "");
+    show(files, "", false, index);
   }
 
   async function walk(entry, prefix, acc) {

@@ -19,6 +19,9 @@ pub const VERIFY: u32 = 2;
 pub const COMPARE: u32 = 3;
 /// `rkbench report --fleet --format FORMAT ...`.
 pub const FLEET: u32 = 4;
+/// `rkbench report --format FORMAT DIR` of a sweep directory (the first file is its
+/// `DIR/index.json`).
+pub const SWEEP: u32 = 5;
 
 /// A decoded request.
 #[derive(Debug)]
@@ -102,6 +105,7 @@ pub fn run(buf: &[u8]) -> Outcome {
         (VERIFY, _) => replay::verify(&r.files),
         (COMPARE, _) => replay::compare(&r.files, r.format),
         (FLEET, _) => replay::fleet(&r.files, r.format),
+        (SWEEP, _) => replay::sweep(&r.files, r.format),
         (REPORT, _) => internal("the viewer reports one file per call"),
         (other, _) => internal(&format!(
             "the viewer page asked for command {other}, which this module does not know"
