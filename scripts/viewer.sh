@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 target_dir=${CARGO_TARGET_DIR:-target}
 out_dir=$target_dir/viewer
 page=$out_dir/rkbench-viewer.html
-wasm=$target_dir/wasm32-unknown-unknown/viewer/rkbench_viewer.wasm
+wasm=$target_dir/wasm32-unknown-unknown/viewer-wasm/rkbench_viewer.wasm
 max_bytes=$((4 * 1024 * 1024))
 
 die() {
@@ -75,7 +75,7 @@ RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
     RUSTFLAGS="--remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$PWD=/rkbench" \
     PATH=/usr/bin:$PATH \
-    /usr/bin/cargo build --locked --quiet -p rkbench-viewer --profile viewer \
+    /usr/bin/cargo build --locked --quiet -p rkbench-viewer --profile viewer-wasm \
     --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort
 [ -s "$wasm" ] || die "the build wrote no $wasm"
 
