@@ -1,9 +1,9 @@
 //! The CLI's replay commands on traces held in memory: what `rkbench report`, `verify`,
-//! `compare`, `report --fleet` and `report DIR` (a sweep) write to stdout and stderr, and the exit code, for the same
-//! files. The browser viewer (`viewer/`, wasm32) has no file system: it hands over the bytes
-//! and the name the CLI would print for each file, and everything after reading is the CLI's
-//! own code (the reader's checks, the commands' warnings, the renderers), so the outputs are
-//! the same bytes.
+//! `compare`, `report --fleet` and `report DIR` (a sweep) write to stdout and stderr, and the
+//! exit code, for the same files. The browser viewer (`viewer/`, wasm32) has no file system:
+//! it hands over the bytes and the name the CLI would print for each file, and everything
+//! after reading is the CLI's own code (the reader's checks, the commands' warnings, the
+//! renderers), so the outputs are the same bytes.
 use crate::analysis::{compare::Comparison, Analysis};
 use crate::commands::{compare, report, verify};
 use crate::error::{exit, Error, Result};
