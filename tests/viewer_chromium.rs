@@ -457,6 +457,14 @@ fn viewer_gives_the_clis_bytes_for_every_committed_trace() {
         default,
         think,
     } = cases(&dir);
+    let sweep_dir: Vec<Value> = cases
+        .iter()
+        .find(|c| c.label == "sweep md sweep")
+        .unwrap()
+        .files
+        .iter()
+        .map(|(i, n)| json!([i, n]))
+        .collect();
     let spec = json!({
         "cases": cases.iter().map(|c| json!({
             "command": c.command,
@@ -466,6 +474,10 @@ fn viewer_gives_the_clis_bytes_for_every_committed_trace() {
         })).collect::<Vec<_>>(),
         "ui": { "index": default, "name": traces[default], "pair": [think, default] },
         "names": traces,
+        // traces/ as a directory (with a file the walk skips), and the sweep directory.
+        "dir": traces.iter().enumerate().map(|(i, t)| json!([i, format!("traces/{t}")]))
+            .chain([json!([files.len() - 1, "traces/README.md"])]).collect::<Vec<_>>(),
+        "sweep": sweep_dir,
     });
     let files_b64: Vec<String> = files.iter().map(|b| base64(b)).collect();
     let driver = format!(
@@ -571,6 +583,18 @@ fn viewer_gives_the_clis_bytes_for_every_committed_trace() {
         ui["two"]["verify"].as_str(),
         Some(want(&["verify", a, b]).as_str())
     );
+    let fleet = cli(&root, &["report", "--format", "html", "traces"]).stdout;
+    assert_eq!(
+        ui["dir"].as_str(),
+        Some(fleet.as_str()),
+        "the page's directory view"
+    );
+    let sweep = cli(&dir, &["report", "sweep"]).stdout;
+    assert_eq!(
+        ui["sweep"].as_str(),
+        Some(sweep.as_str()),
+        "the page's sweep view"
+    );
     let mut fleet_args = vec!["report", "--fleet", "--format", "html"];
     fleet_args.extend(traces.iter().map(String::as_str));
     assert_eq!(
@@ -617,6 +641,15 @@ const DRIVER: &str = r##"
       results.push({ run, api });
     }
     const ui = TEST_SPEC.ui;
+    // Resolves when element `id` is in the page: no timers, which virtual time would race
+    // through while the page reads its files.
+    const appear = (id) => new Promise((resolve) => {
+      if (document.getElementById(id)) return resolve();
+      const mo = new MutationObserver(() => {
+        if (document.getElementById(id)) { mo.disconnect(); resolve(); }
+      });
+      mo.observe(document.body, { childList: true, subtree: true });
+    });
     // The page's own file input, as a user's pick: one trace, two, all of them.
     const input = document.getElementById("pick-files");
     const pick = async (indexes, want) => {
@@ -625,16 +658,23 @@ const DRIVER: &str = r##"
       document.getElementById("out").replaceChildren();
       input.files = dt.files;
       input.dispatchEvent(new Event("change"));
-      for (let i = 0; i < 400 && !document.getElementById(want); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await appear(want);
       const text = (id) => { const e = document.getElementById(id); return e && (e.srcdoc || e.textContent); };
       return { verify: text("verify"), [want]: text(want) };
+    };
+    // A directory, as the directory picker or a drop gives it: paths under its name.
+    const openDir = async (entries, want) => {
+      document.getElementById("out").replaceChildren();
+      await window.rkbenchPage.open(entries.map(([i, path]) => ({ file: new Blob([files[i]]), path })), true);
+      const e = document.getElementById(want);
+      return e && (e.srcdoc || e.textContent);
     };
     const uiResult = {
       one: await pick([ui.index], "report-frame"),
       two: await pick(ui.pair, "compare"),
       all: await pick(TEST_SPEC.names.map((_, i) => i), "fleet-frame"),
+      dir: await openDir(TEST_SPEC.dir, "fleet-frame"),
+      sweep: await openDir(TEST_SPEC.sweep, "sweep"),
     };
     out.textContent = b64(JSON.stringify({
       results,

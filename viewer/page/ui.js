@@ -178,6 +178,11 @@
     out.replaceChildren(pre(String(e && e.message ? e.message : e), true));
   };
 
+  // What the pickers and drops call, for pages embedding the viewer and for tests: files as
+  // {file: File or Blob, path}, `directory` true when they are a directory's contents (paths
+  // start with the directory's name).
+  window.rkbenchPage = { open: (entries, directory = false) => load(entries, directory) };
+
   rkbench.ready.then(() => {
     status.textContent = "Ready: open or drop traces.";
     $("pick-files").onchange = (ev) => load([...ev.target.files].map((file) => ({ file, path: file.name })), false).catch(fail);
