@@ -3,6 +3,8 @@
 #   dist/rkbench-<version>-aarch64-linux-gnu          the board binary: record-capable, glibc >= 2.17
 #   dist/rkbench-<version>-x86_64-linux-gnu           record-capable x86_64, glibc >= 2.17 (DIST_X86_RECORD=0 skips it)
 #   dist/rkbench-<version>-x86_64-linux-replay-static replay-only (report/verify/info), fully static
+#   dist/rkbench-viewer.html                         the browser viewer: the replay code as WebAssembly in one
+#                                                    offline page (scripts/viewer.sh, docs/VIEWER.md)
 #   dist/SHA256SUMS
 # Each binary passes the same gates as scripts/cross-check.sh and scripts/static-check.sh before it is
 # copied. Installs missing tools like cross-check.sh (root for apt). Uses --locked: Cargo.lock must be current.
@@ -28,7 +30,7 @@ if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
     echo "dist: warning: the work tree has uncommitted changes; the binaries' --version will say (dirty)" >&2
 fi
 mkdir -p "$dist"
-rm -f "$dist"/rkbench-* "$dist"/SHA256SUMS
+rm -f "$dist"/rkbench-* "$dist"/rkbench-viewer.html "$dist"/SHA256SUMS
 
 echo "== tools"
 cross_ensure_tools
@@ -65,9 +67,14 @@ if [ "${DIST_X86_RECORD:-1}" != 0 ]; then
     lap "x86_64 record build + checks"
 fi
 
-(cd "$dist" && sha256sum rkbench-"$version"-* >SHA256SUMS && sha256sum -c --quiet SHA256SUMS)
+echo "== rkbench-viewer.html (the replay code for wasm32 in one page; its own size and offline gates)"
+bash scripts/viewer.sh
+install -m 644 "${CARGO_TARGET_DIR:-$root/target}/viewer/rkbench-viewer.html" "$dist/rkbench-viewer.html"
+lap "viewer page"
+
+(cd "$dist" && sha256sum rkbench-"$version"-* rkbench-viewer.html >SHA256SUMS && sha256sum -c --quiet SHA256SUMS)
 echo "== dist/"
-(cd "$dist" && stat -c '%s %n' rkbench-"$version"-* SHA256SUMS | awk '{printf "  %10s  %s\n", $1, $2}')
+(cd "$dist" && stat -c '%s %n' rkbench-"$version"-* rkbench-viewer.html SHA256SUMS | awk '{printf "  %10s  %s\n", $1, $2}')
 echo "== timings"
 printf '  %s\n' "${timings[@]}"
 echo "dist: ok ($(($(date +%s) - t_all))s)"

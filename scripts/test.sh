@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit + integration + golden tests.
 # Installs what the tests need on a fresh Debian machine (a C compiler is already required by
-# cargo; chromium is used by the HTML report test, DuckDB from PyPI by the export test; each is
-# skipped with a note when it cannot be installed).
+# cargo; chromium is used by the HTML report and viewer tests, DuckDB from PyPI by the export
+# test, Debian's wasm toolchain by the viewer page (scripts/viewer.sh); each is skipped with a
+# note when it cannot be installed).
 set -euo pipefail
 set -o pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,16 @@ if "$venv/bin/python" -c 'import duckdb' >/dev/null 2>&1; then
 fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The browser viewer page, for tests/viewer_chromium.rs (scripts/viewer.sh: the first build
+# compiles std for wasm32, about 1-2 min; later ones reuse it). Exit 3: its toolchain cannot be
+# installed here, and the test is skipped with a note; any other failure fails the suite.
+viewer_rc=0
+bash scripts/viewer.sh || viewer_rc=$?
+case $viewer_rc in
+    0) export RKBENCH_REQUIRE_VIEWER=1 ;;
+    3) echo "note: the viewer page could not be built here; the viewer browser test will be skipped" ;;
+    *) exit "$viewer_rc" ;;
+esac
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"

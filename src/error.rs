@@ -95,6 +95,10 @@ impl Error {
             msg: msg.into(),
         }
     }
+    /// The line the CLI prints for this error on stderr (the browser viewer throws the same).
+    pub fn line(&self) -> String {
+        format!("rkbench: error: {}", self.msg)
+    }
     pub fn exit_code(&self) -> i32 {
         match self.kind {
             Kind::Internal => exit::INTERNAL,
@@ -118,10 +122,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// No space left, quota exceeded, or the file-size limit (`ulimit -f`) reached.
 pub fn is_disk_full(e: &std::io::Error) -> bool {
-    matches!(
+    #[cfg(not(target_arch = "wasm32"))]
+    return matches!(
         e.raw_os_error(),
         Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
-    )
+    );
+    // The browser build has no file system, so nothing it writes can fill a disk.
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = e;
+        false
+    }
 }
 
 /// stderr goes through one writer thread and a bounded queue, so a stderr nobody reads (a

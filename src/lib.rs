@@ -20,6 +20,7 @@ pub mod provenance;
 #[cfg(feature = "record")]
 pub mod record;
 pub mod reference;
+pub mod replay;
 pub mod report;
 #[cfg(feature = "record")]
 #[allow(unsafe_code)] // the FFI boundary to librkllmrt.so

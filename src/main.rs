@@ -22,7 +22,7 @@ fn main() {
     match result {
         Ok(code) => rkbench::error::exit(code),
         Err(e) => {
-            rkbench::err_line!("rkbench: error: {e}");
+            rkbench::err_line!("{}", e.line());
             rkbench::error::exit(e.exit_code());
         }
     }

@@ -7,16 +7,15 @@
 //!
 //! Chromium is optional locally (the test prints a note and passes without it); CI installs it
 //! (`scripts/test.sh`). Set `RKBENCH_SCREENSHOT=/path.png` to keep a screenshot of the page.
+use common::chromium::{self, page_problems};
 use rkbench::report::{self, Format};
 use rkbench::trace::{
     reader, BuildInfo, ModelInfo, PerfStat, Record, RequestRecord, RunEnd, RunHeader, RunParams,
     RuntimeInfo, Series, Status, SuiteInfo, TelemetryBatch, TokenColumns, TraceWriter,
 };
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+mod common;
 const HOSTILE: &str = "</pre><script>alert(1)</script>";
 
 /// Deterministic pseudo-random numbers (no dependency, same trace on every run).
@@ -29,15 +28,6 @@ impl Lcg {
             .wrapping_add(1442695040888963407);
         (self.0 >> 33) as u32
     }
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("t")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// One request: `texts` are the tokens; ITL around `itl_us` with jitter, a stall every
@@ -309,73 +299,9 @@ fn write_trace(path: &Path) {
     w.sync().unwrap();
 }
 
-/// Run Chromium with a hard deadline (a wedged browser must fail the test, not hang CI).
-fn chromium(profile: &Path, extra: &[&str], url: &str) -> Output {
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    // Drain the pipes on threads so a chatty browser cannot block on a full pipe.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut so, &mut v).ok();
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut se, &mut v).ok();
-        v
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    }
-}
-
-/// Console messages and uncaught errors in Chromium's log; its own noise (D-Bus, GPU probing
-/// in a container) is not about the page.
-fn page_problems(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
-        .collect()
-}
-
 #[test]
 fn html_report_renders_in_chromium() {
-    let dir = tempdir("html-chromium");
+    let dir = common::tempdir("html-chromium");
     let trace_path = dir.join("synthetic.rktrace");
     write_trace(&trace_path);
     let trace = reader::read(&trace_path).unwrap();
@@ -387,12 +313,11 @@ fn html_report_renders_in_chromium() {
     let file = dir.join("report.html");
     std::fs::write(&file, &html).unwrap();
 
-    if !Path::new(CHROMIUM).exists() {
-        println!("note: {CHROMIUM} not found; skipping the browser check (CI installs chromium)");
+    if !chromium::available() {
         return;
     }
     let url = format!("file://{}", file.display());
-    let out = chromium(&dir.join("profile"), &["--dump-dom"], &url);
+    let out = chromium::run(&dir.join("profile"), &["--dump-dom"], &url);
     let dom = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "chromium failed: {stderr}");
@@ -419,7 +344,7 @@ fn html_report_renders_in_chromium() {
     assert!(problems.is_empty(), "browser console: {problems:#?}");
 
     let shot = dir.join("report.png");
-    let out = chromium(
+    let out = chromium::run(
         &dir.join("profile-shot"),
         &[
             &format!("--screenshot={}", shot.display()),

@@ -426,7 +426,8 @@ fn kill_9_with_three_requests_in_flight_loses_nothing() {
     }
     let v = common::run(&["verify", &o], &[]);
     assert!(
-        String::from_utf8_lossy(&v.stdout).contains("journal"),
+        String::from_utf8_lossy(&v.stdout)
+            .contains("3 in-flight requests recovered from its journal"),
         "{}",
         common::stdout(&v)
     );

@@ -9,13 +9,37 @@ use crate::trace::{reader, Trace};
 
 fn read(p: &std::path::Path) -> Result<Trace> {
     let t = reader::read(p).map_err(|e| Error::input(e.to_string()))?;
+    warnings(&t, &p.display().to_string(), &mut |line| {
+        crate::err_line!("{line}")
+    });
+    Ok(t)
+}
+
+/// The warnings compare prints for a trace it read from the file it names `shown`, as stderr
+/// lines to `say` (shared with the browser viewer).
+pub(crate) fn warnings(t: &Trace, shown: &str, say: &mut dyn FnMut(String)) {
     if let Some(d) = &t.damage {
-        output::warn(&format!("{}: {d}; comparing the valid part", p.display()));
+        say(output::warning_line(&format!(
+            "{shown}: {d}; comparing the valid part"
+        )));
     }
     for line in reader::impossible_lines(&t.impossible) {
-        output::warn(&format!("{}: {line}", p.display()));
+        say(output::warning_line(&format!("{shown}: {line}")));
     }
-    Ok(t)
+}
+
+/// A comparison's renderer for `--format`.
+pub(crate) fn renderer(format: &str) -> Result<fn(&Comparison) -> String> {
+    Ok(match format {
+        "md" | "markdown" => compare::markdown,
+        "json" => compare::json,
+        "csv" => crate::report::csv::compare,
+        other => {
+            return Err(Error::usage(format!(
+                "--format {other:?}: compare writes md, json or csv"
+            )))
+        }
+    })
 }
 
 /// `compare DIR DIR…` of load sweeps: level by level at equal offered load.
@@ -100,16 +124,7 @@ pub(crate) fn run(a: CompareArgs) -> Result<i32> {
             "compare needs a baseline and at least one candidate: rkbench compare base.rktrace new.rktrace",
         ));
     }
-    let render = match a.format.as_str() {
-        "md" | "markdown" => compare::markdown,
-        "json" => compare::json,
-        "csv" => crate::report::csv::compare,
-        other => {
-            return Err(Error::usage(format!(
-                "--format {other:?}: compare writes md, json or csv"
-            )))
-        }
-    };
+    let render = renderer(&a.format)?;
     let gate = gate(&a)?;
     if a.baseline.is_dir() {
         return sweeps(&a, gate.is_some());

@@ -36,15 +36,20 @@ pub(crate) fn exit_code(sent: Sent) -> i32 {
     }
 }
 
-/// A warning line on stderr; dropped when stderr is closed or full (it must never end the
+/// A note line on stderr; dropped when stderr is closed or full (it must never end the
 /// command or cost a report).
-pub(crate) fn warn(msg: &str) {
-    crate::err_line!("rkbench: warning: {msg}");
+pub(crate) fn note(msg: &str) {
+    crate::err_line!("{}", note_line(msg));
 }
 
-/// A note line on stderr, dropped like [`warn`] when stderr is gone.
-pub(crate) fn note(msg: &str) {
-    crate::err_line!("rkbench: note: {msg}");
+/// The stderr line of a warning (commands print it; the browser viewer collects it).
+pub(crate) fn warning_line(msg: &str) -> String {
+    format!("rkbench: warning: {msg}")
+}
+
+/// The stderr line of a note.
+pub(crate) fn note_line(msg: &str) -> String {
+    format!("rkbench: note: {msg}")
 }
 
 #[cfg(test)]

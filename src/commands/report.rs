@@ -5,11 +5,11 @@ use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::report::{self, CsvPer, Format, Options};
 use crate::stats::throughput::Slos;
-use crate::trace::reader;
+use crate::trace::reader::{self, Checked};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-mod fleet;
+pub(crate) mod fleet;
 
 pub(crate) fn run(a: ReportArgs) -> Result<i32> {
     if a.traces.is_empty() {
@@ -17,8 +17,7 @@ pub(crate) fn run(a: ReportArgs) -> Result<i32> {
             "report needs at least one trace file: rkbench report run.rktrace",
         ));
     }
-    let formats =
-        Format::parse_list(&a.format).map_err(|e| Error::usage(format!("--format: {e}")))?;
+    let formats = formats(&a.format)?;
     if a.per != CsvPer::Request && !formats.contains(&Format::Csv) {
         return Err(Error::usage(
             "--per only applies to CSV output: add --format csv",
@@ -66,9 +65,7 @@ pub(crate) fn run(a: ReportArgs) -> Result<i32> {
     }
     let several = formats.len() > 1 || a.traces.len() > 1;
     if several && a.out.is_none() {
-        return Err(Error::usage(
-            "several traces or formats need an output directory: pass -o DIR",
-        ));
+        return Err(Error::usage(NEEDS_OUT));
     }
     if let (true, Some(dir)) = (several, &a.out) {
         distinct_output_names(&a.traces, dir, &formats)?;
@@ -90,6 +87,16 @@ pub(crate) fn run(a: ReportArgs) -> Result<i32> {
     }
     Ok(output::exit_code(sent))
 }
+
+/// `--format` as the CLI reads it (the browser viewer reads its format argument the same way,
+/// so it knows exactly the formats the CLI knows).
+pub(crate) fn formats(arg: &str) -> Result<Vec<Format>> {
+    Format::parse_list(arg).map_err(|e| Error::usage(format!("--format: {e}")))
+}
+
+/// Why reports to stdout take one trace in one format.
+pub(crate) const NEEDS_OUT: &str =
+    "several traces or formats need an output directory: pass -o DIR";
 
 /// Where the reports of one command go.
 struct Target<'a> {
@@ -128,6 +135,14 @@ fn distinct_output_names(traces: &[PathBuf], dir: &Path, formats: &[Format]) -> 
     Ok(())
 }
 
+/// What a panic (a bug) while reporting the file named `shown` becomes: the CLI's workers
+/// catch it; the browser viewer's module aborts and its panic hook says the same.
+pub(crate) fn panicked(shown: &str, what: &str) -> Error {
+    Error::internal(format!(
+        "reporting {shown} failed: {what}. This is a bug in rkbench: please report it with the trace"
+    ))
+}
+
 /// Run `f` on every trace, on up to `jobs` threads, results in input order. A panic in `f` (a
 /// bug) becomes an internal error naming the trace, so no trace's result is silently lost.
 fn each_trace<R: Send>(
@@ -142,10 +157,7 @@ fn each_trace<R: Send>(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic".into());
-            Err(Error::internal(format!(
-                "reporting {} failed: {what}. This is a bug in rkbench: please report it with the trace",
-                p.display()
-            )))
+            Err(panicked(&p.display().to_string(), &what))
         })
     };
     let jobs = jobs.clamp(1, traces.len().max(1));
@@ -190,59 +202,18 @@ impl Target<'_> {
         if path.is_dir() {
             // --goodput holds a load sweep's levels to its TTFT SLO (the saturation point).
             let sweep = report::sweep::load(path, &self.options.goodput).map_err(Error::input)?;
-            let mut texts = Vec::new();
-            for &f in self.formats {
-                texts.push(match f {
-                    Format::Markdown => report::sweep::markdown(&sweep),
-                    Format::Json => report::sweep::json(&sweep),
-                    Format::Html => report::sweep::html(&sweep),
-                    Format::Csv | Format::Perfetto => {
-                        return Err(Error::usage(format!(
-                            "a sweep directory ({}) reports as md, json or html; for its traces' own csv or perfetto pass the .rktrace files in it",
-                            path.display()
-                        )))
-                    }
-                });
-            }
-            return self.emit_all(path, self.formats.iter().copied().zip(texts));
+            let texts = sweep_texts(&sweep, path, self.formats)?;
+            return self.emit_all(path, texts.into_iter());
         }
         let checked = reader::read_checked(path).map_err(|e| Error::input(e.to_string()))?;
-        // A journal that was not merged (another run's, damaged) is named, not silently dropped.
-        for p in checked.problems() {
-            output::warn(&format!("{}: {p}", path.display()));
-        }
-        let trace = checked.trace;
-        if let Some(d) = &trace.damage {
-            output::warn(&format!(
-                "{}: {d}; reporting the valid part",
-                path.display()
-            ));
-        }
-        if let Some(name) = self.options.reference_model {
-            let model = crate::reference::match_model(name).unwrap_or(name);
-            let release = trace.header.runtime.version.trim();
-            if crate::reference::lookup(model, release).is_none() {
-                output::note(&format!(
-                    "{}: Rockchip publishes no {model} figures for runtime {:?} (they exist for {}); no reference section",
-                    path.display(),
-                    release,
-                    crate::reference::releases_of(model).join(", ")
-                ));
-            }
-        }
-        if self.options.csv_per == CsvPer::Chunk && trace.server.is_none() {
-            return Err(Error::input(format!(
-                "--per chunk: {} was recorded from the runtime, not through a server, so it has no chunks; use --per token",
-                path.display()
-            )));
-        }
-        let analysis =
-            Analysis::with_options(&trace, &self.options.goodput, self.options.reference_model);
-        let texts = self
-            .formats
-            .iter()
-            .map(|&f| (f, report::render_analysis(&analysis, f, self.options)));
-        self.emit_all(path, texts)
+        let texts = render_checked(
+            checked,
+            &path.display().to_string(),
+            self.formats,
+            self.options,
+            &mut |line| crate::err_line!("{line}"),
+        )?;
+        self.emit_all(path, texts.into_iter())
     }
 
     fn emit_all(&self, path: &Path, texts: impl Iterator<Item = (Format, String)>) -> Result<Sent> {
@@ -267,6 +238,75 @@ impl Target<'_> {
             Some(file) => write(file, text),
         }
     }
+}
+
+/// A sweep directory's table in every format of `formats` (shared with the browser viewer).
+pub(crate) fn sweep_texts(
+    sweep: &report::sweep::Sweep,
+    dir: &Path,
+    formats: &[Format],
+) -> Result<Vec<(Format, String)>> {
+    let mut texts = Vec::new();
+    for &f in formats {
+        texts.push((
+            f,
+            match f {
+                Format::Markdown => report::sweep::markdown(sweep),
+                Format::Json => report::sweep::json(sweep),
+                Format::Html => report::sweep::html(sweep),
+                Format::Csv | Format::Perfetto => {
+                    return Err(Error::usage(format!(
+                        "a sweep directory ({}) reports as md, json or html; for its traces' own csv or perfetto pass the .rktrace files in it",
+                        dir.display()
+                    )))
+                }
+            },
+        ));
+    }
+    Ok(texts)
+}
+
+/// One trace's report in every format of `formats`, read as `checked` from the file the CLI
+/// names `shown`. The warnings and notes it prints first go to `say` as stderr lines. Shared by
+/// the CLI and the browser viewer, which therefore print the same bytes.
+pub(crate) fn render_checked(
+    checked: Checked,
+    shown: &str,
+    formats: &[Format],
+    options: Options<'_>,
+    say: &mut dyn FnMut(String),
+) -> Result<Vec<(Format, String)>> {
+    // A journal that was not merged (another run's, damaged) is named, not silently dropped.
+    for p in checked.problems() {
+        say(output::warning_line(&format!("{shown}: {p}")));
+    }
+    let trace = checked.trace;
+    if let Some(d) = &trace.damage {
+        say(output::warning_line(&format!(
+            "{shown}: {d}; reporting the valid part"
+        )));
+    }
+    if let Some(name) = options.reference_model {
+        let model = crate::reference::match_model(name).unwrap_or(name);
+        let release = trace.header.runtime.version.trim();
+        if crate::reference::lookup(model, release).is_none() {
+            say(output::note_line(&format!(
+                "{shown}: Rockchip publishes no {model} figures for runtime {:?} (they exist for {}); no reference section",
+                release,
+                crate::reference::releases_of(model).join(", ")
+            )));
+        }
+    }
+    if options.csv_per == CsvPer::Chunk && trace.server.is_none() {
+        return Err(Error::input(format!(
+            "--per chunk: {shown} was recorded from the runtime, not through a server, so it has no chunks; use --per token"
+        )));
+    }
+    let analysis = Analysis::with_options(&trace, &options.goodput, options.reference_model);
+    Ok(formats
+        .iter()
+        .map(|&f| (f, report::render_analysis(&analysis, f, options)))
+        .collect())
 }
 
 fn write(path: &Path, text: &str) -> Result<Sent> {

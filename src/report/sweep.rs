@@ -7,7 +7,8 @@ use crate::analysis::Analysis;
 use crate::stats::load::{LoadLevel, Saturation};
 use crate::stats::throughput::Slos;
 use crate::stats::Summary;
-use crate::trace::{reader, SweepIndex, SweepStatus};
+use crate::trace::reader::{self, Trace, TraceError};
+use crate::trace::{SweepIndex, SweepStatus};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -46,6 +47,17 @@ impl Sweep {
 /// `slos` are the `--goodput` SLOs the saturation point holds a load sweep's levels to.
 pub(crate) fn load(dir: &Path, slos: &Slos) -> Result<Sweep, String> {
     let index = SweepIndex::read(dir)?;
+    Ok(of_index(dir, index, slos, reader::read))
+}
+
+/// The sweep of `index`, read from `dir`, with each listed trace read by `read` (from disk, or
+/// from memory in the browser viewer).
+pub(crate) fn of_index(
+    dir: &Path,
+    index: SweepIndex,
+    slos: &Slos,
+    mut read: impl FnMut(&Path) -> Result<Trace, TraceError>,
+) -> Sweep {
     let mut rows = Vec::new();
     for r in &index.runs {
         let params = index
@@ -53,7 +65,7 @@ pub(crate) fn load(dir: &Path, slos: &Slos) -> Result<Sweep, String> {
             .iter()
             .map(|k| (k.clone(), r.params.get(k).cloned().unwrap_or_default()))
             .collect();
-        let (summary, load, error) = match reader::read(&SweepIndex::trace_path(dir, r)) {
+        let (summary, load, error) = match read(&SweepIndex::trace_path(dir, r)) {
             Ok(t) => {
                 let a = Analysis::with_goodput(&t, slos);
                 (
@@ -94,14 +106,14 @@ pub(crate) fn load(dir: &Path, slos: &Slos) -> Result<Sweep, String> {
         .iter()
         .any(|l| !l.is_sequential())
         .then(|| crate::stats::load::saturation(&levels, slos));
-    Ok(Sweep {
+    Sweep {
         name,
         axes: index.axes,
         rows,
         status: index.status,
         not_run,
         saturation,
-    })
+    }
 }
 
 pub(crate) fn markdown(s: &Sweep) -> String {

@@ -224,6 +224,7 @@ impl Trace {
 }
 
 /// Map a trace file read-only. The only `unsafe` outside the FFI module.
+#[cfg(not(target_arch = "wasm32"))]
 #[allow(unsafe_code)]
 pub(crate) fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only and private to this process. Traces are append-only
@@ -231,6 +232,15 @@ pub(crate) fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     // which rkbench itself never does (the recorder only appends). All bytes are validated
     // (crc32 + rkyv bytecheck) before any typed access.
     unsafe { memmap2::MmapOptions::new().map(file) }
+}
+
+/// The browser build (wasm32) has no mapping and no files: traces reach it as bytes
+/// ([`check_bytes`]), so this only keeps the path-taking callers compiling there.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn map_file(mut file: &File) -> std::io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut v)?;
+    Ok(v)
 }
 
 /// What reading a trace found besides its records: a damaged file header and the state of the
@@ -319,6 +329,30 @@ pub fn read_checked(path: &Path) -> Result<Checked, TraceError> {
     let journal = (parsed.trace.end.is_none() && std::fs::symlink_metadata(&jp).is_ok())
         .then(|| (jp.display().to_string(), read_file(&jp, true)));
     Ok(attach_journal(parsed, journal))
+}
+
+/// [`read_checked`] for a file already in memory (the browser viewer): `shown` is the path the
+/// CLI would print for it, `journal` the bytes of `<shown>.journal` when that file exists.
+/// Same checks, same messages, same merge.
+pub fn check_bytes(
+    bytes: &[u8],
+    shown: &str,
+    journal: Option<&[u8]>,
+) -> Result<Checked, TraceError> {
+    let parsed = parse_file(bytes, shown.to_string(), false)?;
+    let journal = journal.filter(|_| parsed.trace.end.is_none()).map(|j| {
+        let jp = super::journal_path(Path::new(shown)).display().to_string();
+        (jp.clone(), parse_file(j, jp, true))
+    });
+    Ok(attach_journal(parsed, journal))
+}
+
+/// Parse a whole file's bytes: one shorter than the file header is not a trace.
+fn parse_file(bytes: &[u8], shown: String, journal: bool) -> Result<Parsed, TraceError> {
+    if bytes.len() < FILE_HEADER_LEN {
+        return Err(TraceError::NotATrace { path: shown });
+    }
+    parse_any(bytes, shown, journal)
 }
 
 /// Parse a trace and the journal beside it from buffers, merging the journal as [`read`] does
@@ -420,10 +454,11 @@ fn read_file(path: &Path, journal: bool) -> Result<Parsed, TraceError> {
     let file = File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     if len < FILE_HEADER_LEN as u64 {
-        return Err(TraceError::NotATrace { path: shown });
+        // Not mapped: mapping an empty file fails.
+        return parse_file(&[], shown, journal);
     }
     let map = map_file(&file).map_err(io_err)?;
-    parse_any(&map, shown, journal)
+    parse_file(&map, shown, journal)
 }
 
 /// Parse trace bytes (the mapped file, or a buffer in tests and the fuzzer).

@@ -91,23 +91,45 @@ impl SweepIndex {
     pub fn read(dir: &Path) -> Result<SweepIndex, String> {
         let path = dir.join(SWEEP_INDEX);
         let shown = path.display();
-        // An index lists a few hundred runs at most; a huge file is not one.
-        const MAX: u64 = 16 << 20;
         if !path.exists() {
             return Err(format!("{} is a directory without a readable {SWEEP_INDEX} (not present); pass trace files, or a directory written by `rkbench record --sweep`", dir.display()));
         }
-        // Opened without blocking and read at most MAX + 1 bytes: a FIFO or /dev/zero planted
-        // as the index is refused rather than hanging or filling memory.
-        let bytes = crate::board::read_small(&path, MAX).map_err(|e| format!("{shown}: {e}"))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| format!("{shown}: not UTF-8, so not a sweep index"))?;
+        // Opened without blocking and read at most MAX_INDEX + 1 bytes: a FIFO or /dev/zero
+        // planted as the index is refused rather than hanging or filling memory.
+        let bytes = crate::board::read_small(&path, MAX_INDEX).map_err(|e| {
+            if e.starts_with("larger than") {
+                too_large(&shown)
+            } else {
+                format!("{shown}: {e}")
+            }
+        })?;
+        Self::from_bytes(dir, &bytes)
+    }
+
+    /// [`read`](Self::read) for an index already in memory (the browser viewer): the bytes of
+    /// `DIR/index.json`.
+    pub fn from_bytes(dir: &Path, bytes: &[u8]) -> Result<SweepIndex, String> {
+        let path = dir.join(SWEEP_INDEX);
+        if bytes.len() as u64 > MAX_INDEX {
+            return Err(too_large(&path.display()));
+        }
+        // The words std's read_to_string uses for the same file.
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| format!("{}: stream did not contain valid UTF-8", path.display()))?;
+        Self::parse(dir, text)
+    }
+
+    /// Check an index's text.
+    fn parse(dir: &Path, text: &str) -> Result<SweepIndex, String> {
+        let path = dir.join(SWEEP_INDEX);
+        let shown = path.display();
         // The version first, so a newer index is named as such rather than as malformed.
         #[derive(Deserialize)]
         struct Version {
             sweep_index_version: Option<u32>,
         }
         let v: Version =
-            serde_json::from_str(&text).map_err(|e| format!("{shown}: not a sweep index ({e})"))?;
+            serde_json::from_str(text).map_err(|e| format!("{shown}: not a sweep index ({e})"))?;
         match v.sweep_index_version {
             Some(Self::VERSION) => {}
             Some(n) => {
@@ -119,7 +141,7 @@ impl SweepIndex {
             None => return Err(format!("{shown}: not a sweep index (no sweep_index_version)")),
         }
         let index: SweepIndex =
-            serde_json::from_str(&text).map_err(|e| format!("{shown}: not a sweep index ({e})"))?;
+            serde_json::from_str(text).map_err(|e| format!("{shown}: not a sweep index ({e})"))?;
         for r in &index.runs {
             index_entry(dir, &r.trace)
                 .map_err(|why| format!("{shown}: run {:?} {why}", r.trace))?;
@@ -131,6 +153,13 @@ impl SweepIndex {
     pub fn trace_path(dir: &Path, run: &SweepRun) -> PathBuf {
         dir.join(&run.trace)
     }
+}
+
+/// An index lists a few hundred runs at most; a huge file is not one.
+const MAX_INDEX: u64 = 16 << 20;
+
+fn too_large(shown: &dyn std::fmt::Display) -> String {
+    format!("{shown}: larger than 16 MiB, which no sweep index is")
 }
 
 /// An entry must be a plain file name: an absolute path, `..` or a separator could make

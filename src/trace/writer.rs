@@ -14,7 +14,6 @@ use crate::error::Error;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Longest file name most filesystems accept (Linux `NAME_MAX`), in bytes.
@@ -30,11 +29,19 @@ pub struct TraceWriter {
 
 /// Open `path` for writing as a new file: never an existing file, never through a symlink.
 fn create_exclusive(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    no_follow(OpenOptions::new().write(true).create_new(true)).open(path)
+}
+
+/// Open without following a symlink at `path` (`O_NOFOLLOW`). The browser build (wasm32) has
+/// no file system and writes no trace, so there the options stay as they are.
+fn no_follow(o: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW)
+    }
+    #[cfg(not(unix))]
+    o
 }
 
 impl TraceWriter {
@@ -68,10 +75,7 @@ impl TraceWriter {
     /// Reopen an existing trace to append after its valid prefix (used by the supervisor to
     /// finalise the trace of a crashed recorder): a torn tail is cut off first.
     pub fn resume(path: &Path, valid_len: u64, next_seq: u32) -> io::Result<Self> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)?;
+        let mut file = no_follow(OpenOptions::new().write(true)).open(path)?;
         file.set_len(valid_len)?;
         file.seek(io::SeekFrom::Start(valid_len))?;
         Ok(Self::at(file, path, next_seq, valid_len))

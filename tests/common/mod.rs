@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests: build the simulated runtimes once per ABI, run the real
 //! `rkbench` binary, read traces back.
 #![allow(dead_code)]
+pub mod chromium;
 pub mod http;
 
 use std::path::{Path, PathBuf};

@@ -3,9 +3,12 @@
 use super::super::output::{self, Sent};
 use crate::error::{Error, Result};
 use crate::report::{fleet as render, Format, Options};
-use crate::stats::fleet::Fleet;
+use crate::stats::fleet::{Fleet, FleetTable};
 use crate::trace::reader;
 use std::path::{Path, PathBuf};
+
+/// Why the fleet table to stdout takes one format.
+pub(crate) const NEEDS_OUT: &str = "several formats need an output directory: pass -o DIR";
 
 /// The trace files under `dir` (recursively, not following directory symlinks), sorted, each
 /// with its name relative to `dir` as reports show it.
@@ -56,20 +59,63 @@ fn files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
 }
 
 fn read_into(fleet: &mut Fleet, path: &Path, shown: &str) {
-    match reader::read_checked(path) {
+    add(
+        fleet,
+        shown,
+        &path.display().to_string(),
+        reader::read_checked(path),
+    );
+}
+
+/// Add one file, read as `read` from where the reader named it `path`, to the fleet under the
+/// name the table shows (`shown`). The browser viewer adds its files through this too.
+pub(crate) fn add(
+    fleet: &mut Fleet,
+    shown: &str,
+    path: &str,
+    read: Result<reader::Checked, reader::TraceError>,
+) {
+    match read {
         Ok(c) => fleet.add(shown, c.header_sha256, &c.trace),
         Err(e) => fleet.add_unreadable(shown.to_string(), short_error(&e, path)),
     }
 }
 
 /// The reader's message without this machine's path (the report names the file itself).
-fn short_error(e: &reader::TraceError, path: &Path) -> String {
+fn short_error(e: &reader::TraceError, path: &str) -> String {
     match e {
         reader::TraceError::Io { err, .. } => format!("cannot read it: {err}"),
-        e => e
-            .to_string()
-            .replace(&path.display().to_string(), "the file"),
+        e => e.to_string().replace(path, "the file"),
     }
+}
+
+/// The table of every file added, or the error when none of the `files` could be read.
+pub(crate) fn finish(fleet: Fleet, files: usize) -> Result<FleetTable> {
+    let table = fleet.finish();
+    if table.rows.is_empty() {
+        return Err(Error::input(format!(
+            "none of the {files} files could be read as a trace (first: {}: {})",
+            table.unreadable.first().map_or("", |u| u.0.as_str()),
+            table.unreadable.first().map_or("", |u| u.1.as_str()),
+        )));
+    }
+    Ok(table)
+}
+
+/// The fleet table in one format.
+pub(crate) fn render(table: &FleetTable, f: Format) -> Result<String> {
+    Ok(match f {
+        Format::Markdown => render::markdown(table),
+        Format::Json => render::json(table),
+        Format::Csv => render::csv(table),
+        Format::Html => render::html(table),
+        // Refused before any trace is read (`report::run`): a table has no timeline.
+        Format::Perfetto => {
+            return Err(Error::usage(
+                "--format perfetto is one trace's timeline; the fleet table has none",
+            ))
+        }
+    })
 }
 
 pub(crate) fn run(
@@ -118,20 +164,10 @@ pub(crate) fn run(
             Ok(all)
         })?
     };
-    let table = fleet.finish();
-    if table.rows.is_empty() {
-        return Err(Error::input(format!(
-            "none of the {} files could be read as a trace (first: {}: {})",
-            files.len(),
-            table.unreadable.first().map_or("", |u| u.0.as_str()),
-            table.unreadable.first().map_or("", |u| u.1.as_str()),
-        )));
-    }
+    let table = finish(fleet, files.len())?;
     let several = formats.len() > 1;
     if several && out.is_none() {
-        return Err(Error::usage(
-            "several formats need an output directory: pass -o DIR",
-        ));
+        return Err(Error::usage(NEEDS_OUT));
     }
     let target = super::Target {
         formats,
@@ -140,18 +176,7 @@ pub(crate) fn run(
         several,
     };
     for &f in formats {
-        let text = match f {
-            Format::Markdown => render::markdown(&table),
-            Format::Json => render::json(&table),
-            Format::Csv => render::csv(&table),
-            Format::Html => render::html(&table),
-            // Refused before any trace is read (`report::run`): a table has no timeline.
-            Format::Perfetto => {
-                return Err(Error::usage(
-                    "--format perfetto is one trace's timeline; the fleet table has none",
-                ))
-            }
-        };
+        let text = render(&table, f)?;
         if target.emit(&text, "fleet", f)? == Sent::Closed {
             return Ok(output::exit_code(Sent::Closed));
         }
