@@ -198,7 +198,7 @@ pub(crate) fn html_levels(levels: &[&LoadLevel], sat: &Saturation) -> String {
         "<p>{}</p>",
         html_escape(&saturation_sentence(levels, sat))
     );
-    o.push_str(&latency_throughput_chart(levels));
+    o.push_str(&latency_throughput_chart(levels, &sat.offered_rps));
     o
 }
 
@@ -210,14 +210,14 @@ fn figure(svg: &str, caption: &str) -> String {
 }
 
 /// p99 and median TTFT against output throughput, one point per level (its label in the
-/// tooltip), in increasing throughput.
-pub(crate) fn latency_throughput_chart(levels: &[&LoadLevel]) -> String {
-    let mut by_x: Vec<&LoadLevel> = levels.to_vec();
-    by_x.sort_by(|a, b| {
-        a.output_throughput
-            .unwrap_or(0.0)
-            .total_cmp(&b.output_throughput.unwrap_or(0.0))
-    });
+/// tooltip), joined in increasing offered load (`offered`: the saturation's offered rate of
+/// each level): past saturation more load can deliver less, and the curve then bends back,
+/// which a line in throughput order would hide.
+pub(crate) fn latency_throughput_chart(levels: &[&LoadLevel], offered: &[Option<f64>]) -> String {
+    let mut order: Vec<usize> = (0..levels.len()).collect();
+    let key = |i: usize| offered.get(i).copied().flatten().unwrap_or(f64::INFINITY);
+    order.sort_by(|&a, &b| key(a).total_cmp(&key(b)));
+    let by_x: Vec<&LoadLevel> = order.iter().map(|&i| levels[i]).collect();
     let series = |name: &str, f: &dyn Fn(&LoadLevel) -> Option<f64>| {
         let mut s = Series::new(
             name,
@@ -254,7 +254,7 @@ pub(crate) fn latency_throughput_chart(levels: &[&LoadLevel]) -> String {
     );
     figure(
         &svg::line_with_points(&spec, &[p99, median]),
-        "One point per level, labelled with its concurrency or rate (hover for its figures), in increasing output throughput: where the curve turns up, more load buys latency, not throughput.",
+        "One point per level, labelled with its concurrency or rate (hover for its figures), joined in increasing offered load: where the curve turns up, more load buys latency, not throughput.",
     )
 }
 
@@ -372,7 +372,7 @@ mod tests {
         let none = saturation_sentence(&[&a, &b], &sat(None, "rate=1 did not hold: x", 2));
         assert!(none.starts_with("Saturation point: none (the lowest level did not hold). Rate=1"));
         // A chart with a point per level, each labelled.
-        let svg = latency_throughput_chart(&[&a, &b]);
+        let svg = latency_throughput_chart(&[&a, &b], &[Some(1.0), Some(2.5)]);
         assert!(
             svg.contains(">rate=1</text>") && svg.contains(">rate=2.5</text>"),
             "{svg}"
