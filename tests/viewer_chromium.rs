@@ -41,13 +41,21 @@ fn page() -> Option<PathBuf> {
     None
 }
 
-/// The committed traces, sorted by name.
+/// The committed traces (those of sweep directories too), by path under traces/, sorted.
 fn traces() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(common::root().join("traces"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".rktrace"))
-        .collect();
+    fn walk(dir: &Path, under: &str, v: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let name = format!("{under}{}", e.file_name().to_string_lossy());
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &format!("{name}/"), v);
+            } else if name.ends_with(".rktrace") {
+                v.push(name);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(&common::root().join("traces"), "", &mut v);
     v.sort();
     assert!(v.len() >= 5, "committed traces: {v:?}");
     v
