@@ -178,13 +178,21 @@ fn duckdb_reads_every_export_with_the_right_row_counts() {
     assert_eq!(get("chunk_rows"), n_chunks.to_string());
     assert_eq!(get("chunk_tokens"), n_tokens.to_string());
     assert_eq!(get("comma_tokens"), commas.to_string());
-    let groups = std::fs::read_dir(&traces)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "rktrace"))
-        })
-        .count();
+    // Every committed trace, those of the load sweep's directory too (each level its own row).
+    fn traces_in(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                if p.is_dir() {
+                    traces_in(&p)
+                } else {
+                    usize::from(p.extension().is_some_and(|x| x == "rktrace"))
+                }
+            })
+            .sum()
+    }
+    let groups = traces_in(&traces);
     assert_eq!(get("fleet_rows"), groups.to_string()); // each committed trace is its own setup
     assert_eq!(get("compare_candidates"), "2");
     // One row per candidate × metric × (overall + each test); a trace against itself: ratio 1.
