@@ -84,16 +84,21 @@ fn sweeps(a: &CompareArgs, gated: bool) -> Result<i32> {
         cands.push((c, cmp));
     }
     let text = render(&base, &cands);
-    match &a.out {
-        None => {
-            if output::stdout(&text)? == Sent::Closed {
-                return Ok(output::exit_code(Sent::Closed));
-            }
-        }
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?,
+    if emit(a.out.as_deref(), text)? == Sent::Closed {
+        return Ok(output::exit_code(Sent::Closed));
     }
     Ok(exit::OK)
+}
+
+/// The comparison to stdout, or to `--out`. A reader that went away (`| head`) ends the
+/// command quietly, as for a report: `Sent::Closed`.
+fn emit(out: Option<&std::path::Path>, text: String) -> Result<Sent> {
+    match out {
+        None => output::stdout(&text),
+        Some(p) => std::fs::write(p, text)
+            .map(|()| Sent::Written)
+            .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display()))),
+    }
 }
 
 /// `--fail-if-slower` and `--metric` as a gate (`None` without the first).
@@ -148,15 +153,8 @@ pub(crate) fn run(a: CompareArgs) -> Result<i32> {
         gate,
     );
     let text = render(&cmp);
-    match &a.out {
-        None => {
-            // A reader that went away (`| head`) ends the command quietly, as for a report.
-            if output::stdout(&text)? == Sent::Closed {
-                return Ok(output::exit_code(Sent::Closed));
-            }
-        }
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| Error::input(format!("cannot write {}: {e}", p.display())))?,
+    if emit(a.out.as_deref(), text)? == Sent::Closed {
+        return Ok(output::exit_code(Sent::Closed));
     }
     let Some(g) = &cmp.gate else {
         return Ok(exit::OK);
