@@ -831,12 +831,11 @@ pub(super) fn attempt(
     req.idle_wait_us = micros(busy.waited);
     req.idle_wait = busy.text();
     let deadline = prepared.deadline.map(|d| t0 + d);
-    let mut cap_ = Capture::new(protocol, req)
-        .with_gap_cluster(kind.gap_cluster_us(plan.token_gap_us))
-        .ignoring_counts(kind.not_token_counts());
     let us = |at: Instant| micros(at.saturating_duration_since(t0));
     let mut o = Outcome {
-        cap: Capture::new(protocol, ServerRequest::default()),
+        cap: Capture::new(protocol, req)
+            .with_gap_cluster(kind.gap_cluster_us(plan.token_gap_us))
+            .ignoring_counts(kind.not_token_counts()),
         t0,
         stopped: None,
         failure: None,
@@ -849,7 +848,6 @@ pub(super) fn attempt(
     // Never start a request into a server that says it is busy, nor after Ctrl-C.
     if interrupted() {
         o.stopped = Some(Status::Interrupted);
-        o.cap = cap_;
         return Ok(o);
     }
     if still_busy {
@@ -858,7 +856,6 @@ pub(super) fn attempt(
             humantime::format_duration(plan.idle_timeout),
             busy.how
         ));
-        o.cap = cap_;
         return Ok(o);
     }
     hooks.sent(t0);
@@ -888,14 +885,14 @@ pub(super) fn attempt(
                         plan.url,
                         protocol.endpoint()
                     ));
-                    cap_.abandon(us(Instant::now()));
+                    o.cap.abandon(us(Instant::now()));
                     break;
                 }
             };
             match ev {
                 Event::Head { status, at } => {
-                    cap_.req.headers_us = Some(us(at));
-                    cap_.req.http_status = status;
+                    o.cap.req.headers_us = Some(us(at));
+                    o.cap.req.http_status = status;
                     if status != 200 {
                         // The body is only the message: at most 10 s of it, within
                         // the request's deadline and Ctrl-C like every other read.
@@ -926,11 +923,11 @@ pub(super) fn attempt(
                                 o.retry = true;
                                 break;
                             }
-                            cap_.req.idle_wait_us = micros(busy.waited);
-                            cap_.req.idle_wait = busy.text();
+                            o.cap.req.idle_wait_us = micros(busy.waited);
+                            o.cap.req.idle_wait = busy.text();
                         }
-                        cap_.error_body(&rest, us(now), last_read + 1);
-                        cap_.req.close_us = Some(us(now));
+                        o.cap.error_body(&rest, us(now), last_read + 1);
+                        o.cap.req.close_us = Some(us(now));
                         o.failure = Some(if status == 503 && under_load {
                             format!("HTTP 503: rejected under load (the server was busy and did not take the request; not retried): {said}")
                         } else if status == 503 {
@@ -957,20 +954,20 @@ pub(super) fn attempt(
                 }
                 Event::Data { bytes, at, read } => {
                     last_read = read;
-                    cap_.data(&bytes, us(at), read);
-                    if let Some(why) = cap_.overflow() {
+                    o.cap.data(&bytes, us(at), read);
+                    if let Some(why) = o.cap.overflow() {
                         o.failure = Some(format!(
                             "reading the response from {}{}: {why}",
                             plan.url,
                             protocol.endpoint()
                         ));
                         x.close();
-                        cap_.abandon(us(Instant::now()));
+                        o.cap.abandon(us(Instant::now()));
                         break;
                     }
                 }
                 Event::End { at, clean } => {
-                    cap_.end(us(at), last_read);
+                    o.cap.end(us(at), last_read);
                     if !clean {
                         o.failure = Some("the server closed the connection mid-body".into());
                     }
@@ -986,7 +983,7 @@ pub(super) fn attempt(
             }
             if o.stopped.is_some() {
                 x.close();
-                cap_.abandon(us(now));
+                o.cap.abandon(us(now));
                 break;
             }
             if !x.has_head() && now.duration_since(t0) >= plan.head_timeout {
@@ -997,24 +994,23 @@ pub(super) fn attempt(
                     humantime::format_duration(plan.head_timeout)
                 ));
                 x.close();
-                cap_.abandon(us(now));
+                o.cap.abandon(us(now));
                 break;
             }
-            if cap_.req.chunks() > checkpointed
+            if o.cap.req.chunks() > checkpointed
                 && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
             {
-                let mut snap = cap_.snapshot();
+                let mut snap = o.cap.snapshot();
                 plan.secret.request(&mut snap);
                 snap.end_us = us(now);
                 hooks.checkpoint(snap)?;
-                checkpointed = cap_.req.chunks();
+                checkpointed = o.cap.req.chunks();
                 last_checkpoint = now;
             }
-            let chunks = u32::try_from(cap_.tokens_so_far()).unwrap_or(u32::MAX);
+            let chunks = u32::try_from(o.cap.tokens_so_far()).unwrap_or(u32::MAX);
             hooks.tick(now, t0, chunks)?;
         },
     }
-    o.cap = cap_;
     Ok(o)
 }
 

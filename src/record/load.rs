@@ -176,16 +176,12 @@ pub(crate) fn schedule(
         .collect()
 }
 
-/// splitmix64: small, fast, and the same bits on every machine.
+/// The same splitmix64 as `--order shuffled` ([`super::schedule::next`]), on its own stream.
 struct Rng(u64);
 
 impl Rng {
     fn u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        super::schedule::next(&mut self.0)
     }
 
     /// Uniform in (0, 1): never 0, so logs are finite.

@@ -35,8 +35,8 @@ pub struct Slot {
     pub warmup: bool,
 }
 
-/// splitmix64: tiny, seeded, identical everywhere.
-fn next(state: &mut u64) -> u64 {
+/// splitmix64: tiny, seeded, identical everywhere (also the load schedule's generator).
+pub(crate) fn next(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
