@@ -17,7 +17,7 @@ use crate::record::progress::Tally;
 use crate::record::schedule::Slot;
 use crate::record::trace_out::micros;
 use crate::suite::Suite;
-use crate::trace::load::LoadMode;
+use crate::trace::load::{fact, LoadMode};
 use crate::trace::server::ServerRequest;
 use crate::trace::{Fact, Record, RequestSent, RunStatus, Status};
 use std::collections::BTreeMap;
@@ -195,7 +195,7 @@ pub(super) fn run(
             &interrupted,
         );
         let mut facts = vec![Fact {
-            key: "idle wait before the level".into(),
+            key: fact::IDLE_BEFORE.into(),
             value: format!(
                 "{:.3} s, {}{}",
                 idle.waited.as_secs_f64(),
@@ -465,8 +465,11 @@ fn level(
                             gone,
                         } => {
                             snapshots.remove(&req.index);
-                            rec.out.request_done(&frames)?;
-                            rewrite_journal(rec, &snapshots)?;
+                            // The others' checkpoints stay where they are (the finished one's
+                            // stale snapshot is superseded by its final frame, and dropped at
+                            // the next checkpoint's rewrite): no truncation while any is in
+                            // flight.
+                            rec.out.request_done_among(&frames, !snapshots.is_empty())?;
                             tally.add(warmup, req.status, req.chunk_token_total() > 0);
                             rec.progress.finish_request(
                                 req.index as usize,
@@ -500,11 +503,11 @@ fn level(
     };
     let cpu = own_cpu_ms().zip(cpu0).map(|(b, a)| b - a);
     facts.push(Fact {
-        key: "client cpu_ms".into(),
+        key: fact::CLIENT_CPU.into(),
         value: cpu.map_or_else(|| "unknown".into(), |c| c.to_string()),
     });
     facts.push(Fact {
-        key: "level end".into(),
+        key: fact::LEVEL_END.into(),
         value: format!(
             "{} us ({})",
             micros(Instant::now().saturating_duration_since(origin)),
@@ -521,7 +524,9 @@ fn level(
     Ok((status, detail))
 }
 
-/// The journal holds the latest snapshot of every request in flight, and nothing else.
+/// The journal holds the latest snapshot of every request in flight, and nothing else: a
+/// server checkpoint is a whole snapshot, so appending them would grow the journal with every
+/// checkpoint of a level that never drains.
 fn rewrite_journal(rec: &mut Recorder, snapshots: &BTreeMap<u32, ServerRequest>) -> Result<()> {
     let mut first = true;
     for s in snapshots.values() {

@@ -33,23 +33,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Keys of the level facts this recorder writes (read back by `stats::instances`).
-pub(crate) mod fact {
-    /// `instance.<i>.base_domain_id`.
-    pub fn base_domain_id(i: u32) -> String {
-        format!("instance.{i}.base_domain_id")
-    }
-    /// `instance.<i>.mem_available_after_init`: `MemAvailable` once instance i was initialised.
-    pub fn mem_after_init(i: u32) -> String {
-        format!("instance.{i}.mem_available_after_init")
-    }
-    /// The model file's size: a lower bound of what each instance maps.
-    pub const MODEL_FILE: &str = "memory.per_instance_lower_bound";
-    /// `MemAvailable` before the first `rkllm_init`.
-    pub const MEM_AVAILABLE: &str = "memory.mem_available_before_init";
-    /// The simulated runtime's stated contention model (absent for any real library).
-    pub const SIMULATED_NPU: &str = "npu.simulated_contention";
-}
+use crate::trace::load::fact;
 
 /// What the level of instances is, decided before anything is loaded into the runtime.
 #[derive(Debug, Clone, PartialEq)]

@@ -183,7 +183,7 @@ impl TraceOut {
     }
 
     /// [`TraceOut::request_done`] while `others_in_flight` says whether other requests are
-    /// still running (several runtime instances). Their checkpoints share the journal, so it
+    /// still running (several runtime instances, or a server level's streams). Their checkpoints share the journal, so it
     /// is only emptied when none is left: truncating it and writing their snapshots anew would
     /// leave a moment in which a kill loses them. The finished request's stale checkpoints stay
     /// until then, harmless (its final frame wins when a reader merges the journal); the

@@ -18,8 +18,7 @@
 use crate::trace::load::LoadRun;
 use crate::trace::{Fact, Trace};
 
-/// The simulated runtime's contention model fact (`record::instances::fact::SIMULATED_NPU`).
-const SIMULATED_NPU: &str = "npu.simulated_contention";
+use crate::trace::load::fact::{base_domain_id, SIMULATED_NPU};
 
 /// Fewest decode tokens a window class needs before its rate is compared.
 pub(crate) const MIN_TOKENS: f64 = 10.0;
@@ -246,10 +245,7 @@ fn sharing(
         simulated: fact(SIMULATED_NPU)
             .map(|f| f.value.split_whitespace().next().unwrap_or("").to_string()),
         base_domain_ids: (0..run.instances)
-            .map(|i| {
-                fact(&format!("instance.{i}.base_domain_id"))
-                    .map_or_else(|| "?".to_string(), |f| f.value.clone())
-            })
+            .map(|i| fact(&base_domain_id(i)).map_or_else(|| "?".to_string(), |f| f.value.clone()))
             .collect(),
         windows,
     }

@@ -25,8 +25,6 @@ pub const LATE_P99_MS: f64 = 1.0;
 /// rkbench's own CPU time over the level's duration above which it may be the bottleneck
 /// (a fraction of one core).
 pub const CLIENT_CPU_SHARE: f64 = 0.8;
-/// The fact key the recorder writes rkbench's CPU time over the level under (ms).
-pub const CLIENT_CPU_FACT: &str = "client cpu_ms";
 /// A level holds while it completes at least this share of the rate offered to it.
 pub const HOLD_SHARE: f64 = 0.95;
 
@@ -188,13 +186,9 @@ fn measured(r: &RequestRecord) -> bool {
     !r.warmup
 }
 
-/// The server's record of request `index` (in index order, as the reader gives them).
+/// The server's record of request `index`.
 fn server_request(trace: &Trace, index: u32) -> Option<&crate::trace::server::ServerRequest> {
-    let reqs = &trace.server.as_ref()?.requests;
-    match reqs.binary_search_by_key(&index, |r| r.index) {
-        Ok(i) => reqs.get(i),
-        Err(_) => reqs.iter().find(|r| r.index == index),
-    }
+    trace.server.as_ref()?.request(index)
 }
 
 /// Whether request `index` was refused with HTTP 503 (a rejection under load, never retried).
@@ -275,12 +269,8 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
             diff_us(sent, sch)
         })
         .collect();
-    let late = Trio::of_us(lateness.iter().copied());
-    let late_p50 = {
-        let mut v: Vec<f64> = lateness.iter().map(|&x| x as f64).collect();
-        v.sort_by(f64::total_cmp);
-        (!v.is_empty()).then(|| percentile(&v, 50.0) * 1e-3)
-    };
+    // The p50 is the trio's median: one sort, one definition.
+    let late = Trio::of_us(lateness);
 
     let ok = vllm_successful(reqs);
     let from_scheduled = |f: &dyn Fn(&super::peers::VllmRequest) -> u64| {
@@ -323,7 +313,7 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
     let client_cpu_ms = run.and_then(|r| {
         r.facts
             .iter()
-            .find(|f| f.key == CLIENT_CPU_FACT)
+            .find(|f| f.key == crate::trace::load::fact::CLIENT_CPU)
             .and_then(|f| f.value.trim().parse::<f64>().ok())
             .filter(|v| v.is_finite() && *v >= 0.0)
     });
@@ -354,7 +344,7 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
         in_flight_mean,
         in_flight_max: max,
         in_flight,
-        send_lateness_p50_ms: late_p50,
+        send_lateness_p50_ms: late.median,
         send_lateness_p99_ms: late.p99,
         ttft_from_scheduled_ms: ttft_sched,
         e2el_from_scheduled_ms: e2el_sched,
@@ -830,7 +820,7 @@ mod tests {
             rate_rps: 1e300,
             start_us: u64::MAX / 2,
             facts: vec![Fact {
-                key: CLIENT_CPU_FACT.into(),
+                key: crate::trace::load::fact::CLIENT_CPU.into(),
                 value: "NaN".into(),
             }],
             ..Default::default()
@@ -1032,7 +1022,7 @@ mod tests {
         reqs[0].start_us = 0;
         let mut run = closed(1);
         run.facts = vec![Fact {
-            key: CLIENT_CPU_FACT.into(),
+            key: crate::trace::load::fact::CLIENT_CPU.into(),
             value: "900".into(),
         }];
         let t = trace(reqs.clone(), Some(run), vec![]);

@@ -16,6 +16,31 @@ pub mod kind {
     pub const REQUEST_SENT: u8 = 27;
 }
 
+/// Keys of the facts a level record carries ([`LoadRun::facts`]): written by the recorders,
+/// read back by the analysis, defined here once.
+pub mod fact {
+    /// rkbench's own CPU time over the level, ms (`unknown` when procfs could not say).
+    pub const CLIENT_CPU: &str = "client cpu_ms";
+    /// The one idle wait of a level, before it starts.
+    pub const IDLE_BEFORE: &str = "idle wait before the level";
+    /// When and why the level ended.
+    pub const LEVEL_END: &str = "level end";
+    /// `instance.<i>.base_domain_id`.
+    pub fn base_domain_id(i: u32) -> String {
+        format!("instance.{i}.base_domain_id")
+    }
+    /// `instance.<i>.mem_available_after_init`: `MemAvailable` once instance i was initialised.
+    pub fn mem_after_init(i: u32) -> String {
+        format!("instance.{i}.mem_available_after_init")
+    }
+    /// The model file's size: a lower bound of what each instance maps.
+    pub const MODEL_FILE: &str = "memory.per_instance_lower_bound";
+    /// `MemAvailable` before the first `rkllm_init`.
+    pub const MEM_AVAILABLE: &str = "memory.mem_available_before_init";
+    /// The simulated runtime's stated contention model (absent for any real library).
+    pub const SIMULATED_NPU: &str = "npu.simulated_contention";
+}
+
 /// How requests were offered. Stored as its name ([`LoadMode::as_str`]); an unknown name
 /// reads as `Sequential`, so a later mode never breaks this reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
