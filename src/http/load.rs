@@ -13,7 +13,7 @@ use super::record::{attempt, finish, summary, Busy, Hooks, Plan, Prepared, Recor
 use crate::error::{Error, Result};
 use crate::record::interrupt::interrupted;
 use crate::record::load::LoadPlan;
-use crate::record::progress::Tally;
+use crate::record::progress::{LevelProgress, Tally};
 use crate::record::schedule::Slot;
 use crate::record::trace_out::micros;
 use crate::suite::Suite;
@@ -437,6 +437,14 @@ fn level(
             }
         };
         let mut snapshots: BTreeMap<u32, ServerRequest> = BTreeMap::new();
+        let mut progress = LevelProgress {
+            label: match load.mode {
+                LoadMode::Rate => format!("rate={} {}", load.rate, load.arrivals.as_str()),
+                _ => format!("concurrency={}", load.concurrency),
+            },
+            ..LevelProgress::default()
+        };
+        let mut done_tokens = 0u64;
         let written = (|| -> Result<()> {
             loop {
                 let msg = match rx.recv_timeout(TICK) {
@@ -451,6 +459,7 @@ fn level(
                     match msg {
                         Msg::Finished => return Ok(()),
                         Msg::Started { position, id } => {
+                            progress.in_flight += 1;
                             rec.progress.start_request(position, &id, false)
                         }
                         Msg::Sent(s) => rec.out.append(&Record::RequestSent(s))?,
@@ -465,6 +474,9 @@ fn level(
                             gone,
                         } => {
                             snapshots.remove(&req.index);
+                            progress.in_flight = progress.in_flight.saturating_sub(1);
+                            progress.done += 1;
+                            done_tokens += req.chunk_token_total();
                             // The others' checkpoints stay where they are (the finished one's
                             // stale snapshot is superseded by its final frame, and dropped at
                             // the next checkpoint's rewrite): no truncation while any is in
@@ -486,6 +498,12 @@ fn level(
                     next = rx.try_recv().ok();
                 }
                 rec.out.flush_telemetry(false)?;
+                progress.tokens = done_tokens
+                    + snapshots
+                        .values()
+                        .map(ServerRequest::chunk_token_total)
+                        .sum::<u64>();
+                rec.progress.level_tick(&progress, start.elapsed());
             }
         })();
         if written.is_err() {
@@ -524,19 +542,14 @@ fn level(
     Ok((status, detail))
 }
 
-/// The journal holds the latest snapshot of every request in flight, and nothing else: a
+/// The journal holds the latest snapshot of every request in flight, and nothing else (replaced
+/// atomically by `TraceOut::checkpoint_anew`): a
 /// server checkpoint is a whole snapshot, so appending them would grow the journal with every
 /// checkpoint of a level that never drains.
 fn rewrite_journal(rec: &mut Recorder, snapshots: &BTreeMap<u32, ServerRequest>) -> Result<()> {
-    let mut first = true;
-    for s in snapshots.values() {
-        let r = Record::ServerPartial(s.clone());
-        if first {
-            rec.out.checkpoint_anew(&r)?;
-            first = false;
-        } else {
-            rec.out.checkpoint(&r, false)?;
-        }
-    }
-    Ok(())
+    let all: Vec<Record> = snapshots
+        .values()
+        .map(|s| Record::ServerPartial(s.clone()))
+        .collect();
+    rec.out.checkpoint_anew(&all)
 }

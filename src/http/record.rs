@@ -777,7 +777,7 @@ struct Sequential<'a> {
 
 impl Hooks for Sequential<'_> {
     fn checkpoint(&mut self, snap: ServerRequest) -> Result<()> {
-        self.rec.out.checkpoint_anew(&Record::ServerPartial(snap))
+        self.rec.out.checkpoint_anew(&[Record::ServerPartial(snap)])
     }
 
     fn tick(&mut self, now: Instant, t0: Instant, chunks: u32) -> Result<()> {

@@ -59,6 +59,35 @@ fn secs(d: Duration) -> String {
     }
 }
 
+/// What a level under load has done so far, for [`Progress::level_tick`].
+#[derive(Debug, Default)]
+pub(crate) struct LevelProgress {
+    /// The level, as its label reads (`concurrency=4`, `rate=2 poisson`).
+    pub(crate) label: String,
+    pub(crate) done: usize,
+    pub(crate) in_flight: usize,
+    /// Output tokens of the finished requests and the latest checkpoints of those in flight.
+    pub(crate) tokens: u64,
+}
+
+impl LevelProgress {
+    fn line(&self, level: Duration, run: Duration) -> String {
+        let rate = match level.as_secs_f64() {
+            s if s > 0.0 => format!("{:.2} req/s", self.done as f64 / s),
+            _ => "-".into(),
+        };
+        format!(
+            "{}: {} done, {} in flight, {} tok, {rate}, {} (run {})",
+            self.label,
+            self.done,
+            self.in_flight,
+            self.tokens,
+            secs(level),
+            secs(run)
+        )
+    }
+}
+
 impl Progress {
     pub fn new(quiet: bool, total: usize) -> Self {
         Self::with_tty(quiet, total, std::io::stderr().is_terminal())
@@ -145,6 +174,26 @@ impl Progress {
         }
     }
 
+    /// Under load, the level as a whole (many requests run at once, so no one request's line
+    /// says how it goes): requests done, in flight, output so far, the completed rate.
+    /// Drawn at most every 250 ms (TTY) / 10 s (plain), as [`Progress::tick`].
+    pub(crate) fn level_tick(&mut self, level: &LevelProgress, elapsed: Duration) {
+        if !self.enabled {
+            return;
+        }
+        let every = if self.tty { TTY_EVERY } else { PLAIN_EVERY };
+        if self.last_draw.elapsed() < every {
+            return;
+        }
+        self.last_draw = Instant::now();
+        let line = level.line(elapsed, self.started.elapsed());
+        if self.tty {
+            self.draw(&line);
+        } else {
+            crate::err_line!("{line}");
+        }
+    }
+
     pub fn finish_request(&mut self, position: usize, id: &str, took: Duration, summary: &str) {
         self.done.push(took);
         if !self.enabled {
@@ -216,6 +265,21 @@ mod tests {
         assert_eq!(secs(Duration::from_millis(1500)), "1.5s");
         assert_eq!(secs(Duration::from_secs(125)), "2m05s");
         assert_eq!(secs(Duration::from_secs(3725)), "1h02m");
+    }
+
+    #[test]
+    fn a_level_under_load_reads_as_one_line() {
+        let l = LevelProgress {
+            label: "concurrency=4".into(),
+            done: 10,
+            in_flight: 4,
+            tokens: 1234,
+        };
+        assert_eq!(
+            l.line(Duration::from_secs(4), Duration::from_secs(70)),
+            "concurrency=4: 10 done, 4 in flight, 1234 tok, 2.50 req/s, 4.0s (run 1m10s)"
+        );
+        assert!(l.line(Duration::ZERO, Duration::ZERO).contains(", -, "));
     }
 
     #[test]

@@ -170,11 +170,11 @@ impl TraceOut {
         Ok(())
     }
 
-    /// Checkpoint into the journal in place of what it held (a whole snapshot of the request
-    /// in flight).
-    pub(crate) fn checkpoint_anew(&mut self, r: &Record) -> Result<()> {
-        self.journal.reset().map_err(io)?;
-        self.checkpoint(r, false)
+    /// Checkpoint into the journal in place of what it held: `snapshots` are whole snapshots
+    /// of every request in flight, and the journal is replaced by them atomically (never
+    /// truncated first, so a kill at any moment leaves the old snapshots or the new ones).
+    pub(crate) fn checkpoint_anew(&mut self, snapshots: &[Record]) -> Result<()> {
+        self.journal.replace(snapshots, false).map_err(io)
     }
 
     /// A request's final frames: durable in the trace, then its checkpoints are dropped.

@@ -181,6 +181,7 @@ pub fn create_run(path: &Path) -> Result<(TraceWriter, Journal), Error> {
             inner: journal,
             base: FILE_HEADER_LEN as u64,
             base_seq: 0,
+            binding: None,
         },
     ))
 }
@@ -195,6 +196,8 @@ pub struct Journal {
     /// Length and frame count of the part kept by `reset` (the file header and the binding).
     base: u64,
     base_seq: u32,
+    /// The binding frame, written again at the head of a replacement journal.
+    binding: Option<Record>,
 }
 
 impl Journal {
@@ -206,13 +209,15 @@ impl Journal {
     pub fn bind(&mut self, trace: &Path, header: &RunHeader) -> io::Result<()> {
         let (_, payload) = encode_record(&Record::Header(header.clone()))
             .map_err(|e| io::Error::other(format!("encoding trace record: {e}")))?;
-        self.inner.append(&Record::Binding(JournalBinding {
+        let binding = Record::Binding(JournalBinding {
             header_sha256: Sha256::digest(&payload).to_vec(),
             trace_name: trace
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-        }))?;
+        });
+        self.inner.append(&binding)?;
+        self.binding = Some(binding);
         self.base = self.inner.bytes;
         self.base_seq = self.inner.seq;
         self.inner.sync()
@@ -236,11 +241,162 @@ impl Journal {
         Ok(())
     }
 
+    /// Replace what the journal holds by `records` (whole snapshots of the requests in flight).
+    /// They go into a fresh file beside it, which is renamed over the journal: at every moment
+    /// the journal's name holds the old checkpoints or the new ones. Truncating in place and
+    /// writing anew would leave a moment in which a kill loses every request in flight. With
+    /// `sync` the new file is durable before the rename and the rename after it.
+    pub fn replace(&mut self, records: &[Record], sync: bool) -> io::Result<()> {
+        let tmp = self.replacement_path();
+        // Only an uncommitted replacement of this very journal can be at that name (a run
+        // killed between writing it and renaming it); the journal itself is the copy that counts.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let written = (|| {
+            let mut w = TraceWriter::create_file(&tmp, FLAG_JOURNAL)?;
+            if let Some(b) = &self.binding {
+                w.append(b)?;
+            }
+            let (base, base_seq) = (w.bytes, w.seq);
+            for r in records {
+                w.append(r)?;
+            }
+            if sync {
+                w.sync()?;
+            }
+            std::fs::rename(&tmp, &self.path)?;
+            w.path = self.path.clone();
+            Ok((w, base, base_seq))
+        })();
+        match written {
+            Ok((w, base, base_seq)) => {
+                self.inner = w;
+                self.base = base;
+                self.base_seq = base_seq;
+                if sync {
+                    sync_dir(&self.path)?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // The journal is untouched; the partial replacement is ours to drop.
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// `.rkbench-<hash>.journal.new` beside the journal: unique to it, and short whatever the
+    /// trace's name (a name suffix could pass `NAME_MAX`); hidden, as it lives only for a moment.
+    fn replacement_path(&self) -> PathBuf {
+        let name = self.path.file_name().unwrap_or_default();
+        let digest = Sha256::digest(name.as_encoded_bytes());
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        self.path
+            .with_file_name(format!(".rkbench-{hex}.journal.new"))
+    }
+
     /// Delete the journal (the trace is complete).
     pub fn remove(&mut self) -> io::Result<()> {
         match std::fs::remove_file(&self.path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
+    }
+}
+
+/// Make a rename in `path`'s directory durable (`fsync` of the directory; where a directory
+/// cannot be opened for that, as on some non-Unix systems, the rename is as durable as it gets).
+fn sync_dir(path: &Path) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match File::open(dir) {
+        Ok(d) => d.sync_all(),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::server::ServerRequest;
+    use std::os::unix::fs::MetadataExt;
+
+    fn snap(index: u32, end_us: u64) -> Record {
+        Record::ServerPartial(ServerRequest {
+            index,
+            end_us,
+            ..ServerRequest::default()
+        })
+    }
+
+    /// What the journal at `path` holds, as a reader merges it: (index, end_us) per request.
+    fn held(path: &Path) -> Vec<(u32, u64)> {
+        let bytes = std::fs::read(path).unwrap();
+        let t = crate::trace::reader::parse_journal(&bytes, "j".into()).unwrap();
+        let s = t.server.unwrap_or_default();
+        s.requests.iter().map(|r| (r.index, r.end_us)).collect()
+    }
+
+    fn bound_run(dir: &Path) -> (TraceWriter, Journal) {
+        let out = dir.join("run.rktrace");
+        let (trace, mut journal) = create_run(&out).unwrap();
+        journal.bind(&out, &RunHeader::default()).unwrap();
+        (trace, journal)
+    }
+
+    #[test]
+    fn replace_swaps_the_whole_journal_by_rename() {
+        let dir = std::env::temp_dir().join(format!("rkbench-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (_trace, mut j) = bound_run(&dir);
+        j.replace(&[snap(0, 10), snap(1, 20)], false).unwrap();
+        let before = std::fs::metadata(j.path()).unwrap().ino();
+        assert_eq!(held(j.path()), [(0, 10), (1, 20)]);
+
+        // A later snapshot of both: a new file took the journal's name (the old one was never
+        // truncated), holding the binding and exactly the new snapshots.
+        j.replace(&[snap(0, 30), snap(1, 40)], true).unwrap();
+        assert_ne!(std::fs::metadata(j.path()).unwrap().ino(), before);
+        assert_eq!(held(j.path()), [(0, 30), (1, 40)]);
+        // Appending after a replacement continues the new file's frames.
+        j.append(&snap(2, 50)).unwrap();
+        assert_eq!(held(j.path()), [(0, 30), (1, 40), (2, 50)]);
+        // Nothing else is left in the directory.
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["run.rktrace", "run.rktrace.journal"]);
+        // reset keeps the binding: an empty journal still belongs to its trace.
+        j.reset().unwrap();
+        assert_eq!(held(j.path()), []);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_replacement_leaves_the_journal_as_it_was() {
+        let dir = std::env::temp_dir().join(format!("rkbench-journal-f-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (_trace, mut j) = bound_run(&dir);
+        j.replace(&[snap(0, 10)], false).unwrap();
+        // The replacement's name taken by something that is not a file: it cannot be written.
+        std::fs::create_dir(j.replacement_path()).unwrap();
+        assert!(j.replace(&[snap(0, 99)], false).is_err());
+        assert_eq!(held(j.path()), [(0, 10)]);
+        std::fs::remove_dir(j.replacement_path()).unwrap();
+        // A leftover replacement file (a run killed before its rename) is not the journal.
+        std::fs::write(j.replacement_path(), b"stale").unwrap();
+        j.replace(&[snap(0, 20)], false).unwrap();
+        assert_eq!(held(j.path()), [(0, 20)]);
+        assert!(!j.replacement_path().exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
