@@ -452,6 +452,18 @@ pub(crate) fn load(
         trio(w, "e2el_ms", Some(l.e2el_ms));
         w.field_num("in_flight_mean", l.in_flight_mean, 3);
         w.field_int("in_flight_max", i64::from(l.in_flight_max));
+        // The step line of the HTML chart: [ms since the level started, count from then on].
+        w.key("in_flight_over_time").begin_array();
+        for &(t_us, n) in &l.in_flight {
+            // One pair a line.
+            let mut pair = JsonWriter::compact();
+            pair.begin_array()
+                .num(Some(t_us as f64 / 1000.0), 3)
+                .int(n)
+                .end_array();
+            w.raw(pair.finish().trim_end());
+        }
+        w.end_array();
         w.key("send_lateness_ms").begin_object();
         w.field_num("p50", l.send_lateness_p50_ms, 3);
         w.field_num("p99", l.send_lateness_p99_ms, 3);
