@@ -597,7 +597,7 @@ pub(crate) mod sweeps {
         let mut o = String::new();
         let _ = writeln!(
             o,
-            "# Load sweeps compared: {}\n\nLevels are matched by mode, concurrency and rate (equal offered load); ratio = candidate ÷ baseline. Figures as in each sweep's report (docs/LOAD.md).\n",
+            "# Load sweeps compared: {}\n\nLevels are matched by mode, concurrency and rate (equal offered load); ratio = candidate ÷ baseline. Figures as in each sweep's report (docs/LOAD.md). A median gets a 95 % bootstrap interval of its ratio and a permutation p (10,000 resamples, seeded; each level's requests pooled, so the ratio is the ratio of the medians shown; requests of one level share a queue, so a repeat of the sweep may spread wider). A level aggregate (throughput, p99, in flight, rejections) is one number per level: its ratio alone, — in the interval and p columns.\n",
             md_inline(&base.name)
         );
         let _ = writeln!(
@@ -625,14 +625,32 @@ pub(crate) mod sweeps {
             }
             for m in &cmp.matched {
                 let _ = writeln!(o, "### {}\n", md_inline(&m.label));
-                let mut t = Table::grid(&["figure", "unit", "#baseline", "#candidate", "#ratio"]);
+                let mut t = Table::grid(&[
+                    "figure",
+                    "unit",
+                    "#baseline",
+                    "#candidate",
+                    "#ratio",
+                    "#95 % interval",
+                    "#p",
+                ]);
                 for f in &m.figures {
+                    let interval = match f.test.and_then(|e| e.ci) {
+                        Some((lo, hi)) => format!("[{lo:.3}, {hi:.3}]"),
+                        None if f.test.is_some() => "too few requests".into(),
+                        None => "—".into(),
+                    };
                     t.push(vec![
                         Cell::label(f.label),
                         Cell::text(f.unit),
                         Cell::num(num(f.base, 3)),
                         Cell::num(num(f.cand, 3)),
                         Cell::num(num(f.ratio, 3)),
+                        Cell::num(interval),
+                        Cell::num(
+                            f.test
+                                .map_or_else(|| "—".into(), |e| format!("{:.4}", e.p_value)),
+                        ),
                     ]);
                 }
                 o.push_str(&t.markdown());
@@ -704,6 +722,12 @@ pub(crate) mod sweeps {
                     w.field_num("baseline", f.base, 6);
                     w.field_num("candidate", f.cand, 6);
                     w.field_num("ratio", f.ratio, 6);
+                    // Medians only (null for a level aggregate): the interval of the ratio
+                    // and the permutation p.
+                    let ci = f.test.and_then(|e| e.ci);
+                    w.field_num("ci_low", ci.map(|c| c.0), 6);
+                    w.field_num("ci_high", ci.map(|c| c.1), 6);
+                    w.field_num("p_value", f.test.map(|e| e.p_value), 6);
                     w.end_object();
                 }
                 w.end_array();

@@ -317,6 +317,7 @@ mod tests {
             queue_ms: None,
             client_cpu_ms: None,
             requests: vec![],
+            samples: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! scheduled when it was sent, on stream 0.
 use super::aggregate::percentile;
 use super::peers::{vllm_successful, PeerMetric};
+use super::significance::{self, Estimate, Stratum};
 use super::throughput::{Slos, Throughput};
 use super::warnings::Warning;
 use crate::trace::load::{LoadMode, LoadRun};
@@ -128,6 +129,18 @@ pub struct LoadLevel {
     pub client_cpu_ms: Option<f64>,
     /// One per request of the trace, in the trace's order.
     pub requests: Vec<RequestLoad>,
+    /// vLLM's per-request TTFT, TPOT and E2EL (µs) of the successful requests, in trace
+    /// order: the samples behind the medians, which `compare` of two sweeps tests.
+    pub samples: LevelSamples,
+}
+
+/// The per-request latencies a level's medians are taken over (vLLM's successful requests;
+/// TPOT only where a request has two tokens or more).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LevelSamples {
+    pub ttft_us: Vec<f64>,
+    pub tpot_us: Vec<f64>,
+    pub e2el_us: Vec<f64>,
 }
 
 impl LoadLevel {
@@ -351,6 +364,11 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
         queue_ms,
         client_cpu_ms,
         requests,
+        samples: LevelSamples {
+            ttft_us: ok.iter().map(|v| v.ttft_us as f64).collect(),
+            tpot_us: ok.iter().filter_map(|v| v.tpot_us).collect(),
+            e2el_us: ok.iter().map(|v| v.e2el_us as f64).collect(),
+        },
     }
 }
 
@@ -528,6 +546,11 @@ pub struct FigureChange {
     pub cand: Option<f64>,
     /// candidate ÷ baseline (`None` when either is absent or the baseline is 0).
     pub ratio: Option<f64>,
+    /// For a median of per-request figures: the ratio's 95 % bootstrap interval and the
+    /// permutation p of "one distribution" (`stats::significance`, the requests of each level
+    /// pooled as one stratum, so its ratio is the ratio of the medians shown). `None` for a
+    /// level aggregate (throughputs, p99, in flight, rejections): one number per level.
+    pub test: Option<Estimate>,
 }
 
 /// A level both sweeps ran at the same offered load.
@@ -549,38 +572,79 @@ pub struct LevelComparison {
     pub only_cand: Vec<String>,
 }
 
-/// A figure of a level: key, label, unit, and how to read it.
+/// A figure of a level: key, label, unit, how to read it, and for a median the per-request
+/// samples it is the median of.
 type Compared = (
     &'static str,
     &'static str,
     &'static str,
     fn(&LoadLevel) -> Option<f64>,
+    Option<fn(&LoadLevel) -> &[f64]>,
 );
 
 /// The figures a level comparison shows, in order.
 const COMPARED: [Compared; 9] = [
-    ("request_throughput", "request throughput", "req/s", |l| {
-        l.request_throughput
-    }),
-    ("output_throughput", "output throughput", "tok/s", |l| {
-        l.output_throughput
-    }),
-    ("ttft_ms_median", "TTFT median", "ms", |l| l.ttft_ms.median),
-    ("ttft_ms_p99", "TTFT p99", "ms", |l| l.ttft_ms.p99),
-    ("tpot_ms_median", "TPOT median", "ms", |l| l.tpot_ms.median),
-    ("e2el_ms_median", "E2EL median", "ms", |l| l.e2el_ms.median),
-    ("e2el_ms_p99", "E2EL p99", "ms", |l| l.e2el_ms.p99),
-    ("in_flight_mean", "in flight (mean)", "", |l| {
-        l.in_flight_mean
-    }),
-    ("rejected", "rejected", "requests", |l| {
-        Some(l.rejected as f64)
-    }),
+    (
+        "request_throughput",
+        "request throughput",
+        "req/s",
+        |l| l.request_throughput,
+        None,
+    ),
+    (
+        "output_throughput",
+        "output throughput",
+        "tok/s",
+        |l| l.output_throughput,
+        None,
+    ),
+    (
+        "ttft_ms_median",
+        "TTFT median",
+        "ms",
+        |l| l.ttft_ms.median,
+        Some(|l| &l.samples.ttft_us),
+    ),
+    ("ttft_ms_p99", "TTFT p99", "ms", |l| l.ttft_ms.p99, None),
+    (
+        "tpot_ms_median",
+        "TPOT median",
+        "ms",
+        |l| l.tpot_ms.median,
+        Some(|l| &l.samples.tpot_us),
+    ),
+    (
+        "e2el_ms_median",
+        "E2EL median",
+        "ms",
+        |l| l.e2el_ms.median,
+        Some(|l| &l.samples.e2el_us),
+    ),
+    ("e2el_ms_p99", "E2EL p99", "ms", |l| l.e2el_ms.p99, None),
+    (
+        "in_flight_mean",
+        "in flight (mean)",
+        "",
+        |l| l.in_flight_mean,
+        None,
+    ),
+    (
+        "rejected",
+        "rejected",
+        "requests",
+        |l| Some(l.rejected as f64),
+        None,
+    ),
 ];
 
 /// Compare two sweeps at equal offered load: a baseline level and the candidate level of the
-/// same (mode, concurrency, rate), each figure with candidate ÷ baseline. The first level of a
-/// key in each sweep is the one compared.
+/// same (mode, concurrency, rate), each figure with candidate ÷ baseline, and each median with
+/// its interval and p. The first level of a key in each sweep is the one compared.
+///
+/// The median's test pools a level's requests (one stratum, not one per test id as `compare`
+/// of traces does), so its ratio is exactly the ratio of the two medians printed beside it.
+/// Requests of one level wait in one queue, so they are not independent: the interval is a
+/// lower bound on the spread a repeat of the sweep would show (docs/LOAD.md).
 pub fn compare(base: &[&LoadLevel], cand: &[&LoadLevel]) -> LevelComparison {
     let mut matched = Vec::new();
     let mut only_base = Vec::new();
@@ -597,7 +661,7 @@ pub fn compare(base: &[&LoadLevel], cand: &[&LoadLevel]) -> LevelComparison {
         used[ci] = true;
         let figures = COMPARED
             .iter()
-            .map(|&(key, label, unit, f)| {
+            .map(|&(key, label, unit, f, samples)| {
                 let (x, y) = (f(b), f(c));
                 FigureChange {
                     key,
@@ -606,6 +670,13 @@ pub fn compare(base: &[&LoadLevel], cand: &[&LoadLevel]) -> LevelComparison {
                     base: x,
                     cand: y,
                     ratio: x.zip(y).filter(|(x, _)| *x != 0.0).map(|(x, y)| y / x),
+                    test: samples.and_then(|s| {
+                        let pooled = Stratum {
+                            base: s(b).to_vec(),
+                            cand: s(c).to_vec(),
+                        };
+                        significance::compare(&[pooled], significance::SEED)
+                    }),
                 }
             })
             .collect();
@@ -781,6 +852,48 @@ mod tests {
         close(f("request_throughput"), 2.0);
         close(f("ttft_ms_median"), 0.5);
         assert_eq!(f("rejected"), None);
+        // A median is tested: its pooled estimate is the ratio of the printed medians, inside
+        // its interval, and significant here; an aggregate is one number a level, untested.
+        let test = |key: &str| {
+            cmp.matched[1]
+                .figures
+                .iter()
+                .find(|f| f.key == key)
+                .unwrap()
+                .test
+        };
+        // One token a request here: no TPOT, so nothing to test either.
+        assert_eq!((f("tpot_ms_median"), test("tpot_ms_median")), (None, None));
+        for key in ["ttft_ms_median", "e2el_ms_median"] {
+            let e = test(key).unwrap_or_else(|| panic!("{key} untested"));
+            close(Some(e.ratio), f(key).unwrap());
+            let (lo, hi) = e.ci.unwrap();
+            assert!(lo <= e.ratio && e.ratio <= hi, "{key}: {e:?}");
+        }
+        let ttft = test("ttft_ms_median").unwrap();
+        assert!(ttft.ci.unwrap().1 < 1.0, "{ttft:?}");
+        // The p is the permutation test's over the samples: two clearly apart are significant.
+        let mut x = b[0].clone();
+        x.samples.ttft_us = (1..=20).map(|i| 1000.0 + f64::from(i)).collect();
+        let mut y = x.clone();
+        y.samples.ttft_us = (1..=20).map(|i| 2000.0 + f64::from(i)).collect();
+        let apart = compare(&[&x], &[&y]).matched[0].figures[2].test.unwrap();
+        assert!(apart.significant() && apart.p_value < 0.001, "{apart:?}");
+        close(Some(apart.ratio), 2010.5 / 1010.5);
+        for key in [
+            "request_throughput",
+            "ttft_ms_p99",
+            "in_flight_mean",
+            "rejected",
+        ] {
+            assert_eq!(test(key), None, "{key}");
+        }
+        // A level against itself: ratio 1, nothing significant.
+        let same = compare(&[&b[2]], &[&b[2]]);
+        for f in same.matched[0].figures.iter().filter_map(|f| f.test) {
+            close(Some(f.ratio), 1.0);
+            assert!(!f.significant(), "{f:?}");
+        }
     }
 
     #[test]
