@@ -142,14 +142,9 @@ impl Progress {
         elapsed: Duration,
         telemetry: impl FnOnce() -> String,
     ) {
-        if !self.enabled {
+        if !self.due() {
             return;
         }
-        let every = if self.tty { TTY_EVERY } else { PLAIN_EVERY };
-        if self.last_draw.elapsed() < every {
-            return;
-        }
-        self.last_draw = Instant::now();
         // Built only when a line is drawn: the caller ticks far more often than that.
         let telemetry = telemetry();
         let rate = rate
@@ -167,28 +162,34 @@ impl Progress {
             secs(self.started.elapsed()),
             if telemetry.is_empty() { "" } else { ", " }
         );
-        if self.tty {
-            self.draw(&line);
-        } else {
-            crate::err_line!("{line}");
-        }
+        self.show(&line);
     }
 
     /// Under load, the level as a whole (many requests run at once, so no one request's line
     /// says how it goes): requests done, in flight, output so far, the completed rate.
     /// Drawn at most every 250 ms (TTY) / 10 s (plain), as [`Progress::tick`].
     pub(crate) fn level_tick(&mut self, level: &LevelProgress, elapsed: Duration) {
-        if !self.enabled {
-            return;
+        if self.due() {
+            let line = level.line(elapsed, self.started.elapsed());
+            self.show(&line);
         }
+    }
+
+    /// Whether a periodic line is due (enabled, and 250 ms on a TTY / 10 s plain since the
+    /// last one); if so, it counts as drawn from now.
+    fn due(&mut self) -> bool {
         let every = if self.tty { TTY_EVERY } else { PLAIN_EVERY };
-        if self.last_draw.elapsed() < every {
-            return;
+        if !self.enabled || self.last_draw.elapsed() < every {
+            return false;
         }
         self.last_draw = Instant::now();
-        let line = level.line(elapsed, self.started.elapsed());
+        true
+    }
+
+    /// A periodic line: in place on a terminal, a plain line otherwise.
+    fn show(&mut self, line: &str) {
         if self.tty {
-            self.draw(&line);
+            self.draw(line);
         } else {
             crate::err_line!("{line}");
         }

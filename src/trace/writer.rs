@@ -342,19 +342,20 @@ mod tests {
         s.requests.iter().map(|r| (r.index, r.end_us)).collect()
     }
 
-    fn bound_run(dir: &Path) -> (TraceWriter, Journal) {
+    /// A new run bound to its trace, in a fresh directory of its own (`tag` names it).
+    fn bound_run(tag: &str) -> (PathBuf, TraceWriter, Journal) {
+        let dir = std::env::temp_dir().join(format!("rkbench-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("run.rktrace");
         let (trace, mut journal) = create_run(&out).unwrap();
         journal.bind(&out, &RunHeader::default()).unwrap();
-        (trace, journal)
+        (dir, trace, journal)
     }
 
     #[test]
     fn replace_swaps_the_whole_journal_by_rename() {
-        let dir = std::env::temp_dir().join(format!("rkbench-journal-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let (_trace, mut j) = bound_run(&dir);
+        let (dir, _trace, mut j) = bound_run("journal-rename");
         j.replace(&[snap(0, 10), snap(1, 20)], false).unwrap();
         let before = std::fs::metadata(j.path()).unwrap().ino();
         assert_eq!(held(j.path()), [(0, 10), (1, 20)]);
@@ -382,10 +383,7 @@ mod tests {
 
     #[test]
     fn a_failed_replacement_leaves_the_journal_as_it_was() {
-        let dir = std::env::temp_dir().join(format!("rkbench-journal-f-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let (_trace, mut j) = bound_run(&dir);
+        let (dir, _trace, mut j) = bound_run("journal-failed");
         j.replace(&[snap(0, 10)], false).unwrap();
         // The replacement's name taken by something that is not a file: it cannot be written.
         std::fs::create_dir(j.replacement_path()).unwrap();
