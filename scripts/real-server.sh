@@ -6,7 +6,8 @@
 #   deadline mid-stream keeps its chunks, the next request waits for the server process);
 # - llama.cpp's llama-server (detected by /props, per-chunk counts, no prompt cache, plausible
 #   timings, the /slots wait), and a second one with two slots (--parallel 2) for load: closed
-#   loops of 1, 2 and 4 streams checked against its own /metrics counters.
+#   loops of 1, 2 and 4 streams, an open-loop Poisson schedule and a load=auto sweep, each checked
+#   against its own /metrics counters.
 # CI runs this as its own step (.ci/run); both are built once by scripts/llama-server-env.sh
 # (one llama.cpp compile, ~20 min on 2 cores) and reused from the cache directory afterwards.
 set -euo pipefail

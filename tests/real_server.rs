@@ -391,6 +391,89 @@ fn llama_server_with_two_slots_under_closed_loop_load() {
 
 #[test]
 #[ignore = "needs the two-slot llama-server started by scripts/real-server.sh"]
+fn llama_server_under_an_open_loop_poisson_schedule() {
+    let url = url_of("RKBENCH_REAL_LLAMA_SERVER_PARALLEL");
+    let dir = common::tempdir("real-llama-rate");
+    let flags = [
+        "--rate",
+        "8",
+        "--arrivals",
+        "poisson",
+        "--seed",
+        "11",
+        "--max-concurrency",
+        "4",
+        "--repeat",
+        "2",
+        "--warmup",
+        "1",
+        "--max-new-tokens",
+        "32",
+    ];
+    let mut schedules = Vec::new();
+    for trial in 0..2 {
+        let out = dir.join(format!("rate-{trial}.rktrace"));
+        let before = metric(&url, "llamacpp:tokens_predicted_total");
+        let t = record(&url, "quick", &flags, &out);
+        let after = metric(&url, "llamacpp:tokens_predicted_total");
+        let s = t.server.as_ref().unwrap();
+        assert_eq!(s.requests.len(), 7);
+        assert!(s.requests.iter().all(|r| r.status.as_str() == "ok"));
+        let counted: u64 = s.requests.iter().map(|r| r.chunk_token_total()).sum();
+        assert_eq!(counted as f64, after - before, "trace vs /metrics");
+        let l = t.load.run.as_ref().unwrap();
+        assert_eq!(
+            (l.mode.as_str(), l.rate_rps, l.arrivals.as_str(), l.seed),
+            ("rate", 8.0, "poisson", 11)
+        );
+        // The measured requests' intended send times, from the level's start: the seed's.
+        let sched: Vec<i64> = t
+            .requests
+            .iter()
+            .filter(|r| !r.warmup)
+            .map(|r| {
+                let sent = t.load.of(r.index).expect("a send record");
+                assert!(sent.sent_us >= sent.scheduled_us, "{sent:?}");
+                sent.scheduled_us as i64 - l.start_us as i64
+            })
+            .collect();
+        assert_eq!(sched.len(), 6);
+        schedules.push(sched);
+        // The report's level is what the server did: every measured request completed, none
+        // rejected, and latency from the intended time is never below latency from the send.
+        let rep = common::json_report(&out);
+        let lv = &rep["load"]["levels"][0];
+        assert_eq!(lv["mode"], "rate", "{lv}");
+        assert_eq!(
+            (lv["completed"].as_u64(), lv["rejected"].as_u64()),
+            (Some(6), Some(0))
+        );
+        for k in ["median", "p99"] {
+            let (from_sched, from_sent) = (
+                lv["ttft_from_scheduled_ms"][k].as_f64().unwrap(),
+                lv["ttft_ms"][k].as_f64().unwrap(),
+            );
+            assert!(from_sched >= from_sent, "{k}: {from_sched} < {from_sent}");
+        }
+    }
+    // One seed, one schedule (to the µs of rounding between the level's start and a due time).
+    for (a, b) in schedules[0].iter().zip(&schedules[1]) {
+        assert!(
+            (a - b).abs() <= 1,
+            "{:?} vs {:?}",
+            schedules[0],
+            schedules[1]
+        );
+    }
+    let last = *schedules[0].iter().max().unwrap();
+    assert!(
+        (last - 750_000).abs() <= 1,
+        "vLLM's schedule ends at N/R = 6/8 s: {last} us"
+    );
+}
+
+#[test]
+#[ignore = "needs the two-slot llama-server started by scripts/real-server.sh"]
 fn llama_server_load_auto_sweep_records_every_level_the_server_counted() {
     let url = url_of("RKBENCH_REAL_LLAMA_SERVER_PARALLEL");
     let dir = common::tempdir("real-llama-auto").join("auto.sweep");
