@@ -542,10 +542,9 @@ fn level(
     Ok((status, detail))
 }
 
-/// The journal holds the latest snapshot of every request in flight, and nothing else (replaced
-/// atomically by `TraceOut::checkpoint_anew`): a
-/// server checkpoint is a whole snapshot, so appending them would grow the journal with every
-/// checkpoint of a level that never drains.
+/// The journal holds the latest snapshot of every request in flight, and nothing else, replaced
+/// as a whole by rename (`TraceOut::checkpoint_anew`): a server checkpoint is a whole snapshot,
+/// so appending them would grow the journal with every checkpoint of a level that never drains.
 fn rewrite_journal(rec: &mut Recorder, snapshots: &BTreeMap<u32, ServerRequest>) -> Result<()> {
     let all: Vec<Record> = snapshots
         .values()
