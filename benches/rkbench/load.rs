@@ -4,36 +4,26 @@
 //! 16 one-token chunks 2 ms apart), so everything measured is the client.
 use crate::util::{Env, Report};
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
-fn serve(mut c: TcpStream) -> std::io::Result<()> {
-    let mut r = BufReader::new(c.try_clone()?);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    let mut len = 0usize;
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h)?;
-        if h.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body)?;
-    if line.starts_with("GET /props") {
+/// The tests' fake-server HTTP helpers (benches cannot use `tests/common`, but can include
+/// the one self-contained file).
+#[allow(dead_code)]
+#[path = "../../tests/common/http.rs"]
+mod fake_http;
+
+/// `/props` for detection, 404 elsewhere, and a stream of 16 chunks 2 ms apart to a POST.
+fn answer(mut c: TcpStream, _: &Arc<Mutex<()>>) -> std::io::Result<()> {
+    let req = fake_http::read_request(&c)?;
+    if req.method == "GET" && req.path.starts_with("/props") {
         let b = r#"{"build_info":"bench","n_ctx":4096}"#;
-        return write!(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len());
+        return fake_http::reply(&mut c, "200 OK", "application/json", b);
     }
-    if !line.starts_with("POST") {
-        return write!(
-            c,
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
+    if req.method != "POST" {
+        return fake_http::reply(&mut c, "404 Not Found", "text/plain", "");
     }
     write!(
         c,
@@ -55,13 +45,8 @@ fn pct(v: &mut [u64], p: f64) -> f64 {
 
 pub fn run(env: &Env, out: &mut Report) {
     out.section("11. Under load: the client's lateness and CPU (in-process SSE server, 16 chunks 2 ms apart)");
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", l.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            std::thread::spawn(move || serve(c));
-        }
-    });
+    let (port, _) = fake_http::serve((), answer);
+    let url = format!("http://127.0.0.1:{port}");
     let suite = env.scratch.join("load-suite.json");
     std::fs::write(
         &suite,
@@ -117,7 +102,9 @@ pub fn run(env: &Env, out: &mut Report) {
                 .map(|f| f.value.clone())
                 .unwrap_or_default()
         };
-        let cpu_ms: f64 = fact("client cpu_ms").parse().unwrap_or(f64::NAN);
+        let cpu_ms: f64 = fact(rkbench::trace::load::fact::CLIENT_CPU)
+            .parse()
+            .unwrap_or(f64::NAN);
         let a = t.requests.iter().map(|r| r.start_us).min().unwrap_or(0);
         let b = t
             .requests
