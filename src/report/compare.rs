@@ -403,14 +403,6 @@ fn run_json(w: &mut JsonWriter, a: &Analysis) {
     w.end_object();
 }
 
-fn opt_str(w: &mut JsonWriter, k: &str, v: Option<&str>) {
-    w.key(k);
-    match v {
-        Some(v) => w.str(v),
-        None => w.null(),
-    };
-}
-
 pub(crate) fn json(cmp: &Comparison) -> String {
     let mut w = JsonWriter::new();
     w.begin_object();
@@ -447,8 +439,8 @@ pub(crate) fn json(cmp: &Comparison) -> String {
         for d in &c.differences {
             w.begin_object();
             w.field_str("setting", &d.name);
-            opt_str(&mut w, "baseline", d.base.as_deref());
-            opt_str(&mut w, "candidate", d.cand.as_deref());
+            w.field_opt_str("baseline", d.base.as_deref());
+            w.field_opt_str("candidate", d.cand.as_deref());
             w.end_object();
         }
         w.end_array();
@@ -681,16 +673,14 @@ pub(crate) mod sweeps {
             }
             Some(sat) => {
                 let levels = s.levels();
-                w.key("level");
-                match sat.level {
-                    Some(i) => w.int(i as i64),
-                    None => w.null(),
-                };
-                w.key("label");
-                match sat.level.and_then(|i| levels.get(i)) {
-                    Some(l) => w.str(&l.label()),
-                    None => w.null(),
-                };
+                w.field_opt_int("level", sat.level);
+                w.field_opt_str(
+                    "label",
+                    sat.level
+                        .and_then(|i| levels.get(i))
+                        .map(|l| l.label())
+                        .as_deref(),
+                );
                 w.field_str("rule", &sat.rule);
             }
         }

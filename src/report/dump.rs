@@ -172,14 +172,6 @@ fn u64_field(w: &mut JsonWriter, key: &str, v: u64) {
     w.key(key).uint(v);
 }
 
-fn opt_u64(w: &mut JsonWriter, key: &str, v: Option<u64>) {
-    w.key(key);
-    match v {
-        Some(v) => w.uint(v),
-        None => w.null(),
-    };
-}
-
 /// A byte string: as text, and exactly as hex when it is not valid UTF-8.
 fn bytes_field(w: &mut JsonWriter, key: &str, b: &[u8]) {
     let text = String::from_utf8_lossy(b);
@@ -683,10 +675,10 @@ fn server_request(w: &mut JsonWriter, r: &ServerRequest) {
     u64_field(w, "idle_wait_us", *idle_wait_us);
     w.field_str("idle_wait", idle_wait);
     u64_field(w, "start_us", *start_us);
-    opt_u64(w, "headers_us", *headers_us);
-    opt_u64(w, "first_byte_us", *first_byte_us);
-    opt_u64(w, "done_us", *done_us);
-    opt_u64(w, "close_us", *close_us);
+    w.field_opt_int("headers_us", *headers_us);
+    w.field_opt_int("first_byte_us", *first_byte_us);
+    w.field_opt_int("done_us", *done_us);
+    w.field_opt_int("close_us", *close_us);
     u64_field(w, "end_us", *end_us);
     uints(w, "chunk_us", chunk_us);
     ints(w, "chunk_read", chunk_read);
@@ -697,10 +689,10 @@ fn server_request(w: &mut JsonWriter, r: &ServerRequest) {
     ints(w, "chunk_text_len", chunk_text_len);
     bytes_field(w, "chunk_text", chunk_text);
     w.field_str("count_source", count_source.as_str());
-    opt_u64(w, "server_total", *server_total);
+    w.field_opt_int("server_total", *server_total);
     w.field_str("server_total_field", server_total_field);
     w.field_int("unattributed", *unattributed);
-    opt_u64(w, "prompt_tokens", *prompt_tokens);
+    w.field_opt_int("prompt_tokens", *prompt_tokens);
     w.field_str("finish_reason", finish_reason);
     w.key("timings").begin_array();
     for ServerTiming { field, raw, unit } in timings {

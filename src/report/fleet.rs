@@ -207,11 +207,7 @@ pub fn json(t: &FleetTable) -> String {
             Some(s) => {
                 w.begin_object();
                 w.field_int("levels", s.levels);
-                w.key("point");
-                match &s.point {
-                    Some(p) => w.str(p),
-                    None => w.null(),
-                };
+                w.field_opt_str("point", s.point.as_deref());
                 w.field_str("rule", &s.rule);
                 w.end_object();
             }

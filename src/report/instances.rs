@@ -109,11 +109,7 @@ pub(crate) fn json(w: &mut JsonWriter, s: Option<&InstanceSharing>) {
     w.field_int("instances", s.instances);
     w.field_str("sharing", s.sharing.as_str());
     w.field_num("aggregate_speedup", s.aggregate_speedup, 3);
-    w.key("compared_instances");
-    match s.compared {
-        Some(k) => w.int(k),
-        None => w.null(),
-    };
+    w.field_opt_int("compared_instances", s.compared);
     w.key("windows").begin_array();
     for x in &s.windows {
         w.begin_object();
@@ -131,11 +127,7 @@ pub(crate) fn json(w: &mut JsonWriter, s: Option<&InstanceSharing>) {
         w.str(d);
     }
     w.end_array();
-    w.key("simulated_contention");
-    match &s.simulated {
-        Some(m) => w.str(m),
-        None => w.null(),
-    };
+    w.field_opt_str("simulated_contention", s.simulated.as_deref());
     w.field_str("why_unknown", &s.why_unknown);
     w.field_str("text", &sentence(s));
     w.end_object();

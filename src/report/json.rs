@@ -63,11 +63,7 @@ fn reference(w: &mut JsonWriter, r: &Reference) {
         w.str(why);
     }
     w.end_array();
-    w.key("decode_warning");
-    match &r.decode_warning {
-        Some(s) => w.str(s),
-        None => w.null(),
-    };
+    w.field_opt_str("decode_warning", r.decode_warning.as_deref());
     w.end_object();
 }
 
@@ -91,11 +87,7 @@ fn prefill_scaling(w: &mut JsonWriter, s: &PrefillScaling) {
         f.map(|f| f.attention_ms_per_token2),
         12,
     );
-    w.key("model");
-    match f {
-        Some(f) => w.str(f.model),
-        None => w.null(),
-    };
+    w.field_opt_str("model", f.map(|f| f.model));
     w.field_num("r_squared", f.map(|f| f.r_squared), 6);
     w.field_num("rms_residual_ms", f.map(|f| f.rms_residual_ms), 3);
     w.key("by_length").begin_array();
@@ -146,11 +138,10 @@ pub(crate) fn render(a: &Analysis) -> String {
         &format!("{}.{}", crate::trace::FORMAT_MAJOR, trace.format_minor),
     );
     w.field_int("frames", i64::from(trace.frames));
-    w.key("damage");
-    match &trace.damage {
-        Some(d) => w.str(&d.to_string()),
-        None => w.null(),
-    };
+    w.field_opt_str(
+        "damage",
+        trace.damage.as_ref().map(|d| d.to_string()).as_deref(),
+    );
     w.end_object();
 
     w.key("run").begin_object();
@@ -236,11 +227,7 @@ pub(crate) fn render(a: &Analysis) -> String {
     }
     w.end_array();
     w.end_object();
-    w.key("peer_metrics_note");
-    match &a.peers_note {
-        Some(n) => w.str(n),
-        None => w.null(),
-    };
+    w.field_opt_str("peer_metrics_note", a.peers_note.as_deref());
     w.key("peer_metrics").begin_array();
     for m in &a.peers {
         w.begin_object();
@@ -365,11 +352,7 @@ fn throughput(w: &mut JsonWriter, a: &Analysis) {
     w.num(t.duration_us.map(|d| d as f64 / 1e6), 6);
     w.field_int("completed", t.completed);
     w.field_int("failed", t.failed);
-    w.key("total_input_tokens");
-    match t.total_input {
-        Some(i) => w.int(i),
-        None => w.null(),
-    };
+    w.field_opt_int("total_input_tokens", t.total_input);
     w.field_int("total_output_tokens", t.total_output);
     w.field_num("request_throughput", t.request_per_s, 6);
     w.field_num("output_throughput", t.output_tok_per_s, 3);
@@ -426,17 +409,9 @@ pub(crate) fn load(
         w.field_str("mode", &l.mode);
         w.field_int("concurrency", i64::from(l.concurrency));
         w.field_num("rate_rps", l.rate_rps, 6);
-        w.key("arrivals");
-        match &l.arrivals {
-            Some(a) => w.str(a),
-            None => w.null(),
-        };
+        w.field_opt_str("arrivals", l.arrivals.as_deref());
         w.field_num("burstiness", l.burstiness, 6);
-        w.key("seed");
-        match l.seed {
-            Some(s) => w.uint(s),
-            None => w.null(),
-        };
+        w.field_opt_int("seed", l.seed);
         w.field_int("instances", i64::from(l.instances));
         w.field_int("completed", l.completed);
         w.field_int("failed", l.failed);
@@ -476,17 +451,9 @@ pub(crate) fn load(
     }
     w.end_array();
     w.key("saturation").begin_object();
-    w.key("level");
-    match sat.level {
-        Some(i) => w.int(i as i64),
-        None => w.null(),
-    };
+    w.field_opt_int("level", sat.level);
     let at = sat.level.and_then(|i| levels.get(i));
-    w.key("concurrency");
-    match at {
-        Some(l) => w.int(i64::from(l.concurrency)),
-        None => w.null(),
-    };
+    w.field_opt_int("concurrency", at.map(|l| l.concurrency));
     w.field_num("rate_rps", at.and_then(|l| l.rate_rps), 6);
     w.field_str("rule", &sat.rule);
     w.field_str("offered_basis", &sat.offered_basis);
@@ -510,11 +477,7 @@ pub(crate) fn load(
 fn request_load(w: &mut JsonWriter, l: Option<&RequestLoad>) {
     w.field_num("scheduled_ms", l.map(|l| l.scheduled_ms), 3);
     w.field_num("sent_ms", l.map(|l| l.sent_ms), 3);
-    w.key("stream");
-    match l {
-        Some(l) => w.int(i64::from(l.stream)),
-        None => w.null(),
-    };
+    w.field_opt_int("stream", l.map(|l| l.stream));
 }
 
 fn spread(w: &mut JsonWriter, key: &str, s: Option<Spread>) {
@@ -556,17 +519,9 @@ fn original(w: &mut JsonWriter, a: &Analysis) {
     w.key("original").begin_object();
     w.key("hardware").begin_object();
     for (k, v) in [("board", &a.hardware.board), ("soc", &a.hardware.soc)] {
-        w.key(k);
-        match v {
-            Some(v) => w.str(v),
-            None => w.null(),
-        };
+        w.field_opt_str(k, v.as_deref());
     }
-    w.key("npu_cores");
-    match a.hardware.npu_cores {
-        Some(n) => w.int(n),
-        None => w.null(),
-    };
+    w.field_opt_int("npu_cores", a.hardware.npu_cores);
     w.end_object();
     w.field_int("total_requests", o.total_requests);
     w.field_int("successful_requests", o.successful_requests);
@@ -644,14 +599,6 @@ fn param_value(w: &mut JsonWriter, v: &ParamValue) {
     };
 }
 
-fn opt_int(w: &mut JsonWriter, k: &str, v: Option<i64>) {
-    w.key(k);
-    match v {
-        Some(v) => w.int(v),
-        None => w.null(),
-    };
-}
-
 fn request(
     w: &mut JsonWriter,
     r: &RequestRecord,
@@ -679,7 +626,7 @@ fn request(
     );
     w.field_bool("hit_cap", m.hit_cap);
     w.field_int("run_return", i64::from(r.run_return));
-    opt_int(w, "input_tokens", m.input_tokens);
+    w.field_opt_int("input_tokens", m.input_tokens);
     // Traces from format 1.1 say what was fed; older ones (all text prompts) have no `input`.
     if let Some(i) = input {
         w.key("input").begin_object();
@@ -767,11 +714,7 @@ fn energy(w: &mut JsonWriter, e: &Energy) {
     w.field_str("source", &e.source);
     w.field_str("spec", &e.spec);
     w.field_str("device", &e.device);
-    w.key("method");
-    match e.run.method {
-        Some(m) => w.str(m.as_str()),
-        None => w.null(),
-    };
+    w.field_opt_str("method", e.run.method.map(|m| m.as_str()));
     w.field_num("interval_ms", Some(e.interval_ms), 1);
     w.field_num("source_update_ms", e.source_update_ms, 1);
     w.field_int("samples", e.samples as i64);
@@ -790,11 +733,7 @@ fn energy(w: &mut JsonWriter, e: &Energy) {
     w.field_num("run_integration_j", e.run_integration_j, 3);
     w.field_num("run_counter_j", e.run_counter_j, 3);
     w.field_num("counter_resolution_j", e.counter_resolution_j, 6);
-    w.key("run_reason");
-    match &e.run.reason {
-        Some(r) => w.str(r),
-        None => w.null(),
-    };
+    w.field_opt_str("run_reason", e.run.reason.as_deref());
     let f = &e.faults;
     w.key("faults").begin_object();
     w.field_int("unanswered", f.unanswered as i64);
@@ -811,16 +750,11 @@ fn window_energy(w: &mut JsonWriter, prefix: &str, x: Option<&WindowEnergy>) {
     if prefix == "energy" {
         w.field_num("energy_above_idle_j", x.and_then(|x| x.above_idle_j), 3);
         w.field_num("energy_error_j", x.and_then(|x| x.error_j), 3);
-        w.key("energy_method");
-        match x.and_then(|x| x.method) {
-            Some(m) => w.str(m.as_str()),
-            None => w.null(),
-        };
-        w.key("energy_reason");
-        match x.and_then(|x| x.reason.as_deref()) {
-            Some(r) => w.str(r),
-            None => w.null(),
-        };
+        w.field_opt_str(
+            "energy_method",
+            x.and_then(|x| x.method).map(|m| m.as_str()),
+        );
+        w.field_opt_str("energy_reason", x.and_then(|x| x.reason.as_deref()));
     }
 }
 
@@ -917,6 +851,6 @@ fn request_telemetry(w: &mut JsonWriter, t: Option<&RequestTelemetry>) {
         }
     }
     w.field_num("process_cpu_pct", t.process_cpu_pct, 1);
-    opt_int(w, "rss_max_kb", t.rss_max_kb);
+    w.field_opt_int("rss_max_kb", t.rss_max_kb);
     w.end_object();
 }

@@ -199,6 +199,22 @@ impl JsonWriter {
     pub(crate) fn field_bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k).bool(v)
     }
+    /// `k` with the string, or `null` when there is none.
+    pub(crate) fn field_opt_str(&mut self, k: &str, v: Option<&str>) -> &mut Self {
+        self.key(k);
+        match v {
+            Some(v) => self.str(v),
+            None => self.null(),
+        }
+    }
+    /// `k` with the integer (exact, whatever its type), or `null` when there is none.
+    pub(crate) fn field_opt_int(&mut self, k: &str, v: Option<impl Integer>) -> &mut Self {
+        self.key(k);
+        match v {
+            Some(v) => self.int(v),
+            None => self.null(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +236,17 @@ mod tests {
         assert_eq!(v["a"], "x\"<y>\n");
         assert_eq!(v["b"], serde_json::json!(0.0));
         assert!(v["c"].is_null());
+        let mut o = JsonWriter::compact();
+        o.begin_object()
+            .field_opt_str("s", Some("x"))
+            .field_opt_str("n", None)
+            .field_opt_int("u", Some(u64::MAX))
+            .field_opt_int("i", None::<i64>)
+            .end_object();
+        assert_eq!(
+            o.finish(),
+            "{\"s\":\"x\",\"n\":null,\"u\":18446744073709551615,\"i\":null}\n"
+        );
         let mut c = JsonWriter::compact();
         c.begin_object().field_str("a", "x\ny");
         c.key("d").begin_array().int(1).uint(u64::MAX).end_array();

@@ -232,18 +232,10 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
     w.field_int("server_pid", i64::from(r.server_pid));
     w.field_str("server_pid_source", &r.server_pid_source);
     w.field_str("idle_method", &r.idle_method);
-    w.key("count_source");
-    match s.source {
-        Some(c) => w.str(c.as_str()),
-        None => w.null(),
-    };
+    w.field_opt_str("count_source", s.source.map(|c| c.as_str()));
     if s.source == Some(CountSource::GapCluster) {
         w.field_bool("count_estimated", true);
-        w.key("gap_threshold_us");
-        match gap_threshold_us(r) {
-            Some(g) => w.int(g),
-            None => w.null(),
-        };
+        w.field_opt_int("gap_threshold_us", gap_threshold_us(r));
         w.field_str(
             "count_label",
             &source_label(CountSource::GapCluster, gap_threshold_us(r)),
@@ -278,17 +270,9 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
         w.end_object();
         w.field_int("coalesced", f.coalesced);
         w.field_int("tokens", f.tokens);
-        w.key("server_total");
-        match f.server_total {
-            Some(t) => w.int(t),
-            None => w.null(),
-        };
+        w.field_opt_int("server_total", f.server_total);
         w.field_str("server_total_field", &f.server_total_field);
-        w.key("mismatch");
-        match f.mismatch {
-            Some(m) => w.int(m),
-            None => w.null(),
-        };
+        w.field_opt_int("mismatch", f.mismatch);
         for (k, v) in [
             ("headers_ms", f.headers_ms),
             ("first_byte_ms", f.first_byte_ms),
@@ -309,11 +293,7 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
             w.field_str("field", &c.field);
             w.field_num("raw", Some(c.raw), 6);
             w.field_str("unit", &c.unit);
-            w.key("unit_error");
-            match &c.unit_error {
-                Some(e) => w.str(e),
-                None => w.null(),
-            };
+            w.field_opt_str("unit_error", c.unit_error.as_deref());
             w.end_object();
         }
         w.end_array();
@@ -324,11 +304,7 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
             ("guidellm_tokens", p.guidellm_tokens),
             ("llmperf_tokens", p.llmperf_tokens),
         ] {
-            w.key(k);
-            match v {
-                Some(n) => w.int(n),
-                None => w.null(),
-            };
+            w.field_opt_int(k, v);
         }
         w.field_num("vllm_ttft_ms", p.vllm_ttft_ms, 3);
         w.field_num("guidellm_ttft_ms", p.guidellm_ttft_ms, 3);
@@ -370,11 +346,7 @@ pub fn json(w: &mut JsonWriter, s: &ServerAnalysis, raw: Option<&ServerTrace>) {
         w.end_object();
     }
     w.end_array();
-    w.key("prompt_tokens");
-    match s.prompt_tokens {
-        Some(n) => w.int(n),
-        None => w.null(),
-    };
+    w.field_opt_int("prompt_tokens", s.prompt_tokens);
     w.key("cap_exceeded").begin_array();
     for (i, e) in &s.cap_exceeded {
         w.begin_object();

@@ -262,19 +262,11 @@ pub(crate) fn json(s: &Sweep) -> String {
             w.field_num("e2e_ms_mean", m.e2e_ms.map(|a| a.mean), 3);
             w.field_num("peak_memory_mb", m.peak_memory_mb, 1);
         }
-        w.key("error");
-        match &r.error {
-            Some(e) => w.str(e),
-            None => w.null(),
-        };
+        w.field_opt_str("error", r.error.as_deref());
         w.end_object();
     }
     w.end_array();
-    w.key("status");
-    match s.status {
-        Some(st) => w.str(st.as_str()),
-        None => w.null(),
-    };
+    w.field_opt_str("status", s.status.map(|st| st.as_str()));
     w.key("not_run").begin_array();
     for c in &s.not_run {
         w.str(c);
