@@ -10,6 +10,19 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// `record -q --suite SUITE --concurrency 2 EXTRA…` on the 1.3.0 simulated runtime (a release
+/// with several instances): two instances, the level every test here records.
+fn record_two(
+    out: &Path,
+    suite: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut args = vec!["--suite", suite, "--concurrency", "2"];
+    args.extend_from_slice(extra);
+    record(&fake_lib("1.3.0"), out, &args, env)
+}
+
 /// A level of 2 instances on the 1.3.0 simulated runtime with contention model `npu`; two
 /// warm-ups give a clean stretch of one instance decoding alone.
 fn two_instances(name: &str, npu: &str) -> (std::path::PathBuf, serde_json::Value) {
@@ -27,17 +40,10 @@ fn two_instances(name: &str, npu: &str) -> (std::path::PathBuf, serde_json::Valu
         &dir,
         &format!(r#"{{"name":"inst","tests":[{}]}}"#, tests.join(",")),
     );
-    let o = record(
-        &fake_lib("1.3.0"),
+    let o = record_two(
         &out,
-        &[
-            "--suite",
-            suite.to_str().unwrap(),
-            "--concurrency",
-            "2",
-            "--warmup",
-            "2",
-        ],
+        suite.to_str().unwrap(),
+        &["--warmup", "2"],
         &[
             ("FAKE_RKLLM_NPU", npu),
             // Steps of 63 ms: a loaded machine's wake-up delays stay small beside them.
@@ -208,17 +214,10 @@ fn instances_that_would_not_fit_in_memory_are_refused() {
     // The simulated model file is 131 bytes: 2 instances need 262 bytes, 0 kB cannot hold them.
     let out = dir.join("none.rktrace");
     let root = meminfo_root(&dir, 0);
-    let o = record(
-        &fake_lib("1.3.0"),
+    let o = record_two(
         &out,
-        &[
-            "--suite",
-            "quick",
-            "--concurrency",
-            "2",
-            "--sysfs-root",
-            root.to_str().unwrap(),
-        ],
+        "quick",
+        &["--sysfs-root", root.to_str().unwrap()],
         &[],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -233,17 +232,10 @@ fn instances_that_would_not_fit_in_memory_are_refused() {
     // 1 kB holds them: the run goes ahead and states what MemAvailable said.
     let out = dir.join("fits.rktrace");
     let root = meminfo_root(&dir, 1);
-    let o = record(
-        &fake_lib("1.3.0"),
+    let o = record_two(
         &out,
-        &[
-            "--suite",
-            "quick",
-            "--concurrency",
-            "2",
-            "--sysfs-root",
-            root.to_str().unwrap(),
-        ],
+        "quick",
+        &["--sysfs-root", root.to_str().unwrap()],
         &[
             ("FAKE_RKLLM_TIME_SCALE", "0.01"),
             ("FAKE_RKLLM_OUTPUT_TOKENS", "4"),
@@ -426,19 +418,10 @@ fn deadlines_hold_per_instance_and_a_hung_instance_ends_the_run() {
     // instance hangs past the abort grace: the run ends hung, and the request beside it is
     // stopped and kept.
     let out = dir.join("t.rktrace");
-    let o = record(
-        &fake_lib("1.3.0"),
+    let o = record_two(
         &out,
-        &[
-            "--suite",
-            "default",
-            "--concurrency",
-            "2",
-            "--timeout",
-            "200ms",
-            "--abort-grace",
-            "300ms",
-        ],
+        "default",
+        &["--timeout", "200ms", "--abort-grace", "300ms"],
         &[
             ("FAKE_RKLLM_TIME_SCALE", "0.01"),
             ("FAKE_RKLLM_HANG_AFTER", "3"),
@@ -452,19 +435,10 @@ fn deadlines_hold_per_instance_and_a_hung_instance_ends_the_run() {
         assert_eq!(r.tokens.token_ids.len(), 3);
     }
     let out = dir.join("hung.rktrace");
-    let o = record(
-        &fake_lib("1.3.0"),
+    let o = record_two(
         &out,
-        &[
-            "--suite",
-            "default",
-            "--concurrency",
-            "2",
-            "--timeout",
-            "200ms",
-            "--abort-grace",
-            "300ms",
-        ],
+        "default",
+        &["--timeout", "200ms", "--abort-grace", "300ms"],
         &[
             ("FAKE_RKLLM_TIME_SCALE", "0.01"),
             ("FAKE_RKLLM_OUTPUT_TOKENS", "20"),
@@ -507,17 +481,10 @@ fn a_crash_with_two_in_flight_is_finalised_by_the_supervisor() {
     // The process's second run dies of SIGSEGV after its 6th token while the first (on the
     // other instance, 24+ tokens long) is still going: the supervisor closes both requests in
     // flight as crashed, keeping their checkpoints.
-    let o = record(
-        &fake_lib("1.3.0"),
+    let o = record_two(
         &out,
-        &[
-            "--suite",
-            "default",
-            "--concurrency",
-            "2",
-            "--checkpoint-interval",
-            "1ms",
-        ],
+        "default",
+        &["--checkpoint-interval", "1ms"],
         &[
             ("FAKE_RKLLM_TIME_SCALE", "0.02"),
             ("FAKE_RKLLM_NPU", "parallel"),
