@@ -509,12 +509,7 @@ fn a_plug_that_answers_nan_resets_its_counter_then_dies_costs_no_request_and_inv
     let reqs = j["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 3, "no request lost");
     assert!(reqs.iter().all(|r| r["status"] == "ok"));
-    let codes: Vec<&str> = j["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["code"].as_str().unwrap())
-        .collect();
+    let codes = common::warning_codes(&j);
     for c in ["power-gap", "power-refused", "power-counter-backwards"] {
         assert!(codes.contains(&c), "{c} missing from {codes:?}");
     }

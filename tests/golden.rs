@@ -148,12 +148,7 @@ fn sample_traces_show_what_they_are_for() {
         .iter()
         .filter(|r| r["status"] == "timeout")
         .all(|r| r["output_tokens"].as_u64().unwrap() > 0));
-    let codes: Vec<&str> = slow["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["code"].as_str().unwrap())
-        .collect();
+    let codes = common::warning_codes(&slow);
     assert!(
         codes.contains(&"cpu-governor") && codes.contains(&"dmc-missing") && codes.contains(&"hot"),
         "{codes:?}"

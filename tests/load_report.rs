@@ -149,12 +149,7 @@ fn an_open_loop_trace_reports_its_level_lateness_and_corrected_latency() {
     assert_eq!(r2["stream"], 0);
     close(&r2["scheduled_ms"], 200.0);
     close(&r2["sent_ms"], 205.0);
-    let codes: Vec<&str> = j["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["code"].as_str().unwrap())
-        .collect();
+    let codes = common::warning_codes(&j);
     assert!(codes.contains(&"load-client-late"), "{codes:?}");
     assert!(!codes.contains(&"load-client-cpu"), "{codes:?}");
 

@@ -91,12 +91,7 @@ fn throttling_board_raises_the_warnings() {
         &ENV,
     );
     let j = json_report(&out);
-    let codes: Vec<&str> = j["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["code"].as_str().unwrap())
-        .collect();
+    let codes = common::warning_codes(&j);
     for c in ["cpu-governor", "dmc-missing", "hot"] {
         assert!(codes.contains(&c), "{c} not in {codes:?}");
     }

@@ -315,6 +315,16 @@ pub fn json_report(p: &Path) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).expect("valid json")
 }
 
+/// The codes of a JSON report's warnings, in report order.
+pub fn warning_codes(report: &serde_json::Value) -> Vec<&str> {
+    report["warnings"]
+        .as_array()
+        .expect("a warnings array")
+        .iter()
+        .map(|w| w["code"].as_str().expect("a warning code"))
+        .collect()
+}
+
 /// A copy of the healthy RK3588 sysfs tree in `tempdir(name)` with three files an attacker
 /// planted: the NPU's `cur_freq` is a FIFO (opening it would block, reading it too),
 /// `/proc/meminfo` a symlink to `/dev/zero` (endless), and thermal zone 0's `temp` a 1 MiB file.
