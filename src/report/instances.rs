@@ -5,21 +5,17 @@
 //! without several runtime instances.
 use super::json_writer::JsonWriter;
 use super::table::{Cell, Table};
-use super::text::{html_escape, md_inline};
-use crate::analysis::{fixed, Analysis};
+use super::text::{html_escape, md_inline, num};
+use crate::analysis::Analysis;
 use crate::stats::instances::{InstanceSharing, Sharing};
 use std::fmt::Write;
 
 const TITLE: &str = "How the instances shared the NPU";
 
-fn f(x: Option<f64>, d: usize) -> String {
-    fixed(x, d).unwrap_or_else(|| "-".into())
-}
-
 /// The sentence: how they shared it, with the figure it rests on.
 pub(crate) fn sentence(s: &InstanceSharing) -> String {
     let k = s.compared.unwrap_or(2);
-    let x = f(s.aggregate_speedup, 2);
+    let x = num(s.aggregate_speedup, 2);
     let head = format!("{} runtime instances in one process", s.instances);
     let mut t = match s.sharing {
         Sharing::Serial => format!(
@@ -39,7 +35,7 @@ pub(crate) fn sentence(s: &InstanceSharing) -> String {
     let _ = write!(
         t,
         " Windows with a request in prefill ({} s) are left out; base_domain_id per instance: {}.",
-        f(Some(s.prefill_s), 3),
+        num(Some(s.prefill_s), 3),
         s.base_domain_ids.join(", ")
     );
     if let Some(m) = &s.simulated {
@@ -62,12 +58,12 @@ fn table(s: &InstanceSharing) -> Table {
     for w in &s.windows {
         t.push(vec![
             Cell::num(w.decoding.to_string()),
-            Cell::num(f(Some(w.seconds), 3)),
-            Cell::num(f(Some(w.tokens), 1)),
-            Cell::num(f(w.rate_tok_s, 2)),
+            Cell::num(num(Some(w.seconds), 3)),
+            Cell::num(num(Some(w.tokens), 1)),
+            Cell::num(num(w.rate_tok_s, 2)),
             Cell::num(
                 w.speedup
-                    .map_or("-".into(), |x| format!("{}×", f(Some(x), 2))),
+                    .map_or("-".into(), |x| format!("{}×", num(Some(x), 2))),
             ),
         ]);
     }

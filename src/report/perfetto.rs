@@ -245,20 +245,12 @@ fn request(
             e.field_str("status", r.status.as_str());
             e.field_str("detail", &r.detail);
             e.field_bool("warmup", r.warmup);
-            e.key("input_tokens");
-            match m.input_tokens {
-                Some(n) => e.int(n),
-                None => e.null(),
-            };
+            e.field_opt_int("input_tokens", m.input_tokens);
             e.field_int("output_tokens", m.output_tokens);
             if let Some(s) = server {
                 e.field_int("chunks", s.chunks());
             }
-            e.key("ttft_us");
-            match times.first() {
-                Some(&t1) => e.uint(t1),
-                None => e.null(),
-            };
+            e.field_opt_int("ttft_us", times.first().copied());
             e.key("e2e_us").uint(e2e);
         },
     );
