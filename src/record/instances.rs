@@ -77,6 +77,12 @@ pub(crate) fn mem_available_kb(root: &SysRoot) -> std::result::Result<u64, Strin
         .map_err(|_| format!("MemAvailable {v:?} in /proc/meminfo is not a number of kB"))
 }
 
+/// Instance `i`'s `base_domain_id`: the configured one + i, so that no two instances share an
+/// NPU IOMMU domain (the one place this rule is spelt: the init and the level's facts use it).
+fn base_domain_id(base: i32, i: u32) -> i32 {
+    base.saturating_add(i32::try_from(i).unwrap_or(i32::MAX))
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -93,7 +99,7 @@ pub(crate) fn check(rt: &Runtime, plan: &RecordPlan, model_size: u64) -> Result<
     for i in 0..n {
         facts.push(Fact {
             key: fact::base_domain_id(i),
-            value: (plan.init.base_domain_id + i as i32).to_string(),
+            value: base_domain_id(plan.init.base_domain_id, i).to_string(),
         });
     }
     facts.push(Fact {
@@ -449,7 +455,8 @@ pub(super) fn start_more(
     for i in 1..n {
         let recorder = Arc::new(Recorder::new());
         let mut ip = init.clone();
-        ip.base_domain_id = init.base_domain_id + i as i32;
+        ip.base_domain_id = base_domain_id(init.base_domain_id, i);
+        let domain = ip.base_domain_id;
         let link = RuntimeLink::start(
             Arc::clone(rt),
             ip,
@@ -460,8 +467,7 @@ pub(super) fn start_more(
         )
         .map_err(|e| Error {
             msg: format!(
-                "runtime instance {i} of {n} (base_domain_id {}): {}",
-                init.base_domain_id + i as i32,
+                "runtime instance {i} of {n} (base_domain_id {domain}): {}",
                 e.msg
             ),
             ..e
