@@ -324,7 +324,8 @@ pub(crate) fn telemetry_charts(trace: &Trace, charts: &Charts) -> String {
     o
 }
 
-fn chart_box(o: &mut String, svg: &str, caption: &str) {
+/// A chart and its caption in the report's figure box (every chart of the HTML report).
+pub(crate) fn chart_box(o: &mut String, svg: &str, caption: &str) {
     let _ = write!(
         o,
         "<figure class=\"chart-box\">\n{svg}<figcaption class=\"caption\">{}</figcaption>\n</figure>\n",

@@ -198,26 +198,25 @@ pub(crate) fn html_levels(levels: &[&LoadLevel], sat: &Saturation) -> String {
         "<p>{}</p>",
         html_escape(&saturation_sentence(levels, sat))
     );
-    o.push_str(&latency_throughput_chart(levels, &sat.offered_rps));
+    o.push_str(&latency_throughput_chart(levels, &sat.order));
     o
 }
 
 fn figure(svg: &str, caption: &str) -> String {
-    format!(
-        "<figure class=\"chart-box\">\n{svg}<figcaption class=\"caption\">{}</figcaption>\n</figure>\n",
-        html_escape(caption)
-    )
+    let mut o = String::new();
+    super::html::chart_box(&mut o, svg, caption);
+    o
 }
 
 /// p99 and median TTFT against output throughput, one point per level (its label in the
-/// tooltip), joined in increasing offered load (`offered`: the saturation's offered rate of
-/// each level): past saturation more load can deliver less, and the curve then bends back,
-/// which a line in throughput order would hide.
-pub(crate) fn latency_throughput_chart(levels: &[&LoadLevel], offered: &[Option<f64>]) -> String {
-    let mut order: Vec<usize> = (0..levels.len()).collect();
-    let key = |i: usize| offered.get(i).copied().flatten().unwrap_or(f64::INFINITY);
-    order.sort_by(|&a, &b| key(a).total_cmp(&key(b)));
-    let by_x: Vec<&LoadLevel> = order.iter().map(|&i| levels[i]).collect();
+/// tooltip), joined in increasing offered load (`order`: the saturation's order of the
+/// levels): past saturation more load can deliver less, and the curve then bends back, which
+/// a line in throughput order would hide.
+pub(crate) fn latency_throughput_chart(levels: &[&LoadLevel], order: &[usize]) -> String {
+    let by_x: Vec<&LoadLevel> = order
+        .iter()
+        .filter_map(|&i| levels.get(i).copied())
+        .collect();
     let series = |name: &str, f: &dyn Fn(&LoadLevel) -> Option<f64>| {
         let mut s = Series::new(
             name,
@@ -328,6 +327,7 @@ mod tests {
             offered_basis: "open loop: the rate requested (rate_rps)".into(),
             offered_rps: vec![Some(2.0); n],
             holds: vec![true; n],
+            order: (0..n).collect(),
         }
     }
 
@@ -373,7 +373,7 @@ mod tests {
         let none = saturation_sentence(&[&a, &b], &sat(None, "rate=1 did not hold: x", 2));
         assert!(none.starts_with("Saturation point: none (the lowest level did not hold). Rate=1"));
         // A chart with a point per level, each labelled.
-        let svg = latency_throughput_chart(&[&a, &b], &[Some(1.0), Some(2.5)]);
+        let svg = latency_throughput_chart(&[&a, &b], &[0, 1]);
         assert!(
             svg.contains(">rate=1</text>") && svg.contains(">rate=2.5</text>"),
             "{svg}"

@@ -91,12 +91,11 @@ pub(crate) fn of(trace: &Trace) -> Option<InstanceSharing> {
     // Every decode token's gap: (its previous token's time, its time).
     let mut gaps: Vec<(u64, u64)> = Vec::new();
     for r in &trace.requests {
-        let mut t = r.start_us;
-        let mut times = Vec::with_capacity(r.tokens.token_dt_us.len());
-        for &d in &r.tokens.token_dt_us {
-            t = t.saturating_add(u64::from(d));
-            times.push(t);
-        }
+        let times: Vec<u64> = r
+            .token_times_us()
+            .into_iter()
+            .map(|t| r.start_us.saturating_add(t))
+            .collect();
         match (times.first(), times.last()) {
             (Some(&first), Some(&last)) => {
                 prefill.push((r.start_us, first));

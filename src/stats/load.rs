@@ -10,8 +10,7 @@
 //!
 //! A trace without load records is a sequential run: one level, concurrency 1, each request
 //! scheduled when it was sent, on stream 0.
-use super::aggregate::percentile;
-use super::peers::{vllm_successful, PeerMetric};
+use super::peers::{linear, vllm_successful, PeerMetric, US_TO_MS};
 use super::significance::{self, Estimate, Stratum};
 use super::throughput::{Slos, Throughput};
 use super::warnings::Warning;
@@ -39,20 +38,15 @@ pub struct Trio {
 }
 
 impl Trio {
-    /// numpy's mean and linear percentiles of integer µs, converted to ms once at the end (as
-    /// `stats::peers` does, so equal populations print equal digits).
+    /// numpy's mean and linear percentiles of integer µs, converted to ms once at the end:
+    /// `stats::peers`'s own statistics, so equal populations print equal digits.
     fn of_us(values: impl IntoIterator<Item = i64>) -> Trio {
-        let mut v: Vec<f64> = values.into_iter().map(|x| x as f64).collect();
-        v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            return Trio::default();
-        }
-        let ms = |x: f64| x * 1e-3;
+        let s = linear(values.into_iter().map(|x| x as f64).collect(), 0, US_TO_MS);
         Trio {
-            n: v.len(),
-            mean: Some(ms(v.iter().sum::<f64>() / v.len() as f64)),
-            median: Some(ms(percentile(&v, 50.0))),
-            p99: Some(ms(percentile(&v, 99.0))),
+            n: s.n,
+            mean: s.mean,
+            median: s.median,
+            p99: s.p99,
         }
     }
 
@@ -430,6 +424,9 @@ pub struct Saturation {
     /// Per level (in the order given): requests/s offered, and whether it held.
     pub offered_rps: Vec<Option<f64>>,
     pub holds: Vec<bool>,
+    /// The levels' indices in increasing offered rate (an unknown rate last; ties in the
+    /// order given): the order they are judged in, and the order the curve joins them in.
+    pub order: Vec<usize>,
 }
 
 /// The saturation point of the levels of one sweep (or of one trace: whether its level holds).
@@ -482,7 +479,6 @@ pub fn saturation(levels: &[&LoadLevel], slos: &Slos) -> Saturation {
         let key = |i: usize| offered_rps[i].unwrap_or(f64::INFINITY);
         key(a).total_cmp(&key(b))
     });
-    let mut holds = vec![false; levels.len()];
     let mut why: Vec<Option<String>> = vec![None; levels.len()];
     for (i, l) in levels.iter().enumerate() {
         let rate_fail = match (offered_rps[i], l.request_throughput) {
@@ -503,23 +499,19 @@ pub fn saturation(levels: &[&LoadLevel], slos: &Slos) -> Saturation {
             _ => None,
         });
         let reasons: Vec<String> = rate_fail.into_iter().chain(slo_fail).collect();
-        holds[i] = reasons.is_empty();
-        if !holds[i] {
+        if !reasons.is_empty() {
             why[i] = Some(reasons.join("; "));
         }
     }
     let mut level = None;
     let mut rule = None;
     for &i in &order {
-        if holds[i] {
-            level = Some(i);
-        } else {
-            rule = Some(format!(
-                "{} did not hold: {}",
-                levels[i].label(),
-                why[i].clone().unwrap_or_default()
-            ));
-            break;
+        match &why[i] {
+            None => level = Some(i),
+            Some(w) => {
+                rule = Some(format!("{} did not hold: {w}", levels[i].label()));
+                break;
+            }
         }
     }
     let rule = rule.unwrap_or_else(|| match levels.len() {
@@ -532,7 +524,8 @@ pub fn saturation(levels: &[&LoadLevel], slos: &Slos) -> Saturation {
         rule,
         offered_basis: basis.join("; "),
         offered_rps,
-        holds,
+        holds: why.iter().map(Option::is_none).collect(),
+        order,
     }
 }
 
@@ -894,6 +887,20 @@ mod tests {
             close(Some(f.ratio), 1.0);
             assert!(!f.significant(), "{f:?}");
         }
+    }
+
+    #[test]
+    fn levels_are_judged_and_joined_in_increasing_offered_rate() {
+        // Given out of order (4, 1, 2 streams): offered = N / mean E2EL at 1 stream.
+        let l: Vec<LoadLevel> = [4, 1, 2]
+            .iter()
+            .map(|&c| level_of(&k_slots(2, c, 4, 100), &Slos::default()))
+            .collect();
+        let s = saturation(&l.iter().collect::<Vec<_>>(), &Slos::default());
+        assert_eq!(s.order, [1, 2, 0]);
+        assert_eq!(s.holds, [false, true, true]);
+        assert_eq!(s.level, Some(2), "{}", s.rule);
+        assert!(s.rule.starts_with("concurrency=4 did not hold"), "{}", s.rule);
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub struct PeerMetric {
 
 /// µs → ms, the one conversion every time statistic here goes through (the same multiplication
 /// `aggregate::aggregate_u32` uses, so equal statistics print equal digits).
-const US_TO_MS: f64 = 1e-3;
+pub(super) const US_TO_MS: f64 = 1e-3;
 /// ns → ms for the tools that work in integer nanoseconds (genai-perf, MLPerf).
 const NS_TO_MS: f64 = 1e-6;
 
@@ -147,17 +147,17 @@ impl Row {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Stats {
-    n: usize,
-    mean: Option<f64>,
-    median: Option<f64>,
-    p99: Option<f64>,
-    std: Option<f64>,
+pub(super) struct Stats {
+    pub(super) n: usize,
+    pub(super) mean: Option<f64>,
+    pub(super) median: Option<f64>,
+    pub(super) p99: Option<f64>,
+    pub(super) std: Option<f64>,
 }
 
 /// numpy/pandas statistics of `values` (in the tool's base unit), each result multiplied by
 /// `scale` once: mean = Σx/n, linear percentiles, σ with `ddof`.
-fn linear(mut values: Vec<f64>, ddof: usize, scale: f64) -> Stats {
+pub(super) fn linear(mut values: Vec<f64>, ddof: usize, scale: f64) -> Stats {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n == 0 {
