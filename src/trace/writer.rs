@@ -177,8 +177,9 @@ pub fn create_run(path: &Path) -> Result<(TraceWriter, Journal), Error> {
     Ok((
         trace,
         Journal {
-            path: jp,
+            path: jp.clone(),
             inner: journal,
+            replacement: replacement_path(&jp),
             base: FILE_HEADER_LEN as u64,
             base_seq: 0,
             binding: None,
@@ -198,6 +199,8 @@ pub struct Journal {
     base_seq: u32,
     /// The binding frame, written again at the head of a replacement journal.
     binding: Option<Record>,
+    /// Where a replacement is written before it is renamed over the journal.
+    replacement: PathBuf,
 }
 
 impl Journal {
@@ -247,7 +250,7 @@ impl Journal {
     /// writing anew would leave a moment in which a kill loses every request in flight. With
     /// `sync` the new file is durable before the rename and the rename after it.
     pub fn replace(&mut self, records: &[Record], sync: bool) -> io::Result<()> {
-        let tmp = self.replacement_path();
+        let tmp = self.replacement.clone();
         // Only an uncommitted replacement of this very journal can be at that name (a run
         // killed between writing it and renaming it); the journal itself is the copy that counts.
         match std::fs::remove_file(&tmp) {
@@ -288,16 +291,6 @@ impl Journal {
         }
     }
 
-    /// `.rkbench-<hash>.journal.new` beside the journal: unique to it, and short whatever the
-    /// trace's name (a name suffix could pass `NAME_MAX`); hidden, as it lives only for a moment.
-    fn replacement_path(&self) -> PathBuf {
-        let name = self.path.file_name().unwrap_or_default();
-        let digest = Sha256::digest(name.as_encoded_bytes());
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        self.path
-            .with_file_name(format!(".rkbench-{hex}.journal.new"))
-    }
-
     /// Delete the journal (the trace is complete).
     pub fn remove(&mut self) -> io::Result<()> {
         match std::fs::remove_file(&self.path) {
@@ -305,6 +298,15 @@ impl Journal {
             _ => Ok(()),
         }
     }
+}
+
+/// `.rkbench-<hash>.journal.new` beside `journal`: unique to it, and short whatever the
+/// trace's name (a name suffix could pass `NAME_MAX`); hidden, as it lives only for a moment.
+fn replacement_path(journal: &Path) -> PathBuf {
+    let name = journal.file_name().unwrap_or_default();
+    let digest = Sha256::digest(name.as_encoded_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    journal.with_file_name(format!(".rkbench-{hex}.journal.new"))
 }
 
 /// Make a rename in `path`'s directory durable (`fsync` of the directory; where a directory
@@ -386,15 +388,15 @@ mod tests {
         let (dir, _trace, mut j) = bound_run("journal-failed");
         j.replace(&[snap(0, 10)], false).unwrap();
         // The replacement's name taken by something that is not a file: it cannot be written.
-        std::fs::create_dir(j.replacement_path()).unwrap();
+        std::fs::create_dir(&j.replacement).unwrap();
         assert!(j.replace(&[snap(0, 99)], false).is_err());
         assert_eq!(held(j.path()), [(0, 10)]);
-        std::fs::remove_dir(j.replacement_path()).unwrap();
+        std::fs::remove_dir(&j.replacement).unwrap();
         // A leftover replacement file (a run killed before its rename) is not the journal.
-        std::fs::write(j.replacement_path(), b"stale").unwrap();
+        std::fs::write(&j.replacement, b"stale").unwrap();
         j.replace(&[snap(0, 20)], false).unwrap();
         assert_eq!(held(j.path()), [(0, 20)]);
-        assert!(!j.replacement_path().exists());
+        assert!(!j.replacement.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
