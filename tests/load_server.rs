@@ -383,28 +383,35 @@ fn http_503_under_load_is_a_rejection_not_a_wait() {
 
 #[test]
 fn kill_9_with_three_requests_in_flight_loses_nothing() {
+    kill_9_with_three_in_flight("load-kill9", &[]);
+}
+
+/// The same with `--fsync-checkpoints`: each journal replacement made durable (the file, then
+/// the rename) before the next.
+#[test]
+fn kill_9_with_three_in_flight_and_durable_checkpoints_loses_nothing() {
+    kill_9_with_three_in_flight("load-kill9-fsync", &["--fsync-checkpoints"]);
+}
+
+fn kill_9_with_three_in_flight(name: &str, extra: &[&str]) {
     // Three slots; each request streams 40 chunks 100 ms apart (4 s).
     let (url, _st) = server(3, false, 10, 40, 100);
-    let dir = common::tempdir("load-kill9");
+    let dir = common::tempdir(name);
     let s = suite(&dir);
     let out = dir.join("t.rktrace");
     let o = out.display().to_string();
-    let mut child = common::server_command(
-        &url,
-        &s,
-        &[
-            "--out",
-            &o,
-            "--concurrency",
-            "3",
-            "--repeat",
-            "3",
-            "--checkpoint-interval",
-            "50ms",
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let mut args = vec![
+        "--out",
+        &o,
+        "--concurrency",
+        "3",
+        "--repeat",
+        "3",
+        "--checkpoint-interval",
+        "50ms",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = common::server_command(&url, &s, &args).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     common::kill("KILL", child.id());
     let _ = child.wait();

@@ -445,6 +445,8 @@ fn level(
             ..LevelProgress::default()
         };
         let mut done_tokens = 0u64;
+        // Checkpoints arrived since the journal was last rewritten.
+        let mut stale = false;
         let written = (|| -> Result<()> {
             loop {
                 let msg = match rx.recv_timeout(TICK) {
@@ -465,7 +467,7 @@ fn level(
                         Msg::Sent(s) => rec.out.append(&Record::RequestSent(s))?,
                         Msg::Checkpoint(snap) => {
                             snapshots.insert(snap.index, *snap);
-                            rewrite_journal(rec, &snapshots)?;
+                            stale = true;
                         }
                         Msg::Done {
                             warmup,
@@ -496,6 +498,10 @@ fn level(
                         Msg::Failed(e) => return Err(e),
                     }
                     next = rx.try_recv().ok();
+                }
+                // One journal rewrite for the batch, however many checkpoints it held.
+                if std::mem::take(&mut stale) {
+                    rewrite_journal(rec, &snapshots, plan.fsync_checkpoints)?;
                 }
                 rec.out.flush_telemetry(false)?;
                 progress.tokens = done_tokens
@@ -545,10 +551,14 @@ fn level(
 /// The journal holds the latest snapshot of every request in flight, and nothing else, replaced
 /// as a whole by rename (`TraceOut::checkpoint_anew`): a server checkpoint is a whole snapshot,
 /// so appending them would grow the journal with every checkpoint of a level that never drains.
-fn rewrite_journal(rec: &mut Recorder, snapshots: &BTreeMap<u32, ServerRequest>) -> Result<()> {
+fn rewrite_journal(
+    rec: &mut Recorder,
+    snapshots: &BTreeMap<u32, ServerRequest>,
+    fsync: bool,
+) -> Result<()> {
     let all: Vec<Record> = snapshots
         .values()
         .map(|s| Record::ServerPartial(s.clone()))
         .collect();
-    rec.out.checkpoint_anew(&all)
+    rec.out.checkpoint_anew(&all, fsync)
 }

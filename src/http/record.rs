@@ -95,6 +95,8 @@ pub(super) struct Plan {
     /// `--token-gap`, µs; `None` = each request's own threshold from its gaps.
     pub(super) token_gap_us: Option<u64>,
     pub(super) checkpoint_interval: Duration,
+    /// `--fsync-checkpoints`: each checkpoint is durable, not only each finished request.
+    pub(super) fsync_checkpoints: bool,
     pub(super) pid: Option<u32>,
     /// The API key, kept out of everything recorded or printed.
     pub(super) secret: Secret,
@@ -312,6 +314,7 @@ pub(crate) fn run(
             Duration::from_secs(1),
         )?,
         checkpoint_interval: rp.checkpoint_interval,
+        fsync_checkpoints: rp.fsync_checkpoints,
         token_gap_us,
         pid,
         secret,
@@ -655,6 +658,7 @@ impl Recorder {
                 rec: self,
                 position,
                 test_id: &test.id,
+                fsync: plan.fsync_checkpoints,
             };
             let o = attempt(plan, &prepared, &mut busy, still_busy, false, &mut hooks)?;
             if let Some(why) = o.gone.clone() {
@@ -773,11 +777,15 @@ struct Sequential<'a> {
     rec: &'a mut Recorder,
     position: usize,
     test_id: &'a str,
+    /// `--fsync-checkpoints`.
+    fsync: bool,
 }
 
 impl Hooks for Sequential<'_> {
     fn checkpoint(&mut self, snap: ServerRequest) -> Result<()> {
-        self.rec.out.checkpoint_anew(&[Record::ServerPartial(snap)])
+        self.rec
+            .out
+            .checkpoint_anew(&[Record::ServerPartial(snap)], self.fsync)
     }
 
     fn tick(&mut self, now: Instant, t0: Instant, chunks: u32) -> Result<()> {

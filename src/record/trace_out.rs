@@ -172,9 +172,10 @@ impl TraceOut {
 
     /// Checkpoint into the journal in place of what it held: `snapshots` are whole snapshots
     /// of every request in flight, and the journal is replaced by them atomically (never
-    /// truncated first, so a kill at any moment leaves the old snapshots or the new ones).
-    pub(crate) fn checkpoint_anew(&mut self, snapshots: &[Record]) -> Result<()> {
-        self.journal.replace(snapshots, false).map_err(io)
+    /// truncated first, so a kill at any moment leaves the old snapshots or the new ones);
+    /// with `sync` (`--fsync-checkpoints`) durable too, as [`TraceOut::checkpoint`] makes it.
+    pub(crate) fn checkpoint_anew(&mut self, snapshots: &[Record], sync: bool) -> Result<()> {
+        self.journal.replace(snapshots, sync).map_err(io)
     }
 
     /// A request's final frames: durable in the trace, then its checkpoints are dropped.

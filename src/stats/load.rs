@@ -900,7 +900,11 @@ mod tests {
         assert_eq!(s.order, [1, 2, 0]);
         assert_eq!(s.holds, [false, true, true]);
         assert_eq!(s.level, Some(2), "{}", s.rule);
-        assert!(s.rule.starts_with("concurrency=4 did not hold"), "{}", s.rule);
+        assert!(
+            s.rule.starts_with("concurrency=4 did not hold"),
+            "{}",
+            s.rule
+        );
     }
 
     #[test]
