@@ -73,30 +73,36 @@ pub(crate) fn auto_load(axes: &[Axis], planned: usize) -> Result<Option<AutoLoad
     }))
 }
 
-/// Level `i` of a `load=auto` sweep: `runs` are the levels recorded so far, in `dir`. `None`
-/// for a rate level whose bounds are not measured (a level before it failed).
+/// The request rates a `load=auto` sweep's rate levels lie between, read back from its first
+/// two levels' traces (`runs`, in `dir`) with the report's throughput definition: the
+/// synchronous level's rate, and the throughput level's (at least twice the first: a server
+/// that serves one request at a time gains nothing from streams, so probe up to twice its
+/// synchronous rate, where it must saturate). `None` when either is not measured.
+fn auto_bounds(runs: &[SweepRun], dir: &Path) -> Option<(f64, f64)> {
+    let rate = |n: usize| -> Option<f64> {
+        let r = runs.get(n)?;
+        let t = crate::trace::reader::read(&dir.join(&r.trace)).ok()?;
+        crate::stats::throughput::of(&t.requests, t.server.as_ref(), &Default::default())
+            .request_per_s
+            .filter(|r| r.is_finite() && *r > 0.0)
+    };
+    let lo = rate(0)?;
+    Some((lo, rate(1)?.max(lo * 2.0)))
+}
+
+/// Level `i` of a `load=auto` sweep, the rate levels between `bounds` ([`auto_bounds`]). `None`
+/// for a rate level whose bounds are not measured (a level before it failed, or not yet run).
 fn auto_level(
     auto: AutoLoad,
     i: u64,
-    runs: &[SweepRun],
-    dir: &Path,
+    bounds: Option<(f64, f64)>,
     arrivals_given: bool,
 ) -> Option<Vec<(String, String)>> {
     match i {
         0 => Some(vec![("concurrency".into(), "1".into())]),
         1 => Some(vec![("concurrency".into(), auto.streams.to_string())]),
         _ => {
-            let rate = |n: usize| -> Option<f64> {
-                let r = runs.get(n)?;
-                let t = crate::trace::reader::read(&dir.join(&r.trace)).ok()?;
-                crate::stats::throughput::of(&t.requests, t.server.as_ref(), &Default::default())
-                    .request_per_s
-                    .filter(|r| r.is_finite() && *r > 0.0)
-            };
-            let lo = rate(0)?;
-            // A server that serves one request at a time gains nothing from streams: probe
-            // up to twice its synchronous rate, where it must saturate.
-            let hi = rate(1)?.max(lo * 2.0);
+            let (lo, hi) = bounds?;
             let step = (hi - lo) / f64::from(auto.k + 1);
             let r = lo + step * (i - 1) as f64;
             let mut c = vec![("rate".into(), format!("{r:.4}"))];
@@ -363,11 +369,19 @@ pub(crate) fn run(
     let arrivals_given = argv
         .iter()
         .any(|a| a.to_string_lossy().starts_with("--arrivals"));
-    // Combination `i`; a `load=auto` rate level is known once its bounds were measured.
+    // Combination `i`; a `load=auto` rate level is known once its bounds were measured: read
+    // back once, when the first two levels are in `runs` (which only ever grows).
+    let bounds = std::cell::OnceCell::new();
     let combination = |i: u64, runs: &[SweepRun]| -> Option<Vec<(String, String)>> {
         match auto {
             None => Some(grid.combination(i)),
-            Some(a) => auto_level(a, i, runs, dir, arrivals_given),
+            Some(a) => {
+                let b = match runs.len() {
+                    0 | 1 => None,
+                    _ => *bounds.get_or_init(|| auto_bounds(runs, dir)),
+                };
+                auto_level(a, i, b, arrivals_given)
+            }
         }
     };
     // What `index.json` lists as not run: a rate level not yet decided says so.
