@@ -4,7 +4,6 @@
 use crate::analysis::charts::{CPU_UNIT, TICKS};
 use crate::stats::energy::Energy;
 use crate::stats::telemetry::{Timeline, USER_HZ};
-use crate::trace::Trace;
 
 /// One sample's value: a telemetry reading as recorded (an integer in the trace's unit), or a
 /// figure derived from readings (CPU utilisation, watts).
@@ -26,8 +25,8 @@ pub(crate) struct CounterTrack {
 /// Every telemetry series in key order (a cumulative CPU-tick counter as its utilisation,
 /// [`CPU_UNIT`], since a counter that only rises says nothing on a timeline), then the power
 /// samples in watts when the run recorded power.
-pub(crate) fn of(trace: &Trace, energy: Option<&Energy>) -> Vec<CounterTrack> {
-    let mut out: Vec<CounterTrack> = Timeline::of(&trace.telemetry)
+pub(crate) fn of(timeline: &Timeline, energy: Option<&Energy>) -> Vec<CounterTrack> {
+    let mut out: Vec<CounterTrack> = timeline
         .series()
         .into_iter()
         .map(|(key, unit, pts)| {
@@ -86,7 +85,7 @@ fn ticks_to_percent(points: &[(u64, Option<i64>)]) -> Vec<(u64, CounterValue)> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::trace::{Series, TelemetryBatch, NOT_READ};
+    use crate::trace::{Series, TelemetryBatch, Trace, NOT_READ};
 
     fn batch(t_us: Vec<u64>, series: Vec<(&str, &str, Vec<i64>)>) -> TelemetryBatch {
         TelemetryBatch {
@@ -113,7 +112,7 @@ pub(crate) mod tests {
                 vec![("npu.load.core0", "%", vec![10, NOT_READ])],
             ),
         ];
-        let c = of(&trace, None);
+        let c = of(&Timeline::of(&trace.telemetry), None);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].key, "npu.load.core0");
         assert_eq!(c[0].unit, "%");

@@ -62,6 +62,9 @@ pub(crate) struct Analysis<'t> {
     pub hardware: Hardware,
     /// The original report's Observations and Conclusion, computed from the data.
     pub original_text: original::OriginalText,
+    /// Every telemetry batch merged on one time axis (the charts, the per-request board state
+    /// and the timeline export's counters all read it).
+    pub timeline: Timeline,
     /// Board state per request (same order as `summary.metrics`); `None` without telemetry.
     pub request_telemetry: Option<Vec<RequestTelemetry>>,
     /// Conditions that qualify the figures: the board's in `stats::warnings` order, then the
@@ -162,6 +165,7 @@ impl<'t> Analysis<'t> {
             original,
             hardware,
             original_text,
+            timeline,
             request_telemetry,
             warnings,
             conformance,

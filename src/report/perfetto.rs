@@ -164,7 +164,7 @@ pub(crate) fn render(a: &Analysis) -> String {
         );
     }
 
-    for c in counters::of(trace, a.energy.as_ref()) {
+    for c in counters::of(&a.timeline, a.energy.as_ref()) {
         let series = if c.unit.is_empty() { "value" } else { &c.unit };
         // A counter track holds its value until the next event, so a sample repeating the one
         // before draws nothing new: only changes are written, and the last sample, which
