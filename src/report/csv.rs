@@ -353,14 +353,15 @@ fn tokens(out: &mut String, r: &RequestRecord) {
         }
     }
     let id = csv_field(&r.test_id);
-    let (mut t_us, mut off) = (0u64, 0usize);
-    for (k, &dt) in r.tokens.token_dt_us.iter().enumerate() {
+    let mut t_us = 0u64;
+    for ((k, &dt), bytes) in r
+        .tokens
+        .token_dt_us
+        .iter()
+        .enumerate()
+        .zip(r.tokens.texts())
+    {
         t_us += u64::from(dt);
-        // Walk the text with a running offset (token_text() would rescan from the start: O(n²)).
-        // A damaged record with short arrays yields empty fields rather than a panic.
-        let len = r.tokens.text_len.get(k).map_or(0, |&l| usize::from(l));
-        let bytes = r.tokens.text.get(off..off + len).unwrap_or(&[]);
-        off += len;
         let _ = write!(
             out,
             "{},{},{},{},{},{},{},{}{EOL}",

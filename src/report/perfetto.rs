@@ -303,11 +303,7 @@ fn request(
         }
         None => {
             let waiting: BTreeSet<u32> = r.tokens.waiting.iter().copied().collect();
-            let mut texts = r.tokens.text_len.iter().scan(0usize, |at, &l| {
-                let start = *at;
-                *at += usize::from(l);
-                Some(r.tokens.text.get(start..*at).unwrap_or(&[]))
-            });
+            let mut texts = r.tokens.texts();
             for (i, &t) in times.iter().enumerate() {
                 let text = texts.next().unwrap_or(&[]);
                 event(

@@ -230,14 +230,10 @@ fn think_split(r: &RequestRecord) -> Option<ThinkSplit> {
         return None;
     }
     let times = r.token_times_us();
-    let n = r.tokens.token_dt_us.len();
+    let n = r.tokens.len();
     let mut opened = false;
     let mut close = None;
-    let mut off = 0usize;
-    for i in 0..n {
-        let len = usize::from(r.tokens.text_len[i]);
-        let t = r.tokens.text.get(off..off + len).unwrap_or(&[]);
-        off += len;
+    for (i, t) in r.tokens.texts().enumerate() {
         if !opened && t.windows(7).any(|w| w == b"<think>") {
             opened = true;
         }

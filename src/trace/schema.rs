@@ -484,6 +484,20 @@ impl TokenColumns {
         self.token_dt_us.is_empty()
     }
 
+    /// Every token's text in order, one per token (`len()` of them), by a running offset:
+    /// walking all tokens costs O(tokens + text), never O(tokens²) as `token_text(i)` in a
+    /// loop would. Lengths past the text blob (a damaged record) give empty texts, never a
+    /// panic — as `ServerRequest::chunk_texts` does for chunks.
+    pub fn texts(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut at = 0usize;
+        (0..self.len()).map(move |i| {
+            let len = self.text_len.get(i).map_or(0, |&l| usize::from(l));
+            let start = at;
+            at = at.saturating_add(len);
+            self.text.get(start..at).unwrap_or(&[])
+        })
+    }
+
     /// Empty every column, keeping capacity for `tokens` more tokens (text: ~8 bytes each).
     pub fn clear_reserving(&mut self, tokens: usize) {
         self.token_dt_us.clear();
