@@ -54,14 +54,19 @@ impl Outcome {
                 stderr,
             },
             Err(e) => {
-                stderr.push_str(&e.line());
-                stderr.push('\n');
-                Outcome {
-                    code: e.exit_code(),
-                    stdout: String::new(),
-                    stderr,
-                }
+                let mut o = Outcome::error(&e);
+                o.stderr.insert_str(0, &stderr);
+                o
             }
+        }
+    }
+
+    /// The CLI's failure: its error line on stderr, its exit code, nothing on stdout.
+    pub fn error(e: &Error) -> Outcome {
+        Outcome {
+            code: e.exit_code(),
+            stdout: String::new(),
+            stderr: format!("{}\n", e.line()),
         }
     }
 }
@@ -188,8 +193,8 @@ pub fn sweep(files: &[TraceFile<'_>], format: &str) -> Outcome {
     })
 }
 
-/// The CLI's error line for a panic (a bug) while replaying the file named `name`: the
-/// browser viewer's module cannot unwind, so its panic hook reports with this line.
-pub fn panic_line(name: &str, what: &str) -> String {
-    report::panicked(name, what).line()
+/// The CLI's error line for a panic (a bug, its `payload`) while replaying the file named
+/// `name`: the browser viewer's module cannot unwind, so its panic hook reports with this line.
+pub fn panic_line(name: &str, payload: &(dyn std::any::Any + Send)) -> String {
+    report::panicked(name, payload).line()
 }

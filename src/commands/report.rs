@@ -137,7 +137,12 @@ fn distinct_output_names(traces: &[PathBuf], dir: &Path, formats: &[Format]) -> 
 
 /// What a panic (a bug) while reporting the file named `shown` becomes: the CLI's workers
 /// catch it; the browser viewer's module aborts and its panic hook says the same.
-pub(crate) fn panicked(shown: &str, what: &str) -> Error {
+pub(crate) fn panicked(shown: &str, payload: &(dyn std::any::Any + Send)) -> Error {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into());
     Error::internal(format!(
         "reporting {shown} failed: {what}. This is a bug in rkbench: please report it with the trace"
     ))
@@ -151,14 +156,8 @@ fn each_trace<R: Send>(
     f: impl Fn(&Path) -> Result<R> + Sync,
 ) -> Vec<Result<R>> {
     let guarded = |p: &Path| {
-        catch_unwind(AssertUnwindSafe(|| f(p))).unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            Err(panicked(&p.display().to_string(), &what))
-        })
+        catch_unwind(AssertUnwindSafe(|| f(p)))
+            .unwrap_or_else(|panic| Err(panicked(&p.display().to_string(), &*panic)))
     };
     let jobs = jobs.clamp(1, traces.len().max(1));
     if jobs == 1 {

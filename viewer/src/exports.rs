@@ -51,14 +51,8 @@ pub extern "C" fn rkb_run() -> i32 {
 }
 
 fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
-    let what = info
-        .payload()
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| info.payload().downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into());
     let name = NAME.with(|n| n.try_borrow().map(|n| n.clone()).unwrap_or_default());
-    let line = format!("{}\n", rkbench::replay::panic_line(&name, &what));
+    let line = format!("{}\n", rkbench::replay::panic_line(&name, info.payload()));
     STDOUT.with(|o| o.try_borrow_mut().map(|mut o| o.clear()).ok());
     STDERR.with(|e| e.try_borrow_mut().map(|mut e| *e = line).ok());
 }

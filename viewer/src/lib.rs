@@ -115,11 +115,7 @@ pub fn run(buf: &[u8]) -> Outcome {
 
 /// A request the page should never send: a bug in the page, said as the CLI says a bug.
 fn internal(msg: &str) -> Outcome {
-    Outcome {
-        code: rkbench::error::exit::INTERNAL,
-        stdout: String::new(),
-        stderr: format!("{}\n", rkbench::error::Error::internal(msg).line()),
-    }
+    Outcome::error(&rkbench::error::Error::internal(msg))
 }
 
 #[cfg(test)]
