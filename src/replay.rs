@@ -137,10 +137,9 @@ pub fn compare(files: &[TraceFile<'_>], format: &str) -> Outcome {
 pub fn fleet(files: &[TraceFile<'_>], format: &str) -> Outcome {
     Outcome::of(|_| {
         let formats = report::formats(format)?;
+        report::fleet::refuse_formats(&formats)?;
         if files.is_empty() {
-            return Err(Error::usage(
-                "--fleet needs trace files or directories: rkbench report --fleet traces/",
-            ));
+            return Err(Error::usage(report::fleet::NEEDS_FILES));
         }
         let mut fleet = Fleet::default();
         for f in files {

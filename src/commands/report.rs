@@ -56,11 +56,7 @@ pub(crate) fn run(a: ReportArgs) -> Result<i32> {
                 "--goodput and --reference-model apply to one trace's report, not to the fleet table",
             ));
         }
-        if formats.contains(&Format::Perfetto) {
-            return Err(Error::usage(
-                "--format perfetto is one trace's timeline; the fleet table has none: pass the trace files instead (rkbench report --format perfetto -o DIR a.rktrace b.rktrace)",
-            ));
-        }
+        fleet::refuse_formats(&formats)?;
         return fleet::run(&a.traces, &formats, options, a.out.as_deref(), a.jobs);
     }
     let several = formats.len() > 1 || a.traces.len() > 1;

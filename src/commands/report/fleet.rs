@@ -102,6 +102,21 @@ pub(crate) fn finish(fleet: Fleet, files: usize) -> Result<FleetTable> {
     Ok(table)
 }
 
+/// What the fleet says to `--format perfetto`: a table has no timeline.
+const NO_TIMELINE: &str = "--format perfetto is one trace's timeline; the fleet table has none: pass the trace files instead (rkbench report --format perfetto -o DIR a.rktrace b.rktrace)";
+
+/// What the fleet says to no trace at all.
+pub(crate) const NEEDS_FILES: &str =
+    "--fleet needs trace files or directories: rkbench report --fleet traces/";
+
+/// Refuse the formats a fleet table cannot be written in, before any trace is read.
+pub(crate) fn refuse_formats(formats: &[Format]) -> Result<()> {
+    if formats.contains(&Format::Perfetto) {
+        return Err(Error::usage(NO_TIMELINE));
+    }
+    Ok(())
+}
+
 /// The fleet table in one format.
 pub(crate) fn render(table: &FleetTable, f: Format) -> Result<String> {
     Ok(match f {
@@ -109,12 +124,8 @@ pub(crate) fn render(table: &FleetTable, f: Format) -> Result<String> {
         Format::Json => render::json(table),
         Format::Csv => render::csv(table),
         Format::Html => render::html(table),
-        // Refused before any trace is read (`report::run`): a table has no timeline.
-        Format::Perfetto => {
-            return Err(Error::usage(
-                "--format perfetto is one trace's timeline; the fleet table has none",
-            ))
-        }
+        // Refused before any trace is read (`refuse_formats`).
+        Format::Perfetto => return Err(Error::usage(NO_TIMELINE)),
     })
 }
 
@@ -126,9 +137,7 @@ pub(crate) fn run(
     jobs: usize,
 ) -> Result<i32> {
     if paths.is_empty() {
-        return Err(Error::usage(
-            "--fleet needs trace files or directories: rkbench report --fleet traces/",
-        ));
+        return Err(Error::usage(NEEDS_FILES));
     }
     let files = files(paths)?;
     let jobs = jobs.clamp(1, files.len().max(1));
