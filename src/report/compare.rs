@@ -577,8 +577,7 @@ pub(crate) mod sweeps {
             Some(sat) => {
                 let levels = s.levels();
                 let at = sat
-                    .level
-                    .and_then(|i| levels.get(i))
+                    .at(&levels)
                     .map_or_else(|| "none".to_string(), |l| l.label());
                 format!("{at} ({})", sat.rule)
             }
@@ -674,13 +673,7 @@ pub(crate) mod sweeps {
             Some(sat) => {
                 let levels = s.levels();
                 w.field_opt_int("level", sat.level);
-                w.field_opt_str(
-                    "label",
-                    sat.level
-                        .and_then(|i| levels.get(i))
-                        .map(|l| l.label())
-                        .as_deref(),
-                );
+                w.field_opt_str("label", sat.at(&levels).map(|l| l.label()).as_deref());
                 w.field_str("rule", &sat.rule);
             }
         }

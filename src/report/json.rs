@@ -452,7 +452,7 @@ pub(crate) fn load(
     w.end_array();
     w.key("saturation").begin_object();
     w.field_opt_int("level", sat.level);
-    let at = sat.level.and_then(|i| levels.get(i));
+    let at = sat.at(levels);
     w.field_opt_int("concurrency", at.map(|l| l.concurrency));
     w.field_num("rate_rps", at.and_then(|l| l.rate_rps), 6);
     w.field_str("rule", &sat.rule);

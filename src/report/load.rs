@@ -112,7 +112,7 @@ pub(crate) fn corrected_table(levels: &[&LoadLevel]) -> Option<Table> {
 
 /// The saturation point in one sentence.
 pub(crate) fn saturation_sentence(levels: &[&LoadLevel], sat: &Saturation) -> String {
-    let at = sat.level.and_then(|i| levels.get(i));
+    let at = sat.at(levels);
     // One level: the rule says whether it held; several: the point first.
     let head = match (at, levels.len()) {
         (_, 0 | 1) => String::new(),

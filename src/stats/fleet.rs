@@ -497,7 +497,7 @@ fn group_saturation(
     let sat = crate::stats::load::saturation(&refs, &crate::stats::throughput::Slos::default());
     Some(GroupSaturation {
         levels: refs.len(),
-        point: sat.level.and_then(|i| refs.get(i)).map(|l| l.label()),
+        point: sat.at(&refs).map(|l| l.label()),
         rule: sat.rule,
     })
 }

@@ -429,6 +429,13 @@ pub struct Saturation {
     pub order: Vec<usize>,
 }
 
+impl Saturation {
+    /// The saturation level among `levels` (the levels it was found over), if one held.
+    pub fn at<'l>(&self, levels: &[&'l LoadLevel]) -> Option<&'l LoadLevel> {
+        self.level.and_then(|i| levels.get(i).copied())
+    }
+}
+
 /// The saturation point of the levels of one sweep (or of one trace: whether its level holds).
 ///
 /// Offered rate: open loop, its `rate_rps`; closed loop, concurrency × 1 / mean E2EL at the
