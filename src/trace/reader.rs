@@ -339,30 +339,22 @@ pub fn check_bytes(
     shown: &str,
     journal: Option<&[u8]>,
 ) -> Result<Checked, TraceError> {
-    let parsed = parse_file(bytes, shown.to_string(), false)?;
+    let parsed = parse_any(bytes, shown.to_string(), false)?;
     let journal = journal.filter(|_| parsed.trace.end.is_none()).map(|j| {
         let jp = super::journal_path(Path::new(shown)).display().to_string();
-        (jp.clone(), parse_file(j, jp, true))
+        (jp.clone(), parse_any(j, jp, true))
     });
     Ok(attach_journal(parsed, journal))
 }
 
-/// Parse a whole file's bytes: one shorter than the file header is not a trace.
-fn parse_file(bytes: &[u8], shown: String, journal: bool) -> Result<Parsed, TraceError> {
-    if bytes.len() < FILE_HEADER_LEN {
-        return Err(TraceError::NotATrace { path: shown });
-    }
-    parse_any(bytes, shown, journal)
-}
-
 /// Parse a trace and the journal beside it from buffers, merging the journal as [`read`] does
-/// (the fuzzer drives the merge through this).
+/// (the fuzzer drives the merge through this; an empty journal is none).
 pub fn parse_with_journal(trace: &[u8], journal: &[u8]) -> Result<Checked, TraceError> {
-    let parsed = parse_any(trace, "fuzz.rktrace".into(), false)?;
-    let path = "fuzz.rktrace.journal".to_string();
-    let journal = (parsed.trace.end.is_none() && !journal.is_empty())
-        .then(|| (path.clone(), parse_any(journal, path, true)));
-    Ok(attach_journal(parsed, journal))
+    check_bytes(
+        trace,
+        "fuzz.rktrace",
+        Some(journal).filter(|j| !j.is_empty()),
+    )
 }
 
 /// Merge the journal (path, parse result) into the trace if it belongs to it; say what happened.
@@ -454,11 +446,11 @@ fn read_file(path: &Path, journal: bool) -> Result<Parsed, TraceError> {
     let file = File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     if len < FILE_HEADER_LEN as u64 {
-        // Not mapped: mapping an empty file fails.
-        return parse_file(&[], shown, journal);
+        // Not mapped (mapping an empty file fails): too short for a file header.
+        return Err(TraceError::NotATrace { path: shown });
     }
     let map = map_file(&file).map_err(io_err)?;
-    parse_file(&map, shown, journal)
+    parse_any(&map, shown, journal)
 }
 
 /// Parse trace bytes (the mapped file, or a buffer in tests and the fuzzer).
