@@ -444,7 +444,8 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
         let mut planned_requests = 0usize;
         for mut combo in sweep::Grid::new(&axes)?.iter() {
             if auto_given {
-                combo = vec![("concurrency".to_string(), "1".to_string())];
+                let (k, v) = sweep::AUTO_SYNCHRONOUS;
+                combo = vec![(k.to_string(), v.to_string())];
             }
             let mut b = a.clone();
             b.sweep.clear();
@@ -455,15 +456,17 @@ pub(crate) fn plan(a: &RecordArgs, now: SystemTime) -> Result<Plan> {
                 kind: e.kind,
                 msg: format!("--sweep {}: {}", sweep::label_plain(&combo), e.msg),
             })?;
-            let r = &p.record;
-            let slots = super::schedule::plan(&p.suite, r.repeat, r.warmup, r.order, r.seed);
-            let warm = slots.iter().filter(|s| s.warmup).count();
-            planned_requests = r.run_control().expected(&slots) - warm;
+            if auto_given {
+                let r = &p.record;
+                let slots = super::schedule::plan(&p.suite, r.repeat, r.warmup, r.order, r.seed);
+                let warm = slots.iter().filter(|s| s.warmup).count();
+                planned_requests = r.run_control().expected(&slots) - warm;
+            }
         }
         let dir = a.out.clone().unwrap_or_else(|| {
             default_out(&a.model, a.server.is_some(), now).with_extension("sweep")
         });
-        let auto = sweep::auto_load(&axes, planned_requests)?;
+        let auto = sweep::auto_load(&axes, planned_requests, a.arrivals.is_some())?;
         Some(SweepPlan { axes, dir, auto })
     };
 

@@ -35,7 +35,12 @@ pub(crate) struct AutoLoad {
     pub k: u32,
     /// Streams of the throughput level.
     pub streams: u32,
+    /// `--arrivals` was given: the rate levels keep it (otherwise they are constant rates).
+    pub arrivals_given: bool,
 }
+
+/// The first level of a `load=auto` sweep, the synchronous one: one stream.
+pub(crate) const AUTO_SYNCHRONOUS: (&str, &str) = ("concurrency", "1");
 
 /// The sweep key of [`AutoLoad`].
 pub(crate) const AUTO_KEY: &str = "load";
@@ -63,13 +68,18 @@ fn auto_k(v: &str) -> Result<u32> {
 
 /// The `load=auto` axis of `axes`, if that is what the sweep is; `planned` is the number of
 /// measured requests one level sends.
-pub(crate) fn auto_load(axes: &[Axis], planned: usize) -> Result<Option<AutoLoad>> {
+pub(crate) fn auto_load(
+    axes: &[Axis],
+    planned: usize,
+    arrivals_given: bool,
+) -> Result<Option<AutoLoad>> {
     let Some(a) = axes.iter().find(|a| a.key == AUTO_KEY) else {
         return Ok(None);
     };
     Ok(Some(AutoLoad {
         k: auto_k(&a.values[0])?,
         streams: (planned as u32).clamp(1, AUTO_MAX_STREAMS),
+        arrivals_given,
     }))
 }
 
@@ -92,21 +102,19 @@ fn auto_bounds(runs: &[SweepRun], dir: &Path) -> Option<(f64, f64)> {
 
 /// Level `i` of a `load=auto` sweep, the rate levels between `bounds` ([`auto_bounds`]). `None`
 /// for a rate level whose bounds are not measured (a level before it failed, or not yet run).
-fn auto_level(
-    auto: AutoLoad,
-    i: u64,
-    bounds: Option<(f64, f64)>,
-    arrivals_given: bool,
-) -> Option<Vec<(String, String)>> {
+fn auto_level(auto: AutoLoad, i: u64, bounds: Option<(f64, f64)>) -> Option<Vec<(String, String)>> {
     match i {
-        0 => Some(vec![("concurrency".into(), "1".into())]),
+        0 => {
+            let (k, v) = AUTO_SYNCHRONOUS;
+            Some(vec![(k.into(), v.into())])
+        }
         1 => Some(vec![("concurrency".into(), auto.streams.to_string())]),
         _ => {
             let (lo, hi) = bounds?;
             let step = (hi - lo) / f64::from(auto.k + 1);
             let r = lo + step * (i - 1) as f64;
             let mut c = vec![("rate".into(), format!("{r:.4}"))];
-            if !arrivals_given {
+            if !auto.arrivals_given {
                 c.push(("arrivals".into(), "constant".into()));
             }
             Some(c)
@@ -366,9 +374,6 @@ pub(crate) fn run(
 ) -> Result<i32> {
     let grid = Grid::new(axes)?;
     let total = auto.map_or(grid.len(), |a| 2 + u64::from(a.k));
-    let arrivals_given = argv
-        .iter()
-        .any(|a| a.to_string_lossy().starts_with("--arrivals"));
     // Combination `i`; a `load=auto` rate level is known once its bounds were measured: read
     // back once, when the first two levels are in `runs` (which only ever grows).
     let bounds = std::cell::OnceCell::new();
@@ -380,7 +385,7 @@ pub(crate) fn run(
                     0 | 1 => None,
                     _ => *bounds.get_or_init(|| auto_bounds(runs, dir)),
                 };
-                auto_level(a, i, b, arrivals_given)
+                auto_level(a, i, b)
             }
         }
     };
@@ -492,6 +497,41 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_levels_are_synchronous_throughput_then_rates_between_the_bounds() {
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let a = AutoLoad {
+            k: 3,
+            streams: 8,
+            arrivals_given: false,
+        };
+        assert_eq!(auto_level(a, 0, None), Some(pairs(&[("concurrency", "1")])));
+        assert_eq!(auto_level(a, 1, None), Some(pairs(&[("concurrency", "8")])));
+        // A rate level waits for its bounds; then K rates evenly spaced strictly between.
+        assert_eq!(auto_level(a, 2, None), None);
+        assert_eq!(
+            auto_level(a, 2, Some((2.0, 10.0))),
+            Some(pairs(&[("rate", "4.0000"), ("arrivals", "constant")]))
+        );
+        assert_eq!(
+            auto_level(a, 4, Some((2.0, 10.0))),
+            Some(pairs(&[("rate", "8.0000"), ("arrivals", "constant")]))
+        );
+        // --arrivals given: the rate levels keep it.
+        let given = AutoLoad {
+            arrivals_given: true,
+            ..a
+        };
+        assert_eq!(
+            auto_level(given, 3, Some((2.0, 10.0))),
+            Some(pairs(&[("rate", "6.0000")]))
+        );
+    }
 
     #[test]
     fn grid_and_labels() {
