@@ -296,10 +296,7 @@ impl Run {
 /// per-request parts, which the saturation point does not use.
 fn level_under_load(t: &Trace) -> Option<crate::stats::load::LoadLevel> {
     use crate::stats::throughput::{self, Slos};
-    let run = t.load.run.as_ref()?;
-    if crate::trace::load::LoadMode::parse(&run.mode) == crate::trace::load::LoadMode::Sequential
-        && run.rate_rps <= 0.0
-    {
+    if t.load.run.as_ref()?.is_sequential() {
         return None;
     }
     let th = throughput::of(&t.requests, t.server.as_ref(), &Slos::default());

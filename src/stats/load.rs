@@ -214,7 +214,7 @@ pub fn of(trace: &Trace, throughput: &Throughput, peers: &[PeerMetric]) -> LoadL
         .map(|r| r.mode.clone())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| LoadMode::Sequential.as_str().to_string());
-    let open = run.is_some_and(|r| r.rate_rps > 0.0);
+    let open = run.is_some_and(LoadRun::is_open_loop);
     // (scheduled, sent) on the run clock: a request without a send record was sent when due.
     let times = |r: &RequestRecord| {
         trace

@@ -138,6 +138,16 @@ impl LoadRun {
     pub fn arrivals(&self) -> Option<Arrivals> {
         Arrivals::parse(&self.arrivals).ok()
     }
+
+    /// An open loop: requests sent at a rate (a positive `rate_rps`).
+    pub fn is_open_loop(&self) -> bool {
+        self.rate_rps > 0.0
+    }
+
+    /// One request at a time: the sequential mode, at no rate.
+    pub fn is_sequential(&self) -> bool {
+        self.mode() == LoadMode::Sequential && !self.is_open_loop()
+    }
 }
 
 /// One request's place in the load: written when it is sent.
