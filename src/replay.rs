@@ -89,7 +89,7 @@ pub fn report(file: &TraceFile<'_>, format: &str) -> Outcome {
 pub fn verify(files: &[TraceFile<'_>]) -> Outcome {
     Outcome::of(|_| {
         if files.is_empty() {
-            return Err(Error::usage("verify needs at least one trace file"));
+            return Err(Error::usage(verify::NEEDS_FILES));
         }
         let mut out = String::new();
         let mut code = exit::OK;
@@ -111,9 +111,7 @@ pub fn compare(files: &[TraceFile<'_>], format: &str) -> Outcome {
     Outcome::of(|say| {
         let Some((baseline, candidates)) = files.split_first().filter(|(_, c)| !c.is_empty())
         else {
-            return Err(Error::usage(
-                "compare needs a baseline and at least one candidate: rkbench compare base.rktrace new.rktrace",
-            ));
+            return Err(Error::usage(compare::NEEDS_TWO));
         };
         let render = compare::renderer(format)?;
         let mut read = |f: &TraceFile<'_>| -> Result<crate::trace::Trace> {

@@ -123,11 +123,13 @@ fn gate(a: &CompareArgs) -> Result<Option<Gate>> {
     Ok(Some(Gate { threshold, metrics }))
 }
 
+/// What `compare` says without a candidate (the CLI and the viewer).
+pub(crate) const NEEDS_TWO: &str =
+    "compare needs a baseline and at least one candidate: rkbench compare base.rktrace new.rktrace";
+
 pub(crate) fn run(a: CompareArgs) -> Result<i32> {
     if a.candidates.is_empty() {
-        return Err(Error::usage(
-            "compare needs a baseline and at least one candidate: rkbench compare base.rktrace new.rktrace",
-        ));
+        return Err(Error::usage(NEEDS_TWO));
     }
     let render = renderer(&a.format)?;
     let gate = gate(&a)?;

@@ -4,9 +4,12 @@ use crate::cli::VerifyArgs;
 use crate::error::{exit, Error, Result};
 use crate::trace::reader::{self, Checked, JournalCheck, TraceError};
 
+/// What `verify` says to no file at all (the CLI and the viewer).
+pub(crate) const NEEDS_FILES: &str = "verify needs at least one trace file";
+
 pub fn run(a: VerifyArgs) -> Result<i32> {
     if a.traces.is_empty() {
-        return Err(Error::usage("verify needs at least one trace file"));
+        return Err(Error::usage(NEEDS_FILES));
     }
     let mut code = exit::OK;
     for p in &a.traces {
