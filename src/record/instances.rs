@@ -21,7 +21,7 @@ use super::interrupt::{self, interrupted};
 use super::progress::Tally;
 use super::recorder::Recorder;
 use super::run::{conclude, summary_line, Orchestrator, Outcome, Prepared, RecordPlan};
-use super::runtime_thread::{RuntimeLink, Wait};
+use super::runtime_thread::RuntimeLink;
 use super::schedule::Slot;
 use super::trace_out::micros;
 use crate::board::SysRoot;
@@ -265,9 +265,7 @@ impl Orchestrator<'_> {
                 };
                 let (link, recorder) = self.lane(i);
                 let done = match link.try_done() {
-                    Some(Wait::Done { rc, at, err }) => Some(Some((rc, at, err))),
-                    Some(Wait::Gone) => Some(None),
-                    Some(Wait::Tick) => None,
+                    Some(returned) => Some(returned),
                     None => match r.aborted_at {
                         None => {
                             if r.deadline.is_some_and(|d| now >= d) {

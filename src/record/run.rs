@@ -433,7 +433,6 @@ impl Orchestrator<'_> {
     /// Wait for the running request, enforcing its deadline, our cap and Ctrl-C, and appending
     /// new tokens to the trace every `--checkpoint-interval`. Returns how `rkllm_run` returned
     /// (`None` if it never did within the abort grace) and why rkbench stopped it, if it did.
-    #[allow(clippy::type_complexity)]
     fn watch(
         &mut self,
         rec: &RequestRecord,
@@ -441,7 +440,7 @@ impl Orchestrator<'_> {
         id: &str,
         t0: Instant,
         deadline: Option<Instant>,
-    ) -> Result<(Option<(i32, Instant, Option<String>)>, Option<Status>)> {
+    ) -> Result<(Returned, Option<Status>)> {
         let plan = self.plan;
         let tick = plan
             .checkpoint_interval

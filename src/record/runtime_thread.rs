@@ -118,15 +118,13 @@ impl RuntimeLink {
         }
     }
 
-    /// The running job's end if it has come (`None`: still running).
-    pub fn try_done(&self) -> Option<Wait> {
-        loop {
-            match self.events.try_recv() {
-                Ok(Event::Done { rc, at, err }) => return Some(Wait::Done { rc, at, err }),
-                Ok(_) => continue,
-                Err(mpsc::TryRecvError::Empty) => return None,
-                Err(mpsc::TryRecvError::Disconnected) => return Some(Wait::Gone),
-            }
+    /// The running job's end if it has come (`None`: still running): how `rkllm_run`
+    /// returned, or `Some(None)` when the runtime thread is gone.
+    pub fn try_done(&self) -> Option<super::run::Returned> {
+        match self.wait(Duration::ZERO) {
+            Wait::Done { rc, at, err } => Some(Some((rc, at, err))),
+            Wait::Gone => Some(None),
+            Wait::Tick => None,
         }
     }
 }
