@@ -20,7 +20,7 @@
 use super::interrupt::{self, interrupted};
 use super::progress::Tally;
 use super::recorder::Recorder;
-use super::run::{conclude, summary_line, Orchestrator, Outcome, Prepared, RecordPlan};
+use super::run::{conclude, summary_line, Orchestrator, Outcome, Prepared, RecordPlan, Watch};
 use super::runtime_thread::RuntimeLink;
 use super::schedule::Slot;
 use super::trace_out::micros;
@@ -28,7 +28,7 @@ use crate::board::SysRoot;
 use crate::error::{Error, Result};
 use crate::runtime::{AbiVersion, Runtime};
 use crate::trace::load::RequestSent;
-use crate::trace::{abort_reason, Fact, Record, RequestRecord, RunStatus, Status};
+use crate::trace::{Fact, Record, RequestRecord, RunStatus, Status};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -158,11 +158,7 @@ struct Running {
     position: usize,
     t0: Instant,
     timeout: Option<Duration>,
-    deadline: Option<Instant>,
-    aborted_at: Option<Instant>,
-    reason: Option<Status>,
-    checkpointed: usize,
-    last_checkpoint: Instant,
+    watch: Watch,
 }
 
 impl Orchestrator<'_> {
@@ -211,9 +207,6 @@ impl Orchestrator<'_> {
         self.out.append(&Record::LoadRun(level))?;
         self.out.sync()?;
 
-        let tick = plan
-            .checkpoint_interval
-            .clamp(Duration::from_millis(1), Duration::from_millis(20));
         let mut running: Vec<Option<Running>> = (0..n).map(|_| None).collect();
         let mut free_since = vec![start; n];
         let mut next_index = tally.written;
@@ -256,7 +249,7 @@ impl Orchestrator<'_> {
                 break;
             }
             // Sleep until an instance ends or the next tick (deadlines, checkpoints, signals).
-            let _ = doorbell.recv_timeout(tick);
+            let _ = doorbell.recv_timeout(plan.watch_tick());
             while doorbell.try_recv().is_ok() {}
             let now = Instant::now();
             for i in 0..n {
@@ -264,24 +257,11 @@ impl Orchestrator<'_> {
                     continue;
                 };
                 let (link, recorder) = self.lane(i);
+                // An interrupt reaches every instance at once (`abort_all`), not per request.
                 let done = match link.try_done() {
                     Some(returned) => Some(returned),
-                    None => match r.aborted_at {
-                        None => {
-                            if r.deadline.is_some_and(|d| now >= d) {
-                                r.reason = Some(Status::Timeout);
-                                recorder.abort_now(abort_reason::DEADLINE, &link.aborter);
-                                r.aborted_at = Some(now);
-                            } else if recorder.abort_sent() {
-                                // The abort thread sent one at the cap: same grace to stop.
-                                r.aborted_at = Some(now);
-                            }
-                            None
-                        }
-                        // Hung: the runtime ignores rkllm_abort.
-                        Some(a) if now.duration_since(a) >= plan.abort_grace => Some(None),
-                        Some(_) => None,
-                    },
+                    None if r.watch.tick(now, false, recorder, link, plan) => Some(None),
+                    None => None,
                 };
                 match done {
                     Some(done) => {
@@ -299,13 +279,11 @@ impl Orchestrator<'_> {
                         }
                     }
                     None => {
-                        let due = now.duration_since(r.last_checkpoint) >= plan.checkpoint_interval;
-                        if due && recorder.tokens() as usize > r.checkpointed {
-                            let (index, from) = (r.rec.index, r.checkpointed);
+                        if r.watch.checkpoint_due(now, recorder.tokens(), plan) {
+                            let (index, from) = (r.rec.index, r.watch.checkpointed);
                             let n = self.checkpoint_of(i, index, from)?;
                             if let Some(r) = running[i].as_mut() {
-                                r.checkpointed += n;
-                                r.last_checkpoint = now;
+                                r.watch.checkpointed(n, now);
                             }
                         }
                     }
@@ -383,11 +361,7 @@ impl Orchestrator<'_> {
             position,
             t0,
             timeout,
-            deadline: timeout.map(|d| t0 + d),
-            aborted_at: None,
-            reason: None,
-            checkpointed: 0,
-            last_checkpoint: Instant::now(),
+            watch: Watch::new(timeout.map(|d| t0 + d)),
         })
     }
 
@@ -401,7 +375,14 @@ impl Orchestrator<'_> {
     ) -> Result<RequestRecord> {
         let capture = self.lane(i).1.finish();
         let obs = conclude(
-            &mut r.rec, capture, self.abi, done, r.reason, r.timeout, r.t0, self.plan,
+            &mut r.rec,
+            capture,
+            self.abi,
+            done,
+            r.watch.reason,
+            r.timeout,
+            r.t0,
+            self.plan,
         );
         self.out.request_done_among(
             &[Record::Request(r.rec.clone()), Record::RuntimeObs(obs)],
@@ -420,13 +401,11 @@ impl Orchestrator<'_> {
     fn abort_all(&self, running: &mut [Option<Running>], why: Status) {
         let now = Instant::now();
         for (i, r) in running.iter_mut().enumerate() {
-            let Some(r) = r.as_mut().filter(|r| r.aborted_at.is_none()) else {
+            let Some(r) = r.as_mut().filter(|r| r.watch.aborted_at.is_none()) else {
                 continue;
             };
             let (link, recorder) = self.lane(i);
-            recorder.abort_now(abort_reason::INTERRUPT, &link.aborter);
-            r.reason = Some(why);
-            r.aborted_at = Some(now);
+            r.watch.abort(why, now, recorder, link);
         }
     }
 

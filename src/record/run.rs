@@ -77,6 +77,13 @@ impl RecordPlan {
             max_duration: self.max_duration,
         }
     }
+
+    /// How often a running request is looked at (deadlines, checkpoints, signals): the
+    /// checkpoint interval, kept within 1–20 ms.
+    pub(super) fn watch_tick(&self) -> Duration {
+        self.checkpoint_interval
+            .clamp(Duration::from_millis(1), Duration::from_millis(20))
+    }
 }
 
 /// How a recording ended, for the exit code.
@@ -442,52 +449,20 @@ impl Orchestrator<'_> {
         deadline: Option<Instant>,
     ) -> Result<(Returned, Option<Status>)> {
         let plan = self.plan;
-        let tick = plan
-            .checkpoint_interval
-            .clamp(Duration::from_millis(1), Duration::from_millis(20));
-        let mut aborted_at: Option<Instant> = None;
-        let mut reason: Option<Status> = None;
-        let mut last_checkpoint = Instant::now();
-        let mut checkpointed = 0usize;
+        let mut w = Watch::new(deadline);
         loop {
-            match self.link.wait(tick) {
-                Wait::Done { rc, at, err } => return Ok((Some((rc, at, err)), reason)),
-                Wait::Gone => return Ok((None, reason)),
+            match self.link.wait(plan.watch_tick()) {
+                Wait::Done { rc, at, err } => return Ok((Some((rc, at, err)), w.reason)),
+                Wait::Gone => return Ok((None, w.reason)),
                 Wait::Tick => {}
             }
             let now = Instant::now();
-            match aborted_at {
-                None => {
-                    if interrupted() {
-                        reason = Some(Status::Interrupted);
-                    } else if deadline.is_some_and(|d| now >= d) {
-                        reason = Some(Status::Timeout);
-                    }
-                    match reason {
-                        Some(r) => {
-                            let why = if r == Status::Interrupted {
-                                abort_reason::INTERRUPT
-                            } else {
-                                abort_reason::DEADLINE
-                            };
-                            self.recorder.abort_now(why, &self.link.aborter);
-                            aborted_at = Some(now);
-                        }
-                        // The abort thread sent one at the cap: the runtime has the same
-                        // grace to stop.
-                        None if self.recorder.abort_sent() => aborted_at = Some(now),
-                        None => {}
-                    }
-                }
-                // Hung: the runtime ignores rkllm_abort.
-                Some(a) if now.duration_since(a) >= plan.abort_grace => return Ok((None, reason)),
-                Some(_) => {}
+            if w.tick(now, interrupted(), &self.recorder, &self.link, plan) {
+                return Ok((None, w.reason));
             }
-            if self.recorder.tokens() as usize > checkpointed
-                && now.duration_since(last_checkpoint) >= plan.checkpoint_interval
-            {
-                checkpointed += self.checkpoint(rec.index, checkpointed)?;
-                last_checkpoint = now;
+            if w.checkpoint_due(now, self.recorder.tokens(), plan) {
+                let n = self.checkpoint(rec.index, w.checkpointed)?;
+                w.checkpointed(n, now);
             }
             self.out.flush_telemetry(false)?;
             let sampler = self.out.sampler();
@@ -562,6 +537,83 @@ pub(super) struct Prepared {
     pub job: Job,
     /// `--timeout` or the test's own.
     pub timeout: Option<Duration>,
+}
+
+/// A running request as rkbench watches it (one request, or one per runtime instance): its
+/// deadline, the abort rkbench sent and when, and how far its tokens are checkpointed. The
+/// rules of stopping a request are here once: at its deadline or an interrupt rkbench aborts
+/// it; an abort the cap sent counts the same; a runtime that ignores the abort past
+/// `--abort-grace` has hung.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Watch {
+    pub deadline: Option<Instant>,
+    pub aborted_at: Option<Instant>,
+    /// Why rkbench stopped it, if it did.
+    pub reason: Option<Status>,
+    pub checkpointed: usize,
+    pub last_checkpoint: Instant,
+}
+
+impl Watch {
+    pub(super) fn new(deadline: Option<Instant>) -> Watch {
+        Watch {
+            deadline,
+            aborted_at: None,
+            reason: None,
+            checkpointed: 0,
+            last_checkpoint: Instant::now(),
+        }
+    }
+
+    /// Stop the request now, for `why` (an interrupt, or its deadline).
+    pub(super) fn abort(&mut self, why: Status, now: Instant, rec: &Recorder, link: &RuntimeLink) {
+        let code = if why == Status::Interrupted {
+            abort_reason::INTERRUPT
+        } else {
+            abort_reason::DEADLINE
+        };
+        rec.abort_now(code, &link.aborter);
+        self.reason = Some(why);
+        self.aborted_at = Some(now);
+    }
+
+    /// One tick of the watch at `now` (`interrupt`: Ctrl-C reached this request): abort it if
+    /// it is due, note an abort the cap sent (the runtime gets the same grace to stop); `true`
+    /// when the runtime ignored the abort past the grace: hung.
+    pub(super) fn tick(
+        &mut self,
+        now: Instant,
+        interrupt: bool,
+        rec: &Recorder,
+        link: &RuntimeLink,
+        plan: &RecordPlan,
+    ) -> bool {
+        match self.aborted_at {
+            None => {
+                if interrupt {
+                    self.abort(Status::Interrupted, now, rec, link);
+                } else if self.deadline.is_some_and(|d| now >= d) {
+                    self.abort(Status::Timeout, now, rec, link);
+                } else if rec.abort_sent() {
+                    self.aborted_at = Some(now);
+                }
+                false
+            }
+            Some(a) => now.duration_since(a) >= plan.abort_grace,
+        }
+    }
+
+    /// Whether tokens beyond the checkpointed ones are due for a checkpoint.
+    pub(super) fn checkpoint_due(&self, now: Instant, tokens: u32, plan: &RecordPlan) -> bool {
+        tokens as usize > self.checkpointed
+            && now.duration_since(self.last_checkpoint) >= plan.checkpoint_interval
+    }
+
+    /// `n` more tokens checkpointed at `now`.
+    pub(super) fn checkpointed(&mut self, n: usize, now: Instant) {
+        self.checkpointed += n;
+        self.last_checkpoint = now;
+    }
 }
 
 /// How `rkllm_run` returned: its code, when, and an error of rkbench's own; `None` if it never
