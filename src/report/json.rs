@@ -599,6 +599,18 @@ fn param_value(w: &mut JsonWriter, v: &ParamValue) {
     };
 }
 
+/// What a request is and how it ended, as every export that lists requests names it (the
+/// JSON report's `requests[]`, the perfetto slices' args).
+pub(crate) fn request_head(w: &mut JsonWriter, r: &RequestRecord) {
+    w.field_int("index", r.index);
+    w.field_str("id", &r.test_id);
+    w.field_str("name", &r.name);
+    w.field_str("category", &r.category);
+    w.field_str("status", r.status.as_str());
+    w.field_str("detail", &r.detail);
+    w.field_bool("warmup", r.warmup);
+}
+
 fn request(
     w: &mut JsonWriter,
     r: &RequestRecord,
@@ -607,13 +619,7 @@ fn request(
     input: Option<&RequestInput>,
 ) {
     w.begin_object();
-    w.field_int("index", i64::from(r.index));
-    w.field_str("id", &r.test_id);
-    w.field_str("name", &r.name);
-    w.field_str("category", &r.category);
-    w.field_str("status", r.status.as_str());
-    w.field_str("detail", &r.detail);
-    w.field_bool("warmup", r.warmup);
+    request_head(w, r);
     w.field_bool("think_requested", r.think);
     w.field_int("max_new_tokens", i64::from(r.max_new_tokens));
     w.field_str(

@@ -238,13 +238,7 @@ fn request(
             )
         },
         &|e| {
-            e.field_int("index", r.index);
-            e.field_str("id", &r.test_id);
-            e.field_str("name", &r.name);
-            e.field_str("category", &r.category);
-            e.field_str("status", r.status.as_str());
-            e.field_str("detail", &r.detail);
-            e.field_bool("warmup", r.warmup);
+            super::json::request_head(e, r);
             e.field_opt_int("input_tokens", m.input_tokens);
             e.field_int("output_tokens", m.output_tokens);
             if let Some(s) = server {
