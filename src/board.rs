@@ -148,6 +148,22 @@ pub fn npu_devfreq(root: &SysRoot) -> Option<String> {
         .find(|n| n.contains("npu"))
 }
 
+/// `MemAvailable` of `/proc/meminfo` under `root`, in kB (`doctor`'s memory check, and the
+/// memory a level of runtime instances is checked against), or why it cannot be read.
+pub(crate) fn mem_available_kb(root: &SysRoot) -> Result<u64, String> {
+    let m = root
+        .read("/proc/meminfo")
+        .map_err(|e| format!("/proc/meminfo: {e}"))?;
+    let line = m
+        .lines()
+        .find(|l| l.starts_with("MemAvailable:"))
+        .ok_or("no MemAvailable line in /proc/meminfo")?;
+    let v = line["MemAvailable:".len()..].trim();
+    let num = v.trim_end_matches("kB").trim();
+    num.parse::<u64>()
+        .map_err(|_| format!("MemAvailable {v:?} in /proc/meminfo is not a number of kB"))
+}
+
 /// Gather every board fact rkbench records in a trace header and prints in `info`.
 pub fn facts(root: &SysRoot) -> Vec<Fact> {
     let mut f = vec![
@@ -217,4 +233,30 @@ pub fn facts(root: &SysRoot) -> Vec<Fact> {
 pub fn hostname(root: &SysRoot) -> String {
     root.read("/proc/sys/kernel/hostname")
         .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_available_is_read_in_kb() {
+        let d = std::env::temp_dir().join(format!("rkbench-meminfo-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("proc")).unwrap();
+        std::fs::write(
+            d.join("proc/meminfo"),
+            "MemTotal:       16000000 kB\nMemAvailable:    7340032 kB\n",
+        )
+        .unwrap();
+        assert_eq!(mem_available_kb(&SysRoot(d.clone())), Ok(7_340_032));
+        std::fs::write(d.join("proc/meminfo"), "MemTotal: 1 kB\n").unwrap();
+        assert!(mem_available_kb(&SysRoot(d.clone()))
+            .unwrap_err()
+            .contains("no MemAvailable"));
+        std::fs::write(d.join("proc/meminfo"), "MemAvailable: lots\n").unwrap();
+        assert!(mem_available_kb(&SysRoot(d.clone()))
+            .unwrap_err()
+            .contains("not a number"));
+        let _ = std::fs::remove_dir_all(d);
+    }
 }

@@ -388,17 +388,6 @@ fn power(root: &SysRoot) -> Finding {
     finding("power", Level::Ok, list.join("; "), String::new())
 }
 
-/// MemAvailable (kB) from /proc/meminfo.
-fn mem_available_kb(root: &SysRoot) -> Result<u64, String> {
-    let m = root
-        .read("/proc/meminfo")
-        .map_err(|e| format!("/proc/meminfo: {e}"))?;
-    m.lines()
-        .find(|l| l.starts_with("MemAvailable:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .ok_or_else(|| "not in /proc/meminfo".into())
-}
-
 /// The runtime maps the whole model and needs working memory beside it.
 pub(crate) fn memory_finding(
     available_kb: Result<u64, String>,
@@ -557,7 +546,7 @@ pub(crate) fn findings(a: &DoctorArgs, root: &SysRoot) -> Vec<Finding> {
     v.push(debugfs(root));
     v.push(power(root));
     let (m, size) = model(a.model.as_deref());
-    v.push(memory_finding(mem_available_kb(root), size));
+    v.push(memory_finding(crate::board::mem_available_kb(root), size));
     v.push(runtime(a));
     v.push(m);
     v

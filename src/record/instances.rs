@@ -24,7 +24,7 @@ use super::run::{conclude, summary_line, Orchestrator, Outcome, Prepared, Record
 use super::runtime_thread::RuntimeLink;
 use super::schedule::Slot;
 use super::trace_out::micros;
-use crate::board::SysRoot;
+use crate::board::mem_available_kb;
 use crate::error::{Error, Result};
 use crate::runtime::{AbiVersion, Runtime};
 use crate::trace::load::RequestSent;
@@ -62,19 +62,6 @@ pub(crate) fn multi_instance_refusal(abi: AbiVersion, version: &str) -> Option<S
     Some(format!(
         "multi-instance needs RKLLM ≥ 1.2.2 (changelog 1.2.2: \"Supported for multi-instance inference\"); this runtime is {is}"
     ))
-}
-
-/// `MemAvailable` of `/proc/meminfo` under `root`, in kB.
-pub(crate) fn mem_available_kb(root: &SysRoot) -> std::result::Result<u64, String> {
-    let m = root.read("/proc/meminfo")?;
-    let line = m
-        .lines()
-        .find(|l| l.starts_with("MemAvailable:"))
-        .ok_or("no MemAvailable line in /proc/meminfo")?;
-    let v = line["MemAvailable:".len()..].trim();
-    let num = v.trim_end_matches("kB").trim();
-    num.parse::<u64>()
-        .map_err(|_| format!("MemAvailable {v:?} in /proc/meminfo is not a number of kB"))
 }
 
 /// Instance `i`'s `base_domain_id`: the configured one + i, so that no two instances share an
@@ -496,26 +483,5 @@ mod tests {
         assert!(multi_instance_refusal(AbiVersion::V1_1, "")
             .unwrap()
             .ends_with("is ABI 1.1"));
-    }
-
-    #[test]
-    fn mem_available_is_read_in_kb() {
-        let d = std::env::temp_dir().join(format!("rkbench-meminfo-{}", std::process::id()));
-        std::fs::create_dir_all(d.join("proc")).unwrap();
-        std::fs::write(
-            d.join("proc/meminfo"),
-            "MemTotal:       16000000 kB\nMemAvailable:    7340032 kB\n",
-        )
-        .unwrap();
-        assert_eq!(mem_available_kb(&SysRoot(d.clone())), Ok(7_340_032));
-        std::fs::write(d.join("proc/meminfo"), "MemTotal: 1 kB\n").unwrap();
-        assert!(mem_available_kb(&SysRoot(d.clone()))
-            .unwrap_err()
-            .contains("no MemAvailable"));
-        std::fs::write(d.join("proc/meminfo"), "MemAvailable: lots\n").unwrap();
-        assert!(mem_available_kb(&SysRoot(d.clone()))
-            .unwrap_err()
-            .contains("not a number"));
-        let _ = std::fs::remove_dir_all(d);
     }
 }
